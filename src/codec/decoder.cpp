@@ -1,0 +1,103 @@
+// decode_image (format dispatch, orientation, region mapping) and read_file.
+#include "codec/decoder.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <system_error>
+
+#include "codec/jpeg_decoder.h"
+#include "codec/orientation.h"
+#include "codec/png_decoder.h"
+#include "core/error.h"
+
+namespace gpuaug::codec {
+
+namespace {
+
+// Intersects the requested region with a width x height image; throws when they are disjoint.
+Rect clip_region(const Rect& r, int width, int height) {
+  if (r.width == 0) return {0, 0, width, height};
+  const int64_t x0 = std::max(r.x, 0), y0 = std::max(r.y, 0);
+  const int64_t x1 = std::min<int64_t>(int64_t(r.x) + r.width, width);
+  const int64_t y1 = std::min<int64_t>(int64_t(r.y) + r.height, height);
+  if (r.width < 0 || r.height <= 0 || x0 >= x1 || y0 >= y1) {
+    throw Error("", "decode",
+                "region " + std::to_string(r.x) + "," + std::to_string(r.y) + " " +
+                    std::to_string(r.width) + "x" + std::to_string(r.height) +
+                    " does not overlap the " + std::to_string(width) + "x" +
+                    std::to_string(height) + " image");
+  }
+  return {int(x0), int(y0), int(x1 - x0), int(y1 - y0)};
+}
+
+struct FileDescriptor {
+  int fd = -1;
+  ~FileDescriptor() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
+DecodedImage decode_image(std::span<const uint8_t> bytes, const DecodeRequest& request) {
+  const ImageInfo info = peek_image(bytes, request.max_pixels);
+  const Rect region = clip_region(request.region, info.oriented_width(), info.oriented_height());
+  DecodedImage out;
+  if (info.format == ImageFormat::kPng) {
+    out.image = decode_png(bytes, request.max_pixels);
+    out.full_width = out.image.width;
+    out.full_height = out.image.height;
+    return out;
+  }
+  const int o = info.orientation;
+  const Rect raw = oriented_to_raw(region, o, info.width, info.height);
+  JpegDecodeResult jpeg = decode_jpeg(bytes, request.scale_denom, raw, request.max_pixels);
+  const Rect decoded = {jpeg.origin_x, jpeg.origin_y, jpeg.image.width, jpeg.image.height};
+  const Rect upright = raw_to_oriented(decoded, o, jpeg.scaled_width, jpeg.scaled_height);
+  out.image = o == 1 ? std::move(jpeg.image) : apply_orientation(jpeg.image, o);
+  out.scale_denom = request.scale_denom;
+  out.origin_x = upright.x;
+  out.origin_y = upright.y;
+  out.full_width = o >= 5 ? jpeg.scaled_height : jpeg.scaled_width;
+  out.full_height = o >= 5 ? jpeg.scaled_width : jpeg.scaled_height;
+  // The stored image padded to whole scaled pixels, turned upright: where the real image
+  // starts inside it is the grid offset.
+  const Rect content = raw_to_oriented({0, 0, info.width, info.height}, o,
+                                       jpeg.scaled_width * request.scale_denom,
+                                       jpeg.scaled_height * request.scale_denom);
+  out.grid_offset_x = content.x;
+  out.grid_offset_y = content.y;
+  return out;
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  auto fail = [&](const std::string& cause) { return Error(path, "read", cause); };
+  // strerror's text, without strerror's shared buffer (this runs on many I/O threads).
+  auto os_error = [](int code) { return std::generic_category().message(code); };
+  FileDescriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (file.fd < 0) throw fail(os_error(errno));
+  struct stat st {};
+  if (::fstat(file.fd, &st) != 0) throw fail(os_error(errno));
+  if (S_ISDIR(st.st_mode)) throw fail(os_error(EISDIR));
+  // st_size is a hint only: pipes and /proc files report 0 and are read to EOF all the same.
+  // One spare byte lets the read that sees EOF land without growing the buffer.
+  std::vector<uint8_t> bytes(size_t(std::max<off_t>(st.st_size, 0)) + 1);
+  size_t used = 0;
+  while (true) {
+    if (used == bytes.size()) bytes.resize(std::max<size_t>(bytes.size() * 2, 64 * 1024));
+    const ssize_t n = ::read(file.fd, bytes.data() + used, bytes.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw fail(os_error(errno));
+    if (n == 0) break;
+    used += size_t(n);
+  }
+  bytes.resize(used);
+  if (bytes.empty()) throw fail("empty file");
+  return bytes;
+}
+
+}  // namespace gpuaug::codec

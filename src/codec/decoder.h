@@ -1,0 +1,49 @@
+// decode_image and read_file: the codec entry points the pipeline uses.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "codec/image_info.h"
+#include "core/tensor.h"
+
+namespace gpuaug::codec {
+
+struct DecodeRequest {
+  Rect region;          // upright (EXIF-oriented) full-resolution coordinates; width 0: whole
+  int scale_denom = 1;  // 1, 2, 4, 8: honoured for JPEG, ignored (1) for PNG
+  uint64_t max_pixels = kDefaultMaxPixels;
+};
+
+struct DecodedImage {
+  Image image;          // 8-bit RGB, EXIF orientation applied
+  int scale_denom = 1;  // the scale actually used
+  int origin_x = 0, origin_y = 0;       // image's top-left in upright, scaled full-image coordinates
+  int full_width = 0, full_height = 0;  // upright, scaled full image size
+  // libjpeg's scaled pixel grid starts at the stored image's top-left corner, so when the
+  // orientation mirrors an axis (x for 2, 3, 6, 7; y for 3, 4, 7, 8) and the size is not a
+  // multiple of scale_denom, the upright scaled grid begins this many full-resolution pixels
+  // before the upright image: upright full-resolution coordinate u lies at scaled coordinate
+  // (u + grid_offset_x) / scale_denom (continuous, pixel edges at integers), likewise v. Zero
+  // otherwise, and always for PNG. grid_offset < scale_denom.
+  int grid_offset_x = 0, grid_offset_y = 0;
+};
+
+// Peeks the header, then decodes. JPEG: the region (clipped to the image) is mapped to the
+// stored image with oriented_to_raw, decoded by decode_jpeg at 1/scale_denom, and the decoded
+// part turned upright. It covers at least the scaled pixels that hold any of the region,
+// [floor((x + grid_offset_x) / s), ceil((x + w + grid_offset_x) / s)) and likewise in y, and
+// may be larger; within them its pixels equal those of a whole-image decode_image. PNG: always
+// the whole image at scale 1 with origin 0,0 (libpng cannot skip rows or columns, and a crop
+// here would only copy what the caller's plan reads anyway). A region lying wholly outside
+// the image is an error for both formats. Throws gpuaug::Error with an empty file and stage
+// "header" or "decode"; the caller attaches the path with Error::with_file.
+DecodedImage decode_image(std::span<const uint8_t> bytes, const DecodeRequest& request);
+
+// Reads a whole file. Throws gpuaug::Error(path, "read", cause): strerror text for a missing,
+// unreadable or directory path and a broken symlink; "empty file" for an empty one.
+std::vector<uint8_t> read_file(const std::string& path);
+
+}  // namespace gpuaug::codec

@@ -1,0 +1,16 @@
+// exif_orientation: the EXIF orientation tag from a JPEG APP1 payload, nothing else.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+namespace gpuaug::codec {
+
+// app1_payload is the APP1 segment after its length field: "Exif\0\0", a TIFF header (II or
+// MM), IFD0. Returns tag 0x0112 (SHORT or LONG, count 1; Pillow honours either) when it is
+// 1..8, else 1: for XMP and other non-Exif APP1 payloads, a missing tag, and malformed or
+// short data. Never throws and never reads outside the span. A hand-written reader rather
+// than libexif: it needs one tag, and libexif parses (and has had CVEs in) far more.
+int exif_orientation(std::span<const uint8_t> app1_payload);
+
+}  // namespace gpuaug::codec

@@ -1,0 +1,185 @@
+// decode_jpeg: libjpeg calls behind setjmp guards, crop/skip for regions, CMYK to RGB.
+#include "codec/jpeg_decoder.h"
+
+#include <algorithm>
+#include <csetjmp>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <jpeglib.h>
+
+#include "core/error.h"
+
+namespace gpuaug::codec {
+
+namespace {
+
+// turbojpeg's limit: a progressive file with thousands of tiny scans costs minutes of CPU.
+constexpr int kMaxScans = 500;
+
+struct ErrorManager {
+  jpeg_error_mgr pub;  // first, so libjpeg's jpeg_error_mgr* is also an ErrorManager*
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+[[noreturn]] void jump_with_libjpeg_message(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  std::longjmp(err->jump, 1);
+}
+
+void on_error_exit(j_common_ptr cinfo) { jump_with_libjpeg_message(cinfo); }
+
+// libjpeg only warns (msg_level -1) on truncated or corrupt data and then decodes gray or
+// garbage; fail instead. Trace messages (msg_level >= 0) are dropped.
+void on_emit_message(j_common_ptr cinfo, int msg_level) {
+  if (msg_level < 0) jump_with_libjpeg_message(cinfo);
+}
+
+void on_progress(j_common_ptr cinfo) {
+  if (!cinfo->is_decompressor) return;
+  if (reinterpret_cast<j_decompress_ptr>(cinfo)->input_scan_number <= kMaxScans) return;
+  auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+  std::snprintf(err->message, sizeof err->message, "progressive JPEG has more than %d scans",
+                kMaxScans);
+  std::longjmp(err->jump, 1);
+}
+
+// Owns the libjpeg decompressor; value-initialised so destroying a never-created one is a
+// no-op (jpeg_destroy checks cinfo.mem).
+struct Decompressor {
+  jpeg_decompress_struct cinfo{};
+  ErrorManager err{};
+  jpeg_progress_mgr progress{};
+
+  Decompressor() {
+    cinfo.err = jpeg_std_error(&err.pub);
+    err.pub.error_exit = on_error_exit;
+    err.pub.emit_message = on_emit_message;
+    progress.progress_monitor = on_progress;
+  }
+  ~Decompressor() { jpeg_destroy_decompress(&cinfo); }
+  Decompressor(const Decompressor&) = delete;
+  Decompressor& operator=(const Decompressor&) = delete;
+
+  Error error() const { return Error("", "decode", err.message); }
+};
+
+// Runs step, whose libjpeg calls may longjmp back here on error. Neither this frame nor
+// step may hold an object with a destructor while libjpeg runs; callers throw after it
+// returns false.
+template <typename Step>
+bool guarded(Decompressor& d, const Step& step) {
+  if (setjmp(d.err.jump)) return false;
+  step();
+  return true;
+}
+
+// Pillow's "CMYK;I" unpacking then cmyk2rgb (Convert.c): libjpeg hands over 255 - ink (the
+// Adobe polarity, which Pillow, OpenCV and TurboJPEG assume for every CMYK JPEG), and
+// R = (255 - K) - round(C * (255 - K) / 255) in ink terms, likewise G and B.
+void cmyk_to_rgb(const uint8_t* cmyk, uint8_t* rgb, int width) {
+  for (int x = 0; x < width; ++x, cmyk += 4, rgb += 3) {
+    const int nk = cmyk[3];
+    for (int i = 0; i < 3; ++i) {
+      const int t = (255 - cmyk[i]) * nk + 128;
+      rgb[i] = uint8_t(nk - (((t >> 8) + t) >> 8));
+    }
+  }
+}
+
+int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+JpegDecodeResult decode_jpeg(std::span<const uint8_t> bytes, int scale_denom, Rect raw_region,
+                             uint64_t max_pixels) {
+  if (scale_denom != 1 && scale_denom != 2 && scale_denom != 4 && scale_denom != 8) {
+    throw Error("", "decode",
+                "scale_denom must be 1, 2, 4 or 8 (got " + std::to_string(scale_denom) + ")");
+  }
+  if (bytes.empty()) throw Error("", "decode", "empty file");
+  Decompressor d;
+  jpeg_decompress_struct& cinfo = d.cinfo;
+  if (!guarded(d, [&] {
+        jpeg_create_decompress(&cinfo);
+        cinfo.progress = &d.progress;
+        jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+        jpeg_read_header(&cinfo, TRUE);
+      })) {
+    throw d.error();
+  }
+  const int width = int(cinfo.image_width), height = int(cinfo.image_height);
+  check_image_size(width, height, max_pixels, "decode");
+
+  Rect region = raw_region.width == 0 ? Rect{0, 0, width, height} : raw_region;
+  const int x0 = std::max(region.x, 0), y0 = std::max(region.y, 0);
+  const int x1 = int(std::min<int64_t>(int64_t(region.x) + region.width, width));
+  const int y1 = int(std::min<int64_t>(int64_t(region.y) + region.height, height));
+  if (region.width < 0 || region.height <= 0 || x0 >= x1 || y0 >= y1) {
+    throw Error("", "decode",
+                "region " + std::to_string(region.x) + "," + std::to_string(region.y) + " " +
+                    std::to_string(region.width) + "x" + std::to_string(region.height) +
+                    " does not overlap the " + std::to_string(width) + "x" +
+                    std::to_string(height) + " image");
+  }
+
+  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;  // libjpeg-turbo expands gray to RGB
+  cinfo.scale_num = 1;
+  cinfo.scale_denom = unsigned(scale_denom);
+  cinfo.dct_method = JDCT_ISLOW;
+  cinfo.do_fancy_upsampling = TRUE;
+
+  // Region in the scaled image: floor of the start, ceil of the end. Columns are widened by
+  // one on each side: libjpeg upsamples a cropped row's chroma with the edge sample repeated
+  // instead of its cut-off neighbour, so only the outermost columns of a crop differ from a
+  // full decode, and those then lie outside the requested region.
+  JDIMENSION crop_x = JDIMENSION(std::max(x0 / scale_denom - 1, 0));
+  const int scaled_y0 = y0 / scale_denom;
+  int rows = 0, scaled_width = 0;
+  if (!guarded(d, [&] {
+        jpeg_start_decompress(&cinfo);
+        scaled_width = int(cinfo.output_width);
+        const int scaled_y1 = std::min(ceil_div(y1, scale_denom), int(cinfo.output_height));
+        rows = scaled_y1 - scaled_y0;
+        JDIMENSION crop_width = std::min(JDIMENSION(ceil_div(x1, scale_denom) + 1),
+                                         cinfo.output_width) - crop_x;
+        if (crop_width < cinfo.output_width) jpeg_crop_scanline(&cinfo, &crop_x, &crop_width);
+      })) {
+    throw d.error();
+  }
+
+  JpegDecodeResult result;
+  result.origin_x = int(crop_x);
+  result.origin_y = scaled_y0;
+  result.scaled_width = scaled_width;
+  result.scaled_height = int(cinfo.output_height);
+  const int out_width = int(cinfo.output_width);  // the cropped width from here on
+  result.image = Image(out_width, rows, 3);
+  std::vector<uint8_t> cmyk_row(cmyk ? size_t(out_width) * 4 : 0);
+  Image& image = result.image;
+
+  if (!guarded(d, [&] {
+        if (scaled_y0 > 0) jpeg_skip_scanlines(&cinfo, JDIMENSION(scaled_y0));
+        for (int y = 0; y < rows; ++y) {
+          JSAMPROW row = cmyk ? cmyk_row.data() : image.row(y);
+          jpeg_read_scanlines(&cinfo, &row, 1);  // a memory source never suspends
+          if (cmyk) cmyk_to_rgb(cmyk_row.data(), image.row(y), out_width);
+        }
+        // Finishing checks the rest of the file (a missing EOI); rows below a region are
+        // never decoded, so their damage is not this request's concern.
+        if (cinfo.output_scanline == cinfo.output_height) {
+          jpeg_finish_decompress(&cinfo);
+        } else {
+          jpeg_abort_decompress(&cinfo);
+        }
+      })) {
+    throw d.error();
+  }
+  return result;
+}
+
+}  // namespace gpuaug::codec

@@ -1,0 +1,43 @@
+// decode_jpeg: libjpeg-turbo decode of a raw (un-oriented) JPEG, scaled and cropped.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "codec/image_info.h"
+#include "core/tensor.h"
+
+namespace gpuaug::codec {
+
+struct JpegDecodeResult {
+  Image image;                              // 8-bit RGB
+  int origin_x = 0, origin_y = 0;           // image's top-left in the scaled full image
+  int scaled_width = 0, scaled_height = 0;  // the full image at 1/scale_denom
+};
+
+// Decodes the raw (un-oriented) image at 1/scale_denom (1, 2, 4, 8; libjpeg's DCT scaling,
+// so the full scaled size is ceil(width / scale_denom) x ceil(height / scale_denom)).
+//
+// raw_region is in raw full-resolution coordinates (width 0: the whole image); it is clipped
+// to the image, and one lying wholly outside is an error. Only that region is decoded:
+// jpeg_crop_scanline for x and jpeg_skip_scanlines for y, ending with jpeg_abort_decompress
+// when the rows below are not needed. The image covers at least [floor(x / s),
+// ceil((x + w) / s)) x [floor(y / s), ceil((y + h) / s)) of the scaled image and may be wider:
+// one column more on each side, then out to libjpeg's iMCU boundary on the left. Inside the
+// requested region its pixels equal a full decode's; the extra outermost columns of a
+// 4:2:0 / 4:2:2 crop may differ slightly, because libjpeg upsamples chroma there without the
+// cut-off neighbour.
+//
+// JDCT_ISLOW with fancy upsampling, as Pillow and OpenCV decode. Gray is replicated; CMYK
+// and YCCK are converted as Pillow does (Adobe polarity, i.e. inverted samples, assumed for
+// every CMYK JPEG as Pillow, OpenCV and TurboJPEG do; then Pillow's cmyk2rgb formula).
+//
+// Strict: any libjpeg warning (premature end of data, corrupt data, bad Huffman code,
+// extraneous bytes) is an error, so a truncated file throws instead of yielding gray rows;
+// so are more than 500 progressive scans and a raw image above max_pixels (checked before
+// any pixel buffer is allocated). Throws gpuaug::Error with an empty file, stage "decode"
+// and libjpeg's message as the cause.
+JpegDecodeResult decode_jpeg(std::span<const uint8_t> bytes, int scale_denom, Rect raw_region,
+                             uint64_t max_pixels);
+
+}  // namespace gpuaug::codec

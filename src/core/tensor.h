@@ -1,0 +1,56 @@
+// Image (decoded 8-bit pixels) and Tensor (one augmented sample: dtype, layout, shape, bytes).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace gpuaug {
+
+enum class DType : uint8_t { kUInt8, kFloat32, kFloat16, kBFloat16 };
+enum class Layout : uint8_t { kHWC, kCHW };
+
+size_t dtype_size(DType dtype);
+std::string_view dtype_name(DType dtype);
+std::optional<DType> parse_dtype(std::string_view name);
+std::string_view layout_name(Layout layout);
+std::optional<Layout> parse_layout(std::string_view name);
+
+// Interleaved 8-bit pixels, rows packed (stride = width * channels).
+struct Image {
+  int width = 0;
+  int height = 0;
+  int channels = 0;
+  std::vector<uint8_t> pixels;
+
+  Image() = default;
+  Image(int w, int h, int c) : width(w), height(h), channels(c), pixels(size_t(w) * h * c) {}
+  uint8_t* row(int y) { return pixels.data() + size_t(y) * width * channels; }
+  const uint8_t* row(int y) const { return pixels.data() + size_t(y) * width * channels; }
+  size_t stride() const { return size_t(width) * channels; }
+};
+
+// One output sample. Elements are `dtype`, ordered by `layout`.
+struct Tensor {
+  DType dtype = DType::kUInt8;
+  Layout layout = Layout::kCHW;
+  int height = 0;
+  int width = 0;
+  int channels = 0;
+  std::vector<std::byte> data;
+
+  Tensor() = default;
+  Tensor(DType d, Layout l, int h, int w, int c)
+      : dtype(d), layout(l), height(h), width(w), channels(c),
+        data(size_t(h) * w * c * dtype_size(d)) {}
+  size_t elements() const { return size_t(height) * width * channels; }
+  // Element offset of (y, x, channel) under this tensor's layout.
+  size_t offset(int y, int x, int c) const {
+    return layout == Layout::kHWC ? (size_t(y) * width + x) * channels + c
+                                  : (size_t(c) * height + y) * width + x;
+  }
+};
+
+}  // namespace gpuaug

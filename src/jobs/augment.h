@@ -1,0 +1,39 @@
+// augment: a folder or list of images through a spec into a mirrored tree of outputs, with
+// --copies, record/replay of drawn parameters and on_error raise|skip.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gpuaug::jobs {
+
+struct AugmentOptions {
+  std::string spec_path;
+  std::string input;
+  std::string output;
+  int copies = 1;
+  std::optional<uint64_t> seed;  // overrides the spec's seed
+  uint64_t epoch = 0;
+  int threads = 0;  // 0: all cores
+  std::string format = "png";
+  int jpeg_quality = 95;
+  std::string record_path;
+  std::string replay_path;
+  std::string on_error = "raise";  // raise | skip
+  bool progress = true;
+};
+
+struct AugmentSummary {
+  size_t images = 0;
+  size_t written = 0;
+  size_t skipped = 0;
+  std::vector<std::string> errors;  // one line per skipped file
+  double seconds = 0.0;
+};
+
+// Throws gpuaug::Error on the first failure when on_error is raise.
+AugmentSummary run_augment(const AugmentOptions& options);
+
+}  // namespace gpuaug::jobs

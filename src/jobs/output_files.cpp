@@ -1,0 +1,88 @@
+// Atomic writes, output names and output encodings.
+#include "jobs/output_files.h"
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "codec/encoder.h"
+#include "core/error.h"
+
+namespace gpuaug::jobs {
+
+namespace fs = std::filesystem;
+
+void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) {
+  static std::atomic<uint64_t> counter{0};
+  std::error_code ec;
+  const fs::path target(path);
+  if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
+  if (ec) throw Error(path, "write", fmt::format("cannot create folder: {}", ec.message()));
+  // The temporary name is unique per process and write, and marked so that a resumed or
+  // cleaned-up job recognizes leftovers.
+  const std::string tmp = fmt::format("{}.gpuaug-tmp-{}-{}", path, ::getpid(), counter++);
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(path, "write", "cannot open a temporary file beside the output");
+    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    out.flush();
+    if (!out) {
+      out.close();
+      fs::remove(tmp, ec);
+      throw Error(path, "write", "write failed (disk full?)");
+    }
+  }
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw Error(path, "write", fmt::format("cannot rename into place: {}", ec.message()));
+  }
+}
+
+std::string output_path(const std::string& out_dir, const std::string& relative, const SampleId& id,
+                        bool numbered_copies, bool has_crops, const std::string& format) {
+  fs::path rel(relative);
+  std::string stem = (rel.parent_path() / rel.stem()).generic_string();
+  if (numbered_copies) stem += fmt::format("-{}", id.copy);
+  if (has_crops) stem += fmt::format("-c{}", id.crop - 1);
+  return (fs::path(out_dir) / (stem + "." + format)).string();
+}
+
+std::vector<uint8_t> encode_npy(const Tensor& t) {
+  const char* descr = t.dtype == DType::kUInt8     ? "|u1"
+                      : t.dtype == DType::kFloat32 ? "<f4"
+                      : t.dtype == DType::kFloat16 ? "<f2"
+                                                   : "<u2";  // bfloat16: raw bits (numpy has none)
+  const std::string shape = t.layout == Layout::kHWC
+                                ? fmt::format("({}, {}, {})", t.height, t.width, t.channels)
+                                : fmt::format("({}, {}, {})", t.channels, t.height, t.width);
+  std::string header =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape);
+  // Magic (6) + version (2) + length (2) + header, padded with spaces to 64 bytes, then '\n'.
+  const size_t unpadded = 10 + header.size() + 1;
+  header.append((64 - unpadded % 64) % 64, ' ');
+  header.push_back('\n');
+  std::vector<uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+  out.push_back(static_cast<uint8_t>(header.size() & 0xFF));
+  out.push_back(static_cast<uint8_t>(header.size() >> 8));
+  out.insert(out.end(), header.begin(), header.end());
+  const auto* data = reinterpret_cast<const uint8_t*>(t.data.data());
+  out.insert(out.end(), data, data + t.data.size());
+  return out;
+}
+
+std::vector<uint8_t> encode_output(const pipeline::AugmentedSample& sample, const std::string& format,
+                                   int jpeg_quality) {
+  if (format == "npy") return encode_npy(sample.tensor);
+  const Image image = pipeline::viewable_image(sample);
+  if (format == "png") return codec::encode_png(image);
+  if (format == "jpg" || format == "jpeg") return codec::encode_jpeg(image, jpeg_quality);
+  throw Error("", "write", fmt::format("unknown output format '{}' (png, jpg, npy)", format));
+}
+
+}  // namespace gpuaug::jobs

@@ -1,0 +1,31 @@
+// Progress: done/total, rate and ETA on one terminal line, only when stderr is a terminal.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <string>
+
+namespace gpuaug::jobs {
+
+class Progress {
+ public:
+  Progress(std::string label, size_t total, bool enabled);
+  ~Progress();
+  void advance(size_t n = 1);
+  void finish();
+
+ private:
+  void draw(bool final);
+
+  std::string label_;
+  size_t total_;
+  size_t done_ = 0;
+  bool enabled_;
+  bool finished_ = false;
+  std::mutex mutex_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_draw_;
+};
+
+}  // namespace gpuaug::jobs

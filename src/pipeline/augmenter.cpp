@@ -1,0 +1,96 @@
+// Augmenter: the per-image path on the CPU.
+#include "pipeline/augmenter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "codec/decoder.h"
+#include "core/error.h"
+#include "plan/plan.h"
+
+namespace gpuaug::pipeline {
+
+std::vector<AugmentedSample> Augmenter::run(std::span<const uint8_t> bytes, const std::string& file,
+                                            uint64_t index, uint32_t copy, uint64_t epoch,
+                                            const ReplayLookup* replay) const {
+  try {
+    const Spec& spec = chain_.spec();
+    const codec::ImageInfo info = codec::peek_image(bytes, spec.decode.max_pixels);
+    const RandomKey key = RandomKey::from(spec.seed, epoch);
+    std::vector<SamplePlan> plans =
+        chain_.plan(key, index, copy, info.oriented_width(), info.oriented_height(), replay);
+    if (plans.empty()) return {};
+    std::vector<const ops::FoldResult*> folds;
+    for (const SamplePlan& p : plans) folds.push_back(&p.fold);
+    const plan::DecodeNeeds needs = plan::decode_needs(folds, info.oriented_width(),
+                                                       info.oriented_height(), spec.decode.dct_scaling);
+    codec::DecodeRequest request;
+    request.region = needs.region;
+    request.scale_denom = needs.scale_denom;
+    request.max_pixels = spec.decode.max_pixels;
+    const codec::DecodedImage decoded = codec::decode_image(bytes, request);
+
+    std::vector<AugmentedSample> out;
+    out.reserve(plans.size());
+    for (SamplePlan& p : plans) {
+      p.fold.geometry = plan::retarget(p.fold.geometry, decoded.scale_denom, decoded.origin_x,
+                                       decoded.origin_y);
+      Tensor t = plan::execute_cpu(p.fold, decoded.image, {key, p.id}, spec.output.layout);
+      out.push_back({std::move(p), std::move(t)});
+    }
+    return out;
+  } catch (const Error& e) {
+    if (!e.file().empty()) throw;
+    throw e.with_file(file);
+  } catch (const std::bad_alloc&) {
+    throw Error(file, "augment", "out of memory");
+  }
+}
+
+std::vector<AugmentedSample> Augmenter::run_file(const std::string& path, uint64_t index,
+                                                 uint32_t copy, uint64_t epoch,
+                                                 const ReplayLookup* replay) const {
+  const std::vector<uint8_t> bytes = codec::read_file(path);
+  return run(bytes, path, index, copy, epoch, replay);
+}
+
+Image viewable_image(const AugmentedSample& sample) {
+  const Tensor& t = sample.tensor;
+  const ops::FoldResult& fold = sample.plan.fold;
+  Image image(t.width, t.height, t.channels);
+  for (int y = 0; y < t.height; ++y)
+    for (int x = 0; x < t.width; ++x)
+      for (int c = 0; c < t.channels; ++c) {
+        const size_t i = t.offset(y, x, c);
+        float v;
+        switch (t.dtype) {
+          case DType::kUInt8:
+            image.row(y)[x * t.channels + c] = reinterpret_cast<const uint8_t*>(t.data.data())[i];
+            continue;
+          case DType::kFloat32:
+            v = reinterpret_cast<const float*>(t.data.data())[i];
+            break;
+          case DType::kFloat16: {
+            // Viewing only: widen through the bit pattern.
+            const uint16_t h = reinterpret_cast<const uint16_t*>(t.data.data())[i];
+            const int exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
+            const float magnitude = exponent == 0 ? std::ldexp(float(mantissa), -24)
+                                                  : std::ldexp(float(mantissa | 0x400), exponent - 25);
+            v = (h & 0x8000) ? -magnitude : magnitude;
+            break;
+          }
+          case DType::kBFloat16: {
+            const uint32_t bits = uint32_t(reinterpret_cast<const uint16_t*>(t.data.data())[i]) << 16;
+            std::memcpy(&v, &bits, sizeof v);
+            break;
+          }
+        }
+        if (fold.has_normalize) v = v * fold.norm_std[c] + fold.norm_mean[c];
+        image.row(y)[x * t.channels + c] =
+            static_cast<uint8_t>(std::clamp(std::nearbyint(v * 255.0f), 0.0f, 255.0f));
+      }
+  return image;
+}
+
+}  // namespace gpuaug::pipeline

@@ -1,0 +1,82 @@
+// Chain: op construction with spec-attributed errors, and per-sample planning.
+#include "pipeline/chain.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "ops/registry.h"
+
+namespace gpuaug::pipeline {
+
+Chain::Chain(Spec spec) : spec_(std::move(spec)) {
+  for (size_t i = 0; i < spec_.ops.size(); ++i) {
+    const OpSpec& op_spec = spec_.ops[i];
+    const ops::OpDescriptor* descriptor = ops::find_op(op_spec.name);
+    if (descriptor == nullptr)
+      throw Error(spec_.name, "spec", fmt::format("line {}: unknown op '{}'; valid ops: {}",
+                                                  op_spec.line, op_spec.name, ops::op_names()));
+    try {
+      auto op = descriptor->make(ops::OpArgs(*descriptor, op_spec.params, op_spec.line));
+      op->bind(descriptor, static_cast<uint16_t>(i));
+      if (op->fanout() > 0) {
+        if (fanout_index_ >= 0)
+          throw Error("", "spec", fmt::format("line {}: only one local_crops per chain", op_spec.line));
+        fanout_index_ = static_cast<int>(i);
+      }
+      ops_.push_back(std::move(op));
+    } catch (const Error& e) {
+      throw e.with_file(spec_.name);
+    }
+  }
+}
+
+int Chain::samples_per_image() const {
+  return fanout_index_ >= 0 ? ops_[fanout_index_]->fanout() : 1;
+}
+
+std::vector<SamplePlan> Chain::plan(RandomKey key, uint64_t index, uint32_t copy, int width,
+                                    int height, const ReplayLookup* replay) const {
+  const size_t split = fanout_index_ >= 0 ? size_t(fanout_index_) : ops_.size();
+  auto run_ops = [&](size_t begin, size_t end, const SampleId& id, ops::SampleFold& fold,
+                     std::vector<DrawnOp>& drawn, const std::vector<ops::Drawn>* recorded) {
+    for (size_t k = begin; k < end; ++k) {
+      const ops::Op& op = *ops_[k];
+      ops::Drawn d;
+      if (recorded != nullptr) {
+        d = (*recorded)[k];
+      } else {
+        RandomStream rng(key, id.index, id.stream(), static_cast<uint32_t>(k));
+        d = op.draw(rng, fold);
+      }
+      op.fold(d, fold);
+      drawn.push_back({&op, d});
+    }
+  };
+
+  std::vector<SamplePlan> plans;
+  const int crops = samples_per_image();
+  const uint32_t first_crop = fanout_index_ >= 0 ? 1 : 0;
+  // Ops before local_crops are drawn once per image (stream without a crop).
+  const SampleId shared_id{index, copy, 0};
+  const std::vector<ops::Drawn>* shared_recorded = nullptr;
+  if (replay != nullptr) {
+    for (int j = 0; j < crops && shared_recorded == nullptr; ++j)
+      shared_recorded = (*replay)(SampleId{index, copy, first_crop + uint32_t(j)});
+    if (shared_recorded == nullptr) return plans;
+  }
+  ops::SampleFold shared(width, height);
+  std::vector<DrawnOp> shared_drawn;
+  run_ops(0, split, shared_id, shared, shared_drawn, shared_recorded);
+  for (int j = 0; j < crops; ++j) {
+    const SampleId id{index, copy, first_crop + uint32_t(j)};
+    const std::vector<ops::Drawn>* recorded = replay != nullptr ? (*replay)(id) : nullptr;
+    if (replay != nullptr && recorded == nullptr) continue;
+    ops::SampleFold fold = shared;
+    std::vector<DrawnOp> drawn = shared_drawn;
+    run_ops(split, ops_.size(), id, fold, drawn, recorded);
+    plans.push_back({id, fold.finish(), std::move(drawn)});
+  }
+  return plans;
+}
+
+}  // namespace gpuaug::pipeline

@@ -1,0 +1,169 @@
+// Spec parsing with yaml-cpp; every error names the spec, the key and the line.
+#include "pipeline/spec.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "core/error.h"
+#include "ops/registry.h"
+
+namespace gpuaug::pipeline {
+
+namespace {
+
+int line_of(const YAML::Node& node) { return node.Mark().line >= 0 ? node.Mark().line + 1 : 0; }
+
+[[noreturn]] void fail(const std::string& spec, const YAML::Node& node, const std::string& cause) {
+  throw Error(spec, "spec", fmt::format("line {}: {}", line_of(node), cause));
+}
+
+bool parse_number(const std::string& text, double& out) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  out = std::strtod(text.c_str(), &end);
+  return end != nullptr && *end == '\0';
+}
+
+ops::ParamValue to_param(const std::string& spec, const std::string& key, const YAML::Node& node) {
+  ops::ParamValue value;
+  if (node.IsNull()) {
+    value = ops::ParamValue::null();
+  } else if (node.IsScalar()) {
+    const std::string& text = node.Scalar();
+    double number;
+    if (node.Tag() == "!") value = ops::ParamValue::of(text);  // quoted: always a string
+    else if (text == "true" || text == "True") value = ops::ParamValue::of(true);
+    else if (text == "false" || text == "False") value = ops::ParamValue::of(false);
+    else if (parse_number(text, number)) value = ops::ParamValue::of(number);
+    else value = ops::ParamValue::of(text);
+  } else if (node.IsSequence()) {
+    std::vector<double> numbers;
+    for (const auto& item : node) {
+      double number;
+      if (!item.IsScalar() || !parse_number(item.Scalar(), number))
+        fail(spec, item, fmt::format("{}: expected a list of numbers", key));
+      numbers.push_back(number);
+    }
+    value = ops::ParamValue::of(std::move(numbers));
+  } else {
+    fail(spec, node, fmt::format("{}: expected a value or a list, not a mapping", key));
+  }
+  value.line = line_of(node);
+  return value;
+}
+
+void check_keys(const std::string& spec, const YAML::Node& map, const std::string& where,
+                const std::vector<std::string>& valid) {
+  for (const auto& entry : map) {
+    const std::string key = entry.first.as<std::string>();
+    if (std::find(valid.begin(), valid.end(), key) == valid.end())
+      fail(spec, entry.first, fmt::format("unknown key '{}'{}; valid keys: {}", key, where,
+                                          fmt::join(valid, ", ")));
+  }
+}
+
+OpSpec parse_op(const std::string& spec, const YAML::Node& node) {
+  if (!node.IsMap() || node.size() == 0)
+    fail(spec, node, "each entry of ops is `- name: {params}` or `- {op: name, ...}`");
+  OpSpec op;
+  op.line = line_of(node);
+  YAML::Node params;
+  if (node["op"]) {
+    op.name = node["op"].as<std::string>();
+    for (const auto& entry : node) {
+      const std::string key = entry.first.as<std::string>();
+      if (key != "op") op.params.emplace_back(key, to_param(spec, op.name + "." + key, entry.second));
+    }
+  } else {
+    if (node.size() != 1)
+      fail(spec, node, "an op entry holds one op name, e.g. `- resize: {size: 256}`");
+    const auto entry = *node.begin();
+    op.name = entry.first.as<std::string>();
+    params = entry.second;
+    if (!params.IsNull() && !params.IsMap())
+      fail(spec, params, fmt::format("{}: parameters must be a mapping, e.g. {{p: 0.5}}", op.name));
+    if (params.IsMap())
+      for (const auto& p : params) {
+        const std::string key = p.first.as<std::string>();
+        op.params.emplace_back(key, to_param(spec, op.name + "." + key, p.second));
+        op.params.back().second.line = line_of(p.first);
+      }
+  }
+  if (ops::find_op(op.name) == nullptr)
+    fail(spec, node, fmt::format("unknown op '{}'; valid ops: {}", op.name, ops::op_names()));
+  return op;
+}
+
+}  // namespace
+
+Spec parse_spec(const std::string& text, const std::string& name) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw Error(name, "spec", fmt::format("line {}: {}", e.mark.line + 1, e.msg));
+  }
+  Spec spec;
+  spec.name = name;
+  if (root.IsNull()) throw Error(name, "spec", "empty spec: it needs at least `ops:`");
+  if (!root.IsMap()) fail(name, root, "a spec is a mapping with keys seed, decode, ops, output");
+  check_keys(name, root, "", {"seed", "decode", "ops", "output"});
+  try {
+    if (root["seed"]) {
+      const auto seed = to_param(name, "seed", root["seed"]);
+      if (seed.kind != ops::ParamValue::Kind::kNumber || seed.number < 0 ||
+          seed.number != static_cast<double>(static_cast<uint64_t>(seed.number)))
+        fail(name, root["seed"], "seed: expected a non-negative integer");
+      spec.seed = static_cast<uint64_t>(seed.number);
+    }
+    if (const YAML::Node decode = root["decode"]; decode && !decode.IsNull()) {
+      if (!decode.IsMap()) fail(name, decode, "decode: expected a mapping");
+      check_keys(name, decode, " in decode", {"dct_scaling", "max_pixels"});
+      if (decode["dct_scaling"]) {
+        const auto v = to_param(name, "decode.dct_scaling", decode["dct_scaling"]);
+        if (v.kind != ops::ParamValue::Kind::kBool) fail(name, decode["dct_scaling"], "decode.dct_scaling: expected true or false");
+        spec.decode.dct_scaling = v.boolean;
+      }
+      if (decode["max_pixels"]) {
+        const auto v = to_param(name, "decode.max_pixels", decode["max_pixels"]);
+        if (v.kind != ops::ParamValue::Kind::kNumber || v.number < 1)
+          fail(name, decode["max_pixels"], "decode.max_pixels: expected a positive integer");
+        spec.decode.max_pixels = static_cast<uint64_t>(v.number);
+      }
+    }
+    const YAML::Node ops_node = root["ops"];
+    if (!ops_node || ops_node.IsNull()) {
+      // An empty chain decodes and writes the image as it is.
+    } else if (!ops_node.IsSequence()) {
+      fail(name, ops_node, "ops: expected a list");
+    } else {
+      for (const auto& op : ops_node) spec.ops.push_back(parse_op(name, op));
+    }
+    if (const YAML::Node output = root["output"]; output && !output.IsNull()) {
+      if (!output.IsMap()) fail(name, output, "output: expected a mapping");
+      check_keys(name, output, " in output", {"layout"});
+      if (output["layout"]) {
+        const auto layout = parse_layout(output["layout"].as<std::string>());
+        if (!layout) fail(name, output["layout"], "output.layout: expected HWC or CHW");
+        spec.output.layout = *layout;
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    throw Error(name, "spec", fmt::format("line {}: {}", e.mark.line + 1, e.msg));
+  }
+  return spec;
+}
+
+Spec load_spec(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path, "spec", "cannot open the spec file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_spec(text.str(), path);
+}
+
+}  // namespace gpuaug::pipeline

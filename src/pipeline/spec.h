@@ -1,0 +1,44 @@
+// Spec: the YAML or JSON description of a chain (seed, decode, ops, output), parsed and checked
+// with errors that name the key and the line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "codec/image_info.h"
+#include "core/tensor.h"
+#include "ops/op.h"
+
+namespace gpuaug::pipeline {
+
+struct OpSpec {
+  std::string name;
+  std::vector<std::pair<std::string, ops::ParamValue>> params;
+  int line = 0;
+};
+
+struct DecodeOptions {
+  bool dct_scaling = true;  // decode JPEGs at the smallest 1/2, 1/4, 1/8 scale the output allows
+  uint64_t max_pixels = codec::kDefaultMaxPixels;
+};
+
+struct OutputOptions {
+  Layout layout = Layout::kCHW;
+};
+
+struct Spec {
+  std::string name;  // file path or "<dict>", for errors
+  uint64_t seed = 0;
+  DecodeOptions decode;
+  std::vector<OpSpec> ops;
+  OutputOptions output;
+};
+
+// YAML (JSON is read as YAML's flow subset). Ops are written either `- name: {params}` or
+// `- {op: name, ...params}`.
+Spec parse_spec(const std::string& text, const std::string& name);
+Spec load_spec(const std::string& path);
+
+}  // namespace gpuaug::pipeline

@@ -1,0 +1,183 @@
+// Resampling arithmetic shared by the CPU loops and the CUDA kernel: per-axis taps and weights
+// (torchvision's antialias formula) and warp sampling with grid_sample's mask-of-ones fill.
+// Double for coordinates and weights, float32 for pixel sums, no FMA: both sides get the same bits.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "core/host_device.h"
+#include "ops/fold.h"
+
+namespace gpuaug::plan {
+
+// One separable axis in decoded-image pixel coordinates.
+struct AxisSampler {
+  int out_size = 0;
+  bool flip = false;
+  double scale = 1.0;
+  double shift = 0.0;
+  int base = 0;          // decoded pixel of window index 0
+  double bias = 0.0;     // lo - base: non-zero only after DCT scaling
+  int window = 0;        // taps live in window indices [0, window)
+  double extent = 0.0;   // hi - lo: output centres beyond it are fill
+  double support = 1.0;
+  double invscale = 1.0;
+  uint8_t interp = 1;    // ops::Interp
+  double cubic_a = -0.5;
+};
+
+GPUAUG_HD_INLINE double filter_weight(uint8_t interp, double x, double cubic_a) {
+  if (x < 0) x = -x;
+  if (interp == static_cast<uint8_t>(ops::Interp::kBicubic)) {
+    // Keys' cubic convolution (torchvision: a = -0.5 with antialias, -0.75 without).
+    if (x < 1.0) return ((cubic_a + 2.0) * x - (cubic_a + 3.0)) * x * x + 1.0;
+    if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * cubic_a;
+    return 0.0;
+  }
+  return x < 1.0 ? 1.0 - x : 0.0;  // triangle
+}
+
+// Window-relative centre of output index i; false where it lies beyond the window (fill).
+GPUAUG_HD_INLINE bool axis_centre(const AxisSampler& a, int i, double& centre) {
+  const int k = a.flip ? a.out_size - 1 - i : i;
+  const double rel = a.scale * (k + a.shift + 0.5);
+  centre = rel + a.bias;
+  return rel >= 0.0 && rel < a.extent;
+}
+
+// Taps of one output index: window indices [first, first + count). Nearest: one tap.
+GPUAUG_HD_INLINE int axis_taps(const AxisSampler& a, double centre, int& first) {
+  if (a.interp == static_cast<uint8_t>(ops::Interp::kNearest)) {
+    int idx = static_cast<int>(::floor(centre));
+    idx = idx < 0 ? 0 : (idx >= a.window ? a.window - 1 : idx);
+    first = idx;
+    return 1;
+  }
+  // torchvision: xmin = max(int(c - support + 0.5), 0), xmax = min(int(c + support + 0.5), in).
+  int lo = static_cast<int>(centre - a.support + 0.5);
+  int hi = static_cast<int>(centre + a.support + 0.5);
+  lo = lo < 0 ? 0 : lo;
+  hi = hi > a.window ? a.window : hi;
+  first = lo;
+  return hi > lo ? hi - lo : 0;
+}
+
+// Sum of the unnormalized weights, then weight j = w_j / total, as torchvision normalizes.
+GPUAUG_HD_INLINE double axis_total(const AxisSampler& a, double centre, int first, int count) {
+  if (a.interp == static_cast<uint8_t>(ops::Interp::kNearest)) return 1.0;
+  double total = 0.0;
+  for (int j = 0; j < count; ++j)
+    total += filter_weight(a.interp, (first + j - centre + 0.5) * a.invscale, a.cubic_a);
+  return total;
+}
+
+GPUAUG_HD_INLINE float axis_weight(const AxisSampler& a, double centre, int tap, double total) {
+  if (a.interp == static_cast<uint8_t>(ops::Interp::kNearest)) return 1.0f;
+  const double w = filter_weight(a.interp, (tap - centre + 0.5) * a.invscale, a.cubic_a);
+  return total != 0.0 ? static_cast<float>(w / total) : 0.0f;
+}
+
+// Border rule for a decoded-image index outside [0, size): -1 means "use the fill value".
+GPUAUG_HD_INLINE int border_index(int i, int size, uint8_t border) {
+  if (i >= 0 && i < size) return i;
+  if (border == static_cast<uint8_t>(ops::Border::kConstant) || size <= 0) return -1;
+  if (border == static_cast<uint8_t>(ops::Border::kEdge)) return i < 0 ? 0 : size - 1;
+  if (size == 1) return 0;
+  if (border == static_cast<uint8_t>(ops::Border::kReflect)) {  // d c b | a b c d | c b a
+    const int period = 2 * (size - 1);
+    int m = i % period;
+    m = m < 0 ? m + period : m;
+    return m < size ? m : period - m;
+  }
+  const int period = 2 * size;  // symmetric: c b a | a b c d | d c b
+  int m = i % period;
+  m = m < 0 ? m + period : m;
+  return m < size ? m : period - 1 - m;
+}
+
+// Source window, interpolation and border of a warp, in decoded-image coordinates.
+struct WarpSampler {
+  double m[6];         // output pixel centre -> decoded-image coordinate
+  double valid[6];     // decoded-image coordinate -> validity coordinate
+  double valid_rect[4];
+  int supersample = 1;
+  uint8_t interp = 1;
+  uint8_t border = 0;
+};
+
+}  // namespace gpuaug::plan
+
+namespace gpuaug::plan {
+
+GPUAUG_HD_INLINE bool warp_tap_valid(const WarpSampler& w, int ix, int iy) {
+  const double cx = ix + 0.5, cy = iy + 0.5;
+  const double vx = w.valid[0] * cx + w.valid[1] * cy + w.valid[2];
+  const double vy = w.valid[3] * cx + w.valid[4] * cy + w.valid[5];
+  return vx >= w.valid_rect[0] && vx < w.valid_rect[1] && vy >= w.valid_rect[2] && vy < w.valid_rect[3];
+}
+
+GPUAUG_HD_INLINE float cubic_grid_weight(float t) {
+  // grid_sample's bicubic: Keys with a = -0.75.
+  constexpr float a = -0.75f;
+  t = t < 0 ? -t : t;
+  if (t <= 1.0f) return ((a + 2.0f) * t - (a + 3.0f)) * t * t + 1.0f;
+  if (t < 2.0f) return ((a * t - 5.0f * a) * t + 8.0f * a) * t - 4.0f * a;
+  return 0.0f;
+}
+
+// One output pixel of a warp. fetch(ix, iy, float px[3]) reads a decoded pixel with the border
+// rule applied (fill outside). Taps outside the validity region count as missing; the result
+// is mask * (sum - fill) + fill as torchvision's _apply_grid_transform computes it.
+template <class Fetch>
+GPUAUG_HD void warp_pixel(const WarpSampler& w, int x, int y, const float fill[3], Fetch& fetch,
+                          float out[3]) {
+  float acc[3] = {0.0f, 0.0f, 0.0f};
+  const int k = w.supersample;
+  for (int sy = 0; sy < k; ++sy) {
+    for (int sx = 0; sx < k; ++sx) {
+      const double u = x + (sx + 0.5) / k, v = y + (sy + 0.5) / k;
+      double src_x = w.m[0] * u + w.m[1] * v + w.m[2];
+      double src_y = w.m[3] * u + w.m[4] * v + w.m[5];
+      src_x = src_x < -1e8 ? -1e8 : (src_x > 1e8 ? 1e8 : src_x);  // keeps int conversions defined
+      src_y = src_y < -1e8 ? -1e8 : (src_y > 1e8 ? 1e8 : src_y);
+      float value[3];
+      if (w.interp == static_cast<uint8_t>(ops::Interp::kNearest)) {
+        const int ix = static_cast<int>(::floor(src_x));
+        const int iy = static_cast<int>(::floor(src_y));
+        if (!warp_tap_valid(w, ix, iy)) {
+          value[0] = fill[0], value[1] = fill[1], value[2] = fill[2];
+        } else {
+          fetch(ix, iy, value);
+        }
+      } else {
+        const bool cubic = w.interp == static_cast<uint8_t>(ops::Interp::kBicubic);
+        const double fx = src_x - 0.5, fy = src_y - 0.5;
+        const double x0d = ::floor(fx), y0d = ::floor(fy);
+        const float ax = static_cast<float>(fx - x0d), ay = static_cast<float>(fy - y0d);
+        const int x0 = static_cast<int>(x0d), y0 = static_cast<int>(y0d);
+        const int lo = cubic ? -1 : 0, hi = cubic ? 2 : 1;
+        float sum[3] = {0.0f, 0.0f, 0.0f};
+        float mask = 0.0f;
+        for (int ty = lo; ty <= hi; ++ty) {
+          const float wy = cubic ? cubic_grid_weight(ty - ay) : (ty == 0 ? 1.0f - ay : ay);
+          for (int tx = lo; tx <= hi; ++tx) {
+            const float wx = cubic ? cubic_grid_weight(tx - ax) : (tx == 0 ? 1.0f - ax : ax);
+            if (!warp_tap_valid(w, x0 + tx, y0 + ty)) continue;
+            float px[3];
+            fetch(x0 + tx, y0 + ty, px);
+            const float wt = wx * wy;
+            sum[0] += wt * px[0], sum[1] += wt * px[1], sum[2] += wt * px[2];
+            mask += wt;
+          }
+        }
+        for (int c = 0; c < 3; ++c) value[c] = (sum[c] - fill[c]) * mask + fill[c];
+      }
+      acc[0] += value[0], acc[1] += value[1], acc[2] += value[2];
+    }
+  }
+  const float inv = 1.0f / static_cast<float>(k * k);
+  for (int c = 0; c < 3; ++c) out[c] = k == 1 ? acc[c] : acc[c] * inv;
+}
+
+}  // namespace gpuaug::plan

@@ -1,0 +1,186 @@
+// Tests for decode_image (orientation, regions, scales, format dispatch, errors) and read_file.
+#include "codec/decoder.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "codec/jpeg_decoder.h"
+#include "codec/orientation.h"
+#include "codec_fixtures.h"
+
+using namespace gpuaug::codec;
+using namespace codec_test;
+
+namespace {
+
+std::vector<uint8_t> oriented_jpeg(int orientation, bool subsample_444 = true) {
+  JpegSpec spec;
+  spec.subsample_444 = subsample_444;
+  spec.app1 = {make_exif(orientation % 2 == 0, uint32_t(orientation))};
+  return write_jpeg(make_pattern(100, 75, 3), spec);
+}
+
+}  // namespace
+
+TEST(DecodeImage, WholeJpegIsTurnedUpright) {
+  for (int o = 1; o <= 8; ++o) {
+    const auto bytes = oriented_jpeg(o);
+    for (int s : {1, 2, 4, 8}) {
+      DecodeRequest request;
+      request.scale_denom = s;
+      const DecodedImage d = decode_image(bytes, request);
+      const Image raw = decode_jpeg(bytes, s, {}, kDefaultMaxPixels).image;
+      EXPECT_EQ(d.image.pixels, apply_orientation(raw, o).pixels) << o << " 1/" << s;
+      EXPECT_EQ(d.scale_denom, s);
+      EXPECT_EQ(d.origin_x, 0);
+      EXPECT_EQ(d.origin_y, 0);
+      EXPECT_EQ(d.full_width, o >= 5 ? raw.height : raw.width);
+      EXPECT_EQ(d.full_height, o >= 5 ? raw.width : raw.height);
+      EXPECT_EQ(d.image.width, d.full_width);
+      EXPECT_EQ(d.image.height, d.full_height);
+    }
+  }
+}
+
+TEST(DecodeImage, UprightRegionMatchesTheFullUprightDecode) {
+  // 4:4:4, so the whole returned image is exact (see test_jpeg_decoder for 4:2:0); regions
+  // are in upright coordinates, which differ from the stored ones for every orientation but 1.
+  const Rect regions[] = {{0, 0, 1, 1}, {10, 20, 30, 15}, {3, 5, 40, 60}, {60, 40, 200, 200}};
+  for (int o = 1; o <= 8; ++o) {
+    const auto bytes = oriented_jpeg(o);
+    for (int s : {1, 2, 4, 8}) {
+      DecodeRequest whole;
+      whole.scale_denom = s;
+      const DecodedImage full = decode_image(bytes, whole);
+      for (const Rect& r : regions) {
+        DecodeRequest request;
+        request.region = r;
+        request.scale_denom = s;
+        const DecodedImage d = decode_image(bytes, request);
+        SCOPED_TRACE("orientation " + std::to_string(o) + " 1/" + std::to_string(s) +
+                     " region " + std::to_string(r.x) + "," + std::to_string(r.y));
+        EXPECT_EQ(d.full_width, full.full_width);
+        EXPECT_EQ(d.full_height, full.full_height);
+        // The grid offset: the padding of the last scaled column/row, seen from the side
+        // where an axis is mirrored.
+        const bool mirror_x = o == 2 || o == 3 || o == 6 || o == 7;
+        const bool mirror_y = o == 3 || o == 4 || o == 7 || o == 8;
+        const int upright_w = o >= 5 ? 75 : 100, upright_h = o >= 5 ? 100 : 75;
+        const int gx = mirror_x ? full.full_width * s - upright_w : 0;
+        const int gy = mirror_y ? full.full_height * s - upright_h : 0;
+        EXPECT_EQ(d.grid_offset_x, gx);
+        EXPECT_EQ(d.grid_offset_y, gy);
+        EXPECT_EQ(full.grid_offset_x, gx);
+        EXPECT_EQ(full.grid_offset_y, gy);
+        // Covers the scaled pixels holding the region (clipped to the image)...
+        const int x1 = std::min((r.x + r.width + gx + s - 1) / s, full.full_width);
+        const int y1 = std::min((r.y + r.height + gy + s - 1) / s, full.full_height);
+        EXPECT_LE(d.origin_x, (r.x + gx) / s);
+        EXPECT_LE(d.origin_y, (r.y + gy) / s);
+        EXPECT_GE(d.origin_x + d.image.width, x1);
+        EXPECT_GE(d.origin_y + d.image.height, y1);
+        // ...and is exactly that part of the full upright image (4:4:4: all of it).
+        ASSERT_LE(d.origin_x + d.image.width, full.full_width);
+        ASSERT_LE(d.origin_y + d.image.height, full.full_height);
+        EXPECT_EQ(d.image.pixels,
+                  crop(full.image, {d.origin_x, d.origin_y, d.image.width, d.image.height}).pixels);
+        if (o == 1) {
+          EXPECT_EQ(d.image.pixels,
+                    crop(decode_jpeg(bytes, s, {}, kDefaultMaxPixels).image,
+                         {d.origin_x, d.origin_y, d.image.width, d.image.height}).pixels);
+        }
+      }
+    }
+  }
+}
+
+TEST(DecodeImage, PngIsWholeAtScaleOne) {
+  const PngSpec spec{17, 19, 8, PNG_COLOR_TYPE_RGB, false, {}, {}};
+  const auto samples = make_samples(17 * 19 * 3, 8);
+  DecodeRequest request;
+  request.region = {3, 4, 5, 6};
+  request.scale_denom = 4;
+  const DecodedImage d = decode_image(write_png(spec, samples), request);
+  EXPECT_EQ(d.scale_denom, 1);
+  EXPECT_EQ(d.origin_x, 0);
+  EXPECT_EQ(d.origin_y, 0);
+  EXPECT_EQ(d.full_width, 17);
+  EXPECT_EQ(d.full_height, 19);
+  EXPECT_EQ(d.image.pixels, std::vector<uint8_t>(samples.begin(), samples.end()));
+}
+
+TEST(DecodeImageErrors, MessagesNameStageAndCause) {
+  auto what = [](const std::vector<uint8_t>& bytes, DecodeRequest request = {}) {
+    return std::string(
+        expect_error([&] { decode_image(bytes, request); }).with_file("x/a.jpg").what());
+  };
+  EXPECT_EQ(what({}), "x/a.jpg: header: empty file");
+  const auto random = make_samples(64, 8, 3);
+  EXPECT_EQ(what(std::vector<uint8_t>(random.begin(), random.end())).rfind(
+                "x/a.jpg: header: not a JPEG or PNG (starts with 0x", 0),
+            0u);
+  const auto jpeg = oriented_jpeg(6);
+  EXPECT_EQ(what(std::vector<uint8_t>(jpeg.begin(), jpeg.begin() + long(jpeg.size() / 2))),
+            "x/a.jpg: decode: Premature end of JPEG file");
+  DecodeRequest outside;
+  outside.region = {80, 0, 10, 10};  // upright image is 75 wide
+  EXPECT_EQ(what(jpeg, outside), "x/a.jpg: decode: region 80,0 10x10 does not overlap the 75x100 image");
+  DecodeRequest small;
+  small.max_pixels = 100;
+  EXPECT_EQ(what(jpeg, small),
+            "x/a.jpg: header: image is 100x75 = 7500 pixels, above max_pixels 100");
+  DecodeRequest bad_scale;
+  bad_scale.scale_denom = 16;
+  EXPECT_EQ(what(jpeg, bad_scale), "x/a.jpg: decode: scale_denom must be 1, 2, 4 or 8 (got 16)");
+  const PngSpec spec{16, 16, 8, PNG_COLOR_TYPE_RGB, false, {}, {}};
+  auto png = write_png(spec, make_samples(16 * 16 * 3, 8));
+  const size_t idat = find_chunk(png, "IDAT");
+  png[idat + 8 + (size_t(png[idat + 2]) << 8 | png[idat + 3])] ^= 1;  // its CRC
+  EXPECT_EQ(what(png), "x/a.jpg: decode: IDAT: CRC error");
+}
+
+class ReadFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("gpuaug_codec_test_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path(const char* name) const { return (dir_ / name).string(); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ReadFile, ReadsAllBytes) {
+  std::vector<uint8_t> bytes(200000);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = uint8_t(i * 31 + (i >> 9));
+  std::ofstream(path("a.bin"), std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  EXPECT_EQ(read_file(path("a.bin")), bytes);
+  std::ofstream(path("one.bin"), std::ios::binary) << 'x';
+  EXPECT_EQ(read_file(path("one.bin")), std::vector<uint8_t>{'x'});
+}
+
+TEST_F(ReadFile, ErrorsNameThePathAndStage) {
+  auto what = [](const std::string& p) {
+    const gpuaug::Error e = expect_error([&] { read_file(p); });
+    EXPECT_EQ(e.file(), p);
+    EXPECT_EQ(e.stage(), "read");
+    return std::string(e.what());
+  };
+  EXPECT_EQ(what(path("missing.jpg")), path("missing.jpg") + ": read: No such file or directory");
+  EXPECT_EQ(what(dir_.string()), dir_.string() + ": read: Is a directory");
+  std::filesystem::create_symlink(path("nowhere.jpg"), path("dangling.jpg"));
+  EXPECT_EQ(what(path("dangling.jpg")), path("dangling.jpg") + ": read: No such file or directory");
+  std::ofstream(path("empty.jpg")).close();
+  EXPECT_EQ(what(path("empty.jpg")), path("empty.jpg") + ": read: empty file");
+  if (::geteuid() != 0) {  // root reads anything
+    std::ofstream(path("secret.jpg")) << "x";
+    std::filesystem::permissions(path("secret.jpg"), std::filesystem::perms::none);
+    EXPECT_EQ(what(path("secret.jpg")), path("secret.jpg") + ": read: Permission denied");
+  }
+}
