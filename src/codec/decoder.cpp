@@ -18,22 +18,6 @@ namespace gpuaug::codec {
 
 namespace {
 
-// Intersects the requested region with a width x height image; throws when they are disjoint.
-Rect clip_region(const Rect& r, int width, int height) {
-  if (r.width == 0) return {0, 0, width, height};
-  const int64_t x0 = std::max(r.x, 0), y0 = std::max(r.y, 0);
-  const int64_t x1 = std::min<int64_t>(int64_t(r.x) + r.width, width);
-  const int64_t y1 = std::min<int64_t>(int64_t(r.y) + r.height, height);
-  if (r.width < 0 || r.height <= 0 || x0 >= x1 || y0 >= y1) {
-    throw Error("", "decode",
-                "region " + std::to_string(r.x) + "," + std::to_string(r.y) + " " +
-                    std::to_string(r.width) + "x" + std::to_string(r.height) +
-                    " does not overlap the " + std::to_string(width) + "x" +
-                    std::to_string(height) + " image");
-  }
-  return {int(x0), int(y0), int(x1 - x0), int(y1 - y0)};
-}
-
 struct FileDescriptor {
   int fd = -1;
   ~FileDescriptor() {
@@ -66,9 +50,9 @@ DecodedImage decode_image(std::span<const uint8_t> bytes, const DecodeRequest& r
   out.full_height = o >= 5 ? jpeg.scaled_width : jpeg.scaled_height;
   // The stored image padded to whole scaled pixels, turned upright: where the real image
   // starts inside it is the grid offset.
-  const Rect content = raw_to_oriented({0, 0, info.width, info.height}, o,
-                                       jpeg.scaled_width * request.scale_denom,
-                                       jpeg.scaled_height * request.scale_denom);
+  const Rect content =
+      raw_to_oriented({0, 0, info.width, info.height}, o, jpeg.scaled_width * request.scale_denom,
+                      jpeg.scaled_height * request.scale_denom);
   out.grid_offset_x = content.x;
   out.grid_offset_y = content.y;
   return out;

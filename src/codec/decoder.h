@@ -18,9 +18,9 @@ struct DecodeRequest {
 };
 
 struct DecodedImage {
-  Image image;          // 8-bit RGB, EXIF orientation applied
-  int scale_denom = 1;  // the scale actually used
-  int origin_x = 0, origin_y = 0;       // image's top-left in upright, scaled full-image coordinates
+  Image image;                     // 8-bit RGB, EXIF orientation applied
+  int scale_denom = 1;             // the scale actually used
+  int origin_x = 0, origin_y = 0;  // image's top-left in upright, scaled full-image coordinates
   int full_width = 0, full_height = 0;  // upright, scaled full image size
   // libjpeg's scaled pixel grid starts at the stored image's top-left corner, so when the
   // orientation mirrors an axis (x for 2, 3, 6, 7; y for 3, 4, 7, 8) and the size is not a

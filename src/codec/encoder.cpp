@@ -1,14 +1,14 @@
 // encode_png and encode_jpeg: libpng and libjpeg writers behind setjmp guards.
 #include "codec/encoder.h"
 
+#include <jpeglib.h>
+#include <png.h>
+
 #include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
-
-#include <jpeglib.h>
-#include <png.h>
 
 #include "core/error.h"
 
@@ -21,8 +21,8 @@ void check_image(const Image& image, bool allow_alpha) {
       image.channels == 1 || image.channels == 3 || (allow_alpha && image.channels == 4);
   if (!channels_ok) {
     throw Error("", "encode",
-                "cannot encode " + std::to_string(image.channels) + " channels (supported: " +
-                    (allow_alpha ? "1, 3, 4)" : "1, 3)"));
+                "cannot encode " + std::to_string(image.channels) +
+                    " channels (supported: " + (allow_alpha ? "1, 3, 4)" : "1, 3)"));
   }
   if (image.width <= 0 || image.height <= 0) {
     throw Error("", "encode",

@@ -100,12 +100,23 @@ ImageInfo peek_png(std::span<const uint8_t> bytes) {
   info.height = int(height);
   info.bit_depth = data[8];
   switch (data[9]) {  // colour type
-    case 0: info.channels = 1; break;
-    case 2: info.channels = 3; break;
-    case 3: info.channels = 3; break;
-    case 4: info.channels = 2; break;
-    case 6: info.channels = 4; break;
-    default: fail("malformed PNG header (colour type " + std::to_string(data[9]) + ")");
+    case 0:
+      info.channels = 1;
+      break;
+    case 2:
+      info.channels = 3;
+      break;
+    case 3:
+      info.channels = 3;
+      break;
+    case 4:
+      info.channels = 2;
+      break;
+    case 6:
+      info.channels = 4;
+      break;
+    default:
+      fail("malformed PNG header (colour type " + std::to_string(data[9]) + ")");
   }
   info.progressive = data[12] == 1;
   return info;
@@ -129,9 +140,24 @@ void check_image_size(int64_t width, int64_t height, uint64_t max_pixels, const 
   const uint64_t pixels = uint64_t(width) * uint64_t(height);
   if (pixels > max_pixels) {
     throw Error("", stage,
-                "image is " + size + " = " + std::to_string(pixels) +
-                    " pixels, above max_pixels " + std::to_string(max_pixels));
+                "image is " + size + " = " + std::to_string(pixels) + " pixels, above max_pixels " +
+                    std::to_string(max_pixels));
   }
+}
+
+Rect clip_region(Rect r, int width, int height) {
+  if (r.width == 0) return {0, 0, width, height};
+  const int64_t x0 = std::max(r.x, 0), y0 = std::max(r.y, 0);
+  const int64_t x1 = std::min<int64_t>(int64_t(r.x) + r.width, width);
+  const int64_t y1 = std::min<int64_t>(int64_t(r.y) + r.height, height);
+  if (r.width < 0 || r.height <= 0 || x0 >= x1 || y0 >= y1) {
+    throw Error("", "decode",
+                "region " + std::to_string(r.x) + "," + std::to_string(r.y) + " " +
+                    std::to_string(r.width) + "x" + std::to_string(r.height) +
+                    " does not overlap the " + std::to_string(width) + "x" +
+                    std::to_string(height) + " image");
+  }
+  return {int(x0), int(y0), int(x1 - x0), int(y1 - y0)};
 }
 
 ImageInfo peek_image(std::span<const uint8_t> bytes, uint64_t max_pixels) {

@@ -42,4 +42,8 @@ ImageInfo peek_image(std::span<const uint8_t> bytes, uint64_t max_pixels = kDefa
 // or when either is not positive; the one place the pixel cap is worded.
 void check_image_size(int64_t width, int64_t height, uint64_t max_pixels, const char* stage);
 
+// region clipped to a width x height image; width 0 means the whole image. Throws
+// gpuaug::Error(stage "decode") when they do not overlap or the size is negative.
+Rect clip_region(Rect region, int width, int height);
+
 }  // namespace gpuaug::codec

@@ -1,13 +1,13 @@
 // decode_jpeg: libjpeg calls behind setjmp guards, crop/skip for regions, CMYK to RGB.
 #include "codec/jpeg_decoder.h"
 
+#include <jpeglib.h>
+
 #include <algorithm>
 #include <csetjmp>
 #include <cstdio>
 #include <string>
 #include <vector>
-
-#include <jpeglib.h>
 
 #include "core/error.h"
 
@@ -114,17 +114,9 @@ JpegDecodeResult decode_jpeg(std::span<const uint8_t> bytes, int scale_denom, Re
   const int width = int(cinfo.image_width), height = int(cinfo.image_height);
   check_image_size(width, height, max_pixels, "decode");
 
-  Rect region = raw_region.width == 0 ? Rect{0, 0, width, height} : raw_region;
-  const int x0 = std::max(region.x, 0), y0 = std::max(region.y, 0);
-  const int x1 = int(std::min<int64_t>(int64_t(region.x) + region.width, width));
-  const int y1 = int(std::min<int64_t>(int64_t(region.y) + region.height, height));
-  if (region.width < 0 || region.height <= 0 || x0 >= x1 || y0 >= y1) {
-    throw Error("", "decode",
-                "region " + std::to_string(region.x) + "," + std::to_string(region.y) + " " +
-                    std::to_string(region.width) + "x" + std::to_string(region.height) +
-                    " does not overlap the " + std::to_string(width) + "x" +
-                    std::to_string(height) + " image");
-  }
+  const Rect region = clip_region(raw_region, width, height);
+  const int x0 = region.x, y0 = region.y;
+  const int x1 = region.x + region.width, y1 = region.y + region.height;
 
   const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
   cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;  // libjpeg-turbo expands gray to RGB
@@ -145,8 +137,8 @@ JpegDecodeResult decode_jpeg(std::span<const uint8_t> bytes, int scale_denom, Re
         scaled_width = int(cinfo.output_width);
         const int scaled_y1 = std::min(ceil_div(y1, scale_denom), int(cinfo.output_height));
         rows = scaled_y1 - scaled_y0;
-        JDIMENSION crop_width = std::min(JDIMENSION(ceil_div(x1, scale_denom) + 1),
-                                         cinfo.output_width) - crop_x;
+        JDIMENSION crop_width =
+            std::min(JDIMENSION(ceil_div(x1, scale_denom) + 1), cinfo.output_width) - crop_x;
         if (crop_width < cinfo.output_width) jpeg_crop_scanline(&cinfo, &crop_x, &crop_width);
       })) {
     throw d.error();

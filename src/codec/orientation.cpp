@@ -16,13 +16,32 @@ Image apply_orientation(const Image& raw, int orientation) {
     for (int ox = 0; ox < out.width; ++ox, dst += c) {
       int x = ox, y = oy;
       switch (orientation) {
-        case 2: x = w - 1 - ox; break;
-        case 3: x = w - 1 - ox; y = h - 1 - oy; break;
-        case 4: y = h - 1 - oy; break;
-        case 5: x = oy; y = ox; break;
-        case 6: x = oy; y = h - 1 - ox; break;
-        case 7: x = w - 1 - oy; y = h - 1 - ox; break;
-        case 8: x = w - 1 - oy; y = ox; break;
+        case 2:
+          x = w - 1 - ox;
+          break;
+        case 3:
+          x = w - 1 - ox;
+          y = h - 1 - oy;
+          break;
+        case 4:
+          y = h - 1 - oy;
+          break;
+        case 5:
+          x = oy;
+          y = ox;
+          break;
+        case 6:
+          x = oy;
+          y = h - 1 - ox;
+          break;
+        case 7:
+          x = w - 1 - oy;
+          y = h - 1 - ox;
+          break;
+        case 8:
+          x = w - 1 - oy;
+          y = ox;
+          break;
       }
       std::memcpy(dst, raw.row(y) + size_t(x) * c, size_t(c));
     }
@@ -34,14 +53,22 @@ Rect oriented_to_raw(Rect r, int orientation, int raw_w, int raw_h) {
   // Follows the per-pixel cases of apply_orientation; a reversed axis maps [a, a+n) to
   // [size-a-n, size-a).
   switch (orientation) {
-    case 2: return {raw_w - r.x - r.width, r.y, r.width, r.height};
-    case 3: return {raw_w - r.x - r.width, raw_h - r.y - r.height, r.width, r.height};
-    case 4: return {r.x, raw_h - r.y - r.height, r.width, r.height};
-    case 5: return {r.y, r.x, r.height, r.width};
-    case 6: return {r.y, raw_h - r.x - r.width, r.height, r.width};
-    case 7: return {raw_w - r.y - r.height, raw_h - r.x - r.width, r.height, r.width};
-    case 8: return {raw_w - r.y - r.height, r.x, r.height, r.width};
-    default: return r;
+    case 2:
+      return {raw_w - r.x - r.width, r.y, r.width, r.height};
+    case 3:
+      return {raw_w - r.x - r.width, raw_h - r.y - r.height, r.width, r.height};
+    case 4:
+      return {r.x, raw_h - r.y - r.height, r.width, r.height};
+    case 5:
+      return {r.y, r.x, r.height, r.width};
+    case 6:
+      return {r.y, raw_h - r.x - r.width, r.height, r.width};
+    case 7:
+      return {raw_w - r.y - r.height, raw_h - r.x - r.width, r.height, r.width};
+    case 8:
+      return {raw_w - r.y - r.height, r.x, r.height, r.width};
+    default:
+      return r;
   }
 }
 

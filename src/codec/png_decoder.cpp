@@ -1,12 +1,12 @@
 // decode_png: libpng calls behind setjmp guards, transforms to 8-bit RGB.
 #include "codec/png_decoder.h"
 
+#include <png.h>
+
 #include <csetjmp>
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include <png.h>
 
 #include "codec/image_info.h"
 #include "core/error.h"

@@ -44,7 +44,8 @@ const OpDescriptor& center_crop_descriptor() {
       "torchvision.transforms.v2.functional.center_crop",
       {{"size", "int | [int, int]", ParamValue::null(), "s -> s x s, or [height, width]"}},
       {"top", "left", "height", "width"},
-      [](const OpArgs& args) { return std::make_unique<CenterCrop>(args); }};
+      [](const OpArgs& args) { return std::make_unique<CenterCrop>(args); },
+      true};
   return descriptor;
 }
 

@@ -8,7 +8,8 @@ const OpDescriptor& horizontal_flip_descriptor() {
       "horizontal_flip", "Mirror the image left-right with probability p",
       "torchvision.transforms.v2.RandomHorizontalFlip / functional.horizontal_flip",
       {p_param(0.5)}, {},
-      [](const OpArgs& args) { return std::make_unique<RandomFlip>(args, true); }};
+      [](const OpArgs& args) { return std::make_unique<RandomFlip>(args, true); },
+      true};
   return descriptor;
 }
 

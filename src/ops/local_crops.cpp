@@ -60,7 +60,8 @@ const OpDescriptor& local_crops_descriptor() {
        interpolation_param("bilinear"),
        {"antialias", "bool", ParamValue::of(true), "low-pass filter when shrinking"}},
       {"top", "left", "height", "width", "size"},
-      [](const OpArgs& args) { return std::make_unique<LocalCrops>(args); }};
+      [](const OpArgs& args) { return std::make_unique<LocalCrops>(args); },
+      true};
   return descriptor;
 }
 

@@ -73,6 +73,9 @@ struct OpDescriptor {
   std::vector<ParamSpec> params;
   std::vector<std::string> drawn;  // keys it records per sample
   std::function<std::unique_ptr<Op>(const OpArgs&)> make;
+  // Geometric ops fold into the resampling; the pixel program runs after all of them, so a
+  // chain may not place noise, blur or erasing before one (docs/design.md).
+  bool geometric = false;
 };
 
 // Given and default values of one op instance, with checked accessors whose errors name

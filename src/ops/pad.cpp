@@ -61,7 +61,8 @@ const OpDescriptor& pad_descriptor() {
         "all sides, [left/right, top/bottom], or [left, top, right, bottom]"},
        fill_param(), padding_mode_param()},
       {"padding"},
-      [](const OpArgs& args) { return std::make_unique<Pad>(args); }};
+      [](const OpArgs& args) { return std::make_unique<Pad>(args); },
+      true};
   return descriptor;
 }
 

@@ -133,7 +133,8 @@ const OpDescriptor& random_affine_descriptor() {
        {"center", "null | [float, float]", ParamValue::null(), "pivot in pixels; null: the centre"},
        p_param(1.0)},
       {"angle", "translate", "scale", "shear"},
-      [](const OpArgs& args) { return std::make_unique<RandomAffine>(args); }};
+      [](const OpArgs& args) { return std::make_unique<RandomAffine>(args); },
+      true};
   return descriptor;
 }
 

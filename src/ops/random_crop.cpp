@@ -78,7 +78,8 @@ const OpDescriptor& random_crop_descriptor() {
        {"pad_if_needed", "bool", ParamValue::of(false), "pad sides smaller than the crop"},
        fill_param(), padding_mode_param()},
       {"top", "left", "height", "width", "padding"},
-      [](const OpArgs& args) { return std::make_unique<RandomCrop>(args); }};
+      [](const OpArgs& args) { return std::make_unique<RandomCrop>(args); },
+      true};
   return descriptor;
 }
 

@@ -90,7 +90,8 @@ const OpDescriptor& random_resized_crop_descriptor() {
        interpolation_param("bilinear"),
        {"antialias", "bool", ParamValue::of(true), "low-pass filter when shrinking"}},
       {"top", "left", "height", "width", "size"},
-      [](const OpArgs& args) { return std::make_unique<RandomResizedCrop>(args); }};
+      [](const OpArgs& args) { return std::make_unique<RandomResizedCrop>(args); },
+      true};
   return descriptor;
 }
 

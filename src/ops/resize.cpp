@@ -76,7 +76,8 @@ const OpDescriptor& resize_descriptor() {
        {"max_size", "int | null", ParamValue::null(), "cap on the long side when size is one number"},
        {"antialias", "bool", ParamValue::of(true), "low-pass filter when shrinking"}},
       {"size"},
-      [](const OpArgs& args) { return std::make_unique<Resize>(args); }};
+      [](const OpArgs& args) { return std::make_unique<Resize>(args); },
+      true};
   return descriptor;
 }
 

@@ -76,7 +76,8 @@ const OpDescriptor& rotate_descriptor() {
        {"center", "null | [float, float]", ParamValue::null(), "pivot in pixels; null: the centre"},
        fill_param(), p_param(1.0)},
       {"angle"},
-      [](const OpArgs& args) { return std::make_unique<Rotate>(args); }};
+      [](const OpArgs& args) { return std::make_unique<Rotate>(args); },
+      true};
   return descriptor;
 }
 

@@ -10,7 +10,8 @@ const OpDescriptor& vertical_flip_descriptor() {
       "vertical_flip", "Mirror the image top-bottom with probability p",
       "torchvision.transforms.v2.RandomVerticalFlip / functional.vertical_flip",
       {p_param(0.5)}, {},
-      [](const OpArgs& args) { return std::make_unique<RandomFlip>(args, false); }};
+      [](const OpArgs& args) { return std::make_unique<RandomFlip>(args, false); },
+      true};
   return descriptor;
 }
 

@@ -8,7 +8,30 @@
 
 namespace gpuaug::pipeline {
 
+namespace {
+
+// Colour ops commute with geometry up to rounding and are moved after it; noise, blur,
+// erasing, normalize and casts do not, so they must follow every geometric op.
+bool may_precede_geometry(const std::string& name) {
+  return name == "color_jitter" || name == "grayscale";
+}
+
+}  // namespace
+
 Chain::Chain(Spec spec) : spec_(std::move(spec)) {
+  const OpSpec* blocking = nullptr;
+  for (const OpSpec& op_spec : spec_.ops) {
+    const ops::OpDescriptor* descriptor = ops::find_op(op_spec.name);
+    if (descriptor == nullptr) continue;
+    if (!descriptor->geometric && !may_precede_geometry(op_spec.name) && blocking == nullptr)
+      blocking = &op_spec;
+    if (descriptor->geometric && blocking != nullptr)
+      throw Error(spec_.name, "spec",
+                  fmt::format("line {}: {} comes after {} (line {}); geometric ops fold into one "
+                              "resampling that runs first, so move {} before {}",
+                              op_spec.line, op_spec.name, blocking->name, blocking->line,
+                              op_spec.name, blocking->name));
+  }
   for (size_t i = 0; i < spec_.ops.size(); ++i) {
     const OpSpec& op_spec = spec_.ops[i];
     const ops::OpDescriptor* descriptor = ops::find_op(op_spec.name);

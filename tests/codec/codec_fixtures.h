@@ -2,14 +2,14 @@
 // with libjpeg and libpng directly (not through gpuaug's encoders).
 #pragma once
 
+#include <gtest/gtest.h>
+#include <jpeglib.h>
+#include <png.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <jpeglib.h>
-#include <png.h>
 
 #include "codec/image_info.h"
 #include "core/error.h"
@@ -85,15 +85,15 @@ gpuaug::Error expect_error(F&& f) {
 // --- JPEG --------------------------------------------------------------------------------
 
 struct JpegSpec {
-  J_COLOR_SPACE in_space = JCS_RGB;          // of the pixels handed over
-  J_COLOR_SPACE jpeg_space = JCS_UNKNOWN;    // JCS_UNKNOWN: jpeg_set_defaults' choice
+  J_COLOR_SPACE in_space = JCS_RGB;        // of the pixels handed over
+  J_COLOR_SPACE jpeg_space = JCS_UNKNOWN;  // JCS_UNKNOWN: jpeg_set_defaults' choice
   int quality = 90;
-  bool subsample_444 = false;                // else the defaults (4:2:0 for YCbCr)
+  bool subsample_444 = false;  // else the defaults (4:2:0 for YCbCr)
   bool progressive = false;
   bool arithmetic = false;
-  bool restart_rows = false;                 // a restart marker every MCU row
-  std::vector<std::vector<uint8_t>> app1;    // APP1 payloads, written after APP0
-  std::vector<jpeg_scan_info> scans;         // a custom scan script, when not empty
+  bool restart_rows = false;               // a restart marker every MCU row
+  std::vector<std::vector<uint8_t>> app1;  // APP1 payloads, written after APP0
+  std::vector<jpeg_scan_info> scans;       // a custom scan script, when not empty
 };
 
 // Writes image (its channels must match spec.in_space) with plain libjpeg; libjpeg's
@@ -154,8 +154,8 @@ inline std::vector<uint8_t> make_exif(bool big_endian, uint32_t orientation, uin
   p.push_back(big_endian ? 'M' : 'I');
   p.push_back(big_endian ? 'M' : 'I');
   put(42, 2);
-  put(8, 4);  // IFD0 right after the header
-  put(2, 2);  // entries
+  put(8, 4);                                                 // IFD0 right after the header
+  put(2, 2);                                                 // entries
   put(0x010F, 2), put(2, 2), put(4, 4), put(0x41424300, 4);  // Make "ABC" inline
   put(0x0112, 2), put(type, 2), put(count, 4);
   if (type == 3) {
@@ -171,8 +171,9 @@ inline std::vector<uint8_t> make_xmp() {
   const std::string s = "http://ns.adobe.com/xap/1.0/";
   std::vector<uint8_t> p(s.begin(), s.end());
   p.push_back(0);
-  const std::string xml = "<x:xmpmeta xmlns:x='adobe:ns:meta/'><tiff:Orientation>6"
-                          "</tiff:Orientation></x:xmpmeta>";
+  const std::string xml =
+      "<x:xmpmeta xmlns:x='adobe:ns:meta/'><tiff:Orientation>6"
+      "</tiff:Orientation></x:xmpmeta>";
   p.insert(p.end(), xml.begin(), xml.end());
   return p;
 }
@@ -258,8 +259,8 @@ inline size_t find_chunk(const std::vector<uint8_t>& png, const char* type) {
 
 // Recomputes the CRC of the chunk whose length field is at `at` (after a deliberate edit).
 inline void fix_chunk_crc(std::vector<uint8_t>& png, size_t at) {
-  const size_t length = size_t(png[at]) << 24 | size_t(png[at + 1]) << 16 |
-                        size_t(png[at + 2]) << 8 | png[at + 3];
+  const size_t length =
+      size_t(png[at]) << 24 | size_t(png[at + 1]) << 16 | size_t(png[at + 2]) << 8 | png[at + 3];
   uint32_t crc = 0xFFFFFFFFu;
   for (size_t i = at + 4; i < at + 8 + length; ++i) {
     crc ^= png[i];

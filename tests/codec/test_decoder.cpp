@@ -1,13 +1,11 @@
 // Tests for decode_image (orientation, regions, scales, format dispatch, errors) and read_file.
-#include "codec/decoder.h"
-
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
-#include <gtest/gtest.h>
-
+#include "codec/decoder.h"
 #include "codec/jpeg_decoder.h"
 #include "codec/orientation.h"
 #include "codec_fixtures.h"
@@ -61,8 +59,8 @@ TEST(DecodeImage, UprightRegionMatchesTheFullUprightDecode) {
         request.region = r;
         request.scale_denom = s;
         const DecodedImage d = decode_image(bytes, request);
-        SCOPED_TRACE("orientation " + std::to_string(o) + " 1/" + std::to_string(s) +
-                     " region " + std::to_string(r.x) + "," + std::to_string(r.y));
+        SCOPED_TRACE("orientation " + std::to_string(o) + " 1/" + std::to_string(s) + " region " +
+                     std::to_string(r.x) + "," + std::to_string(r.y));
         EXPECT_EQ(d.full_width, full.full_width);
         EXPECT_EQ(d.full_height, full.full_height);
         // The grid offset: the padding of the last scaled column/row, seen from the side
@@ -89,9 +87,9 @@ TEST(DecodeImage, UprightRegionMatchesTheFullUprightDecode) {
         EXPECT_EQ(d.image.pixels,
                   crop(full.image, {d.origin_x, d.origin_y, d.image.width, d.image.height}).pixels);
         if (o == 1) {
-          EXPECT_EQ(d.image.pixels,
-                    crop(decode_jpeg(bytes, s, {}, kDefaultMaxPixels).image,
-                         {d.origin_x, d.origin_y, d.image.width, d.image.height}).pixels);
+          EXPECT_EQ(d.image.pixels, crop(decode_jpeg(bytes, s, {}, kDefaultMaxPixels).image,
+                                         {d.origin_x, d.origin_y, d.image.width, d.image.height})
+                                        .pixels);
         }
       }
     }
@@ -120,15 +118,16 @@ TEST(DecodeImageErrors, MessagesNameStageAndCause) {
   };
   EXPECT_EQ(what({}), "x/a.jpg: header: empty file");
   const auto random = make_samples(64, 8, 3);
-  EXPECT_EQ(what(std::vector<uint8_t>(random.begin(), random.end())).rfind(
-                "x/a.jpg: header: not a JPEG or PNG (starts with 0x", 0),
+  EXPECT_EQ(what(std::vector<uint8_t>(random.begin(), random.end()))
+                .rfind("x/a.jpg: header: not a JPEG or PNG (starts with 0x", 0),
             0u);
   const auto jpeg = oriented_jpeg(6);
   EXPECT_EQ(what(std::vector<uint8_t>(jpeg.begin(), jpeg.begin() + long(jpeg.size() / 2))),
             "x/a.jpg: decode: Premature end of JPEG file");
   DecodeRequest outside;
   outside.region = {80, 0, 10, 10};  // upright image is 75 wide
-  EXPECT_EQ(what(jpeg, outside), "x/a.jpg: decode: region 80,0 10x10 does not overlap the 75x100 image");
+  EXPECT_EQ(what(jpeg, outside),
+            "x/a.jpg: decode: region 80,0 10x10 does not overlap the 75x100 image");
   DecodeRequest small;
   small.max_pixels = 100;
   EXPECT_EQ(what(jpeg, small),

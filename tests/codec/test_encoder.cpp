@@ -1,8 +1,7 @@
 // Tests for encode_png and encode_jpeg: round trips through the decoders, determinism, errors.
-#include "codec/encoder.h"
-
 #include <gtest/gtest.h>
 
+#include "codec/encoder.h"
 #include "codec/image_info.h"
 #include "codec/jpeg_decoder.h"
 #include "codec/png_decoder.h"
@@ -27,7 +26,8 @@ TEST(EncodePng, RoundTripIsExact) {
         for (int i = 0; i < w * h; ++i)
           for (int k = 0; k < 3; ++k) want.pixels[3 * i + k] = src.pixels[size_t(i) * c + k];
       }
-      EXPECT_EQ(decode_png(bytes, kDefaultMaxPixels).pixels, want.pixels) << w << "x" << h << "x" << c;
+      EXPECT_EQ(decode_png(bytes, kDefaultMaxPixels).pixels, want.pixels)
+          << w << "x" << h << "x" << c;
       EXPECT_EQ(encode_png(src), bytes);  // deterministic
     }
   }
@@ -48,7 +48,8 @@ TEST(EncodeJpeg, RoundTripWithinTolerance) {
       const Image want = c == 1 ? gray_to_rgb(src) : src;
       ASSERT_EQ(out.pixels.size(), want.pixels.size());
       double sum = 0;
-      for (size_t i = 0; i < out.pixels.size(); ++i) sum += std::abs(out.pixels[i] - want.pixels[i]);
+      for (size_t i = 0; i < out.pixels.size(); ++i)
+        sum += std::abs(out.pixels[i] - want.pixels[i]);
       EXPECT_LE(max_abs_diff(out, want), c == 1 ? 14 : 24) << w << "x" << h << "x" << c;
       EXPECT_LE(sum / double(out.pixels.size()), c == 1 ? 2.25 : 5.4) << w << "x" << h << "x" << c;
       EXPECT_EQ(encode_jpeg(src, 95), bytes);  // deterministic
@@ -61,7 +62,8 @@ TEST(EncodeJpeg, FlatColourSurvivesAlmostExactly) {
   for (size_t i = 0; i < flat.pixels.size(); i += 3) {
     flat.pixels[i] = 200, flat.pixels[i + 1] = 30, flat.pixels[i + 2] = 90;
   }
-  EXPECT_LE(max_abs_diff(decode_jpeg(encode_jpeg(flat, 90), 1, {}, kDefaultMaxPixels).image, flat), 2);
+  EXPECT_LE(max_abs_diff(decode_jpeg(encode_jpeg(flat, 90), 1, {}, kDefaultMaxPixels).image, flat),
+            2);
 }
 
 TEST(EncodeJpeg, QualityChangesSize) {
@@ -81,12 +83,14 @@ TEST(EncodeErrors, UnsupportedInputs) {
             "cannot encode 4 channels (supported: 1, 3)");
   EXPECT_EQ(cause([] { encode_png(Image(0, 5, 3)); }), "cannot encode an empty 0x5 image");
   EXPECT_EQ(cause([] { encode_jpeg(make_pattern(4, 4, 3), 0); }), "quality must be 1..100 (got 0)");
-  EXPECT_EQ(cause([] { encode_jpeg(make_pattern(4, 4, 3), 101); }), "quality must be 1..100 (got 101)");
+  EXPECT_EQ(cause([] { encode_jpeg(make_pattern(4, 4, 3), 101); }),
+            "quality must be 1..100 (got 101)");
   Image short_buffer = make_pattern(4, 4, 3);
   short_buffer.pixels.pop_back();
   EXPECT_EQ(cause([&] { encode_png(short_buffer); }),
             "pixel buffer size does not match width x height x channels");
   // A JPEG wider than libjpeg's 65500 limit: libjpeg's own message comes through.
-  EXPECT_NE(cause([] { encode_jpeg(Image(70000, 1, 1), 90); }).find("Maximum supported image dimension"),
-            std::string::npos);
+  EXPECT_NE(
+      cause([] { encode_jpeg(Image(70000, 1, 1), 90); }).find("Maximum supported image dimension"),
+      std::string::npos);
 }

@@ -1,8 +1,7 @@
 // Tests for exif_orientation on hand-built APP1 payloads, well-formed and not.
-#include "codec/exif.h"
-
 #include <gtest/gtest.h>
 
+#include "codec/exif.h"
 #include "codec_fixtures.h"
 
 using gpuaug::codec::exif_orientation;

@@ -1,8 +1,7 @@
 // Tests for peek_image: JPEG and PNG header fields, format detection, header errors.
-#include "codec/image_info.h"
-
 #include <gtest/gtest.h>
 
+#include "codec/image_info.h"
 #include "codec_fixtures.h"
 
 using namespace gpuaug::codec;
@@ -84,11 +83,11 @@ TEST(PeekPng, ColourTypesDepthsInterlace) {
     int channels;
   };
   const Case cases[] = {
-      {PNG_COLOR_TYPE_RGB, 8, false, 3},        {PNG_COLOR_TYPE_RGB, 16, false, 3},
-      {PNG_COLOR_TYPE_GRAY, 8, false, 1},       {PNG_COLOR_TYPE_GRAY, 16, false, 1},
-      {PNG_COLOR_TYPE_GRAY, 1, false, 1},       {PNG_COLOR_TYPE_GRAY_ALPHA, 8, false, 2},
-      {PNG_COLOR_TYPE_PALETTE, 8, false, 3},    {PNG_COLOR_TYPE_PALETTE, 4, false, 3},
-      {PNG_COLOR_TYPE_RGB_ALPHA, 8, false, 4},  {PNG_COLOR_TYPE_RGB_ALPHA, 16, true, 4},
+      {PNG_COLOR_TYPE_RGB, 8, false, 3},       {PNG_COLOR_TYPE_RGB, 16, false, 3},
+      {PNG_COLOR_TYPE_GRAY, 8, false, 1},      {PNG_COLOR_TYPE_GRAY, 16, false, 1},
+      {PNG_COLOR_TYPE_GRAY, 1, false, 1},      {PNG_COLOR_TYPE_GRAY_ALPHA, 8, false, 2},
+      {PNG_COLOR_TYPE_PALETTE, 8, false, 3},   {PNG_COLOR_TYPE_PALETTE, 4, false, 3},
+      {PNG_COLOR_TYPE_RGB_ALPHA, 8, false, 4}, {PNG_COLOR_TYPE_RGB_ALPHA, 16, true, 4},
       {PNG_COLOR_TYPE_RGB, 8, true, 3},
   };
   for (const Case& c : cases) {
@@ -151,17 +150,19 @@ TEST(PeekErrors, TruncatedHeaders) {
 
 TEST(PeekErrors, MalformedJpegSegments) {
   // SOI then garbage where a marker belongs.
-  EXPECT_EQ(expect_error([] { peek_image(std::vector<uint8_t>{0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 1,
-                                                              2, 0x12, 0x34}); })
-                .cause(),
+  EXPECT_EQ(expect_error([] {
+              peek_image(std::vector<uint8_t>{0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 1, 2, 0x12, 0x34});
+            }).cause(),
             "malformed JPEG header (expected a marker)");
   // A segment length below 2.
-  EXPECT_EQ(expect_error([] { peek_image(std::vector<uint8_t>{0xFF, 0xD8, 0xFF, 0xE0, 0, 1}); })
-                .cause(),
+  EXPECT_EQ(expect_error([] {
+              peek_image(std::vector<uint8_t>{0xFF, 0xD8, 0xFF, 0xE0, 0, 1});
+            }).cause(),
             "malformed JPEG header (segment length below 2)");
   // SOS before any SOF.
-  EXPECT_EQ(expect_error([] { peek_image(std::vector<uint8_t>{0xFF, 0xD8, 0xFF, 0xDA, 0, 2}); })
-                .cause(),
+  EXPECT_EQ(expect_error([] {
+              peek_image(std::vector<uint8_t>{0xFF, 0xD8, 0xFF, 0xDA, 0, 2});
+            }).cause(),
             "malformed JPEG header (no SOF marker before the scan data)");
 }
 

@@ -1,8 +1,7 @@
 // Tests for decode_jpeg: scaled sizes, regions against full decodes, colour spaces, errors.
-#include "codec/jpeg_decoder.h"
-
 #include <gtest/gtest.h>
 
+#include "codec/jpeg_decoder.h"
 #include "codec_fixtures.h"
 
 using namespace gpuaug::codec;
@@ -40,7 +39,8 @@ int region_vs_full(const std::vector<uint8_t>& bytes, int scale, Rect region,
       const int fx = part.origin_x + x, fy = part.origin_y + y;
       const bool in = fx >= sx0 && fx < sx1 && fy >= sy0 && fy < sy1;
       for (int c = 0; c < 3; ++c) {
-        const int d = std::abs(int(part.image.row(y)[3 * x + c]) - int(full.image.row(fy)[3 * fx + c]));
+        const int d =
+            std::abs(int(part.image.row(y)[3 * x + c]) - int(full.image.row(fy)[3 * fx + c]));
         (in ? inside : outside) = std::max(in ? inside : outside, d);
       }
     }
@@ -52,7 +52,7 @@ int region_vs_full(const std::vector<uint8_t>& bytes, int scale, Rect region,
 const Rect kRegions[] = {
     {0, 0, 1, 1},     {37, 21, 50, 40}, {5, 3, 17, 19},   {64, 48, 16, 16},
     {99, 0, 1, 75},   {0, 74, 100, 1},  {13, 9, 86, 66},  {90, 60, 50, 50},  // clipped
-    {17, 33, 31, 29}, {48, 0, 33, 75},  {32, 16, 32, 16},  {31, 15, 2, 2},
+    {17, 33, 31, 29}, {48, 0, 33, 75},  {32, 16, 32, 16}, {31, 15, 2, 2},
 };
 
 }  // namespace
@@ -162,9 +162,13 @@ TEST(DecodeJpeg, Region420IsExactInsideTheRequestedRegion) {
 
 TEST(DecodeJpeg, RegionValidation) {
   const auto bytes = write_jpeg(make_pattern(20, 10, 3));
-  EXPECT_STREQ(expect_error([&] { decode_jpeg(bytes, 1, {20, 0, 5, 5}, kDefaultMaxPixels); }).what(),
+  EXPECT_STREQ(expect_error([&] {
+                 decode_jpeg(bytes, 1, {20, 0, 5, 5}, kDefaultMaxPixels);
+               }).what(),
                "decode: region 20,0 5x5 does not overlap the 20x10 image");
-  EXPECT_EQ(expect_error([&] { decode_jpeg(bytes, 1, {0, 0, 5, 0}, kDefaultMaxPixels); }).stage(),
+  EXPECT_EQ(expect_error([&] {
+              decode_jpeg(bytes, 1, {0, 0, 5, 0}, kDefaultMaxPixels);
+            }).stage(),
             "decode");
   EXPECT_EQ(expect_error([&] { decode_jpeg(bytes, 3, {}, kDefaultMaxPixels); }).cause(),
             "scale_denom must be 1, 2, 4 or 8 (got 3)");
@@ -199,7 +203,9 @@ TEST(DecodeJpegErrors, RegionAboveTruncationStillDecodes) {
   const std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + long(bytes.size() * 3 / 4));
   EXPECT_EQ(decode_jpeg(cut, 1, {0, 0, 64, 8}, kDefaultMaxPixels).image.height, 8);
   // ...but a region reaching them does.
-  EXPECT_EQ(expect_error([&] { decode_jpeg(cut, 1, {0, 40, 64, 8}, kDefaultMaxPixels); }).cause(),
+  EXPECT_EQ(expect_error([&] {
+              decode_jpeg(cut, 1, {0, 40, 64, 8}, kDefaultMaxPixels);
+            }).cause(),
             "Premature end of JPEG file");
 }
 

@@ -1,8 +1,7 @@
 // Tests for apply_orientation (against Pillow's exif_transpose) and the rectangle mappings.
-#include "codec/orientation.h"
-
 #include <gtest/gtest.h>
 
+#include "codec/orientation.h"
 #include "codec_fixtures.h"
 
 using namespace gpuaug::codec;
@@ -11,7 +10,8 @@ using namespace codec_test;
 namespace {
 Image from_rows(const std::vector<std::vector<uint8_t>>& rows) {
   Image image(int(rows[0].size()), int(rows.size()), 1);
-  for (size_t y = 0; y < rows.size(); ++y) std::copy(rows[y].begin(), rows[y].end(), image.row(int(y)));
+  for (size_t y = 0; y < rows.size(); ++y)
+    std::copy(rows[y].begin(), rows[y].end(), image.row(int(y)));
   return image;
 }
 }  // namespace
@@ -21,8 +21,8 @@ Image from_rows(const std::vector<std::vector<uint8_t>>& rows) {
 TEST(ApplyOrientation, MatchesPillowExifTranspose) {
   const Image raw = from_rows({{1, 2, 3}, {4, 5, 6}});
   const std::vector<std::vector<std::vector<uint8_t>>> expected = {
-      {{1, 2, 3}, {4, 5, 6}}, {{3, 2, 1}, {6, 5, 4}}, {{6, 5, 4}, {3, 2, 1}},
-      {{4, 5, 6}, {1, 2, 3}}, {{1, 4}, {2, 5}, {3, 6}}, {{4, 1}, {5, 2}, {6, 3}},
+      {{1, 2, 3}, {4, 5, 6}},   {{3, 2, 1}, {6, 5, 4}},   {{6, 5, 4}, {3, 2, 1}},
+      {{4, 5, 6}, {1, 2, 3}},   {{1, 4}, {2, 5}, {3, 6}}, {{4, 1}, {5, 2}, {6, 3}},
       {{6, 3}, {5, 2}, {4, 1}}, {{3, 6}, {2, 5}, {1, 4}},
   };
   for (int o = 1; o <= 8; ++o) {

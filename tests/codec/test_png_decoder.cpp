@@ -1,8 +1,7 @@
 // Tests for decode_png: every colour type and depth to 8-bit RGB, interlacing, errors.
-#include "codec/png_decoder.h"
-
 #include <gtest/gtest.h>
 
+#include "codec/png_decoder.h"
 #include "codec_fixtures.h"
 
 using namespace gpuaug::codec;
@@ -21,9 +20,10 @@ Image expected_rgb(const PngSpec& spec, const std::vector<uint16_t>& samples) {
   for (int i = 0; i < spec.width * spec.height; ++i) {
     for (int c = 0; c < 3; ++c) {
       const int v = samples[size_t(i) * channels + (gray ? 0 : c)];
-      out.pixels[3 * size_t(i) + c] = uint8_t(spec.bit_depth == 16  ? v >> 8
-                                              : spec.bit_depth == 8 ? v
-                                                                    : v * 255 / ((1 << spec.bit_depth) - 1));
+      out.pixels[3 * size_t(i) + c] =
+          uint8_t(spec.bit_depth == 16  ? v >> 8
+                  : spec.bit_depth == 8 ? v
+                                        : v * 255 / ((1 << spec.bit_depth) - 1));
     }
   }
   return out;
@@ -36,10 +36,10 @@ TEST(DecodePng, ColourTypesAndDepths) {
     int color_type, bit_depth, channels;
   };
   const Case cases[] = {
-      {PNG_COLOR_TYPE_RGB, 8, 3},        {PNG_COLOR_TYPE_RGB, 16, 3},
-      {PNG_COLOR_TYPE_GRAY, 8, 1},       {PNG_COLOR_TYPE_GRAY, 16, 1},
-      {PNG_COLOR_TYPE_GRAY, 1, 1},       {PNG_COLOR_TYPE_GRAY, 2, 1},
-      {PNG_COLOR_TYPE_GRAY, 4, 1},       {PNG_COLOR_TYPE_GRAY_ALPHA, 8, 2},
+      {PNG_COLOR_TYPE_RGB, 8, 3},         {PNG_COLOR_TYPE_RGB, 16, 3},
+      {PNG_COLOR_TYPE_GRAY, 8, 1},        {PNG_COLOR_TYPE_GRAY, 16, 1},
+      {PNG_COLOR_TYPE_GRAY, 1, 1},        {PNG_COLOR_TYPE_GRAY, 2, 1},
+      {PNG_COLOR_TYPE_GRAY, 4, 1},        {PNG_COLOR_TYPE_GRAY_ALPHA, 8, 2},
       {PNG_COLOR_TYPE_GRAY_ALPHA, 16, 2}, {PNG_COLOR_TYPE_RGB_ALPHA, 8, 4},
       {PNG_COLOR_TYPE_RGB_ALPHA, 16, 4},
   };
@@ -81,8 +81,8 @@ TEST(DecodePng, PaletteExpandsAndIgnoresTrns) {
 TEST(DecodePngErrors, Truncated) {
   const PngSpec spec{40, 30, 8, PNG_COLOR_TYPE_RGB, false, {}, {}};
   const auto bytes = write_png(spec, make_samples(40 * 30 * 3, 8));
-  for (size_t n : {size_t(1), size_t(8), size_t(30), bytes.size() / 2, bytes.size() - 13,
-                   bytes.size() - 1}) {
+  for (size_t n :
+       {size_t(1), size_t(8), size_t(30), bytes.size() / 2, bytes.size() - 13, bytes.size() - 1}) {
     const std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + long(n));
     const gpuaug::Error e = expect_error([&] { decode_png(cut, kDefaultMaxPixels); });
     EXPECT_EQ(e.stage(), "decode");
