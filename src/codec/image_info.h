@@ -19,7 +19,8 @@ struct ImageInfo {
   // Components in the file: 1 gray, 2 gray+alpha, 3 (RGB, YCbCr, and PNG palettes, whose
   // entries are RGB), 4 (CMYK, YCCK, RGBA).
   int channels = 0;
-  int orientation = 1;  // EXIF orientation 1..8 (1 when absent or invalid; always 1 for PNG)
+  // EXIF orientation 1..8; 1 when absent or invalid, and for PNG (eXIf chunks are not read).
+  int orientation = 1;
   // JPEG: anything but baseline SOF0 (extended, progressive, arithmetic, lossless), i.e. what
   // nvJPEG's hardware engine rejects. PNG: Adam7 interlaced.
   bool progressive = false;
@@ -42,8 +43,8 @@ ImageInfo peek_image(std::span<const uint8_t> bytes, uint64_t max_pixels = kDefa
 // or when either is not positive; the one place the pixel cap is worded.
 void check_image_size(int64_t width, int64_t height, uint64_t max_pixels, const char* stage);
 
-// region clipped to a width x height image; width 0 means the whole image. Throws
-// gpuaug::Error(stage "decode") when they do not overlap or the size is negative.
+// Clips region to a width x height image; width 0 means the whole image. Throws
+// gpuaug::Error(stage "decode") when they do not overlap or a size is negative.
 Rect clip_region(Rect region, int width, int height);
 
 }  // namespace gpuaug::codec

@@ -35,7 +35,7 @@ std::vector<AugmentedSample> Augmenter::run(std::span<const uint8_t> bytes, cons
     out.reserve(plans.size());
     for (SamplePlan& p : plans) {
       p.fold.geometry = plan::retarget(p.fold.geometry, decoded.scale_denom, decoded.origin_x,
-                                       decoded.origin_y);
+                                       decoded.origin_y, decoded.grid_offset_x, decoded.grid_offset_y);
       Tensor t = plan::execute_cpu(p.fold, decoded.image, {key, p.id}, spec.output.layout);
       out.push_back({std::move(p), std::move(t)});
     }

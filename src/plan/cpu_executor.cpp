@@ -2,6 +2,7 @@
 // program in segments between barriers (contrast's mean, blur), then cast and layout.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "core/half.h"
 #include "plan/pixel_math.h"
@@ -57,6 +58,9 @@ struct SourceFetch {
   }
 };
 
+// Rounds half to even without libm: exact for |v| < 2^22 and the same on the GPU.
+inline float round_half_even(float v) { return (v + 12582912.0f) - 12582912.0f; }
+
 void resample_separable(const ops::Geometry& g, const Image& src, float* out) {
   const AxisSampler ax = make_axis_sampler(g.x, g.interp, g.antialias);
   const AxisSampler ay = make_axis_sampler(g.y, g.interp, g.antialias);
@@ -68,48 +72,63 @@ void resample_separable(const ops::Geometry& g, const Image& src, float* out) {
   int row_lo = INT32_MAX, row_hi = INT32_MIN;
   for (int y = 0; y < H; ++y)
     if (yt.count[y] > 0) row_lo = std::min(row_lo, yt.first[y]), row_hi = std::max(row_hi, yt.first[y] + yt.count[y]);
+  // Columns whose taps all lie inside the decoded image read it directly.
+  std::vector<uint8_t> inside(W);
+  for (int x = 0; x < W; ++x)
+    inside[x] = ax.base + xt.first[x] >= 0 && ax.base + xt.first[x] + xt.count[x] <= src.width;
+
   // Horizontal pass over the rows the vertical taps read: sum_j wx_j * px in tap order.
-  std::vector<float> rows;
-  if (row_lo < row_hi) rows.resize(size_t(row_hi - row_lo) * W * 3);
-  std::vector<float> line(size_t(ax.window) * 3);
+  const size_t row_len = size_t(W) * 3;
+  auto rows = std::make_unique_for_overwrite<float[]>(row_lo < row_hi ? size_t(row_hi - row_lo) * row_len : 1);
   for (int r = row_lo; r < row_hi; ++r) {
-    const int sy = ay.base + r;
-    for (int j = 0; j < ax.window; ++j) fetch(ax.base + j, sy, &line[size_t(j) * 3]);
-    float* dst = &rows[size_t(r - row_lo) * W * 3];
+    const int sy = border_index(ay.base + r, src.height, static_cast<uint8_t>(g.border));
+    const uint8_t* srow = sy >= 0 ? src.row(sy) : nullptr;
+    float* dst = &rows[size_t(r - row_lo) * row_len];
     for (int x = 0; x < W; ++x) {
       float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
       const float* w = &xt.weights[xt.offset[x]];
-      const float* p = &line[size_t(xt.first[x]) * 3];
-      for (int j = 0; j < xt.count[x]; ++j, p += 3) {
-        h0 += w[j] * p[0];
-        h1 += w[j] * p[1];
-        h2 += w[j] * p[2];
+      const int count = xt.count[x];
+      if (srow != nullptr && inside[x]) {
+        const uint8_t* p = srow + size_t(ax.base + xt.first[x]) * 3;
+        for (int j = 0; j < count; ++j, p += 3) {
+          h0 += w[j] * float(p[0]);
+          h1 += w[j] * float(p[1]);
+          h2 += w[j] * float(p[2]);
+        }
+      } else {
+        for (int j = 0; j < count; ++j) {
+          float px[3];
+          fetch(ax.base + xt.first[x] + j, ay.base + r, px);
+          h0 += w[j] * px[0];
+          h1 += w[j] * px[1];
+          h2 += w[j] * px[2];
+        }
       }
       dst[x * 3 + 0] = h0, dst[x * 3 + 1] = h1, dst[x * 3 + 2] = h2;
     }
   }
-  // Vertical pass: sum_r wy_r * h_r in tap order.
+  // Vertical pass: sum_r wy_r * h_r in tap order, a whole output row at a time.
   for (int y = 0; y < H; ++y) {
-    float* o = out + size_t(y) * W * 3;
+    float* o = out + size_t(y) * row_len;
     if (!yt.valid[y]) {
       for (int x = 0; x < W; ++x) o[x * 3] = fill[0], o[x * 3 + 1] = fill[1], o[x * 3 + 2] = fill[2];
       continue;
     }
     const float* w = &yt.weights[yt.offset[y]];
-    for (int x = 0; x < W; ++x) {
-      if (!xt.valid[x]) {
-        o[x * 3] = fill[0], o[x * 3 + 1] = fill[1], o[x * 3 + 2] = fill[2];
-        continue;
-      }
-      float v0 = 0.0f, v1 = 0.0f, v2 = 0.0f;
-      for (int k = 0; k < yt.count[y]; ++k) {
-        const float* h = &rows[(size_t(yt.first[y] + k - row_lo) * W + x) * 3];
-        v0 += w[k] * h[0];
-        v1 += w[k] * h[1];
-        v2 += w[k] * h[2];
-      }
-      o[x * 3] = v0, o[x * 3 + 1] = v1, o[x * 3 + 2] = v2;
+    // The first tap as 0 + w*h: the same additions, in the same order, as the per-pixel form.
+    if (yt.count[y] > 0) {
+      const float* h = &rows[size_t(yt.first[y] - row_lo) * row_len];
+      for (size_t i = 0; i < row_len; ++i) o[i] = 0.0f + w[0] * h[i];
+    } else {
+      std::fill(o, o + row_len, 0.0f);
     }
+    for (int k = 1; k < yt.count[y]; ++k) {
+      const float wk = w[k];
+      const float* h = &rows[size_t(yt.first[y] + k - row_lo) * row_len];
+      for (size_t i = 0; i < row_len; ++i) o[i] += wk * h[i];
+    }
+    for (int x = 0; x < W; ++x)
+      if (!xt.valid[x]) o[x * 3] = fill[0], o[x * 3 + 1] = fill[1], o[x * 3 + 2] = fill[2];
   }
 }
 
@@ -136,23 +155,28 @@ void run_pointwise(const std::vector<ops::PixelOp>& ops, size_t begin, size_t en
 }
 
 template <DType D>
+auto convert(float v) {
+  if constexpr (D == DType::kUInt8) return static_cast<uint8_t>(v);
+  else if constexpr (D == DType::kFloat32) return v;
+  else if constexpr (D == DType::kFloat16) return float_to_half_bits(v);
+  else return float_to_bfloat16_bits(v);
+}
+
+template <DType D>
 void store(Tensor& t, const float* rgb) {
+  using Element = decltype(convert<D>(0.0f));
+  Element* dst = reinterpret_cast<Element*>(t.data.data());
+  const size_t n = size_t(t.height) * t.width;
   const int C = t.channels;
-  for (int y = 0; y < t.height; ++y)
-    for (int x = 0; x < t.width; ++x)
-      for (int c = 0; c < C; ++c) {
-        const float v = rgb[(size_t(y) * t.width + x) * 3 + c];
-        const size_t i = t.offset(y, x, c);
-        if constexpr (D == DType::kUInt8) {
-          reinterpret_cast<uint8_t*>(t.data.data())[i] = static_cast<uint8_t>(v);
-        } else if constexpr (D == DType::kFloat32) {
-          reinterpret_cast<float*>(t.data.data())[i] = v;
-        } else if constexpr (D == DType::kFloat16) {
-          reinterpret_cast<uint16_t*>(t.data.data())[i] = float_to_half_bits(v);
-        } else {
-          reinterpret_cast<uint16_t*>(t.data.data())[i] = float_to_bfloat16_bits(v);
-        }
-      }
+  if (t.layout == Layout::kHWC) {
+    for (size_t i = 0; i < n; ++i)
+      for (int c = 0; c < C; ++c) dst[i * C + c] = convert<D>(rgb[i * 3 + c]);
+  } else {
+    for (int c = 0; c < C; ++c) {
+      Element* plane = dst + size_t(c) * n;
+      for (size_t i = 0; i < n; ++i) plane[i] = convert<D>(rgb[i * 3 + c]);
+    }
+  }
 }
 
 }  // namespace
@@ -161,33 +185,35 @@ Tensor execute_cpu(const ops::FoldResult& fold, const Image& source, const Pixel
                    Layout layout) {
   const ops::Geometry& g = fold.geometry;
   const int W = g.out_w, H = g.out_h;
-  std::vector<float> rgb(size_t(W) * H * 3);
-  if (g.separable) resample_separable(g, source, rgb.data());
-  else resample_warp(g, source, rgb.data());
+  const size_t count = size_t(W) * H * 3;
+  auto rgb_buffer = std::make_unique_for_overwrite<float[]>(count);
+  float* rgb = rgb_buffer.get();
+  if (g.separable) resample_separable(g, source, rgb);
+  else resample_warp(g, source, rgb);
   // The resampled image is uint8, as torchvision's resize of a uint8 tensor returns.
-  for (float& v : rgb) v = std::nearbyint(std::clamp(v, 0.0f, 255.0f));
+  for (size_t i = 0; i < count; ++i) rgb[i] = round_half_even(std::min(std::max(rgb[i], 0.0f), 255.0f));
 
   std::vector<ops::PixelOp> ops = fold.pixels;
   size_t begin = 0;
   for (size_t k = 0; k < ops.size(); ++k) {
     if (!ops::is_barrier(ops[k].kind)) continue;
-    run_pointwise(ops, begin, k, rgb.data(), W, H, stream);
+    run_pointwise(ops, begin, k, rgb, W, H, stream);
     if (ops[k].kind == ops::PixelKind::kContrast) {
-      ops[k].a[1] = image_gray_mean(rgb.data(), W, H, ops[k]);
+      ops[k].a[1] = image_gray_mean(rgb, W, H, ops[k]);
       begin = k;  // the blend itself is pointwise
     } else {
-      gaussian_blur(rgb.data(), W, H, ops[k]);
+      gaussian_blur(rgb, W, H, ops[k]);
       begin = k + 1;
     }
   }
-  run_pointwise(ops, begin, ops.size(), rgb.data(), W, H, stream);
+  run_pointwise(ops, begin, ops.size(), rgb, W, H, stream);
 
   Tensor out(fold.dtype, layout, H, W, fold.channels);
   switch (fold.dtype) {
-    case DType::kUInt8: store<DType::kUInt8>(out, rgb.data()); break;
-    case DType::kFloat32: store<DType::kFloat32>(out, rgb.data()); break;
-    case DType::kFloat16: store<DType::kFloat16>(out, rgb.data()); break;
-    case DType::kBFloat16: store<DType::kBFloat16>(out, rgb.data()); break;
+    case DType::kUInt8: store<DType::kUInt8>(out, rgb); break;
+    case DType::kFloat32: store<DType::kFloat32>(out, rgb); break;
+    case DType::kFloat16: store<DType::kFloat16>(out, rgb); break;
+    case DType::kBFloat16: store<DType::kBFloat16>(out, rgb); break;
   }
   return out;
 }

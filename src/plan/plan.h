@@ -23,8 +23,10 @@ struct DecodeNeeds {
 DecodeNeeds decode_needs(const std::vector<const ops::FoldResult*>& folds, int source_width,
                          int source_height, bool dct_scaling);
 
-// The geometry in the decoded image's pixels: source / scale_denom - origin.
-ops::Geometry retarget(const ops::Geometry& geometry, int scale_denom, int origin_x, int origin_y);
+// The geometry in the decoded image's pixels: (source + grid_offset) / scale_denom - origin
+// (codec::DecodedImage says what each is).
+ops::Geometry retarget(const ops::Geometry& geometry, int scale_denom, int origin_x, int origin_y,
+                       int grid_offset_x = 0, int grid_offset_y = 0);
 
 AxisSampler make_axis_sampler(const ops::Axis& axis, ops::Interp interp, bool antialias);
 WarpSampler make_warp_sampler(const ops::Geometry& geometry);

@@ -108,22 +108,27 @@ DecodeNeeds decode_needs(const std::vector<const ops::FoldResult*>& folds, int s
   return needs;
 }
 
-ops::Geometry retarget(const ops::Geometry& geometry, int scale_denom, int origin_x, int origin_y) {
+ops::Geometry retarget(const ops::Geometry& geometry, int scale_denom, int origin_x, int origin_y,
+                       int grid_offset_x, int grid_offset_y) {
   ops::Geometry g = geometry;
   const double d = scale_denom;
+  const double gx = grid_offset_x, gy = grid_offset_y;
   if (g.separable) {
-    for (auto [axis, origin] : {std::pair{&g.x, origin_x}, std::pair{&g.y, origin_y}}) {
-      axis->lo = axis->lo / d - origin;
-      axis->hi = axis->hi / d - origin;
-      axis->scale /= d;
-    }
+    g.x.lo = (g.x.lo + gx) / d - origin_x;
+    g.x.hi = (g.x.hi + gx) / d - origin_x;
+    g.x.scale /= d;
+    g.y.lo = (g.y.lo + gy) / d - origin_y;
+    g.y.hi = (g.y.hi + gy) / d - origin_y;
+    g.y.scale /= d;
   } else {
     const auto& m = geometry.m;
-    g.m = {m[0] / d, m[1] / d, m[2] / d - origin_x, m[3] / d, m[4] / d, m[5] / d - origin_y};
-    // valid'(p) = valid(d * (p + origin)).
+    g.m = {m[0] / d, m[1] / d, (m[2] + gx) / d - origin_x,
+           m[3] / d, m[4] / d, (m[5] + gy) / d - origin_y};
+    // valid'(p) = valid(d * (p + origin) - grid_offset).
     const auto& v = geometry.valid;
-    g.valid = {v[0] * d, v[1] * d, v[0] * d * origin_x + v[1] * d * origin_y + v[2],
-               v[3] * d, v[4] * d, v[3] * d * origin_x + v[4] * d * origin_y + v[5]};
+    const double tx = d * origin_x - gx, ty = d * origin_y - gy;
+    g.valid = {v[0] * d, v[1] * d, v[0] * tx + v[1] * ty + v[2],
+               v[3] * d, v[4] * d, v[3] * tx + v[4] * ty + v[5]};
   }
   return g;
 }

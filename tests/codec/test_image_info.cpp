@@ -191,3 +191,20 @@ TEST(PeekErrors, ZeroHeightJpeg) {
   jpeg[sof + 5] = jpeg[sof + 6] = 0;
   EXPECT_EQ(expect_error([&] { peek_image(jpeg); }).cause(), "image size 8x0 is empty");
 }
+
+TEST(ClipRegion, ClipsAndRejects) {
+  auto eq = [](Rect a, Rect b) {
+    return a.x == b.x && a.y == b.y && a.width == b.width && a.height == b.height;
+  };
+  EXPECT_TRUE(eq(clip_region({}, 17, 19), {0, 0, 17, 19}));
+  EXPECT_TRUE(eq(clip_region({3, 4, 5, 6}, 17, 19), {3, 4, 5, 6}));
+  EXPECT_TRUE(eq(clip_region({-3, 15, 10, 10}, 17, 19), {0, 15, 7, 4}));
+  EXPECT_TRUE(eq(clip_region({16, 18, 2147483647, 2147483647}, 17, 19), {16, 18, 1, 1}));
+  EXPECT_STREQ(expect_error([] {
+                 clip_region({17, 0, 1, 1}, 17, 19);
+               }).what(),
+               "decode: region 17,0 1x1 does not overlap the 17x19 image");
+  EXPECT_EQ(expect_error([] { clip_region({-2, 0, 2, 1}, 17, 19); }).stage(), "decode");
+  EXPECT_EQ(expect_error([] { clip_region({0, 0, 5, 0}, 17, 19); }).stage(), "decode");
+  EXPECT_EQ(expect_error([] { clip_region({0, 0, -5, 3}, 17, 19); }).stage(), "decode");
+}

@@ -380,9 +380,12 @@ int mirror(int i, int n) {
 std::vector<double> blur_reference(const std::vector<float>& rgb, int w, int h, int kx, int ky,
                                    double sx, double sy) {
   const auto kernel = [](int k, double s) {
-    std::vector<double> out(size_t(k));
+    std::vector<double> out(static_cast<size_t>(k));
     double total = 0;
-    for (int i = 0; i < k; ++i) total += out[size_t(i)] = std::exp(-0.5 * std::pow((i - (k - 1) / 2.0) / s, 2));
+    for (int i = 0; i < k; ++i) {
+      out[size_t(i)] = std::exp(-0.5 * std::pow((i - (k - 1) / 2.0) / s, 2));
+      total += out[size_t(i)];
+    }
     for (double& v : out) v /= total;
     return out;
   };
