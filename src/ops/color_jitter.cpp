@@ -13,8 +13,8 @@ namespace {
 
 using Range = std::pair<double, double>;
 
-constexpr const char* kFactorKeys[4] = {"brightness_factor", "contrast_factor",
-                                        "saturation_factor", "hue_factor"};
+constexpr const char* kFactorKeys[4] = {"brightness_factor", "contrast_factor", "saturation_factor",
+                                        "hue_factor"};
 constexpr PixelKind kKinds[4] = {PixelKind::kBrightness, PixelKind::kContrast,
                                  PixelKind::kSaturation, PixelKind::kHue};
 

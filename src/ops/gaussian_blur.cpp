@@ -7,11 +7,13 @@ namespace gpuaug::ops {
 
 namespace {
 
+std::pair<double, double> both(double v) { return {v, v}; }
+
 class GaussianBlur final : public Op {
  public:
   explicit GaussianBlur(const OpArgs& args)
       : kernel_(args.int_pair("kernel_size", 1, 1 << 15)),
-        sigma_(args.range("sigma", 0.0, 1e6, [](double s) { return std::pair{s, s}; })),
+        sigma_(args.range("sigma", 0.0, 1e6, both)),
         p_(args.number("p", 0.0, 1.0)) {
     for (int64_t k : {kernel_.first, kernel_.second})
       if (k % 2 == 0) args.fail("kernel_size", fmt::format("must be odd and positive, got {}", k));

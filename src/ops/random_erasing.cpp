@@ -11,12 +11,14 @@ namespace gpuaug::ops {
 
 namespace {
 
+std::pair<double, double> both(double v) { return {v, v}; }
+
 class RandomErasing final : public Op {
  public:
   explicit RandomErasing(const OpArgs& args)
       : p_(args.number("p", 0.0, 1.0)),
-        scale_(args.range("scale", 0.0, 1.0, [](double v) { return std::pair{v, v}; })),
-        ratio_(args.range("ratio", 1e-6, 1e6, [](double v) { return std::pair{v, v}; })) {
+        scale_(args.range("scale", 0.0, 1.0, both)),
+        ratio_(args.range("ratio", 1e-6, 1e6, both)) {
     if (args.value("value").kind == ParamValue::Kind::kString) {
       args.choice("value", {"random"});
       random_ = true;

@@ -58,9 +58,6 @@ struct SourceFetch {
   }
 };
 
-// Rounds half to even without libm: exact for |v| < 2^22 and the same on the GPU.
-inline float round_half_even(float v) { return (v + 12582912.0f) - 12582912.0f; }
-
 void resample_separable(const ops::Geometry& g, const Image& src, float* out) {
   const AxisSampler ax = make_axis_sampler(g.x, g.interp, g.antialias);
   const AxisSampler ay = make_axis_sampler(g.y, g.interp, g.antialias);
@@ -191,7 +188,7 @@ Tensor execute_cpu(const ops::FoldResult& fold, const Image& source, const Pixel
   if (g.separable) resample_separable(g, source, rgb);
   else resample_warp(g, source, rgb);
   // The resampled image is uint8, as torchvision's resize of a uint8 tensor returns.
-  for (size_t i = 0; i < count; ++i) rgb[i] = round_half_even(std::min(std::max(rgb[i], 0.0f), 255.0f));
+  for (size_t i = 0; i < count; ++i) rgb[i] = quantize_resampled(rgb[i]);
 
   std::vector<ops::PixelOp> ops = fold.pixels;
   size_t begin = 0;

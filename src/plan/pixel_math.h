@@ -42,12 +42,13 @@
 //   kBlur        not pointwise: pixel_passes.h gaussian_blur; apply_pixel_op ignores it.
 //
 // FMA where torchvision has it: its `add_(other, alpha)` (the grayscale sums and _blend) runs
-// as a fused multiply-add on AVX2/AVX-512 CPUs (Vectorized fmadd) and on CUDA, so gray_of and
-// blend call fmaf explicitly at those two places (trap 5: rounding each product instead made
-// 0.04% of uint8 saturation results differ by 1). Measured against torchvision 0.26 / torch
-// 2.11 on the CPU (256x192 random image): brightness, contrast, saturation, hue, grayscale,
-// to_dtype and normalize equal bit for bit in both domains. Blend factors are drawn as float32
-// values (color_jitter.h), for which torchvision's 1 - f in double rounds to our float32 1 - f.
+// as a fused multiply-add on AVX2/AVX-512 CPUs (Vectorized fmadd; on CUDA too, as nvcc
+// contracts a + alpha * b by default), so gray_of and blend call fmaf explicitly there (trap 5:
+// rounding each product instead made 0.04% of uint8 saturation results differ by 1). Measured
+// against torchvision 0.26 / torch 2.11 on the CPU (256x192 random image): brightness, contrast,
+// saturation, hue, grayscale, to_dtype and normalize equal bit for bit in both domains. Blend
+// factors are drawn as float32 values (color_jitter.h), for which torchvision's 1 - f in double
+// rounds to our float32 1 - f.
 #pragma once
 
 #include <cmath>
@@ -98,8 +99,9 @@ GPUAUG_HD_INLINE float gray_of(float r, float g, float b, bool uint8_domain) {
 // e * hi is exact).
 GPUAUG_HD_INLINE float log_of_24bit(uint32_t k) {
   int e = 24;
-  while ((k >> e) == 0u) --e;  // floor(log2 k); k >= 1, so at most 24 steps (rare: k is small
-                               // only for u1 near 0)
+  while ((k >> e) == 0u)
+    --e;  // floor(log2 k); k >= 1, so at most 24 steps (rare: k is small
+          // only for u1 near 0)
   float m = static_cast<float>(k) / static_cast<float>(1u << e);  // [1, 2), exact
   if (m > 1.41421356f) {
     m = m * 0.5f;
@@ -125,18 +127,31 @@ GPUAUG_HD_INLINE void sincos_turns(float u, float& sin_out, float& cos_out) {
   const float x = (fold ? 1.0f - f : f) * 1.57079633f;  // [0, pi/4]
   const float x2 = x * x;
   const float sin_x =
-      x * (1.0f - x2 * (1.66666667e-1f - x2 * (8.33333333e-3f - x2 * (1.98412698e-4f -
-                                                                        x2 * 2.75573192e-6f))));
+      x * (1.0f - x2 * (1.66666667e-1f -
+                        x2 * (8.33333333e-3f - x2 * (1.98412698e-4f - x2 * 2.75573192e-6f))));
   const float cos_x =
-      1.0f - x2 * (0.5f - x2 * (4.16666667e-2f - x2 * (1.38888889e-3f -
-                                                        x2 * (2.48015873e-5f - x2 * 2.75573192e-7f))));
+      1.0f -
+      x2 * (0.5f - x2 * (4.16666667e-2f -
+                         x2 * (1.38888889e-3f - x2 * (2.48015873e-5f - x2 * 2.75573192e-7f))));
   const float s = fold ? cos_x : sin_x;  // sin of the angle within the quadrant
   const float c = fold ? sin_x : cos_x;
   switch (static_cast<int>(quadrant)) {
-    case 0: sin_out = s; cos_out = c; break;
-    case 1: sin_out = c; cos_out = -s; break;
-    case 2: sin_out = -s; cos_out = -c; break;
-    default: sin_out = -c; cos_out = s; break;
+    case 0:
+      sin_out = s;
+      cos_out = c;
+      break;
+    case 1:
+      sin_out = c;
+      cos_out = -s;
+      break;
+    case 2:
+      sin_out = -s;
+      cos_out = -c;
+      break;
+    default:
+      sin_out = -c;
+      cos_out = s;
+      break;
   }
 }
 
@@ -190,12 +205,36 @@ GPUAUG_HD_INLINE void adjust_hue_unit(float rgb[3], float hue_factor) {
   const float t = clamp_to((sxf + one_minus_s) * v, 1.0f);
   const float p = clamp_to(one_minus_s * v, 1.0f);
   switch (static_cast<int>(i) % 6) {  // i in [0, 6]
-    case 0: rgb[0] = v; rgb[1] = t; rgb[2] = p; break;
-    case 1: rgb[0] = q; rgb[1] = v; rgb[2] = p; break;
-    case 2: rgb[0] = p; rgb[1] = v; rgb[2] = t; break;
-    case 3: rgb[0] = p; rgb[1] = q; rgb[2] = v; break;
-    case 4: rgb[0] = t; rgb[1] = p; rgb[2] = v; break;
-    default: rgb[0] = v; rgb[1] = p; rgb[2] = q; break;
+    case 0:
+      rgb[0] = v;
+      rgb[1] = t;
+      rgb[2] = p;
+      break;
+    case 1:
+      rgb[0] = q;
+      rgb[1] = v;
+      rgb[2] = p;
+      break;
+    case 2:
+      rgb[0] = p;
+      rgb[1] = v;
+      rgb[2] = t;
+      break;
+    case 3:
+      rgb[0] = p;
+      rgb[1] = q;
+      rgb[2] = v;
+      break;
+    case 4:
+      rgb[0] = t;
+      rgb[1] = p;
+      rgb[2] = v;
+      break;
+    default:
+      rgb[0] = v;
+      rgb[1] = p;
+      rgb[2] = q;
+      break;
   }
 }
 

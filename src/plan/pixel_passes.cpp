@@ -78,7 +78,8 @@ void gaussian_blur(float* rgb, int width, int height, const ops::PixelOp& blur_o
       for (int c = 0; c < channels; ++c) {
         float sum = 0.0f;
         for (int j = 0; j < ky; ++j) sum += wy[size_t(j)] * horizontal[at(rows[size_t(j)], x) + c];
-        out[c] = blur_op.uint8_domain ? std::nearbyint(std::fmin(std::fmax(sum, 0.0f), 255.0f)) : sum;
+        out[c] =
+            blur_op.uint8_domain ? std::nearbyint(std::fmin(std::fmax(sum, 0.0f), 255.0f)) : sum;
       }
       if (channels == 1) out[1] = out[2] = out[0];
     }

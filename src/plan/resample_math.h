@@ -78,6 +78,14 @@ GPUAUG_HD_INLINE float axis_weight(const AxisSampler& a, double centre, int tap,
   return total != 0.0 ? static_cast<float>(w / total) : 0.0f;
 }
 
+// Rounds half to even without libm: exact for |v| < 2^22, the same bits on host and device.
+GPUAUG_HD_INLINE float round_half_even(float v) { return (v + 12582912.0f) - 12582912.0f; }
+
+// The resampled value as a uint8-domain integer (torchvision's resize returns uint8).
+GPUAUG_HD_INLINE float quantize_resampled(float v) {
+  return round_half_even(v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v));
+}
+
 // Border rule for a decoded-image index outside [0, size): -1 means "use the fill value".
 GPUAUG_HD_INLINE int border_index(int i, int size, uint8_t border) {
   if (i >= 0 && i < size) return i;

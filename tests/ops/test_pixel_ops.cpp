@@ -110,8 +110,7 @@ TEST_P(EveryRandomOp, SameSeedSameDrawAndPControlsApplied) {
 INSTANTIATE_TEST_SUITE_P(
     Ops, EveryRandomOp,
     ::testing::Values(PCase{color_jitter_descriptor, {{"brightness", num(0.4)}, {"hue", num(0.1)}}},
-                      PCase{grayscale_descriptor, {}},
-                      PCase{gaussian_noise_descriptor, {}},
+                      PCase{grayscale_descriptor, {}}, PCase{gaussian_noise_descriptor, {}},
                       PCase{gaussian_blur_descriptor, {{"kernel_size", num(5)}}},
                       PCase{random_erasing_descriptor, {}}));
 
@@ -254,7 +253,8 @@ TEST(Grayscale, ArgumentErrors) {
 // --- gaussian_noise ---------------------------------------------------------------------------
 
 TEST(GaussianNoise, ConvertsUint8ToFloatFirst) {
-  auto op = make(gaussian_noise_descriptor(), {{"sigma", num(0.2)}, {"clip", ParamValue::of(false)}});
+  auto op =
+      make(gaussian_noise_descriptor(), {{"sigma", num(0.2)}, {"clip", ParamValue::of(false)}});
   SampleFold fold(8, 8);
   const Drawn d = draw(*op, fold, 5);
   EXPECT_EQ(d.get("sigma"), 0.2);
@@ -280,7 +280,8 @@ TEST(GaussianNoise, ArgumentErrors) {
 // --- gaussian_blur ----------------------------------------------------------------------------
 
 TEST(GaussianBlur, DrawsOneSigmaForBothAxes) {
-  auto op = make(gaussian_blur_descriptor(), {{"kernel_size", list({5, 3})}, {"sigma", list({0.5, 1.5})}});
+  auto op = make(gaussian_blur_descriptor(),
+                 {{"kernel_size", list({5, 3})}, {"sigma", list({0.5, 1.5})}});
   const SampleFold fold(20, 20);
   for (uint64_t index = 0; index < 200; ++index) {
     const Drawn d = draw(*op, fold, index);
@@ -345,7 +346,8 @@ TEST(RandomErasing, RectangleFitsAndFollowsScale) {
     const std::vector<PixelOp> pixels = fold_pixels(*op, d, fold);
     ASSERT_EQ(pixels.size(), 1u);
     EXPECT_EQ(pixels[0].kind, PixelKind::kErase);
-    EXPECT_EQ(pixels[0].rect, (std::array<int32_t, 4>{int32_t(i), int32_t(j), int32_t(h), int32_t(w)}));
+    EXPECT_EQ(pixels[0].rect,
+              (std::array<int32_t, 4>{int32_t(i), int32_t(j), int32_t(h), int32_t(w)}));
     // uint8 domain: truncated and clamped like an assignment into a uint8 tensor.
     EXPECT_EQ(pixels[0].a[0], 10.0f);
     EXPECT_EQ(pixels[0].a[1], 20.0f);
@@ -470,12 +472,11 @@ TEST(PixelOpDescriptors, NamesAndRecordedKeys) {
   EXPECT_EQ(grayscale_descriptor().name, "grayscale");
   EXPECT_EQ(gaussian_noise_descriptor().name, "gaussian_noise");
   EXPECT_EQ(gaussian_blur_descriptor().drawn, (std::vector<std::string>{"kernel_size", "sigma"}));
-  EXPECT_EQ(random_erasing_descriptor().drawn,
-            (std::vector<std::string>{"i", "j", "h", "w", "v"}));
+  EXPECT_EQ(random_erasing_descriptor().drawn, (std::vector<std::string>{"i", "j", "h", "w", "v"}));
   EXPECT_EQ(to_dtype_descriptor().name, "to_dtype");
-  for (const OpDescriptor* d : {&color_jitter_descriptor(), &grayscale_descriptor(),
-                                &gaussian_noise_descriptor(), &gaussian_blur_descriptor(),
-                                &random_erasing_descriptor(), &to_dtype_descriptor()}) {
+  for (const OpDescriptor* d :
+       {&color_jitter_descriptor(), &grayscale_descriptor(), &gaussian_noise_descriptor(),
+        &gaussian_blur_descriptor(), &random_erasing_descriptor(), &to_dtype_descriptor()}) {
     EXPECT_FALSE(d->summary.empty()) << d->name;
     EXPECT_NE(d->reference.find("torchvision"), std::string::npos) << d->name;
     for (const ParamSpec& p : d->params) EXPECT_FALSE(p.doc.empty()) << d->name << "." << p.name;

@@ -71,6 +71,17 @@ TEST(PixelMath, GrayscaleOfWhiteIs254InUint8) {
   EXPECT_NEAR(gray_of(1, 1, 1, false), 0.9999f, 1e-6f);
 }
 
+// Values torchvision 0.26 / torch 2.11 returned on the CPU (checked on the GPU machine): its
+// add_(other, alpha) is a fused multiply-add, and rounding each product instead gives the
+// second number.
+TEST(PixelMath, GraySumsAndBlendsAreFusedLikeTorchvision) {
+  EXPECT_EQ(gray_of(20, 152, 7, true), 96.0f);      // unfused: 95
+  EXPECT_EQ(gray_of(240, 222, 175, true), 222.0f);  // unfused: 221
+  EXPECT_EQ(gray_of(250, 55, 35, true), 111.0f);    // unfused: 110
+  // adjust_saturation((0, 27, 130), float32(1.77)) = (0, 24, 206); unfused blue: 207.
+  expect_rgb(apply(make_op(PixelKind::kSaturation, true, {1.77f}), {0, 27, 130}), 0, 24, 206);
+}
+
 TEST(PixelMath, GrayscaleLeavesAOneChannelImageAlone) {
   // torchvision clones a 1-channel image (no weights: 255 stays 255).
   expect_rgb(apply(make_op(PixelKind::kGrayscale, true, {}, 1), {255, 255, 255}), 255, 255, 255);
@@ -122,7 +133,8 @@ TEST(PixelMath, HueFactorZeroRoundTripsWithinOne) {
   for (int r = 0; r < 256; r += 5)
     for (int g = 0; g < 256; g += 7)
       for (int b = 0; b < 256; b += 11) {
-        const Rgb out = apply(make_op(PixelKind::kHue, true, {0.0f}), {float(r), float(g), float(b)});
+        const Rgb out =
+            apply(make_op(PixelKind::kHue, true, {0.0f}), {float(r), float(g), float(b)});
         ASSERT_NEAR(out.r, r, 1.0f) << r << "," << g << "," << b;
         ASSERT_NEAR(out.g, g, 1.0f) << r << "," << g << "," << b;
         ASSERT_NEAR(out.b, b, 1.0f) << r << "," << g << "," << b;

@@ -1,0 +1,447 @@
+// CudaExecutor: packing a batch's plans and sources, the fused per-batch kernel, and the
+// kernels of the steps that cannot fold (contrast's mean, blur). No fmt here: fmt 9 does not
+// compile under nvcc's C++20. Arithmetic lives in
+// resample_math.h and pixel_math.h, shared with the CPU executor.
+#include <algorithm>
+#include <cstring>
+
+#include <string>
+
+#include "core/cuda_memory.h"
+#include "core/error.h"
+#include "core/half.h"
+#include "plan/cuda_executor.h"
+#include "plan/pixel_math.h"
+#include "plan/pixel_passes.h"
+#include "plan/resample_math.h"
+
+namespace gpuaug::plan {
+
+namespace {
+
+constexpr int kMaxRounds = 8;  // barriers (contrast, blur) per sample
+// Torch's "reflect" padding of the blur (edge not repeated), as pixel_passes.cpp's reflect_101.
+constexpr uint8_t kReflect = static_cast<uint8_t>(ops::Border::kReflect);
+
+// Everything the kernels need about one sample, packed for one upload.
+struct GpuSample {
+  AxisSampler ax, ay;
+  WarpSampler warp;
+  float fill[3];
+  uint8_t separable, border, dtype, layout, channels, rounds;
+  uint16_t op_begin, op_count;
+  uint16_t barrier[kMaxRounds];    // op index of each barrier, in order
+  int32_t blur_weights[kMaxRounds];  // offset into the blur weight table, -1 if not a blur
+  int src_w, src_h;
+  uint64_t src_offset;  // bytes into the sources buffer
+  int out_w, out_h;
+  uint64_t out_offset;  // bytes into the output buffer
+  uint64_t work_offset;  // floats into the work buffer (rounds > 0)
+  RandomKey key;
+  uint64_t index;
+  uint32_t stream;
+};
+
+struct DeviceFetch {
+  const uint8_t* src;
+  int width, height;
+  uint8_t border;
+  const float* fill;
+  __device__ void operator()(int x, int y, float px[3]) const {
+    const int bx = border_index(x, width, border), by = border_index(y, height, border);
+    if (bx < 0 || by < 0) {
+      px[0] = fill[0], px[1] = fill[1], px[2] = fill[2];
+      return;
+    }
+    const uint8_t* p = src + (size_t(by) * width + bx) * 3;
+    px[0] = p[0], px[1] = p[1], px[2] = p[2];
+  }
+};
+
+// The same sums, in the same order, as resample_separable's two passes on the CPU.
+__device__ void separable_pixel(const GpuSample& s, const DeviceFetch& fetch, int x, int y, float v[3]) {
+  double cx, cy;
+  const bool valid_x = axis_centre(s.ax, x, cx), valid_y = axis_centre(s.ay, y, cy);
+  int fx = 0, fy = 0;
+  const int nx = valid_x ? axis_taps(s.ax, cx, fx) : 0;
+  const int ny = valid_y ? axis_taps(s.ay, cy, fy) : 0;
+  if (nx == 0 || ny == 0) {
+    v[0] = s.fill[0], v[1] = s.fill[1], v[2] = s.fill[2];
+    return;
+  }
+  const double tx = axis_total(s.ax, cx, fx, nx), ty = axis_total(s.ay, cy, fy, ny);
+  float v0 = 0.0f, v1 = 0.0f, v2 = 0.0f;
+  for (int k = 0; k < ny; ++k) {
+    const float wy = axis_weight(s.ay, cy, fy + k, ty);
+    float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
+    for (int j = 0; j < nx; ++j) {
+      const float wx = axis_weight(s.ax, cx, fx + j, tx);
+      float px[3];
+      fetch(s.ax.base + fx + j, s.ay.base + fy + k, px);
+      h0 += wx * px[0];
+      h1 += wx * px[1];
+      h2 += wx * px[2];
+    }
+    v0 += wy * h0;
+    v1 += wy * h1;
+    v2 += wy * h2;
+  }
+  v[0] = v0, v[1] = v1, v[2] = v2;
+}
+
+__device__ void store_pixel(const GpuSample& s, uint8_t* out, int x, int y, const float v[3]) {
+  const size_t plane = size_t(s.out_w) * s.out_h;
+  const size_t pixel = size_t(y) * s.out_w + x;
+  const int C = s.channels;
+  uint8_t* base = out + s.out_offset;
+  for (int c = 0; c < C; ++c) {
+    const size_t i = s.layout == static_cast<uint8_t>(Layout::kHWC) ? pixel * C + c : size_t(c) * plane + pixel;
+    switch (static_cast<DType>(s.dtype)) {
+      case DType::kUInt8: base[i] = static_cast<uint8_t>(v[c]); break;
+      case DType::kFloat32: reinterpret_cast<float*>(base)[i] = v[c]; break;
+      case DType::kFloat16: reinterpret_cast<uint16_t*>(base)[i] = float_to_half_bits(v[c]); break;
+      case DType::kBFloat16: reinterpret_cast<uint16_t*>(base)[i] = float_to_bfloat16_bits(v[c]); break;
+    }
+  }
+}
+
+__device__ void run_ops(const GpuSample& s, const ops::PixelOp* ops, int begin, int end, float v[3],
+                        int x, int y, float contrast_mean) {
+  const PixelContext ctx{s.key, s.index, s.stream, uint32_t(x), uint32_t(y), uint32_t(s.out_w)};
+  for (int k = begin; k < end; ++k) {
+    if (ops[k].kind == ops::PixelKind::kContrast) {
+      ops::PixelOp op = ops[k];
+      op.a[1] = contrast_mean;
+      apply_pixel_op(op, v, ctx);
+    } else {
+      apply_pixel_op(ops[k], v, ctx);
+    }
+  }
+}
+
+// One thread per output pixel; blockIdx.y is the sample. Without barriers the whole chain runs
+// here and the pixel is stored; with barriers it stops at the first and writes the work buffer.
+__global__ void resample_kernel(const GpuSample* samples, const ops::PixelOp* all_ops,
+                                const uint8_t* sources, uint8_t* out, float* work) {
+  const GpuSample& s = samples[blockIdx.y];
+  const int pixel = blockIdx.x * blockDim.x + threadIdx.x;
+  if (pixel >= s.out_w * s.out_h) return;
+  const int x = pixel % s.out_w, y = pixel / s.out_w;
+  const DeviceFetch fetch{sources + s.src_offset, s.src_w, s.src_h, s.border, s.fill};
+  float v[3];
+  if (s.separable) {
+    separable_pixel(s, fetch, x, y, v);
+  } else {
+    warp_pixel(s.warp, x, y, s.fill, fetch, v);
+  }
+  v[0] = quantize_resampled(v[0]), v[1] = quantize_resampled(v[1]), v[2] = quantize_resampled(v[2]);
+  const ops::PixelOp* ops = all_ops + s.op_begin;
+  const int end = s.rounds > 0 ? s.barrier[0] : s.op_count;
+  run_ops(s, ops, 0, end, v, x, y, 0.0f);
+  if (s.rounds == 0) {
+    store_pixel(s, out, x, y, v);
+  } else {
+    float* w = work + s.work_offset + size_t(pixel) * 3;
+    w[0] = v[0], w[1] = v[1], w[2] = v[2];
+  }
+}
+
+// Contrast's mean for samples whose barrier in this round is a contrast: one block a sample.
+// Sums in double: exact for uint8-domain grays (integers), as the CPU's sequential sum.
+__global__ void mean_kernel(const GpuSample* samples, const ops::PixelOp* all_ops, const float* work,
+                            int round, float* means) {
+  const GpuSample& s = samples[blockIdx.x];
+  if (round >= s.rounds) return;
+  const ops::PixelOp& op = all_ops[s.op_begin + s.barrier[round]];
+  if (op.kind != ops::PixelKind::kContrast) return;
+  const size_t count = size_t(s.out_w) * s.out_h;
+  const float* w = work + s.work_offset;
+  double sum = 0.0;
+  for (size_t i = threadIdx.x; i < count; i += blockDim.x)
+    sum += op.channels == 1 ? double(w[3 * i]) : double(gray_of(w[3 * i], w[3 * i + 1], w[3 * i + 2], op.uint8_domain));
+  __shared__ double partial[256];
+  partial[threadIdx.x] = sum;
+  __syncthreads();
+  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) means[blockIdx.x * kMaxRounds + round] = count ? float(partial[0] / double(count)) : 0.0f;
+}
+
+// Blur passes as pixel_passes.cpp's gaussian_blur: horizontal into `tmp`, then vertical back.
+__global__ void blur_kernel(const GpuSample* samples, const ops::PixelOp* all_ops, const float* weights,
+                            float* work, float* tmp, int round, bool vertical) {
+  const GpuSample& s = samples[blockIdx.y];
+  if (round >= s.rounds || s.blur_weights[round] < 0) return;
+  const int pixel = blockIdx.x * blockDim.x + threadIdx.x;
+  if (pixel >= s.out_w * s.out_h) return;
+  const ops::PixelOp& op = all_ops[s.op_begin + s.barrier[round]];
+  const int x = pixel % s.out_w, y = pixel / s.out_w;
+  const int kx = op.rect[0] > 0 ? op.rect[0] : 1, ky = op.rect[1] > 0 ? op.rect[1] : 1;
+  const float* wx = weights + s.blur_weights[round];
+  const float* wy = wx + kx;
+  const int channels = op.channels == 1 ? 1 : 3;
+  float* image = work + s.work_offset;
+  float* horizontal = tmp + s.work_offset;
+  const size_t at = size_t(pixel) * 3;
+  if (!vertical) {
+    for (int c = 0; c < channels; ++c) {
+      float sum = 0.0f;
+      for (int i = 0; i < kx; ++i) sum += wx[i] * image[(size_t(y) * s.out_w + border_index(x + i - kx / 2, s.out_w, kReflect)) * 3 + c];
+      horizontal[at + c] = sum;
+    }
+  } else {
+    for (int c = 0; c < channels; ++c) {
+      float sum = 0.0f;
+      for (int j = 0; j < ky; ++j) sum += wy[j] * horizontal[(size_t(border_index(y + j - ky / 2, s.out_h, kReflect)) * s.out_w + x) * 3 + c];
+      image[at + c] = op.uint8_domain ? rintf(fminf(fmaxf(sum, 0.0f), 255.0f)) : sum;
+    }
+    if (channels == 1) image[at + 1] = image[at + 2] = image[at];
+  }
+}
+
+// The pointwise ops after a round's barrier, then (last round) the store.
+__global__ void segment_kernel(const GpuSample* samples, const ops::PixelOp* all_ops, const float* means,
+                               float* work, uint8_t* out, int round) {
+  const GpuSample& s = samples[blockIdx.y];
+  if (round >= s.rounds) return;
+  const int pixel = blockIdx.x * blockDim.x + threadIdx.x;
+  if (pixel >= s.out_w * s.out_h) return;
+  const int x = pixel % s.out_w, y = pixel / s.out_w;
+  const ops::PixelOp* ops = all_ops + s.op_begin;
+  const int b = s.barrier[round];
+  const int begin = ops[b].kind == ops::PixelKind::kContrast ? b : b + 1;
+  const int end = round + 1 < s.rounds ? s.barrier[round + 1] : s.op_count;
+  float* w = work + s.work_offset + size_t(pixel) * 3;
+  float v[3] = {w[0], w[1], w[2]};
+  run_ops(s, ops, begin, end, v, x, y, means[blockIdx.y * kMaxRounds + round]);
+  if (round + 1 == s.rounds) {
+    store_pixel(s, out, x, y, v);
+  } else {
+    w[0] = v[0], w[1] = v[1], w[2] = v[2];
+  }
+}
+
+}  // namespace
+
+struct CudaExecutor::Impl {
+  int device = 0;
+  CudaStream stream;
+  CudaEvent start, stop;
+  PinnedBuffer staging;
+  DeviceBuffer sources, uploaded, samples, ops, weights, work, tmp, means, output;
+  std::vector<size_t> uploaded_offsets;
+  std::vector<std::array<int, 2>> uploaded_sizes;
+  DeviceBatch batch;
+  float kernel_ms = 0.0f;
+};
+
+bool cuda_device_available() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return count > 0;
+}
+
+namespace {
+int checked_device(int device) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    cudaGetLastError();
+    throw Error("", "device", "no CUDA GPU is visible (no driver or no device)");
+  }
+  if (device < 0 || device >= count)
+    throw Error("", "device", "cuda:" + std::to_string(device) + " does not exist; this machine has " +
+                                  std::to_string(count) + " GPU(s)");
+  GPUAUG_CUDA_CHECK(cudaSetDevice(device), "device");
+  return device;
+}
+}  // namespace
+
+CudaExecutor::CudaExecutor(int device) {
+  checked_device(device);
+  impl_ = std::make_unique<Impl>();
+  impl_->device = device;
+}
+
+CudaExecutor::~CudaExecutor() = default;
+
+int CudaExecutor::device() const { return impl_->device; }
+
+float CudaExecutor::last_kernel_ms() const { return impl_->kernel_ms; }
+
+void CudaExecutor::upload_sources(std::span<const Image* const> images) {
+  Impl& m = *impl_;
+  GPUAUG_CUDA_CHECK(cudaSetDevice(m.device), "device");
+  m.uploaded_offsets.clear();
+  m.uploaded_sizes.clear();
+  size_t total = 0;
+  for (const Image* image : images) {
+    m.uploaded_offsets.push_back(total);
+    m.uploaded_sizes.push_back({image->width, image->height});
+    total += image->pixels.size();
+  }
+  m.staging.reserve(std::max<size_t>(total, 1));
+  for (size_t i = 0; i < images.size(); ++i)
+    std::memcpy(m.staging.as<uint8_t>() + m.uploaded_offsets[i], images[i]->pixels.data(), images[i]->pixels.size());
+  m.uploaded.reserve(std::max<size_t>(total, 1), m.stream.get());
+  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.uploaded.get(), m.staging.get(), total, cudaMemcpyHostToDevice, m.stream.get()), "upload");
+  m.stream.synchronize();
+}
+
+const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout layout) {
+  Impl& m = *impl_;
+  GPUAUG_CUDA_CHECK(cudaSetDevice(m.device), "device");
+  cudaStream_t stream = m.stream.get();
+  std::vector<GpuSample> samples(jobs.size());
+  std::vector<ops::PixelOp> all_ops;
+  std::vector<float> blur_weights;
+  // Sources given as host images are packed into the staging buffer for one copy.
+  size_t source_bytes = 0;
+  for (const SampleJob& job : jobs)
+    if (job.source != nullptr) source_bytes += job.source->pixels.size();
+  m.staging.reserve(std::max<size_t>(source_bytes, 1));
+  size_t source_cursor = 0, out_bytes = 0, work_floats = 0;
+  int max_pixels = 1, max_rounds = 0;
+  DeviceBatch& batch = m.batch;
+  batch.offsets.assign(jobs.size(), 0);
+  batch.shapes.assign(jobs.size(), {0, 0, 0});
+  batch.layout = layout;
+  batch.uniform = true;
+  batch.device = m.device;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const SampleJob& job = jobs[i];
+    const ops::FoldResult& fold = *job.fold;
+    const ops::Geometry& g = fold.geometry;
+    GpuSample& s = samples[i];
+    std::memset(&s, 0, sizeof s);
+    s.separable = g.separable;
+    if (g.separable) {
+      s.ax = make_axis_sampler(g.x, g.interp, g.antialias);
+      s.ay = make_axis_sampler(g.y, g.interp, g.antialias);
+    } else {
+      s.warp = make_warp_sampler(g);
+    }
+    std::copy(g.fill.begin(), g.fill.end(), s.fill);
+    s.border = static_cast<uint8_t>(g.border);
+    s.dtype = static_cast<uint8_t>(fold.dtype);
+    s.layout = static_cast<uint8_t>(layout);
+    s.channels = static_cast<uint8_t>(fold.channels);
+    s.op_begin = static_cast<uint16_t>(all_ops.size());
+    s.op_count = static_cast<uint16_t>(fold.pixels.size());
+    for (size_t k = 0; k < fold.pixels.size(); ++k) {
+      const ops::PixelOp& op = fold.pixels[k];
+      all_ops.push_back(op);
+      if (!ops::is_barrier(op.kind)) continue;
+      if (s.rounds == kMaxRounds) throw Error("", "plan", "more than 8 contrast/blur steps in one sample");
+      s.barrier[s.rounds] = static_cast<uint16_t>(k);
+      s.blur_weights[s.rounds] = -1;
+      if (op.kind == ops::PixelKind::kBlur) {
+        s.blur_weights[s.rounds] = static_cast<int32_t>(blur_weights.size());
+        for (float w : gaussian_kernel1d(op.rect[0] > 0 ? op.rect[0] : 1, op.a[0])) blur_weights.push_back(w);
+        for (float w : gaussian_kernel1d(op.rect[1] > 0 ? op.rect[1] : 1, op.a[1])) blur_weights.push_back(w);
+      }
+      ++s.rounds;
+    }
+    if (job.source != nullptr) {
+      s.src_w = job.source->width;
+      s.src_h = job.source->height;
+      s.src_offset = source_cursor;
+      std::memcpy(m.staging.as<uint8_t>() + source_cursor, job.source->pixels.data(), job.source->pixels.size());
+      source_cursor += job.source->pixels.size();
+    } else {
+      if (job.source_index < 0 || size_t(job.source_index) >= m.uploaded_offsets.size())
+        throw Error("", "device", "a job names no source");
+      s.src_w = m.uploaded_sizes[job.source_index][0];
+      s.src_h = m.uploaded_sizes[job.source_index][1];
+      s.src_offset = m.uploaded_offsets[job.source_index];
+    }
+    s.out_w = g.out_w;
+    s.out_h = g.out_h;
+    s.out_offset = out_bytes;
+    s.work_offset = work_floats;
+    s.key = job.stream.key;
+    s.index = job.stream.id.index;
+    s.stream = job.stream.id.stream();
+    const size_t pixels = size_t(g.out_w) * g.out_h;
+    batch.offsets[i] = out_bytes;
+    batch.shapes[i] = {fold.channels, g.out_h, g.out_w};
+    if (i > 0 && (batch.shapes[i] != batch.shapes[0] || fold.dtype != batch.dtype)) batch.uniform = false;
+    if (i == 0) batch.dtype = fold.dtype;
+    if (fold.dtype != batch.dtype) throw Error("", "plan", "samples of one batch must share a dtype");
+    out_bytes += (pixels * fold.channels * dtype_size(fold.dtype) + 255) / 256 * 256;
+    if (s.rounds > 0) work_floats += pixels * 3;
+    max_pixels = std::max<int>(max_pixels, int(pixels));
+    max_rounds = std::max<int>(max_rounds, s.rounds);
+  }
+  const bool mixed_sources = source_bytes > 0 && source_cursor != source_bytes;
+  if (mixed_sources) throw Error("", "device", "internal: source packing mismatch");
+
+  m.samples.reserve(samples.size() * sizeof(GpuSample), stream);
+  m.ops.reserve(std::max<size_t>(all_ops.size(), 1) * sizeof(ops::PixelOp), stream);
+  m.output.reserve(std::max<size_t>(out_bytes, 1), stream);
+  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.samples.get(), samples.data(), samples.size() * sizeof(GpuSample),
+                                    cudaMemcpyHostToDevice, stream), "upload");
+  if (!all_ops.empty())
+    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.ops.get(), all_ops.data(), all_ops.size() * sizeof(ops::PixelOp),
+                                      cudaMemcpyHostToDevice, stream), "upload");
+  const uint8_t* source_base = m.uploaded.as<uint8_t>();
+  if (source_bytes > 0) {
+    m.sources.reserve(source_bytes, stream);
+    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.sources.get(), m.staging.get(), source_bytes, cudaMemcpyHostToDevice, stream), "upload");
+    source_base = m.sources.as<uint8_t>();
+  }
+  if (max_rounds > 0) {
+    m.work.reserve(work_floats * sizeof(float), stream);
+    m.tmp.reserve(work_floats * sizeof(float), stream);
+    m.means.reserve(jobs.size() * kMaxRounds * sizeof(float), stream);
+    if (!blur_weights.empty()) {
+      m.weights.reserve(blur_weights.size() * sizeof(float), stream);
+      GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.weights.get(), blur_weights.data(), blur_weights.size() * sizeof(float),
+                                        cudaMemcpyHostToDevice, stream), "upload");
+    }
+  }
+  if (!jobs.empty()) {
+    constexpr int kThreads = 256;
+    const dim3 grid((max_pixels + kThreads - 1) / kThreads, unsigned(jobs.size()));
+    const auto* gs = m.samples.as<GpuSample>();
+    const auto* gops = m.ops.as<ops::PixelOp>();
+    m.start.record(stream);
+    resample_kernel<<<grid, kThreads, 0, stream>>>(gs, gops, source_base, m.output.as<uint8_t>(), m.work.as<float>());
+    GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
+    for (int round = 0; round < max_rounds; ++round) {
+      mean_kernel<<<unsigned(jobs.size()), 256, 0, stream>>>(gs, gops, m.work.as<float>(), round, m.means.as<float>());
+      blur_kernel<<<grid, kThreads, 0, stream>>>(gs, gops, m.weights.as<float>(), m.work.as<float>(), m.tmp.as<float>(), round, false);
+      blur_kernel<<<grid, kThreads, 0, stream>>>(gs, gops, m.weights.as<float>(), m.work.as<float>(), m.tmp.as<float>(), round, true);
+      segment_kernel<<<grid, kThreads, 0, stream>>>(gs, gops, m.means.as<float>(), m.work.as<float>(), m.output.as<uint8_t>(), round);
+      GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
+    }
+    m.stop.record(stream);
+  }
+  m.stream.synchronize();
+  if (!jobs.empty()) GPUAUG_CUDA_CHECK(cudaEventElapsedTime(&m.kernel_ms, m.start.get(), m.stop.get()), "timing");
+  batch.data = m.output.get();
+  batch.bytes = out_bytes;
+  return batch;
+}
+
+std::vector<Tensor> CudaExecutor::run_to_host(std::span<const SampleJob> jobs, Layout layout) {
+  const DeviceBatch& batch = run(jobs, layout);
+  std::vector<uint8_t> host(batch.bytes);
+  if (batch.bytes > 0)
+    GPUAUG_CUDA_CHECK(cudaMemcpy(host.data(), batch.data, batch.bytes, cudaMemcpyDeviceToHost), "download");
+  std::vector<Tensor> out;
+  out.reserve(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const auto& shape = batch.shapes[i];
+    Tensor t(batch.dtype, layout, shape[1], shape[2], shape[0]);
+    std::memcpy(t.data.data(), host.data() + batch.offsets[i], t.data.size());
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+}  // namespace gpuaug::plan

@@ -1,0 +1,68 @@
+// CudaExecutor: runs a batch of sample plans on one GPU — one fused kernel for the batch
+// (resampling, pixel program, cast, layout) calling the same per-pixel code as the CPU path,
+// plus reduction and blur kernels for the steps that cannot fold. Builds without CUDA give
+// an executor whose construction throws a clear error.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/tensor.h"
+#include "ops/fold.h"
+#include "plan/plan.h"
+
+namespace gpuaug::plan {
+
+// One output sample: its plan (geometry already in decoded-image coordinates), its source and
+// who it is (for per-pixel noise).
+struct SampleJob {
+  const ops::FoldResult* fold = nullptr;
+  const Image* source = nullptr;  // 8-bit RGB; or nullptr with source_index into uploaded sources
+  int source_index = -1;
+  PixelStreamId stream{};
+};
+
+// A batch left on the device: one buffer, samples at byte offsets. `uniform` when every
+// sample has the same shape, so the buffer is one N x C x H x W (or N x H x W x C) tensor.
+struct DeviceBatch {
+  void* data = nullptr;  // valid until the next run on the same executor
+  size_t bytes = 0;
+  DType dtype = DType::kUInt8;
+  Layout layout = Layout::kCHW;
+  std::vector<size_t> offsets;
+  std::vector<std::array<int, 3>> shapes;  // (channels, height, width) per sample
+  bool uniform = true;
+  int device = 0;
+};
+
+bool cuda_device_available();
+
+class CudaExecutor {
+ public:
+  explicit CudaExecutor(int device = 0);
+  ~CudaExecutor();
+  CudaExecutor(const CudaExecutor&) = delete;
+  CudaExecutor& operator=(const CudaExecutor&) = delete;
+
+  int device() const;
+
+  // Sources kept on the device for jobs that name them by source_index (augment-only runs).
+  void upload_sources(std::span<const Image* const> images);
+
+  // Runs a batch; the result stays on the device until the next run. Synchronous.
+  const DeviceBatch& run(std::span<const SampleJob> jobs, Layout layout);
+  // Runs and copies each sample back into a host tensor.
+  std::vector<Tensor> run_to_host(std::span<const SampleJob> jobs, Layout layout);
+
+  // Device time of the last run's kernels in milliseconds (CUDA events), for benchmarks.
+  float last_kernel_ms() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gpuaug::plan

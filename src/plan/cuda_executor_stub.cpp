@@ -1,0 +1,27 @@
+// CudaExecutor for builds without CUDA: constructing one says why it cannot run.
+#if !GPUAUG_HAVE_CUDA
+#include "core/error.h"
+#include "plan/cuda_executor.h"
+
+namespace gpuaug::plan {
+
+struct CudaExecutor::Impl {};
+
+bool cuda_device_available() { return false; }
+
+CudaExecutor::CudaExecutor(int) {
+  throw Error("", "device", "this gpuaug was built without CUDA; rebuild where nvcc is installed");
+}
+CudaExecutor::~CudaExecutor() = default;
+int CudaExecutor::device() const { return -1; }
+void CudaExecutor::upload_sources(std::span<const Image* const>) {}
+const DeviceBatch& CudaExecutor::run(std::span<const SampleJob>, Layout) {
+  throw Error("", "device", "no CUDA in this build");
+}
+std::vector<Tensor> CudaExecutor::run_to_host(std::span<const SampleJob>, Layout) {
+  throw Error("", "device", "no CUDA in this build");
+}
+float CudaExecutor::last_kernel_ms() const { return 0.0f; }
+
+}  // namespace gpuaug::plan
+#endif
