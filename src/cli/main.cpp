@@ -112,6 +112,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--iters", bench.iters, "Timed passes over the inputs")->check(CLI::PositiveNumber);
   bench_cmd->add_option("--warmup", bench.warmup, "Untimed passes first");
   bench_cmd->add_option("--limit", bench.limit, "Use at most this many images");
+  bench_cmd->add_option("--device", bench.device, "cpu, cuda or cuda:N");
+  bench_cmd->add_flag("--augment-only", bench.augment_only,
+                      "GPU: decode once, time planning + kernels on images already on the device");
   bool bench_json = false;
   bench_cmd->add_flag("--json", bench_json, "Print one JSON object");
 
@@ -145,8 +148,12 @@ int main(int argc, char** argv) {
       if (bench_json) {
         std::cout << jobs::bench_json(result) << "\n";
       } else {
-        fmt::print("bench: {} images in {:.3f} s = {:.1f} images/s ({} threads, batch {})\n",
-                   result.images, result.seconds, result.images_per_s, result.threads, result.batch);
+        fmt::print("bench: {} {} images in {:.3f} s = {:.1f} images/s on {} ({} threads, batch {})\n",
+                   result.mode, result.images, result.seconds, result.images_per_s, result.device,
+                   result.threads, result.batch);
+        if (result.kernel_ms > 0)
+          fmt::print("  kernels: {:.2f} ms = {:.0f} samples/s{}\n", result.kernel_ms, result.kernel_images_per_s,
+                     result.kernel_gb_per_s > 0 ? fmt::format(", {:.0f} GB/s", result.kernel_gb_per_s) : "");
       }
     } else if (app.got_subcommand("demo")) {
       std::cout << jobs::run_demo(argv[0], demo_out, demo_threads);

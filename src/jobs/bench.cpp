@@ -1,23 +1,160 @@
-// bench: files read once into memory, then batches over a thread pool; epochs differ per
-// iteration so every pass draws new parameters, as training would.
+// bench: files read once into memory, then batches; epochs differ per iteration so every pass
+// draws new parameters, as training would. CPU: decode + augment on a thread pool. GPU: the
+// pool decodes batch i+1 (region + DCT scale) while the GPU runs batch i; or, augment-only,
+// decoded images stay on the device and only planning and kernels are timed.
 #include "jobs/bench.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 
 #include <nlohmann/json.hpp>
 
 #include "codec/decoder.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
 #include "pipeline/augmenter.h"
+#include "plan/cuda_executor.h"
 
 namespace gpuaug::jobs {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Bytes a kernel must move for one sample: its output, and the source region its taps cover.
+double sample_bytes(const ops::FoldResult& fold, const Image& source) {
+  const ops::Geometry& g = fold.geometry;
+  double region = double(source.width) * source.height;
+  if (g.separable) {
+    const double w = std::clamp(std::min(g.x.hi, double(source.width)) - std::max(g.x.lo, 0.0), 1.0, double(source.width));
+    const double h = std::clamp(std::min(g.y.hi, double(source.height)) - std::max(g.y.lo, 0.0), 1.0, double(source.height));
+    region = w * h;
+  }
+  return region * 3 + double(g.out_w) * g.out_h * fold.channels * dtype_size(fold.dtype);
+}
+
+void bench_cpu(const pipeline::Augmenter& augmenter, const data::Source& source,
+               const std::vector<std::vector<uint8_t>>& files, const BenchOptions& options,
+               ThreadPool& pool, BenchResult& result) {
+  std::atomic<size_t> produced{0};
+  auto pass = [&](uint64_t epoch) {
+    for (size_t begin = 0; begin < files.size(); begin += size_t(options.batch)) {
+      const size_t end = std::min(files.size(), begin + size_t(options.batch));
+      pool.parallel_for(end - begin, [&](size_t k) {
+        const size_t i = begin + k;
+        produced += augmenter.run(files[i], source.samples[i].path, i, 0, epoch).size();
+      });
+    }
+  };
+  for (int w = 0; w < options.warmup; ++w) pass(1000000 + uint64_t(w));
+  produced = 0;
+  const auto start = Clock::now();
+  for (int it = 0; it < options.iters; ++it) pass(uint64_t(it));
+  result.seconds = seconds_since(start);
+  result.samples = produced;
+}
+
+void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Source& source,
+                          const std::vector<std::vector<uint8_t>>& files, const BenchOptions& options,
+                          ThreadPool& pool, plan::CudaExecutor& executor, BenchResult& result) {
+  const size_t batches = (files.size() + options.batch - 1) / options.batch;
+  std::vector<pipeline::PreparedImage> slots[2];
+  auto prepare = [&](size_t b, uint64_t epoch, std::vector<pipeline::PreparedImage>& out) {
+    const size_t begin = b * options.batch, end = std::min(files.size(), begin + options.batch);
+    out.resize(end - begin);
+    pool.parallel_for(end - begin, [&](size_t k) {
+      out[k] = augmenter.prepare(files[begin + k], source.samples[begin + k].path, begin + k, 0, epoch);
+    });
+  };
+  auto launch = [&](const std::vector<pipeline::PreparedImage>& prepared, uint64_t epoch) {
+    const RandomKey key = RandomKey::from(augmenter.chain().spec().seed, epoch);
+    std::vector<plan::SampleJob> jobs;
+    for (const auto& p : prepared)
+      for (const auto& plan : p.plans) jobs.push_back({&plan.fold, &p.image, -1, {key, plan.id}});
+    executor.run(jobs, augmenter.chain().spec().output.layout);
+    result.kernel_ms += executor.last_kernel_ms();
+    return jobs.size();
+  };
+  auto pass = [&](uint64_t epoch) {
+    size_t produced = 0;
+    prepare(0, epoch, slots[0]);
+    for (size_t b = 0; b < batches; ++b) {
+      std::future<size_t> gpu = std::async(std::launch::async, launch, std::cref(slots[b % 2]), epoch);
+      if (b + 1 < batches) prepare(b + 1, epoch, slots[(b + 1) % 2]);
+      produced += gpu.get();
+    }
+    return produced;
+  };
+  for (int w = 0; w < options.warmup; ++w) pass(1000000 + uint64_t(w));
+  result.kernel_ms = 0;
+  const auto start = Clock::now();
+  for (int it = 0; it < options.iters; ++it) result.samples += pass(uint64_t(it));
+  result.seconds = seconds_since(start);
+}
+
+void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::Source& source,
+                            const std::vector<std::vector<uint8_t>>& files, const BenchOptions& options,
+                            ThreadPool& pool, plan::CudaExecutor& executor, BenchResult& result) {
+  std::vector<Image> images(files.size());
+  pool.parallel_for(files.size(), [&](size_t i) {
+    try {
+      images[i] = codec::decode_image(files[i], {}).image;
+    } catch (const Error& e) {
+      throw e.with_file(source.samples[i].path);
+    }
+  });
+  std::vector<const Image*> pointers;
+  for (const Image& image : images) pointers.push_back(&image);
+  executor.upload_sources(pointers);
+  const pipeline::Chain& chain = augmenter.chain();
+  double bytes = 0.0;
+  auto pass = [&](uint64_t epoch) {
+    const RandomKey key = RandomKey::from(chain.spec().seed, epoch);
+    size_t produced = 0;
+    for (size_t begin = 0; begin < files.size(); begin += size_t(options.batch)) {
+      const size_t end = std::min(files.size(), begin + size_t(options.batch));
+      std::vector<std::vector<pipeline::SamplePlan>> plans(end - begin);
+      pool.parallel_for(end - begin, [&](size_t k) {
+        const Image& image = images[begin + k];
+        plans[k] = chain.plan(key, begin + k, 0, image.width, image.height);
+      });
+      std::vector<plan::SampleJob> jobs;
+      for (size_t k = 0; k < plans.size(); ++k)
+        for (const auto& p : plans[k]) {
+          jobs.push_back({&p.fold, nullptr, int(begin + k), {key, p.id}});
+          bytes += sample_bytes(p.fold, images[begin + k]);
+        }
+      executor.run(jobs, chain.spec().output.layout);
+      result.kernel_ms += executor.last_kernel_ms();
+      produced += jobs.size();
+    }
+    return produced;
+  };
+  for (int w = 0; w < options.warmup; ++w) pass(1000000 + uint64_t(w));
+  result.kernel_ms = 0;
+  bytes = 0;
+  const auto start = Clock::now();
+  for (int it = 0; it < options.iters; ++it) result.samples += pass(uint64_t(it));
+  result.seconds = seconds_since(start);
+  if (result.kernel_ms > 0) result.kernel_gb_per_s = bytes / (result.kernel_ms * 1e-3) / 1e9;
+}
+
+}  // namespace
 
 BenchResult run_bench(const BenchOptions& options) {
   if (options.batch < 1) throw Error("", "bench", "--batch must be at least 1");
   if (options.iters < 1) throw Error("", "bench", "--iters must be at least 1");
+  const Device device = parse_device(options.device);
+  if (options.augment_only && !device.cuda)
+    throw Error("", "bench", "--augment-only measures the GPU kernels: add --device cuda");
   const pipeline::Augmenter augmenter(pipeline::load_spec(options.spec_path));
   const data::Source source = data::open_source(options.input);
   const size_t count = options.limit > 0 ? std::min(options.limit, source.samples.size())
@@ -26,26 +163,22 @@ BenchResult run_bench(const BenchOptions& options) {
   for (size_t i = 0; i < count; ++i) files[i] = codec::read_file(source.samples[i].path);
 
   ThreadPool pool(options.threads);
-  std::atomic<size_t> produced{0};
-  auto pass = [&](uint64_t epoch) {
-    for (size_t begin = 0; begin < count; begin += size_t(options.batch)) {
-      const size_t end = std::min(count, begin + size_t(options.batch));
-      pool.parallel_for(end - begin, [&](size_t k) {
-        const size_t i = begin + k;
-        const auto samples = augmenter.run(files[i], source.samples[i].path, i, 0, epoch);
-        produced += samples.size();
-      });
-    }
-  };
-  for (int w = 0; w < options.warmup; ++w) pass(1000000 + uint64_t(w));
-  produced = 0;
-  const auto start = std::chrono::steady_clock::now();
-  for (int it = 0; it < options.iters; ++it) pass(uint64_t(it));
   BenchResult result;
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.device = device.name();
+  if (!device.cuda) {
+    bench_cpu(augmenter, source, files, options, pool, result);
+  } else {
+    plan::CudaExecutor executor(device.index);
+    if (options.augment_only) {
+      result.mode = "augment-only";
+      bench_gpu_augment_only(augmenter, source, files, options, pool, executor, result);
+    } else {
+      bench_gpu_end_to_end(augmenter, source, files, options, pool, executor, result);
+    }
+  }
   result.images = count * size_t(options.iters);
-  result.samples = produced;
   result.images_per_s = result.seconds > 0 ? result.images / result.seconds : 0.0;
+  if (result.kernel_ms > 0) result.kernel_images_per_s = result.samples / (result.kernel_ms * 1e-3);
   result.threads = pool.size();
   result.batch = options.batch;
   return result;
@@ -60,6 +193,12 @@ std::string bench_json(const BenchResult& r) {
   j["threads"] = r.threads;
   j["batch"] = r.batch;
   j["device"] = r.device;
+  j["mode"] = r.mode;
+  if (r.kernel_ms > 0) {
+    j["kernel_ms"] = r.kernel_ms;
+    j["kernel_images_per_s"] = r.kernel_images_per_s;
+    if (r.kernel_gb_per_s > 0) j["kernel_gb_per_s"] = r.kernel_gb_per_s;
+  }
   return j.dump();
 }
 

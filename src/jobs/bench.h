@@ -14,6 +14,9 @@ struct BenchOptions {
   int iters = 3;
   int warmup = 1;
   size_t limit = 0;  // use at most this many images (0: all)
+  std::string device = "cpu";  // cpu, cuda, cuda:N
+  // GPU only: decode once, keep the images on the device, time planning + kernels alone.
+  bool augment_only = false;
 };
 
 struct BenchResult {
@@ -24,6 +27,10 @@ struct BenchResult {
   int threads = 0;
   int batch = 0;
   std::string device = "cpu";
+  std::string mode = "decode+augment";
+  double kernel_ms = 0.0;          // GPU: device time of the kernels, summed (CUDA events)
+  double kernel_images_per_s = 0.0;
+  double kernel_gb_per_s = 0.0;    // bytes the kernels read (source regions) + wrote, per second
 };
 
 BenchResult run_bench(const BenchOptions& options);

@@ -11,41 +11,56 @@
 
 namespace gpuaug::pipeline {
 
-std::vector<AugmentedSample> Augmenter::run(std::span<const uint8_t> bytes, const std::string& file,
-                                            uint64_t index, uint32_t copy, uint64_t epoch,
-                                            const ReplayLookup* replay) const {
+PreparedImage Augmenter::prepare(std::span<const uint8_t> bytes, const std::string& file,
+                                uint64_t index, uint32_t copy, uint64_t epoch,
+                                const ReplayLookup* replay) const {
   try {
     const Spec& spec = chain_.spec();
     const codec::ImageInfo info = codec::peek_image(bytes, spec.decode.max_pixels);
     const RandomKey key = RandomKey::from(spec.seed, epoch);
-    std::vector<SamplePlan> plans =
+    PreparedImage prepared;
+    prepared.plans =
         chain_.plan(key, index, copy, info.oriented_width(), info.oriented_height(), replay);
-    if (plans.empty()) return {};
+    if (prepared.plans.empty()) return prepared;
     std::vector<const ops::FoldResult*> folds;
-    for (const SamplePlan& p : plans) folds.push_back(&p.fold);
+    for (const SamplePlan& p : prepared.plans) folds.push_back(&p.fold);
     const plan::DecodeNeeds needs = plan::decode_needs(folds, info.oriented_width(),
                                                        info.oriented_height(), spec.decode.dct_scaling);
     codec::DecodeRequest request;
     request.region = needs.region;
     request.scale_denom = needs.scale_denom;
     request.max_pixels = spec.decode.max_pixels;
-    const codec::DecodedImage decoded = codec::decode_image(bytes, request);
-
-    std::vector<AugmentedSample> out;
-    out.reserve(plans.size());
-    for (SamplePlan& p : plans) {
+    codec::DecodedImage decoded = codec::decode_image(bytes, request);
+    for (SamplePlan& p : prepared.plans)
       p.fold.geometry = plan::retarget(p.fold.geometry, decoded.scale_denom, decoded.origin_x,
                                        decoded.origin_y, decoded.grid_offset_x, decoded.grid_offset_y);
-      Tensor t = plan::execute_cpu(p.fold, decoded.image, {key, p.id}, spec.output.layout);
-      out.push_back({std::move(p), std::move(t)});
-    }
-    return out;
+    prepared.image = std::move(decoded.image);
+    return prepared;
   } catch (const Error& e) {
     if (!e.file().empty()) throw;
     throw e.with_file(file);
   } catch (const std::bad_alloc&) {
-    throw Error(file, "augment", "out of memory");
+    throw Error(file, "decode", "out of memory");
   }
+}
+
+std::vector<AugmentedSample> Augmenter::run(std::span<const uint8_t> bytes, const std::string& file,
+                                            uint64_t index, uint32_t copy, uint64_t epoch,
+                                            const ReplayLookup* replay) const {
+  PreparedImage prepared = prepare(bytes, file, index, copy, epoch, replay);
+  const RandomKey key = RandomKey::from(chain_.spec().seed, epoch);
+  std::vector<AugmentedSample> out;
+  out.reserve(prepared.plans.size());
+  try {
+    for (SamplePlan& p : prepared.plans) {
+      Tensor t = plan::execute_cpu(p.fold, prepared.image, {key, p.id}, chain_.spec().output.layout);
+      out.push_back({std::move(p), std::move(t)});
+    }
+  } catch (const Error& e) {
+    if (!e.file().empty()) throw;
+    throw e.with_file(file);
+  }
+  return out;
 }
 
 std::vector<AugmentedSample> Augmenter::run_file(const std::string& path, uint64_t index,

@@ -17,6 +17,12 @@ struct AugmentedSample {
   Tensor tensor;
 };
 
+// One image's plans and its decoded region, ready for the CPU or GPU executor.
+struct PreparedImage {
+  std::vector<SamplePlan> plans;  // geometry already in decoded-image coordinates
+  Image image;
+};
+
 class Augmenter {
  public:
   explicit Augmenter(const Spec& spec) : chain_(spec) {}
@@ -27,6 +33,9 @@ class Augmenter {
   std::vector<AugmentedSample> run(std::span<const uint8_t> bytes, const std::string& file,
                                    uint64_t index, uint32_t copy, uint64_t epoch,
                                    const ReplayLookup* replay = nullptr) const;
+  // Header, plans and region/DCT-scaled decode, without executing.
+  PreparedImage prepare(std::span<const uint8_t> bytes, const std::string& file, uint64_t index,
+                        uint32_t copy, uint64_t epoch, const ReplayLookup* replay = nullptr) const;
   std::vector<AugmentedSample> run_file(const std::string& path, uint64_t index, uint32_t copy,
                                         uint64_t epoch, const ReplayLookup* replay = nullptr) const;
 

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# On the GPU machine: build, run every test (the `gpu` label included), compute-sanitizer on
+# the GPU tests, and the benchmarks; logs go to $OUT (or ./gpu-check-out).
+set -uo pipefail
+out=${OUT:-$PWD/gpu-check-out}
+mkdir -p "$out"
+jobs=$(nproc)
+export PATH=/usr/local/cuda/bin:$PATH
+{
+  nvidia-smi -L; nvcc --version | tail -2; g++ --version | head -1; cmake --version | head -1
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGPUAUG_WERROR=OFF ${GPUAUG_CMAKE_ARGS:-}
+  ninja -C build -k 0 -j "$jobs"
+} > "$out/build.log" 2>&1
+tail -3 "$out/build.log"
+ctest --test-dir build -j "$jobs" --output-on-failure > "$out/ctest.log" 2>&1
+grep -E "tests passed|tests failed|Failed|\*\*\*" "$out/ctest.log" | head -40
+./build/tests/test_plan_gpu > "$out/gpu_tests.log" 2>&1; grep -E "max \|gpu|PASSED|FAILED" "$out/gpu_tests.log" | sort | uniq -c | sort -rn | head -5
+if [ "${SANITIZE:-1}" = 1 ]; then
+  compute-sanitizer --tool memcheck --error-exitcode 9 ./build/tests/test_plan_gpu --gtest_filter='*17x19_b7*:*Large*rrc_flip*' > "$out/memcheck.log" 2>&1
+  echo "memcheck exit $?: $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
+  compute-sanitizer --tool racecheck --error-exitcode 9 ./build/tests/test_plan_gpu --gtest_filter='*jitter_blur_jitter_17x19_b7*:*full_chain_f32_64x48_b7*' > "$out/racecheck.log" 2>&1
+  echo "racecheck exit $?: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/racecheck.log" | tail -1)"
+fi
+if [ "${BENCH:-1}" = 1 ]; then
+  PYTHONUNBUFFERED=1 python3 bench/gpu_vs_peers.py --images "${IMAGES:-2048}" ${GPU_BENCH_ARGS:-} > "$out/gpu_bench.md" 2>&1; tail -22 "$out/gpu_bench.md"
+  PYTHONUNBUFFERED=1 python3 bench/cpu_decode_augment.py --images 1000 > "$out/cpu_bench.md" 2>&1; tail -14 "$out/cpu_bench.md"
+fi
