@@ -116,25 +116,40 @@ void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::So
   executor.upload_sources(pointers);
   const pipeline::Chain& chain = augmenter.chain();
   double bytes = 0.0;
-  auto pass = [&](uint64_t epoch) {
+  struct Slot {
+    std::vector<std::vector<pipeline::SamplePlan>> plans;
+    std::vector<plan::SampleJob> jobs;
+  };
+  Slot slots[2];
+  const size_t batches = (files.size() + options.batch - 1) / options.batch;
+  // Plans of batch b on the pool; the GPU meanwhile runs batch b - 1.
+  auto plan_batch = [&](size_t b, uint64_t epoch, Slot& slot) {
     const RandomKey key = RandomKey::from(chain.spec().seed, epoch);
+    const size_t begin = b * options.batch, end = std::min(files.size(), begin + options.batch);
+    slot.plans.resize(end - begin);
+    pool.parallel_for(end - begin, [&](size_t k) {
+      const Image& image = images[begin + k];
+      slot.plans[k] = chain.plan(key, begin + k, 0, image.width, image.height);
+    });
+    slot.jobs.clear();
+    for (size_t k = 0; k < slot.plans.size(); ++k)
+      for (const auto& p : slot.plans[k]) {
+        slot.jobs.push_back({&p.fold, nullptr, int(begin + k), {key, p.id}});
+        bytes += sample_bytes(p.fold, images[begin + k]);
+      }
+  };
+  auto launch = [&](const Slot& slot) {
+    executor.run(slot.jobs, chain.spec().output.layout);
+    result.kernel_ms += executor.last_kernel_ms();
+    return slot.jobs.size();
+  };
+  auto pass = [&](uint64_t epoch) {
     size_t produced = 0;
-    for (size_t begin = 0; begin < files.size(); begin += size_t(options.batch)) {
-      const size_t end = std::min(files.size(), begin + size_t(options.batch));
-      std::vector<std::vector<pipeline::SamplePlan>> plans(end - begin);
-      pool.parallel_for(end - begin, [&](size_t k) {
-        const Image& image = images[begin + k];
-        plans[k] = chain.plan(key, begin + k, 0, image.width, image.height);
-      });
-      std::vector<plan::SampleJob> jobs;
-      for (size_t k = 0; k < plans.size(); ++k)
-        for (const auto& p : plans[k]) {
-          jobs.push_back({&p.fold, nullptr, int(begin + k), {key, p.id}});
-          bytes += sample_bytes(p.fold, images[begin + k]);
-        }
-      executor.run(jobs, chain.spec().output.layout);
-      result.kernel_ms += executor.last_kernel_ms();
-      produced += jobs.size();
+    plan_batch(0, epoch, slots[0]);
+    for (size_t b = 0; b < batches; ++b) {
+      std::future<size_t> gpu = std::async(std::launch::async, launch, std::cref(slots[b % 2]));
+      if (b + 1 < batches) plan_batch(b + 1, epoch, slots[(b + 1) % 2]);
+      produced += gpu.get();
     }
     return produced;
   };

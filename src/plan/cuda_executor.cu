@@ -3,6 +3,7 @@
 // compile under nvcc's C++20. Arithmetic lives in
 // resample_math.h and pixel_math.h, shared with the CPU executor.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include <string>
@@ -40,7 +41,38 @@ struct GpuSample {
   RandomKey key;
   uint64_t index;
   uint32_t stream;
+  // Separable taps, precomputed per output column and row by axis_table_kernel.
+  uint32_t x_entries, y_entries;  // index of column 0 / row 0 in the entry array
+  int x_stride, y_stride;         // weight slots per entry
+  uint64_t x_weights, y_weights;  // float offset of column 0 / row 0 in the weight array
 };
+
+// Weight slots an axis entry needs: torchvision's taps span at most 2 * support + 1 pixels.
+int max_taps(const AxisSampler& a) {
+  if (a.interp == static_cast<uint8_t>(ops::Interp::kNearest)) return 1;
+  return static_cast<int>(std::ceil(2.0 * a.support)) + 2;
+}
+
+// One thread per (sample, axis, output index): the same taps and weights build_axis_table
+// computes on the CPU, from the same functions.
+__global__ void axis_table_kernel(const GpuSample* samples, int2* entries, float* weights) {
+  const GpuSample& s = samples[blockIdx.y];
+  if (!s.separable) return;
+  const bool vertical = blockIdx.z == 1;
+  const AxisSampler& a = vertical ? s.ay : s.ax;
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= a.out_size) return;
+  double centre;
+  const bool valid = axis_centre(a, i, centre);
+  int first = 0;
+  int count = valid ? axis_taps(a, centre, first) : 0;
+  const int stride = vertical ? s.y_stride : s.x_stride;
+  if (count > stride) count = stride;  // cannot happen: max_taps bounds it
+  const double total = axis_total(a, centre, first, count);
+  float* w = weights + (vertical ? s.y_weights : s.x_weights) + size_t(i) * stride;
+  for (int j = 0; j < count; ++j) w[j] = axis_weight(a, centre, first + j, total);
+  entries[(vertical ? s.y_entries : s.x_entries) + i] = make_int2(first, count);
+}
 
 struct DeviceFetch {
   const uint8_t* src;
@@ -58,33 +90,44 @@ struct DeviceFetch {
   }
 };
 
-// The same sums, in the same order, as resample_separable's two passes on the CPU.
-__device__ void separable_pixel(const GpuSample& s, const DeviceFetch& fetch, int x, int y, float v[3]) {
-  double cx, cy;
-  const bool valid_x = axis_centre(s.ax, x, cx), valid_y = axis_centre(s.ay, y, cy);
-  int fx = 0, fy = 0;
-  const int nx = valid_x ? axis_taps(s.ax, cx, fx) : 0;
-  const int ny = valid_y ? axis_taps(s.ay, cy, fy) : 0;
-  if (nx == 0 || ny == 0) {
+// The same sums, in the same order, as resample_separable's two passes on the CPU, with the
+// weights from the axis tables.
+__device__ void separable_pixel(const GpuSample& s, const int2* entries, const float* weights,
+                                const DeviceFetch& fetch, int x, int y, float v[3]) {
+  const int2 ex = entries[s.x_entries + x], ey = entries[s.y_entries + y];
+  if (ex.y == 0 || ey.y == 0) {
     v[0] = s.fill[0], v[1] = s.fill[1], v[2] = s.fill[2];
     return;
   }
-  const double tx = axis_total(s.ax, cx, fx, nx), ty = axis_total(s.ay, cy, fy, ny);
+  const float* wx = weights + s.x_weights + size_t(x) * s.x_stride;
+  const float* wy = weights + s.y_weights + size_t(y) * s.y_stride;
+  const int col0 = s.ax.base + ex.x;
+  const bool inside_x = col0 >= 0 && col0 + ex.y <= fetch.width;
   float v0 = 0.0f, v1 = 0.0f, v2 = 0.0f;
-  for (int k = 0; k < ny; ++k) {
-    const float wy = axis_weight(s.ay, cy, fy + k, ty);
+  for (int k = 0; k < ey.y; ++k) {
+    const int row = s.ay.base + ey.x + k;
     float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
-    for (int j = 0; j < nx; ++j) {
-      const float wx = axis_weight(s.ax, cx, fx + j, tx);
-      float px[3];
-      fetch(s.ax.base + fx + j, s.ay.base + fy + k, px);
-      h0 += wx * px[0];
-      h1 += wx * px[1];
-      h2 += wx * px[2];
+    if (inside_x && row >= 0 && row < fetch.height) {
+      const uint8_t* p = fetch.src + (size_t(row) * fetch.width + col0) * 3;
+      for (int j = 0; j < ex.y; ++j, p += 3) {
+        const float w = wx[j];
+        h0 += w * float(p[0]);
+        h1 += w * float(p[1]);
+        h2 += w * float(p[2]);
+      }
+    } else {
+      for (int j = 0; j < ex.y; ++j) {
+        float px[3];
+        fetch(col0 + j, row, px);
+        h0 += wx[j] * px[0];
+        h1 += wx[j] * px[1];
+        h2 += wx[j] * px[2];
+      }
     }
-    v0 += wy * h0;
-    v1 += wy * h1;
-    v2 += wy * h2;
+    const float w = wy[k];
+    v0 += w * h0;
+    v1 += w * h1;
+    v2 += w * h2;
   }
   v[0] = v0, v[1] = v1, v[2] = v2;
 }
@@ -122,6 +165,7 @@ __device__ void run_ops(const GpuSample& s, const ops::PixelOp* ops, int begin, 
 // One thread per output pixel; blockIdx.y is the sample. Without barriers the whole chain runs
 // here and the pixel is stored; with barriers it stops at the first and writes the work buffer.
 __global__ void resample_kernel(const GpuSample* samples, const ops::PixelOp* all_ops,
+                                const int2* entries, const float* weights,
                                 const uint8_t* sources, uint8_t* out, float* work) {
   const GpuSample& s = samples[blockIdx.y];
   const int pixel = blockIdx.x * blockDim.x + threadIdx.x;
@@ -130,7 +174,7 @@ __global__ void resample_kernel(const GpuSample* samples, const ops::PixelOp* al
   const DeviceFetch fetch{sources + s.src_offset, s.src_w, s.src_h, s.border, s.fill};
   float v[3];
   if (s.separable) {
-    separable_pixel(s, fetch, x, y, v);
+    separable_pixel(s, entries, weights, fetch, x, y, v);
   } else {
     warp_pixel(s.warp, x, y, s.fill, fetch, v);
   }
@@ -230,7 +274,7 @@ struct CudaExecutor::Impl {
   CudaStream stream;
   CudaEvent start, stop;
   PinnedBuffer staging;
-  DeviceBuffer sources, uploaded, samples, ops, weights, work, tmp, means, output;
+  DeviceBuffer sources, uploaded, samples, ops, weights, work, tmp, means, output, entries, taps;
   std::vector<size_t> uploaded_offsets;
   std::vector<std::array<int, 2>> uploaded_sizes;
   DeviceBatch batch;
@@ -304,8 +348,8 @@ const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout lay
   for (const SampleJob& job : jobs)
     if (job.source != nullptr) source_bytes += job.source->pixels.size();
   m.staging.reserve(std::max<size_t>(source_bytes, 1));
-  size_t source_cursor = 0, out_bytes = 0, work_floats = 0;
-  int max_pixels = 1, max_rounds = 0;
+  size_t source_cursor = 0, out_bytes = 0, work_floats = 0, entry_count = 0, tap_count = 0;
+  int max_pixels = 1, max_rounds = 0, max_side = 1;
   DeviceBatch& batch = m.batch;
   batch.offsets.assign(jobs.size(), 0);
   batch.shapes.assign(jobs.size(), {0, 0, 0});
@@ -322,6 +366,15 @@ const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout lay
     if (g.separable) {
       s.ax = make_axis_sampler(g.x, g.interp, g.antialias);
       s.ay = make_axis_sampler(g.y, g.interp, g.antialias);
+      s.x_stride = max_taps(s.ax);
+      s.y_stride = max_taps(s.ay);
+      s.x_entries = static_cast<uint32_t>(entry_count);
+      s.y_entries = static_cast<uint32_t>(entry_count + g.out_w);
+      entry_count += size_t(g.out_w) + g.out_h;
+      s.x_weights = tap_count;
+      s.y_weights = tap_count + size_t(g.out_w) * s.x_stride;
+      tap_count += size_t(g.out_w) * s.x_stride + size_t(g.out_h) * s.y_stride;
+      max_side = std::max({max_side, g.out_w, g.out_h});
     } else {
       s.warp = make_warp_sampler(g);
     }
@@ -383,6 +436,8 @@ const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout lay
   m.samples.reserve(samples.size() * sizeof(GpuSample), stream);
   m.ops.reserve(std::max<size_t>(all_ops.size(), 1) * sizeof(ops::PixelOp), stream);
   m.output.reserve(std::max<size_t>(out_bytes, 1), stream);
+  m.entries.reserve(std::max<size_t>(entry_count, 1) * sizeof(int2), stream);
+  m.taps.reserve(std::max<size_t>(tap_count, 1) * sizeof(float), stream);
   GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.samples.get(), samples.data(), samples.size() * sizeof(GpuSample),
                                     cudaMemcpyHostToDevice, stream), "upload");
   if (!all_ops.empty())
@@ -410,7 +465,14 @@ const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout lay
     const auto* gs = m.samples.as<GpuSample>();
     const auto* gops = m.ops.as<ops::PixelOp>();
     m.start.record(stream);
-    resample_kernel<<<grid, kThreads, 0, stream>>>(gs, gops, source_base, m.output.as<uint8_t>(), m.work.as<float>());
+    if (entry_count > 0) {
+      constexpr int kTableThreads = 128;
+      const dim3 table_grid((max_side + kTableThreads - 1) / kTableThreads, unsigned(jobs.size()), 2);
+      axis_table_kernel<<<table_grid, kTableThreads, 0, stream>>>(gs, m.entries.as<int2>(), m.taps.as<float>());
+      GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
+    }
+    resample_kernel<<<grid, kThreads, 0, stream>>>(gs, gops, m.entries.as<int2>(), m.taps.as<float>(),
+                                                   source_base, m.output.as<uint8_t>(), m.work.as<float>());
     GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     for (int round = 0; round < max_rounds; ++round) {
       mean_kernel<<<unsigned(jobs.size()), 256, 0, stream>>>(gs, gops, m.work.as<float>(), round, m.means.as<float>());

@@ -42,7 +42,7 @@ const Case kCases[] = {
     {"resize_nearest", "[{resize: {size: [40, 9], interpolation: nearest}}]", "HWC"},
     {"resize_up_noaa", "[{resize: {size: [70, 90], antialias: false}}]", "HWC"},
     {"center_crop_pad", "[{center_crop: {size: [50, 25]}}]", "CHW"},
-    {"random_crop_reflect", "[{random_crop: {size: 12, padding: [3, 5], padding_mode: reflect}}]", "HWC"},
+    {"random_crop_reflect", "[{random_crop: {size: 12, padding: [3, 5], pad_if_needed: true, padding_mode: reflect}}]", "HWC"},
     {"random_crop_edge", "[{random_crop: {size: [30, 30], pad_if_needed: true, padding_mode: edge}}]", "HWC"},
     {"pad_symmetric", "[{pad: {padding: [2, 3, 4, 1], padding_mode: symmetric}}]", "CHW"},
     {"pad_fill", "[{pad: {padding: 4, fill: [10, 20, 30]}}]", "HWC"},

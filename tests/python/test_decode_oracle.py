@@ -1,6 +1,8 @@
 """Decode oracle: an empty chain on PNG and JPEG equals Pillow's decode (libpng, libjpeg-turbo)."""
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -22,6 +24,26 @@ def _pillow_rgb(path: Path) -> np.ndarray:
     return np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
 
 
+def _adam7_png(rgb: np.ndarray) -> bytes:
+    """An interlaced (Adam7) 8-bit RGB PNG, written by hand: Pillow and OpenCV cannot."""
+    h, w, _ = rgb.shape
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+              (0, 1, 1, 2)]  # (x0, y0, dx, dy)
+    raw = b""
+    for x0, y0, dx, dy in passes:
+        sub = rgb[y0::dy, x0::dx]
+        if sub.size:
+            raw += b"".join(b"\x00" + row.tobytes() for row in sub)  # filter type 0 per row
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 1)  # 8-bit RGB, interlace method 1
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
 def _write_pngs(folder: Path) -> None:
     """8-bit RGB, gray, gray+alpha, RGBA and palette PNGs, odd sizes, written by Pillow."""
     folder.mkdir(parents=True)
@@ -32,7 +54,7 @@ def _write_pngs(folder: Path) -> None:
     Image.fromarray(random_image(17, 19, 4, channels=2), "LA").save(folder / "gray_alpha.png")
     Image.fromarray(rgb).quantize(37).save(folder / "palette.png")
     Image.fromarray(random_image(1, 1, 5)).save(folder / "one.png")
-    Image.fromarray(random_image(5, 3, 6)).save(folder / "interlaced.png")  # Pillow cannot interlace
+    (folder / "interlaced.png").write_bytes(_adam7_png(random_image(13, 11, 6)))
     # 16-bit RGB from OpenCV (BGR order on disk is swapped back by cv2).
     rgb16 = np.random.default_rng(7).integers(0, 65536, (9, 11, 3), dtype=np.uint16)
     cv2.imwrite(str(folder / "rgb16.png"), rgb16[..., ::-1])
@@ -102,11 +124,20 @@ def test_jpeg_gray_and_cmyk_equal_pillow(run_gpuaug, tmp_path, mode):
     np.testing.assert_array_equal(out, _pillow_rgb(folder / "a.jpg"))
 
 
+PNG_EXIF_IGNORED = pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: the eXIf chunk of a PNG is not read (codec/image_info.cpp takes the "
+    "orientation from a JPEG APP1 only), so a PNG with orientation 2..8 comes out as stored; "
+    "Pillow's exif_transpose and torchvision's decode_png(apply_exif_orientation=True) turn it")
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 @pytest.mark.parametrize("fmt", ["jpg", "png"])
-def test_exif_orientation_equals_exif_transpose(run_gpuaug, tmp_path, orientation, fmt):
+def test_exif_orientation_equals_exif_transpose(run_gpuaug, tmp_path, request, orientation, fmt):
     # Oracle: PIL.ImageOps.exif_transpose of Pillow's decode (non-square 31x23, so transposing
     # orientations 5..8 swap the shape). Tolerance: exact.
+    if fmt == "png" and orientation != 1:
+        request.applymarker(PNG_EXIF_IGNORED)
     folder = tmp_path / "exif"
     folder.mkdir()
     exif = Image.Exif()
