@@ -89,6 +89,8 @@ int main(int argc, char** argv) {
   augment_cmd->add_option("--record", augment.record_path, "Write drawn parameters, one JSON line per sample");
   augment_cmd->add_option("--replay", augment.replay_path, "Reproduce the samples of a --record file");
   augment_cmd->add_option("--on-error", augment.on_error, "raise or skip")->check(CLI::IsMember({"raise", "skip"}));
+  augment_cmd->add_option("--device", augment.device, "cpu, cuda or cuda:N");
+  augment_cmd->add_option("--batch", augment.batch, "Images per GPU batch")->check(CLI::PositiveNumber);
   bool augment_quiet = false;
   augment_cmd->add_flag("--quiet", augment_quiet, "No progress bar or summary");
 
@@ -102,6 +104,7 @@ int main(int argc, char** argv) {
   preview_cmd->add_option("--seed", preview_seed, "Override the spec's seed");
   preview_cmd->add_option("--epoch", preview.epoch, "Epoch");
   preview_cmd->add_option("--threads", preview.threads, "CPU threads (0: all cores)");
+  preview_cmd->add_option("--device", preview.device, "cpu, cuda or cuda:N");
 
   jobs::BenchOptions bench;
   auto* bench_cmd = app.add_subcommand("bench", "Decode + augment to memory and report images/s");

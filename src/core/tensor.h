@@ -3,6 +3,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -32,6 +34,29 @@ struct Image {
   size_t stride() const { return size_t(width) * channels; }
 };
 
+// Bytes that are not zeroed on allocation: every executor writes each element once.
+class ByteBuffer {
+ public:
+  ByteBuffer() = default;
+  explicit ByteBuffer(size_t size) : bytes_(std::make_unique_for_overwrite<std::byte[]>(size)), size_(size) {}
+  ByteBuffer(const ByteBuffer& other) : ByteBuffer(other.size_) {
+    if (size_ > 0) std::memcpy(bytes_.get(), other.bytes_.get(), size_);
+  }
+  ByteBuffer& operator=(const ByteBuffer& other) {
+    if (this != &other) *this = ByteBuffer(other);
+    return *this;
+  }
+  ByteBuffer(ByteBuffer&&) noexcept = default;
+  ByteBuffer& operator=(ByteBuffer&&) noexcept = default;
+  std::byte* data() { return bytes_.get(); }
+  const std::byte* data() const { return bytes_.get(); }
+  size_t size() const { return size_; }
+
+ private:
+  std::unique_ptr<std::byte[]> bytes_;
+  size_t size_ = 0;
+};
+
 // One output sample. Elements are `dtype`, ordered by `layout`.
 struct Tensor {
   DType dtype = DType::kUInt8;
@@ -39,7 +64,7 @@ struct Tensor {
   int height = 0;
   int width = 0;
   int channels = 0;
-  std::vector<std::byte> data;
+  ByteBuffer data;
 
   Tensor() = default;
   Tensor(DType d, Layout l, int h, int w, int c)

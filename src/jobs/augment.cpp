@@ -3,11 +3,16 @@
 #include "jobs/augment.h"
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include <fmt/format.h>
 
+#include "codec/decoder.h"
+#include "codec/nvjpeg_decoder.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
@@ -75,33 +80,71 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   std::vector<size_t> item_written(items.size(), 0);
   Progress progress("augment", items.size(), options.progress);
   ThreadPool pool(options.threads);
-  pool.parallel_for(items.size(), [&](size_t n) {
-    const WorkItem& item = items[n];
-    const data::SampleRef& ref = source.samples[item.index];
-    try {
-      const auto samples = augmenter.run_file(ref.path, item.index, item.copy, epoch,
-                                              replay ? &lookup : nullptr);
-      for (const auto& sample : samples) {
-        const std::string path = output_path(options.output, ref.relative, sample.plan.id,
-                                             numbered_copies, has_crops, options.format);
-        std::vector<uint8_t> bytes;
-        try {
-          bytes = encode_output(sample, options.format, options.jpeg_quality);
-        } catch (const Error& e) {
-          throw e.with_file(ref.path);
-        }
-        write_file_atomic(path, bytes);
-        ++item_written[n];
-        if (!options.record_path.empty())
-          records[n].push_back(
-              pipeline::record_line(ref.relative, sample.plan.id, epoch, has_crops, sample.plan.drawn).dump());
+  auto write_item = [&](size_t n, const std::vector<pipeline::AugmentedSample>& samples) {
+    const data::SampleRef& ref = source.samples[items[n].index];
+    for (const auto& sample : samples) {
+      const std::string path = output_path(options.output, ref.relative, sample.plan.id,
+                                           numbered_copies, has_crops, options.format);
+      std::vector<uint8_t> bytes;
+      try {
+        bytes = encode_output(sample, options.format, options.jpeg_quality);
+      } catch (const Error& e) {
+        throw e.with_file(ref.path);
       }
+      write_file_atomic(path, bytes);
+      ++item_written[n];
+      if (!options.record_path.empty())
+        records[n].push_back(
+            pipeline::record_line(ref.relative, sample.plan.id, epoch, has_crops, sample.plan.drawn).dump());
+    }
+  };
+  auto guarded = [&](size_t n, const std::function<void()>& work) {
+    try {
+      work();
     } catch (const Error& e) {
       if (options.on_error == "raise") throw;
       item_errors[n] = e.what();
     }
-    progress.advance();
-  });
+  };
+  const pipeline::ReplayLookup* replay_lookup = replay ? &lookup : nullptr;
+  const Device device = parse_device(options.device);
+  if (!device.cuda) {
+    pool.parallel_for(items.size(), [&](size_t n) {
+      guarded(n, [&] {
+        const WorkItem& item = items[n];
+        write_item(n, augmenter.run_file(source.samples[item.index].path, item.index, item.copy,
+                                         epoch, replay_lookup));
+      });
+      progress.advance();
+    });
+  } else {
+    // Decode on the pool (nvJPEG takes the JPEGs it suits), one GPU batch, then encode and
+    // write on the pool.
+    plan::CudaExecutor executor(device.index);
+    std::unique_ptr<codec::NvjpegDecoder> nvjpeg;
+    if (codec::NvjpegDecoder::built() && spec.decode.gpu)
+      nvjpeg = std::make_unique<codec::NvjpegDecoder>(device.index);
+    const size_t batch = size_t(std::max(options.batch, 1));
+    for (size_t begin = 0; begin < items.size(); begin += batch) {
+      const size_t end = std::min(items.size(), begin + batch);
+      std::vector<std::vector<uint8_t>> blobs(end - begin);
+      std::vector<pipeline::PreparedImage> prepared(end - begin);
+      pool.parallel_for(end - begin, [&](size_t k) {
+        guarded(begin + k, [&] {
+          const WorkItem& item = items[begin + k];
+          const std::string& path = source.samples[item.index].path;
+          blobs[k] = codec::read_file(path);
+          prepared[k] = augmenter.prepare(blobs[k], path, item.index, item.copy, epoch, replay_lookup,
+                                          nvjpeg != nullptr);
+        });
+      });
+      auto results = augmenter.execute_gpu(executor, prepared, epoch, nvjpeg.get());
+      pool.parallel_for(end - begin, [&](size_t k) {
+        if (item_errors[begin + k].empty()) guarded(begin + k, [&] { write_item(begin + k, results[k]); });
+        progress.advance();
+      });
+    }
+  }
   progress.finish();
 
   std::string record_text;

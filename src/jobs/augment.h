@@ -23,6 +23,8 @@ struct AugmentOptions {
   std::string replay_path;
   std::string on_error = "raise";  // raise | skip
   bool progress = true;
+  std::string device = "cpu";  // cpu, cuda, cuda:N
+  int batch = 64;              // images per GPU batch
 };
 
 struct AugmentSummary {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "codec/decoder.h"
+#include "codec/nvjpeg_decoder.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -65,20 +66,35 @@ void bench_cpu(const pipeline::Augmenter& augmenter, const data::Source& source,
 void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Source& source,
                           const std::vector<std::vector<uint8_t>>& files, const BenchOptions& options,
                           ThreadPool& pool, plan::CudaExecutor& executor, BenchResult& result) {
+  std::unique_ptr<codec::NvjpegDecoder> nvjpeg;
+  if (codec::NvjpegDecoder::built() && augmenter.chain().spec().decode.gpu) {
+    nvjpeg = std::make_unique<codec::NvjpegDecoder>(executor.device());
+    result.decoder = nvjpeg->hardware() ? "nvJPEG hardware + CPU" : "nvJPEG CUDA + CPU";
+  }
+  // The share of each batch nvJPEG decodes, moved towards balancing the two decoders' rates.
+  double share = nvjpeg ? 0.5 : 0.0;
   const size_t batches = (files.size() + options.batch - 1) / options.batch;
   std::vector<pipeline::PreparedImage> slots[2];
+  double cpu_rate = 0.0, gpu_rate = 0.0;
   auto prepare = [&](size_t b, uint64_t epoch, std::vector<pipeline::PreparedImage>& out) {
     const size_t begin = b * options.batch, end = std::min(files.size(), begin + options.batch);
-    out.resize(end - begin);
+    const size_t to_gpu = size_t(share * double(end - begin) + 0.5);
+    out.assign(end - begin, {});
+    const auto start = Clock::now();
     pool.parallel_for(end - begin, [&](size_t k) {
-      out[k] = augmenter.prepare(files[begin + k], source.samples[begin + k].path, begin + k, 0, epoch);
+      out[k] = augmenter.prepare(files[begin + k], source.samples[begin + k].path, begin + k, 0, epoch,
+                                 nullptr, k < to_gpu);
     });
+    size_t on_cpu = 0;
+    for (const auto& p : out) on_cpu += !p.decode_on_gpu;
+    if (on_cpu > 0) cpu_rate = on_cpu / std::max(seconds_since(start), 1e-6);
   };
-  auto launch = [&](const std::vector<pipeline::PreparedImage>& prepared, uint64_t epoch) {
-    const RandomKey key = RandomKey::from(augmenter.chain().spec().seed, epoch);
-    std::vector<plan::SampleJob> jobs;
-    for (const auto& p : prepared)
-      for (const auto& plan : p.plans) jobs.push_back({&plan.fold, &p.image, -1, {key, plan.id}});
+  auto launch = [&](std::vector<pipeline::PreparedImage>& prepared, uint64_t epoch) {
+    const auto start = Clock::now();
+    size_t on_gpu = 0;
+    for (const auto& p : prepared) on_gpu += p.decode_on_gpu;
+    const std::vector<plan::SampleJob> jobs = augmenter.gpu_jobs(executor, prepared, epoch, nvjpeg.get());
+    if (on_gpu > 0) gpu_rate = on_gpu / std::max(seconds_since(start), 1e-6);
     executor.run(jobs, augmenter.chain().spec().output.layout);
     result.kernel_ms += executor.last_kernel_ms();
     return jobs.size();
@@ -87,9 +103,11 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
     size_t produced = 0;
     prepare(0, epoch, slots[0]);
     for (size_t b = 0; b < batches; ++b) {
-      std::future<size_t> gpu = std::async(std::launch::async, launch, std::cref(slots[b % 2]), epoch);
+      std::future<size_t> gpu = std::async(std::launch::async, launch, std::ref(slots[b % 2]), epoch);
       if (b + 1 < batches) prepare(b + 1, epoch, slots[(b + 1) % 2]);
       produced += gpu.get();
+      if (nvjpeg && cpu_rate > 0 && gpu_rate > 0)
+        share = std::clamp(0.5 * share + 0.5 * gpu_rate / (gpu_rate + cpu_rate), 0.05, 0.95);
     }
     return produced;
   };
@@ -98,6 +116,7 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
   const auto start = Clock::now();
   for (int it = 0; it < options.iters; ++it) result.samples += pass(uint64_t(it));
   result.seconds = seconds_since(start);
+  result.gpu_decode_share = share;
 }
 
 void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::Source& source,
@@ -209,6 +228,8 @@ std::string bench_json(const BenchResult& r) {
   j["batch"] = r.batch;
   j["device"] = r.device;
   j["mode"] = r.mode;
+  j["decoder"] = r.decoder;
+  if (r.gpu_decode_share > 0) j["gpu_decode_share"] = r.gpu_decode_share;
   if (r.kernel_ms > 0) {
     j["kernel_ms"] = r.kernel_ms;
     j["kernel_images_per_s"] = r.kernel_images_per_s;

@@ -28,6 +28,8 @@ struct BenchResult {
   int batch = 0;
   std::string device = "cpu";
   std::string mode = "decode+augment";
+  std::string decoder = "CPU";     // who decoded: CPU threads, or nvJPEG beside them
+  double gpu_decode_share = 0.0;   // GPU: the final share of each batch nvJPEG decoded
   double kernel_ms = 0.0;          // GPU: device time of the kernels, summed (CUDA events)
   double kernel_images_per_s = 0.0;
   double kernel_gb_per_s = 0.0;    // bytes the kernels read (source regions) + wrote, per second

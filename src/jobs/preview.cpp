@@ -6,6 +6,7 @@
 
 #include "codec/decoder.h"
 #include "codec/encoder.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
@@ -57,6 +58,8 @@ int run_preview(const PreviewOptions& options) {
   const int n = std::min<int>(std::max(options.n, 1), int(source.samples.size()));
 
   std::vector<Image> originals(n), augmented(n);
+  std::vector<pipeline::PreparedImage> prepared(n);
+  const Device device = parse_device(options.device);
   ThreadPool pool(options.threads);
   pool.parallel_for(size_t(n), [&](size_t i) {
     const data::SampleRef& ref = source.samples[i];
@@ -66,9 +69,17 @@ int run_preview(const PreviewOptions& options) {
     } catch (const Error& e) {
       throw e.with_file(ref.path);
     }
-    const auto samples = augmenter.run(bytes, ref.path, i, 0, options.epoch);
-    augmented[i] = pipeline::viewable_image(samples.front());
+    if (device.cuda) {
+      prepared[i] = augmenter.prepare(bytes, ref.path, i, 0, options.epoch);
+    } else {
+      augmented[i] = pipeline::viewable_image(augmenter.run(bytes, ref.path, i, 0, options.epoch).front());
+    }
   });
+  if (device.cuda) {
+    plan::CudaExecutor executor(device.index);
+    const auto results = augmenter.execute_gpu(executor, prepared, options.epoch);
+    for (int i = 0; i < n; ++i) augmented[i] = pipeline::viewable_image(results[i].front());
+  }
 
   int cell = 64;
   for (const Image& a : augmented) cell = std::max({cell, a.width, a.height});

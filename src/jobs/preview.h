@@ -15,6 +15,7 @@ struct PreviewOptions {
   std::optional<uint64_t> seed;
   uint64_t epoch = 0;
   int threads = 0;
+  std::string device = "cpu";  // cpu, cuda, cuda:N
 };
 
 // Returns the number of image pairs drawn.

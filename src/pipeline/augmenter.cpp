@@ -13,7 +13,7 @@ namespace gpuaug::pipeline {
 
 PreparedImage Augmenter::prepare(std::span<const uint8_t> bytes, const std::string& file,
                                 uint64_t index, uint32_t copy, uint64_t epoch,
-                                const ReplayLookup* replay) const {
+                                const ReplayLookup* replay, bool leave_for_gpu) const {
   try {
     const Spec& spec = chain_.spec();
     const codec::ImageInfo info = codec::peek_image(bytes, spec.decode.max_pixels);
@@ -24,6 +24,18 @@ PreparedImage Augmenter::prepare(std::span<const uint8_t> bytes, const std::stri
     if (prepared.plans.empty()) return prepared;
     std::vector<const ops::FoldResult*> folds;
     for (const SamplePlan& p : prepared.plans) folds.push_back(&p.fold);
+    // Only whole files (ending in EOI) go to nvJPEG, which may not report truncation; the CPU
+    // decoder names it.
+    const bool whole = bytes.size() >= 2 && bytes[bytes.size() - 2] == 0xFF && bytes.back() == 0xD9;
+    if (leave_for_gpu && spec.decode.gpu && whole && codec::NvjpegDecoder::suits(info)) {
+      // nvJPEG decodes the region at full scale (its scaling is not used: outputs stay close
+      // to the CPU decoder's).
+      prepared.decode_on_gpu = true;
+      prepared.region = plan::decode_needs(folds, info.oriented_width(), info.oriented_height(), false).region;
+      prepared.bytes = bytes;
+      prepared.file = file;
+      return prepared;
+    }
     const plan::DecodeNeeds needs = plan::decode_needs(folds, info.oriented_width(),
                                                        info.oriented_height(), spec.decode.dct_scaling);
     codec::DecodeRequest request;
@@ -60,6 +72,69 @@ std::vector<AugmentedSample> Augmenter::run(std::span<const uint8_t> bytes, cons
     if (!e.file().empty()) throw;
     throw e.with_file(file);
   }
+  return out;
+}
+
+std::vector<plan::SampleJob> Augmenter::gpu_jobs(plan::CudaExecutor& executor,
+                                                 std::vector<PreparedImage>& images, uint64_t epoch,
+                                                 codec::NvjpegDecoder* nvjpeg) const {
+  const RandomKey key = RandomKey::from(chain_.spec().seed, epoch);
+  std::vector<size_t> pending;
+  std::vector<codec::GpuDecodeRequest> requests;
+  for (size_t i = 0; i < images.size(); ++i)
+    if (images[i].decode_on_gpu) {
+      pending.push_back(i);
+      requests.push_back({images[i].bytes, images[i].region});
+    }
+  std::vector<std::optional<codec::GpuDecoded>> decoded(pending.size());
+  if (!pending.empty() && nvjpeg != nullptr) decoded = nvjpeg->decode(requests, executor.stream());
+  std::vector<const codec::GpuDecoded*> on_device(images.size(), nullptr);
+  for (size_t k = 0; k < pending.size(); ++k) {
+    PreparedImage& image = images[pending[k]];
+    if (decoded[k]) {
+      for (SamplePlan& p : image.plans)
+        p.fold.geometry = plan::retarget(p.fold.geometry, 1, decoded[k]->origin_x, decoded[k]->origin_y);
+      on_device[pending[k]] = &*decoded[k];
+      continue;
+    }
+    // nvJPEG refused it: the CPU decodes the same region.
+    try {
+      codec::DecodeRequest request;
+      request.region = image.region;
+      request.max_pixels = chain_.spec().decode.max_pixels;
+      codec::DecodedImage cpu = codec::decode_image(image.bytes, request);
+      for (SamplePlan& p : image.plans)
+        p.fold.geometry = plan::retarget(p.fold.geometry, cpu.scale_denom, cpu.origin_x, cpu.origin_y,
+                                         cpu.grid_offset_x, cpu.grid_offset_y);
+      image.image = std::move(cpu.image);
+    } catch (const Error& e) {
+      throw e.file().empty() ? e.with_file(image.file) : e;
+    }
+  }
+  std::vector<plan::SampleJob> jobs;
+  for (size_t i = 0; i < images.size(); ++i)
+    for (const SamplePlan& p : images[i].plans) {
+      plan::SampleJob job{&p.fold, &images[i].image, -1, {key, p.id}};
+      if (on_device[i] != nullptr) {
+        job.source = nullptr;
+        job.device_source = on_device[i]->device_rgb;
+        job.device_width = on_device[i]->width;
+        job.device_height = on_device[i]->height;
+      }
+      jobs.push_back(job);
+    }
+  return jobs;
+}
+
+std::vector<std::vector<AugmentedSample>> Augmenter::execute_gpu(
+    plan::CudaExecutor& executor, std::vector<PreparedImage>& images, uint64_t epoch,
+    codec::NvjpegDecoder* nvjpeg) const {
+  const std::vector<plan::SampleJob> jobs = gpu_jobs(executor, images, epoch, nvjpeg);
+  std::vector<Tensor> tensors = executor.run_to_host(jobs, chain_.spec().output.layout);
+  std::vector<std::vector<AugmentedSample>> out(images.size());
+  size_t next = 0;
+  for (size_t i = 0; i < images.size(); ++i)
+    for (SamplePlan& p : images[i].plans) out[i].push_back({std::move(p), std::move(tensors[next++])});
   return out;
 }
 

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "codec/nvjpeg_decoder.h"
 #include "pipeline/chain.h"
+#include "plan/cuda_executor.h"
 
 namespace gpuaug::pipeline {
 
@@ -19,8 +21,14 @@ struct AugmentedSample {
 
 // One image's plans and its decoded region, ready for the CPU or GPU executor.
 struct PreparedImage {
-  std::vector<SamplePlan> plans;  // geometry already in decoded-image coordinates
-  Image image;
+  std::vector<SamplePlan> plans;  // geometry in decoded-image coordinates once decoded
+  Image image;                    // CPU-decoded pixels
+  // Left for nvJPEG: plans still in source coordinates, `region` to decode at full scale from
+  // `bytes` (kept alive by the caller). Images nvJPEG refuses fall back to the CPU decoder.
+  bool decode_on_gpu = false;
+  codec::Rect region;
+  std::span<const uint8_t> bytes;
+  std::string file;
 };
 
 class Augmenter {
@@ -33,9 +41,20 @@ class Augmenter {
   std::vector<AugmentedSample> run(std::span<const uint8_t> bytes, const std::string& file,
                                    uint64_t index, uint32_t copy, uint64_t epoch,
                                    const ReplayLookup* replay = nullptr) const;
-  // Header, plans and region/DCT-scaled decode, without executing.
+  // Header, plans and region/DCT-scaled decode, without executing. With `leave_for_gpu` an
+  // image nvJPEG suits is not decoded here (PreparedImage::decode_on_gpu).
   PreparedImage prepare(std::span<const uint8_t> bytes, const std::string& file, uint64_t index,
-                        uint32_t copy, uint64_t epoch, const ReplayLookup* replay = nullptr) const;
+                        uint32_t copy, uint64_t epoch, const ReplayLookup* replay = nullptr,
+                        bool leave_for_gpu = false) const;
+  // Executes prepared images as one GPU batch; result[i] holds image i's samples.
+  std::vector<std::vector<AugmentedSample>> execute_gpu(plan::CudaExecutor& executor,
+                                                        std::vector<PreparedImage>& images,
+                                                        uint64_t epoch,
+                                                        codec::NvjpegDecoder* nvjpeg = nullptr) const;
+  // Decodes the images left for the GPU (nvJPEG, CPU fallback) and returns the batch's jobs;
+  // `images` must outlive the jobs. Used by execute_gpu and the benchmarks.
+  std::vector<plan::SampleJob> gpu_jobs(plan::CudaExecutor& executor, std::vector<PreparedImage>& images,
+                                        uint64_t epoch, codec::NvjpegDecoder* nvjpeg) const;
   std::vector<AugmentedSample> run_file(const std::string& path, uint64_t index, uint32_t copy,
                                         uint64_t epoch, const ReplayLookup* replay = nullptr) const;
 

@@ -122,7 +122,12 @@ Spec parse_spec(const std::string& text, const std::string& name) {
     }
     if (const YAML::Node decode = root["decode"]; decode && !decode.IsNull()) {
       if (!decode.IsMap()) fail(name, decode, "decode: expected a mapping");
-      check_keys(name, decode, " in decode", {"dct_scaling", "max_pixels"});
+      check_keys(name, decode, " in decode", {"dct_scaling", "max_pixels", "gpu"});
+      if (decode["gpu"]) {
+        const auto v = to_param(name, "decode.gpu", decode["gpu"]);
+        if (v.kind != ops::ParamValue::Kind::kBool) fail(name, decode["gpu"], "decode.gpu: expected true or false");
+        spec.decode.gpu = v.boolean;
+      }
       if (decode["dct_scaling"]) {
         const auto v = to_param(name, "decode.dct_scaling", decode["dct_scaling"]);
         if (v.kind != ops::ParamValue::Kind::kBool) fail(name, decode["dct_scaling"], "decode.dct_scaling: expected true or false");

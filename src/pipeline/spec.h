@@ -22,6 +22,9 @@ struct OpSpec {
 struct DecodeOptions {
   bool dct_scaling = true;  // decode JPEGs at the smallest 1/2, 1/4, 1/8 scale the output allows
   uint64_t max_pixels = codec::kDefaultMaxPixels;
+  // On a GPU, let nvJPEG decode the JPEGs it suits (its pixels differ slightly from
+  // libjpeg-turbo's); false keeps every decode on the CPU, bit-identical to the CPU path.
+  bool gpu = true;
 };
 
 struct OutputOptions {

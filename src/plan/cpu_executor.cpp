@@ -137,16 +137,20 @@ void resample_warp(const ops::Geometry& g, const Image& src, float* out) {
       warp_pixel(w, x, y, g.fill.data(), fetch, out + (size_t(y) * g.out_w + x) * 3);
 }
 
+// Op by op over all pixels: each pixel still sees the steps in order, and the op's kind is
+// loop-invariant, so the compiler unswitches apply_pixel_op's dispatch out of the pixel loop.
 void run_pointwise(const std::vector<ops::PixelOp>& ops, size_t begin, size_t end, float* rgb,
                    int width, int height, const PixelStreamId& stream) {
-  if (begin >= end) return;
-  PixelContext ctx{stream.key, stream.id.index, stream.id.stream(), 0, 0, uint32_t(width)};
-  for (int y = 0; y < height; ++y) {
-    ctx.y = uint32_t(y);
-    for (int x = 0; x < width; ++x) {
-      ctx.x = uint32_t(x);
-      float* v = rgb + (size_t(y) * width + x) * 3;
-      for (size_t k = begin; k < end; ++k) apply_pixel_op(ops[k], v, ctx);
+  for (size_t k = begin; k < end; ++k) {
+    const ops::PixelOp op = ops[k];
+    PixelContext ctx{stream.key, stream.id.index, stream.id.stream(), 0, 0, uint32_t(width)};
+    for (int y = 0; y < height; ++y) {
+      ctx.y = uint32_t(y);
+      float* row = rgb + size_t(y) * width * 3;
+      for (int x = 0; x < width; ++x) {
+        ctx.x = uint32_t(x);
+        apply_pixel_op(op, row + size_t(x) * 3, ctx);
+      }
     }
   }
 }

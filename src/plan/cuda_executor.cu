@@ -34,7 +34,7 @@ struct GpuSample {
   uint16_t barrier[kMaxRounds];    // op index of each barrier, in order
   int32_t blur_weights[kMaxRounds];  // offset into the blur weight table, -1 if not a blur
   int src_w, src_h;
-  uint64_t src_offset;  // bytes into the sources buffer
+  const uint8_t* src;   // the sample's decoded RGB in device memory
   int out_w, out_h;
   uint64_t out_offset;  // bytes into the output buffer
   uint64_t work_offset;  // floats into the work buffer (rounds > 0)
@@ -165,13 +165,12 @@ __device__ void run_ops(const GpuSample& s, const ops::PixelOp* ops, int begin, 
 // One thread per output pixel; blockIdx.y is the sample. Without barriers the whole chain runs
 // here and the pixel is stored; with barriers it stops at the first and writes the work buffer.
 __global__ void resample_kernel(const GpuSample* samples, const ops::PixelOp* all_ops,
-                                const int2* entries, const float* weights,
-                                const uint8_t* sources, uint8_t* out, float* work) {
+                                const int2* entries, const float* weights, uint8_t* out, float* work) {
   const GpuSample& s = samples[blockIdx.y];
   const int pixel = blockIdx.x * blockDim.x + threadIdx.x;
   if (pixel >= s.out_w * s.out_h) return;
   const int x = pixel % s.out_w, y = pixel / s.out_w;
-  const DeviceFetch fetch{sources + s.src_offset, s.src_w, s.src_h, s.border, s.fill};
+  const DeviceFetch fetch{s.src, s.src_w, s.src_h, s.border, s.fill};
   float v[3];
   if (s.separable) {
     separable_pixel(s, entries, weights, fetch, x, y, v);
@@ -317,6 +316,8 @@ int CudaExecutor::device() const { return impl_->device; }
 
 float CudaExecutor::last_kernel_ms() const { return impl_->kernel_ms; }
 
+void* CudaExecutor::stream() const { return impl_->stream.get(); }
+
 void CudaExecutor::upload_sources(std::span<const Image* const> images) {
   Impl& m = *impl_;
   GPUAUG_CUDA_CHECK(cudaSetDevice(m.device), "device");
@@ -350,6 +351,7 @@ const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout lay
   m.staging.reserve(std::max<size_t>(source_bytes, 1));
   size_t source_cursor = 0, out_bytes = 0, work_floats = 0, entry_count = 0, tap_count = 0;
   int max_pixels = 1, max_rounds = 0, max_side = 1;
+  std::vector<size_t> staged_offset(jobs.size(), SIZE_MAX);
   DeviceBatch& batch = m.batch;
   batch.offsets.assign(jobs.size(), 0);
   batch.shapes.assign(jobs.size(), {0, 0, 0});
@@ -399,18 +401,23 @@ const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout lay
       }
       ++s.rounds;
     }
+    // Staged host sources get their device address once the buffer exists (below).
     if (job.source != nullptr) {
       s.src_w = job.source->width;
       s.src_h = job.source->height;
-      s.src_offset = source_cursor;
+      staged_offset[i] = source_cursor;
       std::memcpy(m.staging.as<uint8_t>() + source_cursor, job.source->pixels.data(), job.source->pixels.size());
       source_cursor += job.source->pixels.size();
+    } else if (job.device_source != nullptr) {
+      s.src_w = job.device_width;
+      s.src_h = job.device_height;
+      s.src = job.device_source;
     } else {
       if (job.source_index < 0 || size_t(job.source_index) >= m.uploaded_offsets.size())
         throw Error("", "device", "a job names no source");
       s.src_w = m.uploaded_sizes[job.source_index][0];
       s.src_h = m.uploaded_sizes[job.source_index][1];
-      s.src_offset = m.uploaded_offsets[job.source_index];
+      s.src = m.uploaded.as<uint8_t>() + m.uploaded_offsets[job.source_index];
     }
     s.out_w = g.out_w;
     s.out_h = g.out_h;
@@ -433,6 +440,12 @@ const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout lay
   const bool mixed_sources = source_bytes > 0 && source_cursor != source_bytes;
   if (mixed_sources) throw Error("", "device", "internal: source packing mismatch");
 
+  if (source_bytes > 0) {
+    m.sources.reserve(source_bytes, stream);
+    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.sources.get(), m.staging.get(), source_bytes, cudaMemcpyHostToDevice, stream), "upload");
+    for (size_t i = 0; i < jobs.size(); ++i)
+      if (staged_offset[i] != SIZE_MAX) samples[i].src = m.sources.as<uint8_t>() + staged_offset[i];
+  }
   m.samples.reserve(samples.size() * sizeof(GpuSample), stream);
   m.ops.reserve(std::max<size_t>(all_ops.size(), 1) * sizeof(ops::PixelOp), stream);
   m.output.reserve(std::max<size_t>(out_bytes, 1), stream);
@@ -443,12 +456,6 @@ const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout lay
   if (!all_ops.empty())
     GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.ops.get(), all_ops.data(), all_ops.size() * sizeof(ops::PixelOp),
                                       cudaMemcpyHostToDevice, stream), "upload");
-  const uint8_t* source_base = m.uploaded.as<uint8_t>();
-  if (source_bytes > 0) {
-    m.sources.reserve(source_bytes, stream);
-    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.sources.get(), m.staging.get(), source_bytes, cudaMemcpyHostToDevice, stream), "upload");
-    source_base = m.sources.as<uint8_t>();
-  }
   if (max_rounds > 0) {
     m.work.reserve(work_floats * sizeof(float), stream);
     m.tmp.reserve(work_floats * sizeof(float), stream);
@@ -472,7 +479,7 @@ const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout lay
       GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     }
     resample_kernel<<<grid, kThreads, 0, stream>>>(gs, gops, m.entries.as<int2>(), m.taps.as<float>(),
-                                                   source_base, m.output.as<uint8_t>(), m.work.as<float>());
+                                                   m.output.as<uint8_t>(), m.work.as<float>());
     GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     for (int round = 0; round < max_rounds; ++round) {
       mean_kernel<<<unsigned(jobs.size()), 256, 0, stream>>>(gs, gops, m.work.as<float>(), round, m.means.as<float>());

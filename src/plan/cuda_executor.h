@@ -20,9 +20,12 @@ namespace gpuaug::plan {
 // who it is (for per-pixel noise).
 struct SampleJob {
   const ops::FoldResult* fold = nullptr;
-  const Image* source = nullptr;  // 8-bit RGB; or nullptr with source_index into uploaded sources
-  int source_index = -1;
+  const Image* source = nullptr;  // 8-bit RGB on the host; or
+  int source_index = -1;          // an image of upload_sources; or
   PixelStreamId stream{};
+  const uint8_t* device_source = nullptr;  // RGB already in this GPU's memory (nvJPEG output)
+  int device_width = 0;
+  int device_height = 0;
 };
 
 // A batch left on the device: one buffer, samples at byte offsets. `uniform` when every
@@ -56,6 +59,9 @@ class CudaExecutor {
   const DeviceBatch& run(std::span<const SampleJob> jobs, Layout layout);
   // Runs and copies each sample back into a host tensor.
   std::vector<Tensor> run_to_host(std::span<const SampleJob> jobs, Layout layout);
+
+  // The executor's CUDA stream (a cudaStream_t), for work that must order with its kernels.
+  void* stream() const;
 
   // Device time of the last run's kernels in milliseconds (CUDA events), for benchmarks.
   float last_kernel_ms() const;

@@ -160,4 +160,5 @@ def augment(
 def run_one(run_gpuaug: Callable[..., object], work: Path, ops: Sequence[Op], image: np.ndarray,
             **kwargs: object) -> tuple[np.ndarray, dict]:
     """One PNG image through the ops: (output array, its record)."""
-    return augment(run_gpuaug, work, ops, {"img.png": image}, **kwargs).only()  # type: ignore[arg-type]
+    result = augment(run_gpuaug, work, ops, {"img.png": image}, **kwargs)  # type: ignore[arg-type]
+    return result.only()

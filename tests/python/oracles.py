@@ -54,7 +54,10 @@ def resize_weights(in_size: int, out_size: int, interp: str, antialias: bool = T
             xmax = min(int(centre + support + 0.5), in_size)
             taps = np.arange(xmin, xmax)
             arg = (taps - centre + 0.5) * invscale
-            w = np.maximum(0.0, 1.0 - np.abs(arg)) if interp == "bilinear" else _keys_cubic(arg, -0.5)
+            if interp == "bilinear":
+                w = np.maximum(0.0, 1.0 - np.abs(arg))
+            else:
+                w = _keys_cubic(arg, -0.5)
             m[i, taps] = w / w.sum()
         return m
     for i in range(out_size):
@@ -83,7 +86,8 @@ def resize_float(img: np.ndarray, out_h: int, out_w: int, interp: str, antialias
 
 
 def short_side_size(h: int, w: int, size: int) -> tuple[int, int]:
-    """torchvision _compute_resized_output_size for one number: short side = size, long truncated."""
+    """torchvision _compute_resized_output_size for one number: short side = size, long side
+    truncated."""
     if h <= w:
         return size, int(size * w / h)
     return int(size * h / w), size
@@ -111,7 +115,7 @@ def inverse_affine_matrix(center: Sequence[float], angle: float, translate: Sequ
 
 
 def affine_output_size(matrix: Sequence[float], w: int, h: int) -> tuple[int, int]:
-    """torchvision _compute_affine_output_size (expand=True), float32 as torch computes it: (w, h)."""
+    """torchvision _compute_affine_output_size (expand=True), in float32 as torch: (w, h)."""
     hw, hh = 0.5 * w, 0.5 * h
     pts = np.array([[-hw, -hh, 1.0], [-hw, hh, 1.0], [hw, hh, 1.0], [hw, -hh, 1.0]], dtype=F32)
     theta = np.array(matrix, dtype=F32).reshape(2, 3)
@@ -188,7 +192,8 @@ def affine_reference(img: np.ndarray, angle: float, translate: Sequence[float], 
 # --- blur -----------------------------------------------------------------------------------
 
 def gaussian_kernel1d(kernel_size: int, sigma: float) -> np.ndarray:
-    """torchvision _get_gaussian_kernel1d: softmax(-(x / sigma)^2), x = linspace(+-(k-1)/(2 sqrt 2))."""
+    """torchvision _get_gaussian_kernel1d: softmax(-(x / sigma)^2) over
+    x = linspace(-(k-1)/(2 sqrt 2), (k-1)/(2 sqrt 2), k)."""
     lim = (kernel_size - 1) / (2.0 * math.sqrt(2.0))
     x = np.linspace(-lim, lim, kernel_size)
     k = np.exp(-((x / sigma) ** 2))
@@ -287,7 +292,8 @@ def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def adjust_hue_u8(img: np.ndarray, f: float) -> np.ndarray:
-    """adjust_hue on uint8: to float (x * f32(1/255)), HSV, (h + f) remainder 1, RGB, trunc(x * 255.999)."""
+    """adjust_hue on uint8: to float (x * f32(1/255)), HSV, (h + f) remainder 1, RGB,
+    back to uint8 by trunc(x * 255.999)."""
     x = img.astype(F32) * F32(1.0 / 255.0)
     h, s, v = _rgb_to_hsv(x)
     h = (h + F32(f)).astype(F32)

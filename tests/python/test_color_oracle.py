@@ -132,7 +132,8 @@ def test_grayscale_vs_torchvision_uint8(run_gpuaug, tmp_path, channels):
 
 def test_random_grayscale_keeps_three_channels(run_gpuaug, tmp_path):
     # Oracle: RandomGrayscale(p=0.5): applied -> gray replicated to 3 channels, else unchanged;
-    # an applied record's num_output_channels is the input's 3. Tolerance: exact; both outcomes seen.
+    # an applied record's num_output_channels is the input's 3. Tolerance: exact; both
+    # outcomes seen.
     img = _test_image()
     res = augment(run_gpuaug, tmp_path, [{"grayscale": {"p": 0.5}}], {"a.png": img}, copies=10)
     gray3 = np.repeat(rgb_to_grayscale_u8(img)[..., None], 3, axis=2)

@@ -94,7 +94,8 @@ def test_rotate_p0_is_identity_and_90_is_exact(run_gpuaug, tmp_path):
     # Oracle: numpy identity (p=0: applied false) and numpy.rot90 (90 degrees counter-clockwise
     # with expand on a 23x31 image: every source coordinate is an integer, no tie). Exact.
     img = mixed_image(23, 31, seed=53)
-    out, rec = run_one(run_gpuaug, tmp_path, [{"rotate": {"degrees": 30, "p": 0.0}}], img, name="p0")
+    out, rec = run_one(run_gpuaug, tmp_path, [{"rotate": {"degrees": 30, "p": 0.0}}], img,
+                       name="p0")
     assert rec["ops"][0]["applied"] is False
     np.testing.assert_array_equal(out, img)
     for interp in ("nearest", "bilinear"):

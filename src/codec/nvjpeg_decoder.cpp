@@ -1,0 +1,167 @@
+// NvjpegDecoder: nvJPEG handle, state and per-image parameters; the batched hardware path with
+// regions of interest (nvjpegDecodeBatchedEx) and the CUDA backend's whole-image batches.
+#include "codec/nvjpeg_decoder.h"
+
+#include "core/error.h"
+
+#if GPUAUG_HAVE_NVJPEG
+#include <nvjpeg.h>
+
+#include <algorithm>
+#include <string>
+
+#include "core/cuda_memory.h"
+#endif
+
+namespace gpuaug::codec {
+
+bool NvjpegDecoder::suits(const ImageInfo& info) {
+  return info.format == ImageFormat::kJpeg && !info.progressive && info.orientation == 1 &&
+         (info.channels == 1 || info.channels == 3) && info.bit_depth == 8;
+}
+
+#if GPUAUG_HAVE_NVJPEG
+
+namespace {
+
+void check(nvjpegStatus_t status, const char* call) {
+  if (status != NVJPEG_STATUS_SUCCESS)
+    throw Error("", "decode", std::string("nvJPEG ") + call + " failed with status " + std::to_string(int(status)));
+}
+
+}  // namespace
+
+struct NvjpegDecoder::Impl {
+  int device = 0;
+  nvjpegHandle_t handle = nullptr;
+  nvjpegJpegState_t state = nullptr;
+  nvjpegJpegStream_t stream = nullptr;
+  std::vector<nvjpegDecodeParams_t> params;
+  bool hardware = false;
+  int initialized_batch = -1;
+  DeviceBuffer output;
+
+  ~Impl() {
+    for (auto p : params) nvjpegDecodeParamsDestroy(p);
+    if (stream) nvjpegJpegStreamDestroy(stream);
+    if (state) nvjpegJpegStateDestroy(state);
+    if (handle) nvjpegDestroy(handle);
+  }
+};
+
+bool NvjpegDecoder::built() { return true; }
+
+NvjpegDecoder::NvjpegDecoder(int device) : impl_(std::make_unique<Impl>()) {
+  impl_->device = device;
+  GPUAUG_CUDA_CHECK(cudaSetDevice(device), "device");
+  // The hardware engine where there is one (A100, H100); any failure means none.
+  if (nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE, nullptr, nullptr, 0, &impl_->handle) == NVJPEG_STATUS_SUCCESS) {
+    impl_->hardware = true;
+  } else {
+    impl_->handle = nullptr;
+    check(nvjpegCreateEx(NVJPEG_BACKEND_DEFAULT, nullptr, nullptr, 0, &impl_->handle), "nvjpegCreateEx");
+  }
+  check(nvjpegJpegStateCreate(impl_->handle, &impl_->state), "nvjpegJpegStateCreate");
+  check(nvjpegJpegStreamCreate(impl_->handle, &impl_->stream), "nvjpegJpegStreamCreate");
+}
+
+NvjpegDecoder::~NvjpegDecoder() = default;
+
+bool NvjpegDecoder::hardware() const { return impl_->hardware; }
+
+std::vector<std::optional<GpuDecoded>> NvjpegDecoder::decode(std::span<const GpuDecodeRequest> batch,
+                                                             void* cuda_stream) {
+  Impl& m = *impl_;
+  GPUAUG_CUDA_CHECK(cudaSetDevice(m.device), "device");
+  auto stream = static_cast<cudaStream_t>(cuda_stream);
+  std::vector<std::optional<GpuDecoded>> out(batch.size());
+  while (m.params.size() < batch.size()) {
+    nvjpegDecodeParams_t p;
+    check(nvjpegDecodeParamsCreate(m.handle, &p), "nvjpegDecodeParamsCreate");
+    m.params.push_back(p);
+  }
+  // Which images the decoder takes, and the size of each output.
+  std::vector<size_t> chosen;
+  std::vector<GpuDecoded> shapes(batch.size());
+  size_t total = 0;
+  std::vector<size_t> offsets(batch.size(), 0);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const GpuDecodeRequest& r = batch[i];
+    if (nvjpegJpegStreamParseHeader(m.handle, r.bytes.data(), r.bytes.size(), m.stream) != NVJPEG_STATUS_SUCCESS)
+      continue;
+    unsigned int w = 0, h = 0;
+    if (nvjpegJpegStreamGetFrameDimensions(m.stream, &w, &h) != NVJPEG_STATUS_SUCCESS) continue;
+    nvjpegDecodeParams_t p = m.params[chosen.size()];
+    check(nvjpegDecodeParamsSetOutputFormat(p, NVJPEG_OUTPUT_RGBI), "nvjpegDecodeParamsSetOutputFormat");
+    GpuDecoded shape;
+    if (m.hardware && r.region.width > 0) {
+      const Rect roi = clip_region(r.region, int(w), int(h));
+      check(nvjpegDecodeParamsSetROI(p, roi.x, roi.y, roi.width, roi.height), "nvjpegDecodeParamsSetROI");
+      shape = {nullptr, roi.width, roi.height, roi.x, roi.y};
+    } else {
+      check(nvjpegDecodeParamsSetROI(p, 0, 0, -1, -1), "nvjpegDecodeParamsSetROI");
+      shape = {nullptr, int(w), int(h), 0, 0};
+    }
+    int unsupported = 1;
+    if (m.hardware) {
+      if (nvjpegDecodeBatchedSupportedEx(m.handle, m.stream, p, &unsupported) != NVJPEG_STATUS_SUCCESS) continue;
+      if (unsupported != 0) continue;  // 0 means supported
+    }
+    shapes[i] = shape;
+    offsets[i] = total;
+    total += (size_t(shape.width) * shape.height * 3 + 255) / 256 * 256;
+    chosen.push_back(i);
+  }
+  if (chosen.empty()) return out;
+  m.output.reserve(total, stream);
+  std::vector<const unsigned char*> data;
+  std::vector<size_t> lengths;
+  std::vector<nvjpegImage_t> destinations(chosen.size());
+  for (size_t k = 0; k < chosen.size(); ++k) {
+    const size_t i = chosen[k];
+    data.push_back(batch[i].bytes.data());
+    lengths.push_back(batch[i].bytes.size());
+    destinations[k].channel[0] = m.output.as<unsigned char>() + offsets[i];
+    destinations[k].pitch[0] = size_t(shapes[i].width) * 3;
+  }
+  try {
+    if (m.initialized_batch != int(chosen.size())) {
+      check(nvjpegDecodeBatchedInitialize(m.handle, m.state, int(chosen.size()), 1, NVJPEG_OUTPUT_RGBI),
+            "nvjpegDecodeBatchedInitialize");
+      m.initialized_batch = int(chosen.size());
+    }
+    if (m.hardware) {
+      check(nvjpegDecodeBatchedEx(m.handle, m.state, data.data(), lengths.data(), destinations.data(),
+                                  m.params.data(), stream), "nvjpegDecodeBatchedEx");
+    } else {
+      check(nvjpegDecodeBatched(m.handle, m.state, data.data(), lengths.data(), destinations.data(), stream),
+            "nvjpegDecodeBatched");
+    }
+    GPUAUG_CUDA_CHECK(cudaStreamSynchronize(stream), "decode");
+  } catch (const Error&) {
+    m.initialized_batch = -1;  // a failed batch needs a new initialization
+    return out;                // every image falls back to the CPU
+  }
+  for (size_t i : chosen) {
+    out[i] = shapes[i];
+    out[i]->device_rgb = m.output.as<uint8_t>() + offsets[i];
+  }
+  return out;
+}
+
+#else  // no nvJPEG in this build
+
+struct NvjpegDecoder::Impl {};
+bool NvjpegDecoder::built() { return false; }
+NvjpegDecoder::NvjpegDecoder(int) {
+  throw Error("", "decode", "this gpuaug was built without nvJPEG; JPEGs decode on the CPU");
+}
+NvjpegDecoder::~NvjpegDecoder() = default;
+bool NvjpegDecoder::hardware() const { return false; }
+std::vector<std::optional<GpuDecoded>> NvjpegDecoder::decode(std::span<const GpuDecodeRequest> batch, void*) {
+  return std::vector<std::optional<GpuDecoded>>(batch.size());
+}
+
+#endif
+
+}  // namespace gpuaug::codec

@@ -1,0 +1,233 @@
+// resample_math.h against independent oracles: filter kernels by hand, per-axis taps and weights
+// against torchvision's antialias formula in double precision, border rules against numpy.pad,
+// rounding ties, and one warp pixel's mask-of-ones fill worked out by hand.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "../common/references.h"
+#include "plan/plan.h"
+#include "plan/resample_math.h"
+
+namespace gpuaug::plan {
+namespace {
+
+constexpr auto kBilinear = static_cast<uint8_t>(ops::Interp::kBilinear);
+constexpr auto kBicubic = static_cast<uint8_t>(ops::Interp::kBicubic);
+
+TEST(FilterWeight, TriangleAndKeys) {
+  EXPECT_DOUBLE_EQ(filter_weight(kBilinear, 0.0, -0.5), 1.0);
+  EXPECT_DOUBLE_EQ(filter_weight(kBilinear, 0.25, -0.5), 0.75);
+  EXPECT_DOUBLE_EQ(filter_weight(kBilinear, -0.75, -0.5), 0.25);
+  EXPECT_DOUBLE_EQ(filter_weight(kBilinear, 1.0, -0.5), 0.0);
+  EXPECT_DOUBLE_EQ(filter_weight(kBilinear, 3.0, -0.5), 0.0);
+  // Keys, a = -0.5: (a+2)x^3 - (a+3)x^2 + 1 on [0, 1), a x^3 - 5a x^2 + 8a x - 4a on [1, 2).
+  EXPECT_DOUBLE_EQ(filter_weight(kBicubic, 0.0, -0.5), 1.0);
+  EXPECT_DOUBLE_EQ(filter_weight(kBicubic, 0.25, -0.5), 0.8671875);
+  EXPECT_DOUBLE_EQ(filter_weight(kBicubic, -0.5, -0.5), 0.5625);
+  EXPECT_NEAR(filter_weight(kBicubic, 1.0, -0.5), 0.0, 1e-15);
+  EXPECT_DOUBLE_EQ(filter_weight(kBicubic, 1.5, -0.5), -0.0625);
+  EXPECT_NEAR(filter_weight(kBicubic, 2.0, -0.5), 0.0, 1e-15);
+  EXPECT_DOUBLE_EQ(filter_weight(kBicubic, 2.5, -0.5), 0.0);
+  // a = -0.75 (torchvision without antialias).
+  EXPECT_DOUBLE_EQ(filter_weight(kBicubic, 0.5, -0.75), 0.59375);
+  EXPECT_DOUBLE_EQ(filter_weight(kBicubic, -1.5, -0.75), -0.09375);
+}
+
+struct AxisCase {
+  int in, out;
+  bool bicubic;
+};
+
+class AxisTaps : public ::testing::TestWithParam<AxisCase> {};
+
+// Taps and weights of a whole-axis resize (and of the same resize on a window [lo, lo + in)
+// of a larger axis) equal torchvision's.
+TEST_P(AxisTaps, MatchTorchvisionAntialias) {
+  const AxisCase& p = GetParam();
+  const auto ref = gpuaug_test::ref_axis(p.in, p.out, p.bicubic);
+  for (int lo : {0, 7}) {
+    ops::Axis axis;
+    axis.out_size = p.out;
+    axis.scale = double(p.in) / p.out;
+    axis.lo = lo;
+    axis.hi = lo + p.in;
+    axis.resampled = true;
+    const AxisSampler a = make_axis_sampler(axis, p.bicubic ? ops::Interp::kBicubic : ops::Interp::kBilinear, true);
+    EXPECT_EQ(a.base, lo);
+    EXPECT_EQ(a.window, p.in);
+    for (int i = 0; i < p.out; ++i) {
+      double centre;
+      ASSERT_TRUE(axis_centre(a, i, centre)) << i;
+      int first;
+      const int count = axis_taps(a, centre, first);
+      ASSERT_EQ(first, ref[i].first) << "output " << i << " lo " << lo;
+      ASSERT_EQ(size_t(count), ref[i].weights.size()) << "output " << i << " lo " << lo;
+      const double total = axis_total(a, centre, first, count);
+      for (int j = 0; j < count; ++j)
+        ASSERT_NEAR(axis_weight(a, centre, first + j, total), ref[i].weights[j], 1e-7) << i << " tap " << j;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, AxisTaps,
+                         ::testing::Values(AxisCase{1, 1, false}, AxisCase{1, 5, false}, AxisCase{17, 1, false},
+                                           AxisCase{19, 7, false}, AxisCase{7, 19, false}, AxisCase{100, 3, false},
+                                           AxisCase{31, 31, false}, AxisCase{19, 7, true}, AxisCase{7, 19, true},
+                                           AxisCase{64, 5, true}, AxisCase{3, 2, true}));
+
+TEST(AxisTaps, FlipReversesTheOutputIndex) {
+  ops::Axis axis;
+  axis.out_size = 5;
+  axis.scale = 3.0;
+  axis.hi = 15;
+  axis.flip = true;
+  const AxisSampler a = make_axis_sampler(axis, ops::Interp::kBilinear, true);
+  for (int i = 0; i < 5; ++i) {
+    double centre;
+    axis_centre(a, i, centre);
+    EXPECT_DOUBLE_EQ(centre, 3.0 * (4 - i + 0.5));
+  }
+}
+
+TEST(AxisTaps, WithoutAntialiasShrinkIsTwoTapBilinear) {
+  ops::Axis axis;
+  axis.out_size = 5;
+  axis.scale = 4.0;
+  axis.hi = 20;
+  const AxisSampler a = make_axis_sampler(axis, ops::Interp::kBilinear, false);
+  for (int i = 0; i < 5; ++i) {
+    double centre;
+    axis_centre(a, i, centre);
+    int first;
+    const int count = axis_taps(a, centre, first);
+    // Source position 4i + 1.5 in pixel indices: half of pixels 4i+1 and 4i+2.
+    ASSERT_EQ(first, 4 * i + 1);
+    ASSERT_EQ(count, 2);
+    const double total = axis_total(a, centre, first, count);
+    EXPECT_FLOAT_EQ(axis_weight(a, centre, first, total), 0.5f);
+    EXPECT_FLOAT_EQ(axis_weight(a, centre, first + 1, total), 0.5f);
+  }
+}
+
+TEST(AxisTaps, CentresBeyondTheWindowAreFill) {
+  ops::Axis axis;  // a crop after a resize that reaches past the resized image
+  axis.out_size = 6;
+  axis.scale = 0.5;
+  axis.shift = -2;
+  axis.hi = 2;
+  axis.resampled = true;
+  const AxisSampler a = make_axis_sampler(axis, ops::Interp::kBilinear, true);
+  for (int i = 0; i < 6; ++i) {
+    double centre;
+    EXPECT_EQ(axis_centre(a, i, centre), i >= 2) << i;  // resized index i - 2 exists for 0..3
+  }
+}
+
+TEST(AxisTaps, NearestTakesTheFlooredCentre) {
+  ops::Axis axis;
+  axis.out_size = 3;
+  axis.scale = 7.0 / 3.0;
+  axis.hi = 7;
+  const AxisSampler a = make_axis_sampler(axis, ops::Interp::kNearest, true);
+  const int expected[] = {1, 3, 5};  // floor(7/3 * (i + 0.5)): 1.17, 3.5, 5.83
+  for (int i = 0; i < 3; ++i) {
+    double centre;
+    axis_centre(a, i, centre);
+    int first;
+    EXPECT_EQ(axis_taps(a, centre, first), 1);
+    EXPECT_EQ(first, expected[i]);
+  }
+}
+
+// numpy.pad(numpy.arange(5), 7, mode) for indices -7 .. 11.
+TEST(BorderIndex, MatchesNumpyPad) {
+  const int edge[] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 4, 4, 4, 4, 4, 4, 4};
+  const int reflect[] = {1, 2, 3, 4, 3, 2, 1, 0, 1, 2, 3, 4, 3, 2, 1, 0, 1, 2, 3};
+  const int symmetric[] = {3, 4, 4, 3, 2, 1, 0, 0, 1, 2, 3, 4, 4, 3, 2, 1, 0, 0, 1};
+  for (int i = -7; i < 12; ++i) {
+    EXPECT_EQ(border_index(i, 5, uint8_t(ops::Border::kEdge)), edge[i + 7]) << i;
+    EXPECT_EQ(border_index(i, 5, uint8_t(ops::Border::kReflect)), reflect[i + 7]) << i;
+    EXPECT_EQ(border_index(i, 5, uint8_t(ops::Border::kSymmetric)), symmetric[i + 7]) << i;
+    EXPECT_EQ(border_index(i, 5, uint8_t(ops::Border::kConstant)), i >= 0 && i < 5 ? i : -1) << i;
+  }
+  for (int i = -3; i < 4; ++i) {
+    EXPECT_EQ(border_index(i, 1, uint8_t(ops::Border::kReflect)), 0);
+    EXPECT_EQ(border_index(i, 1, uint8_t(ops::Border::kSymmetric)), 0);
+  }
+}
+
+TEST(Rounding, HalfToEvenAndClamp) {
+  EXPECT_EQ(round_half_even(0.5f), 0.0f);
+  EXPECT_EQ(round_half_even(1.5f), 2.0f);
+  EXPECT_EQ(round_half_even(2.5f), 2.0f);
+  EXPECT_EQ(round_half_even(3.5f), 4.0f);
+  EXPECT_EQ(round_half_even(254.5f), 254.0f);
+  EXPECT_EQ(round_half_even(127.49999f), 127.0f);
+  EXPECT_EQ(round_half_even(127.50001f), 128.0f);
+  EXPECT_EQ(quantize_resampled(-3.2f), 0.0f);
+  EXPECT_EQ(quantize_resampled(-0.5f), 0.0f);
+  EXPECT_EQ(quantize_resampled(255.4f), 255.0f);
+  EXPECT_EQ(quantize_resampled(300.0f), 255.0f);
+  EXPECT_EQ(quantize_resampled(12.5f), 12.0f);
+}
+
+// A 3 x 2 image, one channel repeated: values v(x, y) below.
+struct TinyFetch {
+  float fill;
+  void operator()(int x, int y, float px[3]) const {
+    static const float v[2][3] = {{10, 20, 100}, {30, 40, 200}};
+    const float value = x >= 0 && x < 3 && y >= 0 && y < 2 ? v[y][x] : fill;
+    px[0] = px[1] = px[2] = value;
+  }
+};
+
+WarpSampler tiny_sampler(std::array<double, 6> m, ops::Interp interp) {
+  ops::Geometry g;
+  g.separable = false;
+  g.m = m;
+  g.valid = {1, 0, 0, 0, 1, 0};
+  g.valid_rect = {0, 3, 0, 2};
+  g.interp = interp;
+  return make_warp_sampler(g);
+}
+
+TEST(WarpPixel, NearestAndBilinearWithMaskOfOnes) {
+  const float fill[3] = {6, 6, 6};
+  TinyFetch fetch{6};
+  float out[3];
+  // Identity, nearest: each pixel itself.
+  const WarpSampler id = tiny_sampler({1, 0, 0, 0, 1, 0}, ops::Interp::kNearest);
+  warp_pixel(id, 2, 1, fill, fetch, out);
+  EXPECT_EQ(out[0], 200.0f);
+  // Half a pixel right and down, bilinear: the mean of a 2 x 2 block.
+  const WarpSampler shifted = tiny_sampler({1, 0, 0.5, 0, 1, 0.5}, ops::Interp::kBilinear);
+  warp_pixel(shifted, 0, 0, fill, fetch, out);
+  EXPECT_FLOAT_EQ(out[0], (10 + 20 + 30 + 40) / 4.0f);
+  // At the right edge two of the four taps are invalid: sum = 0.25 (100 + 200) = 75, mask 0.5,
+  // result (75 - fill) * 0.5 + fill = 40.5 (torchvision's _apply_grid_transform).
+  warp_pixel(shifted, 2, 0, fill, fetch, out);
+  EXPECT_FLOAT_EQ(out[0], 40.5f);
+  // Wholly outside: the fill.
+  warp_pixel(tiny_sampler({1, 0, 10, 0, 1, 0}, ops::Interp::kBilinear), 0, 0, fill, fetch, out);
+  EXPECT_FLOAT_EQ(out[0], 6.0f);
+  warp_pixel(tiny_sampler({1, 0, -5, 0, 1, 0}, ops::Interp::kNearest), 0, 0, fill, fetch, out);
+  EXPECT_FLOAT_EQ(out[0], 6.0f);
+}
+
+TEST(WarpSampler, SupersamplesOnlyShrinkingAntialiasedWarps) {
+  ops::Geometry g;
+  g.separable = false;
+  g.m = {0.8, -0.6, 0, 0.6, 0.8, 0};  // a rotation: no shrink
+  EXPECT_EQ(make_warp_sampler(g).supersample, 1);
+  g.m = {2.5, 0, 0, 0, 1, 0};
+  EXPECT_EQ(make_warp_sampler(g).supersample, 3);
+  g.m = {20, 0, 0, 0, 20, 0};
+  EXPECT_EQ(make_warp_sampler(g).supersample, 8);
+  g.antialias = false;
+  EXPECT_EQ(make_warp_sampler(g).supersample, 1);
+}
+
+}  // namespace
+}  // namespace gpuaug::plan
