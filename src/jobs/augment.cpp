@@ -3,6 +3,7 @@
 #include "jobs/augment.h"
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -72,6 +73,9 @@ AugmentSummary run_augment(const AugmentOptions& options) {
       replay ? std::any_of(items.begin(), items.end(), [](const WorkItem& w) { return w.copy > 0; })
              : options.copies > 1;
   const bool has_crops = augmenter.chain().has_local_crops();
+  // Inputs whose names differ only by extension keep it in their output names.
+  std::map<std::string, int> stem_count;
+  for (const auto& ref : source.samples) ++stem_count[output_stem(ref.relative)];
 
   AugmentSummary summary;
   summary.images = source.samples.size();
@@ -83,8 +87,12 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   auto write_item = [&](size_t n, const std::vector<pipeline::AugmentedSample>& samples) {
     const data::SampleRef& ref = source.samples[items[n].index];
     for (const auto& sample : samples) {
-      const std::string path = output_path(options.output, ref.relative, sample.plan.id,
-                                           numbered_copies, has_crops, options.format);
+      const std::string path = output_path(options.output, ref.relative, sample.plan.id, numbered_copies,
+                                           has_crops, options.format, stem_count.at(output_stem(ref.relative)) > 1);
+      std::error_code ec;
+      if (std::filesystem::exists(path, ec) &&
+          std::filesystem::equivalent(path, ref.path, ec))
+        throw Error(ref.path, "write", "the output " + path + " would overwrite its input");
       std::vector<uint8_t> bytes;
       try {
         bytes = encode_output(sample, options.format, options.jpeg_quality);

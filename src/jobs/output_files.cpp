@@ -44,10 +44,32 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) 
   }
 }
 
+namespace {
+
+fs::path safe_relative(const std::string& relative) {
+  fs::path safe;
+  for (const fs::path& part : fs::path(relative).relative_path()) {
+    if (part == "." || part.empty()) continue;
+    safe /= part == ".." ? fs::path("__") : part;
+  }
+  return safe;
+}
+
+}  // namespace
+
+std::string output_stem(const std::string& relative) {
+  const fs::path rel = safe_relative(relative);
+  return (rel.parent_path() / rel.stem()).generic_string();
+}
+
 std::string output_path(const std::string& out_dir, const std::string& relative, const SampleId& id,
-                        bool numbered_copies, bool has_crops, const std::string& format) {
-  fs::path rel(relative);
-  std::string stem = (rel.parent_path() / rel.stem()).generic_string();
+                        bool numbered_copies, bool has_crops, const std::string& format,
+                        bool keep_extension) {
+  std::string stem = output_stem(relative);
+  if (keep_extension) {
+    const std::string extension = safe_relative(relative).extension().string();
+    if (!extension.empty()) stem += "_" + extension.substr(1);
+  }
   if (numbered_copies) stem += fmt::format("-{}", id.copy);
   if (has_crops) stem += fmt::format("-c{}", id.crop - 1);
   return (fs::path(out_dir) / (stem + "." + format)).string();

@@ -17,9 +17,15 @@ namespace gpuaug::jobs {
 // reader (or a killed job) never sees half a file. Creates parent folders.
 void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes);
 
-// OUT/<relative without extension>[-<copy>][-c<crop>].<format>
+// OUT/<relative without extension>[-<copy>][-c<crop>].<format>. The relative path is made safe
+// first: a root is dropped and ".." becomes "__", so nothing lands outside OUT. With
+// keep_extension (two inputs differ only by extension) the stem keeps it: x.jpg -> x_jpg.
 std::string output_path(const std::string& out_dir, const std::string& relative, const SampleId& id,
-                        bool numbered_copies, bool has_crops, const std::string& format);
+                        bool numbered_copies, bool has_crops, const std::string& format,
+                        bool keep_extension = false);
+
+// The stem output_path uses (safe relative path without extension), to find collisions.
+std::string output_stem(const std::string& relative);
 
 // png, jpg (quality), or npy (the exact tensor: dtype, layout and shape as produced).
 std::vector<uint8_t> encode_output(const pipeline::AugmentedSample& sample, const std::string& format,

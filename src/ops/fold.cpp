@@ -91,6 +91,7 @@ void SampleFold::resize(int height, int width, Interp interp, bool antialias) {
   }
   geometry_.interp = interp;
   geometry_.antialias = antialias;
+  geometry_.resized = true;
   cur_w_ = width;
   cur_h_ = height;
 }

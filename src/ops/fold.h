@@ -42,6 +42,7 @@ struct Geometry {
   int out_h = 0;
   Interp interp = Interp::kBilinear;
   bool antialias = true;
+  bool resized = false;  // a resize was folded: a shrinking warp then filters (supersamples)
   Border border = Border::kConstant;
   std::array<float, 3> fill{0, 0, 0};  // in the uint8 domain (0..255), as torchvision's fill
 };

@@ -245,6 +245,16 @@ GPUAUG_HD_INLINE float blend(float x, float other, float factor, bool uint8_doma
   return uint8_domain ? ::truncf(clamp_to(out, 255.0f)) : clamp_to(out, 1.0f);
 }
 
+// The steps whose result depends only on the value and its channel, one function each so that
+// apply_pixel_op and the CPU executor's whole-row loops share one formula.
+GPUAUG_HD_INLINE float brightness_value(float x, float factor, bool uint8_domain) {
+  const float out = x * factor;
+  return uint8_domain ? ::truncf(clamp_to(out, 255.0f)) : clamp_to(out, 1.0f);
+}
+GPUAUG_HD_INLINE float to_float_value(float x) { return x * kInv255; }
+GPUAUG_HD_INLINE float to_uint8_value(float x) { return ::truncf(clamp_to(x, 1.0f) * kToUInt8Scale); }
+GPUAUG_HD_INLINE float normalize_value(float x, float mean, float std) { return (x - mean) / std; }
+
 // Applies one pointwise step to v[0..2] (RGB; for 1-channel images all three hold the gray).
 // kContrast blends with op.a[1], the mean the executor measured; kBlur is not pointwise (never
 // passed here; ignored if it is).
@@ -253,14 +263,9 @@ GPUAUG_HD inline void apply_pixel_op(const ops::PixelOp& op, float v[3], const P
   const bool u8 = op.uint8_domain;
   const bool gray_image = op.channels == 1;
   switch (op.kind) {
-    case PixelKind::kBrightness: {
-      const float f = op.a[0];
-      for (int c = 0; c < 3; ++c) {
-        const float out = v[c] * f;
-        v[c] = u8 ? ::truncf(clamp_to(out, 255.0f)) : clamp_to(out, 1.0f);
-      }
+    case PixelKind::kBrightness:
+      for (int c = 0; c < 3; ++c) v[c] = brightness_value(v[c], op.a[0], u8);
       break;
-    }
     case PixelKind::kContrast:
       for (int c = 0; c < 3; ++c) v[c] = blend(v[c], op.a[1], op.a[0], u8);
       break;
@@ -273,9 +278,9 @@ GPUAUG_HD inline void apply_pixel_op(const ops::PixelOp& op, float v[3], const P
     case PixelKind::kHue: {
       if (gray_image) break;
       if (u8) {
-        float unit[3] = {v[0] * kInv255, v[1] * kInv255, v[2] * kInv255};
+        float unit[3] = {to_float_value(v[0]), to_float_value(v[1]), to_float_value(v[2])};
         adjust_hue_unit(unit, op.a[0]);
-        for (int c = 0; c < 3; ++c) v[c] = ::truncf(clamp_to(unit[c], 1.0f) * kToUInt8Scale);
+        for (int c = 0; c < 3; ++c) v[c] = to_uint8_value(unit[c]);
       } else {
         adjust_hue_unit(v, op.a[0]);
       }
@@ -288,15 +293,15 @@ GPUAUG_HD inline void apply_pixel_op(const ops::PixelOp& op, float v[3], const P
       break;
     }
     case PixelKind::kToFloat:
-      for (int c = 0; c < 3; ++c) v[c] = v[c] * kInv255;
+      for (int c = 0; c < 3; ++c) v[c] = to_float_value(v[c]);
       break;
     case PixelKind::kToUInt8:
-      for (int c = 0; c < 3; ++c) v[c] = ::truncf(clamp_to(v[c], 1.0f) * kToUInt8Scale);
+      for (int c = 0; c < 3; ++c) v[c] = to_uint8_value(v[c]);
       break;
     case PixelKind::kNormalize:
       for (int c = 0; c < 3; ++c) {
         const int k = gray_image ? 0 : c;
-        v[c] = (v[c] - op.a[k]) / op.a[3 + k];
+        v[c] = normalize_value(v[c], op.a[k], op.a[3 + k]);
       }
       break;
     case PixelKind::kNoise: {

@@ -34,11 +34,13 @@ WarpSampler make_warp_sampler(const ops::Geometry& g) {
   std::copy(g.valid_rect.begin(), g.valid_rect.end(), w.valid_rect);
   w.interp = static_cast<uint8_t>(g.interp);
   w.border = static_cast<uint8_t>(g.border);
-  // Shrinking warps average k x k sub-samples (an area filter) where torchvision would have
-  // resized with antialias first; rotations alone keep k = 1 and match grid_sample.
+  // A warp that also carries a folded shrinking resize averages k x k sub-samples (an area
+  // filter) where torchvision would have resized with antialias first. Rotations, affines
+  // (scale and shear included) and nearest sampling keep k = 1 and match grid_sample.
   const double sx = std::hypot(g.m[0], g.m[3]), sy = std::hypot(g.m[1], g.m[4]);
   const double shrink = std::max(sx, sy);
-  w.supersample = g.antialias && shrink > 1.0 + 1e-6 ? std::min(8, int(std::ceil(shrink - 1e-6))) : 1;
+  const bool filter = g.antialias && g.resized && g.interp != ops::Interp::kNearest;
+  w.supersample = filter && shrink > 1.0 + 1e-6 ? std::min(8, int(std::ceil(shrink - 1e-6))) : 1;
   return w;
 }
 

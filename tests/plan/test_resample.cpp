@@ -216,16 +216,26 @@ TEST(WarpPixel, NearestAndBilinearWithMaskOfOnes) {
   EXPECT_FLOAT_EQ(out[0], 6.0f);
 }
 
-TEST(WarpSampler, SupersamplesOnlyShrinkingAntialiasedWarps) {
+// Only a warp carrying a folded shrinking resize supersamples (an area filter standing in for
+// torchvision's antialiased resize before the warp); plain rotations, affines (scale included)
+// and nearest sampling keep one sample per pixel, as grid_sample.
+TEST(WarpSampler, SupersamplesOnlyShrinkingResizedWarps) {
   ops::Geometry g;
   g.separable = false;
+  g.resized = true;
   g.m = {0.8, -0.6, 0, 0.6, 0.8, 0};  // a rotation: no shrink
   EXPECT_EQ(make_warp_sampler(g).supersample, 1);
   g.m = {2.5, 0, 0, 0, 1, 0};
-  EXPECT_EQ(make_warp_sampler(g).supersample, 3);
+  EXPECT_EQ(make_warp_sampler(g).supersample, 3);  // ceil(2.5)
   g.m = {20, 0, 0, 0, 20, 0};
-  EXPECT_EQ(make_warp_sampler(g).supersample, 8);
+  EXPECT_EQ(make_warp_sampler(g).supersample, 8);  // capped
+  g.interp = ops::Interp::kNearest;
+  EXPECT_EQ(make_warp_sampler(g).supersample, 1);
+  g.interp = ops::Interp::kBilinear;
   g.antialias = false;
+  EXPECT_EQ(make_warp_sampler(g).supersample, 1);
+  g.antialias = true;
+  g.resized = false;  // an affine's own scale: grid_sample does not filter
   EXPECT_EQ(make_warp_sampler(g).supersample, 1);
 }
 

@@ -166,10 +166,6 @@ def test_on_error_skip_npy_outputs(run_gpuaug, tmp_path):
         "good.jpg", "good2.png"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: x.jpg and x.png in one folder both map to OUT/x.<fmt> (jobs/output_files.cpp "
-    "output_path drops the extension); the second silently overwrites the first, so one "
-    "sample's output is lost while the record lists both"))
 def test_inputs_differing_only_in_extension_do_not_collide(run_gpuaug, tmp_path):
     # Contract: every recorded sample has its own output file, or the job refuses up front.
     folder = tmp_path / "in"
@@ -235,19 +231,8 @@ def test_outputs_mirror_tree_and_file_list(run_gpuaug, tmp_path):
         "cat/x.png", "dog/deep/y.png"]
 
 
-LIST_ESCAPES_OUTPUT = pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a file list entry that is absolute or climbs with '..' becomes the "
-    "output's relative path as written (data/source.h read_file_list), and "
-    "jobs/output_files.cpp output_path joins it with fs::path(out_dir) / stem, which for an "
-    "absolute stem discards out_dir: the augmented image is written over the input file "
-    "itself (or outside OUT)")
-
-
 @pytest.mark.parametrize("entry", [
-    pytest.param("absolute", marks=LIST_ESCAPES_OUTPUT),
-    pytest.param("dotdot", marks=LIST_ESCAPES_OUTPUT),
-    "plain"])
+    "absolute", "dotdot", "plain"])
 def test_file_list_outputs_stay_under_out_and_input_unchanged(run_gpuaug, tmp_path, entry):
     # Contract (docs/design.md "Bad input"): offline jobs never modify their input and write
     # under OUT. A list naming an image by absolute path, by "../", or plainly: the one output
