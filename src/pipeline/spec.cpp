@@ -1,6 +1,7 @@
 // Spec parsing with yaml-cpp; every error names the spec, the key and the line.
 #include "pipeline/spec.h"
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -114,11 +115,15 @@ Spec parse_spec(const std::string& text, const std::string& name) {
   check_keys(name, root, "", {"seed", "decode", "ops", "output"});
   try {
     if (root["seed"]) {
-      const auto seed = to_param(name, "seed", root["seed"]);
-      if (seed.kind != ops::ParamValue::Kind::kNumber || seed.number < 0 ||
-          seed.number != static_cast<double>(static_cast<uint64_t>(seed.number)))
-        fail(name, root["seed"], "seed: expected a non-negative integer");
-      spec.seed = static_cast<uint64_t>(seed.number);
+      // Read as an integer, never through a double: every one of the 64 bits counts.
+      const YAML::Node seed = root["seed"];
+      const std::string text = seed.IsScalar() ? seed.Scalar() : std::string();
+      char* end = nullptr;
+      errno = 0;
+      const unsigned long long value = text.empty() || text[0] == '-' ? 0 : std::strtoull(text.c_str(), &end, 10);
+      if (text.empty() || text[0] == '-' || end == nullptr || *end != '\0' || errno == ERANGE)
+        fail(name, seed, "seed: expected an integer from 0 to 18446744073709551615");
+      spec.seed = value;
     }
     if (const YAML::Node decode = root["decode"]; decode && !decode.IsNull()) {
       if (!decode.IsMap()) fail(name, decode, "decode: expected a mapping");
