@@ -7,6 +7,7 @@
 // x.5 boundary can round the other way (torchvision's own CPU and CUDA paths differ likewise).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -204,6 +205,61 @@ TEST(Pad, EdgeAndSymmetricOnOnePixel) {
     for (int i = 0; i < 25; ++i)
       for (int c = 0; c < 3; ++c) ASSERT_EQ(out.pixels[i * 3 + c], src.pixels[c]) << mode;
   }
+}
+
+// torchvision pads the image it is given: after a crop, edge/reflect/symmetric mirror the
+// crop's own border pixels, not the source pixels beyond it (numpy.pad of the crop).
+TEST(Pad, NonConstantModesAfterACropMirrorTheCrop) {
+  if (false) GTEST_SKIP() << "BUG: src/ops/fold.cpp SampleFold::pad folds a pad as a crop beyond the current "
+                  "window, and plan/resample_math.h border_index applies edge/reflect/symmetric "
+                  "only at the decoded source's edges: crop(left=3, width=4) of a 10-wide image "
+                  "then pad(reflect, 2) reads source columns 1..8 instead of numpy.pad's "
+                  "5 4 | 3 4 5 6 | 5 4";
+  const Image src = make_coordinate_image(10, 9);  // R = x, G = y
+  struct Mode {
+    const char* name;
+    std::vector<int> xs;  // numpy.pad([3 4 5 6], 2, mode): source columns
+  };
+  const Mode modes[] = {{"edge", {3, 3, 3, 4, 5, 6, 6, 6}},
+                        {"reflect", {5, 4, 3, 4, 5, 6, 5, 4}},
+                        {"symmetric", {4, 3, 3, 4, 5, 6, 6, 5}}};
+  for (const Mode& mode : modes) {
+    const auto pad = make_op("pad", {{"padding", list({2, 0})}, {"padding_mode", str(mode.name)}});
+    SampleFold f(10, 9);
+    f.crop(2, 3, 5, 4);
+    fold_drawn(*pad, f);
+    const Image out = execute(f, src);
+    ASSERT_EQ(out.width, 8);
+    ASSERT_EQ(out.height, 5);
+    for (int y = 0; y < 5; ++y)
+      for (int x = 0; x < 8; ++x) {
+        ASSERT_EQ(out.row(y)[x * 3 + 0], mode.xs[x]) << mode.name << " at " << x << "," << y;
+        ASSERT_EQ(out.row(y)[x * 3 + 1], y + 2) << mode.name << " at " << x << "," << y;
+      }
+  }
+}
+
+// After a resize, a non-constant pad mirrors the resized image (torchvision pads the resize's
+// output); here with an exact 2x nearest enlargement so the expected pixels are indices.
+TEST(Pad, NonConstantModesAfterAResizeMirrorTheResizedImage) {
+  if (false) GTEST_SKIP() << "BUG: src/ops/fold.cpp crop_axis turns a pad after a resize into a negative "
+                  "shift, and plan/resample_math.h axis_centre reports those output indices as "
+                  "fill: resize then pad(edge) gives 0-valued borders instead of edge pixels";
+  const Image src = make_coordinate_image(5, 4);
+  const auto resize = make_op("resize", {{"size", list({8, 10})}, {"interpolation", str("nearest")}});
+  const auto pad = make_op("pad", {{"padding", num(2)}, {"padding_mode", str("edge")}});
+  SampleFold f(5, 4);
+  fold_drawn(*resize, f);
+  fold_drawn(*pad, f);
+  const Image out = execute(f, src);
+  ASSERT_EQ(out.width, 14);
+  ASSERT_EQ(out.height, 12);
+  for (int y = 0; y < 12; ++y)
+    for (int x = 0; x < 14; ++x) {
+      const int rx = std::clamp(x - 2, 0, 9), ry = std::clamp(y - 2, 0, 7);  // resized index
+      ASSERT_EQ(out.row(y)[x * 3 + 0], rx / 2) << x << "," << y;
+      ASSERT_EQ(out.row(y)[x * 3 + 1], ry / 2) << x << "," << y;
+    }
 }
 
 // random_resized_crop = crop then resize; the resize's taps stop at the crop's edges, so the

@@ -170,8 +170,8 @@ TEST(SpecErrors, WrongType) {
   expect_spec_error("ops:\n\n  - resize: {size: [1, 2], antialias: 3}\n", 3,
                     {"resize.antialias", "expected true or false, got 3"}, true);
   expect_spec_error("ops:\n  - resize: {size: {h: 3}}\n", 2, {"resize.size", "not a mapping"});
-  expect_spec_error("seed: -3\n", 1, {"seed: expected a non-negative integer"});
-  expect_spec_error("seed: 1.5\n", 1, {"seed: expected a non-negative integer"});
+  expect_spec_error("seed: -3\n", 1, {"seed: expected an integer from 0 to 18446744073709551615"});
+  expect_spec_error("seed: 1.5\n", 1, {"seed: expected an integer from 0 to 18446744073709551615"});
   expect_spec_error("decode:\n  dct_scaling: 1\n", 2, {"decode.dct_scaling: expected true or false"});
   expect_spec_error("output:\n  layout: WHC\n", 2, {"output.layout: expected HWC or CHW"});
   expect_spec_error("ops:\n  resize: 3\n", 2, {"ops: expected a list"});
