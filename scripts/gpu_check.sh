@@ -14,7 +14,10 @@ export PATH=/usr/local/cuda/bin:$PATH
 tail -3 "$out/build.log"
 ctest --test-dir build -j "$jobs" --output-on-failure > "$out/ctest.log" 2>&1
 grep -E "tests passed|tests failed|Failed|\*\*\*" "$out/ctest.log" | head -40
-./build/tests/test_plan_gpu > "$out/gpu_tests.log" 2>&1; grep -E "max \|gpu|PASSED|FAILED" "$out/gpu_tests.log" | sort | uniq -c | sort -rn | head -5
+./build/tests/test_plan_gpu > "$out/gpu_tests.log" 2>&1
+echo "CPU-vs-GPU cases with max diff 0: $(grep -c 'max |gpu - cpu| = 0 ' "$out/gpu_tests.log"); nonzero: $(grep 'max |gpu - cpu|' "$out/gpu_tests.log" | grep -vc '= 0 ')"
+grep -E "^\[  (PASSED|FAILED) " "$out/gpu_tests.log" | head -8
+./build/tests/test_codec_gpu > "$out/nvjpeg_tests.log" 2>&1; grep -E "nvJPEG|PASSED|FAILED" "$out/nvjpeg_tests.log" | head -12
 if [ "${SANITIZE:-1}" = 1 ]; then
   compute-sanitizer --tool memcheck --error-exitcode 9 ./build/tests/test_plan_gpu --gtest_filter='*17x19_b7*:*Large*rrc_flip*' > "$out/memcheck.log" 2>&1
   echo "memcheck exit $?: $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
