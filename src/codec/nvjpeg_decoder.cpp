@@ -8,6 +8,8 @@
 #include <nvjpeg.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "core/cuda_memory.h"
@@ -39,6 +41,7 @@ struct NvjpegDecoder::Impl {
   std::vector<nvjpegDecodeParams_t> params;
   bool hardware = false;
   int initialized_batch = -1;
+  CudaStream cuda_stream;  // owned: the output buffer is freed on a stream that outlives it
   DeviceBuffer output;
 
   ~Impl() {
@@ -69,17 +72,17 @@ NvjpegDecoder::~NvjpegDecoder() = default;
 
 bool NvjpegDecoder::hardware() const { return impl_->hardware; }
 
-std::vector<std::optional<GpuDecoded>> NvjpegDecoder::decode(std::span<const GpuDecodeRequest> batch,
-                                                             void* cuda_stream) {
+std::vector<std::optional<GpuDecoded>> NvjpegDecoder::decode(std::span<const GpuDecodeRequest> batch) {
   Impl& m = *impl_;
   GPUAUG_CUDA_CHECK(cudaSetDevice(m.device), "device");
-  auto stream = static_cast<cudaStream_t>(cuda_stream);
+  cudaStream_t stream = m.cuda_stream.get();
   std::vector<std::optional<GpuDecoded>> out(batch.size());
   while (m.params.size() < batch.size()) {
     nvjpegDecodeParams_t p;
     check(nvjpegDecodeParamsCreate(m.handle, &p), "nvjpegDecodeParamsCreate");
     m.params.push_back(p);
   }
+  const bool trace = std::getenv("GPUAUG_TRACE_NVJPEG") != nullptr;
   // Which images the decoder takes, and the size of each output.
   std::vector<size_t> chosen;
   std::vector<GpuDecoded> shapes(batch.size());
@@ -107,6 +110,9 @@ std::vector<std::optional<GpuDecoded>> NvjpegDecoder::decode(std::span<const Gpu
       if (nvjpegDecodeBatchedSupportedEx(m.handle, m.stream, p, &unsupported) != NVJPEG_STATUS_SUCCESS) continue;
       if (unsupported != 0) continue;  // 0 means supported
     }
+    if (trace)
+      std::fprintf(stderr, "nvjpeg: image %zu %ux%u region %d,%d %dx%d -> out %dx%d\n", i, w, h, r.region.x,
+                   r.region.y, r.region.width, r.region.height, shape.width, shape.height);
     shapes[i] = shape;
     offsets[i] = total;
     total += (size_t(shape.width) * shape.height * 3 + 255) / 256 * 256;
@@ -130,6 +136,7 @@ std::vector<std::optional<GpuDecoded>> NvjpegDecoder::decode(std::span<const Gpu
             "nvjpegDecodeBatchedInitialize");
       m.initialized_batch = int(chosen.size());
     }
+    if (trace) std::fprintf(stderr, "nvjpeg: decoding %zu images, %zu bytes out\n", chosen.size(), total);
     if (m.hardware) {
       check(nvjpegDecodeBatchedEx(m.handle, m.state, data.data(), lengths.data(), destinations.data(),
                                   m.params.data(), stream), "nvjpegDecodeBatchedEx");
@@ -158,7 +165,7 @@ NvjpegDecoder::NvjpegDecoder(int) {
 }
 NvjpegDecoder::~NvjpegDecoder() = default;
 bool NvjpegDecoder::hardware() const { return false; }
-std::vector<std::optional<GpuDecoded>> NvjpegDecoder::decode(std::span<const GpuDecodeRequest> batch, void*) {
+std::vector<std::optional<GpuDecoded>> NvjpegDecoder::decode(std::span<const GpuDecodeRequest> batch) {
   return std::vector<std::optional<GpuDecoded>>(batch.size());
 }
 

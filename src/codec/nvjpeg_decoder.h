@@ -38,10 +38,10 @@ class NvjpegDecoder {
   // What the header says nvJPEG can take: baseline Huffman JPEG, 1 or 3 components, no EXIF
   // rotation. The decoder may still refuse an image; decode() then returns nullopt for it.
   static bool suits(const ImageInfo& info);
-  // Decodes on `cuda_stream` (a cudaStream_t) and waits for it. Outputs live in the decoder's
-  // memory until the next call. nullopt where nvJPEG refused or failed that image: the caller
-  // decodes it on the CPU.
-  std::vector<std::optional<GpuDecoded>> decode(std::span<const GpuDecodeRequest> batch, void* cuda_stream);
+  // Decodes on the decoder's own stream and waits for it, so the outputs are ready for any
+  // stream. They live in the decoder's memory until the next call. nullopt where nvJPEG
+  // refused or failed that image: the caller decodes it on the CPU.
+  std::vector<std::optional<GpuDecoded>> decode(std::span<const GpuDecodeRequest> batch);
 
  private:
   struct Impl;

@@ -93,7 +93,7 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
     const auto start = Clock::now();
     size_t on_gpu = 0;
     for (const auto& p : prepared) on_gpu += p.decode_on_gpu;
-    const std::vector<plan::SampleJob> jobs = augmenter.gpu_jobs(executor, prepared, epoch, nvjpeg.get());
+    const std::vector<plan::SampleJob> jobs = augmenter.gpu_jobs(prepared, epoch, nvjpeg.get());
     if (on_gpu > 0) gpu_rate = on_gpu / std::max(seconds_since(start), 1e-6);
     executor.run(jobs, augmenter.chain().spec().output.layout);
     result.kernel_ms += executor.last_kernel_ms();

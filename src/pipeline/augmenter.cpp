@@ -75,8 +75,7 @@ std::vector<AugmentedSample> Augmenter::run(std::span<const uint8_t> bytes, cons
   return out;
 }
 
-std::vector<plan::SampleJob> Augmenter::gpu_jobs(plan::CudaExecutor& executor,
-                                                 std::vector<PreparedImage>& images, uint64_t epoch,
+std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& images, uint64_t epoch,
                                                  codec::NvjpegDecoder* nvjpeg) const {
   const RandomKey key = RandomKey::from(chain_.spec().seed, epoch);
   std::vector<size_t> pending;
@@ -87,7 +86,7 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(plan::CudaExecutor& executor,
       requests.push_back({images[i].bytes, images[i].region});
     }
   std::vector<std::optional<codec::GpuDecoded>> decoded(pending.size());
-  if (!pending.empty() && nvjpeg != nullptr) decoded = nvjpeg->decode(requests, executor.stream());
+  if (!pending.empty() && nvjpeg != nullptr) decoded = nvjpeg->decode(requests);
   std::vector<const codec::GpuDecoded*> on_device(images.size(), nullptr);
   for (size_t k = 0; k < pending.size(); ++k) {
     PreparedImage& image = images[pending[k]];
@@ -129,7 +128,7 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(plan::CudaExecutor& executor,
 std::vector<std::vector<AugmentedSample>> Augmenter::execute_gpu(
     plan::CudaExecutor& executor, std::vector<PreparedImage>& images, uint64_t epoch,
     codec::NvjpegDecoder* nvjpeg) const {
-  const std::vector<plan::SampleJob> jobs = gpu_jobs(executor, images, epoch, nvjpeg);
+  const std::vector<plan::SampleJob> jobs = gpu_jobs(images, epoch, nvjpeg);
   std::vector<Tensor> tensors = executor.run_to_host(jobs, chain_.spec().output.layout);
   std::vector<std::vector<AugmentedSample>> out(images.size());
   size_t next = 0;

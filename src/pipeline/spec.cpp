@@ -2,6 +2,7 @@
 #include "pipeline/spec.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -140,7 +141,8 @@ Spec parse_spec(const std::string& text, const std::string& name) {
       }
       if (decode["max_pixels"]) {
         const auto v = to_param(name, "decode.max_pixels", decode["max_pixels"]);
-        if (v.kind != ops::ParamValue::Kind::kNumber || v.number < 1)
+        if (v.kind != ops::ParamValue::Kind::kNumber || v.number < 1 || v.number > 9.0e15 ||
+            v.number != std::floor(v.number))
           fail(name, decode["max_pixels"], "decode.max_pixels: expected a positive integer");
         spec.decode.max_pixels = static_cast<uint64_t>(v.number);
       }

@@ -28,43 +28,19 @@ Float4 load4(const float* p) {
 
 void store4(float* p, Float4 v) { std::memcpy(p, &v, sizeof v); }
 
-// Row buffers are padded to whole blocks of the vertical pass.
+// Rows are padded to whole blocks of the vertical pass.
 constexpr size_t kRowBlock = 16;
 
-size_t padded_row_floats(int width) { return (size_t(width) * 3 + kRowBlock - 1) / kRowBlock * kRowBlock; }
-
-// Taps of one axis. Every output index has `taps` weight slots (the largest count), zero beyond
-// its own count, so the horizontal pass runs loops of one fixed length: adding 0 * px leaves a
-// sum's bits unchanged, as px is finite and a sum that starts at +0 is never -0.
-struct AxisTable {
-  std::vector<int> first, count;
-  std::vector<uint8_t> valid;  // false: outside the source (fill), or no taps
-  int taps = 0;
-  std::vector<float> weights;  // weights[i * taps + j]
+// An output row: three planes (R, G, B) of `width` floats, `stride` apart. The stride is a
+// multiple of 4, so that vector loops cover a plane exactly; the floats past `width` are
+// padding, never stored.
+struct RowShape {
+  int width;
+  size_t stride;
+  size_t floats;
+  explicit RowShape(int w)
+      : width(w), stride((size_t(w) + 3) / 4 * 4), floats((3 * stride + kRowBlock - 1) / kRowBlock * kRowBlock) {}
 };
-
-AxisTable build_axis_table(const AxisSampler& a) {
-  const size_t n = size_t(a.out_size);
-  AxisTable t;
-  t.first.assign(n, 0);
-  t.count.assign(n, 0);
-  t.valid.assign(n, 0);
-  std::vector<double> centre(n), total(n);
-  for (size_t i = 0; i < n; ++i) {
-    if (!axis_centre(a, int(i), centre[i])) continue;
-    int first;
-    const int count = axis_taps(a, centre[i], first);
-    if (count == 0) continue;
-    t.first[i] = first, t.count[i] = count, t.valid[i] = 1;
-    total[i] = axis_total(a, centre[i], first, count);
-    t.taps = std::max(t.taps, count);
-  }
-  t.weights.assign(n * size_t(t.taps), 0.0f);
-  for (size_t i = 0; i < n; ++i)
-    for (int j = 0; j < t.count[i]; ++j)
-      t.weights[i * t.taps + j] = axis_weight(a, centre[i], t.first[i] + j, total[i]);
-  return t;
-}
 
 // Reads decoded pixels with the border rule; fill outside.
 struct SourceFetch {
@@ -131,7 +107,10 @@ class SeparableResampler {
       if (xt_.valid[x]) col_lo_ = std::min(col_lo_, xt_.first[x]), col_hi_ = std::max(col_hi_, xt_.first[x] + xt_.taps);
     if (col_lo_ > col_hi_) col_lo_ = col_hi_ = 0;
     tap_offset_.resize(width_);
-    for (int x = 0; x < width_; ++x) tap_offset_[x] = xt_.valid[x] ? xt_.first[x] - col_lo_ : 0;
+    for (int x = 0; x < width_; ++x) {
+      tap_offset_[x] = xt_.valid[x] ? xt_.first[x] - col_lo_ : 0;
+      if (!xt_.valid[x]) fill_columns_.push_back(x);
+    }
     x_weights_.resize(xt_.weights.size());
     for (size_t i = 0; i < xt_.weights.size(); ++i) x_weights_[i] = Float4{} + xt_.weights[i];
     // One float beyond the last pixel: the unused lane of its load. Zeroed, like the ring's
@@ -154,9 +133,8 @@ class SeparableResampler {
     const int count = yt_.count[y];
     for (int k = 0; k < count; ++k) row_ptrs_[k] = horizontal_row(yt_.first[y] + k);
     vertical_pass(row_ptrs_.data(), &yt_.weights[size_t(y) * yt_.taps], count, row_floats_, planes);
-    for (int x = 0; x < width_; ++x)
-      if (!xt_.valid[x])
-        for (int c = 0; c < 3; ++c) planes[size_t(c) * width_ + x] = fill_[c];
+    for (const int x : fill_columns_)
+      for (int c = 0; c < 3; ++c) planes[size_t(c) * width_ + x] = fill_[c];
   }
 
  private:
@@ -207,6 +185,7 @@ class SeparableResampler {
   AxisTable xt_, yt_;
   int col_lo_ = 0, col_hi_ = 0;
   std::vector<int> tap_offset_;     // first tap of each column, in source_row_ pixels
+  std::vector<int> fill_columns_;   // columns outside the source
   std::vector<Float4> x_weights_;   // xt_.weights, each in all four lanes
   std::unique_ptr<float[]> source_row_;
   std::unique_ptr<float[]> ring_;   // horizontal rows, row_floats_ apart
@@ -329,7 +308,7 @@ Tensor execute_cpu(const ops::FoldResult& fold, const Image& source, const Pixel
   if (first_barrier < ops.size()) rgb = std::make_unique_for_overwrite<float[]>(size_t(W) * H * 3);
   auto finish_row = [&](int y, float* planes) {
     // The resampled image is uint8, as torchvision's resize of a uint8 tensor returns.
-    for (size_t i = 0, n = size_t(W) * 3; i < n; ++i) planes[i] = quantize_resampled(planes[i]);
+    for (size_t i = 0, n = size_t(W) * 3; i < n; i += 4) store4(planes + i, quantize_resampled(load4(planes + i)));
     run_row_ops(ops, 0, first_barrier, planes, W, y, stream);
     if (rgb) interleave_row(planes, W, &rgb[size_t(y) * W * 3]);
     else store_row(out, y, planes);

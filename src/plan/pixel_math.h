@@ -246,14 +246,18 @@ GPUAUG_HD_INLINE float blend(float x, float other, float factor, bool uint8_doma
 }
 
 // The steps whose result depends only on the value and its channel, one function each so that
-// apply_pixel_op and the CPU executor's whole-row loops share one formula.
+// apply_pixel_op and the CPU executor's whole-row loops share one formula. Those written with
+// + - * / alone are templates: the executor runs them on GCC vectors of floats, lane by lane
+// the same operations.
 GPUAUG_HD_INLINE float brightness_value(float x, float factor, bool uint8_domain) {
   const float out = x * factor;
   return uint8_domain ? ::truncf(clamp_to(out, 255.0f)) : clamp_to(out, 1.0f);
 }
-GPUAUG_HD_INLINE float to_float_value(float x) { return x * kInv255; }
+template <class T>
+GPUAUG_HD_INLINE T to_float_value(T x) { return x * kInv255; }
 GPUAUG_HD_INLINE float to_uint8_value(float x) { return ::truncf(clamp_to(x, 1.0f) * kToUInt8Scale); }
-GPUAUG_HD_INLINE float normalize_value(float x, float mean, float std) { return (x - mean) / std; }
+template <class T>
+GPUAUG_HD_INLINE T normalize_value(T x, float mean, float std) { return (x - mean) / std; }
 
 // Applies one pointwise step to v[0..2] (RGB; for 1-channel images all three hold the gray).
 // kContrast blends with op.a[1], the mean the executor measured; kBlur is not pointwise (never

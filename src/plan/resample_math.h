@@ -79,11 +79,18 @@ GPUAUG_HD_INLINE float axis_weight(const AxisSampler& a, double centre, int tap,
 }
 
 // Rounds half to even without libm: exact for |v| < 2^22, the same bits on host and device.
-GPUAUG_HD_INLINE float round_half_even(float v) { return (v + 12582912.0f) - 12582912.0f; }
+// This and quantize_resampled take a float or a GCC vector of floats (the CPU executor's rows).
+template <class T>
+GPUAUG_HD_INLINE T round_half_even(T v) { return (v + 12582912.0f) - 12582912.0f; }
 
-// The resampled value as a uint8-domain integer (torchvision's resize returns uint8).
-GPUAUG_HD_INLINE float quantize_resampled(float v) {
-  return round_half_even(v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v));
+// The resampled value as a uint8-domain integer (torchvision's resize returns uint8). On a
+// vector each clamp is a lane select; a loop over floats does not vectorize, as gcc keeps a
+// float ?: a branch under -ftrapping-math.
+template <class T>
+GPUAUG_HD_INLINE T quantize_resampled(T v) {
+  v = v < 0.0f ? 0.0f : v;
+  v = v > 255.0f ? 255.0f : v;
+  return round_half_even(v);
 }
 
 // Border rule for a decoded-image index outside [0, size): -1 means "use the fill value".

@@ -130,6 +130,16 @@ TEST(WriteFileAtomic, ErrorsNameThePathAndStage) {
   EXPECT_EQ(read_text(blocker), "x");
 }
 
+TEST(WriteFileAtomic, TargetIsAFolder) {
+  TempDir dir;
+  fs::create_directories(dir.root() / "taken");
+  const std::string path = (dir.root() / "taken").string();
+  const Error e = expect_error([&] { write_file_atomic(path, as_bytes("z")); });
+  EXPECT_EQ(e.file(), path);
+  EXPECT_EQ(e.stage(), "write");
+  EXPECT_EQ(listing(dir.root()), (std::vector<std::string>{"taken"}));  // no temporary left
+}
+
 struct Npy {
   std::string magic;
   int major = 0, minor = 0;

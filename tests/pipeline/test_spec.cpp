@@ -177,6 +177,11 @@ TEST(SpecErrors, WrongType) {
   expect_spec_error("ops:\n  resize: 3\n", 2, {"ops: expected a list"});
 }
 
+TEST(SpecErrors, MaxPixelsMustBeAnIntegerInRange) {
+  expect_spec_error("decode:\n  max_pixels: 1.5\n", 2, {"decode.max_pixels: expected a positive integer"});
+  expect_spec_error("decode:\n  max_pixels: 1e30\n", 2, {"decode.max_pixels: expected a positive integer"});
+}
+
 TEST(SpecErrors, OutOfRange) {
   expect_spec_error("ops:\n  - horizontal_flip:\n      p: 1.5\n", 3, {"horizontal_flip.p", "1.5 is outside [0, 1]"}, true);
   expect_spec_error("ops:\n  - {op: rotate,\n     degrees: 400}\n", 3, {"rotate.degrees", "must lie in [-360, 360]"}, true);
