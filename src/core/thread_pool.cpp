@@ -6,6 +6,12 @@
 
 namespace gpuaug {
 
+namespace {
+// The pool whose item this thread is running, so that a nested parallel_for on the same pool
+// runs inline instead of clobbering the running job (and waiting on itself).
+thread_local const ThreadPool* t_running_pool = nullptr;
+}  // namespace
+
 int hardware_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 ThreadPool::ThreadPool(int threads) {
@@ -35,6 +41,12 @@ void ThreadPool::run_items() {
       failed = error_ != nullptr;
     }
     try {
+      const ThreadPool* outer = t_running_pool;
+      t_running_pool = this;
+      struct Restore {
+        const ThreadPool* outer;
+        ~Restore() { t_running_pool = outer; }
+      } restore{outer};
       if (!failed) (*job)(index);
     } catch (...) {
       std::lock_guard lock(mutex_);
@@ -63,6 +75,10 @@ void ThreadPool::worker_loop() {
 
 void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
   if (n == 0) return;
+  if (t_running_pool == this) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
   {
     std::lock_guard lock(mutex_);
     job_ = &fn;

@@ -21,7 +21,8 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Runs fn(i) for i in [0, n) on the workers and the calling thread; returns when all are
-  // done. The first exception thrown by any fn is rethrown here after the rest finish.
+  // done. The first exception thrown by any fn is rethrown here after the rest finish. Called
+  // from inside one of this pool's items, it runs the n items inline on that thread.
   void parallel_for(size_t n, const std::function<void(size_t)>& fn);
 
  private:

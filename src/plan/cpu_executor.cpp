@@ -42,6 +42,39 @@ struct RowShape {
       : width(w), stride((size_t(w) + 3) / 4 * 4), floats((3 * stride + kRowBlock - 1) / kRowBlock * kRowBlock) {}
 };
 
+// Taps of one axis. Every output index has `taps` weight slots (the largest count), zero beyond
+// its own count, so the horizontal pass runs loops of one fixed length: adding 0 * px leaves a
+// sum's bits unchanged, as px is finite and a sum that starts at +0 is never -0.
+struct AxisTable {
+  std::vector<int> first, count;
+  std::vector<uint8_t> valid;  // false: outside the source (fill), or no taps
+  int taps = 0;
+  std::vector<float> weights;  // weights[i * taps + j]
+};
+
+AxisTable build_axis_table(const AxisSampler& a) {
+  const size_t n = size_t(a.out_size);
+  AxisTable t;
+  t.first.assign(n, 0);
+  t.count.assign(n, 0);
+  t.valid.assign(n, 0);
+  std::vector<double> centre(n), total(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!axis_centre(a, int(i), centre[i])) continue;
+    int first;
+    const int count = axis_taps(a, centre[i], first);
+    if (count == 0) continue;
+    t.first[i] = first, t.count[i] = count, t.valid[i] = 1;
+    total[i] = axis_total(a, centre[i], first, count);
+    t.taps = std::max(t.taps, count);
+  }
+  t.weights.assign(n * size_t(t.taps), 0.0f);
+  for (size_t i = 0; i < n; ++i)
+    for (int j = 0; j < t.count[i]; ++j)
+      t.weights[i * t.taps + j] = axis_weight(a, centre[i], t.first[i] + j, total[i]);
+  return t;
+}
+
 // Reads decoded pixels with the border rule; fill outside.
 struct SourceFetch {
   const Image* image;
@@ -59,18 +92,37 @@ struct SourceFetch {
   }
 };
 
-// sum_j wx_j * px over a fixed count of (zero-padded) taps for every output column; K = 0 reads
-// the count at run time. `src` holds the source row's pixels as floats, 3 a pixel; the result
-// goes to three planes of `width` floats.
+// sum_j wx_j * px over one column's taps, one pixel's R, G, B in the lanes. K = 0: n taps.
 template <int K>
-void horizontal_pass(const float* src, const int* first, const Float4* weights, int taps, int width,
+Float4 column_sum(const float* src, const Float4* weights, int n) {
+  Float4 acc = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int j = 0; j < (K > 0 ? K : n); ++j) acc += weights[j] * load4(src + size_t(j) * 3);
+  return acc;
+}
+
+// The horizontal pass of one source row over all output columns (and the padding up to the
+// stride, whose weights are zero), four columns at a time, transposed into the three planes.
+// `src` holds the row's pixels as floats, 3 a pixel; first[x] is column x's first tap in it.
+template <int K>
+void horizontal_pass(const float* src, const int* first, const Float4* weights, int taps, size_t stride,
                      float* planes) {
   const int n = K > 0 ? K : taps;
-  for (int x = 0; x < width; ++x, weights += n) {
-    const float* p = src + size_t(first[x]) * 3;
-    Float4 acc = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int j = 0; j < n; ++j) acc += weights[j] * load4(p + size_t(j) * 3);
-    planes[x] = acc[0], planes[width + x] = acc[1], planes[2 * size_t(width) + x] = acc[2];
+  float* r = planes;
+  float* g = planes + stride;
+  float* b = planes + 2 * stride;
+  for (size_t x = 0; x < stride; x += 4) {
+    const Float4* w = weights + x * n;
+    const Float4 p0 = column_sum<K>(src + size_t(first[x]) * 3, w, n);
+    const Float4 p1 = column_sum<K>(src + size_t(first[x + 1]) * 3, w + n, n);
+    const Float4 p2 = column_sum<K>(src + size_t(first[x + 2]) * 3, w + 2 * n, n);
+    const Float4 p3 = column_sum<K>(src + size_t(first[x + 3]) * 3, w + 3 * n, n);
+    const Float4 rg01 = __builtin_shufflevector(p0, p1, 0, 4, 1, 5);
+    const Float4 rg23 = __builtin_shufflevector(p2, p3, 0, 4, 1, 5);
+    const Float4 b01 = __builtin_shufflevector(p0, p1, 2, 6, 2, 6);
+    const Float4 b23 = __builtin_shufflevector(p2, p3, 2, 6, 2, 6);
+    store4(r + x, __builtin_shufflevector(rg01, rg23, 0, 1, 4, 5));
+    store4(g + x, __builtin_shufflevector(rg01, rg23, 2, 3, 6, 7));
+    store4(b + x, __builtin_shufflevector(b01, b23, 0, 1, 4, 5));
   }
 }
 
@@ -87,74 +139,74 @@ void vertical_pass(const float* const* rows, const float* weights, int count, si
   }
 }
 
-void fill_row(const float* fill, int width, float* planes) {
-  for (int c = 0; c < 3; ++c) std::fill(planes + size_t(c) * width, planes + size_t(c + 1) * width, fill[c]);
-}
-
 // The separable form: horizontal then vertical, with the same sums in the same order as the
 // CUDA kernel's separable_pixel. Horizontal rows are computed when an output row first needs
 // them and kept in a ring as long as the widest vertical filter, so each is computed once.
 class SeparableResampler {
  public:
-  SeparableResampler(const ops::Geometry& g, const Image& src)
-      : src_(src), fill_(g.fill.data()), border_(static_cast<uint8_t>(g.border)), width_(g.out_w),
-        row_floats_(padded_row_floats(g.out_w)),
+  SeparableResampler(const ops::Geometry& g, const Image& src, const RowShape& shape)
+      : src_(src), fill_(g.fill.data()), border_(static_cast<uint8_t>(g.border)), shape_(shape),
         ax_(make_axis_sampler(g.x, g.interp, g.antialias)), ay_(make_axis_sampler(g.y, g.interp, g.antialias)),
         xt_(build_axis_table(ax_)), yt_(build_axis_table(ay_)) {
     // Source columns the padded taps read, in window indices: [col_lo_, col_hi_).
     col_lo_ = INT32_MAX, col_hi_ = INT32_MIN;
-    for (int x = 0; x < width_; ++x)
+    for (int x = 0; x < shape_.width; ++x)
       if (xt_.valid[x]) col_lo_ = std::min(col_lo_, xt_.first[x]), col_hi_ = std::max(col_hi_, xt_.first[x] + xt_.taps);
     if (col_lo_ > col_hi_) col_lo_ = col_hi_ = 0;
-    tap_offset_.resize(width_);
-    for (int x = 0; x < width_; ++x) {
-      tap_offset_[x] = xt_.valid[x] ? xt_.first[x] - col_lo_ : 0;
-      if (!xt_.valid[x]) fill_columns_.push_back(x);
+    // Columns past the width (up to the stride) and outside the source read pixel 0 with zero
+    // weights; the latter are then filled.
+    tap_offset_.assign(shape_.stride, 0);
+    x_weights_.assign(shape_.stride * xt_.taps, Float4{});
+    for (int x = 0; x < shape_.width; ++x) {
+      if (!xt_.valid[x]) {
+        fill_columns_.push_back(x);
+        continue;
+      }
+      tap_offset_[x] = xt_.first[x] - col_lo_;
+      for (int j = 0; j < xt_.taps; ++j)
+        x_weights_[size_t(x) * xt_.taps + j] = Float4{} + xt_.weights[size_t(x) * xt_.taps + j];
     }
-    x_weights_.resize(xt_.weights.size());
-    for (size_t i = 0; i < xt_.weights.size(); ++i) x_weights_[i] = Float4{} + xt_.weights[i];
-    // One float beyond the last pixel: the unused lane of its load. Zeroed, like the ring's
-    // padding, so that no lane ever holds garbage.
-    source_row_ = std::make_unique<float[]>(size_t(col_hi_ - col_lo_) * 3 + 1);
+    // Room for the padded taps of a column at pixel 0 and for the unused lane of the last
+    // pixel's load. Zeroed, like the ring, so that no lane ever holds garbage.
+    source_row_ = std::make_unique<float[]>(size_t(col_hi_ - col_lo_ + xt_.taps) * 3 + 1);
     const int slots = std::max(yt_.taps, 1);
-    ring_ = std::make_unique<float[]>(size_t(slots) * row_floats_);
+    ring_ = std::make_unique<float[]>(size_t(slots) * shape_.floats);
     ring_row_.assign(size_t(slots), -1);
     row_ptrs_.resize(size_t(slots));
   }
 
-  size_t row_floats() const { return row_floats_; }
-
-  // Output row y as three planes of out_w floats (`planes` holds row_floats()).
+  // Output row y into `planes` (shape_.floats).
   void row(int y, float* planes) {
     if (!yt_.valid[y]) {
-      fill_row(fill_, width_, planes);
+      for (int c = 0; c < 3; ++c) std::fill_n(planes + c * shape_.stride, shape_.width, fill_[c]);
       return;
     }
     const int count = yt_.count[y];
     for (int k = 0; k < count; ++k) row_ptrs_[k] = horizontal_row(yt_.first[y] + k);
-    vertical_pass(row_ptrs_.data(), &yt_.weights[size_t(y) * yt_.taps], count, row_floats_, planes);
+    vertical_pass(row_ptrs_.data(), &yt_.weights[size_t(y) * yt_.taps], count, shape_.floats, planes);
     for (const int x : fill_columns_)
-      for (int c = 0; c < 3; ++c) planes[size_t(c) * width_ + x] = fill_[c];
+      for (int c = 0; c < 3; ++c) planes[c * shape_.stride + x] = fill_[c];
   }
 
  private:
   const float* horizontal_row(int r) {
     const size_t slot = size_t(r) % ring_row_.size();
-    float* out = &ring_[slot * row_floats_];
+    float* out = &ring_[slot * shape_.floats];
     if (ring_row_[slot] == r) return out;
     ring_row_[slot] = r;
     load_source_row(r);
     const float* src = source_row_.get();
     const int* first = tap_offset_.data();
     const Float4* w = x_weights_.data();
+    const size_t stride = shape_.stride;
     switch (xt_.taps) {
-      case 1: horizontal_pass<1>(src, first, w, 1, width_, out); break;
-      case 2: horizontal_pass<2>(src, first, w, 2, width_, out); break;
-      case 3: horizontal_pass<3>(src, first, w, 3, width_, out); break;
-      case 4: horizontal_pass<4>(src, first, w, 4, width_, out); break;
-      case 5: horizontal_pass<5>(src, first, w, 5, width_, out); break;
-      case 6: horizontal_pass<6>(src, first, w, 6, width_, out); break;
-      default: horizontal_pass<0>(src, first, w, xt_.taps, width_, out); break;
+      case 1: horizontal_pass<1>(src, first, w, 1, stride, out); break;
+      case 2: horizontal_pass<2>(src, first, w, 2, stride, out); break;
+      case 3: horizontal_pass<3>(src, first, w, 3, stride, out); break;
+      case 4: horizontal_pass<4>(src, first, w, 4, stride, out); break;
+      case 5: horizontal_pass<5>(src, first, w, 5, stride, out); break;
+      case 6: horizontal_pass<6>(src, first, w, 6, stride, out); break;
+      default: horizontal_pass<0>(src, first, w, xt_.taps, stride, out); break;
     }
     return out;
   }
@@ -179,43 +231,43 @@ class SeparableResampler {
   const Image& src_;
   const float* fill_;
   uint8_t border_;
-  int width_;
-  size_t row_floats_;
+  RowShape shape_;
   AxisSampler ax_, ay_;
   AxisTable xt_, yt_;
   int col_lo_ = 0, col_hi_ = 0;
   std::vector<int> tap_offset_;     // first tap of each column, in source_row_ pixels
+  std::vector<Float4> x_weights_;   // xt_.weights in all four lanes, stride columns
   std::vector<int> fill_columns_;   // columns outside the source
-  std::vector<Float4> x_weights_;   // xt_.weights, each in all four lanes
   std::unique_ptr<float[]> source_row_;
-  std::unique_ptr<float[]> ring_;   // horizontal rows, row_floats_ apart
+  std::unique_ptr<float[]> ring_;   // horizontal rows, shape_.floats apart
   std::vector<int> ring_row_;       // window row held by each slot, -1: none
   std::vector<const float*> row_ptrs_;
 };
 
 // Steps whose result depends only on a value and its channel: one loop per plane, the step's
-// kind and parameters resolved once per row. False for the other kinds.
-bool run_plane_op(const ops::PixelOp& op, float* planes, int width) {
+// kind and parameters resolved once per row; vector loops where the formula is + - * / alone.
+// False for the other kinds.
+bool run_plane_op(const ops::PixelOp& op, const RowShape& row, float* planes) {
   const bool u8 = op.uint8_domain;
   for (int c = 0; c < 3; ++c) {
-    float* p = planes + size_t(c) * width;
+    float* p = planes + c * row.stride;
     const int k = op.channels == 1 ? 0 : c;  // normalize of a 1-channel image: a[0], a[3]
     switch (op.kind) {
       case ops::PixelKind::kBrightness:
-        for (int x = 0; x < width; ++x) p[x] = brightness_value(p[x], op.a[0], u8);
+        for (int x = 0; x < row.width; ++x) p[x] = brightness_value(p[x], op.a[0], u8);
         break;
       case ops::PixelKind::kContrast:
-        for (int x = 0; x < width; ++x) p[x] = blend(p[x], op.a[1], op.a[0], u8);
+        for (int x = 0; x < row.width; ++x) p[x] = blend(p[x], op.a[1], op.a[0], u8);
         break;
       case ops::PixelKind::kToFloat:
-        for (int x = 0; x < width; ++x) p[x] = to_float_value(p[x]);
+        for (size_t x = 0; x < row.stride; x += 4) store4(p + x, to_float_value(load4(p + x)));
         break;
       case ops::PixelKind::kToUInt8:
-        for (int x = 0; x < width; ++x) p[x] = to_uint8_value(p[x]);
+        for (int x = 0; x < row.width; ++x) p[x] = to_uint8_value(p[x]);
         break;
       case ops::PixelKind::kNormalize: {
         const float mean = op.a[k], std = op.a[3 + k];
-        for (int x = 0; x < width; ++x) p[x] = normalize_value(p[x], mean, std);
+        for (size_t x = 0; x < row.stride; x += 4) store4(p + x, normalize_value(load4(p + x), mean, std));
         break;
       }
       default:
@@ -227,15 +279,15 @@ bool run_plane_op(const ops::PixelOp& op, float* planes, int width) {
 
 // Pointwise steps [begin, end) on output row y, step by step over the row: each pixel still
 // sees the steps in order.
-void run_row_ops(const std::vector<ops::PixelOp>& ops, size_t begin, size_t end, float* planes, int width,
-                 int y, const PixelStreamId& stream) {
-  PixelContext ctx{stream.key, stream.id.index, stream.id.stream(), 0, uint32_t(y), uint32_t(width)};
+void run_row_ops(const std::vector<ops::PixelOp>& ops, size_t begin, size_t end, const RowShape& row,
+                 float* planes, int y, const PixelStreamId& stream) {
+  PixelContext ctx{stream.key, stream.id.index, stream.id.stream(), 0, uint32_t(y), uint32_t(row.width)};
   for (size_t k = begin; k < end; ++k) {
-    if (run_plane_op(ops[k], planes, width)) continue;
+    if (run_plane_op(ops[k], row, planes)) continue;
     float* r = planes;
-    float* g = planes + width;
-    float* b = planes + 2 * size_t(width);
-    for (int x = 0; x < width; ++x) {
+    float* g = planes + row.stride;
+    float* b = planes + 2 * row.stride;
+    for (int x = 0; x < row.width; ++x) {
       ctx.x = uint32_t(x);
       float v[3] = {r[x], g[x], b[x]};
       apply_pixel_op(ops[k], v, ctx);
@@ -254,41 +306,42 @@ auto convert(float v) {
 
 // Output row y from its planes: CHW writes each plane's row contiguously, HWC interleaves.
 template <DType D>
-void store_row(Tensor& t, int y, const float* planes) {
+void store_row(Tensor& t, int y, const RowShape& row, const float* planes) {
   using Element = decltype(convert<D>(0.0f));
   Element* dst = reinterpret_cast<Element*>(t.data.data());
   const int W = t.width, C = t.channels;
   if (t.layout == Layout::kCHW) {
     for (int c = 0; c < C; ++c) {
       Element* o = dst + (size_t(c) * t.height + y) * W;
-      const float* p = planes + size_t(c) * W;
-      for (int x = 0; x < W; ++x) o[x] = convert<D>(p[x]);
+      const float* p = planes + c * row.stride;
+      if constexpr (D == DType::kFloat32) std::memcpy(o, p, sizeof(float) * W);
+      else for (int x = 0; x < W; ++x) o[x] = convert<D>(p[x]);
     }
   } else {
     Element* o = dst + size_t(y) * W * C;
     for (int x = 0; x < W; ++x)
-      for (int c = 0; c < C; ++c) o[size_t(x) * C + c] = convert<D>(planes[size_t(c) * W + x]);
+      for (int c = 0; c < C; ++c) o[size_t(x) * C + c] = convert<D>(planes[c * row.stride + x]);
   }
 }
 
-void store_row(Tensor& t, int y, const float* planes) {
+void store_row(Tensor& t, int y, const RowShape& row, const float* planes) {
   switch (t.dtype) {
-    case DType::kUInt8: store_row<DType::kUInt8>(t, y, planes); break;
-    case DType::kFloat32: store_row<DType::kFloat32>(t, y, planes); break;
-    case DType::kFloat16: store_row<DType::kFloat16>(t, y, planes); break;
-    case DType::kBFloat16: store_row<DType::kBFloat16>(t, y, planes); break;
+    case DType::kUInt8: store_row<DType::kUInt8>(t, y, row, planes); break;
+    case DType::kFloat32: store_row<DType::kFloat32>(t, y, row, planes); break;
+    case DType::kFloat16: store_row<DType::kFloat16>(t, y, row, planes); break;
+    case DType::kBFloat16: store_row<DType::kBFloat16>(t, y, row, planes); break;
   }
 }
 
-// Row y of an interleaved image to and from planes, for the passes of barriers (pixel_passes.h).
-void interleave_row(const float* planes, int width, float* rgb) {
-  for (int x = 0; x < width; ++x)
-    for (int c = 0; c < 3; ++c) rgb[size_t(x) * 3 + c] = planes[size_t(c) * width + x];
+// A row of an interleaved image to and from planes, for the passes of barriers (pixel_passes.h).
+void interleave_row(const RowShape& row, const float* planes, float* rgb) {
+  for (int x = 0; x < row.width; ++x)
+    for (int c = 0; c < 3; ++c) rgb[size_t(x) * 3 + c] = planes[c * row.stride + x];
 }
 
-void deinterleave_row(const float* rgb, int width, float* planes) {
-  for (int x = 0; x < width; ++x)
-    for (int c = 0; c < 3; ++c) planes[size_t(c) * width + x] = rgb[size_t(x) * 3 + c];
+void deinterleave_row(const RowShape& row, const float* rgb, float* planes) {
+  for (int x = 0; x < row.width; ++x)
+    for (int c = 0; c < 3; ++c) planes[c * row.stride + x] = rgb[size_t(x) * 3 + c];
 }
 
 }  // namespace
@@ -297,6 +350,7 @@ Tensor execute_cpu(const ops::FoldResult& fold, const Image& source, const Pixel
                    Layout layout) {
   const ops::Geometry& g = fold.geometry;
   const int W = g.out_w, H = g.out_h;
+  const RowShape shape(W);
   std::vector<ops::PixelOp> ops = fold.pixels;
   const size_t first_barrier =
       size_t(std::find_if(ops.begin(), ops.end(), [](const ops::PixelOp& op) { return ops::is_barrier(op.kind); }) -
@@ -306,33 +360,32 @@ Tensor execute_cpu(const ops::FoldResult& fold, const Image& source, const Pixel
   // segment still runs on the rows, which then wait in `rgb` for the image-wide passes.
   std::unique_ptr<float[]> rgb;
   if (first_barrier < ops.size()) rgb = std::make_unique_for_overwrite<float[]>(size_t(W) * H * 3);
-  auto finish_row = [&](int y, float* planes) {
+  // Zeroed: the padding of its planes goes through the vector loops too.
+  const auto planes = std::make_unique<float[]>(shape.floats);
+  auto finish_row = [&](int y) {
     // The resampled image is uint8, as torchvision's resize of a uint8 tensor returns.
-    for (size_t i = 0, n = size_t(W) * 3; i < n; i += 4) store4(planes + i, quantize_resampled(load4(planes + i)));
-    run_row_ops(ops, 0, first_barrier, planes, W, y, stream);
-    if (rgb) interleave_row(planes, W, &rgb[size_t(y) * W * 3]);
-    else store_row(out, y, planes);
+    for (size_t i = 0; i < 3 * shape.stride; i += 4) store4(&planes[i], quantize_resampled(load4(&planes[i])));
+    run_row_ops(ops, 0, first_barrier, shape, planes.get(), y, stream);
+    if (rgb) interleave_row(shape, planes.get(), &rgb[size_t(y) * W * 3]);
+    else store_row(out, y, shape, planes.get());
   };
 
-  std::unique_ptr<float[]> planes;
   if (g.separable) {
-    SeparableResampler resampler(g, source);
-    planes = std::make_unique_for_overwrite<float[]>(resampler.row_floats());
+    SeparableResampler resampler(g, source, shape);
     for (int y = 0; y < H; ++y) {
       resampler.row(y, planes.get());
-      finish_row(y, planes.get());
+      finish_row(y);
     }
   } else {
     const WarpSampler w = make_warp_sampler(g);
     const SourceFetch fetch{&source, static_cast<uint8_t>(g.border), g.fill.data()};
-    planes = std::make_unique_for_overwrite<float[]>(padded_row_floats(W));
     for (int y = 0; y < H; ++y) {
       for (int x = 0; x < W; ++x) {
         float px[3];
         warp_pixel(w, x, y, g.fill.data(), fetch, px);
-        for (int c = 0; c < 3; ++c) planes[size_t(c) * W + x] = px[c];
+        for (int c = 0; c < 3; ++c) planes[c * shape.stride + x] = px[c];
       }
-      finish_row(y, planes.get());
+      finish_row(y);
     }
   }
   if (!rgb) return out;
@@ -342,10 +395,10 @@ Tensor execute_cpu(const ops::FoldResult& fold, const Image& source, const Pixel
     if (begin >= end && !last) return;
     for (int y = 0; y < H; ++y) {
       float* row = &rgb[size_t(y) * W * 3];
-      deinterleave_row(row, W, planes.get());
-      run_row_ops(ops, begin, end, planes.get(), W, y, stream);
-      if (last) store_row(out, y, planes.get());
-      else interleave_row(planes.get(), W, row);
+      deinterleave_row(shape, row, planes.get());
+      run_row_ops(ops, begin, end, shape, planes.get(), y, stream);
+      if (last) store_row(out, y, shape, planes.get());
+      else interleave_row(shape, planes.get(), row);
     }
   };
   size_t begin = first_barrier;

@@ -262,7 +262,7 @@ GPUAUG_HD_INLINE T normalize_value(T x, float mean, float std) { return (x - mea
 // Applies one pointwise step to v[0..2] (RGB; for 1-channel images all three hold the gray).
 // kContrast blends with op.a[1], the mean the executor measured; kBlur is not pointwise (never
 // passed here; ignored if it is).
-GPUAUG_HD inline void apply_pixel_op(const ops::PixelOp& op, float v[3], const PixelContext& ctx) {
+GPUAUG_HD_INLINE void apply_pixel_op(const ops::PixelOp& op, float v[3], const PixelContext& ctx) {
   using ops::PixelKind;
   const bool u8 = op.uint8_domain;
   const bool gray_image = op.channels == 1;

@@ -145,7 +145,7 @@ GPUAUG_HD_INLINE float cubic_grid_weight(float t) {
 // rule applied (fill outside). Taps outside the validity region count as missing; the result
 // is mask * (sum - fill) + fill as torchvision's _apply_grid_transform computes it.
 template <class Fetch>
-GPUAUG_HD void warp_pixel(const WarpSampler& w, int x, int y, const float fill[3], Fetch& fetch,
+GPUAUG_HD_INLINE void warp_pixel(const WarpSampler& w, int x, int y, const float fill[3], Fetch& fetch,
                           float out[3]) {
   float acc[3] = {0.0f, 0.0f, 0.0f};
   const int k = w.supersample;

@@ -93,10 +93,6 @@ INSTANTIATE_TEST_SUITE_P(Threads, ThreadPoolSizes, ::testing::Values(1, 3, 0));
 // parallel_for called from inside an item of the same pool, 100 times in a loop. Run on a
 // helper thread so that a hang shows as a failure instead of stalling the suite.
 TEST(ThreadPool, NestedCallOnTheSamePool) {
-  GTEST_SKIP() << "BUG: src/core/thread_pool.cpp:64-73 parallel_for is not reentrant: a call from "
-                  "inside an item of the same pool overwrites job_, job_size_, next_ and finished_ "
-                  "of the running call (its remaining items are lost, finished_ overshoots "
-                  "job_size_) and both calls wait forever on done_";
   auto pool = std::make_shared<ThreadPool>(3);
   auto done = std::make_shared<std::promise<long>>();
   auto result = done->get_future();
