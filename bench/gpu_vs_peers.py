@@ -73,10 +73,17 @@ def main():
         rows.append((name, "torchvision v2, per-sample loop", timed(lambda: torch.stack([chain(x) for x in batch[:64]]), 64, 1)))
     try:
         import kornia.augmentation as K
+        import kornia
         kchain = K.AugmentationSequential(K.RandomResizedCrop((224, 224)), K.RandomHorizontalFlip(),
-                                          K.Normalize(torch.tensor(MEAN), torch.tensor(STD)))
+                                          K.Normalize(torch.tensor(MEAN, device=dev), torch.tensor(STD, device=dev))).to(dev)
+        kjitter = K.AugmentationSequential(K.RandomResizedCrop((224, 224)), K.RandomHorizontalFlip(),
+                                           K.ColorJitter(0.4, 0.4, 0.4, 0.1, p=1.0), K.RandomGaussianNoise(std=0.1, p=1.0),
+                                           K.Normalize(torch.tensor(MEAN, device=dev), torch.tensor(STD, device=dev))).to(dev)
         fb = landscape.float() / 255
-        rows.append(("augment-only", "Kornia AugmentationSequential (per-sample params)", timed(lambda: kchain(fb), fb.shape[0])))
+        rows.append(("augment-only", f"Kornia {kornia.__version__} AugmentationSequential (per-sample params)",
+                     timed(lambda: kchain(fb).half(), fb.shape[0])))
+        rows.append(("augment-only +jitter+noise", f"Kornia {kornia.__version__} AugmentationSequential",
+                     timed(lambda: kjitter(fb).half(), fb.shape[0])))
     except Exception as e:  # not installed here
         rows.append(("augment-only", f"Kornia: not run ({type(e).__name__})", 0.0))
 

@@ -6,6 +6,11 @@ out=${OUT:-$PWD/gpu-check-out}
 mkdir -p "$out"
 jobs=$(nproc)
 export PATH=/usr/local/cuda/bin:$PATH
+# Peer wheels carried with the tree (Kornia for the augment-only comparison), when present.
+if ls .whl/*.whl > /dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
 {
   nvidia-smi -L; nvcc --version | tail -2; g++ --version | head -1; cmake --version | head -1
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGPUAUG_WERROR=OFF ${GPUAUG_CMAKE_ARGS:-}
