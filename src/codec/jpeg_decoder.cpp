@@ -153,13 +153,21 @@ JpegDecodeResult decode_jpeg(std::span<const uint8_t> bytes, int scale_denom, Re
   result.image = Image(out_width, rows, 3);
   std::vector<uint8_t> cmyk_row(cmyk ? size_t(out_width) * 4 : 0);
   Image& image = result.image;
+  // RGB rows go straight into the image, as many as libjpeg will give per call.
+  std::vector<JSAMPROW> image_rows(cmyk ? 0 : size_t(rows));
+  for (size_t y = 0; y < image_rows.size(); ++y) image_rows[y] = image.row(int(y));
 
   if (!guarded(d, [&] {
         if (scaled_y0 > 0) jpeg_skip_scanlines(&cinfo, JDIMENSION(scaled_y0));
-        for (int y = 0; y < rows; ++y) {
-          JSAMPROW row = cmyk ? cmyk_row.data() : image.row(y);
-          jpeg_read_scanlines(&cinfo, &row, 1);  // a memory source never suspends
-          if (cmyk) cmyk_to_rgb(cmyk_row.data(), image.row(y), out_width);
+        // A memory source never suspends, so every call returns at least one row.
+        for (int y = 0; y < rows;) {
+          if (cmyk) {
+            JSAMPROW row = cmyk_row.data();
+            jpeg_read_scanlines(&cinfo, &row, 1);
+            cmyk_to_rgb(cmyk_row.data(), image.row(y++), out_width);
+          } else {
+            y += int(jpeg_read_scanlines(&cinfo, &image_rows[size_t(y)], JDIMENSION(rows - y)));
+          }
         }
         // Finishing checks the rest of the file (a missing EOI); rows below a region are
         // never decoded, so their damage is not this request's concern.

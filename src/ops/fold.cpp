@@ -1,6 +1,7 @@
 // SampleFold: composing crops, resizes, flips, pads and warps into one geometry.
 #include "ops/fold.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace gpuaug::ops {
@@ -27,6 +28,8 @@ Matrix invert(const Matrix& m) {
 void crop_axis(Axis& axis, int64_t cur, int64_t offset, int64_t size) {
   const int64_t from_start = axis.flip ? cur - offset - size : offset;
   if (!axis.resampled) {
+    axis.valid_lo = std::max(axis.valid_lo, axis.lo);
+    axis.valid_hi = std::min(axis.valid_hi, axis.hi);
     axis.lo += static_cast<double>(from_start);
     axis.hi = axis.lo + static_cast<double>(size);
   } else {
@@ -57,8 +60,8 @@ void axis_affine(const Axis& axis, int cur, double& gain, double& offset) {
 
 SampleFold::SampleFold(int source_width, int source_height)
     : cur_w_(source_width), cur_h_(source_height) {
-  geometry_.x.hi = source_width;
-  geometry_.y.hi = source_height;
+  geometry_.x.hi = geometry_.x.valid_hi = source_width;
+  geometry_.y.hi = geometry_.y.valid_hi = source_height;
 }
 
 void SampleFold::to_matrix() {
@@ -76,6 +79,9 @@ void SampleFold::crop(int64_t top, int64_t left, int64_t height, int64_t width) 
     crop_axis(geometry_.y, cur_h_, top, height);
   } else {
     geometry_.m = compose(geometry_.m, {1, 0, double(left), 0, 1, double(top)});
+    auto& c = geometry_.content;
+    c = {std::max(c[0] - left, 0.0), std::min(c[1] - left, double(width)),
+         std::max(c[2] - top, 0.0), std::min(c[3] - top, double(height))};
   }
   cur_w_ = static_cast<int>(width);
   cur_h_ = static_cast<int>(height);
@@ -88,6 +94,9 @@ void SampleFold::resize(int height, int width, Interp interp, bool antialias) {
   } else {
     geometry_.m = compose(geometry_.m, {double(cur_w_) / width, 0, 0, 0,
                                         double(cur_h_) / height, 0});
+    auto& c = geometry_.content;
+    const double sx = double(width) / cur_w_, sy = double(height) / cur_h_;
+    c = {c[0] * sx, c[1] * sx, c[2] * sy, c[3] * sy};
   }
   geometry_.interp = interp;
   geometry_.antialias = antialias;
@@ -99,15 +108,21 @@ void SampleFold::resize(int height, int width, Interp interp, bool antialias) {
 void SampleFold::flip_horizontal() {
   if (geometry_.separable)
     geometry_.x.flip = !geometry_.x.flip;
-  else
+  else {
     geometry_.m = compose(geometry_.m, {-1, 0, double(cur_w_), 0, 1, 0});
+    auto& c = geometry_.content;
+    c = {cur_w_ - c[1], cur_w_ - c[0], c[2], c[3]};
+  }
 }
 
 void SampleFold::flip_vertical() {
   if (geometry_.separable)
     geometry_.y.flip = !geometry_.y.flip;
-  else
+  else {
     geometry_.m = compose(geometry_.m, {1, 0, 0, 0, -1, double(cur_h_)});
+    auto& c = geometry_.content;
+    c = {c[0], c[1], cur_h_ - c[3], cur_h_ - c[2]};
+  }
 }
 
 void SampleFold::pad(int left, int top, int right, int bottom, Border border,
@@ -115,17 +130,35 @@ void SampleFold::pad(int left, int top, int right, int bottom, Border border,
   geometry_.border = border;
   geometry_.fill = fill;
   crop(-top, -left, int64_t(cur_h_) + top + bottom, int64_t(cur_w_) + left + right);
+  // After a warp a mirrored pad cannot mirror the warped image; it extends the content
+  // instead (docs/design.md).
+  if (!geometry_.separable && border != Border::kConstant)
+    geometry_.content = {0, double(cur_w_), 0, double(cur_h_)};
 }
 
 void SampleFold::warp(const std::array<double, 6>& inverse, int out_w, int out_h, Interp interp,
                       std::array<float, 3> fill) {
+  // Taps count only inside the current image, as torchvision's mask of ones does, and only on
+  // content (a pad before the warp is fill, not the source pixels beside a crop).
+  std::array<double, 4> rect{0, double(cur_w_), 0, double(cur_h_)};
+  if (geometry_.separable && geometry_.border == Border::kConstant) {
+    for (int a = 0; a < 2; ++a) {
+      const Axis& axis = a == 0 ? geometry_.x : geometry_.y;
+      double gain, offset;
+      axis_affine(axis, a == 0 ? cur_w_ : cur_h_, gain, offset);
+      double u0 = (axis.valid_lo - offset) / gain, u1 = (axis.valid_hi - offset) / gain;
+      if (u0 > u1) std::swap(u0, u1);
+      rect[2 * a] = std::max(rect[2 * a], u0);
+      rect[2 * a + 1] = std::min(rect[2 * a + 1], u1);
+    }
+  }
   to_matrix();
-  // Taps count only inside the current image, as torchvision's mask of ones does.
   geometry_.valid = invert(geometry_.m);
-  geometry_.valid_rect = {0, double(cur_w_), 0, double(cur_h_)};
+  geometry_.valid_rect = rect;
   geometry_.m = compose(geometry_.m, inverse);
   geometry_.interp = interp;
   geometry_.fill = fill;
+  geometry_.content = {0, double(out_w), 0, double(out_h)};
   cur_w_ = out_w;
   cur_h_ = out_h;
 }

@@ -25,6 +25,11 @@ struct Axis {
   double shift = 0.0;  // output-index offset from crops taken after a resize
   double lo = 0.0;
   double hi = 0.0;
+  // The source pixels that are image content for the taps: the image, cut by every crop taken
+  // before a resize. Taps outside it are fill (constant) or mirrored inside it (edge,
+  // reflect, symmetric), so that a pad after a crop pads the crop, not the source.
+  double valid_lo = 0.0;
+  double valid_hi = 0.0;
   bool resampled = false;  // a resize was folded into this axis
 };
 
@@ -38,6 +43,9 @@ struct Geometry {
   // the input of the last rotate/affine, as torchvision's grid_sample mask sees it.
   std::array<double, 6> valid{1, 0, 0, 0, 1, 0};
   std::array<double, 4> valid_rect{0, 0, 0, 0};
+  // Warp form: output pixels whose centre lies outside [c0, c1) x [c2, c3) are fill — what
+  // crops and pads after the last warp cut away or added.
+  std::array<double, 4> content{0, 0, 0, 0};
   int out_w = 0;
   int out_h = 0;
   Interp interp = Interp::kBilinear;

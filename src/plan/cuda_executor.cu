@@ -102,12 +102,14 @@ __device__ void separable_pixel(const GpuSample& s, const int2* entries, const f
   const float* wx = weights + s.x_weights + size_t(x) * s.x_stride;
   const float* wy = weights + s.y_weights + size_t(y) * s.y_stride;
   const int col0 = s.ax.base + ex.x;
-  const bool inside_x = col0 >= 0 && col0 + ex.y <= fetch.width;
+  const int x_lo = max(s.ax.valid_lo, 0), x_hi = min(s.ax.valid_hi, fetch.width);
+  const int y_lo = max(s.ay.valid_lo, 0), y_hi = min(s.ay.valid_hi, fetch.height);
+  const bool inside_x = col0 >= x_lo && col0 + ex.y <= x_hi;
   float v0 = 0.0f, v1 = 0.0f, v2 = 0.0f;
   for (int k = 0; k < ey.y; ++k) {
     const int row = s.ay.base + ey.x + k;
     float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
-    if (inside_x && row >= 0 && row < fetch.height) {
+    if (inside_x && row >= y_lo && row < y_hi) {
       const uint8_t* p = fetch.src + (size_t(row) * fetch.width + col0) * 3;
       for (int j = 0; j < ex.y; ++j, p += 3) {
         const float w = wx[j];
@@ -116,9 +118,14 @@ __device__ void separable_pixel(const GpuSample& s, const int2* entries, const f
         h2 += w * float(p[2]);
       }
     } else {
+      const int by = content_index(row, s.ay.valid_lo, s.ay.valid_hi, fetch.height, fetch.border);
       for (int j = 0; j < ex.y; ++j) {
-        float px[3];
-        fetch(col0 + j, row, px);
+        const int bx = content_index(col0 + j, s.ax.valid_lo, s.ax.valid_hi, fetch.width, fetch.border);
+        float px[3] = {s.fill[0], s.fill[1], s.fill[2]};
+        if (bx >= 0 && by >= 0) {
+          const uint8_t* p = fetch.src + (size_t(by) * fetch.width + bx) * 3;
+          px[0] = p[0], px[1] = p[1], px[2] = p[2];
+        }
         h0 += wx[j] * px[0];
         h1 += wx[j] * px[1];
         h2 += wx[j] * px[2];

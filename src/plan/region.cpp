@@ -24,6 +24,9 @@ AxisSampler make_axis_sampler(const ops::Axis& axis, ops::Interp interp, bool an
   a.support = widen ? half_size * axis.scale : half_size;
   a.invscale = widen ? 1.0 / axis.scale : 1.0;
   a.cubic_a = antialias ? -0.5 : -0.75;
+  // Content bounds in whole decoded pixels (fractional only after DCT scaling).
+  a.valid_lo = static_cast<int>(std::ceil(axis.valid_lo - 1e-6));
+  a.valid_hi = static_cast<int>(std::floor(axis.valid_hi + 1e-6));
   return a;
 }
 
@@ -32,6 +35,7 @@ WarpSampler make_warp_sampler(const ops::Geometry& g) {
   std::copy(g.m.begin(), g.m.end(), w.m);
   std::copy(g.valid.begin(), g.valid.end(), w.valid);
   std::copy(g.valid_rect.begin(), g.valid_rect.end(), w.valid_rect);
+  std::copy(g.content.begin(), g.content.end(), w.content);
   w.interp = static_cast<uint8_t>(g.interp);
   w.border = static_cast<uint8_t>(g.border);
   // A warp that also carries a folded shrinking resize averages k x k sub-samples (an area
@@ -118,9 +122,13 @@ ops::Geometry retarget(const ops::Geometry& geometry, int scale_denom, int origi
   if (g.separable) {
     g.x.lo = (g.x.lo + gx) / d - origin_x;
     g.x.hi = (g.x.hi + gx) / d - origin_x;
+    g.x.valid_lo = (g.x.valid_lo + gx) / d - origin_x;
+    g.x.valid_hi = (g.x.valid_hi + gx) / d - origin_x;
     g.x.scale /= d;
     g.y.lo = (g.y.lo + gy) / d - origin_y;
     g.y.hi = (g.y.hi + gy) / d - origin_y;
+    g.y.valid_lo = (g.y.valid_lo + gy) / d - origin_y;
+    g.y.valid_hi = (g.y.valid_hi + gy) / d - origin_y;
     g.y.scale /= d;
   } else {
     const auto& m = geometry.m;

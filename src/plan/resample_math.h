@@ -25,6 +25,8 @@ struct AxisSampler {
   double invscale = 1.0;
   uint8_t interp = 1;    // ops::Interp
   double cubic_a = -0.5;
+  int valid_lo = 0;      // decoded pixels [valid_lo, valid_hi) are content; see ops::Axis
+  int valid_hi = 0;
 };
 
 GPUAUG_HD_INLINE double filter_weight(uint8_t interp, double x, double cubic_a) {
@@ -111,11 +113,21 @@ GPUAUG_HD_INLINE int border_index(int i, int size, uint8_t border) {
   return m < size ? m : period - 1 - m;
 }
 
+// A separable tap's decoded index: itself inside the content [lo, hi) (and the image), else
+// -1 for fill (constant border) or mirrored inside the content.
+GPUAUG_HD_INLINE int content_index(int i, int lo, int hi, int size, uint8_t border) {
+  if (i >= lo && i < hi) return i >= 0 && i < size ? i : -1;
+  if (border == static_cast<uint8_t>(ops::Border::kConstant) || hi <= lo) return -1;
+  const int mirrored = lo + border_index(i - lo, hi - lo, border);
+  return mirrored >= 0 && mirrored < size ? mirrored : -1;
+}
+
 // Source window, interpolation and border of a warp, in decoded-image coordinates.
 struct WarpSampler {
   double m[6];         // output pixel centre -> decoded-image coordinate
   double valid[6];     // decoded-image coordinate -> validity coordinate
   double valid_rect[4];
+  double content[4];   // output pixels with centres outside are fill
   int supersample = 1;
   uint8_t interp = 1;
   uint8_t border = 0;
@@ -147,6 +159,10 @@ GPUAUG_HD_INLINE float cubic_grid_weight(float t) {
 template <class Fetch>
 GPUAUG_HD_INLINE void warp_pixel(const WarpSampler& w, int x, int y, const float fill[3], Fetch& fetch,
                           float out[3]) {
+  if (x + 0.5 < w.content[0] || x + 0.5 >= w.content[1] || y + 0.5 < w.content[2] || y + 0.5 >= w.content[3]) {
+    out[0] = fill[0], out[1] = fill[1], out[2] = fill[2];
+    return;
+  }
   float acc[3] = {0.0f, 0.0f, 0.0f};
   const int k = w.supersample;
   for (int sy = 0; sy < k; ++sy) {

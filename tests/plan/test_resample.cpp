@@ -189,6 +189,7 @@ WarpSampler tiny_sampler(std::array<double, 6> m, ops::Interp interp) {
   g.m = m;
   g.valid = {1, 0, 0, 0, 1, 0};
   g.valid_rect = {0, 3, 0, 2};
+  g.content = {0, 3, 0, 2};  // output pixels with content: the 3x2 output itself
   g.interp = interp;
   return make_warp_sampler(g);
 }
