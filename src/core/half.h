@@ -48,4 +48,21 @@ GPUAUG_HD_INLINE uint16_t float_to_half_bits(float f) {
   return static_cast<uint16_t>(sign | ((magnitude + rounding) >> 13));
 }
 
+// Widening back to float32 (exact), for viewing outputs and for tests.
+inline float half_bits_to_float(uint16_t h) {
+  const int exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
+  float magnitude;
+  if (exponent == 0x1F) magnitude = mantissa ? __builtin_nanf("") : __builtin_inff();
+  else if (exponent == 0) magnitude = static_cast<float>(mantissa) * (1.0f / 16777216.0f);
+  else magnitude = static_cast<float>(mantissa | 0x400) * __builtin_ldexpf(1.0f, exponent - 25);
+  return (h & 0x8000) ? -magnitude : magnitude;
+}
+
+inline float bfloat16_bits_to_float(uint16_t b) {
+  const uint32_t bits = uint32_t(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
 }  // namespace gpuaug

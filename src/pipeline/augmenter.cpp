@@ -7,6 +7,7 @@
 
 #include "codec/decoder.h"
 #include "core/error.h"
+#include "core/half.h"
 #include "plan/plan.h"
 
 namespace gpuaug::pipeline {
@@ -152,7 +153,7 @@ Image viewable_image(const AugmentedSample& sample) {
     for (int x = 0; x < t.width; ++x)
       for (int c = 0; c < t.channels; ++c) {
         const size_t i = t.offset(y, x, c);
-        float v;
+        float v = 0.0f;
         switch (t.dtype) {
           case DType::kUInt8:
             image.row(y)[x * t.channels + c] = reinterpret_cast<const uint8_t*>(t.data.data())[i];
@@ -160,20 +161,12 @@ Image viewable_image(const AugmentedSample& sample) {
           case DType::kFloat32:
             v = reinterpret_cast<const float*>(t.data.data())[i];
             break;
-          case DType::kFloat16: {
-            // Viewing only: widen through the bit pattern.
-            const uint16_t h = reinterpret_cast<const uint16_t*>(t.data.data())[i];
-            const int exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
-            const float magnitude = exponent == 0 ? std::ldexp(float(mantissa), -24)
-                                                  : std::ldexp(float(mantissa | 0x400), exponent - 25);
-            v = (h & 0x8000) ? -magnitude : magnitude;
+          case DType::kFloat16:
+            v = half_bits_to_float(reinterpret_cast<const uint16_t*>(t.data.data())[i]);
             break;
-          }
-          case DType::kBFloat16: {
-            const uint32_t bits = uint32_t(reinterpret_cast<const uint16_t*>(t.data.data())[i]) << 16;
-            std::memcpy(&v, &bits, sizeof v);
+          case DType::kBFloat16:
+            v = bfloat16_bits_to_float(reinterpret_cast<const uint16_t*>(t.data.data())[i]);
             break;
-          }
         }
         if (fold.has_normalize) v = v * fold.norm_std[c] + fold.norm_mean[c];
         image.row(y)[x * t.channels + c] =

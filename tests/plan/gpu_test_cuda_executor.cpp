@@ -70,18 +70,8 @@ float element(const Tensor& t, size_t i) {
   switch (t.dtype) {
     case DType::kUInt8: return reinterpret_cast<const uint8_t*>(t.data.data())[i];
     case DType::kFloat32: return reinterpret_cast<const float*>(t.data.data())[i];
-    case DType::kFloat16: {
-      const uint16_t h = reinterpret_cast<const uint16_t*>(t.data.data())[i];
-      const int e = (h >> 10) & 0x1F, m = h & 0x3FF;
-      const float v = e == 0 ? std::ldexp(float(m), -24) : std::ldexp(float(m | 0x400), e - 25);
-      return (h & 0x8000) ? -v : v;
-    }
-    case DType::kBFloat16: {
-      const uint32_t bits = uint32_t(reinterpret_cast<const uint16_t*>(t.data.data())[i]) << 16;
-      float v;
-      std::memcpy(&v, &bits, sizeof v);
-      return v;
-    }
+    case DType::kFloat16: return half_bits_to_float(reinterpret_cast<const uint16_t*>(t.data.data())[i]);
+    case DType::kBFloat16: return bfloat16_bits_to_float(reinterpret_cast<const uint16_t*>(t.data.data())[i]);
   }
   return 0;
 }
