@@ -138,20 +138,9 @@ void SampleFold::pad(int left, int top, int right, int bottom, Border border,
 
 void SampleFold::warp(const std::array<double, 6>& inverse, int out_w, int out_h, Interp interp,
                       std::array<float, 3> fill) {
-  // Taps count only inside the current image, as torchvision's mask of ones does, and only on
-  // content (a pad before the warp is fill, not the source pixels beside a crop).
-  std::array<double, 4> rect{0, double(cur_w_), 0, double(cur_h_)};
-  if (geometry_.separable && geometry_.border == Border::kConstant) {
-    for (int a = 0; a < 2; ++a) {
-      const Axis& axis = a == 0 ? geometry_.x : geometry_.y;
-      double gain, offset;
-      axis_affine(axis, a == 0 ? cur_w_ : cur_h_, gain, offset);
-      double u0 = (axis.valid_lo - offset) / gain, u1 = (axis.valid_hi - offset) / gain;
-      if (u0 > u1) std::swap(u0, u1);
-      rect[2 * a] = std::max(rect[2 * a], u0);
-      rect[2 * a + 1] = std::min(rect[2 * a + 1], u1);
-    }
-  }
+  // Taps count only inside the current image, as torchvision's mask of ones does; pixels a
+  // pad added there read the fill through the axes' content intervals.
+  const std::array<double, 4> rect{0, double(cur_w_), 0, double(cur_h_)};
   to_matrix();
   geometry_.valid = invert(geometry_.m);
   geometry_.valid_rect = rect;

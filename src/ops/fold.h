@@ -28,8 +28,8 @@ struct Axis {
   // The source pixels that are image content for the taps: the image, cut by every crop taken
   // before a resize. Taps outside it are fill (constant) or mirrored inside it (edge,
   // reflect, symmetric), so that a pad after a crop pads the crop, not the source.
-  double valid_lo = 0.0;
-  double valid_hi = 0.0;
+  double valid_lo = -1e9;  // everything, until SampleFold sets the image
+  double valid_hi = 1e9;
   bool resampled = false;  // a resize was folded into this axis
 };
 

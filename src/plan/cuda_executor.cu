@@ -74,13 +74,18 @@ __global__ void axis_table_kernel(const GpuSample* samples, int2* entries, float
   entries[(vertical ? s.y_entries : s.x_entries) + i] = make_int2(first, count);
 }
 
+// A warp's source reads: content pixels, the border rule inside the content, fill outside,
+// as the CPU executor's SourceFetch.
 struct DeviceFetch {
   const uint8_t* src;
   int width, height;
   uint8_t border;
   const float* fill;
+  const int* source_lo;  // per axis (x, y)
+  const int* source_hi;
   __device__ void operator()(int x, int y, float px[3]) const {
-    const int bx = border_index(x, width, border), by = border_index(y, height, border);
+    const int bx = content_index(x, source_lo[0], source_hi[0], width, border);
+    const int by = content_index(y, source_lo[1], source_hi[1], height, border);
     if (bx < 0 || by < 0) {
       px[0] = fill[0], px[1] = fill[1], px[2] = fill[2];
       return;
@@ -177,7 +182,7 @@ __global__ void resample_kernel(const GpuSample* samples, const ops::PixelOp* al
   const int pixel = blockIdx.x * blockDim.x + threadIdx.x;
   if (pixel >= s.out_w * s.out_h) return;
   const int x = pixel % s.out_w, y = pixel / s.out_w;
-  const DeviceFetch fetch{s.src, s.src_w, s.src_h, s.border, s.fill};
+  const DeviceFetch fetch{s.src, s.src_w, s.src_h, s.border, s.fill, s.warp.source_lo, s.warp.source_hi};
   float v[3];
   if (s.separable) {
     separable_pixel(s, entries, weights, fetch, x, y, v);

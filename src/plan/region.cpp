@@ -36,6 +36,10 @@ WarpSampler make_warp_sampler(const ops::Geometry& g) {
   std::copy(g.valid.begin(), g.valid.end(), w.valid);
   std::copy(g.valid_rect.begin(), g.valid_rect.end(), w.valid_rect);
   std::copy(g.content.begin(), g.content.end(), w.content);
+  w.source_lo[0] = static_cast<int>(std::ceil(g.x.valid_lo - 1e-6));
+  w.source_hi[0] = static_cast<int>(std::floor(g.x.valid_hi + 1e-6));
+  w.source_lo[1] = static_cast<int>(std::ceil(g.y.valid_lo - 1e-6));
+  w.source_hi[1] = static_cast<int>(std::floor(g.y.valid_hi + 1e-6));
   w.interp = static_cast<uint8_t>(g.interp);
   w.border = static_cast<uint8_t>(g.border);
   // A warp that also carries a folded shrinking resize averages k x k sub-samples (an area
@@ -119,16 +123,18 @@ ops::Geometry retarget(const ops::Geometry& geometry, int scale_denom, int origi
   ops::Geometry g = geometry;
   const double d = scale_denom;
   const double gx = grid_offset_x, gy = grid_offset_y;
+  g.x.valid_lo = (g.x.valid_lo + gx) / d - origin_x;
+  g.x.valid_hi = (g.x.valid_hi + gx) / d - origin_x;
+  g.y.valid_lo = (g.y.valid_lo + gy) / d - origin_y;
+  g.y.valid_hi = (g.y.valid_hi + gy) / d - origin_y;
   if (g.separable) {
     g.x.lo = (g.x.lo + gx) / d - origin_x;
     g.x.hi = (g.x.hi + gx) / d - origin_x;
-    g.x.valid_lo = (g.x.valid_lo + gx) / d - origin_x;
-    g.x.valid_hi = (g.x.valid_hi + gx) / d - origin_x;
+
     g.x.scale /= d;
     g.y.lo = (g.y.lo + gy) / d - origin_y;
     g.y.hi = (g.y.hi + gy) / d - origin_y;
-    g.y.valid_lo = (g.y.valid_lo + gy) / d - origin_y;
-    g.y.valid_hi = (g.y.valid_hi + gy) / d - origin_y;
+
     g.y.scale /= d;
   } else {
     const auto& m = geometry.m;

@@ -128,6 +128,8 @@ struct WarpSampler {
   double valid[6];     // decoded-image coordinate -> validity coordinate
   double valid_rect[4];
   double content[4];   // output pixels with centres outside are fill
+  int source_lo[2];    // decoded pixels [lo, hi) per axis (x, y) are content; see ops::Axis
+  int source_hi[2];
   int supersample = 1;
   uint8_t interp = 1;
   uint8_t border = 0;

@@ -103,14 +103,6 @@ CHAINS = {
                                         "expand": True}}, {"horizontal_flip": {"p": 1.0}}],
 }
 
-CROP_THEN_PAD = pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a pad (or a crop reaching outside) after a crop or a warp reads the "
-    "source pixels beyond the current image instead of the fill / the padding rule "
-    "(ops/fold.cpp: crop_axis only moves the window [lo, hi) and pad() is a crop with negative "
-    "offsets, so only taps outside the decoded source become fill; after a warp the valid rect "
-    "is the warp's input, not its output); e.g. center_crop 11x9 then pad 2 shows the "
-    "neighbouring source pixels in the border")
 RESIZE_THEN_MIRROR_PAD = pytest.mark.xfail(
     strict=True,
     reason="engine bug: pad(edge/reflect/symmetric) after a resize applies the border rule to "
@@ -124,16 +116,13 @@ ONE_FILL_PER_SAMPLE = pytest.mark.xfail(
 
 FAILING_CHAINS = [
     pytest.param("center_crop->pad", [{"center_crop": {"size": [11, 9]}},
-                                      {"pad": {"padding": 2}}], marks=CROP_THEN_PAD),
+                                      {"pad": {"padding": 2}}]),
     pytest.param("random_crop->pad_edge", [{"random_crop": {"size": [15, 11]}},
                                            {"pad": {"padding": [2, 3, 4, 1],
-                                                    "padding_mode": "edge"}}],
-                 marks=CROP_THEN_PAD),
+                                                    "padding_mode": "edge"}}]),
     pytest.param("center_crop->center_crop_larger", [{"center_crop": {"size": [11, 9]}},
-                                                     {"center_crop": {"size": [15, 13]}}],
-                 marks=CROP_THEN_PAD),
-    pytest.param("rotate->pad", [{"rotate": {"degrees": [17, 17]}}, {"pad": {"padding": 3}}],
-                 marks=CROP_THEN_PAD),
+                                                     {"center_crop": {"size": [15, 13]}}]),
+    pytest.param("rotate->pad", [{"rotate": {"degrees": [17, 17]}}, {"pad": {"padding": 3}}]),
     pytest.param("resize->pad_reflect", [{"resize": {"size": [11, 9]}},
                                          {"pad": {"padding": [3, 5, 2, 1],
                                                   "padding_mode": "reflect"}}],
