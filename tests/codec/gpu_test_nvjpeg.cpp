@@ -1,7 +1,8 @@
 // nvJPEG vs libjpeg-turbo: the GPU decoder's pixels against the CPU decoder's, whole images and
 // regions. The two decoders' IDCT and chroma upsampling differ, so equality is within a
-// tolerance: measured on an H100 (hardware backend, 4:2:0 q90 photos-like content), written
-// below with the measured values. Skips where the build has no nvJPEG or there is no GPU.
+// tolerance: measured on an H100 (hardware backend, 4:2:0 q90 photo-like content, whole
+// images and regions): max 10 levels, mean 0.78-0.99. The bounds below leave room for other
+// nvJPEG versions and content. Skips where the build has no nvJPEG or there is no GPU.
 #include <gtest/gtest.h>
 
 #if GPUAUG_HAVE_NVJPEG
@@ -80,8 +81,8 @@ TEST(Nvjpeg, MatchesLibjpegTurboWithinTolerance) {
     }
     // Tolerance: different IDCT rounding and chroma upsampling (nvJPEG's hardware decoder does
     // not interpolate chroma by default; libjpeg-turbo does): edges differ by a few levels.
-    EXPECT_LE(d.max, 40) << "image " << i;
-    EXPECT_LE(d.mean, 2.0) << "image " << i;
+    EXPECT_LE(d.max, 16) << "image " << i;
+    EXPECT_LE(d.mean, 1.5) << "image " << i;
   }
 }
 
