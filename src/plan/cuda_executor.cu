@@ -187,9 +187,8 @@ __device__ void run_ops(const GpuSample& s, const ops::PixelOp* ops, int begin, 
   const PixelContext ctx{s.key, s.index, s.stream, uint32_t(x), uint32_t(y), uint32_t(s.out_w)};
   for (int k = begin; k < end; ++k) {
     if (ops[k].kind == ops::PixelKind::kContrast) {
-      ops::PixelOp op = ops[k];
-      op.a[1] = contrast_mean;
-      apply_pixel_op(op, v, ctx);
+      // apply_pixel_op's contrast with the measured mean, without copying the op to local memory.
+      for (int c = 0; c < 3; ++c) v[c] = blend(v[c], contrast_mean, ops[k].a[0], ops[k].uint8_domain);
     } else {
       apply_pixel_op(ops[k], v, ctx);
     }
