@@ -197,7 +197,7 @@ __device__ void run_ops(const GpuSample& s, const ops::PixelOp* ops, int begin, 
 
 // One thread per output pixel; blockIdx.y is the sample. Without barriers the whole chain runs
 // here and the pixel is stored; with barriers it stops at the first and writes the work buffer.
-__global__ void resample_kernel(const GpuSample* samples, const ops::PixelOp* all_ops,
+__global__ void __launch_bounds__(256, 4) resample_kernel(const GpuSample* samples, const ops::PixelOp* all_ops,
                                 const int2* entries, const float* weights, const float* rows,
                                 uint8_t* out, float* work) {
   const GpuSample& s = samples[blockIdx.y];
