@@ -45,10 +45,6 @@ struct GpuSample {
   uint32_t x_entries, y_entries;  // index of column 0 / row 0 in the entry array
   int x_stride, y_stride;         // weight slots per entry
   uint64_t x_weights, y_weights;  // float offset of column 0 / row 0 in the weight array
-  // Horizontal pass: window rows [row_lo, row_lo + rows) summed per output column, at float
-  // offset h_offset of the row buffer (rows x out_w x 3).
-  int row_lo, rows;
-  uint64_t h_offset;
 };
 
 // Weight slots an axis entry needs: torchvision's taps span at most 2 * support + 1 pixels.
@@ -99,69 +95,51 @@ struct DeviceFetch {
   }
 };
 
-// Horizontal pass: one thread per (window row, output column), sum_j wx_j * px in tap order —
-// the CPU's horizontal rows, bit for bit. Columns without taps are fill later and skipped.
-__global__ void horizontal_kernel(const GpuSample* samples, const int2* entries, const float* weights,
-                                  float* rows_out) {
-  const GpuSample& s = samples[blockIdx.y];
-  if (!s.separable) return;
-  const int index = blockIdx.x * blockDim.x + threadIdx.x;
-  if (index >= s.rows * s.out_w) return;
-  const int r = index / s.out_w, x = index % s.out_w;
-  const int2 ex = entries[s.x_entries + x];
-  float* h = rows_out + s.h_offset + size_t(index) * 3;
-  if (ex.y == 0) {
-    h[0] = h[1] = h[2] = 0.0f;
-    return;
-  }
-  const float* wx = weights + s.x_weights + size_t(x) * s.x_stride;
-  const int col0 = s.ax.base + ex.x;
-  const int row = s.ay.base + s.row_lo + r;
-  const int x_lo = max(s.ax.valid_lo, 0), x_hi = min(s.ax.valid_hi, s.src_w);
-  const int y_lo = max(s.ay.valid_lo, 0), y_hi = min(s.ay.valid_hi, s.src_h);
-  float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
-  if (col0 >= x_lo && col0 + ex.y <= x_hi && row >= y_lo && row < y_hi) {
-    const uint8_t* p = s.src + (size_t(row) * s.src_w + col0) * 3;
-    for (int j = 0; j < ex.y; ++j, p += 3) {
-      const float w = wx[j];
-      h0 += w * float(p[0]);
-      h1 += w * float(p[1]);
-      h2 += w * float(p[2]);
-    }
-  } else {
-    const int by = content_index(row, s.ay.valid_lo, s.ay.valid_hi, s.src_h, s.border);
-    for (int j = 0; j < ex.y; ++j) {
-      const int bx = content_index(col0 + j, s.ax.valid_lo, s.ax.valid_hi, s.src_w, s.border);
-      float px[3] = {s.fill[0], s.fill[1], s.fill[2]};
-      if (bx >= 0 && by >= 0) {
-        const uint8_t* p = s.src + (size_t(by) * s.src_w + bx) * 3;
-        px[0] = p[0], px[1] = p[1], px[2] = p[2];
-      }
-      h0 += wx[j] * px[0];
-      h1 += wx[j] * px[1];
-      h2 += wx[j] * px[2];
-    }
-  }
-  h[0] = h0, h[1] = h1, h[2] = h2;
-}
-
-// Vertical pass of one output pixel: sum_k wy_k * h_k in tap order over the horizontal rows.
+// The same sums, in the same order, as resample_separable's two passes on the CPU, with the
+// weights from the axis tables.
 __device__ void separable_pixel(const GpuSample& s, const int2* entries, const float* weights,
-                                const float* rows, int x, int y, float v[3]) {
+                                const DeviceFetch& fetch, int x, int y, float v[3]) {
   const int2 ex = entries[s.x_entries + x], ey = entries[s.y_entries + y];
   if (ex.y == 0 || ey.y == 0) {
     v[0] = s.fill[0], v[1] = s.fill[1], v[2] = s.fill[2];
     return;
   }
+  const float* wx = weights + s.x_weights + size_t(x) * s.x_stride;
   const float* wy = weights + s.y_weights + size_t(y) * s.y_stride;
-  const float* h = rows + s.h_offset + (size_t(ey.x - s.row_lo) * s.out_w + x) * 3;
-  const size_t row_step = size_t(s.out_w) * 3;
+  const int col0 = s.ax.base + ex.x;
+  const int x_lo = max(s.ax.valid_lo, 0), x_hi = min(s.ax.valid_hi, fetch.width);
+  const int y_lo = max(s.ay.valid_lo, 0), y_hi = min(s.ay.valid_hi, fetch.height);
+  const bool inside_x = col0 >= x_lo && col0 + ex.y <= x_hi;
   float v0 = 0.0f, v1 = 0.0f, v2 = 0.0f;
-  for (int k = 0; k < ey.y; ++k, h += row_step) {
+  for (int k = 0; k < ey.y; ++k) {
+    const int row = s.ay.base + ey.x + k;
+    float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
+    if (inside_x && row >= y_lo && row < y_hi) {
+      const uint8_t* p = fetch.src + (size_t(row) * fetch.width + col0) * 3;
+      for (int j = 0; j < ex.y; ++j, p += 3) {
+        const float w = wx[j];
+        h0 += w * float(p[0]);
+        h1 += w * float(p[1]);
+        h2 += w * float(p[2]);
+      }
+    } else {
+      const int by = content_index(row, s.ay.valid_lo, s.ay.valid_hi, fetch.height, fetch.border);
+      for (int j = 0; j < ex.y; ++j) {
+        const int bx = content_index(col0 + j, s.ax.valid_lo, s.ax.valid_hi, fetch.width, fetch.border);
+        float px[3] = {s.fill[0], s.fill[1], s.fill[2]};
+        if (bx >= 0 && by >= 0) {
+          const uint8_t* p = fetch.src + (size_t(by) * fetch.width + bx) * 3;
+          px[0] = p[0], px[1] = p[1], px[2] = p[2];
+        }
+        h0 += wx[j] * px[0];
+        h1 += wx[j] * px[1];
+        h2 += wx[j] * px[2];
+      }
+    }
     const float w = wy[k];
-    v0 += w * h[0];
-    v1 += w * h[1];
-    v2 += w * h[2];
+    v0 += w * h0;
+    v1 += w * h1;
+    v2 += w * h2;
   }
   v[0] = v0, v[1] = v1, v[2] = v2;
 }
@@ -198,8 +176,7 @@ __device__ void run_ops(const GpuSample& s, const ops::PixelOp* ops, int begin, 
 // One thread per output pixel; blockIdx.y is the sample. Without barriers the whole chain runs
 // here and the pixel is stored; with barriers it stops at the first and writes the work buffer.
 __global__ void __launch_bounds__(256, 4) resample_kernel(const GpuSample* samples, const ops::PixelOp* all_ops,
-                                const int2* entries, const float* weights, const float* rows,
-                                uint8_t* out, float* work) {
+                                const int2* entries, const float* weights, uint8_t* out, float* work) {
   const GpuSample& s = samples[blockIdx.y];
   const int pixel = blockIdx.x * blockDim.x + threadIdx.x;
   if (pixel >= s.out_w * s.out_h) return;
@@ -207,7 +184,7 @@ __global__ void __launch_bounds__(256, 4) resample_kernel(const GpuSample* sampl
   const DeviceFetch fetch{s.src, s.src_w, s.src_h, s.border, s.fill, s.warp.source_lo, s.warp.source_hi};
   float v[3];
   if (s.separable) {
-    separable_pixel(s, entries, weights, rows, x, y, v);
+    separable_pixel(s, entries, weights, fetch, x, y, v);
   } else {
     warp_pixel(s.warp, x, y, s.fill, fetch, v);
   }
@@ -307,7 +284,7 @@ struct CudaExecutor::Impl {
   CudaStream stream;
   CudaEvent start, stop;
   PinnedBuffer staging;
-  DeviceBuffer sources, uploaded, samples, ops, weights, work, tmp, means, output, entries, taps, rows;
+  DeviceBuffer sources, uploaded, samples, ops, weights, work, tmp, means, output, entries, taps;
   std::vector<size_t> uploaded_offsets;
   std::vector<std::array<int, 2>> uploaded_sizes;
   DeviceBatch batch;
@@ -383,8 +360,8 @@ const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout lay
   for (const SampleJob& job : jobs)
     if (job.source != nullptr) source_bytes += job.source->pixels.size();
   m.staging.reserve(std::max<size_t>(source_bytes, 1));
-  size_t source_cursor = 0, out_bytes = 0, work_floats = 0, entry_count = 0, tap_count = 0, row_floats = 0;
-  int max_pixels = 1, max_rounds = 0, max_side = 1, max_row_pixels = 0;
+  size_t source_cursor = 0, out_bytes = 0, work_floats = 0, entry_count = 0, tap_count = 0;
+  int max_pixels = 1, max_rounds = 0, max_side = 1;
   std::vector<size_t> staged_offset(jobs.size(), SIZE_MAX);
   DeviceBatch& batch = m.batch;
   batch.offsets.assign(jobs.size(), 0);
@@ -411,20 +388,6 @@ const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout lay
       s.y_weights = tap_count + size_t(g.out_w) * s.x_stride;
       tap_count += size_t(g.out_w) * s.x_stride + size_t(g.out_h) * s.y_stride;
       max_side = std::max({max_side, g.out_w, g.out_h});
-      // The window rows any output row reads: taps are monotonic in the output index.
-      int row_lo = INT32_MAX, row_hi = INT32_MIN;
-      for (int i : {0, g.out_h - 1}) {
-        double centre;
-        if (!axis_centre(s.ay, i, centre)) continue;
-        int first = 0;
-        const int count = axis_taps(s.ay, centre, first);
-        if (count > 0) row_lo = std::min(row_lo, first), row_hi = std::max(row_hi, first + count);
-      }
-      s.row_lo = row_lo < row_hi ? row_lo : 0;
-      s.rows = row_lo < row_hi ? row_hi - row_lo : 0;
-      s.h_offset = row_floats;
-      row_floats += size_t(s.rows) * g.out_w * 3;
-      max_row_pixels = std::max(max_row_pixels, s.rows * g.out_w);
     } else {
       s.warp = make_warp_sampler(g);
     }
@@ -499,7 +462,6 @@ const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout lay
   m.output.reserve(std::max<size_t>(out_bytes, 1), stream);
   m.entries.reserve(std::max<size_t>(entry_count, 1) * sizeof(int2), stream);
   m.taps.reserve(std::max<size_t>(tap_count, 1) * sizeof(float), stream);
-  m.rows.reserve(std::max<size_t>(row_floats, 1) * sizeof(float), stream);
   GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.samples.get(), samples.data(), samples.size() * sizeof(GpuSample),
                                     cudaMemcpyHostToDevice, stream), "upload");
   if (!all_ops.empty())
@@ -526,15 +488,9 @@ const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout lay
       const dim3 table_grid((max_side + kTableThreads - 1) / kTableThreads, unsigned(jobs.size()), 2);
       axis_table_kernel<<<table_grid, kTableThreads, 0, stream>>>(gs, m.entries.as<int2>(), m.taps.as<float>());
       GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
-      if (max_row_pixels > 0) {
-        const dim3 row_grid((max_row_pixels + kThreads - 1) / kThreads, unsigned(jobs.size()));
-        horizontal_kernel<<<row_grid, kThreads, 0, stream>>>(gs, m.entries.as<int2>(), m.taps.as<float>(),
-                                                              m.rows.as<float>());
-        GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
-      }
     }
     resample_kernel<<<grid, kThreads, 0, stream>>>(gs, gops, m.entries.as<int2>(), m.taps.as<float>(),
-                                                   m.rows.as<float>(), m.output.as<uint8_t>(), m.work.as<float>());
+                                                   m.output.as<uint8_t>(), m.work.as<float>());
     GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     for (int round = 0; round < max_rounds; ++round) {
       mean_kernel<<<unsigned(jobs.size()), 256, 0, stream>>>(gs, gops, m.work.as<float>(), round, m.means.as<float>());
