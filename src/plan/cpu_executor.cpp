@@ -133,8 +133,8 @@ void horizontal_pass(const float* src, const int* first, const Float4* weights, 
 // sum_k wy_k * h_k elementwise over rows of `len` floats (a multiple of kRowBlock), in tap order,
 // rounded to the uint8 domain as torchvision's resize of a uint8 tensor returns.
 void vertical_pass(const float* const* rows, const float* weights, int count, size_t len, float* out) {
+  constexpr int kVectors = kRowBlock / 4;
   for (size_t i = 0; i < len; i += kRowBlock) {
-    constexpr int kVectors = kRowBlock / 4;
     Float4 a[kVectors] = {};
     for (int k = 0; k < count; ++k) {
       const float w = weights[k];
