@@ -157,18 +157,16 @@ void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::So
         bytes += sample_bytes(p.fold, images[begin + k]);
       }
   };
-  auto launch = [&](const Slot& slot) {
-    executor.run(slot.jobs, chain.spec().output.layout);
-    result.kernel_ms += executor.last_kernel_ms();
-    return slot.jobs.size();
-  };
   auto pass = [&](uint64_t epoch) {
     size_t produced = 0;
     plan_batch(0, epoch, slots[0]);
     for (size_t b = 0; b < batches; ++b) {
-      std::future<size_t> gpu = std::async(std::launch::async, launch, std::cref(slots[b % 2]));
+      // The GPU runs batch b while the pool plans batch b + 1.
+      executor.submit(slots[b % 2].jobs, chain.spec().output.layout);
       if (b + 1 < batches) plan_batch(b + 1, epoch, slots[(b + 1) % 2]);
-      produced += gpu.get();
+      executor.wait();
+      result.kernel_ms += executor.last_kernel_ms();
+      produced += slots[b % 2].jobs.size();
     }
     return produced;
   };

@@ -289,6 +289,8 @@ struct CudaExecutor::Impl {
   std::vector<std::array<int, 2>> uploaded_sizes;
   DeviceBatch batch;
   float kernel_ms = 0.0f;
+  bool in_flight = false;  // a submitted batch not yet waited for
+  bool timed = false;
 };
 
 bool cuda_device_available() {
@@ -349,7 +351,22 @@ void CudaExecutor::upload_sources(std::span<const Image* const> images) {
 }
 
 const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout layout) {
+  submit(jobs, layout);
+  wait();
+  return impl_->batch;
+}
+
+void CudaExecutor::wait() {
   Impl& m = *impl_;
+  if (!m.in_flight) return;
+  m.in_flight = false;
+  m.stream.synchronize();
+  if (m.timed) GPUAUG_CUDA_CHECK(cudaEventElapsedTime(&m.kernel_ms, m.start.get(), m.stop.get()), "timing");
+}
+
+const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout layout) {
+  Impl& m = *impl_;
+  wait();  // the buffers below are reused
   GPUAUG_CUDA_CHECK(cudaSetDevice(m.device), "device");
   cudaStream_t stream = m.stream.get();
   std::vector<GpuSample> samples(jobs.size());
@@ -501,8 +518,8 @@ const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout lay
     }
     m.stop.record(stream);
   }
-  m.stream.synchronize();
-  if (!jobs.empty()) GPUAUG_CUDA_CHECK(cudaEventElapsedTime(&m.kernel_ms, m.start.get(), m.stop.get()), "timing");
+  m.in_flight = true;
+  m.timed = !jobs.empty();
   batch.data = m.output.get();
   batch.bytes = out_bytes;
   return batch;

@@ -57,6 +57,11 @@ class CudaExecutor {
 
   // Runs a batch; the result stays on the device until the next run. Synchronous.
   const DeviceBatch& run(std::span<const SampleJob> jobs, Layout layout);
+  // The same in two halves: submit uploads and launches (the host may plan the next batch
+  // meanwhile); wait blocks until the batch is done. A submit waits for the previous batch.
+  // The jobs' host sources must stay alive until wait returns.
+  const DeviceBatch& submit(std::span<const SampleJob> jobs, Layout layout);
+  void wait();
   // Runs and copies each sample back into a host tensor.
   std::vector<Tensor> run_to_host(std::span<const SampleJob> jobs, Layout layout);
 

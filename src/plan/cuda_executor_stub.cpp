@@ -18,6 +18,10 @@ void CudaExecutor::upload_sources(std::span<const Image* const>) {}
 const DeviceBatch& CudaExecutor::run(std::span<const SampleJob>, Layout) {
   throw Error("", "device", "no CUDA in this build");
 }
+const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob>, Layout) {
+  throw Error("", "device", "no CUDA in this build");
+}
+void CudaExecutor::wait() {}
 std::vector<Tensor> CudaExecutor::run_to_host(std::span<const SampleJob>, Layout) {
   throw Error("", "device", "no CUDA in this build");
 }
