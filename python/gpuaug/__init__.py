@@ -1,0 +1,188 @@
+"""gpuaug: decoded, augmented image batches from a spec (YAML, JSON, dict or gpuaug.ops objects).
+
+    import numpy as np, gpuaug
+    from gpuaug import ops
+    pipe = gpuaug.Pipeline([ops.RandomResizedCrop(size=224), ops.HorizontalFlip()],
+                           "data/train", batch_size=64)
+    for epoch in range(10):
+        pipe.set_epoch(epoch)
+        for images, labels, indices in pipe:
+            x = np.from_dlpack(images)      # or torch.from_dlpack(images): no copy
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Union
+
+from . import _gpuaug, ops
+from ._gpuaug import Error
+
+__all__ = ["Error", "Pipeline", "ops", "distributed_env", "__version__"]
+__version__ = _gpuaug.__version__
+
+SpecLike = Union[str, os.PathLike, Mapping[str, Any], Sequence["ops.Op"]]
+SourceLike = Union[str, os.PathLike, Sequence[Union[str, os.PathLike, tuple]]]
+
+# (rank, world size) variables, in the order they are looked for: torchrun, Slurm, Open MPI.
+_ENV_PAIRS = (
+    ("RANK", "WORLD_SIZE"),
+    ("SLURM_PROCID", "SLURM_NTASKS"),
+    ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
+)
+
+
+def distributed_env(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """(rank, world_size) from torchrun, Slurm or Open MPI variables; (0, 1) when none is set."""
+    environ = os.environ if environ is None else environ
+    for rank_key, size_key in _ENV_PAIRS:
+        if rank_key in environ and size_key in environ:
+            return int(environ[rank_key]), int(environ[size_key])
+    return 0, 1
+
+
+def _spec_args(spec: SpecLike) -> tuple[str | None, str]:
+    """(text, name) for the core: text None means `name` is a file for it to read."""
+    if isinstance(spec, (str, os.PathLike)):
+        return None, os.fspath(spec)
+    if isinstance(spec, Mapping):
+        return json.dumps(_plain(spec)), "<dict>"
+    if isinstance(spec, Sequence) and all(isinstance(op, ops.Op) for op in spec):
+        return json.dumps({"ops": [op.to_spec() for op in spec]}), "<ops>"
+    raise TypeError(
+        "spec: expected a YAML/JSON path, a dict shaped like the YAML, or a list of gpuaug.ops "
+        f"objects, got {type(spec).__name__}")
+
+
+def _plain(value: Any) -> Any:
+    """A dict spec with gpuaug.ops objects and tuples turned into JSON-ready values."""
+    if isinstance(value, ops.Op):
+        return value.to_spec()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class Pipeline:
+    """Batches of (images, labels, indices) from a spec and a source, on the CPU.
+
+    spec: a YAML/JSON path, a dict of the same shape as the YAML, or a list of gpuaug.ops
+        objects. source: a folder (class-per-folder tree: folder names are the labels), a list
+        file (`path [label]` a line), one image, or a Python list of paths or (path, label).
+    seed: drives the epoch shuffle and every random draw; None keeps the spec's `seed`.
+    drop_last: drop the last incomplete batch, and cut (not pad) the shards to equal length,
+        as torch's DataLoader and DistributedSampler do with drop_last=True.
+    on_error: "raise" (gpuaug.Error naming file, stage and cause) or "skip" (count and leave
+        the sample out of its batch; see `skipped`).
+    rank, world_size: this process' shard; by default from RANK/WORLD_SIZE, SLURM_PROCID/
+        SLURM_NTASKS or OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE, else (0, 1). Every rank
+        takes a disjoint part of the same permutation (data::epoch_order + data::shard).
+
+    Iterating yields (images, labels, indices): images a DLPack-capable array (N, C, H, W) or
+    (N, H, W, C) that owns its memory, so np.from_dlpack / torch.from_dlpack take it without a
+    copy; labels and indices int64 numpy arrays (label -1 when the source has none). Every
+    sample of a batch must have the same shape and dtype (end the spec with a fixed-size crop
+    or resize), else gpuaug.Error names the two shapes.
+    """
+
+    def __init__(self, spec: SpecLike, source: SourceLike, batch_size: int, device: str = "cpu",
+                 seed: int | None = None, shuffle: bool = True, drop_last: bool = False,
+                 on_error: str = "raise", rank: int | None = None,
+                 world_size: int | None = None, threads: int = 0) -> None:
+        if device != "cpu":
+            raise ValueError(f"device={device!r}: this build of the Python package runs on 'cpu'")
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size}: must be at least 1")
+        env_rank, env_world = distributed_env()
+        self.rank = env_rank if rank is None else int(rank)
+        self.world_size = env_world if world_size is None else int(world_size)
+        if self.world_size < 1 or not 0 <= self.rank < self.world_size:
+            raise ValueError(f"rank {self.rank} of world_size {self.world_size}: need 0 <= rank < "
+                             "world_size")
+        self.batch_size = int(batch_size)
+        self.device = device
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        text, name = _spec_args(spec)
+        seed = None if seed is None else int(seed)
+        if isinstance(source, (str, os.PathLike)):
+            self._core = _gpuaug.BatchLoader(text, name, seed, os.fspath(source), threads, on_error)
+        else:
+            paths, labels = _list_source(source)
+            self._core = _gpuaug.BatchLoader(text, name, seed, paths, labels, threads, on_error)
+        self.seed = self._core.seed
+        self.epoch = 0
+        self._next_batch = 0  # batches of this epoch already handed out
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names of a folder source (label = position); empty for lists."""
+        return self._core.classes
+
+    @property
+    def skipped(self) -> int:
+        """Samples left out so far because they could not be read (on_error="skip")."""
+        return self._core.skipped
+
+    def dataset_size(self) -> int:
+        """Samples in the source, all ranks together."""
+        return len(self._core)
+
+    def indices(self, epoch: int | None = None) -> list[int]:
+        """This rank's dataset indices for an epoch (default: the current one), in order."""
+        return self._core.indices(self.epoch if epoch is None else epoch, self.shuffle, self.rank,
+                                  self.world_size, self.drop_last)
+
+    def __len__(self) -> int:
+        """Batches per epoch for this rank."""
+        n = len(self.indices())
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Selects the epoch's order and random draws, and starts it from its first batch."""
+        self.epoch = int(epoch)
+        self._next_batch = 0
+
+    def __iter__(self) -> Iterator[tuple[Any, Any, Any]]:
+        order = self.indices()
+        batches = len(self)
+        while self._next_batch < batches:
+            start = self._next_batch * self.batch_size
+            batch = self._core.load(order[start:start + self.batch_size], self.epoch)
+            self._next_batch += 1
+            yield batch
+        self._next_batch = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where this rank stands: load it into a Pipeline made alike to get the batches that
+        would have come next."""
+        return {"epoch": self.epoch, "next_batch": self._next_batch, "seed": self.seed,
+                "shuffle": self.shuffle, "batch_size": self.batch_size, "rank": self.rank,
+                "world_size": self.world_size, "dataset_size": self.dataset_size()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for key in ("seed", "shuffle", "batch_size", "world_size", "dataset_size"):
+            mine = self.state_dict()[key]
+            if key in state and state[key] != mine:
+                raise ValueError(f"state_dict: {key} is {state[key]!r} there, {mine!r} here; "
+                                 "resume with the same pipeline settings")
+        self.epoch = int(state["epoch"])
+        self._next_batch = int(state["next_batch"])
+
+
+def _list_source(items: Sequence[Any]) -> tuple[list[str], list[int]]:
+    paths: list[str] = []
+    labels: list[int] = []
+    for item in items:
+        if isinstance(item, (str, os.PathLike)):
+            paths.append(os.fspath(item))
+        else:
+            path, label = item
+            paths.append(os.fspath(path))
+            labels.append(int(label))
+    if labels and len(labels) != len(paths):
+        raise ValueError("source: give every item a label, or none")
+    return paths, labels

@@ -1,0 +1,304 @@
+// gpuaug._gpuaug: the nanobind module under the gpuaug package — operator descriptors, a batch
+// loader over pipeline::Augmenter and data sources, and gpuaug::Error as gpuaug.Error.
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+#include "data/sampler.h"
+#include "data/source.h"
+#include "ops/registry.h"
+#include "pipeline/augmenter.h"
+#include "pipeline/spec.h"
+
+namespace nb = nanobind;
+
+namespace gpuaug::python {
+namespace {
+
+// The Python class gpuaug.Error(Exception), with .file, .stage and .cause; created at import.
+PyObject* g_error_type = nullptr;
+
+// A parameter value as Python sees it: integers stay int where the descriptor's type is int.
+nb::object to_python(const ops::ParamValue& value, const std::string& type) {
+  const bool is_int = type.rfind("int", 0) == 0 || type.rfind("[int", 0) == 0;
+  auto number = [&](double x) -> nb::object {
+    if (is_int && x == static_cast<double>(static_cast<int64_t>(x)))
+      return nb::int_(static_cast<int64_t>(x));
+    return nb::float_(x);
+  };
+  switch (value.kind) {
+    case ops::ParamValue::Kind::kNull: return nb::none();
+    case ops::ParamValue::Kind::kBool: return nb::bool_(value.boolean);
+    case ops::ParamValue::Kind::kNumber: return number(value.number);
+    case ops::ParamValue::Kind::kString: return nb::str(value.text.c_str());
+    case ops::ParamValue::Kind::kList: {
+      nb::list items;
+      for (double x : value.list) items.append(number(x));
+      return items;
+    }
+  }
+  return nb::none();
+}
+
+// Every operator's descriptor as plain data, for gpuaug.ops to build its classes from.
+nb::list op_descriptors() {
+  nb::list out;
+  for (const ops::OpDescriptor* op : ops::all_ops()) {
+    nb::list params;
+    for (const ops::ParamSpec& p : op->params) {
+      nb::dict param;
+      param["name"] = p.name;
+      param["type"] = p.type;
+      param["default"] = to_python(p.default_value, p.type);
+      param["doc"] = p.doc;
+      params.append(param);
+    }
+    nb::dict d;
+    d["name"] = op->name;
+    d["summary"] = op->summary;
+    d["reference"] = op->reference;
+    d["geometric"] = op->geometric;
+    d["drawn"] = op->drawn;
+    d["params"] = params;
+    out.append(d);
+  }
+  return out;
+}
+
+nb::dlpack::dtype dlpack_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::kUInt8: return nb::dtype<uint8_t>();
+    case DType::kFloat32: return nb::dtype<float>();
+    case DType::kFloat16: return {static_cast<uint8_t>(nb::dlpack::dtype_code::Float), 16, 1};
+    case DType::kBFloat16: return {static_cast<uint8_t>(nb::dlpack::dtype_code::Bfloat), 16, 1};
+  }
+  return nb::dtype<uint8_t>();
+}
+
+std::string describe(const Tensor& t) {
+  return t.layout == Layout::kHWC
+             ? fmt::format("{}x{}x{} (HWC) {}", t.height, t.width, t.channels, dtype_name(t.dtype))
+             : fmt::format("{}x{}x{} (CHW) {}", t.channels, t.height, t.width, dtype_name(t.dtype));
+}
+
+// A 1-D int64 numpy array that owns a copy of `values`.
+nb::ndarray<nb::numpy, int64_t, nb::ndim<1>> int64_array(const std::vector<int64_t>& values) {
+  auto owned = std::make_unique<std::vector<int64_t>>(values);
+  int64_t* data = owned->data();
+  const size_t n = owned->size();
+  nb::capsule owner(owned.get(), [](void* p) noexcept { delete static_cast<std::vector<int64_t>*>(p); });
+  owned.release();
+  return nb::ndarray<nb::numpy, int64_t, nb::ndim<1>>(data, {n}, owner);
+}
+
+// Reads and augments dataset samples by index on a thread pool (the CPU path) and returns one
+// contiguous batch. The Python gpuaug.Pipeline owns the epoch order, shards and resumption.
+class BatchLoader {
+ public:
+  // `spec_text` None: `spec_name` is a YAML/JSON file to load.
+  BatchLoader(const std::optional<std::string>& spec_text, const std::string& spec_name,
+              std::optional<uint64_t> seed, data::Source source, int threads,
+              const std::string& on_error)
+      : augmenter_(with_seed(spec_text ? pipeline::parse_spec(*spec_text, spec_name)
+                                       : pipeline::load_spec(spec_name),
+                             seed)),
+        source_(std::move(source)),
+        pool_(threads),
+        skip_errors_(parse_on_error(on_error)) {}
+
+  size_t size() const { return source_.samples.size(); }
+  uint64_t seed() const { return augmenter_.chain().spec().seed; }
+  std::vector<std::string> classes() const { return source_.classes; }
+  std::vector<std::string> paths() const {
+    std::vector<std::string> out;
+    for (const data::SampleRef& s : source_.samples) out.push_back(s.path);
+    return out;
+  }
+  uint64_t skipped() const { return skipped_; }
+
+  // This rank's dataset indices for one epoch: data::shard of data::epoch_order.
+  std::vector<uint64_t> indices(uint64_t epoch, bool shuffle, int rank, int world_size,
+                                bool drop_last) const {
+    return data::shard(data::epoch_order(size(), seed(), epoch, shuffle), rank, world_size,
+                       drop_last);
+  }
+
+  // (images, labels, indices) for the given dataset indices; one row per output sample
+  // (local_crops gives several rows per index). Images: (N, C, H, W) or (N, H, W, C).
+  nb::tuple load(const std::vector<uint64_t>& indices, uint64_t epoch) {
+    for (uint64_t i : indices)
+      if (i >= size())
+        throw Error("", "batch", fmt::format("index {} out of range: the source has {} samples", i,
+                                             size()));
+    std::vector<std::vector<pipeline::AugmentedSample>> results(indices.size());
+    std::vector<std::optional<Error>> errors(indices.size());
+    {
+      nb::gil_scoped_release released;
+      pool_.parallel_for(indices.size(), [&](size_t k) {
+        const data::SampleRef& ref = source_.samples[indices[k]];
+        try {
+          results[k] = augmenter_.run_file(ref.path, indices[k], 0, epoch);
+        } catch (const Error& e) {
+          errors[k] = e.file().empty() ? e.with_file(ref.path) : e;
+        }
+      });
+    }
+    // The lowest index's error, whichever thread met it first.
+    for (size_t k = 0; k < indices.size(); ++k) {
+      if (!errors[k]) continue;
+      if (!skip_errors_) throw *errors[k];
+      ++skipped_;
+    }
+
+    const Tensor* first = nullptr;
+    std::string first_file;
+    std::vector<int64_t> labels, sample_indices;
+    for (size_t k = 0; k < indices.size(); ++k)
+      for (const pipeline::AugmentedSample& s : results[k]) {
+        const Tensor& t = s.tensor;
+        const std::string& file = source_.samples[indices[k]].path;
+        if (first == nullptr) {
+          first = &t;
+          first_file = file;
+        } else if (t.dtype != first->dtype || t.layout != first->layout ||
+                   t.height != first->height || t.width != first->width ||
+                   t.channels != first->channels) {
+          throw Error(file, "batch",
+                      fmt::format("samples of one batch differ: {} gives {}, {} gives {}; end the "
+                                  "spec with a fixed-size resize or crop",
+                                  first_file, describe(*first), file, describe(t)));
+        }
+        labels.push_back(source_.samples[indices[k]].label);
+        sample_indices.push_back(static_cast<int64_t>(indices[k]));
+      }
+
+    const size_t n = labels.size();
+    const DType dtype = first ? first->dtype : DType::kUInt8;
+    const size_t sample_bytes = first ? first->data.size() : 0;
+    auto bytes = std::make_unique_for_overwrite<std::byte[]>(std::max<size_t>(n * sample_bytes, 1));
+    size_t row = 0;
+    for (const auto& samples : results)
+      for (const pipeline::AugmentedSample& s : samples)
+        std::memcpy(bytes.get() + row++ * sample_bytes, s.tensor.data.data(), sample_bytes);
+
+    std::vector<size_t> shape{n};
+    if (first == nullptr) {
+      shape.insert(shape.end(), {0, 0, 0});
+    } else if (first->layout == Layout::kHWC) {
+      shape.insert(shape.end(), {size_t(first->height), size_t(first->width), size_t(first->channels)});
+    } else {
+      shape.insert(shape.end(), {size_t(first->channels), size_t(first->height), size_t(first->width)});
+    }
+    std::byte* data = bytes.get();
+    nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<std::byte*>(p); });
+    bytes.release();
+    // array_api: nanobind's own object with __dlpack__ and the buffer protocol, any framework reads it.
+    nb::ndarray<nb::array_api> images(data, shape.size(), shape.data(), owner, nullptr, dlpack_dtype(dtype),
+                         nb::device::cpu::value);
+    return nb::make_tuple(images, int64_array(labels), int64_array(sample_indices));
+  }
+
+ private:
+  static pipeline::Spec with_seed(pipeline::Spec spec, std::optional<uint64_t> seed) {
+    if (seed) spec.seed = *seed;
+    return spec;
+  }
+  static bool parse_on_error(const std::string& on_error) {
+    if (on_error == "raise") return false;
+    if (on_error == "skip") return true;
+    throw Error("", "pipeline", fmt::format("on_error '{}': expected raise or skip", on_error));
+  }
+
+  pipeline::Augmenter augmenter_;
+  data::Source source_;
+  ThreadPool pool_;
+  bool skip_errors_;
+  uint64_t skipped_ = 0;
+};
+
+// A source from a Python list of paths (labels -1) or of (path, label).
+data::Source list_source(const std::vector<std::string>& paths, const std::vector<int64_t>& labels) {
+  if (paths.empty()) throw Error("<list>", "source", "no samples listed");
+  if (!labels.empty() && labels.size() != paths.size())
+    throw Error("<list>", "source",
+                fmt::format("{} paths but {} labels", paths.size(), labels.size()));
+  data::Source source;
+  for (size_t i = 0; i < paths.size(); ++i)
+    source.samples.push_back({paths[i], paths[i], labels.empty() ? -1 : labels[i]});
+  return source;
+}
+
+}  // namespace
+}  // namespace gpuaug::python
+
+NB_MODULE(_gpuaug, m) {
+  using namespace gpuaug;
+  using python::BatchLoader;
+  m.doc() = "gpuaug's C++ core: operator descriptors, the CPU batch loader, gpuaug.Error";
+  m.attr("__version__") = GPUAUG_VERSION;
+
+  python::g_error_type = PyErr_NewExceptionWithDoc(
+      "gpuaug.Error",
+      "A failure in gpuaug's core, naming the file (may be empty), the stage and the cause.",
+      PyExc_Exception, nullptr);
+  m.attr("Error") = nb::handle(python::g_error_type);
+  nb::register_exception_translator([](const std::exception_ptr& p, void*) {
+    try {
+      std::rethrow_exception(p);
+    } catch (const Error& e) {
+      nb::object error = nb::handle(python::g_error_type)(nb::str(e.what()));
+      error.attr("file") = e.file();
+      error.attr("stage") = e.stage();
+      error.attr("cause") = e.cause();
+      PyErr_SetObject(python::g_error_type, error.ptr());
+    }
+  });
+
+  m.def("op_descriptors", &python::op_descriptors,
+        "Every operator's descriptor: name, summary, reference, geometric, drawn, params "
+        "(name, type, default, doc), in `gpuaug ops` order.");
+
+  nb::class_<BatchLoader>(m, "BatchLoader")
+      .def(
+          "__init__",
+          [](BatchLoader* self, const std::optional<std::string>& spec_text, const std::string& spec_name,
+             std::optional<uint64_t> seed, const std::string& source, int threads,
+             const std::string& on_error) {
+            new (self) BatchLoader(spec_text, spec_name, seed, data::open_source(source), threads,
+                                   on_error);
+          },
+          nb::arg("spec_text").none(), nb::arg("spec_name"), nb::arg("seed").none(), nb::arg("source"),
+          nb::arg("threads") = 0, nb::arg("on_error") = "raise")
+      .def(
+          "__init__",
+          [](BatchLoader* self, const std::optional<std::string>& spec_text, const std::string& spec_name,
+             std::optional<uint64_t> seed, const std::vector<std::string>& paths,
+             const std::vector<int64_t>& labels, int threads, const std::string& on_error) {
+            new (self) BatchLoader(spec_text, spec_name, seed, python::list_source(paths, labels),
+                                   threads, on_error);
+          },
+          nb::arg("spec_text").none(), nb::arg("spec_name"), nb::arg("seed").none(), nb::arg("paths"),
+          nb::arg("labels"), nb::arg("threads") = 0, nb::arg("on_error") = "raise")
+      .def("__len__", &BatchLoader::size)
+      .def_prop_ro("seed", &BatchLoader::seed)
+      .def_prop_ro("classes", &BatchLoader::classes)
+      .def_prop_ro("paths", &BatchLoader::paths)
+      .def_prop_ro("skipped", &BatchLoader::skipped)
+      .def("indices", &BatchLoader::indices, nb::arg("epoch"), nb::arg("shuffle"), nb::arg("rank"),
+           nb::arg("world_size"), nb::arg("drop_last"))
+      .def("load", &BatchLoader::load, nb::arg("indices"), nb::arg("epoch"));
+}
