@@ -78,7 +78,9 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
   double cpu_rate = 0.0, gpu_rate = 0.0;
   auto prepare = [&](size_t b, uint64_t epoch, std::vector<pipeline::PreparedImage>& out) {
     const size_t begin = b * options.batch, end = std::min(files.size(), begin + options.batch);
-    const size_t to_gpu = size_t(share * double(end - begin) + 0.5);
+    // In steps of 32 images: nvJPEG re-initializes its batched state whenever the batch
+    // size changes, so the share settles on a few sizes instead of a new one every batch.
+    const size_t to_gpu = std::min(end - begin, size_t(share * double(end - begin) / 32.0 + 0.5) * 32);
     out.assign(end - begin, {});
     const auto start = Clock::now();
     pool.parallel_for(end - begin, [&](size_t k) {
