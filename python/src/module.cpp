@@ -1,5 +1,12 @@
 // gpuaug._gpuaug: the nanobind module under the gpuaug package — operator descriptors, a batch
 // loader over pipeline::Augmenter and data sources, and gpuaug::Error as gpuaug.Error.
+#include <fmt/format.h>
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -7,13 +14,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nanobind/nanobind.h>
-#include <nanobind/ndarray.h>
-#include <nanobind/stl/optional.h>
-#include <nanobind/stl/string.h>
-#include <nanobind/stl/vector.h>
 
 #include "core/error.h"
 #include "core/tensor.h"
@@ -41,10 +41,14 @@ nb::object to_python(const ops::ParamValue& value, const std::string& type) {
     return nb::float_(x);
   };
   switch (value.kind) {
-    case ops::ParamValue::Kind::kNull: return nb::none();
-    case ops::ParamValue::Kind::kBool: return nb::bool_(value.boolean);
-    case ops::ParamValue::Kind::kNumber: return number(value.number);
-    case ops::ParamValue::Kind::kString: return nb::str(value.text.c_str());
+    case ops::ParamValue::Kind::kNull:
+      return nb::none();
+    case ops::ParamValue::Kind::kBool:
+      return nb::bool_(value.boolean);
+    case ops::ParamValue::Kind::kNumber:
+      return number(value.number);
+    case ops::ParamValue::Kind::kString:
+      return nb::str(value.text.c_str());
     case ops::ParamValue::Kind::kList: {
       nb::list items;
       for (double x : value.list) items.append(number(x));
@@ -81,10 +85,14 @@ nb::list op_descriptors() {
 
 nb::dlpack::dtype dlpack_dtype(DType dtype) {
   switch (dtype) {
-    case DType::kUInt8: return nb::dtype<uint8_t>();
-    case DType::kFloat32: return nb::dtype<float>();
-    case DType::kFloat16: return {static_cast<uint8_t>(nb::dlpack::dtype_code::Float), 16, 1};
-    case DType::kBFloat16: return {static_cast<uint8_t>(nb::dlpack::dtype_code::Bfloat), 16, 1};
+    case DType::kUInt8:
+      return nb::dtype<uint8_t>();
+    case DType::kFloat32:
+      return nb::dtype<float>();
+    case DType::kFloat16:
+      return {static_cast<uint8_t>(nb::dlpack::dtype_code::Float), 16, 1};
+    case DType::kBFloat16:
+      return {static_cast<uint8_t>(nb::dlpack::dtype_code::Bfloat), 16, 1};
   }
   return nb::dtype<uint8_t>();
 }
@@ -100,7 +108,8 @@ nb::ndarray<nb::numpy, int64_t, nb::ndim<1>> int64_array(const std::vector<int64
   auto owned = std::make_unique<std::vector<int64_t>>(values);
   int64_t* data = owned->data();
   const size_t n = owned->size();
-  nb::capsule owner(owned.get(), [](void* p) noexcept { delete static_cast<std::vector<int64_t>*>(p); });
+  nb::capsule owner(owned.get(),
+                    [](void* p) noexcept { delete static_cast<std::vector<int64_t>*>(p); });
   owned.release();
   return nb::ndarray<nb::numpy, int64_t, nb::ndim<1>>(data, {n}, owner);
 }
@@ -142,8 +151,8 @@ class BatchLoader {
   nb::tuple load(const std::vector<uint64_t>& indices, uint64_t epoch) {
     for (uint64_t i : indices)
       if (i >= size())
-        throw Error("", "batch", fmt::format("index {} out of range: the source has {} samples", i,
-                                             size()));
+        throw Error("", "batch",
+                    fmt::format("index {} out of range: the source has {} samples", i, size()));
     std::vector<std::vector<pipeline::AugmentedSample>> results(indices.size());
     std::vector<std::optional<Error>> errors(indices.size());
     {
@@ -199,16 +208,19 @@ class BatchLoader {
     if (first == nullptr) {
       shape.insert(shape.end(), {0, 0, 0});
     } else if (first->layout == Layout::kHWC) {
-      shape.insert(shape.end(), {size_t(first->height), size_t(first->width), size_t(first->channels)});
+      shape.insert(shape.end(),
+                   {size_t(first->height), size_t(first->width), size_t(first->channels)});
     } else {
-      shape.insert(shape.end(), {size_t(first->channels), size_t(first->height), size_t(first->width)});
+      shape.insert(shape.end(),
+                   {size_t(first->channels), size_t(first->height), size_t(first->width)});
     }
     std::byte* data = bytes.get();
     nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<std::byte*>(p); });
     bytes.release();
-    // array_api: nanobind's own object with __dlpack__ and the buffer protocol, any framework reads it.
-    nb::ndarray<nb::array_api> images(data, shape.size(), shape.data(), owner, nullptr, dlpack_dtype(dtype),
-                         nb::device::cpu::value);
+    // array_api: nanobind's own object with __dlpack__ and the buffer protocol, any framework reads
+    // it.
+    nb::ndarray<nb::array_api> images(data, shape.size(), shape.data(), owner, nullptr,
+                                      dlpack_dtype(dtype), nb::device::cpu::value);
     return nb::make_tuple(images, int64_array(labels), int64_array(sample_indices));
   }
 
@@ -231,7 +243,8 @@ class BatchLoader {
 };
 
 // A source from a Python list of paths (labels -1) or of (path, label).
-data::Source list_source(const std::vector<std::string>& paths, const std::vector<int64_t>& labels) {
+data::Source list_source(const std::vector<std::string>& paths,
+                         const std::vector<int64_t>& labels) {
   if (paths.empty()) throw Error("<list>", "source", "no samples listed");
   if (!labels.empty() && labels.size() != paths.size())
     throw Error("<list>", "source",
@@ -275,24 +288,26 @@ NB_MODULE(_gpuaug, m) {
   nb::class_<BatchLoader>(m, "BatchLoader")
       .def(
           "__init__",
-          [](BatchLoader* self, const std::optional<std::string>& spec_text, const std::string& spec_name,
-             std::optional<uint64_t> seed, const std::string& source, int threads,
-             const std::string& on_error) {
+          [](BatchLoader* self, const std::optional<std::string>& spec_text,
+             const std::string& spec_name, std::optional<uint64_t> seed, const std::string& source,
+             int threads, const std::string& on_error) {
             new (self) BatchLoader(spec_text, spec_name, seed, data::open_source(source), threads,
                                    on_error);
           },
-          nb::arg("spec_text").none(), nb::arg("spec_name"), nb::arg("seed").none(), nb::arg("source"),
-          nb::arg("threads") = 0, nb::arg("on_error") = "raise")
+          nb::arg("spec_text").none(), nb::arg("spec_name"), nb::arg("seed").none(),
+          nb::arg("source"), nb::arg("threads") = 0, nb::arg("on_error") = "raise")
       .def(
           "__init__",
-          [](BatchLoader* self, const std::optional<std::string>& spec_text, const std::string& spec_name,
-             std::optional<uint64_t> seed, const std::vector<std::string>& paths,
-             const std::vector<int64_t>& labels, int threads, const std::string& on_error) {
+          [](BatchLoader* self, const std::optional<std::string>& spec_text,
+             const std::string& spec_name, std::optional<uint64_t> seed,
+             const std::vector<std::string>& paths, const std::vector<int64_t>& labels, int threads,
+             const std::string& on_error) {
             new (self) BatchLoader(spec_text, spec_name, seed, python::list_source(paths, labels),
                                    threads, on_error);
           },
-          nb::arg("spec_text").none(), nb::arg("spec_name"), nb::arg("seed").none(), nb::arg("paths"),
-          nb::arg("labels"), nb::arg("threads") = 0, nb::arg("on_error") = "raise")
+          nb::arg("spec_text").none(), nb::arg("spec_name"), nb::arg("seed").none(),
+          nb::arg("paths"), nb::arg("labels"), nb::arg("threads") = 0,
+          nb::arg("on_error") = "raise")
       .def("__len__", &BatchLoader::size)
       .def_prop_ro("seed", &BatchLoader::seed)
       .def_prop_ro("classes", &BatchLoader::classes)

@@ -1,0 +1,29 @@
+// libFuzzer target: PNG through peek_image, decode_png and decode_image with a small pixel cap.
+// Checked: only gpuaug::Error escapes; a decode is whole-image 8-bit RGB of the header's size.
+#include "codec/decoder.h"
+#include "codec/image_info.h"
+#include "codec/png_decoder.h"
+#include "core/error.h"
+#include "fuzz_common.h"
+
+using namespace gpuaug;
+
+namespace {
+constexpr uint64_t kMaxPixels = 1u << 20;
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::span<const uint8_t> bytes(data, size);
+  try {
+    const codec::ImageInfo info = codec::peek_image(bytes, kMaxPixels);
+    if (info.format != codec::ImageFormat::kPng) return 0;  // fuzz_jpeg covers JPEG
+    const Image image = codec::decode_png(bytes, kMaxPixels);
+    GPUAUG_FUZZ_CHECK(image.channels == 3);
+    GPUAUG_FUZZ_CHECK(image.width == info.width && image.height == info.height);
+    GPUAUG_FUZZ_CHECK(image.pixels.size() == size_t(image.width) * image.height * 3);
+    const codec::DecodedImage decoded = codec::decode_image(bytes, {});
+    GPUAUG_FUZZ_CHECK(decoded.image.pixels == image.pixels);
+  } catch (const Error&) {
+  }
+  return 0;
+}

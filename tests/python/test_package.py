@@ -1,0 +1,307 @@
+"""The gpuaug Python package: specs from dict/YAML/op objects, DLPack batches, epochs, resume,
+shards and gpuaug.Error. Skipped where the package is not installed (pip install .)."""
+from __future__ import annotations
+
+import gc
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("gpuaug._gpuaug")
+import gpuaug  # noqa: E402
+from gpuaug import ops  # noqa: E402
+
+CLASSES = ("cat", "dog", "fish", "owl")
+PER_CLASS = 4  # 16 images: shards of world 4 need no padding
+SEED = 3
+
+SPEC_DICT = {
+    "ops": [
+        {"random_resized_crop": {"size": [24, 32], "scale": [0.3, 1.0]}},
+        {"horizontal_flip": {"p": 0.5}},
+        {"color_jitter": {"brightness": 0.3, "p": 0.8}},
+    ],
+}
+SPEC_YAML = """\
+ops:
+  - random_resized_crop: {size: [24, 32], scale: [0.3, 1.0]}
+  - horizontal_flip: {p: 0.5}
+  - color_jitter: {brightness: 0.3, p: 0.8}
+"""
+
+
+def spec_ops() -> list[ops.Op]:
+    return [ops.RandomResizedCrop(size=[24, 32], scale=(0.3, 1.0)), ops.HorizontalFlip(p=0.5),
+            ops.ColorJitter(brightness=0.3, p=0.8)]
+
+
+def write_image(path: Path, rng: np.random.Generator) -> None:
+    h, w = int(rng.integers(30, 60)), int(rng.integers(30, 60))
+    # A smooth gradient plus noise, so crops and flips change the bytes.
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([x * 255 // w, y * 255 // h, (x + y) * 127 // (w + h)], axis=-1)
+    pixels = np.clip(base + rng.integers(0, 40, (h, w, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(pixels).save(path)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A class-per-folder tree: 4 classes x 4 PNGs of different sizes."""
+    root = tmp_path_factory.mktemp("tree")
+    rng = np.random.default_rng(0)
+    for name in CLASSES:
+        (root / name).mkdir()
+        for i in range(PER_CLASS):
+            write_image(root / name / f"{i}.png", rng)
+    return root
+
+
+def pipeline(tree: Path, spec=None, **kwargs) -> gpuaug.Pipeline:
+    kwargs.setdefault("batch_size", 3)
+    kwargs.setdefault("seed", SEED)
+    return gpuaug.Pipeline(SPEC_DICT if spec is None else spec, tree, **kwargs)
+
+
+def collect(batches) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    images, labels, indices = [], [], []
+    for im, lab, idx in batches:
+        images.append(np.from_dlpack(im).copy())
+        labels.append(lab)
+        indices.append(idx)
+    return np.concatenate(images), np.concatenate(labels), np.concatenate(indices)
+
+
+def test_specs_from_dict_yaml_and_ops_agree(tree: Path, tmp_path: Path) -> None:
+    yaml_path = tmp_path / "spec.yaml"
+    yaml_path.write_text(SPEC_YAML)
+    json_path = tmp_path / "spec.json"
+    json_path.write_text(json.dumps(SPEC_DICT))
+    runs = [collect(pipeline(tree, spec)) for spec in
+            (SPEC_DICT, yaml_path, str(json_path), spec_ops(), {"ops": spec_ops()})]
+    for images, labels, indices in runs[1:]:
+        np.testing.assert_array_equal(images, runs[0][0])
+        np.testing.assert_array_equal(labels, runs[0][1])
+        np.testing.assert_array_equal(indices, runs[0][2])
+    assert runs[0][0].shape == (len(CLASSES) * PER_CLASS, 3, 24, 32)
+    # The seed comes from the spec when the Pipeline is given none.
+    seeded = collect(gpuaug.Pipeline({**SPEC_DICT, "seed": SEED}, tree, batch_size=3))
+    np.testing.assert_array_equal(seeded[0], runs[0][0])
+
+
+def test_images_reach_numpy_without_a_copy(tree: Path) -> None:
+    pipe = pipeline(tree, {**SPEC_DICT, "output": {"layout": "HWC"}})
+    images, labels, indices = next(iter(pipe))
+    a = np.from_dlpack(images)
+    b = np.from_dlpack(images)
+    assert a.shape == (3, 24, 32, 3) and a.dtype == np.uint8
+    assert a.ctypes.data == b.ctypes.data == np.asarray(memoryview(images)).ctypes.data
+    a[0, 0, 0, 0] = 7
+    a[0, 0, 0, 1] = 9
+    assert b[0, 0, 0, 0] == 7 and b[0, 0, 0, 1] == 9
+    # The array owns its memory: it outlives the batch object and the pipeline.
+    expected = a.copy()
+    del images, b, pipe
+    gc.collect()
+    np.testing.assert_array_equal(a, expected)
+    assert labels.dtype == np.int64 and indices.dtype == np.int64
+
+
+def test_float_output_dtype(tree: Path) -> None:
+    spec = {"ops": SPEC_DICT["ops"] + [{"normalize": {}}]}
+    images, _, _ = next(iter(pipeline(tree, spec)))
+    a = np.from_dlpack(images)
+    assert a.dtype == np.float32 and a.shape == (3, 3, 24, 32)
+
+
+def test_labels_and_indices(tree: Path) -> None:
+    pipe = pipeline(tree, shuffle=False)
+    assert pipe.classes == list(CLASSES)
+    _, labels, indices = collect(pipe)
+    np.testing.assert_array_equal(indices, np.arange(len(CLASSES) * PER_CLASS))
+    paths = pipe._core.paths
+    expected = [CLASSES.index(Path(paths[i]).parent.name) for i in indices]
+    np.testing.assert_array_equal(labels, expected)
+
+
+def test_list_source_with_labels(tree: Path) -> None:
+    files = sorted(tree.glob("*/*.png"))[:5]
+    pipe = gpuaug.Pipeline(SPEC_DICT, [(f, 10 + i) for i, f in enumerate(files)], batch_size=2,
+                           shuffle=False)
+    _, labels, indices = collect(pipe)
+    np.testing.assert_array_equal(labels, 10 + np.arange(5))
+    np.testing.assert_array_equal(indices, np.arange(5))
+    _, labels, _ = collect(gpuaug.Pipeline(SPEC_DICT, files, batch_size=2))
+    assert (labels == -1).all()
+
+
+@pytest.mark.parametrize("drop_last, batches, last", [(False, 6, 1), (True, 5, 3)])
+def test_len(tree: Path, drop_last: bool, batches: int, last: int) -> None:
+    pipe = pipeline(tree, drop_last=drop_last)  # 16 samples, batches of 3
+    assert pipe.dataset_size() == 16
+    assert len(pipe) == batches
+    sizes = [len(indices) for _, _, indices in pipe]
+    assert len(sizes) == batches and sizes[-1] == last and set(sizes[:-1]) == {3}
+
+
+def test_set_epoch_changes_the_order_and_is_repeatable(tree: Path) -> None:
+    pipe = pipeline(tree)
+    first = collect(pipe)
+    again = collect(pipe)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[2], again[2])
+    pipe.set_epoch(1)
+    second = collect(pipe)
+    assert sorted(first[2]) == sorted(second[2]) == list(range(16))
+    assert list(first[2]) != list(second[2])
+    assert not np.array_equal(first[0], second[0])
+
+
+def test_state_dict_resume_equals_an_uninterrupted_run(tree: Path) -> None:
+    whole = pipeline(tree)
+    whole.set_epoch(2)
+    expected = collect(whole)
+
+    first = pipeline(tree)
+    first.set_epoch(2)
+    it = iter(first)
+    head = [next(it), next(it)]
+    state = json.loads(json.dumps(first.state_dict()))
+    assert state["epoch"] == 2 and state["next_batch"] == 2
+
+    resumed = pipeline(tree)
+    resumed.load_state_dict(state)
+    rest = list(resumed)
+    assert len(rest) == len(resumed) - 2
+    got = collect(head + rest)
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g, e)
+    # A finished epoch starts over from its first batch.
+    assert resumed.state_dict()["next_batch"] == 0
+
+
+def test_load_state_dict_refuses_other_settings(tree: Path) -> None:
+    state = pipeline(tree).state_dict()
+    with pytest.raises(ValueError, match="batch_size"):
+        pipeline(tree, batch_size=4).load_state_dict(state)
+
+
+def test_shards_of_world_4_are_disjoint_complete_and_equal(tree: Path) -> None:
+    single = collect(pipeline(tree))
+    by_index = {int(i): single[0][k] for k, i in enumerate(single[2])}
+    shards = []
+    for rank in range(4):
+        pipe = pipeline(tree, rank=rank, world_size=4)
+        images, _, indices = collect(pipe)
+        shards.append(list(indices))
+        # A sample's augmentation depends only on (seed, epoch, index), not on the shard.
+        for k, i in enumerate(indices):
+            np.testing.assert_array_equal(images[k], by_index[int(i)])
+    assert all(len(s) == 4 for s in shards)
+    flat = [i for s in shards for i in s]
+    assert len(set(flat)) == len(flat) == 16
+    # Rank r takes positions r, r + 4, ... of the one permutation of the epoch.
+    order = pipeline(tree).indices()
+    for rank, s in enumerate(shards):
+        assert s == order[rank::4]
+
+
+@pytest.mark.parametrize("drop_last, per_rank", [(False, 4), (True, 3)])
+def test_shards_pad_or_cut_like_distributed_sampler(tree: Path, drop_last: bool,
+                                                     per_rank: int) -> None:
+    files = sorted(tree.glob("*/*.png"))[:15]
+    shards = [gpuaug.Pipeline(SPEC_DICT, files, batch_size=2, rank=r, world_size=4,
+                              drop_last=drop_last).indices() for r in range(4)]
+    assert all(len(s) == per_rank for s in shards)
+    flat = [i for s in shards for i in s]
+    if drop_last:
+        assert len(set(flat)) == 12
+    else:
+        assert set(flat) == set(range(15))  # one index repeats, as padding
+
+
+@pytest.mark.parametrize("env", [
+    {"RANK": "2", "WORLD_SIZE": "4"},
+    {"SLURM_PROCID": "2", "SLURM_NTASKS": "4"},
+    {"OMPI_COMM_WORLD_RANK": "2", "OMPI_COMM_WORLD_SIZE": "4"},
+])
+def test_rank_and_world_size_from_the_environment(tree: Path, monkeypatch, env) -> None:
+    for key in ("RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS", "OMPI_COMM_WORLD_RANK",
+                "OMPI_COMM_WORLD_SIZE"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    pipe = pipeline(tree)
+    assert (pipe.rank, pipe.world_size) == (2, 4)
+    assert pipe.indices() == pipeline(tree, rank=2, world_size=4).indices()
+    assert (pipeline(tree, rank=0, world_size=1).rank) == 0
+
+
+@pytest.fixture()
+def tree_with_corrupt(tmp_path: Path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(1)
+    (tmp_path / "a").mkdir()
+    for i in range(3):
+        write_image(tmp_path / "a" / f"{i}.png", rng)
+    bad = tmp_path / "a" / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4)
+    return tmp_path, bad
+
+
+def test_corrupt_image_raises_gpuaug_error(tree_with_corrupt) -> None:
+    root, bad = tree_with_corrupt
+    pipe = gpuaug.Pipeline(SPEC_DICT, root, batch_size=4, shuffle=False)
+    with pytest.raises(gpuaug.Error) as info:
+        list(pipe)
+    error = info.value
+    assert isinstance(error, Exception)
+    assert error.file == str(bad)
+    assert error.stage and error.cause
+    assert str(bad) in str(error) and error.stage in str(error) and error.cause in str(error)
+
+
+def test_corrupt_image_skipped_with_on_error_skip(tree_with_corrupt) -> None:
+    root, bad = tree_with_corrupt
+    pipe = gpuaug.Pipeline(SPEC_DICT, root, batch_size=4, shuffle=False, on_error="skip")
+    images, labels, indices = collect(pipe)
+    assert len(indices) == 3 and images.shape[0] == 3 and pipe.skipped == 1
+    assert pipe._core.paths.index(str(bad)) not in indices
+
+
+def test_samples_of_different_shapes_name_both(tree: Path) -> None:
+    pipe = pipeline(tree, {"ops": [{"horizontal_flip": {}}]}, shuffle=False)
+    with pytest.raises(gpuaug.Error, match="differ") as info:
+        next(iter(pipe))
+    assert info.value.stage == "batch"
+    assert info.value.cause.count(" gives ") == 2
+
+
+def test_spec_errors_are_gpuaug_errors(tree: Path) -> None:
+    with pytest.raises(gpuaug.Error) as info:
+        pipeline(tree, {"ops": [{"no_such_op": {}}]})
+    assert "no_such_op" in info.value.cause
+    with pytest.raises(gpuaug.Error) as info:
+        pipeline(tree, str(tree / "missing.yaml"))
+    assert info.value.file.endswith("missing.yaml")
+    with pytest.raises(gpuaug.Error) as info:
+        gpuaug.Pipeline(SPEC_DICT, tree / "nowhere", batch_size=2)
+    assert info.value.stage == "source"
+
+
+def test_op_classes_follow_the_descriptors() -> None:
+    assert {d["name"] for d in ops.DESCRIPTORS} == set(ops.BY_NAME)
+    for d in ops.DESCRIPTORS:
+        cls = ops.BY_NAME[d["name"]]
+        assert d["summary"] in cls.__doc__ and d["reference"] in cls.__doc__
+        for p in d["params"]:
+            assert p["name"] in cls.__doc__
+    crop = ops.RandomResizedCrop(size=224, scale=(0.35, 1.0))
+    assert crop.to_spec() == {"random_resized_crop": {"size": 224, "scale": [0.35, 1.0]}}
+    assert ops.HorizontalFlip().to_spec() == {"horizontal_flip": {}}
+    with pytest.raises(TypeError, match="sise"):
+        ops.RandomResizedCrop(sise=224)
+    import inspect
+    params = inspect.signature(ops.Normalize).parameters
+    assert params["mean"].default == [0.485, 0.456, 0.406]
