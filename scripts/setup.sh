@@ -103,6 +103,8 @@ PY_REQUIREMENTS=(
   "PIL:pillow"
   "cv2:opencv-python-headless"
   "pytest:pytest"
+  "nanobind:nanobind"
+  "scikit_build_core:scikit-build-core"
 )
 
 step "Python packages"
@@ -170,6 +172,12 @@ if [[ ! -w "$existing" ]]; then
   install_cmd=("${SUDO[@]}")
 fi
 "${install_cmd[@]}" cmake --install "$BUILD_DIR"
+
+step "Python package (gpuaug)"
+# scikit-build-core + nanobind build the extension (pyproject.toml); no build isolation, so
+# nothing is fetched at build time.
+CMAKE_BUILD_PARALLEL_LEVEL="$JOBS" pip_install --no-build-isolation \
+  -C cmake.define.GPUAUG_WERROR="$werror" .
 
 step "Demo"
 gpuaug_bin="$PREFIX/bin/gpuaug"
