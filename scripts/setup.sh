@@ -61,6 +61,8 @@ APT_REQUIREMENTS=(
   "libbenchmark-dev:benchmark/benchmark.h"
   "libopenmpi-dev:cmd:mpicxx"
   "openmpi-bin:cmd:mpirun"
+  "clang:cmd:clang++"
+  "libclang-rt-dev:pkg"
 )
 
 step "System packages"

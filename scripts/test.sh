@@ -33,6 +33,11 @@ elif [[ $status -ne 0 ]]; then
   failed+=(pytest)
 fi
 
+# libFuzzer targets with ASan + UBSan, a bounded time each from a fixed seed (so that CI
+# explores the same inputs every run); any crash fails (tests/fuzz/run_fuzzers.sh).
+printf '\n==> Fuzzers (libFuzzer + ASan/UBSan, %s s each)\n' "${FUZZ_SECONDS:-30}"
+FUZZ_SEED="${FUZZ_SEED:-1}" bash tests/fuzz/run_fuzzers.sh "${FUZZ_SECONDS:-30}" || failed+=(fuzz)
+
 if [[ ${#failed[@]} -ne 0 ]]; then
   echo "test.sh: FAILED: ${failed[*]}" >&2
   exit 1

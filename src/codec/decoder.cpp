@@ -18,6 +18,9 @@ namespace gpuaug::codec {
 
 namespace {
 
+// What read_file takes from a pipe or /proc file before giving up on it ending.
+constexpr size_t kMaxStreamBytes = size_t(1) << 30;
+
 struct FileDescriptor {
   int fd = -1;
   ~FileDescriptor() {
@@ -62,17 +65,36 @@ std::vector<uint8_t> read_file(const std::string& path) {
   auto fail = [&](const std::string& cause) { return Error(path, "read", cause); };
   // strerror's text, without strerror's shared buffer (this runs on many I/O threads).
   auto os_error = [](int code) { return std::generic_category().message(code); };
-  FileDescriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  // O_NONBLOCK: opening a FIFO (or a link to one) that nobody writes would block forever;
+  // non-blocking, it opens at once and reads as empty. Cleared before reading.
+  FileDescriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
   if (file.fd < 0) throw fail(os_error(errno));
   struct stat st {};
   if (::fstat(file.fd, &st) != 0) throw fail(os_error(errno));
   if (S_ISDIR(st.st_mode)) throw fail(os_error(EISDIR));
-  // st_size is a hint only: pipes and /proc files report 0 and are read to EOF all the same.
+  // A device never ends (/dev/zero, /dev/urandom) or blocks (a terminal): not an image file.
+  if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISSOCK(st.st_mode)) {
+    throw fail(std::string("not a regular file (a ") +
+               (S_ISSOCK(st.st_mode)  ? "socket"
+                : S_ISBLK(st.st_mode) ? "block device"
+                                      : "character device") +
+               ")");
+  }
+  const int flags = ::fcntl(file.fd, F_GETFL);
+  if (flags < 0 || ::fcntl(file.fd, F_SETFL, flags & ~O_NONBLOCK) != 0) throw fail(os_error(errno));
+  // st_size is a hint only: pipes and /proc files report 0 and are read to EOF all the same,
+  // up to kMaxStreamBytes (a regular file is read to its size, whatever that is).
   // One spare byte lets the read that sees EOF land without growing the buffer.
+  const bool regular = S_ISREG(st.st_mode);
   std::vector<uint8_t> bytes(size_t(std::max<off_t>(st.st_size, 0)) + 1);
   size_t used = 0;
   while (true) {
-    if (used == bytes.size()) bytes.resize(std::max<size_t>(bytes.size() * 2, 64 * 1024));
+    if (used == bytes.size()) {
+      if (!regular && used >= kMaxStreamBytes)
+        throw fail("not a regular file, and more than " + std::to_string(kMaxStreamBytes >> 20) +
+                   " MiB without an end");
+      bytes.resize(std::max<size_t>(bytes.size() * 2, 64 * 1024));
+    }
     const ssize_t n = ::read(file.fd, bytes.data() + used, bytes.size() - used);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw fail(os_error(errno));

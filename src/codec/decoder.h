@@ -43,7 +43,10 @@ struct DecodedImage {
 DecodedImage decode_image(std::span<const uint8_t> bytes, const DecodeRequest& request);
 
 // Reads a whole file. Throws gpuaug::Error(path, "read", cause): strerror text for a missing,
-// unreadable or directory path and a broken symlink; "empty file" for an empty one.
+// unreadable or directory path and a broken symlink; "empty file" for an empty one, and for a
+// FIFO nobody writes to (opened without blocking, so it never hangs); "not a regular file (a
+// character device)" for devices and sockets (a link to /dev/zero would never end); pipes and
+// /proc files are read to their end, up to 1 GiB.
 std::vector<uint8_t> read_file(const std::string& path);
 
 }  // namespace gpuaug::codec

@@ -63,6 +63,10 @@ Image decode_png(std::span<const uint8_t> bytes, uint64_t max_pixels) {
   if (r.png) r.info = png_create_info_struct(r.png);
   if (!r.png || !r.info) throw Error("", "decode", "cannot create a libpng reader");
   png_set_read_fn(r.png, &r, on_read);
+  // Skip every ancillary chunk but tRNS (libpng's meaning of -1) unread: none changes the 8-bit
+  // RGB we return, and libpng would otherwise allocate a chunk's claimed length before reading
+  // it (a 44-byte file whose eXIf claims 1 GiB asked malloc for 1 GiB) and inflate zTXt/iCCP.
+  png_set_keep_unknown_chunks(r.png, PNG_HANDLE_CHUNK_NEVER, nullptr, -1);
 
   png_uint_32 width = 0, height = 0;
   if (!guarded(r, [&] {

@@ -48,7 +48,11 @@ double Drawn::get(std::string_view key, double fallback) const {
 OpArgs::OpArgs(const OpDescriptor& descriptor,
                std::vector<std::pair<std::string, ParamValue>> given, int line)
     : descriptor_(&descriptor), given_(std::move(given)), line_(line) {
-  for (const auto& [name, value] : given_) {
+  // Not a structured binding: clang before 16 cannot capture one in a lambda (the fuzzers
+  // build with clang).
+  for (const auto& given_param : given_) {
+    const std::string& name = given_param.first;
+    const ParamValue& value = given_param.second;
     const bool known = std::any_of(descriptor.params.begin(), descriptor.params.end(),
                                    [&](const ParamSpec& p) { return p.name == name; });
     if (!known) {

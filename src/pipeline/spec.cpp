@@ -58,10 +58,19 @@ ops::ParamValue to_param(const std::string& spec, const std::string& key, const 
   return value;
 }
 
+// A mapping key or a name-valued entry (op, layout) as text. yaml-cpp's as<std::string>()
+// throws a bare "bad conversion" for a list or a mapping, outside gpuaug::Error.
+std::string name_of(const std::string& spec, const YAML::Node& node, const char* what) {
+  if (!node.IsScalar())
+    fail(spec, node, fmt::format("{}: expected a name, not {}", what,
+                                 node.IsSequence() ? "a list" : node.IsMap() ? "a mapping" : "nothing"));
+  return node.Scalar();
+}
+
 void check_keys(const std::string& spec, const YAML::Node& map, const std::string& where,
                 const std::vector<std::string>& valid) {
   for (const auto& entry : map) {
-    const std::string key = entry.first.as<std::string>();
+    const std::string key = name_of(spec, entry.first, "key");
     if (std::find(valid.begin(), valid.end(), key) == valid.end())
       fail(spec, entry.first, fmt::format("unknown key '{}'{}; valid keys: {}", key, where,
                                           fmt::join(valid, ", ")));
@@ -75,22 +84,22 @@ OpSpec parse_op(const std::string& spec, const YAML::Node& node) {
   op.line = line_of(node);
   YAML::Node params;
   if (node["op"]) {
-    op.name = node["op"].as<std::string>();
+    op.name = name_of(spec, node["op"], "op");
     for (const auto& entry : node) {
-      const std::string key = entry.first.as<std::string>();
+      const std::string key = name_of(spec, entry.first, "key");
       if (key != "op") op.params.emplace_back(key, to_param(spec, op.name + "." + key, entry.second));
     }
   } else {
     if (node.size() != 1)
       fail(spec, node, "an op entry holds one op name, e.g. `- resize: {size: 256}`");
     const auto entry = *node.begin();
-    op.name = entry.first.as<std::string>();
+    op.name = name_of(spec, entry.first, "op");
     params = entry.second;
     if (!params.IsNull() && !params.IsMap())
       fail(spec, params, fmt::format("{}: parameters must be a mapping, e.g. {{p: 0.5}}", op.name));
     if (params.IsMap())
       for (const auto& p : params) {
-        const std::string key = p.first.as<std::string>();
+        const std::string key = name_of(spec, p.first, "key");
         op.params.emplace_back(key, to_param(spec, op.name + "." + key, p.second));
         op.params.back().second.line = line_of(p.first);
       }
@@ -113,8 +122,8 @@ Spec parse_spec(const std::string& text, const std::string& name) {
   spec.name = name;
   if (root.IsNull()) throw Error(name, "spec", "empty spec: it needs at least `ops:`");
   if (!root.IsMap()) fail(name, root, "a spec is a mapping with keys seed, decode, ops, output");
-  check_keys(name, root, "", {"seed", "decode", "ops", "output"});
   try {
+    check_keys(name, root, "", {"seed", "decode", "ops", "output"});
     if (root["seed"]) {
       // Read as an integer, never through a double: every one of the 64 bits counts.
       const YAML::Node seed = root["seed"];
@@ -159,7 +168,7 @@ Spec parse_spec(const std::string& text, const std::string& name) {
       if (!output.IsMap()) fail(name, output, "output: expected a mapping");
       check_keys(name, output, " in output", {"layout"});
       if (output["layout"]) {
-        const auto layout = parse_layout(output["layout"].as<std::string>());
+        const auto layout = parse_layout(name_of(name, output["layout"], "output.layout"));
         if (!layout) fail(name, output["layout"], "output.layout: expected HWC or CHW");
         spec.output.layout = *layout;
       }

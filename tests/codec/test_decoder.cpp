@@ -1,5 +1,6 @@
 // Tests for decode_image (orientation, regions, scales, format dispatch, errors) and read_file.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -165,6 +166,9 @@ TEST_F(ReadFile, ReadsAllBytes) {
   EXPECT_EQ(read_file(path("a.bin")), bytes);
   std::ofstream(path("one.bin"), std::ios::binary) << 'x';
   EXPECT_EQ(read_file(path("one.bin")), std::vector<uint8_t>{'x'});
+  // /proc files say size 0 and are read to their end all the same.
+  const std::vector<uint8_t> status = read_file("/proc/self/status");
+  EXPECT_EQ(std::string(status.begin(), status.begin() + 5), "Name:");
 }
 
 TEST_F(ReadFile, ErrorsNameThePathAndStage) {
@@ -180,6 +184,13 @@ TEST_F(ReadFile, ErrorsNameThePathAndStage) {
   EXPECT_EQ(what(path("dangling.jpg")), path("dangling.jpg") + ": read: No such file or directory");
   std::ofstream(path("empty.jpg")).close();
   EXPECT_EQ(what(path("empty.jpg")), path("empty.jpg") + ": read: empty file");
+  // Found with the bad-input corpus: a link named like an image to a FIFO nobody writes hung
+  // in open(), and one to /dev/zero read until memory ran out.
+  ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0600), 0);
+  std::filesystem::create_symlink(path("fifo"), path("fifo.jpg"));
+  EXPECT_EQ(what(path("fifo.jpg")), path("fifo.jpg") + ": read: empty file");
+  std::filesystem::create_symlink("/dev/zero", path("zero.jpg"));
+  EXPECT_EQ(what(path("zero.jpg")), path("zero.jpg") + ": read: not a regular file (a character device)");
   if (::geteuid() != 0) {  // root reads anything
     std::ofstream(path("secret.jpg")) << "x";
     std::filesystem::permissions(path("secret.jpg"), std::filesystem::perms::none);

@@ -120,6 +120,22 @@ TEST(DecodeJpeg, CmykAndYcckUsePillowsConversion) {
   }
 }
 
+TEST(DecodeJpeg, ArithmeticCodingDecodesLikeHuffman) {
+  // Entropy coding is lossless: the same quantized coefficients coded arithmetically (SOF9,
+  // SOF10) give the same pixels as Huffman-coded; cut short, the file fails like any other.
+  const Image src = make_pattern(37, 29, 3);
+  for (bool progressive : {false, true}) {
+    JpegSpec spec;
+    spec.progressive = progressive;
+    const Image huffman = decode_full(write_jpeg(src, spec)).image;
+    spec.arithmetic = true;
+    const std::vector<uint8_t> bytes = write_jpeg(src, spec);
+    EXPECT_EQ(decode_full(bytes).image.pixels, huffman.pixels) << "progressive " << progressive;
+    const std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + long(bytes.size() * 2 / 3));
+    EXPECT_EQ(expect_error([&] { decode_full(cut); }).cause(), "Premature end of JPEG file");
+  }
+}
+
 TEST(DecodeJpeg, Region444IsExactAtEveryScale) {
   for (bool progressive : {false, true}) {
     JpegSpec spec;

@@ -119,6 +119,44 @@ TEST(DecodePngErrors, CorruptedPixelData) {
   EXPECT_EQ(e.cause().rfind("IDAT: ", 0), 0u) << e.cause();  // zlib's text varies by version
 }
 
+// Found by tests/fuzz/fuzz_png (regressions/fuzz_png/exif_chunk_claims_1GiB): libpng sized a
+// buffer from an ancillary chunk's claimed length before reading it, so 44 bytes asked malloc
+// for 1 GiB. Ancillary chunks but tRNS are now skipped unread: such a file is plainly
+// truncated, and well-formed ones (with a bad CRC, or garbage zTXt/iCCP/eXIf payloads) decode
+// as if they were absent. (The allocation itself is what the replay under libFuzzer's
+// -malloc_limit_mb catches; an exception here looks the same either way.)
+TEST(DecodePngErrors, AncillaryChunksAreSkippedUnread) {
+  const PngSpec spec{7, 5, 8, PNG_COLOR_TYPE_RGB, false, {}, {}};
+  const auto plain = write_png(spec, make_samples(7 * 5 * 3, 8));
+  const Image expected = decode_png(plain, kDefaultMaxPixels);
+  const size_t idat = find_chunk(plain, "IDAT");
+  auto with_chunk = [&](const char* type, std::vector<uint8_t> payload, uint32_t claimed,
+                        bool good_crc) {
+    std::vector<uint8_t> chunk = {uint8_t(claimed >> 24), uint8_t(claimed >> 16),
+                                  uint8_t(claimed >> 8), uint8_t(claimed)};
+    chunk.insert(chunk.end(), type, type + 4);
+    chunk.insert(chunk.end(), payload.begin(), payload.end());
+    chunk.insert(chunk.end(), 4, 0);
+    std::vector<uint8_t> png(plain.begin(), plain.begin() + long(idat));
+    png.insert(png.end(), chunk.begin(), chunk.end());
+    if (good_crc && claimed == payload.size()) fix_chunk_crc(png, idat);
+    png.insert(png.end(), plain.begin() + long(idat), plain.end());
+    return png;
+  };
+  const std::vector<uint8_t> junk = {0x78, 0x9C, 0xFF, 0x00, 0x13, 0x37, 0x42};
+  for (const char* type : {"eXIf", "zTXt", "iCCP", "tEXt", "iTXt", "sPLT", "gAMA", "prVt"}) {
+    SCOPED_TRACE(type);
+    for (bool good_crc : {true, false}) {
+      const Image got = decode_png(with_chunk(type, junk, uint32_t(junk.size()), good_crc),
+                                   kDefaultMaxPixels);
+      EXPECT_EQ(got.pixels, expected.pixels);
+    }
+    const gpuaug::Error e = expect_error(
+        [&] { decode_png(with_chunk(type, {}, 0x40000000u, false), kDefaultMaxPixels); });
+    EXPECT_EQ(std::string(e.what()), "decode: truncated PNG data");
+  }
+}
+
 TEST(DecodePngErrors, MaxPixelsAndNotAPng) {
   const PngSpec spec{20, 10, 8, PNG_COLOR_TYPE_RGB, false, {}, {}};
   const auto bytes = write_png(spec, make_samples(600, 8));

@@ -2,6 +2,7 @@
 """Writes the bad-input corpus and its manifest: make_bad_inputs.py OUT_DIR.
 
 OUT_DIR/files/      one entry per case (files, a folder named like an image, links)
+OUT_DIR/special/    a FIFO, reached through a link in files/
 OUT_DIR/refs/       expected RGB arrays (.npy) where Pillow is not the reference
 OUT_DIR/manifest.json
     {"cases": [{"name", "expect", "why", ...}]}, expect one of
@@ -9,6 +10,7 @@ OUT_DIR/manifest.json
                   ("RGB"), exact) or "refs/<name>.npy" (exact)
     "fail"        must fail: "stage" (read, header or decode; a list where either may come
                   first) and "cause", a regex the cause must match
+    "either"      damaged scan data: fails at decode, or decodes exactly as Pillow does
     "not_listed"  a folder scan does not list it (a folder named x.jpg); "list_stage" and
                   "list_cause" say how it fails when a file list names it
     Cases with "needs_non_root": true only fail for a user that file modes bind.
@@ -16,7 +18,9 @@ OUT_DIR/manifest.json
 Everything is made here from Pillow, numpy and hand-written bytes (no cjpeg): CMYK JPEGs
 by Pillow, YCCK by flipping the Adobe transform flag of a CMYK one, 12-bit, lossless and
 arithmetic-coded JPEGs by relabelling a baseline file's SOF (a valid header over scan data
-that the new process cannot hold), PNGs of every colour type and depth by hand.
+that the new process cannot hold; real arithmetic-coded files decode, which
+tests/codec/test_jpeg_decoder.cpp checks with libjpeg's encoder), PNGs of every colour type
+and depth by hand.
 """
 from __future__ import annotations
 
@@ -425,6 +429,18 @@ def misc_cases(c: Corpus) -> None:
     c.bad("unreadable.jpg", None, "read", r"Permission denied",
           "mode 000 (a valid JPEG inside: root reads it, so root skips this case)",
           needs_non_root=True)
+    # Special files live beside files/ and are reached through absolute links named like
+    # images (a folder scan lists links, not FIFOs or devices themselves).
+    special = c.root / "special"
+    special.mkdir()
+    os.mkfifo(special / "fifo")
+    os.symlink(str((special / "fifo").resolve()), c.files / "fifo_link.jpg")
+    c.bad("fifo_link.jpg", None, "read", r"empty file",
+          "a link to a FIFO nobody writes: opened without blocking and read as empty "
+          "(open() used to wait forever)")
+    os.symlink("/dev/zero", c.files / "dev_zero_link.jpg")
+    c.bad("dev_zero_link.jpg", None, "read", r"not a regular file \(a character device\)",
+          "a link to /dev/zero (used to be read until memory ran out)")
     if sys.platform.startswith("linux"):
         # Opens fine, then every read fails: EIO at address 0 of the reading process.
         os.symlink("/proc/self/mem", c.files / "read_error.jpg")

@@ -6,7 +6,9 @@
 #include "codec/exif.h"
 #include "fuzz_common.h"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+namespace gpuaug::fuzz {
+
+inline int exif_one_input(const uint8_t* data, size_t size) {
   const int direct = gpuaug::codec::exif_orientation({data, size});
   GPUAUG_FUZZ_CHECK(direct >= 1 && direct <= 8);
   if (size > 0 && (data[0] & 1)) {
@@ -18,3 +20,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   return 0;
 }
+
+}  // namespace gpuaug::fuzz
+
+#ifndef GPUAUG_FUZZ_REPLAY
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return gpuaug::fuzz::exif_one_input(data, size);
+}
+#endif

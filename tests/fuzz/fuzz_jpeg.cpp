@@ -11,25 +11,21 @@
 #include "core/error.h"
 #include "fuzz_common.h"
 
-using namespace gpuaug;
+namespace gpuaug::fuzz {
 
-namespace {
+constexpr uint64_t kJpegMaxPixels = 1u << 20;  // 1 Mpx: 3 MB of RGB, fast under ASan
 
-constexpr uint64_t kMaxPixels = 1u << 20;  // 1 Mpx: 3 MB of RGB, fast under ASan
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-int ceil_div(int64_t a, int64_t b) { return int((a + b - 1) / b); }
-
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const fuzz::Split in = fuzz::split(data, size, 5);
+inline int jpeg_one_input(const uint8_t* data, size_t size) {
+  const Split in = split(data, size, 5);
   if (in.params.empty()) return 0;
   const uint8_t* p = in.params.data();
   codec::DecodeRequest request;
   request.scale_denom = 1 << (p[0] & 3);
-  request.max_pixels = kMaxPixels;
+  request.max_pixels = kJpegMaxPixels;
   try {
-    const codec::ImageInfo info = codec::peek_image(in.payload, kMaxPixels);
+    const codec::ImageInfo info = codec::peek_image(in.payload, kJpegMaxPixels);
     const int ow = info.oriented_width(), oh = info.oriented_height();
     if (p[0] & 4) {  // a region in fractions of 1/256 of the upright image, or absolute pixels
       const bool relative = p[0] & 8;
@@ -67,3 +63,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   return 0;
 }
+
+}  // namespace gpuaug::fuzz
+
+#ifndef GPUAUG_FUZZ_REPLAY
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return gpuaug::fuzz::jpeg_one_input(data, size);
+}
+#endif

@@ -6,18 +6,16 @@
 #include "core/error.h"
 #include "fuzz_common.h"
 
-using namespace gpuaug;
+namespace gpuaug::fuzz {
 
-namespace {
-constexpr uint64_t kMaxPixels = 1u << 20;
-}  // namespace
+constexpr uint64_t kPngMaxPixels = 1u << 20;
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+inline int png_one_input(const uint8_t* data, size_t size) {
   const std::span<const uint8_t> bytes(data, size);
   try {
-    const codec::ImageInfo info = codec::peek_image(bytes, kMaxPixels);
+    const codec::ImageInfo info = codec::peek_image(bytes, kPngMaxPixels);
     if (info.format != codec::ImageFormat::kPng) return 0;  // fuzz_jpeg covers JPEG
-    const Image image = codec::decode_png(bytes, kMaxPixels);
+    const Image image = codec::decode_png(bytes, kPngMaxPixels);
     GPUAUG_FUZZ_CHECK(image.channels == 3);
     GPUAUG_FUZZ_CHECK(image.width == info.width && image.height == info.height);
     GPUAUG_FUZZ_CHECK(image.pixels.size() == size_t(image.width) * image.height * 3);
@@ -27,3 +25,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   return 0;
 }
+
+}  // namespace gpuaug::fuzz
+
+#ifndef GPUAUG_FUZZ_REPLAY
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return gpuaug::fuzz::png_one_input(data, size);
+}
+#endif

@@ -199,6 +199,21 @@ TEST(SpecErrors, ChainOrderAndYamlSyntax) {
   EXPECT_STREQ(empty.what(), "empty.yaml: spec: empty spec: it needs at least `ops:`");
 }
 
+// Found by tests/fuzz/fuzz_spec (regressions/fuzz_spec/flow_key_is_a_list): a key, an op name
+// or a layout written as a list or a mapping escaped as yaml-cpp's "bad conversion" instead of
+// a gpuaug::Error; the top-level keys were even checked outside the parser's try.
+TEST(SpecErrors, KeysAndNamesMustBeNames) {
+  expect_spec_error("seed: 0\n? [a, b]\n: 1\nops: []\n", 2, {"key: expected a name, not a list"});
+  expect_spec_error("{\"seed\": 1, &a\"ops\": [{\"op\":B \"resize\"}]}\n", 1,
+                    {"key: expected a name, not a list"});
+  expect_spec_error("decode: {? {gpu: 1} : true}\nops: []\n", 1, {"key: expected a name, not a mapping"});
+  expect_spec_error("ops:\n  - {op: [resize], size: 3}\n", 2, {"op: expected a name, not a list"});
+  expect_spec_error("ops:\n  - {op: resize, [size]: 3}\n", 2, {"key: expected a name, not a list"});
+  expect_spec_error("ops:\n  - resize: {[size]: 3}\n", 2, {"key: expected a name, not a list"});
+  expect_spec_error("ops:\n  - ? {a: 1}\n    : {size: 3}\n", 2, {"op: expected a name, not a mapping"});
+  expect_spec_error("ops: []\noutput: {layout: {a: 1}}\n", 2, {"output.layout: expected a name, not a mapping"});
+}
+
 TEST(LoadSpec, ReadsAFileAndNamesAMissingOne) {
   const Error e = expect_error([] { load_spec("/nonexistent/gpuaug/spec.yaml"); });
   EXPECT_EQ(e.file(), "/nonexistent/gpuaug/spec.yaml");

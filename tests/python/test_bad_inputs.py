@@ -6,6 +6,7 @@ a gpuaug::Error naming the file, the stage and the cause; never a crash (signal)
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -14,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import atexit
 from collections import Counter
 from pathlib import Path
 
