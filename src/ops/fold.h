@@ -124,7 +124,6 @@ class SampleFold {
   void set_output_dtype(DType dtype) { dtype_ = dtype; }
   void set_grayscale_channels(int channels) { channels_ = channels; }
   void note_normalize(std::array<float, 3> mean, std::array<float, 3> std);
-  bool pixels_started() const { return !pixels_.empty(); }
 
   FoldResult finish() const;
 
@@ -136,7 +135,6 @@ class SampleFold {
   int channels_ = 3;
   bool uint8_domain_ = true;
   DType dtype_ = DType::kUInt8;
-  bool dtype_set_ = false;
   Geometry geometry_;
   std::vector<PixelOp> pixels_;
   bool has_normalize_ = false;

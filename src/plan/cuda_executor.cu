@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/cuda_memory.h"
+#include "core/cuda_runtime_info.h"
 #include "core/error.h"
 #include "core/half.h"
 #include "plan/cuda_executor.h"
@@ -293,14 +294,7 @@ struct CudaExecutor::Impl {
   bool timed = false;
 };
 
-bool cuda_device_available() {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess) {
-    cudaGetLastError();
-    return false;
-  }
-  return count > 0;
-}
+bool cuda_device_available() { return !cuda_devices().empty(); }
 
 namespace {
 int checked_device(int device) {
@@ -328,8 +322,6 @@ CudaExecutor::~CudaExecutor() = default;
 int CudaExecutor::device() const { return impl_->device; }
 
 float CudaExecutor::last_kernel_ms() const { return impl_->kernel_ms; }
-
-void* CudaExecutor::stream() const { return impl_->stream.get(); }
 
 void CudaExecutor::upload_sources(std::span<const Image* const> images) {
   Impl& m = *impl_;

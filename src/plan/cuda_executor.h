@@ -65,9 +65,6 @@ class CudaExecutor {
   // Runs and copies each sample back into a host tensor.
   std::vector<Tensor> run_to_host(std::span<const SampleJob> jobs, Layout layout);
 
-  // The executor's CUDA stream (a cudaStream_t), for work that must order with its kernels.
-  void* stream() const;
-
   // Device time of the last run's kernels in milliseconds (CUDA events), for benchmarks.
   float last_kernel_ms() const;
 

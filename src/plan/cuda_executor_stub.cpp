@@ -26,7 +26,6 @@ std::vector<Tensor> CudaExecutor::run_to_host(std::span<const SampleJob>, Layout
   throw Error("", "device", "no CUDA in this build");
 }
 float CudaExecutor::last_kernel_ms() const { return 0.0f; }
-void* CudaExecutor::stream() const { return nullptr; }
 
 }  // namespace gpuaug::plan
 #endif

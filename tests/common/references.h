@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "ops/op.h"
 
 namespace gpuaug_test {
 
@@ -202,6 +203,18 @@ gpuaug::Error expect_error(F&& f) {
   }
   ADD_FAILURE() << "expected a gpuaug::Error";
   return gpuaug::Error("", "", "");
+}
+
+// Two draws hold the same keys and values (in any order) and the same `applied`.
+inline bool same_drawn(const gpuaug::ops::Drawn& a, const gpuaug::ops::Drawn& b) {
+  if (a.applied != b.applied || a.count != b.count) return false;
+  for (uint8_t i = 0; i < a.count; ++i) {
+    const gpuaug::ops::Drawn::Entry* e = b.find(a.entries[i].key);
+    if (e == nullptr || e->n != a.entries[i].n) return false;
+    for (uint8_t k = 0; k < e->n; ++k)
+      if (e->v[k] != a.entries[i].v[k]) return false;
+  }
+  return true;
 }
 
 }  // namespace gpuaug_test

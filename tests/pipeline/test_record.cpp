@@ -99,16 +99,7 @@ TEST(RecordLine, CropIsZeroBased) {
   }
 }
 
-bool same_drawn(const ops::Drawn& a, const ops::Drawn& b) {
-  if (a.applied != b.applied || a.count != b.count) return false;
-  for (uint8_t i = 0; i < a.count; ++i) {
-    const ops::Drawn::Entry* e = b.find(a.entries[i].key);
-    if (e == nullptr || e->n != a.entries[i].n) return false;
-    for (uint8_t k = 0; k < e->n; ++k)
-      if (e->v[k] != a.entries[i].v[k]) return false;
-  }
-  return true;
-}
+using gpuaug_test::same_drawn;
 
 std::vector<std::byte> bytes_of(const Tensor& t) {
   return std::vector<std::byte>(t.data.data(), t.data.data() + t.data.size());
