@@ -44,6 +44,18 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) 
   }
 }
 
+size_t remove_temporaries(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return 0;
+  std::vector<fs::path> leftovers;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
+    if (it->path().filename().string().find(".gpuaug-tmp-") != std::string::npos) leftovers.push_back(it->path());
+  size_t removed = 0;
+  for (const auto& path : leftovers) removed += fs::remove(path, ec) ? 1 : 0;
+  return removed;
+}
+
 namespace {
 
 fs::path safe_relative(const std::string& relative) {

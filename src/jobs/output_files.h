@@ -17,6 +17,10 @@ namespace gpuaug::jobs {
 // reader (or a killed job) never sees half a file. Creates parent folders.
 void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes);
 
+// Removes the temporaries write_file_atomic leaves when a job is killed mid-write
+// ("*.gpuaug-tmp-*" anywhere under dir); returns how many. A resumed job calls it first.
+size_t remove_temporaries(const std::string& dir);
+
 // OUT/<relative without extension>[-<copy>][-c<crop>].<format>. The relative path is made safe
 // first: a root is dropped and ".." becomes "__", so nothing lands outside OUT. With
 // keep_extension (two inputs differ only by extension) the stem keeps it: x.jpg -> x_jpg.
