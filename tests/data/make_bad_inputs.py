@@ -4,8 +4,9 @@
 OUT_DIR/files/      one entry per case (files, a folder named like an image, links)
 OUT_DIR/special/    a FIFO, reached through a link in files/
 OUT_DIR/refs/       expected RGB arrays (.npy) where Pillow is not the reference
+OUT_DIR/tar/        tar shards data::list_tar must refuse
 OUT_DIR/manifest.json
-    {"cases": [{"name", "expect", "why", ...}]}, expect one of
+    {"cases": [{"name", "expect", "why", ...}], "tar_cases": [...]}, expect one of
     "decode"      must decode; "reference" is "pillow" (ImageOps.exif_transpose(open).convert
                   ("RGB"), exact) or "refs/<name>.npy" (exact)
     "fail"        must fail: "stage" (read, header or decode; a list where either may come
@@ -14,6 +15,10 @@ OUT_DIR/manifest.json
     "not_listed"  a folder scan does not list it (a folder named x.jpg); "list_stage" and
                   "list_cause" say how it fails when a file list names it
     Cases with "needs_non_root": true only fail for a user that file modes bind.
+    "tar_cases" (files under tar/) are shards, not images: {"name", "member", "stage", "cause",
+    "why"}; reading one must fail naming "<shard>#<member>", the stage and the cause. No CLI
+    command reads shards yet, so tests/data/test_tar.cpp builds the same bytes and checks the
+    reader; test_bad_inputs.py checks that Python's tarfile refuses them too.
 
 Everything is made here from Pillow, numpy and hand-written bytes (no cjpeg): CMYK JPEGs
 by Pillow, YCCK by flipping the Adobe transform flag of a CMYK one, 12-bit, lossless and
@@ -29,6 +34,7 @@ import json
 import os
 import struct
 import sys
+import tarfile
 import zlib
 from pathlib import Path
 
@@ -197,6 +203,7 @@ class Corpus:
         self.refs.mkdir(parents=True, exist_ok=True)
         self.root = root
         self.cases: list[dict] = []
+        self.tar_cases: list[dict] = []
 
     def _add(self, name: str, case: dict) -> None:
         assert all(c["name"] != name for c in self.cases), name
@@ -216,8 +223,16 @@ class Corpus:
             (self.files / name).write_bytes(data)
         self._add(name, {"expect": "fail", "stage": stage, "cause": cause, "why": why, **extra})
 
+    def bad_tar(self, name: str, data: bytes, member: str, cause: str, why: str) -> None:
+        folder = self.root / "tar"
+        folder.mkdir(exist_ok=True)
+        (folder / name).write_bytes(data)
+        self.tar_cases.append({"name": name, "member": member, "stage": "tar", "cause": cause,
+                               "why": why})
+
     def write_manifest(self) -> None:
-        (self.root / "manifest.json").write_text(json.dumps({"cases": self.cases}, indent=1) + "\n")
+        manifest = {"cases": self.cases, "tar_cases": self.tar_cases}
+        (self.root / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
 
 
 TRUNCATED_JPEG = r"Premature end of JPEG file"
@@ -448,6 +463,25 @@ def misc_cases(c: Corpus) -> None:
               "a link to /proc/self/mem: open succeeds, read fails with EIO")
 
 
+def ustar_archive(members: list[tuple[str, bytes]]) -> bytes:
+    """tarfile's ustar bytes with every TarInfo field at its default (mode 0o644, mtime 0,
+    uid/gid 0, empty uname/gname), padded to a 10240-byte record."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def tar_cases(c: Corpus) -> None:
+    # tests/data/test_tar.cpp (TarBadInputs.EscapingMemberFromTheCorpus) builds these bytes too.
+    c.bad_tar("escape.tar", ustar_archive([("ok.jpg", b"fine\n"), ("../../x", b"escape\n")]),
+              "../../x", r"member '\.\./\.\./x' escapes the archive \(a '\.\.' component\)",
+              "a shard member named ../../x: extracting it would write outside the folder")
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__.splitlines()[0], file=sys.stderr)
@@ -460,6 +494,7 @@ def main(argv: list[str]) -> int:
     jpeg_cases(corpus)
     png_cases(corpus)
     misc_cases(corpus)
+    tar_cases(corpus)
     corpus.write_manifest()
     return 0
 

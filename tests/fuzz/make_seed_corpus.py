@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Writes the fuzzers' seed corpora and dictionaries: make_seed_corpus.py [GPUAUG_BIN].
+"""Writes the fuzzers' seed corpora and dictionaries: make_seed_corpus.py [GPUAUG_BIN] [TARGET...].
 
 tests/fuzz/corpus/<target>/   a few tiny valid (and a few odd) inputs per target
 tests/fuzz/<target>.dict      libFuzzer dictionaries (markers, chunk names, spec words)
 
 The spec dictionary's op and parameter names come from `gpuaug ops --json` (the registry),
 so GPUAUG_BIN (default build/gpuaug) must exist. The output is committed; rerun this after
-adding an op or changing a seed, and keep the corpora tiny (well under 100 KB in all).
+adding an op or changing a seed, and keep the corpora tiny (well under 100 KB in all). Naming
+targets (fuzz_tar ...) rewrites only theirs (the others' seeds depend on Pillow's version).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +98,48 @@ def exif_seeds() -> dict[str, bytes]:
         "two_entries": b"Exif\0\0II*\0" + struct.pack("<I", 10) + b"\0\0" + struct.pack(
             "<HHHII", 2, 0x010F, 2, 4, 0x6F6F6F) + struct.pack("<HHIHH", 0x0112, 3, 1, 2, 0)
         + b"\0\0\0\0",
+    }
+
+
+def _tar(members: list[tuple[tarfile.TarInfo, bytes]], fmt: int = tarfile.USTAR_FORMAT,
+         end: bool = True) -> bytes:
+    """An archive without tarfile's padding to 10240 bytes (seeds stay small): the members,
+    then the two zero blocks unless end is False."""
+    buf = io.BytesIO()
+    tf = tarfile.open(fileobj=buf, mode="w", format=fmt)
+    for info, data in members:
+        tf.addfile(info, io.BytesIO(data) if info.isfile() else None)
+    size = tf.offset
+    return buf.getvalue()[:size] + (bytes(1024) if end else b"")
+
+
+def _info(name: str, data: bytes = b"", kind: bytes = tarfile.REGTYPE,
+          link: str = "") -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = link
+    info.size = len(data) if kind == tarfile.REGTYPE else 0
+    return info, data
+
+
+def tar_seeds() -> dict[str, bytes]:
+    sample = [_info("s/000.jpg", hand_png(noise((2, 2, 3), 70), 2, 8)), _info("s/000.cls", b"3"),
+              _info("s/001.jpg", b"\xff\xd8\xff" + bytes(600)), _info("s/001.cls", b"7"),
+              _info("s/001.seg.png", b"")]
+    long_name = "d/" + "l" * 120 + "/" + "m" * 130 + ".jpg"
+    return {
+        "ustar_samples": _tar(sample),
+        "no_end": _tar(sample[:2], end=False),
+        "gnu_longname": _tar([_info(long_name, b"x" * 20), _info("d/k.cls", b"1")],
+                             tarfile.GNU_FORMAT),
+        "pax_path": _tar([_info(long_name, b"y" * 30), _info("caf\u00e9.json", b"{}")],
+                         tarfile.PAX_FORMAT),
+        "ustar_prefix": _tar([_info("p" * 130 + "/" + "n" * 90 + ".txt", b"z")]),
+        "dir_and_files": _tar([_info("d", kind=tarfile.DIRTYPE), _info("d/a.jpg", b"a")]),
+        "symlink": _tar([_info("a.jpg", b"a"), _info("b.jpg", kind=tarfile.SYMTYPE,
+                                                      link="a.jpg")]),
+        "escape": _tar([_info("../../x", b"escape\n")]),
+        "split_sample": _tar([_info("a.jpg"), _info("b.jpg"), _info("a.cls")]),
     }
 
 
@@ -180,13 +224,18 @@ DICTIONARIES = {
     "fuzz_exif": [b"Exif\0\0", b"II*\0", b"MM\0*", b"\x12\x01", b"\x01\x12", b"\x03\x00",
                   b"\x00\x03", b"\x04\x00", b"\x00\x04", b"\x01\x00\x00\x00",
                   b"\x00\x00\x00\x01", b"\xff\xff\xff\xff"],
+    "fuzz_tar": [b"ustar\x0000", b"ustar  \x00", b"././@LongLink", b"././@PaxHeader",
+                 b" path=", b" size=", b"0000644\x00", b"0000000\x00", b"00000001000\x00",
+                 b"../", b"/..", b".jpg", b".cls", b"__", b"\x80\x00\x00\x00"],
 }
 
 
 def main(argv: list[str]) -> int:
     gpuaug_bin = Path(argv[1]) if len(argv) > 1 else HERE.parents[1] / "build" / "gpuaug"
-    seeds = {"fuzz_jpeg": jpeg_seeds(), "fuzz_png": png_seeds(), "fuzz_exif": exif_seeds(),
-             "fuzz_spec": spec_seeds()}
+    makers = {"fuzz_jpeg": jpeg_seeds, "fuzz_png": png_seeds, "fuzz_exif": exif_seeds,
+              "fuzz_spec": spec_seeds, "fuzz_tar": tar_seeds}
+    only = argv[2:] or list(makers)
+    seeds = {target: makers[target]() for target in only}
     total = 0
     for target, files in seeds.items():
         folder = HERE / "corpus" / target
@@ -195,8 +244,12 @@ def main(argv: list[str]) -> int:
         for name, data in files.items():
             (folder / name).write_bytes(data)
             total += len(data)
-    dictionaries = dict(DICTIONARIES, fuzz_spec=spec_dictionary(gpuaug_bin))
+    dictionaries = dict(DICTIONARIES)
+    if "fuzz_spec" in only:
+        dictionaries["fuzz_spec"] = spec_dictionary(gpuaug_bin)
     for target, tokens in dictionaries.items():
+        if target not in only:
+            continue
         lines = [f"# {target}: written by make_seed_corpus.py"]
         lines += [dict_line(t) for t in tokens]
         (HERE / f"{target}.dict").write_text("\n".join(lines) + "\n")

@@ -20,25 +20,28 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 SECONDS_EACH="${1:-60}"
 OUT="${FUZZ_BUILD_DIR:-build-fuzz}"
 CXX="${FUZZ_CXX:-clang++}"
-read -r -a TARGETS <<<"${FUZZ_TARGETS:-fuzz_jpeg fuzz_png fuzz_exif fuzz_spec}"
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-fuzz_jpeg fuzz_png fuzz_exif fuzz_spec fuzz_tar}"
 
 # Per target: the longest input (bytes) and the sources it links beyond core/error.cpp.
-declare -A MAX_LEN=([fuzz_jpeg]=65536 [fuzz_png]=65536 [fuzz_exif]=4096 [fuzz_spec]=4096)
+declare -A MAX_LEN=([fuzz_jpeg]=65536 [fuzz_png]=65536 [fuzz_exif]=4096 [fuzz_spec]=4096
+  [fuzz_tar]=16384)
 CODEC_SOURCES="src/codec/decoder.cpp src/codec/image_info.cpp src/codec/exif.cpp
   src/codec/jpeg_decoder.cpp src/codec/png_decoder.cpp src/codec/orientation.cpp
   src/core/tensor.cpp"
+TAR_SOURCES="src/data/tar_reader.cpp src/data/mapped_file.cpp src/jobs/tar_writer.cpp"
 SPEC_SOURCES="src/pipeline/spec.cpp src/pipeline/chain.cpp src/core/random.cpp
   src/core/tensor.cpp src/plan/region.cpp $(echo src/ops/*.cpp)"
 declare -A SOURCES=(
   [fuzz_jpeg]="$CODEC_SOURCES" [fuzz_png]="$CODEC_SOURCES"
-  [fuzz_exif]="src/codec/exif.cpp" [fuzz_spec]="$SPEC_SOURCES")
+  [fuzz_exif]="src/codec/exif.cpp" [fuzz_spec]="$SPEC_SOURCES" [fuzz_tar]="$TAR_SOURCES")
 # What FUZZ_COVERAGE reports for each: the code the target is there to exercise.
 declare -A COVERS=(
   [fuzz_jpeg]="src/codec/decoder.cpp src/codec/image_info.cpp src/codec/exif.cpp
     src/codec/jpeg_decoder.cpp src/codec/orientation.cpp"
   [fuzz_png]="src/codec/decoder.cpp src/codec/image_info.cpp src/codec/png_decoder.cpp"
   [fuzz_exif]="src/codec/exif.cpp"
-  [fuzz_spec]="src/pipeline/spec.cpp src/pipeline/chain.cpp src/plan/region.cpp $(echo src/ops/*.cpp)")
+  [fuzz_spec]="src/pipeline/spec.cpp src/pipeline/chain.cpp src/plan/region.cpp $(echo src/ops/*.cpp)"
+  [fuzz_tar]="src/data/tar_reader.cpp src/jobs/tar_writer.cpp")
 
 for tool in "$CXX" ninja; do
   command -v "$tool" >/dev/null ||

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -57,6 +58,7 @@ def _load_cases() -> list[dict]:
 
 
 CASES = _load_cases()
+TAR_CASES = json.loads((CORPUS / "manifest.json").read_text())["tar_cases"]
 BY_KIND = {k: [c for c in CASES if c["expect"] == k] for k in ("decode", "fail", "either",
                                                                 "not_listed")}
 
@@ -174,6 +176,21 @@ def test_manifest_covers_the_issue_list():
     assert sum(n.startswith("truncated_png_") for n in names) >= 10
     for case in CASES:
         assert case["expect"] in BY_KIND, case
+
+
+@pytest.mark.parametrize("case", TAR_CASES, ids=[c["name"] for c in TAR_CASES])
+def test_tar_case_is_refused_by_tarfile_too(tmp_path, case):
+    # No CLI command reads tar shards yet: tests/data/test_tar.cpp builds these bytes and checks
+    # that data::list_tar fails naming "<shard>#<member>", stage "tar" and this cause. Here the
+    # oracle confirms the case is what it claims: Python's tarfile "data" extraction filter
+    # refuses the same member.
+    assert case["stage"] == "tar" and case["cause"]
+    if not hasattr(tarfile, "data_filter"):
+        pytest.skip("tarfile extraction filters need Python 3.11.4+")
+    with tarfile.open(CORPUS / "tar" / case["name"]) as tf:
+        member = tf.getmember(case["member"])
+        with pytest.raises(tarfile.FilterError):
+            tarfile.data_filter(member, str(tmp_path))
 
 
 # --- augment, one file at a time --------------------------------------------------------------
