@@ -1,4 +1,4 @@
-// The gpuaug command: info, ops, augment, preview, bench, demo.
+// The gpuaug command: info, ops, augment, preview, bench, demo, clean, stats, reduce.
 #include <cstdio>
 #include <iostream>
 
@@ -13,8 +13,12 @@
 #include "core/thread_pool.h"
 #include "jobs/augment.h"
 #include "jobs/bench.h"
+#include "jobs/clean.h"
 #include "jobs/demo.h"
 #include "jobs/preview.h"
+#include "jobs/reduce.h"
+#include "jobs/stats.h"
+#include "jobs/stop_signal.h"
 #include "ops/registry.h"
 
 namespace {
@@ -58,6 +62,25 @@ std::string ops_text(bool as_json) {
     text += "\n";
   }
   return text;
+}
+
+// "512MB", "2GB", "100k", "4096": decimal units as disk sizes are usually given.
+uint64_t parse_byte_size(const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw Error("", "reduce", fmt::format("--shard-size {}: expected a size such as 512MB", text));
+  }
+  std::string unit = text.substr(used);
+  for (char& c : unit) c = char(std::tolower(static_cast<unsigned char>(c)));
+  const std::pair<const char*, double> units[] = {{"", 1},       {"b", 1},      {"k", 1e3},    {"kb", 1e3},
+                                                  {"m", 1e6},    {"mb", 1e6},   {"g", 1e9},    {"gb", 1e9},
+                                                  {"kib", 1024}, {"mib", 1 << 20}, {"gib", 1 << 30}};
+  for (const auto& [name, factor] : units)
+    if (unit == name && value > 0) return uint64_t(value * factor);
+  throw Error("", "reduce", fmt::format("--shard-size {}: expected a size such as 512MB", text));
 }
 
 }  // namespace
@@ -127,7 +150,72 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--output", demo_out, "Output folder");
   demo_cmd->add_option("--threads", demo_threads, "CPU threads (0: all cores)");
 
+  jobs::CleanOptions clean;
+  std::string restore_dir;
+  bool clean_quiet = false;
+  auto* clean_cmd = app.add_subcommand(
+      "clean", "Find unreadable, truncated, tiny, extreme, constant and duplicate images; report, quarantine");
+  auto* clean_input = clean_cmd->add_option("--input", clean.input, "Folder, file list or image");
+  auto* clean_report = clean_cmd->add_option("--report", clean.report_path, "JSON report to write");
+  clean_cmd->add_option("--csv", clean.csv_path, "Also write the findings as CSV");
+  clean_cmd->add_option("--quarantine", clean.quarantine_dir,
+                        "Move flagged files here (relative paths kept, manifest written)");
+  auto* clean_restore = clean_cmd->add_option("--restore", restore_dir, "Undo the quarantine in this folder");
+  clean_cmd->add_option("--min-side", clean.min_side, "Smaller side below this is tiny")->check(CLI::NonNegativeNumber);
+  clean_cmd->add_option("--max-aspect", clean.max_aspect, "Long/short side above this is extreme")
+      ->check(CLI::PositiveNumber);
+  clean_cmd->add_option("--near-dup-distance", clean.near_dup_distance,
+                        "Hamming distance of 64-bit dHashes that counts as near duplicate (-1: off)");
+  clean_cmd->add_option("--constant-std", clean.constant_std, "Every channel's std below this is near-constant");
+  clean_cmd->add_option("--threads", clean.threads, "CPU threads (0: all cores)");
+  clean_cmd->add_option("--device", clean.device, "cpu, cuda or cuda:N");
+  clean_cmd->add_flag("--resume", clean.resume, "Finish an interrupted run from its journal");
+  clean_cmd->add_flag("--quiet", clean_quiet, "No progress bar or summary");
+  clean_input->excludes(clean_restore);
+  clean_report->excludes(clean_restore);
+
+  jobs::StatsOptions stats;
+  bool stats_quiet = false;
+  auto* stats_cmd = app.add_subcommand(
+      "stats", "Per-channel mean, std, histograms, covariance/PCA, formats and sizes of a dataset");
+  stats_cmd->add_option("--input", stats.input, "Folder, file list or image")->required();
+  stats_cmd->add_option("--output", stats.output, "stats.json to write")->required();
+  stats_cmd->add_option("--size", stats.size, "Measure after resizing the short side to this")
+      ->check(CLI::PositiveNumber);
+  stats_cmd->add_option("--threads", stats.threads, "CPU threads (0: all cores)");
+  stats_cmd->add_option("--device", stats.device, "cpu, cuda or cuda:N (nvJPEG decode + GPU reduction)");
+  stats_cmd->add_option("--on-error", stats.on_error, "skip (list the file) or raise")
+      ->check(CLI::IsMember({"raise", "skip"}));
+  stats_cmd->add_flag("--resume", stats.resume, "Finish an interrupted run from its journal");
+  stats_cmd->add_flag("--quiet", stats_quiet, "No progress bar or summary");
+
+  jobs::ReduceOptions reduce;
+  bool reduce_quiet = false;
+  std::string shard_size_text;
+  auto* reduce_cmd = app.add_subcommand(
+      "reduce", "Shrink and re-encode every image into a mirror tree or tar shards with an index");
+  reduce_cmd->add_option("--input", reduce.input, "Folder, file list or image")->required();
+  reduce_cmd->add_option("--output", reduce.output, "Output folder")->required();
+  auto* max_side = reduce_cmd->add_option("--max-side", reduce.max_side, "Longer side at most this")
+                       ->check(CLI::PositiveNumber);
+  auto* scale = reduce_cmd->add_option("--scale", reduce.scale, "Both sides times this, in (0, 1]");
+  max_side->excludes(scale);
+  reduce_cmd->add_option("--format", reduce.format, "jpg or png")->check(CLI::IsMember({"jpg", "png"}));
+  reduce_cmd->add_option("--quality", reduce.quality, "JPEG quality")->check(CLI::Range(1, 100));
+  auto* shards = reduce_cmd->add_option("--shards", reduce.shards, "Write N tar shards")->check(CLI::PositiveNumber);
+  auto* shard_size = reduce_cmd->add_option("--shard-size", shard_size_text, "Tar shards of about this size (512MB)");
+  shards->excludes(shard_size);
+  reduce_cmd->add_flag("--dct-scaling", reduce.dct_scaling, "Decode JPEGs at 1/2..1/8 first (faster, not Pillow-exact)");
+  reduce_cmd->add_option("--threads", reduce.threads, "CPU threads (0: all cores)");
+  reduce_cmd->add_option("--device", reduce.device, "cpu, cuda or cuda:N");
+  reduce_cmd->add_option("--batch", reduce.batch, "Images per GPU batch")->check(CLI::PositiveNumber);
+  reduce_cmd->add_option("--on-error", reduce.on_error, "raise or skip")->check(CLI::IsMember({"raise", "skip"}));
+  reduce_cmd->add_flag("--resume", reduce.resume, "Finish an interrupted run from its journal");
+  reduce_cmd->add_flag("--quiet", reduce_quiet, "No progress bar or summary");
+
   CLI11_PARSE(app, argc, argv);
+  // Long jobs stop between items on SIGINT/SIGTERM, outputs whole, journal current.
+  jobs::StopOnSignal stop_on_signal;
 
   try {
     if (app.got_subcommand("info")) {
@@ -158,9 +246,33 @@ int main(int argc, char** argv) {
           fmt::print("  kernels: {:.2f} ms = {:.0f} samples/s{}\n", result.kernel_ms, result.kernel_images_per_s,
                      result.kernel_gb_per_s > 0 ? fmt::format(", {:.0f} GB/s", result.kernel_gb_per_s) : "");
       }
+    } else if (app.got_subcommand("clean")) {
+      if (!restore_dir.empty()) {
+        const size_t n = jobs::run_restore(restore_dir, !clean_quiet);
+        fmt::print(stderr, "clean: restored {} files from {}\n", n, restore_dir);
+      } else {
+        if (clean.input.empty() || clean.report_path.empty())
+          throw Error("", "clean", "--input and --report are required (or --restore DIR)");
+        clean.progress = !clean_quiet;
+        const auto summary = jobs::run_clean(clean);
+        if (!clean_quiet) std::cerr << jobs::clean_summary_text(summary);
+      }
+    } else if (app.got_subcommand("stats")) {
+      stats.progress = !stats_quiet;
+      const auto summary = jobs::run_stats(stats);
+      if (!stats_quiet) std::cerr << jobs::stats_summary_text(summary);
+    } else if (app.got_subcommand("reduce")) {
+      if (!shard_size_text.empty()) reduce.shard_size = parse_byte_size(shard_size_text);
+      reduce.progress = !reduce_quiet;
+      const auto summary = jobs::run_reduce(reduce);
+      for (const auto& error : summary.errors) fmt::print(stderr, "skipped: {}\n", error);
+      if (!reduce_quiet) std::cerr << jobs::reduce_summary_text(summary, reduce);
     } else if (app.got_subcommand("demo")) {
       std::cout << jobs::run_demo(argv[0], demo_out, demo_threads);
     }
+  } catch (const jobs::Interrupted& e) {
+    fmt::print(stderr, "gpuaug: {}\n", e.cause());
+    return 128 + e.signal_number();
   } catch (const Error& e) {
     fmt::print(stderr, "gpuaug: error: {}\n", e.what());
     return 1;

@@ -22,6 +22,11 @@ bool NvjpegDecoder::suits(const ImageInfo& info) {
          (info.channels == 1 || info.channels == 3) && info.bit_depth == 8;
 }
 
+bool NvjpegDecoder::takes(std::span<const uint8_t> bytes, const ImageInfo& info) {
+  const bool whole = bytes.size() >= 2 && bytes[bytes.size() - 2] == 0xFF && bytes.back() == 0xD9;
+  return whole && suits(info);
+}
+
 #if GPUAUG_HAVE_NVJPEG
 
 namespace {

@@ -25,10 +25,7 @@ PreparedImage Augmenter::prepare(std::span<const uint8_t> bytes, const std::stri
     if (prepared.plans.empty()) return prepared;
     std::vector<const ops::FoldResult*> folds;
     for (const SamplePlan& p : prepared.plans) folds.push_back(&p.fold);
-    // Only whole files (ending in EOI) go to nvJPEG, which may not report truncation; the CPU
-    // decoder names it.
-    const bool whole = bytes.size() >= 2 && bytes[bytes.size() - 2] == 0xFF && bytes.back() == 0xD9;
-    if (leave_for_gpu && spec.decode.gpu && whole && codec::NvjpegDecoder::suits(info)) {
+    if (leave_for_gpu && spec.decode.gpu && codec::NvjpegDecoder::takes(bytes, info)) {
       // nvJPEG decodes the region at full scale (its scaling is not used: outputs stay close
       // to the CPU decoder's).
       prepared.decode_on_gpu = true;

@@ -1,0 +1,91 @@
+// clean: finds unreadable, truncated, mislabelled, tiny, extreme, near-constant, duplicate and
+// near-duplicate images; reports them; optionally quarantines them (moves, never deletes).
+//
+// Reasons (stable strings, in this order within a finding):
+//   zero_byte, unreadable, truncated   the file cannot be analysed (one of the three): an empty
+//                                      file; a read, header or decode error (its text is the
+//                                      detail); a header or decode error whose cause says the
+//                                      data ends early ("truncated", libjpeg's "Premature end",
+//                                      libpng's "Not enough image data")
+//   extension_mismatch                 the magic bytes name another format than the extension
+//                                      (PNG named .jpg); the file is still analysed
+//   tiny                               min(width, height) < min_side, upright size
+//   extreme_aspect                     long side / short side > max_aspect
+//   near_constant                      every channel's standard deviation < constant_std
+//   duplicate                          the same decoded pixels and size as the group's keeper
+//                                      (core/content_hash.h pixel_hash)
+//   near_duplicate                     dHash (jobs/near_duplicates.h) within near_dup_distance
+//                                      of another image of the group, linked transitively
+// In each group the first file in sorted relative-path order is the keeper and is not flagged
+// for it. Near-duplicate search runs over one file per exact-duplicate group (so a duplicate is
+// not also a near_duplicate) and skips near-constant images and images under 9x8 pixels, whose
+// dHash holds no picture (a flat image hashes to 0, like every other flat image).
+//
+// Outputs are the same whatever the thread count: files are analysed on a pool and their
+// results land by index. The journal (report_path + ".journal") holds one line per analysed
+// file, so --resume analyses only the rest; it is removed once the report is written.
+//
+// Quarantine moves each flagged file except group keepers (the copy a dataset keeps; a keeper
+// with its own finding stays, reported) to DIR/<relative path>, appending the line
+// {"from": absolute original path, "to": path relative to DIR} to DIR/gpuaug-quarantine.jsonl
+// before each move, so a killed run leaves a manifest that run_restore can still follow.
+// A quarantine folder inside the input tree is refused; an existing file is never overwritten.
+//
+// device: "cuda" and "cuda:N" are accepted and run on the CPU for now (the GPU dHash comes
+// later); the summary's `device` says where the work ran.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+
+namespace gpuaug::jobs {
+
+struct CleanOptions {
+  std::string input;           // folder, list or image (data::open_source)
+  std::string report_path;     // JSON report (required)
+  std::string csv_path;        // optional CSV of the findings
+  std::string quarantine_dir;  // optional: move flagged files here, keeping relative paths
+  int min_side = 32;           // smaller width or height is "tiny"
+  double max_aspect = 10.0;    // long side / short side above this is "extreme_aspect"
+  int near_dup_distance = 6;   // Hamming distance of the 64-bit dHash; < 0 turns the search off
+  double constant_std = 2.0;   // every channel's std below this is "near_constant"
+  int threads = 0;             // 0: all cores
+  std::string device = "cpu";  // cpu, cuda, cuda:N (CPU for now: see above)
+  bool resume = false;         // continue an interrupted run from its journal
+  bool progress = true;
+};
+
+struct CleanSummary {
+  size_t images = 0;
+  size_t flagged = 0;                       // files with at least one finding
+  std::map<std::string, size_t> by_reason;  // reason -> findings
+  size_t duplicate_groups = 0;              // groups of identical pixels
+  size_t near_duplicate_groups = 0;
+  size_t resumed = 0;  // files taken from the journal of an earlier run
+  size_t quarantined = 0;
+  size_t kept_flagged_keepers = 0;  // flagged keepers quarantine left in place
+  std::string device = "cpu";       // where the analysis ran
+  std::string requested_device = "cpu";
+  double seconds = 0.0;
+};
+
+// Writes the report (and CSV, and quarantine with its manifest). Input is never modified
+// unless quarantine_dir is given, and then files are only moved. Throws gpuaug::Error;
+// jobs::Interrupted when a stop was requested (the journal then holds what was analysed).
+CleanSummary run_clean(const CleanOptions& options);
+
+// Moves every file a quarantine's manifest lists back to where it came from; returns how many.
+// Refuses (Error, before moving anything) to overwrite a file that has reappeared at the
+// original place. Entries whose file is back in place already (a run killed between writing
+// the manifest line and moving) are skipped. Once all are back the manifest and the emptied
+// folders under quarantine_dir are removed; a listed file found in neither place is an error
+// after the others are restored, and the manifest stays.
+size_t run_restore(const std::string& quarantine_dir, bool progress = true);
+
+// The summary table printed at the end of the command.
+std::string clean_summary_text(const CleanSummary& summary);
+
+inline constexpr const char* kQuarantineManifest = "gpuaug-quarantine.jsonl";
+
+}  // namespace gpuaug::jobs

@@ -1,0 +1,142 @@
+// dHash, multi-index Hamming search and union-find for the clean job's near-duplicate groups.
+#include "jobs/near_duplicates.h"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <numeric>
+
+namespace gpuaug::jobs {
+
+namespace {
+
+constexpr int kCols = 9, kRows = 8;
+
+// For one axis of n pixels shrunk to k cells: the (cell, weight) pieces of each pixel, weights
+// in units of 1/k pixel (see dhash in the header).
+struct AxisPieces {
+  std::vector<uint32_t> first;  // first[p] .. first[p + 1]: pixel p's pieces
+  std::vector<int> cell;
+  std::vector<int64_t> weight;
+};
+
+AxisPieces axis_pieces(int64_t n, int64_t k) {
+  AxisPieces a;
+  a.first.reserve(size_t(n) + 1);
+  for (int64_t p = 0; p < n; ++p) {
+    a.first.push_back(uint32_t(a.cell.size()));
+    const int64_t lo = p * k, hi = (p + 1) * k;
+    for (int64_t i = lo / n; i < k && i * n < hi; ++i) {
+      const int64_t w = std::min(hi, (i + 1) * n) - std::max(lo, i * n);
+      if (w > 0) {
+        a.cell.push_back(int(i));
+        a.weight.push_back(w);
+      }
+    }
+  }
+  a.first.push_back(uint32_t(a.cell.size()));
+  return a;
+}
+
+}  // namespace
+
+uint64_t dhash(const Image& image) {
+  if (image.width <= 0 || image.height <= 0) return 0;
+  const AxisPieces xs = axis_pieces(image.width, kCols);
+  const AxisPieces ys = axis_pieces(image.height, kRows);
+  // At most 255 · width · height per cell: below 2^36 under the pixel cap.
+  std::array<std::array<int64_t, kCols>, kRows> sums{};
+  std::array<int64_t, kCols> row_sums{};
+  const int c = image.channels;
+  for (int y = 0; y < image.height; ++y) {
+    row_sums.fill(0);
+    const uint8_t* px = image.row(y);
+    for (int x = 0; x < image.width; ++x, px += c) {
+      const int64_t gray =
+          c >= 3
+              ? (19595 * int64_t(px[0]) + 38470 * int64_t(px[1]) + 7471 * int64_t(px[2]) + 32768) >>
+                    16
+              : int64_t(px[0]);
+      for (uint32_t k = xs.first[size_t(x)]; k < xs.first[size_t(x) + 1]; ++k)
+        row_sums[size_t(xs.cell[k])] += xs.weight[k] * gray;
+    }
+    for (uint32_t k = ys.first[size_t(y)]; k < ys.first[size_t(y) + 1]; ++k)
+      for (int i = 0; i < kCols; ++i)
+        sums[size_t(ys.cell[k])][size_t(i)] += ys.weight[k] * row_sums[size_t(i)];
+  }
+  uint64_t hash = 0;
+  for (int r = 0; r < kRows; ++r)
+    for (int i = 0; i + 1 < kCols; ++i)
+      if (sums[size_t(r)][size_t(i)] < sums[size_t(r)][size_t(i) + 1])
+        hash |= uint64_t(1) << (r * 8 + i);
+  return hash;
+}
+
+std::vector<std::pair<uint32_t, uint32_t>> near_pairs(std::span<const uint64_t> hashes,
+                                                      int max_distance) {
+  std::vector<std::pair<uint32_t, uint32_t>> pairs;
+  const size_t n = hashes.size();
+  if (max_distance < 0 || n < 2) return pairs;
+  if (max_distance >= 64) {
+    for (uint32_t i = 0; i < n; ++i)
+      for (uint32_t j = i + 1; j < n; ++j) pairs.emplace_back(i, j);
+    return pairs;
+  }
+  const int chunks = max_distance + 1;
+  std::vector<uint64_t> masks(static_cast<size_t>(chunks));
+  for (int c = 0; c < chunks; ++c) {
+    const int lo = c * 64 / chunks, hi = (c + 1) * 64 / chunks;
+    masks[size_t(c)] = (hi - lo == 64 ? ~uint64_t(0) : ((uint64_t(1) << (hi - lo)) - 1)) << lo;
+  }
+  std::vector<std::pair<uint64_t, uint32_t>> bucket(n);  // (chunk value, index), sorted
+  for (int c = 0; c < chunks; ++c) {
+    for (uint32_t i = 0; i < n; ++i) bucket[i] = {hashes[i] & masks[size_t(c)], i};
+    std::sort(bucket.begin(), bucket.end());
+    for (size_t begin = 0; begin < n;) {
+      size_t end = begin + 1;
+      while (end < n && bucket[end].first == bucket[begin].first) ++end;
+      for (size_t a = begin; a < end; ++a)
+        for (size_t b = a + 1; b < end; ++b) {
+          const uint32_t i = bucket[a].second, j = bucket[b].second;  // i < j: sorted by index
+          const uint64_t diff = hashes[i] ^ hashes[j];
+          if (std::popcount(diff) > max_distance) continue;
+          // Counted once: at the first chunk the two agree on.
+          bool earlier = false;
+          for (int e = 0; e < c && !earlier; ++e) earlier = (diff & masks[size_t(e)]) == 0;
+          if (!earlier) pairs.emplace_back(i, j);
+        }
+      begin = end;
+    }
+  }
+  std::sort(pairs.begin(), pairs.end());
+  return pairs;
+}
+
+UnionFind::UnionFind(size_t n) : parent_(n) { std::iota(parent_.begin(), parent_.end(), 0u); }
+
+uint32_t UnionFind::find(uint32_t x) {
+  while (parent_[x] != x) {
+    parent_[x] = parent_[parent_[x]];
+    x = parent_[x];
+  }
+  return x;
+}
+
+void UnionFind::unite(uint32_t a, uint32_t b) {
+  a = find(a);
+  b = find(b);
+  if (a == b) return;
+  if (b < a) std::swap(a, b);
+  parent_[b] = a;  // the smaller root leads: see the header
+}
+
+std::vector<std::vector<uint32_t>> UnionFind::groups() {
+  std::vector<std::vector<uint32_t>> by_root(parent_.size());
+  for (uint32_t i = 0; i < parent_.size(); ++i) by_root[find(i)].push_back(i);
+  std::vector<std::vector<uint32_t>> out;
+  for (auto& members : by_root)
+    if (members.size() >= 2) out.push_back(std::move(members));
+  return out;  // roots are smallest members and members were pushed in order: all sorted
+}
+
+}  // namespace gpuaug::jobs

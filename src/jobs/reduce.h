@@ -1,0 +1,49 @@
+// reduce: shrinks every image (antialiased resize), re-encodes it, and writes a mirror tree or
+// WebDataset-style tar shards with an index; resumable, outputs whole or absent.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gpuaug::jobs {
+
+struct ReduceOptions {
+  std::string input;             // folder, list or image (data::open_source)
+  std::string output;            // folder: the mirror tree, or the shards and index.json
+  int max_side = 0;              // longer side at most this (never enlarges); or
+  double scale = 0.0;            // both sides times this (floor, at least 1 pixel)
+  std::string format = "jpg";    // jpg | png
+  int quality = 90;              // JPEG quality
+  int shards = 0;                // N shards of consecutive samples; or
+  uint64_t shard_size = 0;       // a new shard when the next sample would pass this many bytes
+  bool dct_scaling = false;      // decode JPEGs at 1/2..1/8 first: faster, not Pillow-exact
+  int threads = 0;               // 0: all cores
+  std::string device = "cpu";    // cpu, cuda, cuda:N
+  int batch = 64;                // images per GPU batch
+  std::string on_error = "raise";  // raise | skip
+  bool resume = false;
+  bool progress = true;
+};
+
+struct ReduceSummary {
+  size_t images = 0;
+  size_t written = 0;
+  size_t skipped = 0;
+  size_t resumed = 0;            // samples a --resume found already done
+  size_t shards = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  std::vector<std::string> errors;
+  double seconds = 0.0;
+};
+
+// The output size for an upright width x height image: (height, width).
+std::pair<int, int> reduced_size(int width, int height, int max_side, double scale);
+
+ReduceSummary run_reduce(const ReduceOptions& options);
+
+std::string reduce_summary_text(const ReduceSummary& summary, const ReduceOptions& options);
+
+}  // namespace gpuaug::jobs

@@ -1,0 +1,410 @@
+// stats: fixed windows of 64 images measured on the pool, summed as integers, journaled per
+// window; float64 results only at the end.
+#include "jobs/stats.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "codec/decoder.h"
+#include "codec/image_info.h"
+#include "codec/nvjpeg_decoder.h"
+#include "core/device.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "data/source.h"
+#include "jobs/journal.h"
+#include "jobs/output_files.h"
+#include "jobs/progress.h"
+#include "jobs/stop_signal.h"
+#include "pipeline/augmenter.h"
+
+namespace gpuaug::jobs {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using u128 = unsigned __int128;
+
+namespace {
+
+// Fixed, so that a resumed run's windows are the same index ranges as the first run's.
+constexpr size_t kWindow = 64;
+
+std::string u128_text(u128 v) {
+  if (v == 0) return "0";
+  std::string s;
+  for (; v; v /= 10) s.push_back(char('0' + int(v % 10)));
+  return {s.rbegin(), s.rend()};
+}
+
+u128 u128_parse(const std::string& s) {
+  u128 v = 0;
+  for (char c : s) v = v * 10 + u128(c - '0');
+  return v;
+}
+
+// (n * sum_xy - sum_x * sum_y) / n^2, exact up to the final division. Differences of 128-bit
+// products could overflow for > 2^47 pixels; long double keeps 64 bits of them there.
+double centered(u128 n, u128 sum_xy, u128 sum_x, u128 sum_y) {
+  const long double nn = (long double)n;
+  if (n < (u128(1) << 40)) {
+    const u128 a = n * sum_xy, b = sum_x * sum_y;
+    const long double diff = a >= b ? (long double)(a - b) : -(long double)(b - a);
+    return double(diff / (nn * nn));
+  }
+  const long double mx = (long double)sum_x / nn, my = (long double)sum_y / nn;
+  return double((long double)sum_xy / nn - mx * my);
+}
+
+struct ImageMeta {
+  char format = '?';  // 'j' JPEG, 'p' PNG
+  int width = 0, height = 0;  // upright, as stored (before --size)
+  uint64_t bytes = 0;
+};
+
+json quantiles(std::vector<double> values) {
+  if (values.empty()) return nullptr;
+  std::sort(values.begin(), values.end());
+  // numpy's default (linear interpolation between closest ranks).
+  auto q = [&](double p) {
+    const double pos = p * double(values.size() - 1);
+    const size_t lo = size_t(std::floor(pos)), hi = std::min(values.size() - 1, lo + 1);
+    return values[lo] + (values[hi] - values[lo]) * (pos - double(lo));
+  };
+  double sum = 0;
+  for (double v : values) sum += v;
+  return {{"min", values.front()}, {"p5", q(0.05)},   {"p50", q(0.5)}, {"p95", q(0.95)},
+          {"max", values.back()},  {"mean", sum / double(values.size())}};
+}
+
+}  // namespace
+
+void PixelSums::add(const Image& image) {
+  if (image.channels != 3) throw Error("", "stats", "expected a 3-channel image");
+  uint64_t s[3] = {0, 0, 0}, p[6] = {0, 0, 0, 0, 0, 0};
+  uint64_t h[3][256] = {};
+  const uint8_t* px = image.pixels.data();
+  const size_t n = size_t(image.width) * size_t(image.height);
+  for (size_t i = 0; i < n; ++i, px += 3) {
+    const uint32_t r = px[0], g = px[1], b = px[2];
+    s[0] += r, s[1] += g, s[2] += b;
+    p[0] += r * r, p[1] += g * g, p[2] += b * b, p[3] += r * g, p[4] += r * b, p[5] += g * b;
+    ++h[0][r], ++h[1][g], ++h[2][b];
+  }
+  pixels += n;
+  for (int c = 0; c < 3; ++c) sum[c] += s[c];
+  for (int k = 0; k < 6; ++k) products[k] += p[k];
+  for (int c = 0; c < 3; ++c)
+    for (int v = 0; v < 256; ++v) histogram[c][v] += h[c][v];
+}
+
+void PixelSums::merge(const PixelSums& o) {
+  pixels += o.pixels;
+  for (int c = 0; c < 3; ++c) sum[c] += o.sum[c];
+  for (int k = 0; k < 6; ++k) products[k] += o.products[k];
+  for (int c = 0; c < 3; ++c)
+    for (int v = 0; v < 256; ++v) histogram[c][v] += o.histogram[c][v];
+}
+
+void PixelSums::add(const plan::PixelTotals& t) {
+  pixels += t.pixels;
+  for (int c = 0; c < 3; ++c) sum[c] += t.sum[c];
+  for (int k = 0; k < 6; ++k) products[k] += t.products[k];
+  for (int c = 0; c < 3; ++c)
+    for (int v = 0; v < 256; ++v) histogram[c][v] += t.histogram[c][v];
+}
+
+json PixelSums::to_json() const {
+  json j{{"pixels", pixels}};
+  for (u128 v : sum) j["sum"].push_back(u128_text(v));
+  for (u128 v : products) j["products"].push_back(u128_text(v));
+  j["histogram"] = histogram;
+  return j;
+}
+
+PixelSums PixelSums::from_json(const json& j) {
+  PixelSums s;
+  s.pixels = j.at("pixels").get<uint64_t>();
+  for (int c = 0; c < 3; ++c) s.sum[c] = u128_parse(j.at("sum").at(c).get<std::string>());
+  for (int k = 0; k < 6; ++k) s.products[k] = u128_parse(j.at("products").at(k).get<std::string>());
+  s.histogram = j.at("histogram").get<std::array<std::array<uint64_t, 256>, 3>>();
+  return s;
+}
+
+void symmetric_eigen3(const std::array<std::array<double, 3>, 3>& matrix, std::array<double, 3>& values,
+                      std::array<std::array<double, 3>, 3>& vectors) {
+  double a[3][3], v[3][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) a[i][j] = matrix[i][j];
+  for (int sweep = 0; sweep < 64; ++sweep) {
+    const double off = std::fabs(a[0][1]) + std::fabs(a[0][2]) + std::fabs(a[1][2]);
+    if (off == 0.0) break;
+    for (int p = 0; p < 2; ++p)
+      for (int q = p + 1; q < 3; ++q) {
+        if (a[p][q] == 0.0) continue;
+        // Rotation that zeroes a[p][q] (Golub & Van Loan, symmetric Schur decomposition).
+        const double theta = (a[q][q] - a[p][p]) / (2.0 * a[p][q]);
+        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
+        const double c = 1.0 / std::sqrt(t * t + 1.0), s = t * c;
+        for (int k = 0; k < 3; ++k) {
+          const double akp = a[k][p], akq = a[k][q];
+          a[k][p] = c * akp - s * akq;
+          a[k][q] = s * akp + c * akq;
+        }
+        for (int k = 0; k < 3; ++k) {
+          const double apk = a[p][k], aqk = a[q][k];
+          a[p][k] = c * apk - s * aqk;
+          a[q][k] = s * apk + c * aqk;
+        }
+        for (int k = 0; k < 3; ++k) {
+          const double vkp = v[k][p], vkq = v[k][q];
+          v[k][p] = c * vkp - s * vkq;
+          v[k][q] = s * vkp + c * vkq;
+        }
+      }
+  }
+  int order[3] = {0, 1, 2};
+  std::sort(order, order + 3, [&](int x, int y) { return a[x][x] > a[y][y]; });
+  for (int k = 0; k < 3; ++k) {
+    const int col = order[k];
+    values[k] = a[col][col];
+    int largest = 0;
+    for (int i = 1; i < 3; ++i)
+      if (std::fabs(v[i][col]) > std::fabs(v[largest][col])) largest = i;
+    const double sign = v[largest][col] < 0 ? -1.0 : 1.0;
+    for (int i = 0; i < 3; ++i) vectors[k][i] = sign * v[i][col];
+  }
+}
+
+ChannelMoments channel_moments(const PixelSums& s) {
+  ChannelMoments m;
+  if (s.pixels == 0) return m;
+  const u128 n = s.pixels;
+  const int pair[3][3] = {{0, 3, 4}, {3, 1, 5}, {4, 5, 2}};  // index into products
+  for (int c = 0; c < 3; ++c) m.mean[c] = double((long double)s.sum[c] / (long double)n) / 255.0;
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j)
+      m.covariance[i][j] = centered(n, s.products[pair[i][j]], s.sum[i], s.sum[j]) / (255.0 * 255.0);
+  for (int c = 0; c < 3; ++c) m.std[c] = std::sqrt(std::max(0.0, m.covariance[c][c]));
+  symmetric_eigen3(m.covariance, m.eigenvalues, m.eigenvectors);
+  return m;
+}
+
+StatsSummary run_stats(const StatsOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  if (o.on_error != "raise" && o.on_error != "skip")
+    throw Error("", "stats", fmt::format("--on-error {}: expected raise or skip", o.on_error));
+  if (o.size < 0) throw Error("", "stats", "--size must be positive");
+  const data::Source source = data::open_source(o.input);
+  const size_t count = source.samples.size();
+  const Device device = parse_device(o.device);
+  std::unique_ptr<codec::NvjpegDecoder> nvjpeg;
+  std::unique_ptr<plan::GpuPixelStats> gpu_stats;
+  if (device.cuda && o.size == 0 && codec::NvjpegDecoder::built()) {
+    nvjpeg = std::make_unique<codec::NvjpegDecoder>(device.index);
+    gpu_stats = std::make_unique<plan::GpuPixelStats>(device.index);
+  } else if (device.cuda) {
+    plan::GpuPixelStats probe(device.index);  // says so when this build or machine has no GPU
+  }
+  const json header{{"job", "stats"},
+                    {"input", fs::absolute(o.input).lexically_normal().string()},
+                    {"samples", count},
+                    {"size", o.size},
+                    {"window", kWindow},
+                    {"decoder", nvjpeg ? "nvjpeg" : "cpu"}};
+  Journal journal(o.output + ".journal", header, o.resume);
+
+  std::optional<pipeline::Augmenter> resizer;
+  if (o.size > 0) {
+    pipeline::Spec spec;
+    spec.name = "stats --size";
+    spec.output.layout = Layout::kHWC;
+    pipeline::OpSpec resize;
+    resize.name = "resize";
+    resize.params = {{"size", ops::ParamValue::of(double(o.size))}};
+    spec.ops.push_back(resize);
+    resizer.emplace(spec);
+  }
+
+  StatsSummary summary;
+  summary.images = count;
+  PixelSums total;
+  std::vector<std::optional<ImageMeta>> metas(count);
+  json errors = json::array();
+  const size_t windows = (count + kWindow - 1) / kWindow;
+  std::vector<bool> window_done(windows, false);
+  auto absorb = [&](const json& entry) {
+    total.merge(PixelSums::from_json(entry.at("sums")));
+    for (const json& m : entry.at("images")) {
+      const size_t i = m.at(0).get<size_t>();
+      metas[i] = ImageMeta{m.at(1).get<std::string>().at(0), m.at(2).get<int>(), m.at(3).get<int>(),
+                           m.at(4).get<uint64_t>()};
+    }
+    for (const json& e : entry.at("errors")) errors.push_back(e);
+    window_done[entry.at("window").get<size_t>()] = true;
+  };
+  for (const json& entry : journal.previous()) {
+    absorb(entry);
+    summary.resumed += std::min(count, (entry.at("window").get<size_t>() + 1) * kWindow) -
+                       entry.at("window").get<size_t>() * kWindow;
+  }
+
+  ThreadPool pool(o.threads);
+  Progress progress("stats", count, o.progress);
+  progress.advance(summary.resumed);
+  for (size_t w = 0; w < windows; ++w) {
+    if (window_done[w]) continue;
+    const size_t begin = w * kWindow, end = std::min(count, begin + kWindow);
+    std::vector<PixelSums> sums(end - begin);
+    std::vector<std::optional<ImageMeta>> window_metas(end - begin);
+    std::vector<std::string> window_errors(end - begin);
+    std::vector<std::vector<uint8_t>> blobs(end - begin);
+    std::vector<int> on_gpu(end - begin, 0);
+    // Decodes on the CPU and sums there; with a GPU, first only reads and keeps for nvJPEG the
+    // JPEGs it takes.
+    auto measure = [&](size_t k, bool gpu_pass) {
+      if (stop_requested()) return;
+      const data::SampleRef& ref = source.samples[begin + k];
+      try {
+        if (blobs[k].empty()) blobs[k] = codec::read_file(ref.path);
+        const std::vector<uint8_t>& blob = blobs[k];
+        codec::ImageInfo info;
+        Image image;
+        try {
+          info = codec::peek_image(blob);
+          window_metas[k] = ImageMeta{info.format == codec::ImageFormat::kJpeg ? 'j' : 'p', info.oriented_width(),
+                                      info.oriented_height(), blob.size()};
+          if (gpu_pass && codec::NvjpegDecoder::takes(blob, info)) {
+            on_gpu[k] = 1;
+            return;
+          }
+          if (resizer) {
+            auto samples = resizer->run(blob, ref.path, begin + k, 0, 0);
+            image = pipeline::viewable_image(samples.at(0));
+          } else {
+            image = codec::decode_image(blob, {}).image;
+          }
+        } catch (const Error& e) {
+          throw e.with_file(ref.path);
+        }
+        sums[k].add(image);
+        blobs[k] = {};
+      } catch (const Error& e) {
+        window_metas[k].reset();
+        if (o.on_error == "raise") throw;
+        window_errors[k] = e.what();
+      }
+    };
+    pool.parallel_for(end - begin, [&](size_t k) { measure(k, nvjpeg != nullptr); });
+    if (nvjpeg) {
+      std::vector<size_t> members;
+      std::vector<codec::GpuDecodeRequest> requests;
+      for (size_t k = 0; k < end - begin; ++k)
+        if (on_gpu[k]) {
+          members.push_back(k);
+          requests.push_back({blobs[k], {}});
+        }
+      if (!requests.empty()) {
+        const auto decoded = nvjpeg->decode(requests);
+        std::vector<size_t> refused;
+        for (size_t m = 0; m < members.size(); ++m) {
+          if (decoded[m])
+            gpu_stats->add(decoded[m]->device_rgb, size_t(decoded[m]->width) * size_t(decoded[m]->height));
+          else
+            refused.push_back(members[m]);
+        }
+        pool.parallel_for(refused.size(), [&](size_t r) { measure(refused[r], false); });
+        sums[0].add(gpu_stats->take());  // where it lands does not matter: the sums are exact
+      }
+    }
+    throw_if_stopped();
+    json entry{{"window", w}, {"images", json::array()}, {"errors", json::array()}};
+    PixelSums window_sum;
+    for (size_t k = 0; k < end - begin; ++k) {
+      window_sum.merge(sums[k]);
+      if (window_metas[k])
+        entry["images"].push_back({begin + k, std::string(1, window_metas[k]->format), window_metas[k]->width,
+                                   window_metas[k]->height, window_metas[k]->bytes});
+      else
+        entry["errors"].push_back({{"file", source.samples[begin + k].relative}, {"error", window_errors[k]}});
+    }
+    entry["sums"] = window_sum.to_json();
+    journal.append(entry);
+    absorb(entry);
+    progress.advance(end - begin);
+  }
+  progress.finish();
+
+  // Float64 results from the exact totals.
+  const ChannelMoments m = channel_moments(total);
+  std::vector<double> widths, heights, aspects, bytes;
+  std::map<std::string, size_t> formats;
+  std::map<std::pair<int, int>, size_t> resolutions;
+  for (const auto& meta : metas) {
+    if (!meta) continue;
+    widths.push_back(meta->width);
+    heights.push_back(meta->height);
+    aspects.push_back(double(meta->width) / meta->height);
+    bytes.push_back(double(meta->bytes));
+    ++formats[meta->format == 'j' ? "jpeg" : "png"];
+    ++resolutions[{meta->width, meta->height}];
+  }
+  std::vector<std::pair<std::pair<int, int>, size_t>> common(resolutions.begin(), resolutions.end());
+  std::stable_sort(common.begin(), common.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (common.size() > 20) common.resize(20);
+  json top = json::array();
+  for (const auto& [wh, n] : common) top.push_back({{"width", wh.first}, {"height", wh.second}, {"count", n}});
+  std::array<double, 3> mean_255{}, std_255{};
+  for (int c = 0; c < 3; ++c) mean_255[c] = m.mean[c] * 255.0, std_255[c] = m.std[c] * 255.0;
+  json result{{"input", o.input},
+              {"images", count},
+              {"measured", widths.size()},
+              {"size", o.size > 0 ? json(o.size) : json(nullptr)},
+              {"formats", formats},
+              {"pixels", total.pixels},
+              {"mean", m.mean},
+              {"std", m.std},
+              {"mean_255", mean_255},
+              {"std_255", std_255},
+              {"covariance", m.covariance},
+              {"pca", {{"eigenvalues", m.eigenvalues}, {"eigenvectors", m.eigenvectors}}},
+              {"histogram", {{"r", total.histogram[0]}, {"g", total.histogram[1]}, {"b", total.histogram[2]}}},
+              {"width", quantiles(widths)},
+              {"height", quantiles(heights)},
+              {"aspect", quantiles(aspects)},
+              {"file_bytes", quantiles(bytes)},
+              {"resolutions", top},
+              {"errors", errors}};
+  const std::string text = result.dump(1) + "\n";
+  write_file_atomic(o.output, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+  journal.finish();
+  summary.measured = widths.size();
+  summary.skipped = errors.size();
+  summary.result = std::move(result);
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return summary;
+}
+
+std::string stats_summary_text(const StatsSummary& s) {
+  const json& r = s.result;
+  std::string text = fmt::format("stats: {} images, {} measured, {} skipped, {:.2f} s\n", s.images, s.measured,
+                                 s.skipped, s.seconds);
+  if (s.resumed) text += fmt::format("  resumed: {} done before\n", s.resumed);
+  if (s.measured == 0) return text;
+  const auto mean = r.at("mean").get<std::array<double, 3>>(), std = r.at("std").get<std::array<double, 3>>();
+  text += fmt::format("  {:<8} {:>9} {:>9} {:>9}\n", "", "R", "G", "B");
+  text += fmt::format("  {:<8} {:>9.5f} {:>9.5f} {:>9.5f}\n", "mean", mean[0], mean[1], mean[2]);
+  text += fmt::format("  {:<8} {:>9.5f} {:>9.5f} {:>9.5f}\n", "std", std[0], std[1], std[2]);
+  text += fmt::format("  width  {}..{} (median {}), height {}..{} (median {})\n", r["width"]["min"].get<double>(),
+                      r["width"]["max"].get<double>(), r["width"]["p50"].get<double>(), r["height"]["min"].get<double>(),
+                      r["height"]["max"].get<double>(), r["height"]["p50"].get<double>());
+  return text;
+}
+
+}  // namespace gpuaug::jobs

@@ -1,0 +1,139 @@
+"""reduce: sizes and pixels against Pillow's resize, the mirror tree, tar shards read by Python's
+tarfile, labels, index.json, and errors."""
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from harness import mixed_image, smooth_image, tree_hash
+
+PILLOW_TOL = 1  # the issue's bound: Pillow's fixed-point antialias vs gpuaug's float weights
+
+
+@pytest.fixture
+def dataset(tmp_images, tmp_path) -> Path:
+    tmp_images({
+        "cat/a.png": smooth_image(300, 200, seed=1),
+        "cat/b.jpg": mixed_image(90, 400, seed=2),
+        "dog/c.png": smooth_image(120, 120, seed=3),
+        "dog/d.v2.png": mixed_image(50, 60, seed=4),
+        "e.png": smooth_image(257, 129, seed=5),
+    }, quality=92)
+    return tmp_path / "images"
+
+
+def _expected_size(w: int, h: int, max_side: int) -> tuple[int, int]:
+    """torchvision's Resize(size=None, max_size=M) rule, never enlarging."""
+    long, short = max(w, h), min(w, h)
+    if long <= max_side:
+        return w, h
+    new_short = int(max_side * short / long)
+    return (max_side, new_short) if w >= h else (new_short, max_side)
+
+
+@pytest.mark.parametrize("max_side", [100, 64])
+def test_mirror_tree_equals_pillow_resize(run_gpuaug, tmp_path, dataset, max_side):
+    out = tmp_path / "out"
+    before = tree_hash(dataset)
+    run_gpuaug("reduce", "--input", dataset, "--output", out, "--max-side", max_side, "--format", "png", "--quiet")
+    assert tree_hash(dataset) == before  # input untouched
+    for src in sorted(p for p in dataset.rglob("*") if p.is_file()):
+        rel = src.relative_to(dataset)
+        stem = str(rel.with_suffix(""))
+        got = np.asarray(Image.open(out / f"{stem}.png").convert("RGB")).astype(int)
+        img = Image.open(src).convert("RGB")
+        size = _expected_size(*img.size, max_side)
+        assert got.shape[1::-1] == size, rel
+        ref = np.asarray(img.resize(size, Image.BILINEAR) if size != img.size else img).astype(int)
+        assert np.abs(got - ref).max() <= PILLOW_TOL, rel
+    index = json.loads((out / "index.json").read_text())
+    assert index["classes"] == ["cat", "dog"]
+    assert [s["source"] for s in index["samples"]] == ["cat/a.png", "cat/b.jpg", "dog/c.png", "dog/d.v2.png", "e.png"]
+    assert [s["label"] for s in index["samples"]] == [0, 0, 1, 1, -1]
+    assert not list(out.rglob("*.gpuaug-tmp-*")) and not (out / ".gpuaug-reduce.journal").exists()
+
+
+def test_scale_sizes(run_gpuaug, tmp_path, dataset):
+    out = tmp_path / "out"
+    run_gpuaug("reduce", "--input", dataset, "--output", out, "--scale", 0.5, "--format", "png", "--quiet")
+    for s in json.loads((out / "index.json").read_text())["samples"]:
+        w, h = Image.open(dataset / s["source"]).size
+        assert (s["width"], s["height"]) == (w // 2, h // 2)
+        assert Image.open(out / s["file"]).size == (w // 2, h // 2)
+
+
+@pytest.mark.parametrize("how", [("--shards", "2"), ("--shard-size", "8kB")])
+def test_shards_read_by_tarfile(run_gpuaug, tmp_path, dataset, how):
+    out = tmp_path / "out"
+    run_gpuaug("reduce", "--input", dataset, "--output", out, "--max-side", 64, "--quality", 80, *how, "--quiet")
+    index = json.loads((out / "index.json").read_text())
+    seen = {}
+    for shard in index["shards"]:
+        with tarfile.open(out / shard["file"]) as tar:
+            names = tar.getnames()
+            assert len([n for n in names if n.endswith(".jpg")]) == shard["samples"]
+            for member in tar.getmembers():
+                seen[member.name] = tar.extractfile(member).read()
+        assert (out / shard["file"]).stat().st_size == shard["bytes"]
+    if how[0] == "--shards":
+        assert len(index["shards"]) == 2
+    else:
+        assert len(index["shards"]) >= 2
+        assert all(s["bytes"] <= 8000 + 10240 for s in index["shards"]) or len(index["shards"]) == len(index["samples"])
+    # Every sample once, WebDataset keys (no dot in the basename), labels as .cls members.
+    assert sorted(n for n in seen if n.endswith(".jpg")) == sorted(s["file"] for s in index["samples"])
+    assert "dog/d_v2.jpg" in seen and seen["cat/a.cls"] == b"0" and seen["dog/c.cls"] == b"1"
+    assert "e.cls" not in seen
+    decoded = Image.open(io.BytesIO(seen["cat/a.jpg"]))
+    assert decoded.size == (42, 64)
+
+
+def test_bad_files_raise_or_skip(run_gpuaug, tmp_path, dataset):
+    (dataset / "cat" / "broken.jpg").write_bytes((dataset / "cat" / "b.jpg").read_bytes()[:200])
+    out = tmp_path / "out"
+    proc = run_gpuaug("reduce", "--input", dataset, "--output", out, "--max-side", 64, "--quiet", check=False)
+    assert proc.returncode == 1 and "broken.jpg" in proc.stderr and "decode" in proc.stderr
+    assert not list(out.rglob("*.gpuaug-tmp-*"))
+    # The journal of the failed run stays: a plain rerun says how to go on.
+    proc = run_gpuaug("reduce", "--input", dataset, "--output", out, "--max-side", 64, "--quiet", check=False)
+    assert proc.returncode == 1 and "--resume" in proc.stderr
+    # --resume with --on-error skip finishes it: the bad file listed, every other one written.
+    run_gpuaug("reduce", "--input", dataset, "--output", out, "--max-side", 64, "--on-error", "skip", "--resume",
+               "--quiet")
+    index = json.loads((out / "index.json").read_text())
+    assert [e["source"] for e in index["errors"]] == ["cat/broken.jpg"]
+    assert len(index["samples"]) == 5 and all((out / s["file"]).is_file() for s in index["samples"])
+    # Options that change the outputs cannot be mixed into a resumed run.
+    (out / "index.json").unlink()
+    run_gpuaug("reduce", "--input", dataset, "--output", out / "x", "--max-side", 64, "--on-error", "skip", "--quiet")
+    (out / "x" / ".gpuaug-reduce.journal").write_text(
+        json.dumps({"job": "reduce", "max_side": 32}) + "\n")
+    proc = run_gpuaug("reduce", "--input", dataset, "--output", out / "x", "--max-side", 64, "--resume", "--quiet",
+                      check=False)
+    assert proc.returncode == 1 and "different options" in proc.stderr
+
+
+def test_gpu_equals_cpu(run_gpuaug, tmp_path, dataset, has_gpu):
+    """--device cuda: the resize runs in the fused kernel (bit-identical to the CPU's); only
+    nvJPEG's decode of the JPEG differs a little from libjpeg-turbo's."""
+    if not has_gpu:
+        pytest.skip("no GPU")
+    cpu, gpu = tmp_path / "cpu", tmp_path / "gpu"
+    run_gpuaug("reduce", "--input", dataset, "--output", cpu, "--max-side", 64, "--format", "png", "--quiet")
+    run_gpuaug("reduce", "--input", dataset, "--output", gpu, "--max-side", 64, "--format", "png",
+               "--device", "cuda", "--batch", 2, "--quiet")
+    for src in sorted(p for p in dataset.rglob("*") if p.is_file()):
+        stem = str(src.relative_to(dataset).with_suffix(""))
+        a = np.asarray(Image.open(cpu / f"{stem}.png")).astype(int)
+        b = np.asarray(Image.open(gpu / f"{stem}.png")).astype(int)
+        assert a.shape == b.shape
+        if src.suffix == ".png":
+            np.testing.assert_array_equal(a, b)
+        else:
+            assert np.abs(a - b).mean() <= 1.5

@@ -1,0 +1,134 @@
+"""stats oracle: gpuaug stats equals numpy over Pillow-decoded pixels (float64, 1e-9 relative)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from harness import mixed_image, random_image, smooth_image, write_spec
+
+REL = 1e-9  # the issue's bound; gpuaug sums exact integers, numpy sums float64 pairwise
+
+
+def _pixels(path: Path) -> np.ndarray:
+    return np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB")).reshape(-1, 3)
+
+
+def _dataset(tmp_images) -> list[Path]:
+    images = {
+        "a/one.png": random_image(37, 53, seed=1),
+        "a/two.jpg": smooth_image(64, 48, seed=2),
+        "b/three.png": mixed_image(21, 90, seed=3),
+        "b/four.jpg": mixed_image(120, 80, seed=4),
+        "five.png": np.full((9, 11, 3), 200, np.uint8),
+    }
+    return tmp_images(images, quality=90)
+
+
+def _numpy_stats(pixels: np.ndarray) -> dict[str, np.ndarray]:
+    x = pixels.astype(np.float64) / 255.0
+    return {
+        "mean": x.mean(axis=0),
+        "std": x.std(axis=0),
+        "covariance": np.cov(x, rowvar=False, ddof=0),
+        "histogram": np.stack([np.bincount(pixels[:, c], minlength=256) for c in range(3)]),
+    }
+
+
+def test_stats_equal_numpy(run_gpuaug, tmp_path, tmp_images):
+    paths = _dataset(tmp_images)
+    out = tmp_path / "stats.json"
+    run_gpuaug("stats", "--input", tmp_path / "images", "--output", out, "--quiet")
+    stats = json.loads(out.read_text())
+    pixels = np.concatenate([_pixels(p) for p in paths])
+    ref = _numpy_stats(pixels)
+    assert stats["images"] == 5 and stats["measured"] == 5 and stats["errors"] == []
+    assert stats["pixels"] == len(pixels)
+    assert stats["formats"] == {"jpeg": 2, "png": 3}
+    np.testing.assert_allclose(stats["mean"], ref["mean"], rtol=REL, atol=0)
+    np.testing.assert_allclose(stats["std"], ref["std"], rtol=REL, atol=0)
+    np.testing.assert_allclose(stats["covariance"], ref["covariance"], rtol=REL, atol=1e-15)
+    np.testing.assert_array_equal(
+        np.array([stats["histogram"][c] for c in "rgb"]), ref["histogram"])
+    # PCA: numpy's eigh of the same covariance, eigenvectors up to sign.
+    values, vectors = np.linalg.eigh(ref["covariance"])
+    np.testing.assert_allclose(stats["pca"]["eigenvalues"], values[::-1], rtol=1e-9, atol=1e-15)
+    for k, vec in enumerate(np.array(stats["pca"]["eigenvectors"])):
+        ref_vec = vectors[:, 2 - k]
+        assert abs(abs(float(np.dot(vec, ref_vec))) - 1.0) < 1e-9
+    # Sizes: upright width/height quantiles as numpy computes them.
+    widths = [Image.open(p).size[0] for p in sorted(paths)]
+    assert stats["width"]["min"] == min(widths) and stats["width"]["max"] == max(widths)
+    assert stats["width"]["p50"] == pytest.approx(float(np.quantile(widths, 0.5)))
+    assert stats["width"]["p95"] == pytest.approx(float(np.quantile(widths, 0.95)))
+
+
+def test_stats_same_for_any_thread_count(run_gpuaug, tmp_path, tmp_images):
+    _dataset(tmp_images)
+    outs = []
+    for threads in (1, 2, 3):
+        out = tmp_path / f"stats{threads}.json"
+        run_gpuaug("stats", "--input", tmp_path / "images", "--output", out, "--threads", threads, "--quiet")
+        data = json.loads(out.read_text())
+        data.pop("input")
+        outs.append(data)
+    assert outs[0] == outs[1] == outs[2]
+
+
+def test_stats_size_measures_resized_pixels(run_gpuaug, tmp_path, tmp_images):
+    """--size S: the pixels `augment` produces with resize S (antialiased short side, DCT-scaled decode)."""
+    _dataset(tmp_images)
+    out = tmp_path / "stats.json"
+    run_gpuaug("stats", "--input", tmp_path / "images", "--output", out, "--size", 16, "--quiet")
+    spec = write_spec(tmp_path / "resize.yaml", [{"resize": {"size": 16}}], dct_scaling=True)
+    run_gpuaug("augment", "--spec", spec, "--input", tmp_path / "images", "--output", tmp_path / "npy",
+               "--format", "npy", "--quiet")
+    pixels = np.concatenate([np.load(p).reshape(-1, 3) for p in sorted((tmp_path / "npy").rglob("*.npy"))])
+    ref = _numpy_stats(pixels)
+    stats = json.loads(out.read_text())
+    assert stats["size"] == 16 and stats["pixels"] == len(pixels)
+    np.testing.assert_allclose(stats["mean"], ref["mean"], rtol=REL)
+    np.testing.assert_allclose(stats["std"], ref["std"], rtol=REL)
+
+
+def test_stats_lists_bad_files_and_measures_the_rest(run_gpuaug, tmp_path, tmp_images):
+    paths = _dataset(tmp_images)
+    (tmp_path / "images" / "broken.jpg").write_bytes(paths[1].read_bytes()[:300])
+    (tmp_path / "images" / "empty.png").write_bytes(b"")
+    out = tmp_path / "stats.json"
+    run_gpuaug("stats", "--input", tmp_path / "images", "--output", out, "--quiet")
+    stats = json.loads(out.read_text())
+    assert stats["images"] == 7 and stats["measured"] == 5
+    bad = {e["file"]: e["error"] for e in stats["errors"]}
+    assert set(bad) == {"broken.jpg", "empty.png"}
+    assert "broken.jpg" in bad["broken.jpg"] and "empty file" in bad["empty.png"]
+    # --on-error raise stops at the first, naming it; nothing half written.
+    out2 = tmp_path / "stats2.json"
+    proc = run_gpuaug("stats", "--input", tmp_path / "images", "--output", out2, "--on-error", "raise",
+                      "--quiet", check=False)
+    assert proc.returncode == 1 and ("broken.jpg" in proc.stderr or "empty.png" in proc.stderr)
+    assert not out2.exists()
+
+
+def test_stats_on_gpu_match_cpu(run_gpuaug, tmp_path, tmp_images, has_gpu):
+    """--device cuda: PNGs as on the CPU; JPEGs decoded by nvJPEG, whose pixels differ from
+    libjpeg-turbo's by a little (tests/codec/gpu_test_nvjpeg.cpp: mean |diff| <= 1.5 levels)."""
+    if not has_gpu:
+        pytest.skip("no GPU")
+    _dataset(tmp_images)
+    cpu, gpu = tmp_path / "cpu.json", tmp_path / "gpu.json"
+    run_gpuaug("stats", "--input", tmp_path / "images", "--output", cpu, "--quiet")
+    run_gpuaug("stats", "--input", tmp_path / "images", "--output", gpu, "--device", "cuda", "--quiet")
+    a, b = json.loads(cpu.read_text()), json.loads(gpu.read_text())
+    assert a["pixels"] == b["pixels"] and a["formats"] == b["formats"] and a["width"] == b["width"]
+    np.testing.assert_allclose(b["mean"], a["mean"], atol=1.5 / 255)
+    np.testing.assert_allclose(b["std"], a["std"], atol=1.5 / 255)
+    # PNG only: exact.
+    for p in (tmp_path / "images").rglob("*.jpg"):
+        p.unlink()
+    run_gpuaug("stats", "--input", tmp_path / "images", "--output", cpu, "--quiet")
+    run_gpuaug("stats", "--input", tmp_path / "images", "--output", gpu, "--device", "cuda", "--quiet")
+    assert json.loads(cpu.read_text()) == json.loads(gpu.read_text())
