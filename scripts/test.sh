@@ -33,6 +33,22 @@ elif [[ $status -ne 0 ]]; then
   failed+=(pytest)
 fi
 
+# The C++ tests again, built with AddressSanitizer + UndefinedBehaviorSanitizer (CPU code; the
+# GPU tests run under compute-sanitizer on a GPU machine: scripts/gpu_check.sh). SANITIZE=0 skips.
+if [[ "${SANITIZE:-1}" != 0 ]]; then
+  printf '\n==> C++ tests under ASan + UBSan (%s)\n' "${ASAN_BUILD_DIR:-build-asan}"
+  ASAN_BUILD_DIR="${ASAN_BUILD_DIR:-build-asan}"
+  if cmake -S . -B "$ASAN_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPUAUG_SANITIZE=ON \
+      -DGPUAUG_ENABLE_CUDA=OFF -DGPUAUG_BUILD_BENCH=OFF -DGPUAUG_WERROR=OFF >/dev/null &&
+    cmake --build "$ASAN_BUILD_DIR" -j "$JOBS" &&
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir "$ASAN_BUILD_DIR" --output-on-failure -j "$JOBS" -LE gpu; then
+    :
+  else
+    failed+=(asan)
+  fi
+fi
+
 # libFuzzer targets with ASan + UBSan, a bounded time each from a fixed seed (so that CI
 # explores the same inputs every run); any crash fails (tests/fuzz/run_fuzzers.sh).
 printf '\n==> Fuzzers (libFuzzer + ASan/UBSan, %s s each)\n' "${FUZZ_SECONDS:-30}"
