@@ -184,6 +184,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   stats_cmd->add_option("--threads", stats.threads, "CPU threads (0: all cores)");
   stats_cmd->add_option("--device", stats.device, "cpu, cuda or cuda:N (nvJPEG decode + GPU reduction)");
+  stats_cmd->add_option("--gpu-share", stats.gpu_share, "With cuda: share of JPEGs nvJPEG decodes (eighths)")
+      ->check(CLI::Range(0.0, 1.0));
   stats_cmd->add_option("--on-error", stats.on_error, "skip (list the file) or raise")
       ->check(CLI::IsMember({"raise", "skip"}));
   stats_cmd->add_flag("--resume", stats.resume, "Finish an interrupted run from its journal");

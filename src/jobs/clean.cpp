@@ -27,6 +27,7 @@
 #include "codec/decoder.h"
 #include "codec/image_info.h"
 #include "core/content_hash.h"
+#include "core/pixel_moments.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -155,12 +156,18 @@ FileResult analyse(const data::SampleRef& ref, const CleanOptions& options) {
   const int channels = image.channels;
   std::array<uint64_t, 4> sum{}, sum_sq{};
   const size_t pixels = size_t(image.width) * image.height;
-  for (size_t p = 0; p < pixels; ++p)
-    for (int c = 0; c < channels; ++c) {
-      const uint64_t v = image.pixels[p * size_t(channels) + size_t(c)];
-      sum[size_t(c)] += v;
-      sum_sq[size_t(c)] += v * v;
-    }
+  if (channels == 3) {
+    RgbMoments moments;
+    add_rgb_moments(image.pixels.data(), pixels, moments);
+    for (int c = 0; c < 3; ++c) sum[size_t(c)] = moments.sum[size_t(c)], sum_sq[size_t(c)] = moments.products[size_t(c)];
+  } else {
+    for (size_t p = 0; p < pixels; ++p)
+      for (int c = 0; c < channels; ++c) {
+        const uint64_t v = image.pixels[p * size_t(channels) + size_t(c)];
+        sum[size_t(c)] += v;
+        sum_sq[size_t(c)] += v * v;
+      }
+  }
   bool flat = pixels > 0;
   std::string stds;
   for (int c = 0; c < channels; ++c) {

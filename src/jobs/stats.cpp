@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -17,6 +18,7 @@
 #include "codec/nvjpeg_decoder.h"
 #include "core/device.h"
 #include "core/error.h"
+#include "core/pixel_moments.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
 #include "jobs/journal.h"
@@ -87,21 +89,24 @@ json quantiles(std::vector<double> values) {
 
 void PixelSums::add(const Image& image) {
   if (image.channels != 3) throw Error("", "stats", "expected a 3-channel image");
-  uint64_t s[3] = {0, 0, 0}, p[6] = {0, 0, 0, 0, 0, 0};
-  uint64_t h[3][256] = {};
-  const uint8_t* px = image.pixels.data();
   const size_t n = size_t(image.width) * size_t(image.height);
-  for (size_t i = 0; i < n; ++i, px += 3) {
-    const uint32_t r = px[0], g = px[1], b = px[2];
-    s[0] += r, s[1] += g, s[2] += b;
-    p[0] += r * r, p[1] += g * g, p[2] += b * b, p[3] += r * g, p[4] += r * b, p[5] += g * b;
-    ++h[0][r], ++h[1][g], ++h[2][b];
+  RgbMoments moments;
+  add_rgb_moments(image.pixels.data(), n, moments);
+  // Four histograms per channel, merged after, so that runs of equal values do not wait on
+  // the previous increment of the same counter.
+  std::vector<uint32_t> h(4 * 3 * 256, 0);
+  const uint8_t* px = image.pixels.data();
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t* lane = h.data() + (i & 3) * 768;
+    ++lane[px[3 * i]], ++lane[256 + px[3 * i + 1]], ++lane[512 + px[3 * i + 2]];
   }
   pixels += n;
-  for (int c = 0; c < 3; ++c) sum[c] += s[c];
-  for (int k = 0; k < 6; ++k) products[k] += p[k];
+  for (int c = 0; c < 3; ++c) sum[c] += moments.sum[size_t(c)];
+  for (int k = 0; k < 6; ++k) products[k] += moments.products[size_t(k)];
   for (int c = 0; c < 3; ++c)
-    for (int v = 0; v < 256; ++v) histogram[c][v] += h[c][v];
+    for (int v = 0; v < 256; ++v)
+      histogram[c][v] += uint64_t(h[size_t(c * 256 + v)]) + h[size_t(768 + c * 256 + v)] +
+                         h[size_t(1536 + c * 256 + v)] + h[size_t(2304 + c * 256 + v)];
 }
 
 void PixelSums::merge(const PixelSums& o) {
@@ -206,7 +211,8 @@ StatsSummary run_stats(const StatsOptions& o) {
   const Device device = parse_device(o.device);
   std::unique_ptr<codec::NvjpegDecoder> nvjpeg;
   std::unique_ptr<plan::GpuPixelStats> gpu_stats;
-  if (device.cuda && o.size == 0 && codec::NvjpegDecoder::built()) {
+  const int gpu_eighths = int(std::lround(std::clamp(o.gpu_share, 0.0, 1.0) * 8));
+  if (device.cuda && o.size == 0 && codec::NvjpegDecoder::built() && gpu_eighths > 0) {
     nvjpeg = std::make_unique<codec::NvjpegDecoder>(device.index);
     gpu_stats = std::make_unique<plan::GpuPixelStats>(device.index);
   } else if (device.cuda) {
@@ -217,7 +223,7 @@ StatsSummary run_stats(const StatsOptions& o) {
                     {"samples", count},
                     {"size", o.size},
                     {"window", kWindow},
-                    {"decoder", nvjpeg ? "nvjpeg" : "cpu"}};
+                    {"decoder", nvjpeg ? fmt::format("nvjpeg {}/8", gpu_eighths) : "cpu"}};
   Journal journal(o.output + ".journal", header, o.resume);
 
   std::optional<pipeline::Augmenter> resizer;
@@ -258,86 +264,125 @@ StatsSummary run_stats(const StatsOptions& o) {
   ThreadPool pool(o.threads);
   Progress progress("stats", count, o.progress);
   progress.advance(summary.resumed);
-  for (size_t w = 0; w < windows; ++w) {
-    if (window_done[w]) continue;
-    const size_t begin = w * kWindow, end = std::min(count, begin + kWindow);
-    std::vector<PixelSums> sums(end - begin);
-    std::vector<std::optional<ImageMeta>> window_metas(end - begin);
-    std::vector<std::string> window_errors(end - begin);
-    std::vector<std::vector<uint8_t>> blobs(end - begin);
-    std::vector<int> on_gpu(end - begin, 0);
-    // Decodes on the CPU and sums there; with a GPU, first only reads and keeps for nvJPEG the
-    // JPEGs it takes.
-    auto measure = [&](size_t k, bool gpu_pass) {
+  // Windows go through in groups (about 16 images a thread, and one nvJPEG batch), each
+  // window still journaled alone.
+  std::vector<size_t> pending;
+  for (size_t w = 0; w < windows; ++w)
+    if (!window_done[w]) pending.push_back(w);
+  const size_t group_windows = std::max<size_t>(1, (size_t(pool.size()) * 16 + kWindow - 1) / kWindow);
+  for (size_t g = 0; g < pending.size(); g += group_windows) {
+    const std::vector<size_t> group(pending.begin() + g, pending.begin() + std::min(pending.size(), g + group_windows));
+    std::vector<size_t> items;  // sample indices, window by window
+    for (size_t w : group)
+      for (size_t i = w * kWindow; i < std::min(count, (w + 1) * kWindow); ++i) items.push_back(i);
+    const size_t n = items.size();
+    std::vector<PixelSums> sums(n);
+    std::vector<std::optional<ImageMeta>> item_metas(n);
+    std::vector<std::string> item_errors(n);
+    std::vector<std::vector<uint8_t>> blobs(n);
+    std::vector<int> on_gpu(n, 0);
+    auto fail = [&](size_t k, const Error& e) {
+      item_metas[k].reset();
+      if (o.on_error == "raise") throw e;
+      item_errors[k] = e.what();
+    };
+    // Reads and peeks; with a GPU, marks its share of the JPEGs nvJPEG takes: every sample
+    // whose index % 8 falls below the share, so a run's results never depend on timing.
+    pool.parallel_for(n, [&](size_t k) {
       if (stop_requested()) return;
-      const data::SampleRef& ref = source.samples[begin + k];
+      const data::SampleRef& ref = source.samples[items[k]];
       try {
-        if (blobs[k].empty()) blobs[k] = codec::read_file(ref.path);
-        const std::vector<uint8_t>& blob = blobs[k];
+        blobs[k] = codec::read_file(ref.path);
         codec::ImageInfo info;
+        try {
+          info = codec::peek_image(blobs[k]);
+        } catch (const Error& e) {
+          throw e.with_file(ref.path);
+        }
+        item_metas[k] = ImageMeta{info.format == codec::ImageFormat::kJpeg ? 'j' : 'p', info.oriented_width(),
+                                  info.oriented_height(), blobs[k].size()};
+        on_gpu[k] = nvjpeg && int(items[k] % 8) < gpu_eighths && codec::NvjpegDecoder::takes(blobs[k], info);
+      } catch (const Error& e) {
+        fail(k, e);
+      }
+    });
+    throw_if_stopped();
+    auto measure_on_cpu = [&](size_t k) {
+      if (stop_requested() || !item_metas[k]) return;
+      const data::SampleRef& ref = source.samples[items[k]];
+      try {
         Image image;
         try {
-          info = codec::peek_image(blob);
-          window_metas[k] = ImageMeta{info.format == codec::ImageFormat::kJpeg ? 'j' : 'p', info.oriented_width(),
-                                      info.oriented_height(), blob.size()};
-          if (gpu_pass && codec::NvjpegDecoder::takes(blob, info)) {
-            on_gpu[k] = 1;
-            return;
-          }
           if (resizer) {
-            auto samples = resizer->run(blob, ref.path, begin + k, 0, 0);
+            auto samples = resizer->run(blobs[k], ref.path, items[k], 0, 0);
             image = pipeline::viewable_image(samples.at(0));
           } else {
-            image = codec::decode_image(blob, {}).image;
+            image = codec::decode_image(blobs[k], {}).image;
           }
         } catch (const Error& e) {
           throw e.with_file(ref.path);
         }
         sums[k].add(image);
-        blobs[k] = {};
       } catch (const Error& e) {
-        window_metas[k].reset();
-        if (o.on_error == "raise") throw;
-        window_errors[k] = e.what();
+        fail(k, e);
       }
+      blobs[k] = {};
     };
-    pool.parallel_for(end - begin, [&](size_t k) { measure(k, nvjpeg != nullptr); });
-    if (nvjpeg) {
-      std::vector<size_t> members;
-      std::vector<codec::GpuDecodeRequest> requests;
-      for (size_t k = 0; k < end - begin; ++k)
-        if (on_gpu[k]) {
-          members.push_back(k);
-          requests.push_back({blobs[k], {}});
-        }
-      if (!requests.empty()) {
+    // The GPU's share decodes and sums on a thread of its own while the pool decodes the rest;
+    // the GPU's totals are taken window by window so that each window's journal entry is whole.
+    std::vector<size_t> gpu_items;
+    for (size_t k = 0; k < n; ++k)
+      if (on_gpu[k]) gpu_items.push_back(k);
+    std::vector<size_t> refused;
+    std::future<void> gpu_work;
+    if (!gpu_items.empty())
+      gpu_work = std::async(std::launch::async, [&] {
+        std::vector<codec::GpuDecodeRequest> requests;
+        for (size_t k : gpu_items) requests.push_back({blobs[k], {}});
         const auto decoded = nvjpeg->decode(requests);
-        std::vector<size_t> refused;
-        for (size_t m = 0; m < members.size(); ++m) {
-          if (decoded[m])
-            gpu_stats->add(decoded[m]->device_rgb, size_t(decoded[m]->width) * size_t(decoded[m]->height));
-          else
-            refused.push_back(members[m]);
+        size_t m = 0;
+        for (size_t k = 0; k < n; ++k) {
+          if (m < gpu_items.size() && gpu_items[m] == k) {
+            if (decoded[m])
+              gpu_stats->add(decoded[m]->device_rgb, size_t(decoded[m]->width) * size_t(decoded[m]->height));
+            else
+              refused.push_back(k);
+            ++m;
+          }
+          // Last item of a window: its GPU totals go with its first item.
+          if (k + 1 == n || items[k + 1] / kWindow != items[k] / kWindow) {
+            size_t first = k;
+            while (first > 0 && items[first - 1] / kWindow == items[k] / kWindow) --first;
+            sums[first].add(gpu_stats->take());
+          }
         }
-        pool.parallel_for(refused.size(), [&](size_t r) { measure(refused[r], false); });
-        sums[0].add(gpu_stats->take());  // where it lands does not matter: the sums are exact
-      }
-    }
+      });
+    std::vector<size_t> cpu_items;
+    for (size_t k = 0; k < n; ++k)
+      if (!on_gpu[k]) cpu_items.push_back(k);
+    pool.parallel_for(cpu_items.size(), [&](size_t c) { measure_on_cpu(cpu_items[c]); });
+    if (gpu_work.valid()) gpu_work.get();
+    pool.parallel_for(refused.size(), [&](size_t r) { measure_on_cpu(refused[r]); });
     throw_if_stopped();
-    json entry{{"window", w}, {"images", json::array()}, {"errors", json::array()}};
-    PixelSums window_sum;
-    for (size_t k = 0; k < end - begin; ++k) {
-      window_sum.merge(sums[k]);
-      if (window_metas[k])
-        entry["images"].push_back({begin + k, std::string(1, window_metas[k]->format), window_metas[k]->width,
-                                   window_metas[k]->height, window_metas[k]->bytes});
-      else
-        entry["errors"].push_back({{"file", source.samples[begin + k].relative}, {"error", window_errors[k]}});
+    for (size_t k0 = 0; k0 < n;) {
+      const size_t w = items[k0] / kWindow;
+      json entry{{"window", w}, {"images", json::array()}, {"errors", json::array()}};
+      PixelSums window_sum;
+      size_t k = k0;
+      for (; k < n && items[k] / kWindow == w; ++k) {
+        window_sum.merge(sums[k]);
+        if (item_metas[k])
+          entry["images"].push_back({items[k], std::string(1, item_metas[k]->format), item_metas[k]->width,
+                                     item_metas[k]->height, item_metas[k]->bytes});
+        else
+          entry["errors"].push_back({{"file", source.samples[items[k]].relative}, {"error", item_errors[k]}});
+      }
+      entry["sums"] = window_sum.to_json();
+      journal.append(entry);
+      absorb(entry);
+      progress.advance(k - k0);
+      k0 = k;
     }
-    entry["sums"] = window_sum.to_json();
-    journal.append(entry);
-    absorb(entry);
-    progress.advance(end - begin);
   }
   progress.finish();
 

@@ -23,6 +23,9 @@ struct StatsOptions {
   // cuda[:N]: JPEGs nvJPEG takes are decoded and reduced on the GPU (without --size); their
   // pixels, hence the results, differ slightly from libjpeg-turbo's.
   std::string device = "cpu";
+  // The share of JPEGs that go to nvJPEG (in eighths: samples whose index % 8 is below
+  // 8 · share) while the CPU threads decode the rest; fixed, so results never depend on timing.
+  double gpu_share = 0.5;
   std::string on_error = "skip";  // skip (list the file in "errors") | raise
   bool resume = false;
   bool progress = true;
