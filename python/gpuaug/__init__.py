@@ -25,16 +25,18 @@ __version__ = _gpuaug.__version__
 SpecLike = Union[str, os.PathLike, Mapping[str, Any], Sequence["ops.Op"]]
 SourceLike = Union[str, os.PathLike, Sequence[Union[str, os.PathLike, tuple]]]
 
-# (rank, world size) variables, in the order they are looked for: torchrun, Slurm, Open MPI.
+# (rank, world size) variables, in the order they are looked for: torchrun, Open MPI, Slurm
+# (Open MPI first: under mpirun inside an sbatch allocation every process sees SLURM_PROCID 0).
+# src/dist/world.cpp reads the same, in the same order.
 _ENV_PAIRS = (
     ("RANK", "WORLD_SIZE"),
-    ("SLURM_PROCID", "SLURM_NTASKS"),
     ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
+    ("SLURM_PROCID", "SLURM_NTASKS"),
 )
 
 
 def distributed_env(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
-    """(rank, world_size) from torchrun, Slurm or Open MPI variables; (0, 1) when none is set."""
+    """(rank, world_size) from torchrun, Open MPI or Slurm variables; (0, 1) when none is set."""
     environ = os.environ if environ is None else environ
     for rank_key, size_key in _ENV_PAIRS:
         if rank_key in environ and size_key in environ:
@@ -77,8 +79,8 @@ class Pipeline:
         as torch's DataLoader and DistributedSampler do with drop_last=True.
     on_error: "raise" (gpuaug.Error naming file, stage and cause) or "skip" (count and leave
         the sample out of its batch; see `skipped`).
-    rank, world_size: this process' shard; by default from RANK/WORLD_SIZE, SLURM_PROCID/
-        SLURM_NTASKS or OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE, else (0, 1). Every rank
+    rank, world_size: this process' shard; by default from RANK/WORLD_SIZE,
+        OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE or SLURM_PROCID/SLURM_NTASKS, else (0, 1). Every rank
         takes a disjoint part of the same permutation (data::epoch_order + data::shard).
 
     Iterating yields (images, labels, indices): images a DLPack-capable array (N, C, H, W) or

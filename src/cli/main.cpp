@@ -11,6 +11,8 @@
 #include "core/cuda_runtime_info.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "dist/communicator.h"
+#include "dist/world.h"
 #include "jobs/augment.h"
 #include "jobs/bench.h"
 #include "jobs/clean.h"
@@ -27,8 +29,8 @@ using namespace gpuaug;
 
 std::string info_text() {
   std::string text = fmt::format("gpuaug {}\n", GPUAUG_VERSION);
-  text += fmt::format("  build: CUDA {}, nvJPEG {}\n", built_with_cuda() ? "yes" : "no",
-                      built_with_nvjpeg() ? "yes" : "no");
+  text += fmt::format("  build: CUDA {}, nvJPEG {}, MPI {}\n", built_with_cuda() ? "yes" : "no",
+                      built_with_nvjpeg() ? "yes" : "no", dist::built_with_mpi() ? "yes" : "no");
   text += fmt::format("  libjpeg API {}, libpng {}\n", JPEG_LIB_VERSION, PNG_LIBPNG_VER_STRING);
   text += fmt::format("  CPU threads: {}\n", hardware_threads());
   const auto devices = cuda_devices();
@@ -227,9 +229,11 @@ int main(int argc, char** argv) {
     } else if (app.got_subcommand("augment")) {
       augment.seed = augment_seed;
       augment.progress = !augment_quiet;
+      const bool first_rank = dist::detect_world().rank == 0;
       const auto summary = jobs::run_augment(augment);
-      for (const auto& error : summary.errors) fmt::print(stderr, "skipped: {}\n", error);
-      if (!augment_quiet)
+      if (first_rank)
+        for (const auto& error : summary.errors) fmt::print(stderr, "skipped: {}\n", error);
+      if (!augment_quiet && first_rank)
         fmt::print(stderr, "augment: {} images, {} samples written to {}, {} skipped, {:.2f} s\n",
                    summary.images, summary.written, augment.output, summary.skipped, summary.seconds);
     } else if (app.got_subcommand("preview")) {
@@ -262,7 +266,7 @@ int main(int argc, char** argv) {
     } else if (app.got_subcommand("stats")) {
       stats.progress = !stats_quiet;
       const auto summary = jobs::run_stats(stats);
-      if (!stats_quiet) std::cerr << jobs::stats_summary_text(summary);
+      if (!stats_quiet && dist::detect_world().rank == 0) std::cerr << jobs::stats_summary_text(summary);
     } else if (app.got_subcommand("reduce")) {
       if (!shard_size_text.empty()) reduce.shard_size = parse_byte_size(shard_size_text);
       reduce.progress = !reduce_quiet;
@@ -274,12 +278,15 @@ int main(int argc, char** argv) {
     }
   } catch (const jobs::Interrupted& e) {
     fmt::print(stderr, "gpuaug: {}\n", e.cause());
+    dist::end_other_processes(128 + e.signal_number());
     return 128 + e.signal_number();
   } catch (const Error& e) {
     fmt::print(stderr, "gpuaug: error: {}\n", e.what());
+    dist::end_other_processes(1);  // a rank that fails ends the job, no rank left waiting
     return 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "gpuaug: error: {}\n", e.what());
+    dist::end_other_processes(1);
     return 1;
   }
   return 0;

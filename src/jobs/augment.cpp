@@ -8,8 +8,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <tuple>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "codec/decoder.h"
 #include "codec/nvjpeg_decoder.h"
@@ -17,6 +19,8 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
+#include "dist/communicator.h"
+#include "dist/world.h"
 #include "jobs/output_files.h"
 #include "jobs/progress.h"
 #include "pipeline/augmenter.h"
@@ -69,6 +73,15 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     for (uint64_t i = 0; i < source.samples.size(); ++i)
       for (int k = 0; k < options.copies; ++k) items.push_back({i, uint32_t(k)});
   }
+  // Across processes each rank takes the images whose index % size is its rank; their outputs
+  // are disjoint files, and rank 0 writes the record and counts from everybody's.
+  const dist::World world = dist::detect_world();
+  // Messages only where needed: under mpirun (to report everybody's counts) or for a record.
+  // Launched by torchrun or Slurm without MPI, each rank writes its part and counts its own.
+  dist::Communicator* comm =
+      world.distributed() && (world.mpi || !options.record_path.empty()) ? &dist::communicator(world) : nullptr;
+  if (world.distributed())
+    std::erase_if(items, [&](const WorkItem& w) { return int(w.index % uint64_t(world.size)) != world.rank; });
   const bool numbered_copies =
       replay ? std::any_of(items.begin(), items.end(), [](const WorkItem& w) { return w.copy > 0; })
              : options.copies > 1;
@@ -82,8 +95,8 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   std::vector<std::vector<std::string>> records(items.size());
   std::vector<std::string> item_errors(items.size());
   std::vector<size_t> item_written(items.size(), 0);
-  Progress progress("augment", items.size(), options.progress);
-  ThreadPool pool(options.threads);
+  Progress progress("augment", items.size(), options.progress && world.rank == 0);
+  ThreadPool pool(options.threads > 0 ? options.threads : dist::threads_per_process(world));
   auto write_item = [&](size_t n, const std::vector<pipeline::AugmentedSample>& samples) {
     const data::SampleRef& ref = source.samples[items[n].index];
     for (const auto& sample : samples) {
@@ -155,20 +168,43 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   }
   progress.finish();
 
-  std::string record_text;
+  // (image, copy) -> record lines, and the failures, from every rank.
+  nlohmann::json mine{{"written", 0}, {"records", nlohmann::json::array()}, {"errors", nlohmann::json::array()}};
   std::map<uint64_t, bool> failed_images;  // a bad file counts once, whatever its copies
   for (size_t n = 0; n < items.size(); ++n) {
-    summary.written += item_written[n];
-    for (const std::string& line : records[n]) record_text += line + "\n";
+    mine["written"] = mine["written"].get<size_t>() + item_written[n];
+    for (const std::string& line : records[n]) mine["records"].push_back({items[n].index, items[n].copy, line});
     if (!item_errors[n].empty() && !failed_images[items[n].index]) {
       failed_images[items[n].index] = true;
-      ++summary.skipped;
-      summary.errors.push_back(item_errors[n]);
+      mine["errors"].push_back({items[n].index, item_errors[n]});
     }
   }
-  if (!options.record_path.empty())
+  std::vector<nlohmann::json> parts{mine};
+  if (comm) {
+    parts.clear();
+    for (const std::string& part : comm->gather(mine.dump())) parts.push_back(nlohmann::json::parse(part));
+  }
+  std::vector<std::tuple<uint64_t, uint32_t, std::string>> record_lines;
+  std::vector<std::pair<uint64_t, std::string>> errors;
+  for (const auto& part : parts) {
+    summary.written += part.at("written").get<size_t>();
+    for (const auto& r : part.at("records"))
+      record_lines.emplace_back(r.at(0).get<uint64_t>(), r.at(1).get<uint32_t>(), r.at(2).get<std::string>());
+    for (const auto& e : part.at("errors")) errors.emplace_back(e.at(0).get<uint64_t>(), e.at(1).get<std::string>());
+  }
+  // Input order (index, copy; crops in the order made), whatever the threads and ranks.
+  std::stable_sort(record_lines.begin(), record_lines.end(), [](const auto& a, const auto& b) {
+    return std::tie(std::get<0>(a), std::get<1>(a)) < std::tie(std::get<0>(b), std::get<1>(b));
+  });
+  std::sort(errors.begin(), errors.end());
+  summary.skipped = errors.size();
+  for (auto& e : errors) summary.errors.push_back(std::move(e.second));
+  std::string record_text;
+  for (const auto& line : record_lines) record_text += std::get<2>(line) + "\n";
+  if (!options.record_path.empty() && world.rank == 0)
     write_file_atomic(options.record_path,
                       {reinterpret_cast<const uint8_t*>(record_text.data()), record_text.size()});
+  if (comm) comm->barrier();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }

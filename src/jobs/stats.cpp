@@ -21,6 +21,9 @@
 #include "core/pixel_moments.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
+#include "dist/communicator.h"
+#include "dist/world.h"
+#include "data/source.h"
 #include "jobs/journal.h"
 #include "jobs/output_files.h"
 #include "jobs/progress.h"
@@ -208,6 +211,8 @@ StatsSummary run_stats(const StatsOptions& o) {
   if (o.size < 0) throw Error("", "stats", "--size must be positive");
   const data::Source source = data::open_source(o.input);
   const size_t count = source.samples.size();
+  const dist::World world = dist::detect_world();
+  dist::Communicator& comm = dist::communicator(world);
   const Device device = parse_device(o.device);
   std::unique_ptr<codec::NvjpegDecoder> nvjpeg;
   std::unique_ptr<plan::GpuPixelStats> gpu_stats;
@@ -223,8 +228,11 @@ StatsSummary run_stats(const StatsOptions& o) {
                     {"samples", count},
                     {"size", o.size},
                     {"window", kWindow},
-                    {"decoder", nvjpeg ? fmt::format("nvjpeg {}/8", gpu_eighths) : "cpu"}};
-  Journal journal(o.output + ".journal", header, o.resume);
+                    {"decoder", nvjpeg ? fmt::format("nvjpeg {}/8", gpu_eighths) : "cpu"},
+                    {"ranks", world.size}};
+  // One journal a rank; window w belongs to rank w % size.
+  Journal journal(o.output + ".journal" + (world.distributed() ? fmt::format(".rank{}", world.rank) : ""),
+                  header, o.resume);
 
   std::optional<pipeline::Augmenter> resizer;
   if (o.size > 0) {
@@ -261,14 +269,14 @@ StatsSummary run_stats(const StatsOptions& o) {
                        entry.at("window").get<size_t>() * kWindow;
   }
 
-  ThreadPool pool(o.threads);
-  Progress progress("stats", count, o.progress);
+  ThreadPool pool(o.threads > 0 ? o.threads : dist::threads_per_process(world));
+  Progress progress("stats", count, o.progress && world.rank == 0);
   progress.advance(summary.resumed);
   // Windows go through in groups (about 16 images a thread, and one nvJPEG batch), each
   // window still journaled alone.
   std::vector<size_t> pending;
   for (size_t w = 0; w < windows; ++w)
-    if (!window_done[w]) pending.push_back(w);
+    if (!window_done[w] && int(w % size_t(world.size)) == world.rank) pending.push_back(w);
   const size_t group_windows = std::max<size_t>(1, (size_t(pool.size()) * 16 + kWindow - 1) / kWindow);
   for (size_t g = 0; g < pending.size(); g += group_windows) {
     const std::vector<size_t> group(pending.begin() + g, pending.begin() + std::min(pending.size(), g + group_windows));
@@ -386,6 +394,36 @@ StatsSummary run_stats(const StatsOptions& o) {
   }
   progress.finish();
 
+  // Ranks send their exact totals, image facts and errors to rank 0, which adds them: the same
+  // integers, hence the same file, as one process.
+  if (world.distributed()) {
+    json mine{{"sums", total.to_json()}, {"images", json::array()}, {"errors", errors}};
+    for (size_t i = 0; i < count; ++i)
+      if (metas[i])
+        mine["images"].push_back({i, std::string(1, metas[i]->format), metas[i]->width, metas[i]->height,
+                                  metas[i]->bytes});
+    const std::vector<std::string> parts = comm.gather(mine.dump());
+    if (world.rank != 0) {
+      comm.barrier();  // rank 0 has written the file when this returns
+      journal.finish();
+      summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return summary;
+    }
+    total = PixelSums();
+    errors = json::array();
+    for (const std::string& part : parts) {
+      const json theirs = json::parse(part);
+      absorb({{"window", 0}, {"sums", theirs.at("sums")}, {"images", theirs.at("images")},
+              {"errors", theirs.at("errors")}});
+    }
+  }
+  // In input order whatever the ranks, windows or resumes.
+  std::vector<json> sorted_errors(errors.begin(), errors.end());
+  std::stable_sort(sorted_errors.begin(), sorted_errors.end(), [](const json& a, const json& b) {
+    return a.at("file").get<std::string>() < b.at("file").get<std::string>();
+  });
+  errors = sorted_errors;
+
   // Float64 results from the exact totals.
   const ChannelMoments m = channel_moments(total);
   std::vector<double> widths, heights, aspects, bytes;
@@ -428,6 +466,7 @@ StatsSummary run_stats(const StatsOptions& o) {
               {"errors", errors}};
   const std::string text = result.dump(1) + "\n";
   write_file_atomic(o.output, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+  if (world.distributed()) comm.barrier();
   journal.finish();
   summary.measured = widths.size();
   summary.skipped = errors.size();

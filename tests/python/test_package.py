@@ -226,6 +226,8 @@ def test_shards_pad_or_cut_like_distributed_sampler(tree: Path, drop_last: bool,
     {"RANK": "2", "WORLD_SIZE": "4"},
     {"SLURM_PROCID": "2", "SLURM_NTASKS": "4"},
     {"OMPI_COMM_WORLD_RANK": "2", "OMPI_COMM_WORLD_SIZE": "4"},
+    # mpirun inside an sbatch allocation: Open MPI's rank, not the step's SLURM_PROCID.
+    {"OMPI_COMM_WORLD_RANK": "2", "OMPI_COMM_WORLD_SIZE": "4", "SLURM_PROCID": "0", "SLURM_NTASKS": "1"},
 ])
 def test_rank_and_world_size_from_the_environment(tree: Path, monkeypatch, env) -> None:
     for key in ("RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS", "OMPI_COMM_WORLD_RANK",

@@ -1,0 +1,67 @@
+// Environment variables of the launchers, read once.
+#include "dist/world.h"
+
+#include <cstdlib>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+namespace gpuaug::dist {
+
+namespace {
+
+const char* env(const char* name) {
+  const char* value = std::getenv(name);
+  return value && *value ? value : nullptr;
+}
+
+int env_int(const char* name, int fallback) {
+  const char* value = env(name);
+  if (!value) return fallback;
+  try {
+    size_t used = 0;
+    const int n = std::stoi(value, &used);
+    if (used == std::string(value).size() && n >= 0) return n;
+  } catch (const std::exception&) {
+  }
+  throw Error("", "world", fmt::format("{}='{}' is not a non-negative integer", name, value));
+}
+
+}  // namespace
+
+World detect_world() {
+  struct Launcher {
+    const char* name;
+    const char* rank;
+    const char* size;
+    const char* local_size;
+  };
+  static const Launcher launchers[] = {
+      {"torchrun", "RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE"},
+      {"mpirun", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE"},
+      {"mpirun", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE"},
+      {"slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_NTASKS_PER_NODE"},
+  };
+  World world;
+  for (const Launcher& l : launchers) {
+    if (!env(l.rank) || !env(l.size)) continue;
+    world.rank = env_int(l.rank, 0);
+    world.size = env_int(l.size, 1);
+    world.local_size = std::max(1, env_int(l.local_size, 1));
+    world.launcher = l.name;
+    break;
+  }
+  if (world.size < 1 || world.rank >= world.size)
+    throw Error("", "world", fmt::format("rank {} of {} processes: need 0 <= rank < size", world.rank, world.size));
+  world.mpi = env("OMPI_COMM_WORLD_SIZE") || env("PMIX_RANK") || env("PMI_SIZE");
+  return world;
+}
+
+int threads_per_process(const World& world) {
+  return std::max(1, hardware_threads() / std::max(1, world.local_size));
+}
+
+}  // namespace gpuaug::dist

@@ -1,0 +1,29 @@
+// World: this process' rank and the number of processes, from the launcher's environment
+// (torchrun, Slurm, Open MPI), and how many of them share this machine.
+#pragma once
+
+#include <string>
+
+namespace gpuaug::dist {
+
+struct World {
+  int rank = 0;
+  int size = 1;
+  int local_size = 1;          // processes on this machine (for the default thread count)
+  std::string launcher = "";  // "torchrun", "slurm", "mpirun", or empty for one process
+  bool mpi = false;            // launched by mpirun / an MPI process manager
+
+  bool distributed() const { return size > 1; }
+};
+
+// torchrun: RANK, WORLD_SIZE, LOCAL_WORLD_SIZE; Open MPI: OMPI_COMM_WORLD_RANK, _SIZE,
+// _LOCAL_SIZE (PMIx: PMIX_RANK); Slurm: SLURM_PROCID, SLURM_NTASKS, SLURM_NTASKS_PER_NODE.
+// The first complete pair wins, in that order, as in the Python package (Open MPI before Slurm:
+// under mpirun inside an sbatch allocation every process sees the step's SLURM_PROCID 0).
+// Malformed values are an Error(stage "world") naming the variable.
+World detect_world();
+
+// CPU threads for one process: the cores divided among this machine's processes, at least 1.
+int threads_per_process(const World& world);
+
+}  // namespace gpuaug::dist

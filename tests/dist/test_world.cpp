@@ -1,0 +1,81 @@
+// detect_world: which launcher's variables win, local sizes, malformed values, and the
+// communicator for one process (gather returns what it was given).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "../common/references.h"
+#include "dist/communicator.h"
+#include "dist/world.h"
+
+namespace gpuaug::dist {
+namespace {
+
+using gpuaug_test::expect_error;
+
+const char* const kVariables[] = {"RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS",
+                                  "SLURM_NTASKS_PER_NODE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE",
+                                  "OMPI_COMM_WORLD_LOCAL_SIZE", "PMIX_RANK", "PMI_SIZE"};
+
+class WorldTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* v : kVariables) unsetenv(v);
+  }
+  void TearDown() override { SetUp(); }
+};
+
+TEST_F(WorldTest, NoLauncherIsOneProcess) {
+  const World w = detect_world();
+  EXPECT_EQ(w.rank, 0);
+  EXPECT_EQ(w.size, 1);
+  EXPECT_FALSE(w.distributed());
+  EXPECT_FALSE(w.mpi);
+  EXPECT_EQ(communicator(w).gather("x"), std::vector<std::string>{"x"});
+}
+
+TEST_F(WorldTest, TorchrunThenOpenMpiThenSlurm) {
+  setenv("SLURM_PROCID", "0", 1);
+  setenv("SLURM_NTASKS", "1", 1);
+  setenv("OMPI_COMM_WORLD_RANK", "3", 1);
+  setenv("OMPI_COMM_WORLD_SIZE", "8", 1);
+  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "4", 1);
+  World w = detect_world();  // mpirun inside an allocation: Open MPI's rank
+  EXPECT_EQ(w.launcher, "mpirun");
+  EXPECT_EQ(w.rank, 3);
+  EXPECT_EQ(w.size, 8);
+  EXPECT_EQ(w.local_size, 4);
+  EXPECT_TRUE(w.mpi);
+  setenv("RANK", "1", 1);
+  setenv("WORLD_SIZE", "2", 1);
+  w = detect_world();
+  EXPECT_EQ(w.launcher, "torchrun");
+  EXPECT_EQ(w.rank, 1);
+  EXPECT_EQ(w.size, 2);
+  EXPECT_EQ(w.local_size, 1);
+}
+
+TEST_F(WorldTest, Slurm) {
+  setenv("SLURM_PROCID", "5", 1);
+  setenv("SLURM_NTASKS", "6", 1);
+  setenv("SLURM_NTASKS_PER_NODE", "3", 1);
+  const World w = detect_world();
+  EXPECT_EQ(w.launcher, "slurm");
+  EXPECT_EQ(w.rank, 5);
+  EXPECT_EQ(w.local_size, 3);
+  EXPECT_GE(threads_per_process(w), 1);
+}
+
+TEST_F(WorldTest, MalformedValuesAreNamed) {
+  setenv("RANK", "two", 1);
+  setenv("WORLD_SIZE", "4", 1);
+  Error e = expect_error([] { detect_world(); });
+  EXPECT_EQ(e.stage(), "world");
+  EXPECT_NE(e.cause().find("RANK='two'"), std::string::npos) << e.cause();
+  setenv("RANK", "4", 1);
+  e = expect_error([] { detect_world(); });
+  EXPECT_NE(e.cause().find("rank 4 of 4"), std::string::npos) << e.cause();
+}
+
+}  // namespace
+}  // namespace gpuaug::dist

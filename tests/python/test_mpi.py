@@ -1,0 +1,97 @@
+"""Many processes under mpirun (Open MPI, CPU): stats and augment give the same files as one
+process, outputs are split across ranks without overlap, and a failing rank ends every rank."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness import mixed_image, tree_hash, write_spec
+
+RANKS = 4
+
+
+@pytest.fixture(scope="module")
+def mpirun(gpuaug_bin: Path) -> list[str]:
+    if shutil.which("mpirun") is None:
+        pytest.skip("no mpirun (Debian: apt-get install openmpi-bin)")
+    info = subprocess.run([str(gpuaug_bin), "info"], capture_output=True, text=True, check=True).stdout
+    if "MPI yes" not in info:
+        pytest.skip("this gpuaug was built without MPI")
+    # --oversubscribe: more ranks than CI's 2 cores; root allowed in CI containers.
+    return ["mpirun", "-np", str(RANKS), "--oversubscribe"]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_btl_vader_single_copy_mechanism="none", OMPI_MCA_rmaps_base_oversubscribe="1")
+    for key in ("RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"):
+        env.pop(key, None)
+    return env
+
+
+def _run(cmd: list, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=120, env=_env(), **kw)
+
+
+@pytest.fixture
+def dataset(tmp_images, tmp_path) -> Path:
+    tmp_images({f"c{i % 3}/img_{i:02d}.{'jpg' if i % 2 else 'png'}": mixed_image(40 + i, 56, seed=i)
+                for i in range(21)}, quality=90)
+    return tmp_path / "images"
+
+
+def test_stats_equal_one_process(gpuaug_bin, mpirun, tmp_path, dataset):
+    one, many = tmp_path / "one.json", tmp_path / "many.json"
+    _run([gpuaug_bin, "stats", "--input", dataset, "--output", one, "--quiet"], check=True)
+    proc = _run([*mpirun, gpuaug_bin, "stats", "--input", dataset, "--output", many, "--threads", 1, "--quiet"])
+    assert proc.returncode == 0, proc.stderr
+    assert many.read_bytes() == one.read_bytes()
+    assert not list(tmp_path.glob("*.journal*"))
+
+
+def test_augment_equal_one_process_and_split(gpuaug_bin, mpirun, tmp_path, dataset):
+    spec = write_spec(tmp_path / "spec.yaml", [{"random_resized_crop": {"size": [24, 24]}},
+                                              {"horizontal_flip": {}}], seed=3)
+    args = ["augment", "--spec", spec, "--input", dataset, "--copies", 2, "--threads", 1, "--quiet"]
+    _run([gpuaug_bin, *args, "--output", tmp_path / "one", "--record", tmp_path / "one.jsonl"], check=True)
+    proc = _run([*mpirun, gpuaug_bin, *args, "--output", tmp_path / "many", "--record", tmp_path / "many.jsonl"])
+    assert proc.returncode == 0, proc.stderr
+    assert tree_hash(tmp_path / "many") == tree_hash(tmp_path / "one")
+    assert (tmp_path / "many.jsonl").read_text() == (tmp_path / "one.jsonl").read_text()
+    assert len(tree_hash(tmp_path / "many")) == 21 * 2
+    # Rank r writes exactly the images with index % RANKS == r, as in the whole run: one rank
+    # launched alone (torchrun's variables, no MPI needed without --record) makes its part.
+    one = tree_hash(tmp_path / "one")
+    images = sorted(str(p.relative_to(dataset)) for p in dataset.rglob("*") if p.is_file())
+    for rank in range(RANKS):
+        env = {**_env(), "RANK": str(rank), "WORLD_SIZE": str(RANKS)}
+        subprocess.run([str(gpuaug_bin), *map(str, args), "--output", str(tmp_path / f"rank{rank}")],
+                       capture_output=True, text=True, env=env, timeout=60, check=True)
+        part = tree_hash(tmp_path / f"rank{rank}")
+        mine = {Path(images[i]).with_suffix("").as_posix() for i in range(len(images)) if i % RANKS == rank}
+        assert {name.rsplit("-", 1)[0] for name in part} == mine
+        assert all(one[name] == digest for name, digest in part.items())
+    # A record needs the ranks' lines gathered: without mpirun that is refused, clearly.
+    proc = subprocess.run([str(gpuaug_bin), *map(str, args), "--output", str(tmp_path / "x"), "--record",
+                           str(tmp_path / "x.jsonl")], capture_output=True, text=True,
+                          env={**_env(), "RANK": "1", "WORLD_SIZE": str(RANKS)}, timeout=60)
+    assert proc.returncode == 1 and "mpirun" in proc.stderr
+
+
+def test_failing_rank_ends_every_rank(gpuaug_bin, mpirun, tmp_path, dataset):
+    victim = sorted(p for p in dataset.rglob("*.jpg"))[0]
+    victim.write_bytes(victim.read_bytes()[:150])  # truncated: one rank raises
+    spec = write_spec(tmp_path / "spec.yaml", [{"resize": {"size": 16}}])
+    proc = _run([*mpirun, gpuaug_bin, "augment", "--spec", spec, "--input", dataset, "--output", tmp_path / "out",
+                 "--threads", 1, "--quiet"])
+    assert proc.returncode != 0
+    assert victim.name in proc.stderr
+    proc = _run([*mpirun, gpuaug_bin, "stats", "--input", dataset, "--output", tmp_path / "s.json",
+                 "--on-error", "raise", "--threads", 1, "--quiet"])
+    assert proc.returncode != 0 and victim.name in proc.stderr
+    assert not (tmp_path / "s.json").exists()
