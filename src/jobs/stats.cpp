@@ -6,6 +6,8 @@
 #include <chrono>
 #include <future>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -278,7 +280,12 @@ StatsSummary run_stats(const StatsOptions& o) {
   for (size_t w = 0; w < windows; ++w)
     if (!window_done[w] && int(w % size_t(world.size)) == world.rank) pending.push_back(w);
   const size_t group_windows = std::max<size_t>(1, (size_t(pool.size()) * 16 + kWindow - 1) / kWindow);
+  const bool trace = std::getenv("GPUAUG_TRACE_STATS") != nullptr;
+  using Clock = std::chrono::steady_clock;
+  auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
   for (size_t g = 0; g < pending.size(); g += group_windows) {
+    const auto t_group = Clock::now();
+    double t_read = 0, t_gpu = 0, t_cpu = 0;
     const std::vector<size_t> group(pending.begin() + g, pending.begin() + std::min(pending.size(), g + group_windows));
     std::vector<size_t> items;  // sample indices, window by window
     for (size_t w : group)
@@ -315,6 +322,7 @@ StatsSummary run_stats(const StatsOptions& o) {
       }
     });
     throw_if_stopped();
+    t_read = ms_since(t_group);
     auto measure_on_cpu = [&](size_t k) {
       if (stop_requested() || !item_metas[k]) return;
       const data::SampleRef& ref = source.samples[items[k]];
@@ -345,6 +353,7 @@ StatsSummary run_stats(const StatsOptions& o) {
     std::future<void> gpu_work;
     if (!gpu_items.empty())
       gpu_work = std::async(std::launch::async, [&] {
+        const auto t_start = Clock::now();
         std::vector<codec::GpuDecodeRequest> requests;
         for (size_t k : gpu_items) requests.push_back({blobs[k], {}});
         const auto decoded = nvjpeg->decode(requests);
@@ -364,11 +373,14 @@ StatsSummary run_stats(const StatsOptions& o) {
             sums[first].add(gpu_stats->take());
           }
         }
+        t_gpu = ms_since(t_start);
       });
     std::vector<size_t> cpu_items;
     for (size_t k = 0; k < n; ++k)
       if (!on_gpu[k]) cpu_items.push_back(k);
+    const auto t_cpu_start = Clock::now();
     pool.parallel_for(cpu_items.size(), [&](size_t c) { measure_on_cpu(cpu_items[c]); });
+    t_cpu = ms_since(t_cpu_start);
     if (gpu_work.valid()) gpu_work.get();
     pool.parallel_for(refused.size(), [&](size_t r) { measure_on_cpu(refused[r]); });
     throw_if_stopped();
@@ -391,6 +403,9 @@ StatsSummary run_stats(const StatsOptions& o) {
       progress.advance(k - k0);
       k0 = k;
     }
+    if (trace)
+      std::fprintf(stderr, "stats: group of %zu: read %.2f ms, cpu %zu in %.2f ms, gpu %zu in %.2f ms, total %.2f ms\n",
+                   n, t_read, cpu_items.size(), t_cpu, gpu_items.size(), t_gpu, ms_since(t_group));
   }
   progress.finish();
 
