@@ -2,12 +2,18 @@
 #include "data/source.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <system_error>
 
+#include <nlohmann/json.hpp>
+
+#include "codec/decoder.h"
 #include "core/error.h"
+#include "data/tar_reader.h"
 
 namespace gpuaug::data {
 
@@ -211,6 +217,97 @@ Source read_file_list(const std::string& list_path) {
   return source;
 }
 
+std::vector<uint8_t> read_sample(const Source& source, const SampleRef& ref) {
+  if (ref.shard < 0) return codec::read_file(ref.path);
+  const TarShard& shard = *source.shards.at(size_t(ref.shard));
+  const std::span<const uint8_t> bytes = shard.data(shard.members().at(ref.member));
+  if (bytes.empty()) throw Error(ref.path, "read", "empty file");
+  return {bytes.begin(), bytes.end()};
+}
+
+Source read_shards(const std::vector<std::string>& shard_paths, const std::string& root,
+                   std::vector<std::string> classes) {
+  Source source;
+  source.root = root;
+  source.classes = std::move(classes);
+  for (const std::string& path : shard_paths) {
+    auto shard = std::make_shared<const TarShard>(path);
+    const int shard_index = int(source.shards.size());
+    const std::string shard_name = fs::path(path).filename().string();
+    for (const TarSample& sample : shard->samples()) {
+      const TarField* image = sample.find("jpg");
+      if (!image) image = sample.find("jpeg");
+      if (!image) image = sample.find("png");
+      if (!image) continue;
+      SampleRef ref;
+      const TarMember& member = shard->members()[image->member];
+      ref.path = path + "#" + member.name;
+      ref.relative = sample.key + "." + image->extension;
+      ref.shard = shard_index;
+      ref.member = image->member;
+      if (const TarField* cls = sample.find("cls")) {
+        const std::span<const uint8_t> text = shard->data(*cls);
+        std::string label(text.begin(), text.end());
+        while (!label.empty() && std::isspace(static_cast<unsigned char>(label.back()))) label.pop_back();
+        try {
+          size_t used = 0;
+          ref.label = std::stoll(label, &used);
+          if (used != label.size() || ref.label < 0) throw std::invalid_argument(label);
+        } catch (const std::exception&) {
+          throw Error(path + "#" + shard->members()[cls->member].name, kStage,
+                      "label " + printable_name(label) + " is not a non-negative integer");
+        }
+      }
+      source.samples.push_back(std::move(ref));
+    }
+    source.shards.push_back(std::move(shard));
+  }
+  if (source.samples.empty())
+    throw Error(shard_paths.size() == 1 ? shard_paths[0] : root, kStage, "no images found in the tar shards");
+  // Outputs are named after the keys: two samples with one key would write one file.
+  std::map<std::string, const SampleRef*> seen;
+  for (const SampleRef& ref : source.samples)
+    if (auto [it, fresh] = seen.emplace(ref.relative, &ref); !fresh)
+      throw Error(ref.path, kStage, "sample " + printable_name(ref.relative) + " is also " + it->second->path);
+  return source;
+}
+
+namespace {
+
+// The shards a folder holds: those index.json names (reduce's output), else its *.tar files
+// when it has no images of its own; empty when it is a plain image folder.
+std::vector<std::string> folder_shards(const std::string& folder, std::vector<std::string>& classes) {
+  std::error_code ec;
+  const fs::path index = fs::path(folder) / "index.json";
+  std::vector<std::string> shards;
+  if (fs::is_regular_file(index, ec)) {
+    std::ifstream in(index);
+    const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    if (!j.is_discarded() && j.contains("shards") && j["shards"].is_array()) {
+      for (const auto& s : j["shards"])
+        if (s.contains("file") && s["file"].is_string())
+          shards.push_back((fs::path(folder) / s["file"].get<std::string>()).string());
+      if (j.contains("classes") && j["classes"].is_array())
+        for (const auto& c : j["classes"])
+          if (c.is_string()) classes.push_back(c.get<std::string>());
+      return shards;
+    }
+  }
+  bool has_images = false;
+  for (auto it = fs::directory_iterator(folder, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (it->is_regular_file(ec) && name.size() > 4 && name.compare(name.size() - 4, 4, ".tar") == 0 && name[0] != '.')
+      shards.push_back(it->path().string());
+    else if (is_image_name(name) || it->is_directory(ec))
+      has_images = true;  // a tree of images (or sub-folders that may hold them) wins
+  }
+  if (has_images) return {};
+  std::sort(shards.begin(), shards.end());
+  return shards;
+}
+
+}  // namespace
+
 Source open_source(const std::string& input) {
   std::error_code ec;
   const fs::file_status status = fs::status(input, ec);
@@ -218,6 +315,9 @@ Source open_source(const std::string& input) {
 
   Source source;
   if (fs::is_directory(status)) {
+    std::vector<std::string> classes;
+    if (auto shards = folder_shards(input, classes); !shards.empty())
+      return read_shards(shards, input, std::move(classes));
     source = scan_folder(input);
     if (source.samples.empty()) {
       throw Error(input, kStage, "no images found (looked for .jpg, .jpeg, .png)");
@@ -225,6 +325,8 @@ Source open_source(const std::string& input) {
     return source;
   }
   const std::string name = fs::path(input).filename().string();
+  if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tar") == 0)
+    return read_shards({input}, fs::path(input).parent_path().string(), {});
   if (is_list_name(name)) {
     source = read_file_list(input);
     if (source.samples.empty()) throw Error(input, kStage, "no samples listed");
@@ -236,7 +338,7 @@ Source open_source(const std::string& input) {
     return source;
   }
   throw Error(input, kStage,
-              "not a folder, a file list (.txt, .lst) or an image (.jpg, .jpeg, .png)");
+              "not a folder, a file list (.txt, .lst), a tar shard or an image (.jpg, .jpeg, .png)");
 }
 
 }  // namespace gpuaug::data

@@ -2,23 +2,34 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace gpuaug::data {
 
+class TarShard;
+
 struct SampleRef {
-  std::string path;      // as opened (root joined with relative)
+  std::string path;      // as opened (root joined with relative); "<shard>#<member>" in shards
   std::string relative;  // path relative to the source root, '/' separated, with extension
   int64_t label = -1;    // class index, -1 when the source has no labels
+  // A member of Source::shards[shard] (its image member), or -1 for a file of its own.
+  int shard = -1;
+  size_t member = 0;
 };
 
 struct Source {
   std::string root;                  // the folder given, or the list file's / image's folder
   std::vector<SampleRef> samples;    // sorted by `relative` (byte order), so indices are stable
   std::vector<std::string> classes;  // class names, index = label; empty for lists, single images
+  std::vector<std::shared_ptr<const TarShard>> shards;  // mapped, for samples inside shards
 };
+
+// A sample's encoded bytes: its file (codec::read_file), or its member copied out of the mapped
+// shard. Errors name ref.path.
+std::vector<uint8_t> read_sample(const Source& source, const SampleRef& ref);
 
 // .jpg .jpeg .png, case-insensitive; the name needs a stem (".jpg" alone is not an image name).
 bool is_image_name(std::string_view name);
@@ -40,8 +51,17 @@ Source scan_folder(const std::string& root);
 // integer"). Listed files are not checked here: reading them names any that are missing.
 Source read_file_list(const std::string& list_path);
 
-// A folder → scan_folder; a file ending in .txt or .lst → read_file_list; a single image file →
-// a one-sample source. Missing input → Error(input, "source", "no such file or directory").
+// WebDataset tar shards (as `gpuaug reduce --shards` writes them): samples in shard order, then
+// archive order; each sample's image is its jpg, jpeg or png member (samples with none are
+// skipped), its label the integer in its "cls" member (-1 without one); relative is
+// "<key>.<ext>" (outputs mirror the keys; a key twice is an error naming both members). Samples
+// keep shard and archive order (not sorted). Classes from `classes` (index.json's, or empty).
+Source read_shards(const std::vector<std::string>& shard_paths, const std::string& root,
+                   std::vector<std::string> classes);
+
+// A folder → its tar shards when it holds an index.json naming shards (written by reduce) or no
+// images but *.tar files, else scan_folder; a .tar file → that one shard; a file ending in .txt
+// or .lst → read_file_list; a single image file → a one-sample source. Missing input → Error(input, "source", "no such file or directory").
 // An empty folder → Error(input, "source", "no images found (looked for .jpg, .jpeg, .png)");
 // an empty list → Error(input, "source", "no samples listed").
 Source open_source(const std::string& input);

@@ -133,8 +133,9 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     pool.parallel_for(items.size(), [&](size_t n) {
       guarded(n, [&] {
         const WorkItem& item = items[n];
-        write_item(n, augmenter.run_file(source.samples[item.index].path, item.index, item.copy,
-                                         epoch, replay_lookup));
+        const data::SampleRef& ref = source.samples[item.index];
+        const std::vector<uint8_t> bytes = data::read_sample(source, ref);
+        write_item(n, augmenter.run(bytes, ref.path, item.index, item.copy, epoch, replay_lookup));
       });
       progress.advance();
     });
@@ -154,7 +155,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
         guarded(begin + k, [&] {
           const WorkItem& item = items[begin + k];
           const std::string& path = source.samples[item.index].path;
-          blobs[k] = codec::read_file(path);
+          blobs[k] = data::read_sample(source, source.samples[item.index]);
           prepared[k] = augmenter.prepare(blobs[k], path, item.index, item.copy, epoch, replay_lookup,
                                           nvjpeg != nullptr);
         });

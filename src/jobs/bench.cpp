@@ -194,7 +194,7 @@ BenchResult run_bench(const BenchOptions& options) {
   const size_t count = options.limit > 0 ? std::min(options.limit, source.samples.size())
                                          : source.samples.size();
   std::vector<std::vector<uint8_t>> files(count);
-  for (size_t i = 0; i < count; ++i) files[i] = codec::read_file(source.samples[i].path);
+  for (size_t i = 0; i < count; ++i) files[i] = data::read_sample(source, source.samples[i]);
 
   ThreadPool pool(options.threads);
   BenchResult result;

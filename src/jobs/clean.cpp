@@ -106,7 +106,7 @@ std::string extension_mismatch(const std::string& relative, codec::ImageFormat f
   return fmt::format("{} data named {}", name, ext.empty() ? "without an extension" : ext);
 }
 
-FileResult analyse(const data::SampleRef& ref, const CleanOptions& options) {
+FileResult analyse(const data::Source& source, const data::SampleRef& ref, const CleanOptions& options) {
   FileResult r;
   r.done = true;
   r.size = size_on_disk(ref.path);
@@ -118,7 +118,7 @@ FileResult analyse(const data::SampleRef& ref, const CleanOptions& options) {
   {
     std::vector<uint8_t> bytes;
     try {
-      bytes = codec::read_file(ref.path);
+      bytes = data::read_sample(source, ref);
     } catch (const Error& e) {
       // read_file says "empty file" for a FIFO too; only a regular file of 0 bytes is zero_byte.
       if (e.cause() == "empty file" && r.size == 0)
@@ -411,6 +411,9 @@ CleanSummary run_clean(const CleanOptions& options) {
   const data::Source source = data::open_source(options.input);
   const size_t n = source.samples.size();
   summary.images = n;
+  if (!options.quarantine_dir.empty() && !source.shards.empty())
+    throw Error(options.quarantine_dir, "quarantine",
+                "the input is tar shards: quarantine moves files, not members of a shard");
   if (!options.quarantine_dir.empty()) {
     const fs::path quarantine = absolute_normal(options.quarantine_dir);
     const fs::path root = absolute_normal(source.root);
@@ -456,7 +459,7 @@ CleanSummary run_clean(const CleanOptions& options) {
     pool.parallel_for(todo.size(), [&](size_t k) {
       if (stop_requested()) return;  // skipped, not analysed: the journal stays exact
       const size_t i = todo[k];
-      FileResult r = analyse(source.samples[i], options);
+      FileResult r = analyse(source, source.samples[i], options);
       journal.append(journal_entry(i, source.samples[i].relative, r));
       results[i] = std::move(r);
       progress.advance();

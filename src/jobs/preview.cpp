@@ -63,7 +63,7 @@ int run_preview(const PreviewOptions& options) {
   ThreadPool pool(options.threads);
   pool.parallel_for(size_t(n), [&](size_t i) {
     const data::SampleRef& ref = source.samples[i];
-    const std::vector<uint8_t> bytes = codec::read_file(ref.path);
+    const std::vector<uint8_t> bytes = data::read_sample(source, ref);
     try {
       originals[i] = codec::decode_image(bytes, {}).image;
     } catch (const Error& e) {

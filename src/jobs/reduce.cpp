@@ -191,7 +191,7 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
   // Reads the file and decides whether it needs a resize; returns the plan's augmenter if so.
   auto prepare = [&](size_t i, std::vector<uint8_t>& blob, Reduced& r) -> std::optional<pipeline::Augmenter> {
     const data::SampleRef& ref = source.samples[i];
-    blob = codec::read_file(ref.path);
+    blob = data::read_sample(source, ref);
     r.bytes_in = blob.size();
     codec::ImageInfo info;
     try {

@@ -307,7 +307,7 @@ StatsSummary run_stats(const StatsOptions& o) {
       if (stop_requested()) return;
       const data::SampleRef& ref = source.samples[items[k]];
       try {
-        blobs[k] = codec::read_file(ref.path);
+        blobs[k] = data::read_sample(source, ref);
         codec::ImageInfo info;
         try {
           info = codec::peek_image(blobs[k]);

@@ -135,13 +135,6 @@ std::vector<std::vector<AugmentedSample>> Augmenter::execute_gpu(
   return out;
 }
 
-std::vector<AugmentedSample> Augmenter::run_file(const std::string& path, uint64_t index,
-                                                 uint32_t copy, uint64_t epoch,
-                                                 const ReplayLookup* replay) const {
-  const std::vector<uint8_t> bytes = codec::read_file(path);
-  return run(bytes, path, index, copy, epoch, replay);
-}
-
 Image viewable_image(const AugmentedSample& sample) {
   const Tensor& t = sample.tensor;
   const ops::FoldResult& fold = sample.plan.fold;

@@ -55,9 +55,6 @@ class Augmenter {
   // `images` must outlive the jobs. Used by execute_gpu and the benchmarks.
   std::vector<plan::SampleJob> gpu_jobs(std::vector<PreparedImage>& images, uint64_t epoch,
                                         codec::NvjpegDecoder* nvjpeg) const;
-  std::vector<AugmentedSample> run_file(const std::string& path, uint64_t index, uint32_t copy,
-                                        uint64_t epoch, const ReplayLookup* replay = nullptr) const;
-
  private:
   Chain chain_;
 };

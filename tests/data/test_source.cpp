@@ -317,7 +317,7 @@ TEST(OpenSource, Errors) {
   expect_error([&] { open_source(empty_list); }, empty_list, "source", "no samples listed");
   const std::string other = t.file("notes.md").string();
   expect_error([&] { open_source(other); }, other, "source",
-               "not a folder, a file list (.txt, .lst) or an image (.jpg, .jpeg, .png)");
+               "not a folder, a file list (.txt, .lst), a tar shard or an image (.jpg, .jpeg, .png)");
 }
 
 }  // namespace
