@@ -160,7 +160,7 @@ class BatchLoader {
       pool_.parallel_for(indices.size(), [&](size_t k) {
         const data::SampleRef& ref = source_.samples[indices[k]];
         try {
-          results[k] = augmenter_.run_file(ref.path, indices[k], 0, epoch);
+          results[k] = augmenter_.run(data::read_sample(source_, ref), ref.path, indices[k], 0, epoch);
         } catch (const Error& e) {
           errors[k] = e.file().empty() ? e.with_file(ref.path) : e;
         }
