@@ -98,13 +98,14 @@ else
   fi
 fi
 
-# --- Python packages (test oracles) ---------------------------------------------------------
+# --- Python packages (test oracles; matplotlib draws `gpuaug stats --plots`) ---------------
 # module:package
 PY_REQUIREMENTS=(
   "numpy:numpy"
   "PIL:pillow"
   "cv2:opencv-python-headless"
   "pytest:pytest"
+  "matplotlib:matplotlib"
   "nanobind:nanobind"
   "scikit_build_core:scikit-build-core"
 )

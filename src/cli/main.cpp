@@ -190,6 +190,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   stats_cmd->add_option("--on-error", stats.on_error, "skip (list the file) or raise")
       ->check(CLI::IsMember({"raise", "skip"}));
+  std::string plots_dir;
+  stats_cmd->add_option("--plots", plots_dir, "Also draw histogram.png and sizes.png here (matplotlib)");
   stats_cmd->add_flag("--resume", stats.resume, "Finish an interrupted run from its journal");
   stats_cmd->add_flag("--quiet", stats_quiet, "No progress bar or summary");
 
@@ -266,6 +268,7 @@ int main(int argc, char** argv) {
     } else if (app.got_subcommand("stats")) {
       stats.progress = !stats_quiet;
       const auto summary = jobs::run_stats(stats);
+      if (!plots_dir.empty() && dist::detect_world().rank == 0) jobs::draw_stats_plots(stats.output, plots_dir);
       if (!stats_quiet && dist::detect_world().rank == 0) std::cerr << jobs::stats_summary_text(summary);
     } else if (app.got_subcommand("reduce")) {
       if (!shard_size_text.empty()) reduce.shard_size = parse_byte_size(shard_size_text);

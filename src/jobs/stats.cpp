@@ -3,17 +3,22 @@
 #include "jobs/stats.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <future>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include <fmt/format.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "codec/decoder.h"
 #include "codec/image_info.h"
@@ -216,21 +221,15 @@ StatsSummary run_stats(const StatsOptions& o) {
   const dist::World world = dist::detect_world();
   dist::Communicator& comm = dist::communicator(world);
   const Device device = parse_device(o.device);
-  std::unique_ptr<codec::NvjpegDecoder> nvjpeg;
-  std::unique_ptr<plan::GpuPixelStats> gpu_stats;
   const int gpu_eighths = int(std::lround(std::clamp(o.gpu_share, 0.0, 1.0) * 8));
-  if (device.cuda && o.size == 0 && codec::NvjpegDecoder::built() && gpu_eighths > 0) {
-    nvjpeg = std::make_unique<codec::NvjpegDecoder>(device.index);
-    gpu_stats = std::make_unique<plan::GpuPixelStats>(device.index);
-  } else if (device.cuda) {
-    plan::GpuPixelStats probe(device.index);  // says so when this build or machine has no GPU
-  }
+  const bool use_gpu = device.cuda && o.size == 0 && codec::NvjpegDecoder::built() && gpu_eighths > 0;
+  if (device.cuda && !use_gpu) plan::GpuPixelStats probe(device.index);  // says so without a GPU
   const json header{{"job", "stats"},
                     {"input", fs::absolute(o.input).lexically_normal().string()},
                     {"samples", count},
                     {"size", o.size},
                     {"window", kWindow},
-                    {"decoder", nvjpeg ? fmt::format("nvjpeg {}/8", gpu_eighths) : "cpu"},
+                    {"decoder", use_gpu ? fmt::format("nvjpeg {}/8", gpu_eighths) : "cpu"},
                     {"ranks", world.size}};
   // One journal a rank; window w belongs to rank w % size.
   Journal journal(o.output + ".journal" + (world.distributed() ? fmt::format(".rank{}", world.rank) : ""),
@@ -274,139 +273,203 @@ StatsSummary run_stats(const StatsOptions& o) {
   ThreadPool pool(o.threads > 0 ? o.threads : dist::threads_per_process(world));
   Progress progress("stats", count, o.progress && world.rank == 0);
   progress.advance(summary.resumed);
-  // Windows go through in groups (about 16 images a thread, and one nvJPEG batch), each
-  // window still journaled alone.
+  // The CPU threads and (with a GPU) one GPU thread walk the pending windows side by side: the
+  // GPU takes the JPEGs nvJPEG takes among the samples whose index % 8 < gpu_eighths, the CPU
+  // everything else plus what the GPU refuses. Which side measures a sample never depends on
+  // timing, so neither do the results; the GPU thread starts (CUDA, nvJPEG: about a second)
+  // while the CPU already works. A window is journaled once both sides are done with it.
+  struct WindowState {
+    PixelSums cpu, gpu;
+    size_t cpu_left = 0;   // samples the CPU still has to measure
+    bool gpu_done = false;
+    bool journaled = false;
+  };
   std::vector<size_t> pending;
   for (size_t w = 0; w < windows; ++w)
     if (!window_done[w] && int(w % size_t(world.size)) == world.rank) pending.push_back(w);
-  const size_t group_windows = std::max<size_t>(1, (size_t(pool.size()) * 16 + kWindow - 1) / kWindow);
-  const bool trace = std::getenv("GPUAUG_TRACE_STATS") != nullptr;
-  using Clock = std::chrono::steady_clock;
-  auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
-  for (size_t g = 0; g < pending.size(); g += group_windows) {
-    const auto t_group = Clock::now();
-    double t_read = 0, t_gpu = 0, t_cpu = 0;
-    const std::vector<size_t> group(pending.begin() + g, pending.begin() + std::min(pending.size(), g + group_windows));
-    std::vector<size_t> items;  // sample indices, window by window
-    for (size_t w : group)
-      for (size_t i = w * kWindow; i < std::min(count, (w + 1) * kWindow); ++i) items.push_back(i);
-    const size_t n = items.size();
-    std::vector<PixelSums> sums(n);
-    std::vector<std::optional<ImageMeta>> item_metas(n);
-    std::vector<std::string> item_errors(n);
-    std::vector<std::vector<uint8_t>> blobs(n);
-    std::vector<int> on_gpu(n, 0);
-    auto fail = [&](size_t k, const Error& e) {
-      item_metas[k].reset();
-      if (o.on_error == "raise") throw e;
-      item_errors[k] = e.what();
-    };
-    // Reads and peeks; with a GPU, marks its share of the JPEGs nvJPEG takes: every sample
-    // whose index % 8 falls below the share, so a run's results never depend on timing.
-    pool.parallel_for(n, [&](size_t k) {
-      if (stop_requested()) return;
-      const data::SampleRef& ref = source.samples[items[k]];
+  std::map<size_t, WindowState> state;
+  std::mutex state_mutex;
+  std::vector<std::optional<ImageMeta>> item_metas(count);
+  std::vector<std::string> item_errors(count);
+  auto gpu_candidate = [&](size_t i) { return use_gpu && int(i % 8) < gpu_eighths; };
+  auto window_items = [&](size_t w) {
+    std::vector<size_t> items;
+    for (size_t i = w * kWindow; i < std::min(count, (w + 1) * kWindow); ++i) items.push_back(i);
+    return items;
+  };
+  for (size_t w : pending) {
+    WindowState& ws = state[w];
+    for (size_t i : window_items(w)) ws.cpu_left += gpu_candidate(i) ? 0 : 1;
+    ws.gpu_done = !use_gpu;
+  }
+  auto fail = [&](size_t i, const Error& e) {
+    item_metas[i].reset();
+    if (o.on_error == "raise") throw e;
+    item_errors[i] = e.what();
+  };
+  // Reads and peeks sample i; returns its bytes and header, or nullopt after recording a failure.
+  auto open_sample = [&](size_t i, std::vector<uint8_t>& blob) -> std::optional<codec::ImageInfo> {
+    const data::SampleRef& ref = source.samples[i];
+    try {
+      blob = data::read_sample(source, ref);
+      codec::ImageInfo info;
       try {
-        blobs[k] = data::read_sample(source, ref);
-        codec::ImageInfo info;
-        try {
-          info = codec::peek_image(blobs[k]);
-        } catch (const Error& e) {
-          throw e.with_file(ref.path);
-        }
-        item_metas[k] = ImageMeta{info.format == codec::ImageFormat::kJpeg ? 'j' : 'p', info.oriented_width(),
-                                  info.oriented_height(), blobs[k].size()};
-        on_gpu[k] = nvjpeg && int(items[k] % 8) < gpu_eighths && codec::NvjpegDecoder::takes(blobs[k], info);
+        info = codec::peek_image(blob);
       } catch (const Error& e) {
-        fail(k, e);
+        throw e.with_file(ref.path);
       }
-    });
-    throw_if_stopped();
-    t_read = ms_since(t_group);
-    auto measure_on_cpu = [&](size_t k) {
-      if (stop_requested() || !item_metas[k]) return;
-      const data::SampleRef& ref = source.samples[items[k]];
+      item_metas[i] = ImageMeta{info.format == codec::ImageFormat::kJpeg ? 'j' : 'p', info.oriented_width(),
+                                info.oriented_height(), blob.size()};
+      return info;
+    } catch (const Error& e) {
+      fail(i, e);
+      return std::nullopt;
+    }
+  };
+  auto measure_on_cpu = [&](size_t i, std::vector<uint8_t> blob, PixelSums& into) {
+    const data::SampleRef& ref = source.samples[i];
+    if (blob.empty() && !open_sample(i, blob)) return;
+    try {
+      Image image;
       try {
-        Image image;
-        try {
-          if (resizer) {
-            auto samples = resizer->run(blobs[k], ref.path, items[k], 0, 0);
-            image = pipeline::viewable_image(samples.at(0));
-          } else {
-            image = codec::decode_image(blobs[k], {}).image;
-          }
-        } catch (const Error& e) {
-          throw e.with_file(ref.path);
+        if (resizer) {
+          auto samples = resizer->run(blob, ref.path, i, 0, 0);
+          image = pipeline::viewable_image(samples.at(0));
+        } else {
+          image = codec::decode_image(blob, {}).image;
         }
-        sums[k].add(image);
       } catch (const Error& e) {
-        fail(k, e);
+        throw e.with_file(ref.path);
       }
-      blobs[k] = {};
-    };
-    // The GPU's share decodes and sums on a thread of its own while the pool decodes the rest;
-    // the GPU's totals are taken window by window so that each window's journal entry is whole.
-    std::vector<size_t> gpu_items;
-    for (size_t k = 0; k < n; ++k)
-      if (on_gpu[k]) gpu_items.push_back(k);
-    std::vector<size_t> refused;
-    std::future<void> gpu_work;
-    if (!gpu_items.empty())
-      gpu_work = std::async(std::launch::async, [&] {
-        const auto t_start = Clock::now();
-        std::vector<codec::GpuDecodeRequest> requests;
-        for (size_t k : gpu_items) requests.push_back({blobs[k], {}});
-        const auto decoded = nvjpeg->decode(requests);
-        size_t m = 0;
-        for (size_t k = 0; k < n; ++k) {
-          if (m < gpu_items.size() && gpu_items[m] == k) {
-            if (decoded[m])
-              gpu_stats->add(decoded[m]->device_rgb, size_t(decoded[m]->width) * size_t(decoded[m]->height));
-            else
-              refused.push_back(k);
-            ++m;
-          }
-          // Last item of a window: its GPU totals go with its first item.
-          if (k + 1 == n || items[k + 1] / kWindow != items[k] / kWindow) {
-            size_t first = k;
-            while (first > 0 && items[first - 1] / kWindow == items[k] / kWindow) --first;
-            sums[first].add(gpu_stats->take());
-          }
-        }
-        t_gpu = ms_since(t_start);
-      });
-    std::vector<size_t> cpu_items;
-    for (size_t k = 0; k < n; ++k)
-      if (!on_gpu[k]) cpu_items.push_back(k);
-    const auto t_cpu_start = Clock::now();
-    pool.parallel_for(cpu_items.size(), [&](size_t c) { measure_on_cpu(cpu_items[c]); });
-    t_cpu = ms_since(t_cpu_start);
-    if (gpu_work.valid()) gpu_work.get();
-    pool.parallel_for(refused.size(), [&](size_t r) { measure_on_cpu(refused[r]); });
-    throw_if_stopped();
-    for (size_t k0 = 0; k0 < n;) {
-      const size_t w = items[k0] / kWindow;
+      into.add(image);
+    } catch (const Error& e) {
+      fail(i, e);
+    }
+  };
+  auto journal_ready = [&](bool final_pass) {
+    std::lock_guard lock(state_mutex);
+    for (size_t w : pending) {
+      WindowState& ws = state[w];
+      if (ws.journaled || (!final_pass && (ws.cpu_left > 0 || !ws.gpu_done))) continue;
       json entry{{"window", w}, {"images", json::array()}, {"errors", json::array()}};
-      PixelSums window_sum;
-      size_t k = k0;
-      for (; k < n && items[k] / kWindow == w; ++k) {
-        window_sum.merge(sums[k]);
-        if (item_metas[k])
-          entry["images"].push_back({items[k], std::string(1, item_metas[k]->format), item_metas[k]->width,
-                                     item_metas[k]->height, item_metas[k]->bytes});
+      PixelSums sum = ws.cpu;
+      sum.merge(ws.gpu);
+      for (size_t i : window_items(w)) {
+        if (item_metas[i])
+          entry["images"].push_back({i, std::string(1, item_metas[i]->format), item_metas[i]->width,
+                                     item_metas[i]->height, item_metas[i]->bytes});
         else
-          entry["errors"].push_back({{"file", source.samples[items[k]].relative}, {"error", item_errors[k]}});
+          entry["errors"].push_back({{"file", source.samples[i].relative}, {"error", item_errors[i]}});
       }
-      entry["sums"] = window_sum.to_json();
+      entry["sums"] = sum.to_json();
       journal.append(entry);
       absorb(entry);
-      progress.advance(k - k0);
-      k0 = k;
+      ws.journaled = true;
+      ws.cpu = PixelSums();
+      ws.gpu = PixelSums();
+      progress.advance(window_items(w).size());
     }
-    if (trace)
-      std::fprintf(stderr, "stats: group of %zu: read %.2f ms, cpu %zu in %.2f ms, gpu %zu in %.2f ms, total %.2f ms\n",
-                   n, t_read, cpu_items.size(), t_cpu, gpu_items.size(), t_gpu, ms_since(t_group));
+  };
+
+  // The GPU thread: start-up, then its candidates window by window in batches of a few windows.
+  std::vector<size_t> refused;  // samples the GPU gives back to the CPU
+  std::future<void> gpu_work;
+  std::atomic<bool> abandon{false};  // the main thread failed: the GPU thread stops too
+  if (use_gpu)
+    gpu_work = std::async(std::launch::async, [&] {
+      codec::NvjpegDecoder nvjpeg(device.index);
+      plan::GpuPixelStats gpu_stats(device.index);
+      constexpr size_t kBatchWindows = 4;
+      for (size_t p = 0; p < pending.size(); p += kBatchWindows) {
+        if (stop_requested() || abandon) return;
+        const std::vector<size_t> batch_windows(pending.begin() + p,
+                                                pending.begin() + std::min(pending.size(), p + kBatchWindows));
+        std::vector<size_t> members;
+        std::vector<std::vector<uint8_t>> blobs;
+        std::vector<size_t> given_back;
+        for (size_t w : batch_windows)
+          for (size_t i : window_items(w)) {
+            if (!gpu_candidate(i)) continue;
+            std::vector<uint8_t> blob;
+            const auto info = open_sample(i, blob);
+            if (!info) continue;
+            if (codec::NvjpegDecoder::takes(blob, *info)) {
+              members.push_back(i);
+              blobs.push_back(std::move(blob));
+            } else {
+              given_back.push_back(i);
+            }
+          }
+        std::vector<codec::GpuDecodeRequest> requests;
+        for (const auto& blob : blobs) requests.push_back({blob, {}});
+        const auto decoded = nvjpeg.decode(requests);
+        std::vector<PixelSums> window_sums(batch_windows.size());
+        size_t m = 0;
+        for (size_t b = 0; b < batch_windows.size(); ++b) {
+          for (; m < members.size() && members[m] / kWindow == batch_windows[b]; ++m) {
+            if (decoded[m])
+              gpu_stats.add(decoded[m]->device_rgb, size_t(decoded[m]->width) * size_t(decoded[m]->height));
+            else
+              given_back.push_back(members[m]);
+          }
+          window_sums[b].add(gpu_stats.take());
+        }
+        std::lock_guard lock(state_mutex);
+        for (size_t i : given_back) {
+          ++state[i / kWindow].cpu_left;
+          refused.push_back(i);
+        }
+        for (size_t b = 0; b < batch_windows.size(); ++b) {
+          WindowState& ws = state[batch_windows[b]];
+          ws.gpu.merge(window_sums[b]);
+          ws.gpu_done = true;
+        }
+      }
+    });
+
+  struct AbandonOnExit {
+    std::atomic<bool>& flag;
+    ~AbandonOnExit() { flag = true; }
+  } abandon_on_exit{abandon};  // destroyed before gpu_work, whose destructor waits
+
+  // The CPU: its samples in groups of about 16 a thread, journaling whatever is complete.
+  std::vector<size_t> cpu_items;
+  for (size_t w : pending)
+    for (size_t i : window_items(w))
+      if (!gpu_candidate(i)) cpu_items.push_back(i);
+  const size_t group = size_t(pool.size()) * 16;
+  std::vector<PixelSums> sums;
+  for (size_t g = 0; g < cpu_items.size(); g += group) {
+    const size_t n = std::min(group, cpu_items.size() - g);
+    sums.assign(n, PixelSums());
+    pool.parallel_for(n, [&](size_t k) {
+      if (stop_requested()) return;
+      measure_on_cpu(cpu_items[g + k], {}, sums[k]);
+    });
+    throw_if_stopped();
+    {
+      std::lock_guard lock(state_mutex);
+      for (size_t k = 0; k < n; ++k) {
+        WindowState& ws = state[cpu_items[g + k] / kWindow];
+        ws.cpu.merge(sums[k]);
+        --ws.cpu_left;
+      }
+    }
+    journal_ready(false);
   }
+  if (gpu_work.valid()) gpu_work.get();
+  throw_if_stopped();
+  // What the GPU gave back, on the CPU.
+  std::sort(refused.begin(), refused.end());
+  sums.assign(refused.size(), PixelSums());
+  pool.parallel_for(refused.size(), [&](size_t k) { measure_on_cpu(refused[k], {}, sums[k]); });
+  throw_if_stopped();
+  for (size_t k = 0; k < refused.size(); ++k) {
+    WindowState& ws = state[refused[k] / kWindow];
+    ws.cpu.merge(sums[k]);
+    --ws.cpu_left;
+  }
+  journal_ready(true);
   progress.finish();
 
   // Ranks send their exact totals, image facts and errors to rank 0, which adds them: the same
@@ -488,6 +551,27 @@ StatsSummary run_stats(const StatsOptions& o) {
   summary.result = std::move(result);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
+}
+
+void draw_stats_plots(const std::string& stats_path, const std::string& dir) {
+  const char* env = std::getenv("GPUAUG_PYTHON");
+  const std::string python = env && *env ? env : "python3";
+  std::vector<std::string> args = {python, "-m", "gpuaug.plots", stats_path, dir};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  // No shell: the paths are passed as they are.
+  if (posix_spawnp(&pid, python.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
+    throw Error(dir, "plots", fmt::format("cannot run {}: plots need Python 3 with the gpuaug package and "
+                                          "matplotlib (pip install matplotlib)", python));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw Error(dir, "plots", fmt::format("{} -m gpuaug.plots failed (see above): it needs the gpuaug Python "
+                                          "package (bash scripts/setup.sh) and matplotlib",
+                                          python));
 }
 
 std::string stats_summary_text(const StatsSummary& s) {

@@ -71,6 +71,11 @@ struct StatsSummary {
 
 StatsSummary run_stats(const StatsOptions& options);
 
+// Draws the PNG plots of a stats file into `dir` with `python3 -m gpuaug.plots` (matplotlib:
+// the plotting library rather than charts drawn by hand here); $GPUAUG_PYTHON names another
+// interpreter. Error(stage "plots") when it cannot run or fails, saying what to install.
+void draw_stats_plots(const std::string& stats_path, const std::string& dir);
+
 std::string stats_summary_text(const StatsSummary& summary);
 
 }  // namespace gpuaug::jobs

@@ -135,3 +135,22 @@ def test_stats_on_gpu_match_cpu(run_gpuaug, tmp_path, tmp_images, has_gpu):
     run_gpuaug("stats", "--input", tmp_path / "images", "--output", cpu, "--quiet")
     run_gpuaug("stats", "--input", tmp_path / "images", "--output", gpu, "--device", "cuda", "--quiet")
     assert json.loads(cpu.read_text()) == json.loads(gpu.read_text())
+
+
+def test_stats_plots(run_gpuaug, tmp_path, tmp_images):
+    """--plots DIR: histogram.png and sizes.png drawn by matplotlib (python -m gpuaug.plots)."""
+    pytest.importorskip("matplotlib")
+    _dataset(tmp_images)
+    out = tmp_path / "stats.json"
+    run_gpuaug("stats", "--input", tmp_path / "images", "--output", out, "--plots", tmp_path / "plots", "--quiet")
+    for name in ("histogram.png", "sizes.png"):
+        with Image.open(tmp_path / "plots" / name) as im:
+            assert im.format == "PNG" and im.size[0] >= 600 and im.size[1] >= 300
+            # Not a blank canvas: the curves and bars put several colours on it.
+            assert len(im.convert("RGB").getcolors(1 << 20) or []) > 20
+    assert not list((tmp_path / "plots").glob("*.gpuaug-tmp-*"))
+    # A Python without the package fails clearly, after stats.json is written.
+    proc = run_gpuaug("stats", "--input", tmp_path / "images", "--output", tmp_path / "s2.json", "--plots",
+                      tmp_path / "p2", "--quiet", check=False, env={**__import__("os").environ,
+                                                                     "GPUAUG_PYTHON": "/nonexistent/python"})
+    assert proc.returncode == 1 and "plots" in proc.stderr and (tmp_path / "s2.json").exists()
