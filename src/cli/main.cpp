@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
   augment_cmd->add_option("--on-error", augment.on_error, "raise or skip")->check(CLI::IsMember({"raise", "skip"}));
   augment_cmd->add_option("--device", augment.device, "cpu, cuda or cuda:N");
   augment_cmd->add_option("--batch", augment.batch, "Images per GPU batch")->check(CLI::PositiveNumber);
+  augment_cmd->add_flag("--resume", augment.resume, "Finish an interrupted run from its journal");
   bool augment_quiet = false;
   augment_cmd->add_flag("--quiet", augment_quiet, "No progress bar or summary");
 

@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,20 +17,32 @@
 
 #include "codec/decoder.h"
 #include "codec/nvjpeg_decoder.h"
+#include "core/content_hash.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
 #include "dist/communicator.h"
 #include "dist/world.h"
+#include "jobs/journal.h"
 #include "jobs/output_files.h"
 #include "jobs/progress.h"
+#include "jobs/stop_signal.h"
 #include "pipeline/augmenter.h"
 #include "pipeline/record.h"
 
 namespace gpuaug::jobs {
 
 namespace {
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::string text_hash(const std::string& text) {
+  return fmt::format("{:016x}", xxh64({reinterpret_cast<const uint8_t*>(text.data()), text.size()}));
+}
 
 struct WorkItem {
   uint64_t index;
@@ -95,7 +109,56 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   std::vector<std::vector<std::string>> records(items.size());
   std::vector<std::string> item_errors(items.size());
   std::vector<size_t> item_written(items.size(), 0);
+
+  // The journal: one line per finished (image, copy) with its record lines, so that a killed
+  // run resumes where it stopped; its header holds what decides the bytes written.
+  const Device device = parse_device(options.device);
+  const std::string spec_text = file_text(options.spec_path);
+  const nlohmann::json header{
+      {"job", "augment"},
+      {"input", std::filesystem::absolute(options.input).lexically_normal().string()},
+      {"spec", text_hash(spec_text)},
+      {"seed", spec.seed},
+      {"epoch", epoch},
+      {"copies", options.copies},
+      {"format", options.format},
+      {"quality", options.jpeg_quality},
+      {"replay", options.replay_path.empty() ? std::string() : text_hash(file_text(options.replay_path))},
+      {"decoder", device.cuda && codec::NvjpegDecoder::built() && spec.decode.gpu ? "nvjpeg" : "cpu"},
+      {"ranks", world.size}};
+  std::filesystem::create_directories(options.output);
+  Journal journal((std::filesystem::path(options.output) / ".gpuaug-augment.journal").string() +
+                      (world.distributed() ? fmt::format(".rank{}", world.rank) : ""),
+                  header, options.resume);
+  if (journal.resumed()) remove_temporaries(options.output);
+  const DropJournalIfEmpty drop_empty_journal(journal);
+  std::vector<bool> done(items.size(), false);
+  {
+    std::map<std::pair<uint64_t, uint32_t>, size_t> ordinal;
+    for (size_t n = 0; n < items.size(); ++n) ordinal[{items[n].index, items[n].copy}] = n;
+    for (const nlohmann::json& entry : journal.previous()) {
+      const auto it = ordinal.find({entry.at("i").get<uint64_t>(), entry.at("c").get<uint32_t>()});
+      if (it == ordinal.end()) continue;
+      const size_t n = it->second;
+      done[n] = true;
+      item_written[n] = entry.at("written").get<size_t>();
+      records[n] = entry.at("records").get<std::vector<std::string>>();
+      if (entry.contains("error")) item_errors[n] = entry.at("error").get<std::string>();
+      ++summary.resumed;
+    }
+  }
+  auto finish_item = [&](size_t n) {
+    nlohmann::json entry{{"i", items[n].index}, {"c", items[n].copy}, {"written", item_written[n]},
+                         {"records", records[n]}};
+    if (!item_errors[n].empty()) entry["error"] = item_errors[n];
+    journal.append(entry);
+  };
+  std::vector<size_t> todo;
+  for (size_t n = 0; n < items.size(); ++n)
+    if (!done[n]) todo.push_back(n);
+
   Progress progress("augment", items.size(), options.progress && world.rank == 0);
+  progress.advance(summary.resumed);
   ThreadPool pool(options.threads > 0 ? options.threads : dist::threads_per_process(world));
   auto write_item = [&](size_t n, const std::vector<pipeline::AugmentedSample>& samples) {
     const data::SampleRef& ref = source.samples[items[n].index];
@@ -128,15 +191,17 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     }
   };
   const pipeline::ReplayLookup* replay_lookup = replay ? &lookup : nullptr;
-  const Device device = parse_device(options.device);
   if (!device.cuda) {
-    pool.parallel_for(items.size(), [&](size_t n) {
+    pool.parallel_for(todo.size(), [&](size_t t) {
+      if (stop_requested()) return;  // left for --resume: not journaled
+      const size_t n = todo[t];
       guarded(n, [&] {
         const WorkItem& item = items[n];
         const data::SampleRef& ref = source.samples[item.index];
         const std::vector<uint8_t> bytes = data::read_sample(source, ref);
         write_item(n, augmenter.run(bytes, ref.path, item.index, item.copy, epoch, replay_lookup));
       });
+      finish_item(n);
       progress.advance();
     });
   } else {
@@ -147,13 +212,13 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     if (codec::NvjpegDecoder::built() && spec.decode.gpu)
       nvjpeg = std::make_unique<codec::NvjpegDecoder>(device.index);
     const size_t batch = size_t(std::max(options.batch, 1));
-    for (size_t begin = 0; begin < items.size(); begin += batch) {
-      const size_t end = std::min(items.size(), begin + batch);
+    for (size_t begin = 0; begin < todo.size() && !stop_requested(); begin += batch) {
+      const size_t end = std::min(todo.size(), begin + batch);
       std::vector<std::vector<uint8_t>> blobs(end - begin);
       std::vector<pipeline::PreparedImage> prepared(end - begin);
       pool.parallel_for(end - begin, [&](size_t k) {
-        guarded(begin + k, [&] {
-          const WorkItem& item = items[begin + k];
+        guarded(todo[begin + k], [&] {
+          const WorkItem& item = items[todo[begin + k]];
           const std::string& path = source.samples[item.index].path;
           blobs[k] = data::read_sample(source, source.samples[item.index]);
           prepared[k] = augmenter.prepare(blobs[k], path, item.index, item.copy, epoch, replay_lookup,
@@ -162,12 +227,15 @@ AugmentSummary run_augment(const AugmentOptions& options) {
       });
       auto results = augmenter.execute_gpu(executor, prepared, epoch, nvjpeg.get());
       pool.parallel_for(end - begin, [&](size_t k) {
-        if (item_errors[begin + k].empty()) guarded(begin + k, [&] { write_item(begin + k, results[k]); });
+        const size_t n = todo[begin + k];
+        if (item_errors[n].empty()) guarded(n, [&] { write_item(n, results[k]); });
+        finish_item(n);
         progress.advance();
       });
     }
   }
   progress.finish();
+  throw_if_stopped();
 
   // (image, copy) -> record lines, and the failures, from every rank.
   nlohmann::json mine{{"written", 0}, {"records", nlohmann::json::array()}, {"errors", nlohmann::json::array()}};
@@ -206,6 +274,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     write_file_atomic(options.record_path,
                       {reinterpret_cast<const uint8_t*>(record_text.data()), record_text.size()});
   if (comm) comm->barrier();
+  journal.finish();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }

@@ -25,12 +25,14 @@ struct AugmentOptions {
   bool progress = true;
   std::string device = "cpu";  // cpu, cuda, cuda:N
   int batch = 64;              // images per GPU batch
+  bool resume = false;         // finish an interrupted run from OUT's journal
 };
 
 struct AugmentSummary {
   size_t images = 0;
   size_t written = 0;
   size_t skipped = 0;
+  size_t resumed = 0;  // work items a --resume found done
   std::vector<std::string> errors;  // one line per skipped file
   double seconds = 0.0;
 };

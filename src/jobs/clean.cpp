@@ -432,6 +432,7 @@ CleanSummary run_clean(const CleanOptions& options) {
       {"max_aspect", options.max_aspect},
       {"constant_std", options.constant_std}};
   Journal journal(options.report_path + ".journal", header, options.resume);
+  const DropJournalIfEmpty drop_empty_journal(journal);
   std::vector<FileResult> results(n);
   {
     std::map<std::string, const nlohmann::json*> earlier;

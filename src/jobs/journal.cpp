@@ -112,6 +112,7 @@ void Journal::append(const nlohmann::json& entry) {
   const std::string line = entry.dump() + "\n";
   std::lock_guard lock(mutex_);
   write_line(line);
+  ++appended_;
 }
 
 void Journal::finish() {

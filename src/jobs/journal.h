@@ -35,6 +35,9 @@ class Journal {
   // The job completed: the journal is removed.
   void finish();
 
+  // Nothing was finished by this run or an earlier one (there is nothing to resume).
+  bool empty() const { return previous_.empty() && appended_ == 0; }
+
   const std::string& path() const { return path_; }
 
  private:
@@ -44,7 +47,23 @@ class Journal {
   int fd_ = -1;
   bool resumed_ = false;
   std::vector<nlohmann::json> previous_;
+  size_t appended_ = 0;
   std::mutex mutex_;
+};
+
+// A job that fails before finishing anything leaves no journal behind: a rerun has nothing to
+// resume and need not say --resume. Declared right after the journal.
+class DropJournalIfEmpty {
+ public:
+  explicit DropJournalIfEmpty(Journal& journal) : journal_(journal) {}
+  ~DropJournalIfEmpty() {
+    if (journal_.empty()) journal_.finish();
+  }
+  DropJournalIfEmpty(const DropJournalIfEmpty&) = delete;
+  DropJournalIfEmpty& operator=(const DropJournalIfEmpty&) = delete;
+
+ private:
+  Journal& journal_;
 };
 
 }  // namespace gpuaug::jobs

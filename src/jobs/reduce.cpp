@@ -143,6 +143,7 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
   fs::create_directories(o.output);
   Journal journal((fs::path(o.output) / ".gpuaug-reduce.journal").string(), header, o.resume);
   if (journal.resumed()) remove_temporaries(o.output);
+  const DropJournalIfEmpty drop_empty_journal(journal);
 
   ReduceSummary summary;
   summary.images = count;

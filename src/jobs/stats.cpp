@@ -234,6 +234,7 @@ StatsSummary run_stats(const StatsOptions& o) {
   // One journal a rank; window w belongs to rank w % size.
   Journal journal(o.output + ".journal" + (world.distributed() ? fmt::format(".rank{}", world.rank) : ""),
                   header, o.resume);
+  const DropJournalIfEmpty drop_empty_journal(journal);
 
   std::optional<pipeline::Augmenter> resizer;
   if (o.size > 0) {

@@ -100,9 +100,8 @@ def test_bad_files_raise_or_skip(run_gpuaug, tmp_path, dataset):
     proc = run_gpuaug("reduce", "--input", dataset, "--output", out, "--max-side", 64, "--quiet", check=False)
     assert proc.returncode == 1 and "broken.jpg" in proc.stderr and "decode" in proc.stderr
     assert not list(out.rglob("*.gpuaug-tmp-*"))
-    # The journal of the failed run stays: a plain rerun says how to go on.
-    proc = run_gpuaug("reduce", "--input", dataset, "--output", out, "--max-side", 64, "--quiet", check=False)
-    assert proc.returncode == 1 and "--resume" in proc.stderr
+    # It failed before finishing anything: no journal is left (nothing to resume).
+    assert not (out / ".gpuaug-reduce.journal").exists()
     # --resume with --on-error skip finishes it: the bad file listed, every other one written.
     run_gpuaug("reduce", "--input", dataset, "--output", out, "--max-side", 64, "--on-error", "skip", "--resume",
                "--quiet")

@@ -6,12 +6,13 @@ import json
 import random
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from harness import mixed_image, tree_hash
+from harness import mixed_image, tree_hash, write_spec
 
 N_IMAGES = 48
 KILLS = 4
@@ -25,7 +26,11 @@ def dataset(tmp_images, tmp_path) -> Path:
 
 
 def _jobs(dataset: Path, out: Path) -> dict[str, list[str]]:
+    spec = write_spec(out.parent / "spec.yaml", [{"random_resized_crop": {"size": [48, 48]}},
+                                                 {"color_jitter": {"brightness": 0.3}}], seed=7)
     return {
+        "augment": ["augment", "--spec", spec, "--input", dataset, "--output", out, "--copies", 3,
+                    "--record", out / "params.jsonl"],
         "reduce-tree": ["reduce", "--input", dataset, "--output", out, "--max-side", 64, "--format", "png"],
         "reduce-shards": ["reduce", "--input", dataset, "--output", out, "--max-side", 48, "--shard-size", "30kB"],
         "stats": ["stats", "--input", dataset, "--output", out / "stats.json"],
@@ -60,7 +65,7 @@ def _kill_and_resume(gpuaug_bin: Path, args: list, rng: random.Random, sig: int,
     return codes
 
 
-@pytest.mark.parametrize("job", ["reduce-tree", "reduce-shards", "stats"])
+@pytest.mark.parametrize("job", ["augment", "reduce-tree", "reduce-shards", "stats"])
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=["kill9", "int", "term"])
 def test_interrupted_then_resumed_equals_uninterrupted(gpuaug_bin, tmp_path, dataset, job, sig):
     reference = tmp_path / "reference"
@@ -91,3 +96,30 @@ def test_resume_of_a_finished_job_redoes_nothing_wrong(run_gpuaug, tmp_path, dat
     first = tree_hash(out)
     run_gpuaug("reduce", "--input", dataset, "--output", out, "--max-side", 32, "--resume", "--quiet")
     assert tree_hash(out) == first
+
+
+def test_python_iterator_stops_on_sigint_within_a_second(tmp_path, tmp_images):
+    """Ctrl-C in a training loop: the batch being made finishes (the GIL is released while
+    C++ works) and KeyboardInterrupt is raised at once, not after the epoch."""
+    pytest.importorskip("gpuaug")
+    tmp_images({f"img_{i:03d}.png": mixed_image(64, 64, seed=i) for i in range(64)})
+    script = (
+        "import sys, gpuaug\n"
+        f"pipe = gpuaug.Pipeline({{'seed': 0, 'ops': [{{'resize': {{'size': [32, 32]}}}}]}}, "
+        f"{str(tmp_path / 'images')!r}, batch_size=8, threads=1)\n"
+        "epoch = 0\n"
+        "while True:\n"
+        "    pipe.set_epoch(epoch)\n"
+        "    for batch in pipe:\n"
+        "        if epoch == 0: print('ready', flush=True); epoch = -1\n"
+        "    epoch = max(epoch, 0) + 1\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.3)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    elapsed = time.monotonic() - start
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
+    assert elapsed < 1.0, f"took {elapsed:.2f} s to stop"
