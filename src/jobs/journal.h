@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "jobs/stop_signal.h"
+
 namespace gpuaug::jobs {
 
 class Journal {
@@ -52,12 +54,13 @@ class Journal {
 };
 
 // A job that fails before finishing anything leaves no journal behind: a rerun has nothing to
-// resume and need not say --resume. Declared right after the journal.
+// resume and need not say --resume. One stopped by a signal keeps it, since its message says
+// --resume. Declared right after the journal.
 class DropJournalIfEmpty {
  public:
   explicit DropJournalIfEmpty(Journal& journal) : journal_(journal) {}
   ~DropJournalIfEmpty() {
-    if (journal_.empty()) journal_.finish();
+    if (journal_.empty() && !stop_requested()) journal_.finish();
   }
   DropJournalIfEmpty(const DropJournalIfEmpty&) = delete;
   DropJournalIfEmpty& operator=(const DropJournalIfEmpty&) = delete;
