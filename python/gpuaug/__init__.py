@@ -12,12 +12,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Union
 
 from . import _gpuaug, ops
 from ._gpuaug import Error
+
+_log = logging.getLogger("gpuaug")
 
 __all__ = ["Error", "Pipeline", "ops", "distributed_env", "__version__"]
 __version__ = _gpuaug.__version__
@@ -77,8 +80,11 @@ class Pipeline:
     seed: drives the epoch shuffle and every random draw; None keeps the spec's `seed`.
     drop_last: drop the last incomplete batch, and cut (not pad) the shards to equal length,
         as torch's DataLoader and DistributedSampler do with drop_last=True.
-    on_error: "raise" (gpuaug.Error naming file, stage and cause) or "skip" (count and leave
-        the sample out of its batch; see `skipped`).
+    on_error: "raise" (gpuaug.Error naming file, stage and cause), "skip" (count it, log it
+        once on the "gpuaug" logger, and take the next sample of the order instead so the batch
+        stays full; an epoch may then end a batch early, `len` being an upper bound) or
+        "replace" (the spec's `replacement:` image stands in, with the failed sample's label
+        and draws). Counts in `stats()`.
     rank, world_size: this process' shard; by default from RANK/WORLD_SIZE,
         OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE or SLURM_PROCID/SLURM_NTASKS, else (0, 1). Every rank
         takes a disjoint part of the same permutation (data::epoch_order + data::shard).
@@ -118,6 +124,7 @@ class Pipeline:
         self.seed = self._core.seed
         self.epoch = 0
         self._next_batch = 0  # batches of this epoch already handed out
+        self._cursor = 0  # how far along this epoch's order those batches reached
 
     @property
     def classes(self) -> list[str]:
@@ -128,6 +135,14 @@ class Pipeline:
     def skipped(self) -> int:
         """Samples left out so far because they could not be read (on_error="skip")."""
         return self._core.skipped
+
+    def stats(self) -> dict[str, int]:
+        """Samples skipped and replaced so far (on_error "skip" / "replace")."""
+        return {"skipped": self._core.skipped, "replaced": self._core.replaced}
+
+    def _log_failures(self) -> None:
+        for message in self._core.take_messages():
+            _log.warning("gpuaug: %s", message)
 
     def dataset_size(self) -> int:
         """Samples in the source, all ranks together."""
@@ -147,21 +162,28 @@ class Pipeline:
         """Selects the epoch's order and random draws, and starts it from its first batch."""
         self.epoch = int(epoch)
         self._next_batch = 0
+        self._cursor = 0
 
     def __iter__(self) -> Iterator[tuple[Any, Any, Any]]:
         order = self.indices()
         batches = len(self)
-        while self._next_batch < batches:
-            start = self._next_batch * self.batch_size
-            batch = self._core.load(order[start:start + self.batch_size], self.epoch)
+        while self._next_batch < batches and self._cursor < len(order):
+            images, labels, indices, consumed = self._core.load_from(order, self._cursor, self.batch_size,
+                                                                     self.epoch)
+            self._cursor += consumed
             self._next_batch += 1
-            yield batch
+            self._log_failures()
+            if len(labels) == 0 or (self.drop_last and len(set(indices.tolist() if hasattr(indices, "tolist")
+                                                                else indices)) < self.batch_size):
+                break  # every remaining sample failed, or a short last batch that drop_last drops
+            yield images, labels, indices
         self._next_batch = 0
+        self._cursor = 0
 
     def state_dict(self) -> dict[str, Any]:
         """Where this rank stands: load it into a Pipeline made alike to get the batches that
         would have come next."""
-        return {"epoch": self.epoch, "next_batch": self._next_batch, "seed": self.seed,
+        return {"epoch": self.epoch, "next_batch": self._next_batch, "cursor": self._cursor, "seed": self.seed,
                 "shuffle": self.shuffle, "batch_size": self.batch_size, "rank": self.rank,
                 "world_size": self.world_size, "dataset_size": self.dataset_size()}
 
@@ -173,6 +195,7 @@ class Pipeline:
                                  "resume with the same pipeline settings")
         self.epoch = int(state["epoch"])
         self._next_batch = int(state["next_batch"])
+        self._cursor = int(state.get("cursor", self._next_batch * self.batch_size))
 
 
 def _list_source(items: Sequence[Any]) -> tuple[list[str], list[int]]:

@@ -11,6 +11,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "data/source.h"
 #include "ops/registry.h"
 #include "pipeline/augmenter.h"
+#include "pipeline/on_error.h"
 #include "pipeline/spec.h"
 
 namespace nb = nanobind;
@@ -127,7 +129,9 @@ class BatchLoader {
                              seed)),
         source_(std::move(source)),
         pool_(threads),
-        skip_errors_(parse_on_error(on_error)) {}
+        on_error_(pipeline::parse_on_error(on_error, "pipeline")),
+        replacement_(on_error_ == pipeline::OnError::kReplace ? pipeline::load_replacement(augmenter_.chain().spec())
+                                                              : std::vector<uint8_t>()) {}
 
   size_t size() const { return source_.samples.size(); }
   uint64_t seed() const { return augmenter_.chain().spec().seed; }
@@ -138,6 +142,9 @@ class BatchLoader {
     return out;
   }
   uint64_t skipped() const { return skipped_; }
+  uint64_t replaced() const { return replaced_; }
+  // One line per file that failed since the last call (each file once per loader), for logging.
+  std::vector<std::string> take_messages() { return std::exchange(messages_, {}); }
 
   // This rank's dataset indices for one epoch: data::shard of data::epoch_order.
   std::vector<uint64_t> indices(uint64_t epoch, bool shuffle, int rank, int world_size,
@@ -149,6 +156,37 @@ class BatchLoader {
   // (images, labels, indices) for the given dataset indices; one row per output sample
   // (local_crops gives several rows per index). Images: (N, C, H, W) or (N, H, W, C).
   nb::tuple load(const std::vector<uint64_t>& indices, uint64_t epoch) {
+    std::vector<Row> rows;
+    run(indices, epoch, rows);
+    return batch(rows);
+  }
+
+  // Up to `count` samples taken in order from order[start:]: a sample that fails is raised,
+  // replaced, or (skip) left out and the next one in the order taken instead, so that batches
+  // stay full. Returns (images, labels, indices, consumed): consumed is how far along the
+  // order the batch reached.
+  nb::tuple load_from(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch) {
+    std::vector<Row> rows;
+    size_t consumed = 0, have = 0;
+    while (have < count && start + consumed < order.size()) {
+      const size_t take = std::min(count - have, order.size() - start - consumed);
+      const std::vector<uint64_t> next(order.begin() + ptrdiff_t(start + consumed),
+                                       order.begin() + ptrdiff_t(start + consumed + take));
+      have += run(next, epoch, rows);
+      consumed += take;
+    }
+    nb::tuple out = batch(rows);
+    return nb::make_tuple(out[0], out[1], out[2], consumed);
+  }
+
+ private:
+  struct Row {
+    uint64_t index;
+    std::vector<pipeline::AugmentedSample> samples;
+  };
+
+  // Appends the samples of `indices` that load (or are replaced); returns how many.
+  size_t run(const std::vector<uint64_t>& indices, uint64_t epoch, std::vector<Row>& rows) {
     for (uint64_t i : indices)
       if (i >= size())
         throw Error("", "batch",
@@ -163,23 +201,36 @@ class BatchLoader {
           results[k] = augmenter_.run(data::read_sample(source_, ref), ref.path, indices[k], 0, epoch);
         } catch (const Error& e) {
           errors[k] = e.file().empty() ? e.with_file(ref.path) : e;
+          if (on_error_ == pipeline::OnError::kReplace)
+            results[k] = augmenter_.run(replacement_, augmenter_.chain().spec().replacement, indices[k], 0, epoch);
         }
       });
     }
+    size_t added = 0;
     // The lowest index's error, whichever thread met it first.
     for (size_t k = 0; k < indices.size(); ++k) {
-      if (!errors[k]) continue;
-      if (!skip_errors_) throw *errors[k];
-      ++skipped_;
+      if (errors[k]) {
+        if (on_error_ == pipeline::OnError::kRaise) throw *errors[k];
+        const bool replaced = on_error_ == pipeline::OnError::kReplace;
+        ++(replaced ? replaced_ : skipped_);
+        if (reported_.insert(source_.samples[indices[k]].path).second)
+          messages_.push_back(fmt::format("{} {}", replaced ? "replaced" : "skipped", errors[k]->what()));
+        if (!replaced) continue;
+      }
+      rows.push_back({indices[k], std::move(results[k])});
+      ++added;
     }
+    return added;
+  }
 
+  nb::tuple batch(const std::vector<Row>& rows) {
     const Tensor* first = nullptr;
     std::string first_file;
     std::vector<int64_t> labels, sample_indices;
-    for (size_t k = 0; k < indices.size(); ++k)
-      for (const pipeline::AugmentedSample& s : results[k]) {
+    for (const Row& row : rows)
+      for (const pipeline::AugmentedSample& s : row.samples) {
         const Tensor& t = s.tensor;
-        const std::string& file = source_.samples[indices[k]].path;
+        const std::string& file = source_.samples[row.index].path;
         if (first == nullptr) {
           first = &t;
           first_file = file;
@@ -191,8 +242,8 @@ class BatchLoader {
                                   "spec with a fixed-size resize or crop",
                                   first_file, describe(*first), file, describe(t)));
         }
-        labels.push_back(source_.samples[indices[k]].label);
-        sample_indices.push_back(static_cast<int64_t>(indices[k]));
+        labels.push_back(source_.samples[row.index].label);
+        sample_indices.push_back(static_cast<int64_t>(row.index));
       }
 
     const size_t n = labels.size();
@@ -200,8 +251,8 @@ class BatchLoader {
     const size_t sample_bytes = first ? first->data.size() : 0;
     auto bytes = std::make_unique_for_overwrite<std::byte[]>(std::max<size_t>(n * sample_bytes, 1));
     size_t row = 0;
-    for (const auto& samples : results)
-      for (const pipeline::AugmentedSample& s : samples)
+    for (const Row& r : rows)
+      for (const pipeline::AugmentedSample& s : r.samples)
         std::memcpy(bytes.get() + row++ * sample_bytes, s.tensor.data.data(), sample_bytes);
 
     std::vector<size_t> shape{n};
@@ -224,22 +275,20 @@ class BatchLoader {
     return nb::make_tuple(images, int64_array(labels), int64_array(sample_indices));
   }
 
- private:
   static pipeline::Spec with_seed(pipeline::Spec spec, std::optional<uint64_t> seed) {
     if (seed) spec.seed = *seed;
     return spec;
-  }
-  static bool parse_on_error(const std::string& on_error) {
-    if (on_error == "raise") return false;
-    if (on_error == "skip") return true;
-    throw Error("", "pipeline", fmt::format("on_error '{}': expected raise or skip", on_error));
   }
 
   pipeline::Augmenter augmenter_;
   data::Source source_;
   ThreadPool pool_;
-  bool skip_errors_;
+  pipeline::OnError on_error_;
+  std::vector<uint8_t> replacement_;
   uint64_t skipped_ = 0;
+  uint64_t replaced_ = 0;
+  std::set<std::string> reported_;
+  std::vector<std::string> messages_;
 };
 
 // A source from a Python list of paths (labels -1) or of (path, label).
@@ -313,7 +362,11 @@ NB_MODULE(_gpuaug, m) {
       .def_prop_ro("classes", &BatchLoader::classes)
       .def_prop_ro("paths", &BatchLoader::paths)
       .def_prop_ro("skipped", &BatchLoader::skipped)
+      .def_prop_ro("replaced", &BatchLoader::replaced)
+      .def("take_messages", &BatchLoader::take_messages)
       .def("indices", &BatchLoader::indices, nb::arg("epoch"), nb::arg("shuffle"), nb::arg("rank"),
            nb::arg("world_size"), nb::arg("drop_last"))
-      .def("load", &BatchLoader::load, nb::arg("indices"), nb::arg("epoch"));
+      .def("load", &BatchLoader::load, nb::arg("indices"), nb::arg("epoch"))
+      .def("load_from", &BatchLoader::load_from, nb::arg("order"), nb::arg("start"), nb::arg("count"),
+           nb::arg("epoch"));
 }

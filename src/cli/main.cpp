@@ -113,7 +113,8 @@ int main(int argc, char** argv) {
   augment_cmd->add_option("--quality", augment.jpeg_quality, "JPEG quality")->check(CLI::Range(1, 100));
   augment_cmd->add_option("--record", augment.record_path, "Write drawn parameters, one JSON line per sample");
   augment_cmd->add_option("--replay", augment.replay_path, "Reproduce the samples of a --record file");
-  augment_cmd->add_option("--on-error", augment.on_error, "raise or skip")->check(CLI::IsMember({"raise", "skip"}));
+  augment_cmd->add_option("--on-error", augment.on_error, "raise, skip, or replace (the spec's `replacement:`)")
+      ->check(CLI::IsMember({"raise", "skip", "replace"}));
   augment_cmd->add_option("--device", augment.device, "cpu, cuda or cuda:N");
   augment_cmd->add_option("--batch", augment.batch, "Images per GPU batch")->check(CLI::PositiveNumber);
   augment_cmd->add_flag("--resume", augment.resume, "Finish an interrupted run from its journal");
@@ -235,10 +236,11 @@ int main(int argc, char** argv) {
       const bool first_rank = dist::detect_world().rank == 0;
       const auto summary = jobs::run_augment(augment);
       if (first_rank)
-        for (const auto& error : summary.errors) fmt::print(stderr, "skipped: {}\n", error);
+        for (const auto& error : summary.errors) fmt::print(stderr, "{}\n", error);
       if (!augment_quiet && first_rank)
-        fmt::print(stderr, "augment: {} images, {} samples written to {}, {} skipped, {:.2f} s\n",
-                   summary.images, summary.written, augment.output, summary.skipped, summary.seconds);
+        fmt::print(stderr, "augment: {} images, {} samples written to {}, {} skipped, {} replaced, {:.2f} s\n",
+                   summary.images, summary.written, augment.output, summary.skipped, summary.replaced,
+                   summary.seconds);
     } else if (app.got_subcommand("preview")) {
       preview.seed = preview_seed;
       const int n = jobs::run_preview(preview);

@@ -29,6 +29,7 @@
 #include "jobs/progress.h"
 #include "jobs/stop_signal.h"
 #include "pipeline/augmenter.h"
+#include "pipeline/on_error.h"
 #include "pipeline/record.h"
 
 namespace gpuaug::jobs {
@@ -53,8 +54,7 @@ struct WorkItem {
 
 AugmentSummary run_augment(const AugmentOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  if (options.on_error != "raise" && options.on_error != "skip")
-    throw Error("", "augment", fmt::format("--on-error {}: expected raise or skip", options.on_error));
+  const pipeline::OnError on_error = pipeline::parse_on_error(options.on_error, "augment");
   if (options.copies < 1) throw Error("", "augment", "--copies must be at least 1");
   if (options.format != "png" && options.format != "jpg" && options.format != "npy")
     throw Error("", "augment", fmt::format("--format {}: expected png, jpg or npy", options.format));
@@ -62,6 +62,8 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   pipeline::Spec spec = pipeline::load_spec(options.spec_path);
   if (options.seed) spec.seed = *options.seed;
   const pipeline::Augmenter augmenter(spec);
+  const std::vector<uint8_t> replacement =
+      on_error == pipeline::OnError::kReplace ? pipeline::load_replacement(spec) : std::vector<uint8_t>();
   const data::Source source = data::open_source(options.input);
 
   uint64_t epoch = options.epoch;
@@ -109,6 +111,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   std::vector<std::vector<std::string>> records(items.size());
   std::vector<std::string> item_errors(items.size());
   std::vector<size_t> item_written(items.size(), 0);
+  std::vector<char> item_replaced(items.size(), 0);
 
   // The journal: one line per finished (image, copy) with its record lines, so that a killed
   // run resumes where it stopped; its header holds what decides the bytes written.
@@ -144,6 +147,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
       item_written[n] = entry.at("written").get<size_t>();
       records[n] = entry.at("records").get<std::vector<std::string>>();
       if (entry.contains("error")) item_errors[n] = entry.at("error").get<std::string>();
+      item_replaced[n] = entry.value("replaced", false);
       ++summary.resumed;
     }
   }
@@ -151,6 +155,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     nlohmann::json entry{{"i", items[n].index}, {"c", items[n].copy}, {"written", item_written[n]},
                          {"records", records[n]}};
     if (!item_errors[n].empty()) entry["error"] = item_errors[n];
+    if (item_replaced[n]) entry["replaced"] = true;
     journal.append(entry);
   };
   std::vector<size_t> todo;
@@ -182,12 +187,18 @@ AugmentSummary run_augment(const AugmentOptions& options) {
             pipeline::record_line(ref.relative, sample.plan.id, epoch, has_crops, sample.plan.drawn).dump());
     }
   };
-  auto guarded = [&](size_t n, const std::function<void()>& work) {
+  // Runs one item's work; a failure raises, is counted (skip), or has the replacement image
+  // stand in (replace: `instead` makes its outputs, and its own failure raises).
+  auto guarded = [&](size_t n, const std::function<void()>& work, const std::function<void()>& instead) {
     try {
       work();
     } catch (const Error& e) {
-      if (options.on_error == "raise") throw;
+      if (on_error == pipeline::OnError::kRaise) throw;
       item_errors[n] = e.what();
+      if (on_error == pipeline::OnError::kReplace) {
+        item_replaced[n] = 1;
+        instead();
+      }
     }
   };
   const pipeline::ReplayLookup* replay_lookup = replay ? &lookup : nullptr;
@@ -200,6 +211,9 @@ AugmentSummary run_augment(const AugmentOptions& options) {
         const data::SampleRef& ref = source.samples[item.index];
         const std::vector<uint8_t> bytes = data::read_sample(source, ref);
         write_item(n, augmenter.run(bytes, ref.path, item.index, item.copy, epoch, replay_lookup));
+      }, [&] {
+        const WorkItem& item = items[n];
+        write_item(n, augmenter.run(replacement, spec.replacement, item.index, item.copy, epoch, replay_lookup));
       });
       finish_item(n);
       progress.advance();
@@ -223,12 +237,17 @@ AugmentSummary run_augment(const AugmentOptions& options) {
           blobs[k] = data::read_sample(source, source.samples[item.index]);
           prepared[k] = augmenter.prepare(blobs[k], path, item.index, item.copy, epoch, replay_lookup,
                                           nvjpeg != nullptr);
+        }, [&] {
+          const WorkItem& item = items[todo[begin + k]];
+          prepared[k] = augmenter.prepare(replacement, spec.replacement, item.index, item.copy, epoch,
+                                          replay_lookup, nvjpeg != nullptr);
         });
       });
       auto results = augmenter.execute_gpu(executor, prepared, epoch, nvjpeg.get());
       pool.parallel_for(end - begin, [&](size_t k) {
         const size_t n = todo[begin + k];
-        if (item_errors[n].empty()) guarded(n, [&] { write_item(n, results[k]); });
+        if (item_errors[n].empty() || item_replaced[n])
+          guarded(n, [&] { write_item(n, results[k]); }, [] { throw; });
         finish_item(n);
         progress.advance();
       });
@@ -245,7 +264,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     for (const std::string& line : records[n]) mine["records"].push_back({items[n].index, items[n].copy, line});
     if (!item_errors[n].empty() && !failed_images[items[n].index]) {
       failed_images[items[n].index] = true;
-      mine["errors"].push_back({items[n].index, item_errors[n]});
+      mine["errors"].push_back({items[n].index, item_errors[n], bool(item_replaced[n])});
     }
   }
   std::vector<nlohmann::json> parts{mine};
@@ -254,20 +273,23 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     for (const std::string& part : comm->gather(mine.dump())) parts.push_back(nlohmann::json::parse(part));
   }
   std::vector<std::tuple<uint64_t, uint32_t, std::string>> record_lines;
-  std::vector<std::pair<uint64_t, std::string>> errors;
+  std::vector<std::tuple<uint64_t, std::string, bool>> errors;
   for (const auto& part : parts) {
     summary.written += part.at("written").get<size_t>();
     for (const auto& r : part.at("records"))
       record_lines.emplace_back(r.at(0).get<uint64_t>(), r.at(1).get<uint32_t>(), r.at(2).get<std::string>());
-    for (const auto& e : part.at("errors")) errors.emplace_back(e.at(0).get<uint64_t>(), e.at(1).get<std::string>());
+    for (const auto& e : part.at("errors"))
+      errors.emplace_back(e.at(0).get<uint64_t>(), e.at(1).get<std::string>(), e.at(2).get<bool>());
   }
   // Input order (index, copy; crops in the order made), whatever the threads and ranks.
   std::stable_sort(record_lines.begin(), record_lines.end(), [](const auto& a, const auto& b) {
     return std::tie(std::get<0>(a), std::get<1>(a)) < std::tie(std::get<0>(b), std::get<1>(b));
   });
   std::sort(errors.begin(), errors.end());
-  summary.skipped = errors.size();
-  for (auto& e : errors) summary.errors.push_back(std::move(e.second));
+  for (auto& [index, text, was_replaced] : errors) {
+    (was_replaced ? summary.replaced : summary.skipped) += 1;
+    summary.errors.push_back((was_replaced ? "replaced: " : "skipped: ") + std::move(text));
+  }
   std::string record_text;
   for (const auto& line : record_lines) record_text += std::get<2>(line) + "\n";
   if (!options.record_path.empty() && world.rank == 0)

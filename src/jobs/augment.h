@@ -21,7 +21,7 @@ struct AugmentOptions {
   int jpeg_quality = 95;
   std::string record_path;
   std::string replay_path;
-  std::string on_error = "raise";  // raise | skip
+  std::string on_error = "raise";  // raise | skip | replace (the spec's `replacement:` image)
   bool progress = true;
   std::string device = "cpu";  // cpu, cuda, cuda:N
   int batch = 64;              // images per GPU batch
@@ -33,7 +33,8 @@ struct AugmentSummary {
   size_t written = 0;
   size_t skipped = 0;
   size_t resumed = 0;  // work items a --resume found done
-  std::vector<std::string> errors;  // one line per skipped file
+  size_t replaced = 0;  // images whose outputs came from the spec's replacement
+  std::vector<std::string> errors;  // one line per skipped or replaced file
   double seconds = 0.0;
 };
 

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -123,7 +124,12 @@ Spec parse_spec(const std::string& text, const std::string& name) {
   if (root.IsNull()) throw Error(name, "spec", "empty spec: it needs at least `ops:`");
   if (!root.IsMap()) fail(name, root, "a spec is a mapping with keys seed, decode, ops, output");
   try {
-    check_keys(name, root, "", {"seed", "decode", "ops", "output"});
+    check_keys(name, root, "", {"seed", "decode", "ops", "output", "replacement"});
+    if (const YAML::Node replacement = root["replacement"]; replacement && !replacement.IsNull()) {
+      if (!replacement.IsScalar() || replacement.Scalar().empty())
+        fail(name, replacement, "replacement: expected the path of an image");
+      spec.replacement = replacement.Scalar();
+    }
     if (root["seed"]) {
       // Read as an integer, never through a double: every one of the 64 bits counts.
       const YAML::Node seed = root["seed"];
@@ -184,7 +190,10 @@ Spec load_spec(const std::string& path) {
   if (!in) throw Error(path, "spec", "cannot open the spec file");
   std::stringstream text;
   text << in.rdbuf();
-  return parse_spec(text.str(), path);
+  Spec spec = parse_spec(text.str(), path);
+  if (!spec.replacement.empty() && std::filesystem::path(spec.replacement).is_relative())
+    spec.replacement = (std::filesystem::path(path).parent_path() / spec.replacement).string();
+  return spec;
 }
 
 }  // namespace gpuaug::pipeline

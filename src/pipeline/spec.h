@@ -37,6 +37,10 @@ struct Spec {
   DecodeOptions decode;
   std::vector<OpSpec> ops;
   OutputOptions output;
+  // `replacement:` an image that stands in for a sample that cannot be read when on_error is
+  // replace (run through the same chain with the failed sample's index and draws). Relative
+  // paths resolve against the spec file's folder (the working folder for specs given as text).
+  std::string replacement;
 };
 
 // YAML (JSON is read as YAML's flow subset). Ops are written either `- name: {params}` or

@@ -149,6 +149,33 @@ def test_on_error_skip_writes_the_rest(run_gpuaug, tmp_path, threads):
     assert not list(tmp_path.rglob("*gpuaug-tmp*"))
 
 
+def test_on_error_replace_writes_the_replacement_in_place(run_gpuaug, tmp_path):
+    # --on-error replace: every input gets its outputs; a bad one's come from the spec's
+    # `replacement:` (a path relative to the spec file) with the bad file's draws; counted.
+    folder = tmp_path / "in"
+    expect = _bad_files(folder)
+    spec_dir = tmp_path / "specs"
+    write_png(spec_dir / "stand_in.png", mixed_image(20, 24, seed=9))
+    spec = write_spec(spec_dir / "spec.yaml", CHAIN)
+    spec.write_text(spec.read_text() + "replacement: stand_in.png\n")
+    out = tmp_path / "out"
+    proc = run_gpuaug("augment", "--spec", spec, "--input", folder, "--output", out, "--format", "png",
+                      "--on-error", "replace")
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert len(written) == 2 + len(expect)
+    for name in written:
+        with Image.open(out / name) as im:
+            assert im.size == (16, 16)
+    for bad in expect:
+        assert re.search(rf"replaced: .*{re.escape(bad)}", proc.stderr), proc.stderr
+    assert re.search(rf"\b{len(expect)} replaced", proc.stderr), proc.stderr
+    # Without `replacement:` in the spec it says what is missing.
+    plain = write_spec(tmp_path / "plain.yaml", CHAIN)
+    proc = run_gpuaug("augment", "--spec", plain, "--input", folder, "--output", tmp_path / "o2",
+                      "--on-error", "replace", check=False)
+    assert proc.returncode == 1 and "replacement" in proc.stderr
+
+
 def test_on_error_skip_npy_outputs(run_gpuaug, tmp_path):
     # Oracle: with skip, the good PNG and JPEG both come out as 16x16 RGB uint8 npy arrays and
     # the record holds exactly their two samples.

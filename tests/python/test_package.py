@@ -272,6 +272,50 @@ def test_corrupt_image_skipped_with_on_error_skip(tree_with_corrupt) -> None:
     assert pipe._core.paths.index(str(bad)) not in indices
 
 
+def test_skip_refills_batches_from_the_order_and_logs_once(tmp_path: Path, caplog) -> None:
+    """on_error="skip": the next sample of the order takes the failed one's place, so batches
+    stay full; each bad file is logged once on the "gpuaug" logger and counted in stats()."""
+    rng = np.random.default_rng(2)
+    (tmp_path / "a").mkdir()
+    for i in range(7):
+        write_image(tmp_path / "a" / f"{i}.png", rng)
+    for name in ("1b.jpg", "4b.jpg"):
+        (tmp_path / "a" / name).write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)))
+    pipe = gpuaug.Pipeline(SPEC_DICT, tmp_path, batch_size=3, shuffle=False, on_error="skip")
+    assert len(pipe) == 3  # 9 samples: an upper bound once some fail
+    with caplog.at_level("WARNING", logger="gpuaug"):
+        batches = [np.from_dlpack(idx).tolist() if hasattr(idx, "__dlpack__") else list(idx)
+                   for _, _, idx in pipe]
+        second = [list(idx) for _, _, idx in pipe]  # another epoch: logged already
+    bad = {pipe._core.paths.index(str(tmp_path / "a" / n)) for n in ("1b.jpg", "4b.jpg")}
+    assert [len(b) for b in batches] == [3, 3, 1]
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == sorted(set(range(9)) - bad)
+    assert second == batches
+    assert pipe.stats() == {"skipped": 4, "replaced": 0}
+    logged = [r.getMessage() for r in caplog.records if r.name == "gpuaug"]
+    assert len(logged) == 2 and all("skipped" in m for m in logged)
+
+
+def test_replace_puts_the_spec_replacement_in_place(tmp_path_factory, tree_with_corrupt) -> None:
+    root, bad = tree_with_corrupt
+    rng = np.random.default_rng(3)
+    stand_in = tmp_path_factory.mktemp("replacement") / "stand_in.png"  # outside the source
+    write_image(stand_in, rng)
+    spec = dict(SPEC_DICT, replacement=str(stand_in))
+    pipe = gpuaug.Pipeline(spec, root, batch_size=4, shuffle=False, on_error="replace")
+    images, labels, indices = collect(pipe)
+    assert images.shape[0] == 4 and pipe.stats() == {"skipped": 0, "replaced": 1}
+    k = list(indices).index(pipe._core.paths.index(str(bad)))
+    # The stand-in went through the same chain, with the failed sample's index and draws.
+    direct = gpuaug.Pipeline(SPEC_DICT, [str(stand_in)], batch_size=1, shuffle=False)
+    np.testing.assert_array_equal(images[k].shape, collect(direct)[0][0].shape)
+    with pytest.raises(gpuaug.Error, match="replacement"):
+        gpuaug.Pipeline(SPEC_DICT, root, batch_size=2, on_error="replace")
+    with pytest.raises(gpuaug.Error, match="raise, skip or replace"):
+        gpuaug.Pipeline(SPEC_DICT, root, batch_size=2, on_error="ignore")
+
+
 def test_samples_of_different_shapes_name_both(tree: Path) -> None:
     pipe = pipeline(tree, {"ops": [{"horizontal_flip": {}}]}, shuffle=False)
     with pytest.raises(gpuaug.Error, match="differ") as info:
