@@ -4,6 +4,10 @@
 // decoded images stay on the device and only planning and kernels are timed.
 #include "jobs/bench.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -14,6 +18,7 @@
 #include "codec/decoder.h"
 #include "codec/nvjpeg_decoder.h"
 #include "core/device.h"
+#include "core/cuda_runtime_info.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
@@ -23,6 +28,17 @@
 namespace gpuaug::jobs {
 
 namespace {
+
+// Memory after a timed pass (the soak benchmark reads these); device < 0: the CPU path. Free
+// memory the allocator still holds is handed back first, so a rise means memory still in use
+// (a leak), not an arena that happened to be grown at that moment.
+void sample_memory(BenchResult& result, int device) {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+  result.host_rss_bytes.push_back(host_resident_bytes());
+  if (device >= 0) result.device_used_bytes.push_back(device_memory_used(device));
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -58,7 +74,10 @@ void bench_cpu(const pipeline::Augmenter& augmenter, const data::Source& source,
   for (int w = 0; w < options.warmup; ++w) pass(1000000 + uint64_t(w));
   produced = 0;
   const auto start = Clock::now();
-  for (int it = 0; it < options.iters; ++it) pass(uint64_t(it));
+  for (int it = 0; it < options.iters; ++it) {
+    pass(uint64_t(it));
+    sample_memory(result, -1);
+  }
   result.seconds = seconds_since(start);
   result.samples = produced;
 }
@@ -116,7 +135,10 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
   for (int w = 0; w < options.warmup; ++w) pass(1000000 + uint64_t(w));
   result.kernel_ms = 0;
   const auto start = Clock::now();
-  for (int it = 0; it < options.iters; ++it) result.samples += pass(uint64_t(it));
+  for (int it = 0; it < options.iters; ++it) {
+    result.samples += pass(uint64_t(it));
+    sample_memory(result, executor.device());
+  }
   result.seconds = seconds_since(start);
   result.gpu_decode_share = share;
 }
@@ -176,7 +198,10 @@ void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::So
   result.kernel_ms = 0;
   bytes = 0;
   const auto start = Clock::now();
-  for (int it = 0; it < options.iters; ++it) result.samples += pass(uint64_t(it));
+  for (int it = 0; it < options.iters; ++it) {
+    result.samples += pass(uint64_t(it));
+    sample_memory(result, executor.device());
+  }
   result.seconds = seconds_since(start);
   if (result.kernel_ms > 0) result.kernel_gb_per_s = bytes / (result.kernel_ms * 1e-3) / 1e9;
 }
@@ -230,6 +255,8 @@ std::string bench_json(const BenchResult& r) {
   j["mode"] = r.mode;
   j["decoder"] = r.decoder;
   if (r.gpu_decode_share > 0) j["gpu_decode_share"] = r.gpu_decode_share;
+  j["host_rss_bytes"] = r.host_rss_bytes;
+  if (!r.device_used_bytes.empty()) j["device_used_bytes"] = r.device_used_bytes;
   if (r.kernel_ms > 0) {
     j["kernel_ms"] = r.kernel_ms;
     j["kernel_images_per_s"] = r.kernel_images_per_s;

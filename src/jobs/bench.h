@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace gpuaug::jobs {
 
@@ -33,6 +34,8 @@ struct BenchResult {
   double kernel_ms = 0.0;          // GPU: device time of the kernels, summed (CUDA events)
   double kernel_images_per_s = 0.0;
   double kernel_gb_per_s = 0.0;    // bytes the kernels read (source regions) + wrote, per second
+  // After each timed pass: this process' resident host memory, and GPU memory in use (cuda).
+  std::vector<size_t> host_rss_bytes, device_used_bytes;
 };
 
 BenchResult run_bench(const BenchOptions& options);

@@ -345,3 +345,32 @@ def test_bench_and_preview_name_each_bad_file(gpuaug_bin, spec, tmp_path, comman
                          stages=["decode"] if case["expect"] == "either" else None)
             assert not picture.exists()
     _no_temporaries(tmp_path)
+
+
+def test_whole_corpus_on_gpu_matches_cpu(gpuaug_bin, spec, tmp_path, has_gpu):
+    # The GPU path (nvJPEG where it takes a file, the fused kernel for all) over the whole corpus
+    # with --on-error skip: the same files written and the same files reported (with the same
+    # stage) as on the CPU; PNGs and CPU-decoded files byte-identical, nvJPEG's decodes within
+    # the decoder tolerance of tests/codec/gpu_test_nvjpeg.cpp (max 16, mean 1.5 levels).
+    if not has_gpu:
+        pytest.skip("no GPU")
+    folder = tmp_path / "in"
+    for case in CASES:
+        _place(case, folder)
+    runs = {}
+    for device in ("cpu", "cuda"):
+        out = tmp_path / f"out-{device}"
+        proc = _run(gpuaug_bin, "augment", "--spec", spec, "--input", folder, "--output", out,
+                    "--format", "png", "--threads", 2, "--on-error", "skip", "--device", device)
+        assert proc.returncode == 0, proc.stderr
+        runs[device] = (out, {(m["file"], m["stage"]) for m in _errors(proc.stderr)})
+    (cpu_out, cpu_errors), (gpu_out, gpu_errors) = runs["cpu"], runs["cuda"]
+    assert gpu_errors == cpu_errors
+    assert _files_under(gpu_out) == _files_under(cpu_out)
+    for name in _files_under(cpu_out):
+        a = np.asarray(Image.open(cpu_out / name)).astype(int)
+        b = np.asarray(Image.open(gpu_out / name)).astype(int)
+        assert a.shape == b.shape, name
+        diff = np.abs(a - b)
+        assert diff.max() <= 16 and diff.mean() <= 1.5, (name, diff.max(), diff.mean())
+    _no_temporaries(tmp_path)

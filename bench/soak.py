@@ -1,0 +1,104 @@
+"""Soak benchmark: many epochs over a small set, memory after each — host RSS (and GPU memory in
+use on cuda) must stay flat within 2% after epoch 2 (issue 8). Runs the Python Pipeline (CPU)
+in this process, and `gpuaug bench --iters N` (one process, one pass an epoch) on the CPU and,
+where there is a GPU, end to end with nvJPEG and augment-only.
+
+Usage: python3 bench/soak.py [--epochs 100] [--images 256] [--gpuaug build/gpuaug]
+       [--devices cpu,cuda] [--workdir /tmp/soak]
+Prints a markdown table; exits 1 when a series grows more than 2%.
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LIMIT = 0.02
+
+
+def rss_bytes() -> int:
+    """Resident memory after handing back what the allocator holds free (glibc's malloc_trim),
+    so a rise means memory still in use — what a leak looks like — and not a grown arena."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def growth(series: list[int]) -> float:
+    """Largest rise after epoch 2, relative to epoch 2."""
+    if len(series) < 3:
+        return 0.0
+    base = series[1]
+    return (max(series[2:]) - base) / base if base else 0.0
+
+
+def python_pipeline(corpus: Path, epochs: int) -> list[int]:
+    import gpuaug
+
+    spec = {"seed": 0, "ops": [{"random_resized_crop": {"size": [224, 224]}}, {"horizontal_flip": {}},
+                               {"normalize": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}]}
+    pipe = gpuaug.Pipeline(spec, str(corpus), batch_size=64)
+    out = []
+    for epoch in range(epochs):
+        pipe.set_epoch(epoch)
+        for images, labels, indices in pipe:
+            del images, labels, indices
+        out.append(rss_bytes())
+    return out
+
+
+def cli_bench(gpuaug: Path, corpus: Path, epochs: int, device: str, extra: list[str]) -> dict:
+    cmd = [str(gpuaug), "bench", "--spec", str(HERE / "rrc_normalize_f16.yaml"), "--input", str(corpus),
+           "--iters", str(epochs), "--warmup", "0", "--device", device, "--json", *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr}")
+    return json.loads(proc.stdout)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs", type=int, default=100)
+    ap.add_argument("--images", type=int, default=256)
+    ap.add_argument("--gpuaug", type=Path, default=Path("build/gpuaug"))
+    ap.add_argument("--devices", default="cpu,cuda")
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/soak"))
+    args = ap.parse_args()
+    corpus = args.workdir / f"jpegs{args.images}"
+    if not corpus.is_dir() or len(list(corpus.glob("*.jpg"))) < args.images:
+        subprocess.run([sys.executable, HERE / "make_jpegs.py", corpus, str(args.images)], check=True)
+
+    rows = []
+    if "cpu" in args.devices.split(","):
+        rows.append(("Python Pipeline (CPU)", "host RSS", python_pipeline(corpus, args.epochs)))
+        r = cli_bench(args.gpuaug, corpus, args.epochs, "cpu", [])
+        rows.append(("gpuaug bench cpu", "host RSS", r["host_rss_bytes"]))
+    if "cuda" in args.devices.split(","):
+        for name, extra in (("end to end (nvJPEG)", ["--batch", "128"]), ("augment-only", ["--augment-only"])):
+            r = cli_bench(args.gpuaug, corpus, args.epochs, "cuda", extra)
+            rows.append((f"gpuaug bench cuda {name}", "host RSS", r["host_rss_bytes"]))
+            rows.append((f"gpuaug bench cuda {name}", "GPU memory in use", r["device_used_bytes"]))
+
+    print(f"\n{args.epochs} epochs of {args.images} images ({corpus})\n")
+    print("| run | memory | epoch 1 | epoch 2 | max after epoch 2 | last | growth after epoch 2 |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    ok = True
+    for name, what, series in rows:
+        g = growth(series)
+        ok &= g <= LIMIT
+        mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
+        print(f"| {name} | {what} | {mib(series[0])} | {mib(series[1])} | {mib(max(series[2:]))} | "
+              f"{mib(series[-1])} | {100 * g:+.2f}% {'' if g <= LIMIT else '(above 2%)'} |")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

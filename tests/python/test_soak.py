@@ -1,0 +1,17 @@
+"""The soak benchmark in short (CI): 12 epochs, memory flat within 2% after epoch 2 for the
+Python Pipeline and `gpuaug bench` on the CPU (bench/soak.py; 100 epochs on the GPU machine)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def test_memory_is_flat_over_epochs(gpuaug_bin, repo_root, tmp_path):
+    pytest.importorskip("gpuaug")
+    proc = subprocess.run([sys.executable, repo_root / "bench" / "soak.py", "--epochs", "12", "--images", "32",
+                           "--devices", "cpu", "--gpuaug", gpuaug_bin, "--workdir", tmp_path],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("| host RSS |") == 2
