@@ -4,7 +4,7 @@ in this process, and `gpuaug bench --iters N` (one process, one pass an epoch) o
 where there is a GPU, end to end with nvJPEG and augment-only.
 
 Usage: python3 bench/soak.py [--epochs 100] [--images 256] [--gpuaug build/gpuaug]
-       [--devices cpu,cuda] [--workdir /tmp/soak]
+       [--devices cpu,cuda] [--workdir /tmp/soak] [--threads 0]
 Prints a markdown table; exits 1 when a series grows more than 2%.
 """
 from __future__ import annotations
@@ -40,12 +40,12 @@ def growth(series: list[int]) -> float:
     return (max(series[2:]) - base) / base if base else 0.0
 
 
-def python_pipeline(corpus: Path, epochs: int) -> list[int]:
+def python_pipeline(corpus: Path, epochs: int, threads: int) -> list[int]:
     import gpuaug
 
     spec = {"seed": 0, "ops": [{"random_resized_crop": {"size": [224, 224]}}, {"horizontal_flip": {}},
                                {"normalize": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}]}
-    pipe = gpuaug.Pipeline(spec, str(corpus), batch_size=64)
+    pipe = gpuaug.Pipeline(spec, str(corpus), batch_size=64, threads=threads)
     out = []
     for epoch in range(epochs):
         pipe.set_epoch(epoch)
@@ -55,9 +55,9 @@ def python_pipeline(corpus: Path, epochs: int) -> list[int]:
     return out
 
 
-def cli_bench(gpuaug: Path, corpus: Path, epochs: int, device: str, extra: list[str]) -> dict:
+def cli_bench(gpuaug: Path, corpus: Path, epochs: int, device: str, threads: int, extra: list[str]) -> dict:
     cmd = [str(gpuaug), "bench", "--spec", str(HERE / "rrc_normalize_f16.yaml"), "--input", str(corpus),
-           "--iters", str(epochs), "--warmup", "0", "--device", device, "--json", *extra]
+           "--iters", str(epochs), "--warmup", "0", "--device", device, "--threads", str(threads), "--json", *extra]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr}")
@@ -71,6 +71,7 @@ def main() -> int:
     ap.add_argument("--gpuaug", type=Path, default=Path("build/gpuaug"))
     ap.add_argument("--devices", default="cpu,cuda")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/soak"))
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
     args = ap.parse_args()
     corpus = args.workdir / f"jpegs{args.images}"
     if not corpus.is_dir() or len(list(corpus.glob("*.jpg"))) < args.images:
@@ -78,12 +79,12 @@ def main() -> int:
 
     rows = []
     if "cpu" in args.devices.split(","):
-        rows.append(("Python Pipeline (CPU)", "host RSS", python_pipeline(corpus, args.epochs)))
-        r = cli_bench(args.gpuaug, corpus, args.epochs, "cpu", [])
+        rows.append(("Python Pipeline (CPU)", "host RSS", python_pipeline(corpus, args.epochs, args.threads)))
+        r = cli_bench(args.gpuaug, corpus, args.epochs, "cpu", args.threads, [])
         rows.append(("gpuaug bench cpu", "host RSS", r["host_rss_bytes"]))
     if "cuda" in args.devices.split(","):
         for name, extra in (("end to end (nvJPEG)", ["--batch", "128"]), ("augment-only", ["--augment-only"])):
-            r = cli_bench(args.gpuaug, corpus, args.epochs, "cuda", extra)
+            r = cli_bench(args.gpuaug, corpus, args.epochs, "cuda", args.threads, extra)
             rows.append((f"gpuaug bench cuda {name}", "host RSS", r["host_rss_bytes"]))
             rows.append((f"gpuaug bench cuda {name}", "GPU memory in use", r["device_used_bytes"]))
 

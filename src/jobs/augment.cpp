@@ -243,11 +243,19 @@ AugmentSummary run_augment(const AugmentOptions& options) {
                                           replay_lookup, nvjpeg != nullptr);
         });
       });
-      auto results = augmenter.execute_gpu(executor, prepared, epoch, nvjpeg.get());
+      std::vector<std::optional<Error>> decode_errors;
+      auto results = augmenter.execute_gpu(executor, prepared, epoch, nvjpeg.get(), &decode_errors);
       pool.parallel_for(end - begin, [&](size_t k) {
         const size_t n = todo[begin + k];
-        if (item_errors[n].empty() || item_replaced[n])
+        if (decode_errors[k]) {
+          // nvJPEG refused it and the CPU could not decode it either: on_error as anywhere.
+          const WorkItem& item = items[n];
+          guarded(n, [&] { throw *decode_errors[k]; }, [&] {
+            write_item(n, augmenter.run(replacement, spec.replacement, item.index, item.copy, epoch, replay_lookup));
+          });
+        } else if (item_errors[n].empty() || item_replaced[n]) {
           guarded(n, [&] { write_item(n, results[k]); }, [] { throw; });
+        }
         finish_item(n);
         progress.advance();
       });

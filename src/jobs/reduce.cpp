@@ -270,10 +270,12 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
         batch.push_back(std::move(prepared[k]));
       }
     if (batch.empty()) return;
-    auto outputs = gpu_runner->execute_gpu(*executor, batch, 0, nvjpeg.get());
+    std::vector<std::optional<Error>> decode_errors;
+    auto outputs = gpu_runner->execute_gpu(*executor, batch, 0, nvjpeg.get(), &decode_errors);
     pool.parallel_for(members.size(), [&](size_t m) {
       const size_t k = members[m];
       try {
+        if (decode_errors[m]) throw *decode_errors[m];
         encode_into(window[k], pipeline::viewable_image(outputs[m].at(0)), results[k]);
       } catch (const Error& e) {
         fail(e, results[k]);

@@ -74,7 +74,8 @@ std::vector<AugmentedSample> Augmenter::run(std::span<const uint8_t> bytes, cons
 }
 
 std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& images, uint64_t epoch,
-                                                 codec::NvjpegDecoder* nvjpeg) const {
+                                                 codec::NvjpegDecoder* nvjpeg,
+                                                 std::vector<std::optional<Error>>* errors) const {
   const RandomKey key = RandomKey::from(chain_.spec().seed, epoch);
   std::vector<size_t> pending;
   std::vector<codec::GpuDecodeRequest> requests;
@@ -105,7 +106,10 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& ima
                                          cpu.grid_offset_x, cpu.grid_offset_y);
       image.image = std::move(cpu.image);
     } catch (const Error& e) {
-      throw e.file().empty() ? e.with_file(image.file) : e;
+      const Error named = e.file().empty() ? e.with_file(image.file) : e;
+      if (errors == nullptr) throw named;
+      (*errors)[pending[k]] = named;
+      image.plans.clear();  // no samples: the caller raises, skips or replaces it
     }
   }
   std::vector<plan::SampleJob> jobs;
@@ -125,8 +129,9 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& ima
 
 std::vector<std::vector<AugmentedSample>> Augmenter::execute_gpu(
     plan::CudaExecutor& executor, std::vector<PreparedImage>& images, uint64_t epoch,
-    codec::NvjpegDecoder* nvjpeg) const {
-  const std::vector<plan::SampleJob> jobs = gpu_jobs(images, epoch, nvjpeg);
+    codec::NvjpegDecoder* nvjpeg, std::vector<std::optional<Error>>* errors) const {
+  if (errors) errors->assign(images.size(), std::nullopt);
+  const std::vector<plan::SampleJob> jobs = gpu_jobs(images, epoch, nvjpeg, errors);
   std::vector<Tensor> tensors = executor.run_to_host(jobs, chain_.spec().output.layout);
   std::vector<std::vector<AugmentedSample>> out(images.size());
   size_t next = 0;

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/tensor.h"
 #include "codec/nvjpeg_decoder.h"
 #include "pipeline/chain.h"
@@ -46,15 +48,17 @@ class Augmenter {
   PreparedImage prepare(std::span<const uint8_t> bytes, const std::string& file, uint64_t index,
                         uint32_t copy, uint64_t epoch, const ReplayLookup* replay = nullptr,
                         bool leave_for_gpu = false) const;
-  // Executes prepared images as one GPU batch; result[i] holds image i's samples.
+  // Executes prepared images as one GPU batch; result[i] holds image i's samples. An image the
+  // CPU fallback cannot decode (nvJPEG refused it) throws, or with `errors` lands there (sized
+  // to images) and gets no samples, so that the caller applies its on_error.
   std::vector<std::vector<AugmentedSample>> execute_gpu(plan::CudaExecutor& executor,
                                                         std::vector<PreparedImage>& images,
                                                         uint64_t epoch,
-                                                        codec::NvjpegDecoder* nvjpeg = nullptr) const;
-  // Decodes the images left for the GPU (nvJPEG, CPU fallback) and returns the batch's jobs;
-  // `images` must outlive the jobs. Used by execute_gpu and the benchmarks.
+                                                        codec::NvjpegDecoder* nvjpeg = nullptr,
+                                                        std::vector<std::optional<Error>>* errors = nullptr) const;
   std::vector<plan::SampleJob> gpu_jobs(std::vector<PreparedImage>& images, uint64_t epoch,
-                                        codec::NvjpegDecoder* nvjpeg) const;
+                                        codec::NvjpegDecoder* nvjpeg,
+                                        std::vector<std::optional<Error>>* errors = nullptr) const;
  private:
   Chain chain_;
 };
