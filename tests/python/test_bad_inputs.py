@@ -365,9 +365,16 @@ def test_whole_corpus_on_gpu_matches_cpu(gpuaug_bin, spec, tmp_path, has_gpu):
         assert proc.returncode == 0, proc.stderr
         runs[device] = (out, {(m["file"], m["stage"]) for m in _errors(proc.stderr)})
     (cpu_out, cpu_errors), (gpu_out, gpu_errors) = runs["cpu"], runs["cuda"]
-    assert gpu_errors == cpu_errors
-    assert _files_under(gpu_out) == _files_under(cpu_out)
-    for name in _files_under(cpu_out):
+    # Damaged scans ("either": decode or fail cleanly) may go either way on each path: the CPU
+    # decodes the whole image, the GPU path's fallback decodes nvJPEG's region, and libjpeg
+    # reports corrupt data differently on the two (measured on Ubuntu 24.04's libjpeg-turbo).
+    either = {str(folder / c["name"]) for c in CASES if c["expect"] == "either"}
+    either_outputs = {Path(c["name"]).stem + ".png" for c in CASES if c["expect"] == "either"}
+    assert {e for e in gpu_errors if e[0] not in either} == {e for e in cpu_errors if e[0] not in either}
+    assert all(stage == "decode" for file, stage in gpu_errors | cpu_errors if file in either)
+    cpu_files = set(_files_under(cpu_out))
+    assert set(_files_under(gpu_out)) - either_outputs == cpu_files - either_outputs
+    for name in sorted(set(_files_under(gpu_out)) & cpu_files):
         a = np.asarray(Image.open(cpu_out / name)).astype(int)
         b = np.asarray(Image.open(gpu_out / name)).astype(int)
         assert a.shape == b.shape, name
