@@ -292,17 +292,6 @@ bool is_inside(const fs::path& inner, const fs::path& outer) {
   return o == outer.end();
 }
 
-// The relative path made safe for joining under a folder: no root, ".." becomes "__" (as
-// output_files does for augment's outputs), so a file list's "../x.jpg" stays inside.
-fs::path safe_relative(const std::string& relative) {
-  fs::path safe;
-  for (const fs::path& part : fs::path(relative).relative_path()) {
-    if (part == "." || part.empty()) continue;
-    safe /= part == ".." ? fs::path("__") : part;
-  }
-  return safe;
-}
-
 // Whether two paths name the same directory entry (links in their folders resolved, not in
 // the last component).
 bool same_entry(const fs::path& a, const fs::path& b) {

@@ -56,8 +56,6 @@ size_t remove_temporaries(const std::string& dir) {
   return removed;
 }
 
-namespace {
-
 fs::path safe_relative(const std::string& relative) {
   fs::path safe;
   for (const fs::path& part : fs::path(relative).relative_path()) {
@@ -66,8 +64,6 @@ fs::path safe_relative(const std::string& relative) {
   }
   return safe;
 }
-
-}  // namespace
 
 std::string output_stem(const std::string& relative) {
   const fs::path rel = safe_relative(relative);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <span>
 #include <string>
 #include <vector>
@@ -27,6 +28,10 @@ size_t remove_temporaries(const std::string& dir);
 std::string output_path(const std::string& out_dir, const std::string& relative, const SampleId& id,
                         bool numbered_copies, bool has_crops, const std::string& format,
                         bool keep_extension = false);
+
+// The relative path made safe for joining under a folder: no root, "." dropped, ".." becomes
+// "__", so that a file list's "../x.jpg" stays inside the output (or quarantine) folder.
+std::filesystem::path safe_relative(const std::string& relative);
 
 // The stem output_path uses (safe relative path without extension), to find collisions.
 std::string output_stem(const std::string& relative);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../common/references.h"
+#include "../common/temp_dir.h"
 #include "data/source.h"
 #include "data/tar_reader.h"
 #include "jobs/tar_writer.h"
@@ -19,13 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 using gpuaug_test::expect_error;
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("gpuaug_shards_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 std::vector<uint8_t> bytes_of(const std::string& text) { return {text.begin(), text.end()}; }
 
 void write_shard(const fs::path& path, const std::vector<std::pair<std::string, std::string>>& members) {
@@ -35,7 +29,8 @@ void write_shard(const fs::path& path, const std::vector<std::pair<std::string, 
 }
 
 TEST(ShardSource, SamplesLabelsAndBytes) {
-  const fs::path dir = fresh_dir("basic");
+  const gpuaug_test::TempDir dir_tmp("shards_basic");
+  const fs::path& dir = dir_tmp.root();
   write_shard(dir / "shard-000000.tar",
               {{"cat/a.jpg", "AAAA"}, {"cat/a.cls", "0\n"}, {"dog/b.png", "BB"}, {"dog/b.cls", "1"},
                {"notes.txt", "skipped: no image"}, {"c.seg.png", "not an image field"}, {"d.jpeg", "D"}});
@@ -60,7 +55,8 @@ TEST(ShardSource, SamplesLabelsAndBytes) {
 }
 
 TEST(ShardSource, IndexJsonNamesShardsAndClasses) {
-  const fs::path dir = fresh_dir("index");
+  const gpuaug_test::TempDir dir_tmp("shards_index");
+  const fs::path& dir = dir_tmp.root();
   write_shard(dir / "b.tar", {{"x.jpg", "X"}, {"x.cls", "1"}});
   write_shard(dir / "a.tar", {{"y.jpg", "Y"}});
   std::ofstream(dir / "index.json") << R"({"classes": ["cat", "dog"], "shards": [{"file": "b.tar"}, {"file": "a.tar"}]})";
@@ -71,7 +67,8 @@ TEST(ShardSource, IndexJsonNamesShardsAndClasses) {
 }
 
 TEST(ShardSource, AFolderWithImagesStaysAnImageFolder) {
-  const fs::path dir = fresh_dir("images");
+  const gpuaug_test::TempDir dir_tmp("shards_images");
+  const fs::path& dir = dir_tmp.root();
   write_shard(dir / "s.tar", {{"x.jpg", "X"}});
   std::ofstream(dir / "photo.jpg") << "not really";
   const Source source = open_source(dir.string());
@@ -81,13 +78,15 @@ TEST(ShardSource, AFolderWithImagesStaysAnImageFolder) {
 }
 
 TEST(ShardSource, Refusals) {
-  const fs::path dir = fresh_dir("refusals");
+  const gpuaug_test::TempDir dir_tmp("shards_refusals");
+  const fs::path& dir = dir_tmp.root();
   write_shard(dir / "bad_label.tar", {{"x.jpg", "X"}, {"x.cls", "cat"}});
   Error e = expect_error([&] { open_source((dir / "bad_label.tar").string()); });
   EXPECT_EQ(e.file(), (dir / "bad_label.tar").string() + "#x.cls");
   EXPECT_NE(e.cause().find("label 'cat'"), std::string::npos) << e.cause();
 
-  const fs::path twice = fresh_dir("twice");
+  const gpuaug_test::TempDir twice_tmp("shards_twice");
+  const fs::path& twice = twice_tmp.root();
   write_shard(twice / "1.tar", {{"x.jpg", "X"}});
   write_shard(twice / "2.tar", {{"x.jpg", "Y"}});
   e = expect_error([&] { open_source(twice.string()); });

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "../common/references.h"
+#include "../common/temp_dir.h"
 #include "core/error.h"
 #include "data/tar_reader.h"
 #include "jobs/output_files.h"
@@ -29,27 +30,8 @@ namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
 using gpuaug_test::expect_error;
 
-// A fresh folder under GPUAUG_TEST_TMPDIR, removed at the end.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    root_ = fs::path(GPUAUG_TEST_TMPDIR) /
-            ("tar_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string operator/(const std::string& name) const { return (root_ / name).string(); }
-  const fs::path& root() const { return root_; }
-
- private:
-  fs::path root_;
+struct TempDir : gpuaug_test::TempDir {
+  TempDir() : gpuaug_test::TempDir("tar") {}
 };
 
 Bytes read_bytes(const std::string& path) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../common/references.h"
+#include "../common/temp_dir.h"
 #include "codec/encoder.h"
 #include "core/content_hash.h"
 #include "jobs/clean.h"
@@ -213,25 +214,8 @@ TEST(UnionFind, MatchesNaiveComponents) {
 
 // ---- The job on a small tree ------------------------------------------------------------
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    root_ = fs::path(GPUAUG_TEST_TMPDIR) /
-            ("clean_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& root() const { return root_; }
-
- private:
-  fs::path root_;
+struct TempDir : gpuaug_test::TempDir {
+  TempDir() : gpuaug_test::TempDir("clean") {}
 };
 
 void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {

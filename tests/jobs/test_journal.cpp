@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../common/references.h"
+#include "../common/temp_dir.h"
 #include "jobs/journal.h"
 #include "jobs/stop_signal.h"
 
@@ -19,20 +20,14 @@ namespace fs = std::filesystem;
 using gpuaug_test::expect_error;
 using nlohmann::json;
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("gpuaug_journal_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
 TEST(Journal, EntriesComeBackOnResume) {
-  const fs::path dir = fresh_dir("resume");
+  const gpuaug_test::TempDir dir_tmp("journal_resume");
+  const fs::path& dir = dir_tmp.root();
   const std::string path = (dir / "sub" / "job.journal").string();
   const json header{{"job", "t"}, {"size", 3}};
   {
@@ -51,14 +46,16 @@ TEST(Journal, EntriesComeBackOnResume) {
 }
 
 TEST(Journal, ResumeWithoutJournalStartsFresh) {
-  const fs::path dir = fresh_dir("nojournal");
+  const gpuaug_test::TempDir dir_tmp("journal_nojournal");
+  const fs::path& dir = dir_tmp.root();
   Journal journal((dir / "j").string(), {{"job", "t"}}, true);
   EXPECT_FALSE(journal.resumed());
   EXPECT_TRUE(journal.previous().empty());
 }
 
 TEST(Journal, TornLastLineIsDropped) {
-  const fs::path dir = fresh_dir("torn");
+  const gpuaug_test::TempDir dir_tmp("journal_torn");
+  const fs::path& dir = dir_tmp.root();
   const std::string path = (dir / "j").string();
   const json header{{"job", "t"}};
   {
@@ -78,7 +75,8 @@ TEST(Journal, TornLastLineIsDropped) {
 }
 
 TEST(Journal, PlainRerunOverAJournalIsRefused) {
-  const fs::path dir = fresh_dir("rerun");
+  const gpuaug_test::TempDir dir_tmp("journal_rerun");
+  const fs::path& dir = dir_tmp.root();
   const std::string path = (dir / "j").string();
   { Journal journal(path, {{"job", "t"}}, false); }
   const Error e = expect_error([&] { Journal again(path, {{"job", "t"}}, false); });
@@ -88,7 +86,8 @@ TEST(Journal, PlainRerunOverAJournalIsRefused) {
 }
 
 TEST(Journal, DifferentOptionsAreNamed) {
-  const fs::path dir = fresh_dir("options");
+  const gpuaug_test::TempDir dir_tmp("journal_options");
+  const fs::path& dir = dir_tmp.root();
   const std::string path = (dir / "j").string();
   { Journal journal(path, {{"job", "reduce"}, {"max_side", 256}, {"format", "jpg"}}, false); }
   const Error e = expect_error(
@@ -97,7 +96,8 @@ TEST(Journal, DifferentOptionsAreNamed) {
 }
 
 TEST(Journal, GarbageLineIsAnError) {
-  const fs::path dir = fresh_dir("garbage");
+  const gpuaug_test::TempDir dir_tmp("journal_garbage");
+  const fs::path& dir = dir_tmp.root();
   const std::string path = (dir / "j").string();
   {
     std::ofstream out(path);

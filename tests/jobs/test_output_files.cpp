@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../common/references.h"
+#include "../common/temp_dir.h"
 #include "codec/decoder.h"
 #include "jobs/output_files.h"
 
@@ -21,24 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 using gpuaug_test::expect_error;
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    root_ = fs::temp_directory_path() / ("gpuaug_jobs_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& root() const { return root_; }
-
- private:
-  fs::path root_;
+struct TempDir : gpuaug_test::TempDir {
+  TempDir() : gpuaug_test::TempDir("jobs") {}
 };
 
 std::vector<std::string> listing(const fs::path& root) {

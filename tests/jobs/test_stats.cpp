@@ -3,23 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 
+#include "../common/references.h"
 #include "jobs/reduce.h"
 #include "jobs/stats.h"
 
 namespace gpuaug::jobs {
 namespace {
 
-Image random_image(int w, int h, uint32_t seed) {
-  Image image(w, h, 3);
-  std::mt19937 rng(seed);
-  for (auto& v : image.pixels) v = uint8_t(rng() & 0xff);
-  return image;
-}
-
 TEST(PixelSums, MergeOfPartsEqualsTheWholeAndSurvivesJson) {
-  const Image a = random_image(31, 17, 1), b = random_image(5, 40, 2);
+  const Image a = gpuaug_test::make_image(31, 17, 3, 1), b = gpuaug_test::make_image(5, 40, 3, 2);
   PixelSums whole, part_a, part_b;
   whole.add(a);
   whole.add(b);
@@ -32,7 +25,7 @@ TEST(PixelSums, MergeOfPartsEqualsTheWholeAndSurvivesJson) {
 }
 
 TEST(PixelSums, MomentsEqualDirectFloat64) {
-  const Image image = random_image(64, 48, 3);
+  const Image image = gpuaug_test::make_image(64, 48, 3, 3);
   PixelSums sums;
   sums.add(image);
   const ChannelMoments m = channel_moments(sums);

@@ -2,9 +2,9 @@
 // images before a take, and after a take (totals start again from zero).
 #include <gtest/gtest.h>
 
-#include <random>
 
 #include "core/error.h"
+#include "../common/references.h"
 #include "jobs/stats.h"
 #include "plan/cuda_executor.h"
 #include "plan/pixel_stats.h"
@@ -17,17 +17,10 @@ namespace gpuaug::plan {
 namespace {
 
 #if GPUAUG_HAVE_CUDA
-Image random_image(int w, int h, uint32_t seed) {
-  Image image(w, h, 3);
-  std::mt19937 rng(seed);
-  for (auto& v : image.pixels) v = uint8_t(rng() & 0xff);
-  return image;
-}
-
 TEST(GpuPixelStats, EqualsTheCpuSumsExactly) {
   if (!cuda_device_available()) GTEST_SKIP() << "no GPU";
-  const std::vector<Image> images = {random_image(1, 1, 1), random_image(333, 97, 2), random_image(1024, 768, 3),
-                                     random_image(5, 4000, 4)};
+  const std::vector<Image> images = {gpuaug_test::make_image(1, 1, 3, 1), gpuaug_test::make_image(333, 97, 3, 2), gpuaug_test::make_image(1024, 768, 3, 3),
+                                     gpuaug_test::make_image(5, 4000, 3, 4)};
   std::vector<void*> device(images.size());
   for (size_t i = 0; i < images.size(); ++i) {
     ASSERT_EQ(cudaMalloc(&device[i], images[i].pixels.size()), cudaSuccess);
