@@ -60,6 +60,16 @@ World detect_world() {
   return world;
 }
 
+void require_one_process(const World& world, const std::string& job) {
+  if (!world.distributed()) return;
+  throw Error("", "world",
+              fmt::format("{} runs in one process for now, but {} started {} ({} set): run it once, "
+                          "without the launcher, or unset those variables",
+                          job, world.launcher, world.size, world.launcher == "torchrun" ? "RANK, WORLD_SIZE"
+                                                            : world.launcher == "slurm" ? "SLURM_PROCID, SLURM_NTASKS"
+                                                                                         : "OMPI_COMM_WORLD_*"));
+}
+
 int threads_per_process(const World& world) {
   return std::max(1, hardware_threads() / std::max(1, world.local_size));
 }

@@ -23,6 +23,11 @@ struct World {
 // Malformed values are an Error(stage "world") naming the variable.
 World detect_world();
 
+// Jobs that do not split their work across processes yet call this first: launched as several
+// processes they would each do all of it into the same outputs and journal. Error(stage
+// "world") naming the job and the launcher.
+void require_one_process(const World& world, const std::string& job);
+
 // CPU threads for one process: the cores divided among this machine's processes, at least 1.
 int threads_per_process(const World& world);
 

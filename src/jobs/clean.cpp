@@ -32,6 +32,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
+#include "dist/world.h"
 #include "jobs/journal.h"
 #include "jobs/near_duplicates.h"
 #include "jobs/output_files.h"
@@ -397,6 +398,7 @@ CleanSummary run_clean(const CleanOptions& options) {
   summary.requested_device = parse_device(options.device).name();
   summary.device = "cpu";  // the CUDA dHash is still to come (clean.h)
 
+  dist::require_one_process(dist::detect_world(), "clean");
   const data::Source source = data::open_source(options.input);
   const size_t n = source.samples.size();
   summary.images = n;

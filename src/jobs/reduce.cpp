@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
+#include "dist/world.h"
 #include "jobs/journal.h"
 #include "jobs/output_files.h"
 #include "jobs/progress.h"
@@ -119,6 +120,7 @@ void check_options(const ReduceOptions& o) {
 ReduceSummary run_reduce(const ReduceOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   check_options(o);
+  dist::require_one_process(dist::detect_world(), "reduce");
   const data::Source source = data::open_source(o.input);
   if (inside(o.output, source.root))
     throw Error(o.output, "reduce", "the output folder is inside the input folder " + source.root);

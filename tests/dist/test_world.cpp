@@ -77,5 +77,15 @@ TEST_F(WorldTest, MalformedValuesAreNamed) {
   EXPECT_NE(e.cause().find("rank 4 of 4"), std::string::npos) << e.cause();
 }
 
+TEST_F(WorldTest, JobsForOneProcessRefuseSeveral) {
+  EXPECT_NO_THROW(require_one_process(detect_world(), "reduce"));
+  setenv("RANK", "0", 1);
+  setenv("WORLD_SIZE", "2", 1);
+  const Error e = expect_error([] { require_one_process(detect_world(), "reduce"); });
+  EXPECT_EQ(e.stage(), "world");
+  EXPECT_NE(e.cause().find("reduce runs in one process"), std::string::npos) << e.cause();
+  EXPECT_NE(e.cause().find("RANK, WORLD_SIZE"), std::string::npos) << e.cause();
+}
+
 }  // namespace
 }  // namespace gpuaug::dist

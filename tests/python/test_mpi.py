@@ -95,3 +95,15 @@ def test_failing_rank_ends_every_rank(gpuaug_bin, mpirun, tmp_path, dataset):
                  "--on-error", "raise", "--threads", 1, "--quiet"])
     assert proc.returncode != 0 and victim.name in proc.stderr
     assert not (tmp_path / "s.json").exists()
+
+
+def test_jobs_not_split_yet_refuse_several_processes(gpuaug_bin, tmp_path, dataset):
+    """reduce and clean do not split their work by rank yet: launched as several processes
+    they would all write the same outputs and journal, so they refuse, saying why."""
+    env = {**_env(), "RANK": "1", "WORLD_SIZE": "2"}
+    for args in (["reduce", "--input", dataset, "--output", tmp_path / "r", "--max-side", 16],
+                 ["clean", "--input", dataset, "--report", tmp_path / "c.json"]):
+        proc = subprocess.run([str(gpuaug_bin), *map(str, args), "--quiet"], capture_output=True, text=True,
+                              env=env, timeout=60)
+        assert proc.returncode == 1 and f"{args[0]} runs in one process" in proc.stderr, proc.stderr
+        assert not (tmp_path / "r").exists() and not (tmp_path / "c.json").exists()
