@@ -4,6 +4,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <utility>
 
@@ -38,7 +40,9 @@ class CudaEvent {
   cudaEvent_t event_ = nullptr;
 };
 
-// Device memory from the stream-ordered pool; grows only, so a steady workload allocates once.
+// Device memory from the stream-ordered pool; grows only, and to a power of two (at least
+// 1 MiB), so a workload whose need wanders (region sizes, the nvJPEG share of a batch) stops
+// reallocating after its first batches and the memory in use stays flat over long runs.
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
@@ -53,8 +57,9 @@ class DeviceBuffer {
   void reserve(size_t bytes, cudaStream_t stream) {
     if (bytes <= size_) return;
     release();
-    GPUAUG_CUDA_CHECK(cudaMallocAsync(&ptr_, bytes, stream), "device memory");
-    size_ = bytes;
+    const size_t rounded = std::bit_ceil(std::max<size_t>(bytes, size_t(1) << 20));
+    GPUAUG_CUDA_CHECK(cudaMallocAsync(&ptr_, rounded, stream), "device memory");
+    size_ = rounded;
     stream_ = stream;
   }
   void* get() const { return ptr_; }
