@@ -183,12 +183,6 @@ class BatchLoader {
 
   // (images, labels, indices) for the given dataset indices; one row per output sample
   // (local_crops gives several rows per index). Images: (N, C, H, W) or (N, H, W, C).
-  nb::tuple load(const std::vector<uint64_t>& indices, uint64_t epoch) {
-    std::vector<Row> rows;
-    run(indices, epoch, rows);
-    return batch(rows);
-  }
-
   // Up to `count` samples taken in order from order[start:]: a sample that fails is raised,
   // replaced, or (skip) left out and the next one in the order taken instead, so that batches
   // stay full. Returns (images, labels, indices, consumed): consumed is how far along the
@@ -394,7 +388,6 @@ NB_MODULE(_gpuaug, m) {
       .def("take_messages", &BatchLoader::take_messages)
       .def("indices", &BatchLoader::indices, nb::arg("epoch"), nb::arg("shuffle"), nb::arg("rank"),
            nb::arg("world_size"), nb::arg("drop_last"))
-      .def("load", &BatchLoader::load, nb::arg("indices"), nb::arg("epoch"))
       .def("load_from", &BatchLoader::load_from, nb::arg("order"), nb::arg("start"), nb::arg("count"),
            nb::arg("epoch"));
 }

@@ -255,7 +255,8 @@ StatsSummary run_stats(const StatsOptions& o) {
   json errors = json::array();
   const size_t windows = (count + kWindow - 1) / kWindow;
   std::vector<bool> window_done(windows, false);
-  auto absorb = [&](const json& entry) {
+  // Sums, image facts and errors of a journal entry, or of another rank's part.
+  auto absorb_part = [&](const json& entry) {
     total.merge(PixelSums::from_json(entry.at("sums")));
     for (const json& m : entry.at("images")) {
       const size_t i = m.at(0).get<size_t>();
@@ -263,6 +264,9 @@ StatsSummary run_stats(const StatsOptions& o) {
                            m.at(4).get<uint64_t>()};
     }
     for (const json& e : entry.at("errors")) errors.push_back(e);
+  };
+  auto absorb = [&](const json& entry) {
+    absorb_part(entry);
     window_done[entry.at("window").get<size_t>()] = true;
   };
   for (const json& entry : journal.previous()) {
@@ -492,8 +496,7 @@ StatsSummary run_stats(const StatsOptions& o) {
     errors = json::array();
     for (const std::string& part : parts) {
       const json theirs = json::parse(part);
-      absorb({{"window", 0}, {"sums", theirs.at("sums")}, {"images", theirs.at("images")},
-              {"errors", theirs.at("errors")}});
+      absorb_part(theirs);
     }
   }
   // In input order whatever the ranks, windows or resumes.
