@@ -32,6 +32,25 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+def heap_in_use_bytes() -> int:
+    """Bytes malloc has handed out and not got back (glibc's mallinfo2: all arenas and its own
+    mmaps). It grows under a leak; RSS also moves with how the arenas happen to be cut, and
+    with the free chunks each thread's cache keeps (up to 7 of each small size)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _MallInfo2
+        info = libc.mallinfo2()
+        return int(info.uordblks + info.hblkhd)
+    except (OSError, AttributeError):
+        return 0
+
+
 def growth(series: list[int]) -> float:
     """Largest rise after epoch 2, relative to epoch 2."""
     if len(series) < 3:
@@ -40,19 +59,20 @@ def growth(series: list[int]) -> float:
     return (max(series[2:]) - base) / base if base else 0.0
 
 
-def python_pipeline(corpus: Path, epochs: int, threads: int) -> list[int]:
+def python_pipeline(corpus: Path, epochs: int, threads: int) -> tuple[list[int], list[int]]:
     import gpuaug
 
     spec = {"seed": 0, "ops": [{"random_resized_crop": {"size": [224, 224]}}, {"horizontal_flip": {}},
                                {"normalize": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}]}
     pipe = gpuaug.Pipeline(spec, str(corpus), batch_size=64, threads=threads)
-    out = []
+    rss, heap = [], []
     for epoch in range(epochs):
         pipe.set_epoch(epoch)
         for images, labels, indices in pipe:
             del images, labels, indices
-        out.append(rss_bytes())
-    return out
+        rss.append(rss_bytes())
+        heap.append(heap_in_use_bytes())
+    return rss, heap
 
 
 def cli_bench(gpuaug: Path, corpus: Path, epochs: int, device: str, threads: int, extra: list[str]) -> dict:
@@ -79,13 +99,20 @@ def main() -> int:
 
     rows = []
     if "cpu" in args.devices.split(","):
-        rows.append(("Python Pipeline (CPU)", "host RSS", python_pipeline(corpus, args.epochs, args.threads)))
+        rss, heap = python_pipeline(corpus, args.epochs, args.threads)
+        rows.append(("Python Pipeline (CPU)", "host RSS", rss))
+        if any(heap):
+            rows.append(("Python Pipeline (CPU)", "malloc in use", heap))
         r = cli_bench(args.gpuaug, corpus, args.epochs, "cpu", args.threads, [])
         rows.append(("gpuaug bench cpu", "host RSS", r["host_rss_bytes"]))
+        if r.get("host_heap_in_use_bytes"):
+            rows.append(("gpuaug bench cpu", "malloc in use", r["host_heap_in_use_bytes"]))
     if "cuda" in args.devices.split(","):
         for name, extra in (("end to end (nvJPEG)", ["--batch", "128"]), ("augment-only", ["--augment-only"])):
             r = cli_bench(args.gpuaug, corpus, args.epochs, "cuda", args.threads, extra)
             rows.append((f"gpuaug bench cuda {name}", "host RSS", r["host_rss_bytes"]))
+            if r.get("host_heap_in_use_bytes"):
+                rows.append((f"gpuaug bench cuda {name}", "malloc in use", r["host_heap_in_use_bytes"]))
             rows.append((f"gpuaug bench cuda {name}", "GPU memory in use", r["device_used_bytes"]))
 
     print(f"\n{args.epochs} epochs of {args.images} images ({corpus})\n")

@@ -37,6 +37,12 @@ void sample_memory(BenchResult& result, int device) {
   malloc_trim(0);
 #endif
   result.host_rss_bytes.push_back(host_resident_bytes());
+#ifdef __GLIBC__
+  // Bytes malloc has handed out and not taken back (all arenas, and its own mmaps): what grows
+  // under a leak, where RSS also moves with how the arenas are cut.
+  const struct mallinfo2 info = mallinfo2();
+  result.host_heap_in_use_bytes.push_back(info.uordblks + info.hblkhd);
+#endif
   if (device >= 0) result.device_used_bytes.push_back(device_memory_used(device));
 }
 
@@ -256,6 +262,7 @@ std::string bench_json(const BenchResult& r) {
   j["decoder"] = r.decoder;
   if (r.gpu_decode_share > 0) j["gpu_decode_share"] = r.gpu_decode_share;
   j["host_rss_bytes"] = r.host_rss_bytes;
+  j["host_heap_in_use_bytes"] = r.host_heap_in_use_bytes;
   if (!r.device_used_bytes.empty()) j["device_used_bytes"] = r.device_used_bytes;
   if (r.kernel_ms > 0) {
     j["kernel_ms"] = r.kernel_ms;

@@ -34,8 +34,9 @@ struct BenchResult {
   double kernel_ms = 0.0;          // GPU: device time of the kernels, summed (CUDA events)
   double kernel_images_per_s = 0.0;
   double kernel_gb_per_s = 0.0;    // bytes the kernels read (source regions) + wrote, per second
-  // After each timed pass: this process' resident host memory, and GPU memory in use (cuda).
-  std::vector<size_t> host_rss_bytes, device_used_bytes;
+  // After each timed pass: this process' resident host memory, the bytes malloc has handed out
+  // and not got back (glibc), and GPU memory in use (cuda).
+  std::vector<size_t> host_rss_bytes, host_heap_in_use_bytes, device_used_bytes;
 };
 
 BenchResult run_bench(const BenchOptions& options);

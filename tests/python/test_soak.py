@@ -16,3 +16,5 @@ def test_memory_is_flat_over_epochs(gpuaug_bin, repo_root, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("| host RSS |") == 2
+    # Bytes malloc has out (glibc): flat too, which tells a leak from an arena settling.
+    assert proc.stdout.count("| malloc in use |") == 2, proc.stdout
