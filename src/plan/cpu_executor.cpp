@@ -4,8 +4,11 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <tuple>
+#include <utility>
 #include <vector>
 
+#include "core/error.h"
 #include "core/half.h"
 #include "plan/pixel_math.h"
 #include "plan/pixel_passes.h"
@@ -77,21 +80,30 @@ AxisTable build_axis_table(const AxisSampler& a) {
   return t;
 }
 
+// Window indices [lo, hi) that output columns [x0, x0 + width) read with the padded taps;
+// (0, 0) when none of them has taps.
+std::pair<int, int> tap_columns(const AxisTable& t, int x0, int width) {
+  int lo = INT32_MAX, hi = INT32_MIN;
+  for (int x = x0; x < x0 + width; ++x)
+    if (t.valid[size_t(x)]) lo = std::min(lo, t.first[size_t(x)]), hi = std::max(hi, t.first[size_t(x)] + t.taps);
+  return lo > hi ? std::pair{0, 0} : std::pair{lo, hi};
+}
+
 // Reads decoded pixels for a warp: content pixels as they are, the border rule inside the
 // content, fill outside (content_index per axis).
 struct SourceFetch {
-  const Image* image;
+  const SourceView* image;
   uint8_t border;
   const float* fill;
   const WarpSampler* warp;
   void operator()(int x, int y, float px[3]) const {
-    const int bx = content_index(x, warp->source_lo[0], warp->source_hi[0], image->width, border);
-    const int by = content_index(y, warp->source_lo[1], warp->source_hi[1], image->height, border);
+    const int bx = content_index(x, warp->source_lo[0], warp->source_hi[0], image->image_width, border);
+    const int by = content_index(y, warp->source_lo[1], warp->source_hi[1], image->image_height, border);
     if (bx < 0 || by < 0) {
       px[0] = fill[0], px[1] = fill[1], px[2] = fill[2];
       return;
     }
-    const uint8_t* p = image->row(by) + size_t(bx) * 3;
+    const uint8_t* p = image->at(bx, by);
     px[0] = p[0], px[1] = p[1], px[2] = p[2];
   }
 };
@@ -148,30 +160,28 @@ void vertical_pass(const float* const* rows, const float* weights, int count, si
 // The separable form: horizontal then vertical, with the same sums in the same order as the
 // CUDA kernel's separable_pixel. Horizontal rows are computed when an output row first needs
 // them and kept in a ring as long as the widest vertical filter, so each is computed once.
+// Output columns [x0, x0 + shape.width) of the whole output's; rows are the whole output's.
 class SeparableResampler {
  public:
-  SeparableResampler(const ops::Geometry& g, const Image& src, const RowShape& shape)
+  SeparableResampler(const ops::Geometry& g, const SourceView& src, const RowShape& shape, int x0)
       : src_(src), fill_(g.fill.data()), border_(static_cast<uint8_t>(g.border)), shape_(shape),
         ax_(make_axis_sampler(g.x, g.interp, g.antialias)), ay_(make_axis_sampler(g.y, g.interp, g.antialias)),
         xt_(build_axis_table(ax_)), yt_(build_axis_table(ay_)) {
     for (int c = 0; c < 3; ++c) fill_value_[c] = quantize_resampled(fill_[c]);
-    // Source columns the padded taps read, in window indices: [col_lo_, col_hi_).
-    col_lo_ = INT32_MAX, col_hi_ = INT32_MIN;
-    for (int x = 0; x < shape_.width; ++x)
-      if (xt_.valid[x]) col_lo_ = std::min(col_lo_, xt_.first[x]), col_hi_ = std::max(col_hi_, xt_.first[x] + xt_.taps);
-    if (col_lo_ > col_hi_) col_lo_ = col_hi_ = 0;
+    std::tie(col_lo_, col_hi_) = tap_columns(xt_, x0, shape_.width);
     // Columns past the width (up to the stride) and outside the source read pixel 0 with zero
     // weights; the latter are then filled.
     tap_offset_.assign(shape_.stride, 0);
     x_weights_.assign(shape_.stride * xt_.taps, Float4{});
     for (int x = 0; x < shape_.width; ++x) {
-      if (!xt_.valid[x]) {
+      const size_t X = size_t(x0 + x);
+      if (!xt_.valid[X]) {
         fill_columns_.push_back(x);
         continue;
       }
-      tap_offset_[x] = xt_.first[x] - col_lo_;
+      tap_offset_[x] = xt_.first[X] - col_lo_;
       for (int j = 0; j < xt_.taps; ++j)
-        x_weights_[size_t(x) * xt_.taps + j] = Float4{} + xt_.weights[size_t(x) * xt_.taps + j];
+        x_weights_[size_t(x) * xt_.taps + j] = Float4{} + xt_.weights[X * xt_.taps + j];
     }
     // Room for the padded taps of a column at pixel 0 and for the unused lane of the last
     // pixel's load. Zeroed, like the ring, so that no lane ever holds garbage.
@@ -223,30 +233,30 @@ class SeparableResampler {
   // values the CUDA kernel's taps read one by one.
   void load_source_row(int r) {
     const int iy = ay_.base + r;
-    const int sy = content_index(iy, ay_.valid_lo, ay_.valid_hi, src_.height, border_);
-    const int x_lo = std::max(ax_.valid_lo, 0), x_hi = std::min(ax_.valid_hi, src_.width);
+    const int sy = content_index(iy, ay_.valid_lo, ay_.valid_hi, src_.image_height, border_);
+    const int x_lo = std::max(ax_.valid_lo, 0), x_hi = std::min(ax_.valid_hi, src_.image_width);
     int in_lo = std::clamp(x_lo - ax_.base, col_lo_, col_hi_);
     int in_hi = std::clamp(x_hi - ax_.base, in_lo, col_hi_);
     if (sy < 0) in_lo = in_hi = col_hi_;
     float* f = source_row_.get();
     const auto edge = [&](int c) {
       float* px = f + size_t(c - col_lo_) * 3;
-      const int sx = sy < 0 ? -1 : content_index(ax_.base + c, ax_.valid_lo, ax_.valid_hi, src_.width, border_);
+      const int sx = sy < 0 ? -1 : content_index(ax_.base + c, ax_.valid_lo, ax_.valid_hi, src_.image_width, border_);
       if (sx < 0) {
         px[0] = fill_[0], px[1] = fill_[1], px[2] = fill_[2];
         return;
       }
-      const uint8_t* p = src_.row(sy) + size_t(sx) * 3;
+      const uint8_t* p = src_.at(sx, sy);
       px[0] = p[0], px[1] = p[1], px[2] = p[2];
     };
     for (int c = col_lo_; c < in_lo; ++c) edge(c);
-    const uint8_t* p = in_hi > in_lo ? src_.row(sy) + size_t(ax_.base + in_lo) * 3 : nullptr;
+    const uint8_t* p = in_hi > in_lo ? src_.at(ax_.base + in_lo, sy) : nullptr;
     float* d = f + size_t(in_lo - col_lo_) * 3;
     for (size_t i = 0, n = size_t(in_hi - in_lo) * 3; i < n; ++i) d[i] = float(p[i]);
     for (int c = in_hi; c < col_hi_; ++c) edge(c);
   }
 
-  const Image& src_;
+  const SourceView& src_;
   const float* fill_;
   float fill_value_[3];  // fill_ rounded as a resampled value
   uint8_t border_;
@@ -299,23 +309,25 @@ bool run_plane_op(const ops::PixelOp& op, const RowShape& row, float* planes) {
 // A step that needs a pixel's three values (or its position) through apply_pixel_op. Flattened
 // (apply_pixel_op inlined; gcc otherwise calls it per pixel) and `op` a copy that stores to the
 // row cannot alias, so that the switch on its kind leaves the pixel loop.
+// ctx.x: the row's first column in the whole output.
 [[gnu::flatten]] void run_pixel_op(const ops::PixelOp op, const RowShape& row, float* planes, PixelContext ctx) {
   float* r = planes;
   float* g = planes + row.stride;
   float* b = planes + 2 * row.stride;
+  const uint32_t x0 = ctx.x;
   for (int x = 0; x < row.width; ++x) {
-    ctx.x = uint32_t(x);
+    ctx.x = x0 + uint32_t(x);
     float v[3] = {r[x], g[x], b[x]};
     apply_pixel_op(op, v, ctx);
     r[x] = v[0], g[x] = v[1], b[x] = v[2];
   }
 }
 
-// Pointwise steps [begin, end) on output row y, step by step over the row: each pixel still
-// sees the steps in order.
+// Pointwise steps [begin, end) on output row y, columns [x0, x0 + row.width) of an output
+// `out_width` wide, step by step over the row: each pixel still sees the steps in order.
 void run_row_ops(const std::vector<ops::PixelOp>& ops, size_t begin, size_t end, const RowShape& row,
-                 float* planes, int y, const PixelStreamId& stream) {
-  const PixelContext ctx{stream.key, stream.id.index, stream.id.stream(), 0, uint32_t(y), uint32_t(row.width)};
+                 float* planes, int x0, int y, int out_width, const PixelStreamId& stream) {
+  const PixelContext ctx{stream.key, stream.id.index, stream.id.stream(), uint32_t(x0), uint32_t(y), uint32_t(out_width)};
   for (size_t k = begin; k < end; ++k)
     if (!run_plane_op(ops[k], row, planes)) run_pixel_op(ops[k], row, planes, ctx);
 }
@@ -368,44 +380,155 @@ void deinterleave_row(const RowShape& row, const float* rgb, float* planes) {
     for (int c = 0; c < 3; ++c) planes[c * row.stride + x] = rgb[size_t(x) * 3 + c];
 }
 
+bool contains(const codec::Rect& outer, const codec::Rect& inner) {
+  return inner.x >= outer.x && inner.y >= outer.y && inner.x + inner.width <= outer.x + outer.width &&
+         inner.y + inner.height <= outer.y + outer.height;
+}
+
+// `r` widened by (hx, hy) on each side, cut to [0, width) x [0, height).
+codec::Rect widen(const codec::Rect& r, int hx, int hy, int width, int height) {
+  const int x0 = std::max(r.x - hx, 0), y0 = std::max(r.y - hy, 0);
+  const int x1 = std::min(r.x + r.width + hx, width), y1 = std::min(r.y + r.height + hy, height);
+  return {x0, y0, x1 - x0, y1 - y0};
+}
+
+// The output pixels a window needs computed before its blurs: itself and its halo.
+codec::Rect computed_window(const ops::FoldResult& fold, const codec::Rect& window) {
+  const Halo h = blur_halo(fold);
+  return widen(window, h.x, h.y, fold.geometry.out_w, fold.geometry.out_h);
+}
+
+// [min, max] of content_index(i, lo, hi, size, border) over i in [a, b], values >= 0 only;
+// first > second when none is.
+std::pair<int, int> content_span(int64_t a, int64_t b, int lo, int hi, int size, uint8_t border) {
+  std::pair<int, int> span{INT32_MAX, INT32_MIN};
+  const int64_t content = std::max<int64_t>(hi - lo, 0) + std::max(size, 0);
+  if (b - a > 4 * content + 8) {
+    // Long enough that mirrored indices cover all of the content; only constant borders
+    // then read exactly the overlap.
+    if (border == static_cast<uint8_t>(ops::Border::kConstant)) {
+      a = std::max<int64_t>({a, lo, 0}), b = std::min<int64_t>({b, int64_t(hi) - 1, int64_t(size) - 1});
+      if (a <= b) span = {int(a), int(b)};
+    } else {
+      a = std::max(lo, 0), b = std::min(hi, size) - 1;
+      if (a <= b) span = {int(a), int(b)};
+    }
+    return span;
+  }
+  for (int64_t i = a; i <= b; ++i) {
+    const int k = content_index(int(i), lo, hi, size, border);
+    if (k >= 0) span.first = std::min(span.first, k), span.second = std::max(span.second, k);
+  }
+  return span;
+}
+
 }  // namespace
+
+Halo blur_halo(const ops::FoldResult& fold) {
+  Halo h;
+  for (const ops::PixelOp& op : fold.pixels)
+    if (op.kind == ops::PixelKind::kBlur) h.x += std::max(op.rect[0], 1) / 2, h.y += std::max(op.rect[1], 1) / 2;
+  return h;
+}
+
+codec::Rect source_region(const ops::FoldResult& fold, int image_width, int image_height,
+                          const codec::Rect& window) {
+  const ops::Geometry& g = fold.geometry;
+  const codec::Rect e = computed_window(fold, window);
+  const auto border = static_cast<uint8_t>(g.border);
+  std::pair<int, int> xs{INT32_MAX, INT32_MIN}, ys{INT32_MAX, INT32_MIN};
+  if (g.separable) {
+    const AxisSampler ax = make_axis_sampler(g.x, g.interp, g.antialias);
+    const AxisSampler ay = make_axis_sampler(g.y, g.interp, g.antialias);
+    const AxisTable xt = build_axis_table(ax), yt = build_axis_table(ay);
+    // As SeparableResampler reads: each computed row's vertical taps, and for every row the
+    // padded horizontal taps of the computed columns.
+    for (int y = e.y; y < e.y + e.height; ++y) {
+      if (!yt.valid[size_t(y)]) continue;
+      const int first = yt.first[size_t(y)] + ay.base;
+      const auto [lo, hi] = content_span(first, int64_t(first) + yt.count[size_t(y)] - 1, ay.valid_lo, ay.valid_hi,
+                                         image_height, border);
+      ys.first = std::min(ys.first, lo), ys.second = std::max(ys.second, hi);
+    }
+    const auto [col_lo, col_hi] = tap_columns(xt, e.x, e.width);
+    if (col_hi > col_lo)
+      xs = content_span(int64_t(ax.base) + col_lo, int64_t(ax.base) + col_hi - 1, ax.valid_lo, ax.valid_hi,
+                        image_width, border);
+  } else {
+    const WarpSampler w = make_warp_sampler(g);
+    double x_lo = 1e300, x_hi = -1e300, y_lo = 1e300, y_hi = -1e300;
+    for (const double u : {double(e.x), double(e.x + e.width)})
+      for (const double v : {double(e.y), double(e.y + e.height)}) {
+        const double sx = std::clamp(w.m[0] * u + w.m[1] * v + w.m[2], -1e8, 1e8);
+        const double sy = std::clamp(w.m[3] * u + w.m[4] * v + w.m[5], -1e8, 1e8);
+        x_lo = std::min(x_lo, sx), x_hi = std::max(x_hi, sx), y_lo = std::min(y_lo, sy), y_hi = std::max(y_hi, sy);
+      }
+    // Nearest reads floor(s); bilinear floor(s - 0.5) + {0, 1}; bicubic + {-1 .. 2}; one pixel
+    // more each side for the rounding of points inside the corners.
+    xs = content_span(int64_t(std::floor(x_lo - 0.5)) - 2, int64_t(std::floor(x_hi)) + 3, w.source_lo[0],
+                      w.source_hi[0], image_width, border);
+    ys = content_span(int64_t(std::floor(y_lo - 0.5)) - 2, int64_t(std::floor(y_hi)) + 3, w.source_lo[1],
+                      w.source_hi[1], image_height, border);
+  }
+  if (xs.first > xs.second || ys.first > ys.second) return {};
+  return {xs.first, ys.first, xs.second - xs.first + 1, ys.second - ys.first + 1};
+}
 
 Tensor execute_cpu(const ops::FoldResult& fold, const Image& source, const PixelStreamId& stream,
                    Layout layout) {
+  return execute_cpu_window(fold, SourceView::of(source), stream, layout,
+                            {0, 0, fold.geometry.out_w, fold.geometry.out_h});
+}
+
+Tensor execute_cpu_window(const ops::FoldResult& fold, const SourceView& source, const PixelStreamId& stream,
+                          Layout layout, const codec::Rect& window) {
   const ops::Geometry& g = fold.geometry;
   const int W = g.out_w, H = g.out_h;
-  const RowShape shape(W);
+  const codec::Rect whole{0, 0, W, H};
+  if (window.width <= 0 || window.height <= 0 || !contains(whole, window))
+    throw Error("", "tile", "window " + std::to_string(window.width) + "x" + std::to_string(window.height) + "+" +
+                                std::to_string(window.x) + "+" + std::to_string(window.y) + " is not inside the " +
+                                std::to_string(W) + "x" + std::to_string(H) + " output");
   std::vector<ops::PixelOp> ops = fold.pixels;
   const size_t first_barrier =
       size_t(std::find_if(ops.begin(), ops.end(), [](const ops::PixelOp& op) { return ops::is_barrier(op.kind); }) -
              ops.begin());
-  Tensor out(fold.dtype, layout, H, W, fold.channels);
+  const bool is_whole = window.width == W && window.height == H;
+  for (size_t k = first_barrier; k < ops.size(); ++k)
+    if (ops[k].kind == ops::PixelKind::kContrast && !is_whole)
+      throw Error("", "tile", "contrast blends each pixel with the whole image's mean, so a chain with it "
+                              "runs on the whole image, not in tiles");
   // Without barriers each row is finished and stored while it is in cache; with them the first
-  // segment still runs on the rows, which then wait in `rgb` for the image-wide passes.
+  // segment still runs on the rows of `e` (the window and its blur halo), which then wait in
+  // `rgb` for the image-wide passes.
+  const codec::Rect e = first_barrier < ops.size() ? computed_window(fold, window) : window;
+  const RowShape shape(e.width), out_shape(window.width);
+  Tensor out(fold.dtype, layout, window.height, window.width, fold.channels);
   std::unique_ptr<float[]> rgb;
-  if (first_barrier < ops.size()) rgb = std::make_unique_for_overwrite<float[]>(size_t(W) * H * 3);
+  if (first_barrier < ops.size()) rgb = std::make_unique_for_overwrite<float[]>(size_t(e.width) * e.height * 3);
+  const auto rgb_row = [&](int y) { return &rgb[size_t(y - e.y) * e.width * 3]; };
   // Zeroed: the padding of its planes goes through the vector loops too.
   const auto planes = std::make_unique<float[]>(shape.floats);
   // Row y of the resampled image, rounded, is in `planes`.
   auto finish_row = [&](int y) {
-    run_row_ops(ops, 0, first_barrier, shape, planes.get(), y, stream);
-    if (rgb) interleave_row(shape, planes.get(), &rgb[size_t(y) * W * 3]);
-    else store_row(out, y, shape, planes.get());
+    run_row_ops(ops, 0, first_barrier, shape, planes.get(), e.x, y, W, stream);
+    if (rgb) interleave_row(shape, planes.get(), rgb_row(y));
+    else store_row(out, y - window.y, shape, planes.get());
   };
 
   if (g.separable) {
-    SeparableResampler resampler(g, source, shape);
-    for (int y = 0; y < H; ++y) {
+    SeparableResampler resampler(g, source, shape, e.x);
+    for (int y = e.y; y < e.y + e.height; ++y) {
       resampler.row(y, planes.get());
       finish_row(y);
     }
   } else {
     const WarpSampler w = make_warp_sampler(g);
     const SourceFetch fetch{&source, static_cast<uint8_t>(g.border), g.fill.data(), &w};
-    for (int y = 0; y < H; ++y) {
-      for (int x = 0; x < W; ++x) {
+    for (int y = e.y; y < e.y + e.height; ++y) {
+      for (int x = 0; x < e.width; ++x) {
         float px[3];
-        warp_pixel(w, x, y, g.fill.data(), fetch, px);
+        warp_pixel(w, e.x + x, y, g.fill.data(), fetch, px);
         for (int c = 0; c < 3; ++c) planes[c * shape.stride + x] = quantize_resampled(px[c]);
       }
       finish_row(y);
@@ -413,17 +536,27 @@ Tensor execute_cpu(const ops::FoldResult& fold, const Image& source, const Pixel
   }
   if (!rgb) return out;
 
-  // Segments between barriers, row by row; the last one ends in the store.
+  // Segments between barriers, row by row over all computed pixels; the last one, over the
+  // window's, ends in the store.
   auto run_segment = [&](size_t begin, size_t end, bool last) {
     if (begin >= end && !last) return;
-    for (int y = 0; y < H; ++y) {
-      float* row = &rgb[size_t(y) * W * 3];
-      deinterleave_row(shape, row, planes.get());
-      run_row_ops(ops, begin, end, shape, planes.get(), y, stream);
-      if (last) store_row(out, y, shape, planes.get());
-      else interleave_row(shape, planes.get(), row);
+    if (!last) {
+      for (int y = e.y; y < e.y + e.height; ++y) {
+        float* row = rgb_row(y);
+        deinterleave_row(shape, row, planes.get());
+        run_row_ops(ops, begin, end, shape, planes.get(), e.x, y, W, stream);
+        interleave_row(shape, planes.get(), row);
+      }
+      return;
+    }
+    for (int y = window.y; y < window.y + window.height; ++y) {
+      deinterleave_row(out_shape, rgb_row(y) + size_t(window.x - e.x) * 3, planes.get());
+      run_row_ops(ops, begin, end, out_shape, planes.get(), window.x, y, W, stream);
+      store_row(out, y - window.y, out_shape, planes.get());
     }
   };
+  // Blur k computes the window widened by the radii of the blurs after it.
+  Halo after = blur_halo(fold);
   size_t begin = first_barrier;
   for (size_t k = first_barrier; k < ops.size(); ++k) {
     if (!ops::is_barrier(ops[k].kind)) continue;
@@ -432,7 +565,8 @@ Tensor execute_cpu(const ops::FoldResult& fold, const Image& source, const Pixel
       ops[k].a[1] = image_gray_mean(rgb.get(), W, H, ops[k]);
       begin = k;  // the blend itself is pointwise
     } else {
-      gaussian_blur(rgb.get(), W, H, ops[k]);
+      after.x -= std::max(ops[k].rect[0], 1) / 2, after.y -= std::max(ops[k].rect[1], 1) / 2;
+      gaussian_blur_window(rgb.get(), e, W, H, widen(window, after.x, after.y, W, H), ops[k]);
       begin = k + 1;
     }
   }

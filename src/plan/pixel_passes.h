@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "codec/image_info.h"
 #include "ops/fold.h"
 
 namespace gpuaug::plan {
@@ -40,5 +41,14 @@ int reflect_101(int i, int n);
 // sigma 1.3): uint8 equal everywhere, float |diff| <= 3.6e-7; our weights are within 2 ulps
 // of its float32 kernel.
 void gaussian_blur(float* rgb, int width, int height, const ops::PixelOp& blur_op);
+
+// The same blur of a `width` x `height` image, computed only for the pixels of `target`, from a
+// buffer that holds only the pixels of `held` (rows packed, `held.width` pixels a row). Reflection
+// is about the whole image's edges, and each output pixel's sums run as gaussian_blur's do,
+// so that a tile of an image, blurred with the kernel's radius around it (blur_halo), equals
+// the same pixels of the whole image blurred (plan/tiling.h). `held` must contain every pixel
+// the target's taps read; pixels of `held` outside `target` keep their values.
+void gaussian_blur_window(float* rgb, const codec::Rect& held, int width, int height, const codec::Rect& target,
+                          const ops::PixelOp& blur_op);
 
 }  // namespace gpuaug::plan

@@ -42,4 +42,44 @@ struct PixelStreamId {
 Tensor execute_cpu(const ops::FoldResult& fold, const Image& source, const PixelStreamId& stream,
                    Layout layout);
 
+// Decoded pixels as the executor reads them: the rectangle `region` of a decoded image that is
+// image_width x image_height (all of it for a whole-image run, a tile's source otherwise).
+// Interleaved 8-bit RGB, rows `stride` bytes apart.
+struct SourceView {
+  const uint8_t* pixels = nullptr;
+  size_t stride = 0;
+  codec::Rect region;
+  int image_width = 0, image_height = 0;
+
+  static SourceView of(const Image& image) {
+    return {image.pixels.data(), image.stride(), {0, 0, image.width, image.height}, image.width, image.height};
+  }
+  // Pixel (x, y) of the decoded image; it must lie in `region`.
+  const uint8_t* at(int x, int y) const {
+    return pixels + size_t(y - region.y) * stride + size_t(x - region.x) * 3;
+  }
+};
+
+// Output pixels `window` of a sample (in the whole output's pixels), bit for bit the same as
+// those pixels of execute_cpu on the whole decoded image, reading only source_region(window)
+// of it. How one huge image is cut into tiles (plan/tiling.h). Blurs are computed over the
+// window widened by their radii; contrast, which blends with the whole image's mean, runs
+// only on a whole-output window (Error, stage "tile", otherwise).
+Tensor execute_cpu_window(const ops::FoldResult& fold, const SourceView& source, const PixelStreamId& stream,
+                          Layout layout, const codec::Rect& window);
+
+// The decoded pixels execute_cpu_window reads for `window` of a decoded image of
+// image_width x image_height: the taps of every output pixel it computes (the window and its
+// blur halo) after the border rule, clipped to the image; width 0 when it reads none. Exact
+// per axis for separable geometry; for a warp, the bounds of the tile's corners mapped back,
+// widened by the interpolation's support and one pixel.
+codec::Rect source_region(const ops::FoldResult& fold, int image_width, int image_height,
+                          const codec::Rect& window);
+
+// Output pixels a window's blurs add on each side (their kernel radii, summed): the halo.
+struct Halo {
+  int x = 0, y = 0;
+};
+Halo blur_halo(const ops::FoldResult& fold);
+
 }  // namespace gpuaug::plan
