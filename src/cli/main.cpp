@@ -1,4 +1,4 @@
-// The gpuaug command: info, ops, augment, preview, bench, demo, clean, stats, reduce.
+// The gpuaug command: info, ops, augment, preview, bench, demo, clean, stats, reduce, tile.
 #include <cstdio>
 #include <iostream>
 
@@ -18,6 +18,7 @@
 #include "jobs/clean.h"
 #include "jobs/demo.h"
 #include "jobs/preview.h"
+#include "jobs/tile.h"
 #include "jobs/reduce.h"
 #include "jobs/stats.h"
 #include "jobs/stop_signal.h"
@@ -221,6 +222,23 @@ int main(int argc, char** argv) {
   reduce_cmd->add_flag("--resume", reduce.resume, "Finish an interrupted run from its journal");
   reduce_cmd->add_flag("--quiet", reduce_quiet, "No progress bar or summary");
 
+  jobs::TileOptions tile;
+  std::optional<uint64_t> tile_seed;
+  bool tile_quiet = false;
+  auto* tile_cmd = app.add_subcommand(
+      "tile", "One huge image through a spec, computed tile by tile from each tile's source region and stitched");
+  tile_cmd->add_option("--spec", tile.spec_path, "YAML or JSON spec (one output sample)")->required();
+  tile_cmd->add_option("--input", tile.input, "Image file")->required();
+  tile_cmd->add_option("--output", tile.output, ".png, .jpg or .npy (the exact tensor)")->required();
+  tile_cmd->add_option("--tile", tile.tile, "Output tile side in pixels (0: one tile)")->check(CLI::NonNegativeNumber);
+  tile_cmd->add_option("--index", tile.index, "Sample index (with the seed and epoch, decides the parameters)");
+  tile_cmd->add_option("--epoch", tile.epoch, "Epoch");
+  tile_cmd->add_option("--seed", tile_seed, "Override the spec's seed");
+  tile_cmd->add_option("--quality", tile.jpeg_quality, "JPEG quality")->check(CLI::Range(1, 100));
+  tile_cmd->add_option("--threads", tile.threads, "CPU threads (0: all cores)");
+  tile_cmd->add_option("--device", tile.device, "cpu");
+  tile_cmd->add_flag("--quiet", tile_quiet, "No summary");
+
   CLI11_PARSE(app, argc, argv);
   // Long jobs stop between items on SIGINT/SIGTERM, outputs whole, journal current.
   jobs::StopOnSignal stop_on_signal;
@@ -279,6 +297,10 @@ int main(int argc, char** argv) {
       const auto summary = jobs::run_reduce(reduce);
       for (const auto& error : summary.errors) fmt::print(stderr, "skipped: {}\n", error);
       if (!reduce_quiet) std::cerr << jobs::reduce_summary_text(summary, reduce);
+    } else if (app.got_subcommand("tile")) {
+      tile.seed = tile_seed;
+      const auto summary = jobs::run_tile(tile);
+      if (!tile_quiet) std::cerr << jobs::tile_summary_text(summary, tile);
     } else if (app.got_subcommand("demo")) {
       std::cout << jobs::run_demo(argv[0], demo_out, demo_threads);
     }

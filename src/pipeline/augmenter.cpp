@@ -140,9 +140,9 @@ std::vector<std::vector<AugmentedSample>> Augmenter::execute_gpu(
   return out;
 }
 
-Image viewable_image(const AugmentedSample& sample) {
-  const Tensor& t = sample.tensor;
-  const ops::FoldResult& fold = sample.plan.fold;
+Image viewable_image(const AugmentedSample& sample) { return viewable_image(sample.tensor, sample.plan.fold); }
+
+Image viewable_image(const Tensor& t, const ops::FoldResult& fold) {
   Image image(t.width, t.height, t.channels);
   for (int y = 0; y < t.height; ++y)
     for (int x = 0; x < t.width; ++x)

@@ -66,5 +66,6 @@ class Augmenter {
 // An 8-bit HWC image for viewing or writing as PNG/JPEG: uint8 outputs as they are; float
 // outputs with the last normalize undone, times 255, rounded and clamped.
 Image viewable_image(const AugmentedSample& sample);
+Image viewable_image(const Tensor& tensor, const ops::FoldResult& fold);
 
 }  // namespace gpuaug::pipeline
