@@ -236,7 +236,7 @@ int main(int argc, char** argv) {
   tile_cmd->add_option("--seed", tile_seed, "Override the spec's seed");
   tile_cmd->add_option("--quality", tile.jpeg_quality, "JPEG quality")->check(CLI::Range(1, 100));
   tile_cmd->add_option("--threads", tile.threads, "CPU threads (0: all cores)");
-  tile_cmd->add_option("--device", tile.device, "cpu");
+  tile_cmd->add_option("--device", tile.device, "cpu, cuda or cuda:N");
   tile_cmd->add_flag("--quiet", tile_quiet, "No summary");
 
   CLI11_PARSE(app, argc, argv);

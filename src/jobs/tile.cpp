@@ -3,7 +3,6 @@
 #include "jobs/tile.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -12,12 +11,14 @@
 
 #include "codec/decoder.h"
 #include "codec/encoder.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "jobs/output_files.h"
 #include "jobs/stop_signal.h"
 #include "pipeline/augmenter.h"
 #include "pipeline/spec.h"
+#include "plan/cuda_executor.h"
 #include "plan/plan.h"
 
 namespace gpuaug::jobs {
@@ -60,9 +61,7 @@ void copy_tile(const Image& t, const codec::Rect& w, Image& whole) {
 
 TileSummary run_tile(const TileOptions& o) {
   const auto start = std::chrono::steady_clock::now();
-  if (o.device != "cpu")
-    throw Error(o.input, "tile", "tiles run on the CPU in this version (--device cpu); the GPU takes whole images "
-                                 "in augment");
+  const Device device = parse_device(o.device);
   if (o.tile < 0) throw Error(o.input, "tile", "--tile must be 0 (one tile) or a positive side in pixels");
   const OutputKind kind = output_kind(o.output);
   pipeline::Spec spec = pipeline::load_spec(o.spec_path);
@@ -94,28 +93,52 @@ TileSummary run_tile(const TileOptions& o) {
   if (kind == OutputKind::kNpy) whole_tensor = Tensor(fold.dtype, layout, H, W, fold.channels);
   else whole_image = Image(W, H, fold.channels);
 
-  std::atomic<size_t> largest{0};
+  // A view of the decoded image limited to a tile's region: the tile reads nothing else (on
+  // the GPU, only the region is uploaded).
+  std::vector<plan::SourceView> views(windows.size());
+  size_t largest = 0;
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const codec::Rect r = plan::source_region(fold, source.width, source.height, windows[i]);
+    views[i] = {source.pixels.data(), source.stride(), {0, 0, 0, 0}, source.width, source.height};
+    if (r.width > 0) views[i] = {source.row(r.y) + size_t(r.x) * 3, source.stride(), r, source.width, source.height};
+    largest = std::max(largest, size_t(r.width) * r.height);
+  }
   ThreadPool pool(o.threads);
-  pool.parallel_for(windows.size(), [&](size_t i) {
-    throw_if_stopped();
-    const codec::Rect& w = windows[i];
-    const codec::Rect r = plan::source_region(fold, source.width, source.height, w);
-    // A view of the decoded image limited to the region: the tile reads nothing else.
-    plan::SourceView view{source.pixels.data(), source.stride(), {0, 0, 0, 0}, source.width, source.height};
-    if (r.width > 0) view = {source.row(r.y) + size_t(r.x) * 3, source.stride(), r, source.width, source.height};
-    size_t seen = largest.load();
-    const size_t pixels = size_t(r.width) * r.height;
-    while (pixels > seen && !largest.compare_exchange_weak(seen, pixels)) {
+  auto stitch = [&](const Tensor& t, size_t i) {
+    if (kind == OutputKind::kNpy) copy_tile(t, windows[i], whole_tensor);
+    else copy_tile(pipeline::viewable_image(t, fold), windows[i], whole_image);
+  };
+  try {
+    if (device.cuda) {
+      // Tiles go to the GPU in batches of at most kBatchPixels output pixels (or one tile).
+      constexpr size_t kBatchPixels = size_t(64) << 20;
+      plan::CudaExecutor executor(device.index);
+      for (size_t begin = 0; begin < windows.size();) {
+        throw_if_stopped();
+        std::vector<plan::SampleJob> jobs;
+        size_t pixels = 0;
+        for (size_t i = begin; i < windows.size(); ++i) {
+          const size_t tile = size_t(windows[i].width) * windows[i].height;
+          if (!jobs.empty() && pixels + tile > kBatchPixels) break;
+          plan::SampleJob job{&fold, nullptr, -1, stream};
+          job.source_view = views[i];
+          job.window = windows[i];
+          jobs.push_back(job);
+          pixels += tile;
+        }
+        const std::vector<Tensor> tiles = executor.run_to_host(jobs, layout);
+        pool.parallel_for(tiles.size(), [&](size_t k) { stitch(tiles[k], begin + k); });
+        begin += jobs.size();
+      }
+    } else {
+      pool.parallel_for(windows.size(), [&](size_t i) {
+        throw_if_stopped();
+        stitch(plan::execute_cpu_window(fold, views[i], stream, layout, windows[i]), i);
+      });
     }
-    Tensor t;
-    try {
-      t = plan::execute_cpu_window(fold, view, stream, layout, w);
-    } catch (const Error& e) {
-      throw e.file().empty() ? e.with_file(o.input) : e;
-    }
-    if (kind == OutputKind::kNpy) copy_tile(t, w, whole_tensor);
-    else copy_tile(pipeline::viewable_image(t, fold), w, whole_image);
-  });
+  } catch (const Error& e) {
+    throw e.file().empty() ? e.with_file(o.input) : e;
+  }
 
   std::vector<uint8_t> encoded;
   switch (kind) {
@@ -129,7 +152,7 @@ TileSummary run_tile(const TileOptions& o) {
   s.source_width = source.width, s.source_height = source.height;
   s.out_width = W, s.out_height = H;
   s.tiles = windows.size();
-  s.largest_region_pixels = largest.load();
+  s.largest_region_pixels = largest;
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;
 }

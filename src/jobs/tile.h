@@ -19,7 +19,7 @@ struct TileOptions {
   std::optional<uint64_t> seed;
   int jpeg_quality = 95;
   int threads = 0;
-  std::string device = "cpu";
+  std::string device = "cpu";  // cpu, cuda, cuda:N: tiles in batches on that GPU
 };
 
 struct TileSummary {

@@ -385,19 +385,6 @@ bool contains(const codec::Rect& outer, const codec::Rect& inner) {
          inner.y + inner.height <= outer.y + outer.height;
 }
 
-// `r` widened by (hx, hy) on each side, cut to [0, width) x [0, height).
-codec::Rect widen(const codec::Rect& r, int hx, int hy, int width, int height) {
-  const int x0 = std::max(r.x - hx, 0), y0 = std::max(r.y - hy, 0);
-  const int x1 = std::min(r.x + r.width + hx, width), y1 = std::min(r.y + r.height + hy, height);
-  return {x0, y0, x1 - x0, y1 - y0};
-}
-
-// The output pixels a window needs computed before its blurs: itself and its halo.
-codec::Rect computed_window(const ops::FoldResult& fold, const codec::Rect& window) {
-  const Halo h = blur_halo(fold);
-  return widen(window, h.x, h.y, fold.geometry.out_w, fold.geometry.out_h);
-}
-
 // [min, max] of content_index(i, lo, hi, size, border) over i in [a, b], values >= 0 only;
 // first > second when none is.
 std::pair<int, int> content_span(int64_t a, int64_t b, int lo, int hi, int size, uint8_t border) {
@@ -423,6 +410,41 @@ std::pair<int, int> content_span(int64_t a, int64_t b, int lo, int hi, int size,
 }
 
 }  // namespace
+
+codec::Rect widen(const codec::Rect& r, int hx, int hy, int width, int height) {
+  const int x0 = std::max(r.x - hx, 0), y0 = std::max(r.y - hy, 0);
+  const int x1 = std::min(r.x + r.width + hx, width), y1 = std::min(r.y + r.height + hy, height);
+  return {x0, y0, x1 - x0, y1 - y0};
+}
+
+codec::Rect computed_window(const ops::FoldResult& fold, const codec::Rect& window) {
+  const Halo h = blur_halo(fold);
+  return widen(window, h.x, h.y, fold.geometry.out_w, fold.geometry.out_h);
+}
+
+std::vector<codec::Rect> blur_targets(const ops::FoldResult& fold, const codec::Rect& window) {
+  Halo after = blur_halo(fold);
+  std::vector<codec::Rect> targets;
+  for (const ops::PixelOp& op : fold.pixels) {
+    if (op.kind != ops::PixelKind::kBlur) continue;
+    after.x -= std::max(op.rect[0], 1) / 2, after.y -= std::max(op.rect[1], 1) / 2;
+    targets.push_back(widen(window, after.x, after.y, fold.geometry.out_w, fold.geometry.out_h));
+  }
+  return targets;
+}
+
+void check_window(const ops::FoldResult& fold, const codec::Rect& window) {
+  const int W = fold.geometry.out_w, H = fold.geometry.out_h;
+  if (window.width <= 0 || window.height <= 0 || !contains({0, 0, W, H}, window))
+    throw Error("", "tile", "window " + std::to_string(window.width) + "x" + std::to_string(window.height) + "+" +
+                                std::to_string(window.x) + "+" + std::to_string(window.y) + " is not inside the " +
+                                std::to_string(W) + "x" + std::to_string(H) + " output");
+  if (window.width == W && window.height == H) return;
+  for (const ops::PixelOp& op : fold.pixels)
+    if (op.kind == ops::PixelKind::kContrast)
+      throw Error("", "tile", "contrast blends each pixel with the whole image's mean, so a chain with it "
+                              "runs on the whole image, not in tiles");
+}
 
 Halo blur_halo(const ops::FoldResult& fold) {
   Halo h;
@@ -484,20 +506,11 @@ Tensor execute_cpu_window(const ops::FoldResult& fold, const SourceView& source,
                           Layout layout, const codec::Rect& window) {
   const ops::Geometry& g = fold.geometry;
   const int W = g.out_w, H = g.out_h;
-  const codec::Rect whole{0, 0, W, H};
-  if (window.width <= 0 || window.height <= 0 || !contains(whole, window))
-    throw Error("", "tile", "window " + std::to_string(window.width) + "x" + std::to_string(window.height) + "+" +
-                                std::to_string(window.x) + "+" + std::to_string(window.y) + " is not inside the " +
-                                std::to_string(W) + "x" + std::to_string(H) + " output");
+  check_window(fold, window);
   std::vector<ops::PixelOp> ops = fold.pixels;
   const size_t first_barrier =
       size_t(std::find_if(ops.begin(), ops.end(), [](const ops::PixelOp& op) { return ops::is_barrier(op.kind); }) -
              ops.begin());
-  const bool is_whole = window.width == W && window.height == H;
-  for (size_t k = first_barrier; k < ops.size(); ++k)
-    if (ops[k].kind == ops::PixelKind::kContrast && !is_whole)
-      throw Error("", "tile", "contrast blends each pixel with the whole image's mean, so a chain with it "
-                              "runs on the whole image, not in tiles");
   // Without barriers each row is finished and stored while it is in cache; with them the first
   // segment still runs on the rows of `e` (the window and its blur halo), which then wait in
   // `rgb` for the image-wide passes.
@@ -555,8 +568,8 @@ Tensor execute_cpu_window(const ops::FoldResult& fold, const SourceView& source,
       store_row(out, y - window.y, out_shape, planes.get());
     }
   };
-  // Blur k computes the window widened by the radii of the blurs after it.
-  Halo after = blur_halo(fold);
+  const std::vector<codec::Rect> targets = blur_targets(fold, window);
+  size_t blurs = 0;
   size_t begin = first_barrier;
   for (size_t k = first_barrier; k < ops.size(); ++k) {
     if (!ops::is_barrier(ops[k].kind)) continue;
@@ -565,8 +578,7 @@ Tensor execute_cpu_window(const ops::FoldResult& fold, const SourceView& source,
       ops[k].a[1] = image_gray_mean(rgb.get(), W, H, ops[k]);
       begin = k;  // the blend itself is pointwise
     } else {
-      after.x -= std::max(ops[k].rect[0], 1) / 2, after.y -= std::max(ops[k].rect[1], 1) / 2;
-      gaussian_blur_window(rgb.get(), e, W, H, widen(window, after.x, after.y, W, H), ops[k]);
+      gaussian_blur_window(rgb.get(), e, W, H, targets[blurs++], ops[k]);
       begin = k + 1;
     }
   }

@@ -34,11 +34,16 @@ struct GpuSample {
   uint16_t op_begin, op_count;
   uint16_t barrier[kMaxRounds];    // op index of each barrier, in order
   int32_t blur_weights[kMaxRounds];  // offset into the blur weight table, -1 if not a blur
-  int src_w, src_h;
+  int src_w, src_h;     // the decoded image (indices and border rules use its size)
+  int src_x0, src_y0;   // its pixel held at `src` (a tile's source region starts there)
+  size_t src_pitch;     // bytes a row of `src`
   const uint8_t* src;   // the sample's decoded RGB in device memory
-  int out_w, out_h;
+  int out_w, out_h;     // the whole output
+  int comp_x, comp_y, comp_w, comp_h;  // pixels computed: the window and its blur halo
+  int win_x, win_y, win_w, win_h;      // pixels stored (the whole output unless tiled)
+  int blur_target[kMaxRounds][4];      // round r's blur computes x, y, width, height
   uint64_t out_offset;  // bytes into the output buffer
-  uint64_t work_offset;  // floats into the work buffer (rounds > 0)
+  uint64_t work_offset;  // floats into the work buffer (rounds > 0), comp_w x comp_h pixels
   RandomKey key;
   uint64_t index;
   uint32_t stream;
@@ -79,11 +84,14 @@ __global__ void axis_table_kernel(const GpuSample* samples, int2* entries, float
 // as the CPU executor's SourceFetch.
 struct DeviceFetch {
   const uint8_t* src;
-  int width, height;
+  int width, height;  // the decoded image
+  int x0, y0;         // its pixel at src
+  size_t pitch;
   uint8_t border;
   const float* fill;
   const int* source_lo;  // per axis (x, y)
   const int* source_hi;
+  __device__ const uint8_t* at(int x, int y) const { return src + size_t(y - y0) * pitch + size_t(x - x0) * 3; }
   __device__ void operator()(int x, int y, float px[3]) const {
     const int bx = content_index(x, source_lo[0], source_hi[0], width, border);
     const int by = content_index(y, source_lo[1], source_hi[1], height, border);
@@ -91,7 +99,7 @@ struct DeviceFetch {
       px[0] = fill[0], px[1] = fill[1], px[2] = fill[2];
       return;
     }
-    const uint8_t* p = src + (size_t(by) * width + bx) * 3;
+    const uint8_t* p = at(bx, by);
     px[0] = p[0], px[1] = p[1], px[2] = p[2];
   }
 };
@@ -116,7 +124,7 @@ __device__ void separable_pixel(const GpuSample& s, const int2* entries, const f
     const int row = s.ay.base + ey.x + k;
     float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
     if (inside_x && row >= y_lo && row < y_hi) {
-      const uint8_t* p = fetch.src + (size_t(row) * fetch.width + col0) * 3;
+      const uint8_t* p = fetch.at(col0, row);
       for (int j = 0; j < ex.y; ++j, p += 3) {
         const float w = wx[j];
         h0 += w * float(p[0]);
@@ -129,7 +137,7 @@ __device__ void separable_pixel(const GpuSample& s, const int2* entries, const f
         const int bx = content_index(col0 + j, s.ax.valid_lo, s.ax.valid_hi, fetch.width, fetch.border);
         float px[3] = {s.fill[0], s.fill[1], s.fill[2]};
         if (bx >= 0 && by >= 0) {
-          const uint8_t* p = fetch.src + (size_t(by) * fetch.width + bx) * 3;
+          const uint8_t* p = fetch.at(bx, by);
           px[0] = p[0], px[1] = p[1], px[2] = p[2];
         }
         h0 += wx[j] * px[0];
@@ -145,9 +153,10 @@ __device__ void separable_pixel(const GpuSample& s, const int2* entries, const f
   v[0] = v0, v[1] = v1, v[2] = v2;
 }
 
+// Output pixel (x, y) of the whole output, stored at its place in the window.
 __device__ void store_pixel(const GpuSample& s, uint8_t* out, int x, int y, const float v[3]) {
-  const size_t plane = size_t(s.out_w) * s.out_h;
-  const size_t pixel = size_t(y) * s.out_w + x;
+  const size_t plane = size_t(s.win_w) * s.win_h;
+  const size_t pixel = size_t(y - s.win_y) * s.win_w + (x - s.win_x);
   const int C = s.channels;
   uint8_t* base = out + s.out_offset;
   for (int c = 0; c < C; ++c) {
@@ -163,7 +172,7 @@ __device__ void store_pixel(const GpuSample& s, uint8_t* out, int x, int y, cons
 
 __device__ void run_ops(const GpuSample& s, const ops::PixelOp* ops, int begin, int end, float v[3],
                         int x, int y, float contrast_mean) {
-  const PixelContext ctx{s.key, s.index, s.stream, uint32_t(x), uint32_t(y), uint32_t(s.out_w)};
+  const PixelContext ctx{s.key, s.index, s.stream, uint32_t(x), uint32_t(y), uint32_t(s.out_w)};  // whole-output x, y
   for (int k = begin; k < end; ++k) {
     if (ops[k].kind == ops::PixelKind::kContrast) {
       // apply_pixel_op's contrast with the measured mean, without copying the op to local memory.
@@ -180,9 +189,10 @@ __global__ void __launch_bounds__(256, 4) resample_kernel(const GpuSample* sampl
                                 const int2* entries, const float* weights, uint8_t* out, float* work) {
   const GpuSample& s = samples[blockIdx.y];
   const int pixel = blockIdx.x * blockDim.x + threadIdx.x;
-  if (pixel >= s.out_w * s.out_h) return;
-  const int x = pixel % s.out_w, y = pixel / s.out_w;
-  const DeviceFetch fetch{s.src, s.src_w, s.src_h, s.border, s.fill, s.warp.source_lo, s.warp.source_hi};
+  if (pixel >= s.comp_w * s.comp_h) return;
+  const int x = s.comp_x + pixel % s.comp_w, y = s.comp_y + pixel / s.comp_w;
+  const DeviceFetch fetch{s.src,   s.src_w,  s.src_h,          s.src_x0,          s.src_y0,
+                          s.src_pitch, s.border, s.fill, s.warp.source_lo, s.warp.source_hi};
   float v[3];
   if (s.separable) {
     separable_pixel(s, entries, weights, fetch, x, y, v);
@@ -209,7 +219,7 @@ __global__ void mean_kernel(const GpuSample* samples, const ops::PixelOp* all_op
   if (round >= s.rounds) return;
   const ops::PixelOp& op = all_ops[s.op_begin + s.barrier[round]];
   if (op.kind != ops::PixelKind::kContrast) return;
-  const size_t count = size_t(s.out_w) * s.out_h;
+  const size_t count = size_t(s.comp_w) * s.comp_h;  // the whole output: contrast is never tiled
   const float* w = work + s.work_offset;
   double sum = 0.0;
   for (size_t i = threadIdx.x; i < count; i += blockDim.x)
@@ -230,9 +240,15 @@ __global__ void blur_kernel(const GpuSample* samples, const ops::PixelOp* all_op
   const GpuSample& s = samples[blockIdx.y];
   if (round >= s.rounds || s.blur_weights[round] < 0) return;
   const int pixel = blockIdx.x * blockDim.x + threadIdx.x;
-  if (pixel >= s.out_w * s.out_h) return;
+  if (pixel >= s.comp_w * s.comp_h) return;
   const ops::PixelOp& op = all_ops[s.op_begin + s.barrier[round]];
-  const int x = pixel % s.out_w, y = pixel / s.out_w;
+  const int lx = pixel % s.comp_w, ly = pixel / s.comp_w;
+  const int x = s.comp_x + lx, y = s.comp_y + ly;
+  // This blur computes its target's columns on every computed row (the vertical taps read
+  // them), and then its target's pixels; reflection is about the whole output's edges.
+  const int* t = s.blur_target[round];
+  if (x < t[0] || x >= t[0] + t[2]) return;
+  if (vertical && (y < t[1] || y >= t[1] + t[3])) return;
   const int kx = op.rect[0] > 0 ? op.rect[0] : 1, ky = op.rect[1] > 0 ? op.rect[1] : 1;
   const float* wx = weights + s.blur_weights[round];
   const float* wy = wx + kx;
@@ -243,13 +259,15 @@ __global__ void blur_kernel(const GpuSample* samples, const ops::PixelOp* all_op
   if (!vertical) {
     for (int c = 0; c < channels; ++c) {
       float sum = 0.0f;
-      for (int i = 0; i < kx; ++i) sum += wx[i] * image[(size_t(y) * s.out_w + border_index(x + i - kx / 2, s.out_w, kReflect)) * 3 + c];
+      for (int i = 0; i < kx; ++i)
+        sum += wx[i] * image[(size_t(ly) * s.comp_w + (border_index(x + i - kx / 2, s.out_w, kReflect) - s.comp_x)) * 3 + c];
       horizontal[at + c] = sum;
     }
   } else {
     for (int c = 0; c < channels; ++c) {
       float sum = 0.0f;
-      for (int j = 0; j < ky; ++j) sum += wy[j] * horizontal[(size_t(border_index(y + j - ky / 2, s.out_h, kReflect)) * s.out_w + x) * 3 + c];
+      for (int j = 0; j < ky; ++j)
+        sum += wy[j] * horizontal[(size_t(border_index(y + j - ky / 2, s.out_h, kReflect) - s.comp_y) * s.comp_w + lx) * 3 + c];
       image[at + c] = op.uint8_domain ? rintf(fminf(fmaxf(sum, 0.0f), 255.0f)) : sum;
     }
     if (channels == 1) image[at + 1] = image[at + 2] = image[at];
@@ -262,8 +280,8 @@ __global__ void segment_kernel(const GpuSample* samples, const ops::PixelOp* all
   const GpuSample& s = samples[blockIdx.y];
   if (round >= s.rounds) return;
   const int pixel = blockIdx.x * blockDim.x + threadIdx.x;
-  if (pixel >= s.out_w * s.out_h) return;
-  const int x = pixel % s.out_w, y = pixel / s.out_w;
+  if (pixel >= s.comp_w * s.comp_h) return;
+  const int x = s.comp_x + pixel % s.comp_w, y = s.comp_y + pixel / s.comp_w;
   const ops::PixelOp* ops = all_ops + s.op_begin;
   const int b = s.barrier[round];
   const int begin = ops[b].kind == ops::PixelKind::kContrast ? b : b + 1;
@@ -272,7 +290,7 @@ __global__ void segment_kernel(const GpuSample* samples, const ops::PixelOp* all
   float v[3] = {w[0], w[1], w[2]};
   run_ops(s, ops, begin, end, v, x, y, means[blockIdx.y * kMaxRounds + round]);
   if (round + 1 == s.rounds) {
-    store_pixel(s, out, x, y, v);
+    if (x >= s.win_x && x < s.win_x + s.win_w && y >= s.win_y && y < s.win_y + s.win_h) store_pixel(s, out, x, y, v);
   } else {
     w[0] = v[0], w[1] = v[1], w[2] = v[2];
   }
@@ -368,6 +386,7 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   size_t source_bytes = 0;
   for (const SampleJob& job : jobs)
     if (job.source != nullptr) source_bytes += job.source->pixels.size();
+    else if (job.source_view.pixels != nullptr) source_bytes += size_t(job.source_view.region.width) * job.source_view.region.height * 3;
   m.staging.reserve(std::max<size_t>(source_bytes, 1));
   size_t source_cursor = 0, out_bytes = 0, work_floats = 0, entry_count = 0, tap_count = 0;
   int max_pixels = 1, max_rounds = 0, max_side = 1;
@@ -425,36 +444,63 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
     if (job.source != nullptr) {
       s.src_w = job.source->width;
       s.src_h = job.source->height;
+      s.src_pitch = job.source->stride();
       staged_offset[i] = source_cursor;
       std::memcpy(m.staging.as<uint8_t>() + source_cursor, job.source->pixels.data(), job.source->pixels.size());
       source_cursor += job.source->pixels.size();
+    } else if (job.source_view.pixels != nullptr) {
+      const SourceView& v = job.source_view;
+      s.src_w = v.image_width;
+      s.src_h = v.image_height;
+      s.src_x0 = v.region.x;
+      s.src_y0 = v.region.y;
+      s.src_pitch = size_t(v.region.width) * 3;
+      staged_offset[i] = source_cursor;
+      for (int y = 0; y < v.region.height; ++y)
+        std::memcpy(m.staging.as<uint8_t>() + source_cursor + size_t(y) * s.src_pitch,
+                    v.pixels + size_t(y) * v.stride, s.src_pitch);
+      source_cursor += s.src_pitch * v.region.height;
     } else if (job.device_source != nullptr) {
       s.src_w = job.device_width;
       s.src_h = job.device_height;
+      s.src_pitch = size_t(job.device_width) * 3;
       s.src = job.device_source;
     } else {
       if (job.source_index < 0 || size_t(job.source_index) >= m.uploaded_offsets.size())
         throw Error("", "device", "a job names no source");
       s.src_w = m.uploaded_sizes[job.source_index][0];
       s.src_h = m.uploaded_sizes[job.source_index][1];
+      s.src_pitch = size_t(s.src_w) * 3;
       s.src = m.uploaded.as<uint8_t>() + m.uploaded_offsets[job.source_index];
     }
     s.out_w = g.out_w;
     s.out_h = g.out_h;
+    const codec::Rect window = job.window.width > 0 ? job.window : codec::Rect{0, 0, g.out_w, g.out_h};
+    check_window(fold, window);
+    const codec::Rect comp = s.rounds > 0 ? computed_window(fold, window) : window;
+    s.comp_x = comp.x, s.comp_y = comp.y, s.comp_w = comp.width, s.comp_h = comp.height;
+    s.win_x = window.x, s.win_y = window.y, s.win_w = window.width, s.win_h = window.height;
+    const std::vector<codec::Rect> targets = blur_targets(fold, window);
+    for (int r = 0, b = 0; r < s.rounds; ++r) {
+      if (s.blur_weights[r] < 0) continue;
+      const codec::Rect& t = targets[size_t(b++)];
+      s.blur_target[r][0] = t.x, s.blur_target[r][1] = t.y, s.blur_target[r][2] = t.width, s.blur_target[r][3] = t.height;
+    }
     s.out_offset = out_bytes;
     s.work_offset = work_floats;
     s.key = job.stream.key;
     s.index = job.stream.id.index;
     s.stream = job.stream.id.stream();
-    const size_t pixels = size_t(g.out_w) * g.out_h;
+    const size_t pixels = size_t(window.width) * window.height;
+    const size_t computed = size_t(comp.width) * comp.height;
     batch.offsets[i] = out_bytes;
-    batch.shapes[i] = {fold.channels, g.out_h, g.out_w};
+    batch.shapes[i] = {fold.channels, window.height, window.width};
     if (i > 0 && (batch.shapes[i] != batch.shapes[0] || fold.dtype != batch.dtype)) batch.uniform = false;
     if (i == 0) batch.dtype = fold.dtype;
     if (fold.dtype != batch.dtype) throw Error("", "plan", "samples of one batch must share a dtype");
     out_bytes += (pixels * fold.channels * dtype_size(fold.dtype) + 255) / 256 * 256;
-    if (s.rounds > 0) work_floats += pixels * 3;
-    max_pixels = std::max<int>(max_pixels, int(pixels));
+    if (s.rounds > 0) work_floats += computed * 3;
+    max_pixels = std::max<int>(max_pixels, int(computed));
     max_rounds = std::max<int>(max_rounds, s.rounds);
   }
   const bool mixed_sources = source_bytes > 0 && source_cursor != source_bytes;

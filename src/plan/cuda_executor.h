@@ -26,6 +26,11 @@ struct SampleJob {
   const uint8_t* device_source = nullptr;  // RGB already in this GPU's memory (nvJPEG output)
   int device_width = 0;
   int device_height = 0;
+  // Or a host view that holds a region of a larger decoded image (a tile's source region).
+  SourceView source_view{};
+  // Output pixels to compute, in the whole output's pixels; width 0: all of them. As
+  // execute_cpu_window: the same bytes as those pixels of the whole output.
+  codec::Rect window{};
 };
 
 // A batch left on the device: one buffer, samples at byte offsets. `uniform` when every
@@ -36,7 +41,7 @@ struct DeviceBatch {
   DType dtype = DType::kUInt8;
   Layout layout = Layout::kCHW;
   std::vector<size_t> offsets;
-  std::vector<std::array<int, 3>> shapes;  // (channels, height, width) per sample
+  std::vector<std::array<int, 3>> shapes;  // (channels, height, width) per sample (its window's)
   bool uniform = true;
   int device = 0;
 };

@@ -82,4 +82,17 @@ struct Halo {
 };
 Halo blur_halo(const ops::FoldResult& fold);
 
+// `r` widened by (hx, hy) on each side, cut to [0, width) x [0, height).
+codec::Rect widen(const codec::Rect& r, int hx, int hy, int width, int height);
+
+// What executing `window` computes before its blurs: the window and its blur halo, cut to the
+// output; and what blur number k (in chain order) computes: the window widened by the radii of
+// the blurs after it. The GPU executor follows the same rules.
+codec::Rect computed_window(const ops::FoldResult& fold, const codec::Rect& window);
+std::vector<codec::Rect> blur_targets(const ops::FoldResult& fold, const codec::Rect& window);
+
+// Throws Error (stage "tile") unless `window` is a non-empty part of the output, and when it is
+// not the whole output but the chain has a contrast step (which needs the whole image's mean).
+void check_window(const ops::FoldResult& fold, const codec::Rect& window);
+
 }  // namespace gpuaug::plan

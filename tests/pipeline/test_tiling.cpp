@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../common/references.h"
+#include "../common/tile_cases.h"
 #include "core/error.h"
 #include "pipeline/chain.h"
 #include "pipeline/spec.h"
@@ -17,44 +18,12 @@
 namespace gpuaug::pipeline {
 namespace {
 
+using gpuaug_test::copy_region;
+using gpuaug_test::expect_window_equal;
 using gpuaug_test::make_image;
+using gpuaug_test::RegionCopy;
 
-// The source pixels of `region` in their own buffer: the view a tile gets.
-struct RegionCopy {
-  std::vector<uint8_t> pixels;
-  plan::SourceView view;
-};
-
-RegionCopy copy_region(const Image& src, const codec::Rect& r) {
-  RegionCopy c;
-  c.pixels.resize(size_t(r.width) * r.height * 3 + 1);  // never empty, so data() is a real pointer
-  for (int y = 0; y < r.height; ++y)
-    std::memcpy(&c.pixels[size_t(y) * r.width * 3], src.row(r.y + y) + size_t(r.x) * 3, size_t(r.width) * 3);
-  c.view = {c.pixels.data(), size_t(r.width) * 3, r, src.width, src.height};
-  return c;
-}
-
-// Rows of `window` of `whole` (same dtype and layout as `tile`) equal `tile`'s.
-void expect_window_equal(const Tensor& whole, const Tensor& tile, const codec::Rect& w, const std::string& what) {
-  const size_t e = dtype_size(whole.dtype);
-  ASSERT_EQ(tile.width, w.width);
-  ASSERT_EQ(tile.height, w.height);
-  for (int c = 0; c < whole.channels; ++c)
-    for (int y = 0; y < w.height; ++y)
-      for (int x = 0; x < w.width; ++x) {
-        const auto* a = whole.data.data() + whole.offset(w.y + y, w.x + x, c) * e;
-        const auto* b = tile.data.data() + tile.offset(y, x, c) * e;
-        if (std::memcmp(a, b, e) != 0) {
-          ADD_FAILURE() << what << ": pixel (" << w.x + x << ", " << w.y + y << ") channel " << c << " differs";
-          return;
-        }
-      }
-}
-
-struct TileCase {
-  const char* name;
-  const char* ops;
-};
+using gpuaug_test::TileCase;
 
 class Tiling : public ::testing::TestWithParam<TileCase> {};
 
@@ -92,32 +61,7 @@ TEST_P(Tiling, EveryTileEqualsTheWholeImage) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Chains, Tiling,
-    ::testing::Values(
-        TileCase{"resize_down", "  - resize: {size: [23, 31]}\n"},
-        TileCase{"resize_up_bicubic", "  - resize: {size: [150, 130], interpolation: bicubic}\n"},
-        TileCase{"resize_nearest", "  - resize: {size: [40, 50], interpolation: nearest}\n"},
-        TileCase{"resize_no_antialias", "  - resize: {size: [20, 45], antialias: false}\n"},
-        TileCase{"random_resized_crop_flip", "  - random_resized_crop: {size: [37, 41]}\n  - horizontal_flip: {p: 1}\n"},
-        TileCase{"rotate_bilinear", "  - rotate: {degrees: 33, interpolation: bilinear, fill: [10, 20, 30]}\n"},
-        TileCase{"rotate_expand_bicubic", "  - rotate: {degrees: 70, interpolation: bicubic, expand: true}\n"},
-        TileCase{"affine", "  - random_affine: {degrees: 20, translate: [0.1, 0.2], scale: [0.7, 1.3], shear: 10, "
-                           "interpolation: bilinear}\n"},
-        TileCase{"resize_then_rotate", "  - resize: {size: [45, 52]}\n  - rotate: {degrees: 15, interpolation: bilinear}\n"},
-        TileCase{"blur", "  - gaussian_blur: {kernel_size: [5, 9], sigma: [0.5, 2]}\n"},
-        TileCase{"two_blurs_float", "  - to_dtype: {dtype: float32}\n  - gaussian_blur: {kernel_size: 3}\n"
-                                    "  - gaussian_noise: {sigma: 0.05}\n  - gaussian_blur: {kernel_size: [7, 3]}\n"},
-        TileCase{"pad_reflect_crop", "  - pad: {padding: [9, 4, 2, 7], padding_mode: reflect}\n"
-                                     "  - random_crop: {size: [50, 40], pad_if_needed: true, padding_mode: symmetric}\n"},
-        TileCase{"pad_edge_resize", "  - pad: {padding: 5, padding_mode: edge}\n  - resize: {size: [30, 70]}\n"},
-        TileCase{"chain", "  - random_resized_crop: {size: [48, 40], scale: [0.3, 1]}\n"
-                          "  - rotate: {degrees: 25, interpolation: bilinear}\n"
-                          "  - color_jitter: {brightness: 0.4, saturation: 0.4, hue: 0.1}\n"
-                          "  - gaussian_blur: {kernel_size: 5}\n  - random_erasing: {p: 1}\n"
-                          "  - to_dtype: {dtype: float16}\n  - normalize: {}\n"},
-        TileCase{"gray_blur_noise", "  - grayscale: {num_output_channels: 1}\n  - gaussian_blur: {kernel_size: 3}\n"
-                                    "  - gaussian_noise: {sigma: 0.1}\n"}),
+INSTANTIATE_TEST_SUITE_P(Chains, Tiling, ::testing::ValuesIn(gpuaug_test::kTileCases),
     [](const auto& info) { return std::string(info.param.name); });
 
 // Contrast blends with the whole image's mean: a tile of such a chain is refused, naming the
