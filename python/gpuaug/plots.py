@@ -1,6 +1,8 @@
-"""PNG plots of a `gpuaug stats` file: the per-channel histograms and the image sizes.
+"""PNG plots of a `gpuaug stats` file (the per-channel histograms and the image sizes) and of a
+`gpuaug bench --compare` table.
 
 Usage: python3 -m gpuaug.plots STATS_JSON OUT_DIR   (what `gpuaug stats --plots DIR` runs)
+       python3 -m gpuaug.plots --compare COMPARE_CSV OUT_PNG   (`gpuaug bench --compare --output DIR`)
 
 Writes OUT_DIR/histogram.png (fraction of pixels at each level, R, G and B, with the means) and
 OUT_DIR/sizes.png (the most common resolutions, marker area by count, and the width, height and
@@ -83,9 +85,55 @@ def plot_stats(stats: dict, out_dir: str | os.PathLike) -> list[Path]:
     return written
 
 
+def plot_compare(csv_path: str | os.PathLike, png_path: str | os.PathLike) -> Path:
+    """Images/s of each run of a comparison as horizontal bars, labelled with the speed-up over
+    one CPU thread; CPU thread counts, GPU and process rows in their own colours."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise ValueError(f"{csv_path}: no rows")
+    names = [r["run"] for r in rows]
+    rates = [float(r["images_per_s"]) for r in rows]
+    colours = ["#4c72b0" if r["device"] == "cpu" and int(r["processes"]) == 1 else
+               "#55a868" if int(r["processes"]) > 1 else "#c44e52" for r in rows]
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.5))
+    y = list(range(len(rows)))[::-1]
+    ax.barh(y, rates, color=colours)
+    ax.set_yticks(y, names)
+    ax.set_xscale("log")
+    ax.set_xlabel("images/s (log scale)")
+    for yi, rate, r in zip(y, rates, rows):
+        ax.text(rate, yi, f"  {rate:,.0f}  ({float(r['speedup']):.1f}x)", va="center", fontsize=8)
+    ax.set_xlim(min(rates) * 0.5, max(rates) * 8)
+    ax.set_title("gpuaug bench --compare: the same work on threads, GPU and processes")
+    fig.tight_layout()
+    path = Path(png_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _save(fig, path)
+    plt.close(fig)
+    return path
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 4 and argv[1] == "--compare":
+        try:
+            print(plot_compare(argv[2], argv[3]))
+        except ImportError as e:
+            print(f"gpuaug.plots: {e}: pip install matplotlib", file=sys.stderr)
+            return 1
+        except (OSError, ValueError, KeyError) as e:
+            print(f"gpuaug.plots: {argv[2]}: {e}", file=sys.stderr)
+            return 1
+        return 0
     if len(argv) != 3:
-        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        print("\n".join(__doc__.strip().splitlines()[3:5]), file=sys.stderr)
         return 2
     try:
         stats = json.loads(Path(argv[1]).read_text())

@@ -15,6 +15,7 @@
 #include "dist/world.h"
 #include "jobs/augment.h"
 #include "jobs/bench.h"
+#include "jobs/bench_compare.h"
 #include "jobs/clean.h"
 #include "jobs/demo.h"
 #include "jobs/preview.h"
@@ -148,6 +149,11 @@ int main(int argc, char** argv) {
                       "GPU: decode once, time planning + kernels on images already on the device");
   bool bench_json = false;
   bench_cmd->add_flag("--json", bench_json, "Print one JSON object");
+  bool bench_compare = false;
+  std::string bench_output;
+  bench_cmd->add_flag("--compare", bench_compare,
+                      "1, 2, 4, ... CPU threads, the GPU, and every process (under mpirun/torchrun), in one table");
+  bench_cmd->add_option("--output", bench_output, "--compare: write compare.csv, compare.md and compare.png here");
 
   std::string demo_out = "demo-out";
   int demo_threads = 0;
@@ -263,7 +269,17 @@ int main(int argc, char** argv) {
       preview.seed = preview_seed;
       const int n = jobs::run_preview(preview);
       fmt::print("preview: {} pairs -> {}\n", n, preview.output);
+    } else if (app.got_subcommand("bench") && bench_compare) {
+      const auto report = jobs::run_bench_compare(bench);
+      if (dist::detect_world().rank == 0) {
+        std::cout << jobs::compare_table(report);
+        if (!bench_output.empty()) {
+          jobs::write_compare(report, bench_output);
+          fmt::print(stderr, "bench: wrote {0}/compare.csv, {0}/compare.md, {0}/compare.png\n", bench_output);
+        }
+      }
     } else if (app.got_subcommand("bench")) {
+      if (!bench_output.empty()) throw Error(bench_output, "bench", "--output goes with --compare");
       const auto result = jobs::run_bench(bench);
       if (bench_json) {
         std::cout << jobs::bench_json(result) << "\n";

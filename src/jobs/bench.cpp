@@ -64,21 +64,40 @@ double sample_bytes(const ops::FoldResult& fold, const Image& source) {
   return region * 3 + double(g.out_w) * g.out_h * fold.channels * dtype_size(fold.dtype);
 }
 
+// Nanoseconds of thread time, summed by many threads.
+using ThreadNanos = std::atomic<int64_t>;
+
+int64_t nanos_since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+}
+
 void bench_cpu(const pipeline::Augmenter& augmenter, const data::Source& source,
                const std::vector<std::vector<uint8_t>>& files, const BenchOptions& options,
                ThreadPool& pool, BenchResult& result) {
   std::atomic<size_t> produced{0};
+  ThreadNanos decode_ns{0}, augment_ns{0};
+  const pipeline::Spec& spec = augmenter.chain().spec();
   auto pass = [&](uint64_t epoch) {
+    const RandomKey key = RandomKey::from(spec.seed, epoch);
     for (size_t begin = 0; begin < files.size(); begin += size_t(options.batch)) {
       const size_t end = std::min(files.size(), begin + size_t(options.batch));
       pool.parallel_for(end - begin, [&](size_t k) {
         const size_t i = begin + k;
-        produced += augmenter.run(files[i], source.samples[i].path, i, 0, epoch).size();
+        // Augmenter::run, timed in its two halves.
+        const auto start = Clock::now();
+        pipeline::PreparedImage prepared = augmenter.prepare(files[i], source.samples[i].path, i, 0, epoch);
+        const auto decoded = Clock::now();
+        for (const pipeline::SamplePlan& p : prepared.plans)
+          plan::execute_cpu(p.fold, prepared.image, {key, p.id}, spec.output.layout);
+        augment_ns += nanos_since(decoded);
+        decode_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(decoded - start).count();
+        produced += prepared.plans.size();
       });
     }
   };
   for (int w = 0; w < options.warmup; ++w) pass(1000000 + uint64_t(w));
   produced = 0;
+  decode_ns = 0, augment_ns = 0;
   const auto start = Clock::now();
   for (int it = 0; it < options.iters; ++it) {
     pass(uint64_t(it));
@@ -86,6 +105,8 @@ void bench_cpu(const pipeline::Augmenter& augmenter, const data::Source& source,
   }
   result.seconds = seconds_since(start);
   result.samples = produced;
+  result.decode_thread_s = double(decode_ns.load()) * 1e-9;
+  result.augment_thread_s = double(augment_ns.load()) * 1e-9;
 }
 
 void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Source& source,
@@ -101,6 +122,7 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
   const size_t batches = (files.size() + options.batch - 1) / options.batch;
   std::vector<pipeline::PreparedImage> slots[2];
   double cpu_rate = 0.0, gpu_rate = 0.0;
+  ThreadNanos decode_ns{0};
   auto prepare = [&](size_t b, uint64_t epoch, std::vector<pipeline::PreparedImage>& out) {
     const size_t begin = b * options.batch, end = std::min(files.size(), begin + options.batch);
     // In steps of 32 images: nvJPEG re-initializes its batched state whenever the batch
@@ -109,8 +131,10 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
     out.assign(end - begin, {});
     const auto start = Clock::now();
     pool.parallel_for(end - begin, [&](size_t k) {
+      const auto image_start = Clock::now();
       out[k] = augmenter.prepare(files[begin + k], source.samples[begin + k].path, begin + k, 0, epoch,
                                  nullptr, k < to_gpu);
+      decode_ns += nanos_since(image_start);
     });
     size_t on_cpu = 0;
     for (const auto& p : out) on_cpu += !p.decode_on_gpu;
@@ -140,6 +164,7 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
   };
   for (int w = 0; w < options.warmup; ++w) pass(1000000 + uint64_t(w));
   result.kernel_ms = 0;
+  decode_ns = 0;
   const auto start = Clock::now();
   for (int it = 0; it < options.iters; ++it) {
     result.samples += pass(uint64_t(it));
@@ -147,6 +172,7 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
   }
   result.seconds = seconds_since(start);
   result.gpu_decode_share = share;
+  result.decode_thread_s = double(decode_ns.load()) * 1e-9;
 }
 
 void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::Source& source,
@@ -221,15 +247,26 @@ BenchResult run_bench(const BenchOptions& options) {
   if (options.augment_only && !device.cuda)
     throw Error("", "bench", "--augment-only measures the GPU kernels: add --device cuda");
   const pipeline::Augmenter augmenter(pipeline::load_spec(options.spec_path));
-  const data::Source source = data::open_source(options.input);
-  const size_t count = options.limit > 0 ? std::min(options.limit, source.samples.size())
-                                         : source.samples.size();
+  if (options.shard_count < 1 || options.shard_rank < 0 || options.shard_rank >= options.shard_count)
+    throw Error("", "bench", "shard rank must lie in [0, shard count)");
+  data::Source source = data::open_source(options.input);
+  if (options.limit > 0 && options.limit < source.samples.size()) source.samples.resize(options.limit);
+  if (options.shard_count > 1) {
+    std::vector<data::SampleRef> mine;
+    for (size_t i = size_t(options.shard_rank); i < source.samples.size(); i += size_t(options.shard_count))
+      mine.push_back(source.samples[i]);
+    source.samples = std::move(mine);
+  }
+  const size_t count = source.samples.size();
+  const auto read_start = Clock::now();
   std::vector<std::vector<uint8_t>> files(count);
   for (size_t i = 0; i < count; ++i) files[i] = data::read_sample(source, source.samples[i]);
+  const double read_s = seconds_since(read_start);
 
   ThreadPool pool(options.threads);
   BenchResult result;
   result.device = device.name();
+  result.read_s = read_s;
   if (!device.cuda) {
     bench_cpu(augmenter, source, files, options, pool, result);
   } else {
@@ -264,6 +301,9 @@ std::string bench_json(const BenchResult& r) {
   j["host_rss_bytes"] = r.host_rss_bytes;
   j["host_heap_in_use_bytes"] = r.host_heap_in_use_bytes;
   if (!r.device_used_bytes.empty()) j["device_used_bytes"] = r.device_used_bytes;
+  j["read_s"] = r.read_s;
+  j["decode_thread_s"] = r.decode_thread_s;
+  j["augment_thread_s"] = r.augment_thread_s;
   if (r.kernel_ms > 0) {
     j["kernel_ms"] = r.kernel_ms;
     j["kernel_images_per_s"] = r.kernel_images_per_s;

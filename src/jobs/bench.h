@@ -18,6 +18,9 @@ struct BenchOptions {
   std::string device = "cpu";  // cpu, cuda, cuda:N
   // GPU only: decode once, keep the images on the device, time planning + kernels alone.
   bool augment_only = false;
+  // Only the inputs with index % shard_count == shard_rank (one process of several).
+  int shard_rank = 0;
+  int shard_count = 1;
 };
 
 struct BenchResult {
@@ -34,6 +37,11 @@ struct BenchResult {
   double kernel_ms = 0.0;          // GPU: device time of the kernels, summed (CUDA events)
   double kernel_images_per_s = 0.0;
   double kernel_gb_per_s = 0.0;    // bytes the kernels read (source regions) + wrote, per second
+  // Where the CPU threads' time went in the timed passes, summed over threads: reading the
+  // header, planning and decoding (and, on the GPU path, packing), and executing on the CPU.
+  double decode_thread_s = 0.0;
+  double augment_thread_s = 0.0;
+  double read_s = 0.0;             // reading the input files into memory, once, before timing
   // After each timed pass: this process' resident host memory, the bytes malloc has handed out
   // and not got back (glibc), and GPU memory in use (cuda).
   std::vector<size_t> host_rss_bytes, host_heap_in_use_bytes, device_used_bytes;

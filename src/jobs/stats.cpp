@@ -16,8 +16,6 @@
 #include <optional>
 
 #include <fmt/format.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "codec/decoder.h"
@@ -30,9 +28,9 @@
 #include "data/source.h"
 #include "dist/communicator.h"
 #include "dist/world.h"
-#include "data/source.h"
 #include "jobs/journal.h"
 #include "jobs/output_files.h"
+#include "jobs/plots.h"
 #include "jobs/progress.h"
 #include "jobs/stop_signal.h"
 #include "pipeline/augmenter.h"
@@ -558,24 +556,7 @@ StatsSummary run_stats(const StatsOptions& o) {
 }
 
 void draw_stats_plots(const std::string& stats_path, const std::string& dir) {
-  const char* env = std::getenv("GPUAUG_PYTHON");
-  const std::string python = env && *env ? env : "python3";
-  std::vector<std::string> args = {python, "-m", "gpuaug.plots", stats_path, dir};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  // No shell: the paths are passed as they are.
-  if (posix_spawnp(&pid, python.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
-    throw Error(dir, "plots", fmt::format("cannot run {}: plots need Python 3 with the gpuaug package and "
-                                          "matplotlib (pip install matplotlib)", python));
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw Error(dir, "plots", fmt::format("{} -m gpuaug.plots failed (see above): it needs the gpuaug Python "
-                                          "package (bash scripts/setup.sh) and matplotlib",
-                                          python));
+  run_plots({stats_path, dir}, dir);
 }
 
 std::string stats_summary_text(const StatsSummary& s) {

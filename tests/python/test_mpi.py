@@ -107,3 +107,19 @@ def test_jobs_not_split_yet_refuse_several_processes(gpuaug_bin, tmp_path, datas
                               env=env, timeout=60)
         assert proc.returncode == 1 and f"{args[0]} runs in one process" in proc.stderr, proc.stderr
         assert not (tmp_path / "r").exists() and not (tmp_path / "c.json").exists()
+
+
+def test_bench_compare_adds_the_processes_row(gpuaug_bin, mpirun, tmp_path, dataset):
+    spec = write_spec(tmp_path / "spec.yaml", [{"random_resized_crop": {"size": [24, 24]}}], seed=3)
+    proc = _run([*mpirun, gpuaug_bin, "bench", "--compare", "--spec", spec, "--input", dataset, "--iters", 1,
+                 "--warmup", 0, "--output", tmp_path / "cmp"])
+    assert proc.returncode == 0, proc.stderr
+    # Rank 0 alone prints the table: one processes row, the efficiency against one process of
+    # the same threads, and the goal's ratio in the notes.
+    assert proc.stdout.count("| run |") == 1, proc.stdout
+    assert f"| {RANKS} processes x 1 threads (mpirun) |" in proc.stdout, proc.stdout
+    assert f"{RANKS} processes = " in proc.stdout and "(goal: 0.9)" in proc.stdout
+    rows = (tmp_path / "cmp" / "compare.csv").read_text().splitlines()
+    processes = [r for r in rows if r.startswith(f'"{RANKS} processes')]
+    assert len(processes) == 1
+    assert float(processes[0].split(",")[6]) > 0  # efficiency
