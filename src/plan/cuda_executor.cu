@@ -39,9 +39,6 @@ struct GpuSample {
   size_t src_pitch;     // bytes a row of `src`
   const uint8_t* src;   // the sample's decoded RGB in device memory
   int out_w, out_h;     // the whole output
-  int comp_x, comp_y, comp_w, comp_h;  // pixels computed: the window and its blur halo
-  int win_x, win_y, win_w, win_h;      // pixels stored (the whole output unless tiled)
-  int blur_target[kMaxRounds][4];      // round r's blur computes x, y, width, height
   uint64_t out_offset;  // bytes into the output buffer
   uint64_t work_offset;  // floats into the work buffer (rounds > 0), comp_w x comp_h pixels
   RandomKey key;
@@ -51,6 +48,10 @@ struct GpuSample {
   uint32_t x_entries, y_entries;  // index of column 0 / row 0 in the entry array
   int x_stride, y_stride;         // weight slots per entry
   uint64_t x_weights, y_weights;  // float offset of column 0 / row 0 in the weight array
+  // Tiles (last, away from the fields every pixel reads): what is computed and stored.
+  int comp_x, comp_y, comp_w, comp_h;  // pixels computed: the window and its blur halo
+  int win_x, win_y, win_w, win_h;      // pixels stored (the whole output unless tiled)
+  int blur_target[kMaxRounds][4];      // round r's blur computes x, y, width, height
 };
 
 // Weight slots an axis entry needs: torchvision's taps span at most 2 * support + 1 pixels.
@@ -82,6 +83,9 @@ __global__ void axis_table_kernel(const GpuSample* samples, int2* entries, float
 
 // A warp's source reads: content pixels, the border rule inside the content, fill outside,
 // as the CPU executor's SourceFetch.
+// kWindowed false: the source is a whole decoded image (x0 = y0 = 0, rows packed), addressed as
+// before tiles existed; true: a region of it.
+template <bool kWindowed>
 struct DeviceFetch {
   const uint8_t* src;
   int width, height;  // the decoded image
@@ -91,7 +95,10 @@ struct DeviceFetch {
   const float* fill;
   const int* source_lo;  // per axis (x, y)
   const int* source_hi;
-  __device__ const uint8_t* at(int x, int y) const { return src + size_t(y - y0) * pitch + size_t(x - x0) * 3; }
+  __device__ const uint8_t* at(int x, int y) const {
+    if constexpr (kWindowed) return src + size_t(y - y0) * pitch + size_t(x - x0) * 3;
+    else return src + (size_t(y) * width + x) * 3;
+  }
   __device__ void operator()(int x, int y, float px[3]) const {
     const int bx = content_index(x, source_lo[0], source_hi[0], width, border);
     const int by = content_index(y, source_lo[1], source_hi[1], height, border);
@@ -106,8 +113,9 @@ struct DeviceFetch {
 
 // The same sums, in the same order, as resample_separable's two passes on the CPU, with the
 // weights from the axis tables.
+template <class Fetch>
 __device__ void separable_pixel(const GpuSample& s, const int2* entries, const float* weights,
-                                const DeviceFetch& fetch, int x, int y, float v[3]) {
+                                const Fetch& fetch, int x, int y, float v[3]) {
   const int2 ex = entries[s.x_entries + x], ey = entries[s.y_entries + y];
   if (ex.y == 0 || ey.y == 0) {
     v[0] = s.fill[0], v[1] = s.fill[1], v[2] = s.fill[2];
@@ -197,8 +205,8 @@ __global__ void __launch_bounds__(256, 4) resample_kernel(const GpuSample* sampl
   const int cw = kWindowed ? s.comp_w : s.out_w, ch = kWindowed ? s.comp_h : s.out_h;
   if (pixel >= cw * ch) return;
   const int x = (kWindowed ? s.comp_x : 0) + pixel % cw, y = (kWindowed ? s.comp_y : 0) + pixel / cw;
-  const DeviceFetch fetch{s.src,   s.src_w,  s.src_h,          s.src_x0,          s.src_y0,
-                          s.src_pitch, s.border, s.fill, s.warp.source_lo, s.warp.source_hi};
+  const DeviceFetch<kWindowed> fetch{s.src,       s.src_w,  s.src_h, s.src_x0,          s.src_y0,
+                                     s.src_pitch, s.border, s.fill,  s.warp.source_lo, s.warp.source_hi};
   float v[3];
   if (s.separable) {
     separable_pixel(s, entries, weights, fetch, x, y, v);
@@ -482,17 +490,22 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
     }
     s.out_w = g.out_w;
     s.out_h = g.out_h;
-    const codec::Rect window = job.window.width > 0 ? job.window : codec::Rect{0, 0, g.out_w, g.out_h};
-    check_window(fold, window);
-    const codec::Rect comp = s.rounds > 0 ? computed_window(fold, window) : window;
-    windowed = windowed || comp.x != 0 || comp.y != 0 || comp.width != g.out_w || comp.height != g.out_h;
+    const codec::Rect whole{0, 0, g.out_w, g.out_h};
+    const bool tile = job.window.width > 0 &&
+                      (job.window.x != 0 || job.window.y != 0 || job.window.width != g.out_w || job.window.height != g.out_h);
+    const codec::Rect window = tile ? job.window : whole;
+    if (tile) check_window(fold, window);
+    const codec::Rect comp = tile && s.rounds > 0 ? computed_window(fold, window) : window;
+    windowed = windowed || tile || s.src_x0 != 0 || s.src_y0 != 0 || s.src_pitch != size_t(s.src_w) * 3;
     s.comp_x = comp.x, s.comp_y = comp.y, s.comp_w = comp.width, s.comp_h = comp.height;
     s.win_x = window.x, s.win_y = window.y, s.win_w = window.width, s.win_h = window.height;
-    const std::vector<codec::Rect> targets = blur_targets(fold, window);
-    for (int r = 0, b = 0; r < s.rounds; ++r) {
-      if (s.blur_weights[r] < 0) continue;
-      const codec::Rect& t = targets[size_t(b++)];
-      s.blur_target[r][0] = t.x, s.blur_target[r][1] = t.y, s.blur_target[r][2] = t.width, s.blur_target[r][3] = t.height;
+    if (s.rounds > 0) {
+      const std::vector<codec::Rect> targets = tile ? blur_targets(fold, window) : std::vector<codec::Rect>();
+      for (int r = 0, b = 0; r < s.rounds; ++r) {
+        if (s.blur_weights[r] < 0) continue;
+        const codec::Rect& t = tile ? targets[size_t(b++)] : whole;
+        s.blur_target[r][0] = t.x, s.blur_target[r][1] = t.y, s.blur_target[r][2] = t.width, s.blur_target[r][3] = t.height;
+      }
     }
     s.out_offset = out_bytes;
     s.work_offset = work_floats;
