@@ -4,6 +4,10 @@
 
 #include <algorithm>
 
+#ifdef __linux__
+#include <sched.h>
+#endif
+
 namespace gpuaug {
 
 namespace {
@@ -12,7 +16,17 @@ namespace {
 thread_local const ThreadPool* t_running_pool = nullptr;
 }  // namespace
 
-int hardware_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+int hardware_threads() {
+#ifdef __linux__
+  // The CPUs this process may run on: fewer than the machine's under taskset, a cgroup cpuset,
+  // or a launcher that binds each rank (mpirun binds to a core or socket by default).
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+int machine_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 ThreadPool::ThreadPool(int threads) {
   const int count = threads <= 0 ? hardware_threads() : threads;

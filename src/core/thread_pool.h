@@ -43,6 +43,8 @@ class ThreadPool {
   std::exception_ptr error_;
 };
 
+// CPUs this process may use (its affinity mask), and CPUs of the machine.
 int hardware_threads();
+int machine_threads();
 
 }  // namespace gpuaug

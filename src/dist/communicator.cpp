@@ -1,6 +1,9 @@
 // Communicator implementations: one process, and Open MPI.
 #include "dist/communicator.h"
 
+#include <chrono>
+#include <thread>
+
 #include <cstdlib>
 #include <mutex>
 
@@ -80,7 +83,18 @@ class Mpi final : public Communicator {
     }
     return all;
   }
-  void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+  // Waits without spinning: Open MPI's MPI_Barrier polls a core flat out, and the ranks that
+  // wait here (for rank 0's part of a job, or bench --compare's single-process rows) would take
+  // it from the ranks still working.
+  void barrier() override {
+    MPI_Request request;
+    check(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
+    for (int done = 0;;) {
+      check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+      if (done) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
   [[noreturn]] void abort_all(int code) override {
     MPI_Abort(MPI_COMM_WORLD, code);
     std::exit(code);

@@ -71,6 +71,8 @@ void require_one_process(const World& world, const std::string& job) {
 }
 
 int threads_per_process(const World& world) {
+  // A launcher that bound this process to some CPUs already shared the machine out.
+  if (hardware_threads() < machine_threads()) return hardware_threads();
   return std::max(1, hardware_threads() / std::max(1, world.local_size));
 }
 

@@ -28,7 +28,8 @@ World detect_world();
 // "world") naming the job and the launcher.
 void require_one_process(const World& world, const std::string& job);
 
-// CPU threads for one process: the cores divided among this machine's processes, at least 1.
+// CPU threads for one process: the CPUs it was bound to when a launcher bound it (fewer than the
+// machine's), else the machine's divided among its processes; at least 1.
 int threads_per_process(const World& world);
 
 }  // namespace gpuaug::dist

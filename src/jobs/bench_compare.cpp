@@ -3,13 +3,13 @@
 #include "jobs/bench_compare.h"
 
 #include <algorithm>
-#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/cuda_runtime_info.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "dist/communicator.h"
 #include "dist/world.h"
 #include "jobs/output_files.h"
@@ -51,11 +51,16 @@ std::string percent(double share) { return share > 0 ? fmt::format("{:.0f}%", 10
 CompareReport run_bench_compare(const BenchOptions& options) {
   const dist::World world = dist::detect_world();
   dist::Communicator& comm = dist::communicator(world);
-  const int hardware = int(std::max(1u, std::thread::hardware_concurrency()));
-  const int per_process = std::max(1, hardware / std::max(world.local_size, 1));
+  // The CPUs rank 0 may use (mpirun binds ranks to cores or sockets unless --bind-to none).
+  const int hardware = hardware_threads();
+  const int per_process = dist::threads_per_process(world);
   CompareReport report;
   const CompareRow* one_thread = nullptr;
 
+  if (hardware < machine_threads())
+    report.notes.push_back(fmt::format("this process may use {} of the machine's {} CPUs (a launcher bound it; "
+                                       "mpirun --bind-to none lets each rank use all)",
+                                       hardware, machine_threads()));
   if (comm.rank() == 0) {
     BenchOptions o = options;
     o.device = "cpu";
