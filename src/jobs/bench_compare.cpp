@@ -136,10 +136,17 @@ CompareReport run_bench_compare(const BenchOptions& options) {
   if (gpu && all_threads && all_threads->images_per_s > 0)
     report.notes.push_back(fmt::format("1 GPU end to end = {:.2f}x all {} CPU threads (goal: 30x)",
                                        gpu->images_per_s / all_threads->images_per_s, hardware));
-  for (const CompareRow& r : report.rows)
-    if (r.processes > 1 && r.efficiency > 0)
+  for (const CompareRow& r : report.rows) {
+    if (r.processes < 2) continue;
+    if (r.efficiency > 0)
       report.notes.push_back(fmt::format("{} processes = {:.2f} x {} one-process runs of {} threads (goal: 0.9)",
                                          r.processes, r.efficiency, r.processes, r.threads));
+    // The same cores in one process: what splitting into processes itself costs.
+    for (const CompareRow& one : report.rows)
+      if (one.device == "cpu" && one.processes == 1 && one.threads == r.processes * r.threads && one.images_per_s > 0)
+        report.notes.push_back(fmt::format("{} processes x {} threads = {:.2f} x one process of {} threads",
+                                           r.processes, r.threads, r.images_per_s / one.images_per_s, one.threads));
+  }
   return report;
 }
 
