@@ -72,7 +72,7 @@ def _plain(value: Any) -> Any:
 
 
 class Pipeline:
-    """Batches of (images, labels, indices) from a spec and a source, on the CPU.
+    """Batches of (images, labels, indices) from a spec and a source, on the CPU or a GPU.
 
     spec: a YAML/JSON path, a dict of the same shape as the YAML, or a list of gpuaug.ops
         objects. source: a folder (class-per-folder tree: folder names are the labels), a list
@@ -85,13 +85,18 @@ class Pipeline:
         stays full; an epoch may then end a batch early, `len` being an upper bound) or
         "replace" (the spec's `replacement:` image stands in, with the failed sample's label
         and draws). Counts in `stats()`.
+    device: "cpu", or "cuda" / "cuda:N": JPEGs decoded by nvJPEG (what it does not take, by the
+        CPU threads), the chain run by the GPU, and the batch left in GPU memory — a block that
+        goes back to the loader when the last tensor viewing it is dropped, so GPU memory stays
+        flat. gpuaug.Error (stage "device") where there is no GPU or the build has no CUDA.
     rank, world_size: this process' shard; by default from RANK/WORLD_SIZE,
         OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE or SLURM_PROCID/SLURM_NTASKS, else (0, 1). Every rank
         takes a disjoint part of the same permutation (data::epoch_order + data::shard).
 
     Iterating yields (images, labels, indices): images a DLPack-capable array (N, C, H, W) or
     (N, H, W, C) that owns its memory, so np.from_dlpack / torch.from_dlpack take it without a
-    copy; labels and indices int64 numpy arrays (label -1 when the source has none). Every
+    copy (on cuda: torch.from_dlpack, or any CUDA array library; the batch is complete when
+    handed over, on any stream); labels and indices int64 numpy arrays (label -1 when the source has none). Every
     sample of a batch must have the same shape and dtype (end the spec with a fixed-size crop
     or resize), else gpuaug.Error names the two shapes.
     """
@@ -100,8 +105,8 @@ class Pipeline:
                  seed: int | None = None, shuffle: bool = True, drop_last: bool = False,
                  on_error: str = "raise", rank: int | None = None,
                  world_size: int | None = None, threads: int = 0) -> None:
-        if device != "cpu":
-            raise ValueError(f"device={device!r}: this build of the Python package runs on 'cpu'")
+        if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
+            raise ValueError(f"device={device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size}: must be at least 1")
         env_rank, env_world = distributed_env()
@@ -117,10 +122,10 @@ class Pipeline:
         text, name = _spec_args(spec)
         seed = None if seed is None else int(seed)
         if isinstance(source, (str, os.PathLike)):
-            self._core = _gpuaug.BatchLoader(text, name, seed, os.fspath(source), threads, on_error)
+            self._core = _gpuaug.BatchLoader(text, name, seed, os.fspath(source), threads, on_error, device)
         else:
             paths, labels = _list_source(source)
-            self._core = _gpuaug.BatchLoader(text, name, seed, paths, labels, threads, on_error)
+            self._core = _gpuaug.BatchLoader(text, name, seed, paths, labels, threads, on_error, device)
         self.seed = self._core.seed
         self.epoch = 0
         self._next_batch = 0  # batches of this epoch already handed out

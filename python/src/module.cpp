@@ -8,6 +8,8 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <new>
 #include <exception>
@@ -18,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "codec/nvjpeg_decoder.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
@@ -27,6 +31,7 @@
 #include "pipeline/augmenter.h"
 #include "pipeline/on_error.h"
 #include "pipeline/spec.h"
+#include "plan/cuda_executor.h"
 
 namespace nb = nanobind;
 
@@ -144,14 +149,32 @@ nb::ndarray<nb::numpy, int64_t, nb::ndim<1>> int64_array(const std::vector<int64
   return nb::ndarray<nb::numpy, int64_t, nb::ndim<1>>(data, {n}, owner);
 }
 
-// Reads and augments dataset samples by index on a thread pool (the CPU path) and returns one
-// contiguous batch. The Python gpuaug.Pipeline owns the epoch order, shards and resumption.
+// The GPU side of a loader: the executor, nvJPEG where the build has it, and the blocks batches
+// are written into and handed to Python in (one block a batch, back to the list when the
+// consumer drops the tensor).
+struct GpuSide {
+  explicit GpuSide(const Device& d, bool nvjpeg_wanted)
+      : device(d),
+        executor(d.index),
+        nvjpeg(nvjpeg_wanted && codec::NvjpegDecoder::built() ? std::make_unique<codec::NvjpegDecoder>(d.index)
+                                                               : nullptr),
+        slots(d.index) {}
+  Device device;
+  plan::CudaExecutor executor;
+  std::unique_ptr<codec::NvjpegDecoder> nvjpeg;
+  plan::DeviceSlots slots;
+};
+
+// Reads and augments dataset samples by index on a thread pool and returns one contiguous
+// batch: on the CPU, or (device cuda) decoded by the pool and nvJPEG and augmented by the GPU
+// into device memory handed over without a copy. The Python gpuaug.Pipeline owns the epoch
+// order, shards and resumption.
 class BatchLoader {
  public:
   // `spec_text` None: `spec_name` is a YAML/JSON file to load.
   BatchLoader(const std::optional<std::string>& spec_text, const std::string& spec_name,
               std::optional<uint64_t> seed, data::Source source, int threads,
-              const std::string& on_error)
+              const std::string& on_error, const std::string& device)
       : augmenter_(with_seed(spec_text ? pipeline::parse_spec(*spec_text, spec_name)
                                        : pipeline::load_spec(spec_name),
                              seed)),
@@ -159,7 +182,13 @@ class BatchLoader {
         pool_(threads),
         on_error_(pipeline::parse_on_error(on_error, "pipeline")),
         replacement_(on_error_ == pipeline::OnError::kReplace ? pipeline::load_replacement(augmenter_.chain().spec())
-                                                              : std::vector<uint8_t>()) {}
+                                                              : std::vector<uint8_t>()) {
+    const Device d = parse_device(device);
+    if (d.cuda) gpu_ = std::make_unique<GpuSide>(d, augmenter_.chain().spec().decode.gpu);
+  }
+
+  std::string device() const { return gpu_ ? gpu_->device.name() : "cpu"; }
+  size_t device_blocks() const { return gpu_ ? gpu_->slots.blocks() : 0; }
 
   size_t size() const { return source_.samples.size(); }
   uint64_t seed() const { return augmenter_.chain().spec().seed; }
@@ -188,6 +217,7 @@ class BatchLoader {
   // stay full. Returns (images, labels, indices, consumed): consumed is how far along the
   // order the batch reached.
   nb::tuple load_from(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch) {
+    if (gpu_) return load_from_gpu(order, start, count, epoch);
     std::vector<Row> rows;
     size_t consumed = 0, have = 0;
     while (have < count && start + consumed < order.size()) {
@@ -207,12 +237,137 @@ class BatchLoader {
     std::vector<pipeline::AugmentedSample> samples;
   };
 
-  // Appends the samples of `indices` that load (or are replaced); returns how many.
-  size_t run(const std::vector<uint64_t>& indices, uint64_t epoch, std::vector<Row>& rows) {
+  void check_indices(const std::vector<uint64_t>& indices) const {
     for (uint64_t i : indices)
       if (i >= size())
         throw Error("", "batch",
                     fmt::format("index {} out of range: the source has {} samples", i, size()));
+  }
+
+  // Counts and logs (once a file) a sample that failed; false when it is to be left out, true
+  // when replaced; throws under on_error raise.
+  bool failed(const Error& error, uint64_t index) {
+    if (on_error_ == pipeline::OnError::kRaise) throw error;
+    const bool replaced = on_error_ == pipeline::OnError::kReplace;
+    ++(replaced ? replaced_ : skipped_);
+    if (reported_.insert(source_.samples[index].path).second)
+      messages_.push_back(fmt::format("{} {}", replaced ? "replaced" : "skipped", error.what()));
+    return replaced;
+  }
+
+  // The CUDA path of load_from: rounds of read + header + plan (+ CPU decode of what nvJPEG does
+  // not take) on the pool, then nvJPEG and the kernels, each round's samples written after the
+  // previous round's in one device block; failures raise, skip (the next round takes more of
+  // the order) or are replaced by the spec's replacement image.
+  nb::tuple load_from_gpu(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch) {
+    GpuSide& gpu = *gpu_;
+    const pipeline::Spec& spec = augmenter_.chain().spec();
+    std::shared_ptr<void> block;
+    size_t capacity = 0, written = 0, sample_bytes = 0;
+    std::array<int, 3> shape{0, 0, 0};
+    DType dtype = DType::kUInt8;
+    std::vector<int64_t> labels, sample_indices;
+    size_t consumed = 0, have = 0;
+    while (have < count && start + consumed < order.size()) {
+      const size_t take = std::min(count - have, order.size() - start - consumed);
+      const std::vector<uint64_t> next(order.begin() + ptrdiff_t(start + consumed),
+                                       order.begin() + ptrdiff_t(start + consumed + take));
+      consumed += take;
+      check_indices(next);
+      std::vector<std::vector<uint8_t>> blobs(take);
+      std::vector<pipeline::PreparedImage> prepared(take);
+      std::vector<std::optional<Error>> errors(take);
+      {
+        nb::gil_scoped_release released;
+        pool_.parallel_for(take, [&](size_t k) {
+          const data::SampleRef& ref = source_.samples[next[k]];
+          try {
+            blobs[k] = data::read_sample(source_, ref);
+            prepared[k] = augmenter_.prepare(blobs[k], ref.path, next[k], 0, epoch, nullptr, gpu.nvjpeg != nullptr);
+          } catch (const Error& e) {
+            errors[k] = e.file().empty() ? e.with_file(ref.path) : e;
+            if (on_error_ == pipeline::OnError::kReplace)
+              prepared[k] = augmenter_.prepare(replacement_, spec.replacement, next[k], 0, epoch);
+          }
+        });
+      }
+      std::vector<pipeline::PreparedImage> images;
+      std::vector<uint64_t> image_index;
+      for (size_t k = 0; k < take; ++k) {
+        if (errors[k] && !failed(*errors[k], next[k])) continue;
+        images.push_back(std::move(prepared[k]));
+        image_index.push_back(next[k]);
+      }
+      std::vector<std::optional<Error>> decode_errors;
+      std::vector<plan::SampleJob> jobs;
+      std::vector<pipeline::PreparedImage> replacements;
+      std::vector<uint64_t> sample_index;  // each job's dataset index
+      {
+        nb::gil_scoped_release released;
+        jobs = augmenter_.gpu_jobs(images, epoch, gpu.nvjpeg.get(), &decode_errors);
+      }
+      for (size_t k = 0; k < images.size(); ++k)
+        for (size_t p = 0; p < images[k].plans.size(); ++p) sample_index.push_back(image_index[k]);
+      for (size_t k = 0; k < images.size(); ++k) {
+        if (!decode_errors[k] || !failed(*decode_errors[k], image_index[k])) continue;
+        replacements.push_back(augmenter_.prepare(replacement_, spec.replacement, image_index[k], 0, epoch));
+        for (size_t p = 0; p < replacements.back().plans.size(); ++p) sample_index.push_back(image_index[k]);
+      }
+      if (!replacements.empty()) {
+        const std::vector<plan::SampleJob> more = augmenter_.gpu_jobs(replacements, epoch, nullptr);
+        jobs.insert(jobs.end(), more.begin(), more.end());
+      }
+      have += size_t(std::count_if(decode_errors.begin(), decode_errors.end(), [](const auto& e) { return !e; })) +
+              replacements.size();
+      if (jobs.empty()) continue;
+      // Every sample of the batch has the first one's shape and dtype (else Error, "batch").
+      const ops::FoldResult& first = *jobs.front().fold;
+      if (!block) {
+        shape = {first.channels, first.geometry.out_h, first.geometry.out_w};
+        dtype = first.dtype;
+        sample_bytes = size_t(shape[0]) * shape[1] * shape[2] * dtype_size(dtype);
+        // Samples per image are the same for every image of a spec.
+        const size_t per_image = (jobs.size() + images.size() + replacements.size() - 1) /
+                                 std::max<size_t>(images.size() + replacements.size(), 1);
+        capacity = std::max<size_t>(count * per_image, jobs.size()) * sample_bytes;
+        block = gpu.slots.take(capacity);
+      }
+      for (const plan::SampleJob& job : jobs) {
+        const ops::FoldResult& f = *job.fold;
+        if (f.dtype != dtype || f.channels != shape[0] || f.geometry.out_h != shape[1] || f.geometry.out_w != shape[2])
+          throw Error(source_.samples[sample_index.front()].path, "batch",
+                      "samples of one batch differ in shape or dtype; end the spec with a fixed-size resize or crop");
+      }
+      if ((written + jobs.size()) * sample_bytes > capacity)
+        throw Error("", "batch", "internal: a batch outgrew its device block");
+      plan::OutputTarget target{static_cast<std::byte*>(block.get()) + written * sample_bytes,
+                                jobs.size() * sample_bytes};
+      {
+        nb::gil_scoped_release released;
+        gpu.executor.run(jobs, spec.output.layout, &target);
+      }
+      written += jobs.size();
+      for (const uint64_t index : sample_index) {
+        labels.push_back(source_.samples[index].label);
+        sample_indices.push_back(int64_t(index));
+      }
+    }
+    std::vector<size_t> dims{written};
+    if (spec.output.layout == Layout::kHWC) dims.insert(dims.end(), {size_t(shape[1]), size_t(shape[2]), size_t(shape[0])});
+    else dims.insert(dims.end(), {size_t(shape[0]), size_t(shape[1]), size_t(shape[2])});
+    if (!block) block = gpu.slots.take(1);
+    void* data = block.get();
+    auto held = std::make_unique<std::shared_ptr<void>>(std::move(block));
+    nb::capsule owner(held.get(), [](void* p) noexcept { delete static_cast<std::shared_ptr<void>*>(p); });
+    held.release();
+    nb::ndarray<nb::array_api> images(data, dims.size(), dims.data(), owner, nullptr, dlpack_dtype(dtype),
+                                      nb::device::cuda::value, gpu.device.index);
+    return nb::make_tuple(images, int64_array(labels), int64_array(sample_indices), consumed);
+  }
+
+  // Appends the samples of `indices` that load (or are replaced); returns how many.
+  size_t run(const std::vector<uint64_t>& indices, uint64_t epoch, std::vector<Row>& rows) {
+    check_indices(indices);
     std::vector<std::vector<pipeline::AugmentedSample>> results(indices.size());
     std::vector<std::optional<Error>> errors(indices.size());
     {
@@ -231,14 +386,7 @@ class BatchLoader {
     size_t added = 0;
     // The lowest index's error, whichever thread met it first.
     for (size_t k = 0; k < indices.size(); ++k) {
-      if (errors[k]) {
-        if (on_error_ == pipeline::OnError::kRaise) throw *errors[k];
-        const bool replaced = on_error_ == pipeline::OnError::kReplace;
-        ++(replaced ? replaced_ : skipped_);
-        if (reported_.insert(source_.samples[indices[k]].path).second)
-          messages_.push_back(fmt::format("{} {}", replaced ? "replaced" : "skipped", errors[k]->what()));
-        if (!replaced) continue;
-      }
+      if (errors[k] && !failed(*errors[k], indices[k])) continue;
       rows.push_back({indices[k], std::move(results[k])});
       ++added;
     }
@@ -311,6 +459,7 @@ class BatchLoader {
   uint64_t replaced_ = 0;
   std::set<std::string> reported_;
   std::vector<std::string> messages_;
+  std::unique_ptr<GpuSide> gpu_;
 };
 
 // A source from a Python list of paths (labels -1) or of (path, label).
@@ -361,30 +510,32 @@ NB_MODULE(_gpuaug, m) {
           "__init__",
           [](BatchLoader* self, const std::optional<std::string>& spec_text,
              const std::string& spec_name, std::optional<uint64_t> seed, const std::string& source,
-             int threads, const std::string& on_error) {
+             int threads, const std::string& on_error, const std::string& device) {
             new (self) BatchLoader(spec_text, spec_name, seed, data::open_source(source), threads,
-                                   on_error);
+                                   on_error, device);
           },
           nb::arg("spec_text").none(), nb::arg("spec_name"), nb::arg("seed").none(),
-          nb::arg("source"), nb::arg("threads") = 0, nb::arg("on_error") = "raise")
+          nb::arg("source"), nb::arg("threads") = 0, nb::arg("on_error") = "raise", nb::arg("device") = "cpu")
       .def(
           "__init__",
           [](BatchLoader* self, const std::optional<std::string>& spec_text,
              const std::string& spec_name, std::optional<uint64_t> seed,
              const std::vector<std::string>& paths, const std::vector<int64_t>& labels, int threads,
-             const std::string& on_error) {
+             const std::string& on_error, const std::string& device) {
             new (self) BatchLoader(spec_text, spec_name, seed, python::list_source(paths, labels),
-                                   threads, on_error);
+                                   threads, on_error, device);
           },
           nb::arg("spec_text").none(), nb::arg("spec_name"), nb::arg("seed").none(),
           nb::arg("paths"), nb::arg("labels"), nb::arg("threads") = 0,
-          nb::arg("on_error") = "raise")
+          nb::arg("on_error") = "raise", nb::arg("device") = "cpu")
       .def("__len__", &BatchLoader::size)
       .def_prop_ro("seed", &BatchLoader::seed)
       .def_prop_ro("classes", &BatchLoader::classes)
       .def_prop_ro("paths", &BatchLoader::paths)
       .def_prop_ro("skipped", &BatchLoader::skipped)
       .def_prop_ro("replaced", &BatchLoader::replaced)
+      .def_prop_ro("device", &BatchLoader::device)
+      .def_prop_ro("device_blocks", &BatchLoader::device_blocks)
       .def("take_messages", &BatchLoader::take_messages)
       .def("indices", &BatchLoader::indices, nb::arg("epoch"), nb::arg("shuffle"), nb::arg("rank"),
            nb::arg("world_size"), nb::arg("drop_last"))

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 
 #include <string>
 
@@ -374,8 +375,8 @@ void CudaExecutor::upload_sources(std::span<const Image* const> images) {
   m.stream.synchronize();
 }
 
-const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout layout) {
-  submit(jobs, layout);
+const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target) {
+  submit(jobs, layout, target);
   wait();
   return impl_->batch;
 }
@@ -388,7 +389,7 @@ void CudaExecutor::wait() {
   if (m.timed) GPUAUG_CUDA_CHECK(cudaEventElapsedTime(&m.kernel_ms, m.start.get(), m.stop.get()), "timing");
 }
 
-const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout layout) {
+const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target) {
   Impl& m = *impl_;
   wait();  // the buffers below are reused
   GPUAUG_CUDA_CHECK(cudaSetDevice(m.device), "device");
@@ -519,13 +520,22 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
     if (i > 0 && (batch.shapes[i] != batch.shapes[0] || fold.dtype != batch.dtype)) batch.uniform = false;
     if (i == 0) batch.dtype = fold.dtype;
     if (fold.dtype != batch.dtype) throw Error("", "plan", "samples of one batch must share a dtype");
-    out_bytes += (pixels * fold.channels * dtype_size(fold.dtype) + 255) / 256 * 256;
+    const size_t sample_bytes = pixels * fold.channels * dtype_size(fold.dtype);
+    out_bytes += target ? sample_bytes : (sample_bytes + 255) / 256 * 256;
     if (s.rounds > 0) work_floats += computed * 3;
     max_pixels = std::max<int>(max_pixels, int(computed));
     max_rounds = std::max<int>(max_rounds, s.rounds);
   }
   const bool mixed_sources = source_bytes > 0 && source_cursor != source_bytes;
   if (mixed_sources) throw Error("", "device", "internal: source packing mismatch");
+  if (target != nullptr) {
+    if (!batch.uniform)
+      throw Error("", "batch", "samples of one batch differ in shape or dtype; end the spec with a fixed-size "
+                               "resize or crop");
+    if (out_bytes > target->bytes)
+      throw Error("", "batch", "internal: the output block holds " + std::to_string(target->bytes) +
+                                   " bytes, the batch needs " + std::to_string(out_bytes));
+  }
 
   if (source_bytes > 0) {
     m.sources.reserve(source_bytes, stream);
@@ -535,7 +545,8 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   }
   m.samples.reserve(samples.size() * sizeof(GpuSample), stream);
   m.ops.reserve(std::max<size_t>(all_ops.size(), 1) * sizeof(ops::PixelOp), stream);
-  m.output.reserve(std::max<size_t>(out_bytes, 1), stream);
+  if (target == nullptr) m.output.reserve(std::max<size_t>(out_bytes, 1), stream);
+  uint8_t* const output = target ? static_cast<uint8_t*>(target->data) : m.output.as<uint8_t>();
   m.entries.reserve(std::max<size_t>(entry_count, 1) * sizeof(int2), stream);
   m.taps.reserve(std::max<size_t>(tap_count, 1) * sizeof(float), stream);
   GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.samples.get(), samples.data(), samples.size() * sizeof(GpuSample),
@@ -567,23 +578,23 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
     }
     if (windowed)
       resample_kernel<true><<<grid, kThreads, 0, stream>>>(gs, gops, m.entries.as<int2>(), m.taps.as<float>(),
-                                                           m.output.as<uint8_t>(), m.work.as<float>());
+                                                           output, m.work.as<float>());
     else
       resample_kernel<false><<<grid, kThreads, 0, stream>>>(gs, gops, m.entries.as<int2>(), m.taps.as<float>(),
-                                                            m.output.as<uint8_t>(), m.work.as<float>());
+                                                            output, m.work.as<float>());
     GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     for (int round = 0; round < max_rounds; ++round) {
       mean_kernel<<<unsigned(jobs.size()), 256, 0, stream>>>(gs, gops, m.work.as<float>(), round, m.means.as<float>());
       blur_kernel<<<grid, kThreads, 0, stream>>>(gs, gops, m.weights.as<float>(), m.work.as<float>(), m.tmp.as<float>(), round, false);
       blur_kernel<<<grid, kThreads, 0, stream>>>(gs, gops, m.weights.as<float>(), m.work.as<float>(), m.tmp.as<float>(), round, true);
-      segment_kernel<<<grid, kThreads, 0, stream>>>(gs, gops, m.means.as<float>(), m.work.as<float>(), m.output.as<uint8_t>(), round);
+      segment_kernel<<<grid, kThreads, 0, stream>>>(gs, gops, m.means.as<float>(), m.work.as<float>(), output, round);
       GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     }
     m.stop.record(stream);
   }
   m.in_flight = true;
   m.timed = !jobs.empty();
-  batch.data = m.output.get();
+  batch.data = output;
   batch.bytes = out_bytes;
   return batch;
 }
@@ -602,6 +613,65 @@ std::vector<Tensor> CudaExecutor::run_to_host(std::span<const SampleJob> jobs, L
     out.push_back(std::move(t));
   }
   return out;
+}
+
+struct DeviceSlots::State {
+  int device = 0;
+  std::mutex mutex;
+  std::vector<std::pair<size_t, void*>> free;  // (bytes, address), most recently freed last
+  size_t made = 0;
+  ~State() {
+    for (auto& [bytes, ptr] : free) cudaFree(ptr);
+  }
+};
+
+DeviceSlots::DeviceSlots(int device) : state_(std::make_shared<State>()) {
+  checked_device(device);
+  state_->device = device;
+}
+
+DeviceSlots::~DeviceSlots() = default;
+
+size_t DeviceSlots::blocks() const {
+  const std::lock_guard lock(state_->mutex);
+  return state_->made;
+}
+
+std::shared_ptr<void> DeviceSlots::take(size_t bytes) {
+  constexpr size_t kKeepFree = 8;
+  bytes = std::max<size_t>(bytes, 1);
+  void* ptr = nullptr;
+  {
+    const std::lock_guard lock(state_->mutex);
+    auto& free = state_->free;
+    for (size_t i = free.size(); i-- > 0;)
+      if (free[i].first >= bytes) {
+        ptr = free[i].second;
+        bytes = free[i].first;
+        free.erase(free.begin() + ptrdiff_t(i));
+        break;
+      }
+  }
+  if (ptr == nullptr) {
+    GPUAUG_CUDA_CHECK(cudaSetDevice(state_->device), "device");
+    GPUAUG_CUDA_CHECK(cudaMalloc(&ptr, bytes), "device memory");
+    const std::lock_guard lock(state_->mutex);
+    ++state_->made;
+  }
+  // The block goes back to the list (the state kept alive by the deleter) when its last owner
+  // drops it; beyond a few free blocks, the oldest is released.
+  return std::shared_ptr<void>(ptr, [state = state_, bytes](void* p) {
+    void* release = nullptr;
+    {
+      const std::lock_guard lock(state->mutex);
+      state->free.emplace_back(bytes, p);
+      if (state->free.size() > kKeepFree) {
+        release = state->free.front().second;
+        state->free.erase(state->free.begin());
+      }
+    }
+    if (release != nullptr) cudaFree(release);
+  });
 }
 
 }  // namespace gpuaug::plan

@@ -48,6 +48,35 @@ struct DeviceBatch {
 
 bool cuda_device_available();
 
+// Device memory that batches are written into and then handed to a consumer (a DLPack tensor
+// in Python): a block goes back to the free list when the last owner drops it and is reused
+// for a later batch, so a loader's GPU memory stays flat. Blocks keep the list alive, so they
+// may outlive it and the executor.
+class DeviceSlots {
+ public:
+  explicit DeviceSlots(int device);
+  ~DeviceSlots();
+  DeviceSlots(const DeviceSlots&) = delete;
+  DeviceSlots& operator=(const DeviceSlots&) = delete;
+  // At least `bytes` of device memory (.get() is its address), from the free list when one
+  // there is large enough. Free blocks beyond the few most recent are released.
+  std::shared_ptr<void> take(size_t bytes);
+  size_t blocks() const;  // blocks made so far, in use or free
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+// Where a run writes its samples instead of the executor's own buffer: `bytes` at `data` (a
+// DeviceSlots block), samples packed one after another with no padding, so that N samples of
+// one shape are one (N, C, H, W) or (N, H, W, C) tensor. The samples must share shape and
+// dtype (Error, stage "batch", otherwise).
+struct OutputTarget {
+  void* data = nullptr;
+  size_t bytes = 0;
+};
+
 class CudaExecutor {
  public:
   explicit CudaExecutor(int device = 0);
@@ -61,11 +90,11 @@ class CudaExecutor {
   void upload_sources(std::span<const Image* const> images);
 
   // Runs a batch; the result stays on the device until the next run. Synchronous.
-  const DeviceBatch& run(std::span<const SampleJob> jobs, Layout layout);
+  const DeviceBatch& run(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target = nullptr);
   // The same in two halves: submit uploads and launches (the host may plan the next batch
   // meanwhile); wait blocks until the batch is done. A submit waits for the previous batch.
   // The jobs' host sources must stay alive until wait returns.
-  const DeviceBatch& submit(std::span<const SampleJob> jobs, Layout layout);
+  const DeviceBatch& submit(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target = nullptr);
   void wait();
   // Runs and copies each sample back into a host tensor.
   std::vector<Tensor> run_to_host(std::span<const SampleJob> jobs, Layout layout);

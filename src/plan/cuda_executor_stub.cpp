@@ -15,10 +15,10 @@ CudaExecutor::CudaExecutor(int) {
 CudaExecutor::~CudaExecutor() = default;
 int CudaExecutor::device() const { return -1; }
 void CudaExecutor::upload_sources(std::span<const Image* const>) {}
-const DeviceBatch& CudaExecutor::run(std::span<const SampleJob>, Layout) {
+const DeviceBatch& CudaExecutor::run(std::span<const SampleJob>, Layout, const OutputTarget*) {
   throw Error("", "device", "no CUDA in this build");
 }
-const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob>, Layout) {
+const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob>, Layout, const OutputTarget*) {
   throw Error("", "device", "no CUDA in this build");
 }
 void CudaExecutor::wait() {}
@@ -26,6 +26,14 @@ std::vector<Tensor> CudaExecutor::run_to_host(std::span<const SampleJob>, Layout
   throw Error("", "device", "no CUDA in this build");
 }
 float CudaExecutor::last_kernel_ms() const { return 0.0f; }
+
+struct DeviceSlots::State {};
+DeviceSlots::DeviceSlots(int) {
+  throw Error("", "device", "this gpuaug was built without CUDA; rebuild where nvcc is installed");
+}
+DeviceSlots::~DeviceSlots() = default;
+std::shared_ptr<void> DeviceSlots::take(size_t) { return nullptr; }
+size_t DeviceSlots::blocks() const { return 0; }
 
 }  // namespace gpuaug::plan
 #endif

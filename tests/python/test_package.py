@@ -351,3 +351,13 @@ def test_op_classes_follow_the_descriptors() -> None:
     import inspect
     params = inspect.signature(ops.Normalize).parameters
     assert params["mean"].default == [0.485, 0.456, 0.406]
+
+
+def test_device_is_checked(tree: Path, has_gpu) -> None:
+    with pytest.raises(ValueError, match="cpu"):
+        pipeline(tree, device="tpu")
+    if not has_gpu:
+        # No GPU (or no CUDA in the build): the core says so, as a gpuaug.Error of stage "device".
+        with pytest.raises(gpuaug.Error) as info:
+            pipeline(tree, device="cuda")
+        assert info.value.stage == "device"

@@ -1,0 +1,98 @@
+"""gpuaug.Pipeline(device="cuda") on the GPU machine (skipped elsewhere): batches are CUDA
+tensors handed to torch without a copy, equal to the CPU pipeline's bytes (CPU decode) or close
+to them (nvJPEG decode), the same labels and indices; dropped batches' device blocks are reused
+(GPU memory flat); a corrupt file is skipped and the batch refilled."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+gpuaug = pytest.importorskip("gpuaug")
+
+SPEC = {"seed": 4, "ops": [{"random_resized_crop": {"size": [40, 48], "scale": [0.3, 1.0]}},
+                           {"horizontal_flip": {}}, {"color_jitter": {"brightness": 0.3, "saturation": 0.3}},
+                           {"gaussian_blur": {"kernel_size": 3}}]}
+
+
+@pytest.fixture(scope="module")
+def gpu(has_gpu):
+    if not has_gpu:
+        pytest.skip("no GPU")
+    return pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def jpegs(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("jpegs")
+    rng = np.random.default_rng(2)
+    for c in ("a", "b", "c"):
+        (root / c).mkdir()
+        for i in range(7):
+            h, w = int(rng.integers(60, 120)), int(rng.integers(60, 120))
+            y, x = np.mgrid[0:h, 0:w]
+            base = np.stack([x * 255 // w, y * 255 // h, (x * y) % 256], axis=-1)
+            pixels = np.clip(base + rng.integers(0, 30, (h, w, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / c / f"{i}.jpg", quality=90)
+    return root
+
+
+def _run(spec, root, device, **kw):
+    pipe = gpuaug.Pipeline(spec, root, batch_size=8, device=device, shuffle=True, **kw)
+    out = []
+    for images, labels, indices in pipe:
+        out.append((images, labels.copy(), indices.copy()))
+    return pipe, out
+
+
+def test_batches_are_cuda_tensors_without_a_copy(gpu, jpegs) -> None:
+    torch = gpu
+    pipe, batches = _run(SPEC, jpegs, "cuda")
+    images = batches[0][0]
+    a, b = torch.from_dlpack(images), torch.from_dlpack(images)
+    assert a.is_cuda and a.dtype == torch.uint8 and tuple(a.shape) == (8, 3, 40, 48)
+    assert a.data_ptr() == b.data_ptr()  # both views of the loader's block
+    assert sum(len(i) for _, _, i in batches) == 21
+
+
+def test_equals_the_cpu_pipeline(gpu, jpegs) -> None:
+    torch = gpu
+    cpu_spec = dict(SPEC, decode={"gpu": False})  # the CPU decoder on both: identical bytes
+    _, on_cpu = _run(cpu_spec, jpegs, "cpu")
+    _, on_gpu = _run(cpu_spec, jpegs, "cuda")
+    assert len(on_cpu) == len(on_gpu)
+    for (ci, cl, cx), (gi, gl, gx) in zip(on_cpu, on_gpu):
+        np.testing.assert_array_equal(cl, gl)
+        np.testing.assert_array_equal(cx, gx)
+        np.testing.assert_array_equal(np.from_dlpack(ci), torch.from_dlpack(gi).cpu().numpy())
+    # nvJPEG decodes with its own IDCT: close, not equal (mean difference below 2 levels).
+    _, with_nvjpeg = _run(SPEC, jpegs, "cuda")
+    for (ci, _, _), (gi, _, _) in zip(on_cpu, with_nvjpeg):
+        diff = np.abs(np.from_dlpack(ci).astype(int) - torch.from_dlpack(gi).cpu().numpy().astype(int))
+        assert diff.mean() < 2.0, diff.mean()
+
+
+def test_dropped_batches_give_their_blocks_back(gpu, jpegs) -> None:
+    pipe = gpuaug.Pipeline(SPEC, jpegs, batch_size=4, device="cuda")
+    for epoch in range(6):
+        pipe.set_epoch(epoch)
+        for images, _, _ in pipe:
+            del images
+    assert pipe._core.device_blocks <= 2, pipe._core.device_blocks
+
+
+def test_corrupt_file_is_skipped_and_the_batch_refilled(gpu, jpegs, tmp_path) -> None:
+    root = tmp_path / "data"
+    (root / "x").mkdir(parents=True)
+    for i, path in enumerate(sorted(jpegs.rglob("*.jpg"))[:9]):
+        (root / "x" / f"{i}.jpg").write_bytes(path.read_bytes())
+    (root / "x" / "00_broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4)  # no valid header
+    pipe = gpuaug.Pipeline(SPEC, root, batch_size=4, device="cuda", shuffle=False, on_error="skip")
+    sizes = [len(indices) for _, _, indices in pipe]
+    assert sum(sizes) == 9 and sizes[:2] == [4, 4]
+    assert pipe.stats()["skipped"] == 1
+    with pytest.raises(gpuaug.Error) as info:
+        list(gpuaug.Pipeline(SPEC, root, batch_size=4, device="cuda", shuffle=False))
+    assert "00_broken.jpg" in info.value.file
