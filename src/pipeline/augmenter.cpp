@@ -77,6 +77,7 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& ima
                                                  codec::NvjpegDecoder* nvjpeg,
                                                  std::vector<std::optional<Error>>* errors) const {
   const RandomKey key = RandomKey::from(chain_.spec().seed, epoch);
+  if (errors) errors->assign(images.size(), std::nullopt);
   std::vector<size_t> pending;
   std::vector<codec::GpuDecodeRequest> requests;
   for (size_t i = 0; i < images.size(); ++i)
@@ -130,7 +131,6 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& ima
 std::vector<std::vector<AugmentedSample>> Augmenter::execute_gpu(
     plan::CudaExecutor& executor, std::vector<PreparedImage>& images, uint64_t epoch,
     codec::NvjpegDecoder* nvjpeg, std::vector<std::optional<Error>>* errors) const {
-  if (errors) errors->assign(images.size(), std::nullopt);
   const std::vector<plan::SampleJob> jobs = gpu_jobs(images, epoch, nvjpeg, errors);
   std::vector<Tensor> tensors = executor.run_to_host(jobs, chain_.spec().output.layout);
   std::vector<std::vector<AugmentedSample>> out(images.size());

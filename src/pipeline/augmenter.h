@@ -56,6 +56,9 @@ class Augmenter {
                                                         uint64_t epoch,
                                                         codec::NvjpegDecoder* nvjpeg = nullptr,
                                                         std::vector<std::optional<Error>>* errors = nullptr) const;
+  // The jobs of prepared images (nvJPEG decoding those left to it); `errors`, sized to images
+  // here, as execute_gpu's. The jobs point into `images` and into nvJPEG's memory, valid until
+  // its next decode: run them first.
   std::vector<plan::SampleJob> gpu_jobs(std::vector<PreparedImage>& images, uint64_t epoch,
                                         codec::NvjpegDecoder* nvjpeg,
                                         std::vector<std::optional<Error>>* errors = nullptr) const;
