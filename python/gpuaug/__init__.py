@@ -11,9 +11,11 @@
 """
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Union
 
@@ -89,6 +91,9 @@ class Pipeline:
         CPU threads), the chain run by the GPU, and the batch left in GPU memory — a block that
         goes back to the loader when the last tensor viewing it is dropped, so GPU memory stays
         flat. gpuaug.Error (stage "device") where there is no GPU or the build has no CUDA.
+    as_torch: images as torch tensors (torch.from_dlpack: no copy, same memory). None (the
+        default): when torch is already imported, so a training script gets tensors and a numpy
+        user the DLPack array; True imports torch; False never converts.
     rank, world_size: this process' shard; by default from RANK/WORLD_SIZE,
         OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE or SLURM_PROCID/SLURM_NTASKS, else (0, 1). Every rank
         takes a disjoint part of the same permutation (data::epoch_order + data::shard).
@@ -104,7 +109,7 @@ class Pipeline:
     def __init__(self, spec: SpecLike, source: SourceLike, batch_size: int, device: str = "cpu",
                  seed: int | None = None, shuffle: bool = True, drop_last: bool = False,
                  on_error: str = "raise", rank: int | None = None,
-                 world_size: int | None = None, threads: int = 0) -> None:
+                 world_size: int | None = None, threads: int = 0, as_torch: bool | None = None) -> None:
         if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
             raise ValueError(f"device={device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
         if batch_size < 1:
@@ -117,6 +122,7 @@ class Pipeline:
                              "world_size")
         self.batch_size = int(batch_size)
         self.device = device
+        self.as_torch = as_torch
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         text, name = _spec_args(spec)
@@ -169,7 +175,19 @@ class Pipeline:
         self._next_batch = 0
         self._cursor = 0
 
+    def _torch(self) -> Any:
+        """The torch module to hand images over with, or None."""
+        if self.as_torch is None:
+            return sys.modules.get("torch")
+        if not self.as_torch:
+            return None
+        try:
+            return importlib.import_module("torch")
+        except ImportError as e:
+            raise ImportError("Pipeline(as_torch=True) needs torch (pip install torch)") from e
+
     def __iter__(self) -> Iterator[tuple[Any, Any, Any]]:
+        torch = self._torch()
         order = self.indices()
         batches = len(self)
         while self._next_batch < batches and self._cursor < len(order):
@@ -181,7 +199,7 @@ class Pipeline:
             if len(labels) == 0 or (self.drop_last and len(set(indices.tolist() if hasattr(indices, "tolist")
                                                                 else indices)) < self.batch_size):
                 break  # every remaining sample failed, or a short last batch that drop_last drops
-            yield images, labels, indices
+            yield (torch.from_dlpack(images) if torch is not None else images), labels, indices
         self._next_batch = 0
         self._cursor = 0
 

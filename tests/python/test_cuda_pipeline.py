@@ -51,6 +51,7 @@ def test_batches_are_cuda_tensors_without_a_copy(gpu, jpegs) -> None:
     torch = gpu
     pipe, batches = _run(SPEC, jpegs, "cuda")
     images = batches[0][0]
+    assert isinstance(images, torch.Tensor)  # torch imported: tensors, as torch.from_dlpack gives
     a, b = torch.from_dlpack(images), torch.from_dlpack(images)
     assert a.is_cuda and a.dtype == torch.uint8 and tuple(a.shape) == (8, 3, 40, 48)
     assert a.data_ptr() == b.data_ptr()  # both views of the loader's block

@@ -361,3 +361,24 @@ def test_device_is_checked(tree: Path, has_gpu) -> None:
         with pytest.raises(gpuaug.Error) as info:
             pipeline(tree, device="cuda")
         assert info.value.stage == "device"
+
+
+def test_as_torch(tree: Path) -> None:
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("torch") is None:
+        with pytest.raises(ImportError, match="torch"):
+            next(iter(pipeline(tree, as_torch=True)))
+        # Without torch imported, the default hands over the DLPack array.
+        assert "torch" not in sys.modules
+        images, _, _ = next(iter(pipeline(tree)))
+        assert not type(images).__module__.startswith("torch")
+        return
+    import torch
+
+    images, labels, _ = next(iter(pipeline(tree)))  # torch imported: tensors by default
+    assert isinstance(images, torch.Tensor) and images.dtype == torch.uint8
+    assert isinstance(labels, np.ndarray) and labels.dtype == np.int64
+    images, _, _ = next(iter(pipeline(tree, as_torch=False)))
+    assert not isinstance(images, torch.Tensor)
