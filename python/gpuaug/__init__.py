@@ -15,7 +15,9 @@ import importlib
 import json
 import logging
 import os
+import queue
 import sys
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Union
 
@@ -91,6 +93,8 @@ class Pipeline:
         CPU threads), the chain run by the GPU, and the batch left in GPU memory — a block that
         goes back to the loader when the last tensor viewing it is dropped, so GPU memory stays
         flat. gpuaug.Error (stage "device") where there is no GPU or the build has no CUDA.
+    prefetch: batches made ahead on a background thread while the loop uses the current one
+        (0: made when asked for). Same batches either way; state_dict counts what was handed out.
     as_torch: images as torch tensors (torch.from_dlpack: no copy, same memory). None (the
         default): when torch is already imported, so a training script gets tensors and a numpy
         user the DLPack array; True imports torch; False never converts.
@@ -109,7 +113,8 @@ class Pipeline:
     def __init__(self, spec: SpecLike, source: SourceLike, batch_size: int, device: str = "cpu",
                  seed: int | None = None, shuffle: bool = True, drop_last: bool = False,
                  on_error: str = "raise", rank: int | None = None,
-                 world_size: int | None = None, threads: int = 0, as_torch: bool | None = None) -> None:
+                 world_size: int | None = None, threads: int = 0, as_torch: bool | None = None,
+                 prefetch: int = 2) -> None:
         if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
             raise ValueError(f"device={device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
         if batch_size < 1:
@@ -123,6 +128,9 @@ class Pipeline:
         self.batch_size = int(batch_size)
         self.device = device
         self.as_torch = as_torch
+        if prefetch < 0:
+            raise ValueError(f"prefetch={prefetch}: must be 0 or more")
+        self.prefetch = int(prefetch)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         text, name = _spec_args(spec)
@@ -186,20 +194,33 @@ class Pipeline:
         except ImportError as e:
             raise ImportError("Pipeline(as_torch=True) needs torch (pip install torch)") from e
 
+    def _batches(self, order: list[int], next_batch: int, cursor: int) -> Iterator[tuple[Any, ...]]:
+        """(images, labels, indices, next_batch, cursor) from a position of the epoch to its end;
+        next_batch and cursor are where the epoch stands once this batch is handed out."""
+        batches = len(self)
+        while next_batch < batches and cursor < len(order):
+            images, labels, indices, consumed = self._core.load_from(order, cursor, self.batch_size, self.epoch)
+            cursor += consumed
+            next_batch += 1
+            if len(labels) == 0 or (self.drop_last and len(set(indices.tolist())) < self.batch_size):
+                return  # every remaining sample failed, or a short last batch that drop_last drops
+            yield images, labels, indices, next_batch, cursor
+
     def __iter__(self) -> Iterator[tuple[Any, Any, Any]]:
         torch = self._torch()
-        order = self.indices()
-        batches = len(self)
-        while self._next_batch < batches and self._cursor < len(order):
-            images, labels, indices, consumed = self._core.load_from(order, self._cursor, self.batch_size,
-                                                                     self.epoch)
-            self._cursor += consumed
-            self._next_batch += 1
+        source: Any = self._batches(self.indices(), self._next_batch, self._cursor)
+        if self.prefetch > 0:
+            source = _Prefetcher(source, self.prefetch)
+        try:
+            for images, labels, indices, next_batch, cursor in source:
+                self._next_batch, self._cursor = next_batch, cursor
+                self._log_failures()
+                yield (torch.from_dlpack(images) if torch is not None else images), labels, indices
+        finally:
+            if isinstance(source, _Prefetcher):
+                source.close()
             self._log_failures()
-            if len(labels) == 0 or (self.drop_last and len(set(indices.tolist() if hasattr(indices, "tolist")
-                                                                else indices)) < self.batch_size):
-                break  # every remaining sample failed, or a short last batch that drop_last drops
-            yield (torch.from_dlpack(images) if torch is not None else images), labels, indices
+        # The epoch ran to its end (a loop that breaks out keeps its place for state_dict).
         self._next_batch = 0
         self._cursor = 0
 
@@ -219,6 +240,54 @@ class Pipeline:
         self.epoch = int(state["epoch"])
         self._next_batch = int(state["next_batch"])
         self._cursor = int(state.get("cursor", self._next_batch * self.batch_size))
+
+
+class _Prefetcher:
+    """Runs a batch generator on a daemon thread, up to `depth` batches ahead. An error comes
+    out where its batch would have; close() stops it after the batch in the making (the core
+    releases the GIL while it works, so the loop's thread, and Ctrl-C, are not held up)."""
+
+    def __init__(self, batches: Iterator[Any], depth: int) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(batches,), name="gpuaug-prefetch", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: tuple[str, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, batches: Iterator[Any]) -> None:
+        try:
+            for batch in batches:
+                if not self._put(("batch", batch)):
+                    return
+            self._put(("end", None))
+        except BaseException as e:  # noqa: BLE001 - handed to the loop's thread
+            self._put(("error", e))
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            kind, value = self._queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+
+    def close(self) -> None:
+        self._stop.set()
+        while True:  # let a blocked put see the stop at once
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._thread.join(timeout=0.5)
 
 
 def _list_source(items: Sequence[Any]) -> tuple[list[str], list[int]]:
