@@ -81,7 +81,8 @@ def test_dropped_batches_give_their_blocks_back(gpu, jpegs) -> None:
         pipe.set_epoch(epoch)
         for images, _, _ in pipe:
             del images
-    assert pipe._core.device_blocks <= 2, pipe._core.device_blocks
+    # The batch in the loop, those made ahead, and the one in the making.
+    assert pipe._core.device_blocks <= pipe.prefetch + 2, pipe._core.device_blocks
 
 
 def test_corrupt_file_is_skipped_and_the_batch_refilled(gpu, jpegs, tmp_path) -> None:

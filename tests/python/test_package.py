@@ -92,7 +92,7 @@ def test_specs_from_dict_yaml_and_ops_agree(tree: Path, tmp_path: Path) -> None:
 
 
 def test_images_reach_numpy_without_a_copy(tree: Path) -> None:
-    pipe = pipeline(tree, {**SPEC_DICT, "output": {"layout": "HWC"}})
+    pipe = pipeline(tree, {**SPEC_DICT, "output": {"layout": "HWC"}}, as_torch=False)
     images, labels, indices = next(iter(pipe))
     a = np.from_dlpack(images)
     b = np.from_dlpack(images)
