@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "core/tensor.h"
 #include "ops/op.h"
 
@@ -47,6 +48,19 @@ inline Image make_coordinate_image(int width, int height) {
 }
 
 // A uint8 HWC tensor as an Image.
+// Element i of a tensor (in its layout's order) as a float, whatever its dtype.
+inline float tensor_element(const gpuaug::Tensor& t, size_t i) {
+  using gpuaug::DType;
+  switch (t.dtype) {
+    case DType::kUInt8: return reinterpret_cast<const uint8_t*>(t.data.data())[i];
+    case DType::kFloat32: return reinterpret_cast<const float*>(t.data.data())[i];
+    case DType::kFloat16: return gpuaug::half_bits_to_float(reinterpret_cast<const uint16_t*>(t.data.data())[i]);
+    case DType::kBFloat16:
+      return gpuaug::bfloat16_bits_to_float(reinterpret_cast<const uint16_t*>(t.data.data())[i]);
+  }
+  return 0.0f;
+}
+
 inline Image tensor_image(const gpuaug::Tensor& t) {
   EXPECT_EQ(t.dtype, gpuaug::DType::kUInt8);
   Image image(t.width, t.height, t.channels);

@@ -27,15 +27,7 @@ using gpuaug_test::make_image;
 using gpuaug_test::RegionCopy;
 using gpuaug_test::TileCase;
 
-float element(const Tensor& t, size_t i) {
-  switch (t.dtype) {
-    case DType::kUInt8: return reinterpret_cast<const uint8_t*>(t.data.data())[i];
-    case DType::kFloat32: return reinterpret_cast<const float*>(t.data.data())[i];
-    case DType::kFloat16: return half_bits_to_float(reinterpret_cast<const uint16_t*>(t.data.data())[i]);
-    case DType::kBFloat16: return bfloat16_bits_to_float(reinterpret_cast<const uint16_t*>(t.data.data())[i]);
-  }
-  return 0.0f;
-}
+float element(const Tensor& t, size_t i) { return gpuaug_test::tensor_element(t, i); }
 
 class GpuTiling : public ::testing::TestWithParam<TileCase> {};
 

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <random>
 
+#include "../common/references.h"
+
 #include "core/error.h"
 #include "core/half.h"
 #include "pipeline/chain.h"
@@ -66,15 +68,7 @@ const Case kCases[] = {
     {"local_crops", "[{local_crops: {n: 3, size: 8}}, {horizontal_flip: {}}]", "CHW"},
 };
 
-float element(const Tensor& t, size_t i) {
-  switch (t.dtype) {
-    case DType::kUInt8: return reinterpret_cast<const uint8_t*>(t.data.data())[i];
-    case DType::kFloat32: return reinterpret_cast<const float*>(t.data.data())[i];
-    case DType::kFloat16: return half_bits_to_float(reinterpret_cast<const uint16_t*>(t.data.data())[i]);
-    case DType::kBFloat16: return bfloat16_bits_to_float(reinterpret_cast<const uint16_t*>(t.data.data())[i]);
-  }
-  return 0;
-}
+float element(const Tensor& t, size_t i) { return gpuaug_test::tensor_element(t, i); }
 
 class CpuVsGpu : public ::testing::TestWithParam<std::tuple<Case, std::pair<int, int>, int>> {};
 
