@@ -18,7 +18,7 @@ import os
 import queue
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Union
 
 from . import _gpuaug, ops
@@ -93,6 +93,10 @@ class Pipeline:
         CPU threads), the chain run by the GPU, and the batch left in GPU memory — a block that
         goes back to the loader when the last tensor viewing it is dropped, so GPU memory stays
         flat. gpuaug.Error (stage "device") where there is no GPU or the build has no CUDA.
+    schedule: {"op.param": fn(epoch, step) -> value}, evaluated for every batch before it is made
+        (step = epoch * len(self) + the batch's position in the epoch, so a resumed run draws the
+        same values); the value goes through set(). E.g. {"gaussian_noise.sigma": lambda e, s:
+        min(0.1, s / 1000)}.
     prefetch: batches made ahead on a background thread while the loop uses the current one
         (0: made when asked for). Same batches either way; state_dict counts what was handed out.
     as_torch: images as torch tensors (torch.from_dlpack: no copy, same memory). None (the
@@ -114,7 +118,8 @@ class Pipeline:
                  seed: int | None = None, shuffle: bool = True, drop_last: bool = False,
                  on_error: str = "raise", rank: int | None = None,
                  world_size: int | None = None, threads: int = 0, as_torch: bool | None = None,
-                 prefetch: int = 2) -> None:
+                 prefetch: int = 2,
+                 schedule: Mapping[str, Callable[[int, int], Any]] | None = None) -> None:
         if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
             raise ValueError(f"device={device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
         if batch_size < 1:
@@ -131,6 +136,9 @@ class Pipeline:
         if prefetch < 0:
             raise ValueError(f"prefetch={prefetch}: must be 0 or more")
         self.prefetch = int(prefetch)
+        self.schedule = dict(schedule or {})
+        for name in self.schedule:
+            _split_param(name)  # "op.param" names, checked here
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         text, name = _spec_args(spec)
@@ -142,6 +150,7 @@ class Pipeline:
             self._core = _gpuaug.BatchLoader(text, name, seed, paths, labels, threads, on_error, device)
         self.seed = self._core.seed
         self.epoch = 0
+        self._scheduled: dict[str, Any] = {}  # the value each schedule last set
         self._next_batch = 0  # batches of this epoch already handed out
         self._cursor = 0  # how far along this epoch's order those batches reached
 
@@ -194,11 +203,31 @@ class Pipeline:
         except ImportError as e:
             raise ImportError("Pipeline(as_torch=True) needs torch (pip install torch)") from e
 
+    def set(self, name: str, value: Any) -> None:
+        """Sets an op's parameter from the next batch made on: "op.param" names the first op of
+        that name ("2.param": the op at position 2), e.g. pipe.set("color_jitter.brightness", 0.2).
+        Checked as the spec is (gpuaug.Error naming the op and key). Batches already made ahead
+        (prefetch) keep the old value: prefetch=0, or a schedule, makes the change exact."""
+        op, param = _split_param(name)
+        self._core.set(op, param, json.dumps(_plain(value)))
+
+    def get(self, name: str) -> Any:
+        """An op's parameter as the spec now has it ("op.param"); None where the default applies."""
+        return self._core.get(*_split_param(name))
+
+    def _apply_schedule(self, step: int) -> None:
+        for name, fn in self.schedule.items():
+            value = fn(self.epoch, step)
+            if self._scheduled.get(name, _UNSET) != value:
+                self.set(name, value)
+                self._scheduled[name] = value
+
     def _batches(self, order: list[int], next_batch: int, cursor: int) -> Iterator[tuple[Any, ...]]:
         """(images, labels, indices, next_batch, cursor) from a position of the epoch to its end;
         next_batch and cursor are where the epoch stands once this batch is handed out."""
         batches = len(self)
         while next_batch < batches and cursor < len(order):
+            self._apply_schedule(self.epoch * batches + next_batch)
             images, labels, indices, consumed = self._core.load_from(order, cursor, self.batch_size, self.epoch)
             cursor += consumed
             next_batch += 1
@@ -240,6 +269,17 @@ class Pipeline:
         self.epoch = int(state["epoch"])
         self._next_batch = int(state["next_batch"])
         self._cursor = int(state.get("cursor", self._next_batch * self.batch_size))
+
+
+_UNSET = object()
+
+
+def _split_param(name: str) -> tuple[str, str]:
+    """"color_jitter.brightness" -> ("color_jitter", "brightness")."""
+    op, _, param = name.rpartition(".")
+    if not op or not param:
+        raise ValueError(f"{name!r}: expected 'op.param', e.g. 'color_jitter.brightness'")
+    return op, param
 
 
 class _Prefetcher:

@@ -10,10 +10,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstring>
 #include <new>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -175,23 +177,49 @@ class BatchLoader {
   BatchLoader(const std::optional<std::string>& spec_text, const std::string& spec_name,
               std::optional<uint64_t> seed, data::Source source, int threads,
               const std::string& on_error, const std::string& device)
-      : augmenter_(with_seed(spec_text ? pipeline::parse_spec(*spec_text, spec_name)
-                                       : pipeline::load_spec(spec_name),
-                             seed)),
+      : augmenter_(std::make_unique<pipeline::Augmenter>(with_seed(
+            spec_text ? pipeline::parse_spec(*spec_text, spec_name) : pipeline::load_spec(spec_name), seed))),
         source_(std::move(source)),
         pool_(threads),
         on_error_(pipeline::parse_on_error(on_error, "pipeline")),
-        replacement_(on_error_ == pipeline::OnError::kReplace ? pipeline::load_replacement(augmenter_.chain().spec())
+        replacement_(on_error_ == pipeline::OnError::kReplace ? pipeline::load_replacement(augmenter_->chain().spec())
                                                               : std::vector<uint8_t>()) {
     const Device d = parse_device(device);
-    if (d.cuda) gpu_ = std::make_unique<GpuSide>(d, augmenter_.chain().spec().decode.gpu);
+    if (d.cuda) gpu_ = std::make_unique<GpuSide>(d, augmenter_->chain().spec().decode.gpu);
   }
 
   std::string device() const { return gpu_ ? gpu_->device.name() : "cpu"; }
+
+  // Parameter `param` of op `op` (the first op of that name, or its position as digits) set
+  // to `value` (JSON), checked as the spec's parser and the op check it (gpuaug.Error naming
+  // the op and key otherwise); batches made from then on use it. Waits for a batch in the
+  // making (a prefetch thread's) to finish.
+  void set(const std::string& op, const std::string& param, const std::string& value) {
+    const auto lock = lock_batches();
+    pipeline::Spec spec = augmenter_->chain().spec();
+    const size_t k = op_position(spec, op);
+    const pipeline::Spec one = pipeline::parse_spec(
+        fmt::format("ops:\n  - {}: {{{}: {}}}\n", spec.ops[k].name, param, value), "set(" + op + "." + param + ")");
+    const auto& [key, parsed] = one.ops.at(0).params.at(0);
+    auto& params = spec.ops[k].params;
+    const auto it = std::find_if(params.begin(), params.end(), [&](const auto& p) { return p.first == key; });
+    if (it != params.end()) it->second = parsed;
+    else params.emplace_back(key, parsed);
+    augmenter_ = std::make_unique<pipeline::Augmenter>(spec);  // checks the op's parameters
+  }
+
+  // The value a parameter has in the spec (None: not given, the op's default applies).
+  nb::object get(const std::string& op, const std::string& param) const {
+    const pipeline::Spec& spec = augmenter_->chain().spec();
+    const size_t k = op_position(spec, op);
+    for (const auto& [key, value] : spec.ops[k].params)
+      if (key == param) return to_python(value, "int");  // int where the value is whole
+    return nb::none();
+  }
   size_t device_blocks() const { return gpu_ ? gpu_->slots.blocks() : 0; }
 
   size_t size() const { return source_.samples.size(); }
-  uint64_t seed() const { return augmenter_.chain().spec().seed; }
+  uint64_t seed() const { return augmenter_->chain().spec().seed; }
   std::vector<std::string> classes() const { return source_.classes; }
   std::vector<std::string> paths() const {
     std::vector<std::string> out;
@@ -217,6 +245,7 @@ class BatchLoader {
   // stay full. Returns (images, labels, indices, consumed): consumed is how far along the
   // order the batch reached.
   nb::tuple load_from(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch) {
+    const auto lock = lock_batches();
     if (gpu_) return load_from_gpu(order, start, count, epoch);
     std::vector<Row> rows;
     size_t consumed = 0, have = 0;
@@ -236,6 +265,27 @@ class BatchLoader {
     uint64_t index;
     std::vector<pipeline::AugmentedSample> samples;
   };
+
+  // Held while a batch is made or the spec changes; taken with the GIL released, since the
+  // thread that holds it may need the GIL to finish.
+  std::unique_lock<std::mutex> lock_batches() {
+    std::unique_lock<std::mutex> lock(batch_mutex_, std::defer_lock);
+    nb::gil_scoped_release released;
+    lock.lock();
+    return lock;
+  }
+
+  static size_t op_position(const pipeline::Spec& spec, const std::string& op) {
+    if (!op.empty() && std::all_of(op.begin(), op.end(), [](unsigned char c) { return std::isdigit(c); })) {
+      const size_t k = std::stoul(op);
+      if (k < spec.ops.size()) return k;
+    }
+    for (size_t k = 0; k < spec.ops.size(); ++k)
+      if (spec.ops[k].name == op) return k;
+    std::string names;
+    for (const auto& o : spec.ops) names += (names.empty() ? "" : ", ") + o.name;
+    throw Error(spec.name, "spec", fmt::format("no op '{}' in the spec (its ops: {})", op, names));
+  }
 
   void check_indices(const std::vector<uint64_t>& indices) const {
     for (uint64_t i : indices)
@@ -261,7 +311,7 @@ class BatchLoader {
   // the order) or are replaced by the spec's replacement image.
   nb::tuple load_from_gpu(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch) {
     GpuSide& gpu = *gpu_;
-    const pipeline::Spec& spec = augmenter_.chain().spec();
+    const pipeline::Spec& spec = augmenter_->chain().spec();
     std::shared_ptr<void> block;
     size_t capacity = 0, written = 0, sample_bytes = 0;
     std::array<int, 3> shape{0, 0, 0};
@@ -283,11 +333,11 @@ class BatchLoader {
           const data::SampleRef& ref = source_.samples[next[k]];
           try {
             blobs[k] = data::read_sample(source_, ref);
-            prepared[k] = augmenter_.prepare(blobs[k], ref.path, next[k], 0, epoch, nullptr, gpu.nvjpeg != nullptr);
+            prepared[k] = augmenter_->prepare(blobs[k], ref.path, next[k], 0, epoch, nullptr, gpu.nvjpeg != nullptr);
           } catch (const Error& e) {
             errors[k] = e.file().empty() ? e.with_file(ref.path) : e;
             if (on_error_ == pipeline::OnError::kReplace)
-              prepared[k] = augmenter_.prepare(replacement_, spec.replacement, next[k], 0, epoch);
+              prepared[k] = augmenter_->prepare(replacement_, spec.replacement, next[k], 0, epoch);
           }
         });
       }
@@ -304,17 +354,17 @@ class BatchLoader {
       std::vector<uint64_t> sample_index;  // each job's dataset index
       {
         nb::gil_scoped_release released;
-        jobs = augmenter_.gpu_jobs(images, epoch, gpu.nvjpeg.get(), &decode_errors);
+        jobs = augmenter_->gpu_jobs(images, epoch, gpu.nvjpeg.get(), &decode_errors);
       }
       for (size_t k = 0; k < images.size(); ++k)
         for (size_t p = 0; p < images[k].plans.size(); ++p) sample_index.push_back(image_index[k]);
       for (size_t k = 0; k < images.size(); ++k) {
         if (!decode_errors[k] || !failed(*decode_errors[k], image_index[k])) continue;
-        replacements.push_back(augmenter_.prepare(replacement_, spec.replacement, image_index[k], 0, epoch));
+        replacements.push_back(augmenter_->prepare(replacement_, spec.replacement, image_index[k], 0, epoch));
         for (size_t p = 0; p < replacements.back().plans.size(); ++p) sample_index.push_back(image_index[k]);
       }
       if (!replacements.empty()) {
-        const std::vector<plan::SampleJob> more = augmenter_.gpu_jobs(replacements, epoch, nullptr);
+        const std::vector<plan::SampleJob> more = augmenter_->gpu_jobs(replacements, epoch, nullptr);
         jobs.insert(jobs.end(), more.begin(), more.end());
       }
       have += size_t(std::count_if(decode_errors.begin(), decode_errors.end(), [](const auto& e) { return !e; })) +
@@ -375,11 +425,11 @@ class BatchLoader {
       pool_.parallel_for(indices.size(), [&](size_t k) {
         const data::SampleRef& ref = source_.samples[indices[k]];
         try {
-          results[k] = augmenter_.run(data::read_sample(source_, ref), ref.path, indices[k], 0, epoch);
+          results[k] = augmenter_->run(data::read_sample(source_, ref), ref.path, indices[k], 0, epoch);
         } catch (const Error& e) {
           errors[k] = e.file().empty() ? e.with_file(ref.path) : e;
           if (on_error_ == pipeline::OnError::kReplace)
-            results[k] = augmenter_.run(replacement_, augmenter_.chain().spec().replacement, indices[k], 0, epoch);
+            results[k] = augmenter_->run(replacement_, augmenter_->chain().spec().replacement, indices[k], 0, epoch);
         }
       });
     }
@@ -450,7 +500,8 @@ class BatchLoader {
     return spec;
   }
 
-  pipeline::Augmenter augmenter_;
+  std::unique_ptr<pipeline::Augmenter> augmenter_;
+  std::mutex batch_mutex_;
   data::Source source_;
   ThreadPool pool_;
   pipeline::OnError on_error_;
@@ -537,6 +588,8 @@ NB_MODULE(_gpuaug, m) {
       .def_prop_ro("device", &BatchLoader::device)
       .def_prop_ro("device_blocks", &BatchLoader::device_blocks)
       .def("take_messages", &BatchLoader::take_messages)
+      .def("set", &BatchLoader::set, nb::arg("op"), nb::arg("param"), nb::arg("value"))
+      .def("get", &BatchLoader::get, nb::arg("op"), nb::arg("param"))
       .def("indices", &BatchLoader::indices, nb::arg("epoch"), nb::arg("shuffle"), nb::arg("rank"),
            nb::arg("world_size"), nb::arg("drop_last"))
       .def("load_from", &BatchLoader::load_from, nb::arg("order"), nb::arg("start"), nb::arg("count"),

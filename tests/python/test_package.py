@@ -411,3 +411,52 @@ def test_prefetch_gives_the_same_batches_and_resumes(tree: Path) -> None:
         import time
         time.sleep(0.02)
     assert threading.active_count() <= before
+
+
+JITTER = {"ops": [{"center_crop": {"size": [20, 20]}}, {"color_jitter": {"brightness": [1.0, 1.0]}},
+                  {"gaussian_noise": {"sigma": 0.0}}]}
+
+
+def test_set_changes_the_next_batches_and_is_checked(tree: Path) -> None:
+    plain = collect(pipeline(tree, JITTER, prefetch=0))[0]
+    pipe = pipeline(tree, JITTER, prefetch=0)
+    assert pipe.get("color_jitter.brightness") == [1, 1]
+    pipe.set("color_jitter.brightness", [1.6, 1.6])
+    assert pipe.get("color_jitter.brightness") == [1.6, 1.6]
+    brighter = collect(pipe)[0]
+    assert brighter.astype(int).sum() > plain.astype(int).sum()
+    pipe.set("1.brightness", [1.0, 1.0])  # by position
+    np.testing.assert_array_equal(collect(pipe)[0], plain)
+    with pytest.raises(gpuaug.Error, match="brightness"):
+        pipe.set("color_jitter.brightness", "bright")
+    with pytest.raises(gpuaug.Error, match="no op 'blur'"):
+        pipe.set("blur.sigma", 1.0)
+    with pytest.raises(ValueError, match="op.param"):
+        pipe.set("brightness", 1.0)
+    np.testing.assert_array_equal(collect(pipe)[0], plain)  # a refused value changes nothing
+
+
+def test_schedule_is_evaluated_per_batch_and_resumes(tree: Path) -> None:
+    def sigma(epoch: int, step: int) -> float:
+        return 0.0 if step < 2 else 0.2
+
+    plain = collect(pipeline(tree, JITTER, prefetch=0))[0]
+    scheduled = collect(pipeline(tree, JITTER, prefetch=0, schedule={"gaussian_noise.sigma": sigma}))[0]
+    ahead = collect(pipeline(tree, JITTER, prefetch=3, schedule={"gaussian_noise.sigma": sigma}))[0]
+    np.testing.assert_array_equal(ahead, scheduled)  # made ahead, the same values per step
+    first_two = 2 * 3  # batches 0 and 1 of 3 images: no noise yet
+    np.testing.assert_array_equal(scheduled[:first_two], plain[:first_two])
+    assert not np.array_equal(scheduled[first_two:], plain[first_two:])
+    # Resumed after two batches, the schedule gives the steps' values again.
+    pipe = pipeline(tree, JITTER, prefetch=0, schedule={"gaussian_noise.sigma": sigma})
+    taken = []
+    for images, _, _ in pipe:
+        taken.append(np.from_dlpack(images).copy())
+        if len(taken) == 3:
+            break
+    rest = pipeline(tree, JITTER, prefetch=2, schedule={"gaussian_noise.sigma": sigma})
+    rest.load_state_dict(pipe.state_dict())
+    resumed = np.concatenate(taken + [np.from_dlpack(b[0]).copy() for b in rest])
+    np.testing.assert_array_equal(resumed, scheduled)
+    with pytest.raises(ValueError):
+        pipeline(tree, JITTER, schedule={"sigma": sigma})
