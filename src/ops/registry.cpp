@@ -12,6 +12,7 @@
 #include "ops/local_crops.h"
 #include "ops/normalize.h"
 #include "ops/pad.h"
+#include "ops/pca_lighting.h"
 #include "ops/random_affine.h"
 #include "ops/random_crop.h"
 #include "ops/random_erasing.h"
@@ -29,11 +30,11 @@ const std::vector<const OpDescriptor*>& all_ops() {
       &gaussian_blur_descriptor(),   &gaussian_noise_descriptor(),
       &grayscale_descriptor(),       &horizontal_flip_descriptor(),
       &local_crops_descriptor(),     &normalize_descriptor(),
-      &pad_descriptor(),             &random_affine_descriptor(),
-      &random_crop_descriptor(),     &random_erasing_descriptor(),
-      &random_resized_crop_descriptor(), &resize_descriptor(),
-      &rotate_descriptor(),          &to_dtype_descriptor(),
-      &vertical_flip_descriptor(),
+      &pad_descriptor(),             &pca_lighting_descriptor(),
+      &random_affine_descriptor(),   &random_crop_descriptor(),
+      &random_erasing_descriptor(),  &random_resized_crop_descriptor(),
+      &resize_descriptor(),          &rotate_descriptor(),
+      &to_dtype_descriptor(),        &vertical_flip_descriptor(),
   };
   return ops;
 }

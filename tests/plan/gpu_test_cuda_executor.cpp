@@ -61,6 +61,7 @@ const Case kCases[] = {
     {"erase", "[{random_erasing: {p: 1.0}}]", "HWC"},
     {"erase_random", "[{to_dtype: {dtype: float32}}, {random_erasing: {p: 1.0, value: random}}]", "CHW"},
     {"noise", "[{gaussian_noise: {sigma: 0.2}}]", "CHW"},
+    {"pca_lighting", "[{pca_lighting: {alphastd: 0.5}}, {to_dtype: {dtype: float16}}]", "CHW"},
     {"rn50_f16", "[{random_resized_crop: {size: 16}}, {horizontal_flip: {}}, {to_dtype: {dtype: float16}}, {normalize: {}}]", "CHW"},
     {"rn50_bf16", "[{random_resized_crop: {size: 16}}, {to_dtype: {dtype: bfloat16}}, {normalize: {}}]", "HWC"},
     {"full_chain_f32", "[{random_resized_crop: {size: 20}}, {horizontal_flip: {}}, {color_jitter: {brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1}}, {grayscale: {p: 0.2}}, {gaussian_blur: {kernel_size: 5}}, {to_dtype: {dtype: float32}}, {gaussian_noise: {}}, {normalize: {}}, {random_erasing: {}}]", "CHW"},

@@ -226,3 +226,53 @@ def test_random_erasing_random_value(run_gpuaug, tmp_path):
         inside = out[mask]
         assert inside.size >= 200 and len(np.unique(inside)) > 20
         assert abs((inside == 0).mean() - 0.5) < 0.15
+
+
+# --- pca_lighting ---------------------------------------------------------------------------
+
+IMAGENET_EIGVAL = np.array([0.2175, 0.0188, 0.0045])
+IMAGENET_EIGVEC = np.array([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]])
+
+
+def test_pca_lighting_vs_numpy(run_gpuaug, tmp_path):
+    # Oracle: fb.resnet.torch's Lighting in numpy: offset = eigvec @ (alpha * eigval) (float64),
+    # out = x * f32(1/255) + f32(offset) in float32, with the recorded alpha. Tolerance: offsets
+    # 1e-12, pixels 1e-6 (float32 on both sides). alpha ~ N(0, alphastd): over 64 draws the
+    # sample std lies within 30% of alphastd and the mean within 4 standard errors of 0.
+    img = random_image(21, 17, seed=90)
+    res = augment(run_gpuaug, tmp_path, [{"pca_lighting": {"alphastd": 0.4}}], {"a.png": img}, copies=64)
+    alphas = []
+    for rec in res.records:
+        e = rec["ops"][0]
+        alpha = np.array(e["alpha"])
+        offset = IMAGENET_EIGVEC @ (alpha * IMAGENET_EIGVAL)
+        np.testing.assert_allclose(e["offset"], offset, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(res.array(rec), to_float32(img) + offset.astype(F32), rtol=0, atol=1e-6)
+        alphas.append(alpha)
+    alphas = np.array(alphas)
+    assert abs(alphas.std() / 0.4 - 1) < 0.3
+    assert abs(alphas.mean()) < 4 * 0.4 / math.sqrt(alphas.size)
+
+
+def test_pca_lighting_from_a_stats_file(run_gpuaug, tmp_path, tmp_images):
+    # Oracle: the stats file's PCA: scale sqrt(eigenvalue k), component k = eigenvectors row k;
+    # offset = sum_k row_k * alpha_k * sqrt(lambda_k). Tolerance 1e-12. A missing file names it.
+    tmp_images({"x.png": mixed_image(40, 50, seed=91), "y.png": random_image(30, 30, seed=92)}, subdir="stats_in")
+    stats = tmp_path / "stats.json"
+    run_gpuaug("stats", "--input", tmp_path / "stats_in", "--output", stats, "--quiet")
+    pca = __import__("json").loads(stats.read_text())["pca"]
+    vectors, values = np.array(pca["eigenvectors"]), np.sqrt(np.maximum(pca["eigenvalues"], 0))
+    res = augment(run_gpuaug, tmp_path, [{"pca_lighting": {"alphastd": 0.3, "stats": str(stats)}}],
+                  {"a.png": random_image(9, 9, seed=93)}, copies=3)
+    for rec in res.records:
+        e = rec["ops"][0]
+        np.testing.assert_allclose(e["offset"], vectors.T @ (np.array(e["alpha"]) * values), rtol=0, atol=1e-12)
+    proc = run_gpuaug("augment", "--spec", _spec_file(tmp_path, "missing.json"), "--input", tmp_path / "stats_in",
+                      "--output", tmp_path / "o2", check=False)
+    assert proc.returncode == 1 and "missing.json" in proc.stderr and "stats" in proc.stderr, proc.stderr
+
+
+def _spec_file(tmp_path, stats_name):
+    path = tmp_path / "bad_stats.yaml"
+    path.write_text(f"ops:\n  - pca_lighting: {{stats: {tmp_path / stats_name}}}\n")
+    return path
