@@ -12,7 +12,7 @@ from PIL import Image
 from harness import mixed_image, tree_hash, write_png, write_spec
 
 ALL_OPS = ["center_crop", "color_jitter", "gaussian_blur", "gaussian_noise", "grayscale",
-           "horizontal_flip", "local_crops", "normalize", "pad", "random_affine", "random_crop",
+           "horizontal_flip", "local_crops", "normalize", "pad", "pca_lighting", "random_affine", "random_crop",
            "random_erasing", "random_resized_crop", "resize", "rotate", "to_dtype",
            "vertical_flip"]
 
@@ -302,13 +302,13 @@ def test_preview_grid_size(run_gpuaug, tmp_path, n, size, expect):
         assert im.size == expect
 
 
-def test_ops_lists_all_17_with_parameters(run_gpuaug):
-    # Oracle: the 17 op names of the brief; each listed with its parameters (a few spot checks
-    # against torchvision's names and defaults).
+def test_ops_lists_every_op_with_parameters(run_gpuaug):
+    # Oracle: the 17 op names of the brief and pca_lighting (issue 6); each listed with its
+    # parameters (a few spot checks against torchvision's names and defaults).
     out = run_gpuaug("ops").stdout
     listed = re.findall(r"^([a-z_]+)\s*$", out, flags=re.M)
     assert sorted(listed) == sorted(ALL_OPS)
-    assert len(listed) == 17
+    assert len(listed) == 18
     for needle in (r"scale\s+\[float, float\]\s+default \[0\.08, 1\]",
                    r"mean\s+\[float, float, float\]\s+default \[0\.485, 0\.456, 0\.406\]"):
         assert re.search(needle, out), needle
