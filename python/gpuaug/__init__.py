@@ -42,6 +42,19 @@ _ENV_PAIRS = (
 )
 
 
+def _torch_distributed() -> tuple[int, int] | None:
+    """(rank, world size) of an initialised torch.distributed process group, when torch is
+    imported; None otherwise (torch is never imported here)."""
+    torch = sys.modules.get("torch")
+    dist = getattr(torch, "distributed", None) if torch is not None else None
+    try:
+        if dist is not None and dist.is_available() and dist.is_initialized():
+            return int(dist.get_rank()), int(dist.get_world_size())
+    except (AttributeError, RuntimeError):
+        return None
+    return None
+
+
 def distributed_env(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
     """(rank, world_size) from torchrun, Open MPI or Slurm variables; (0, 1) when none is set."""
     environ = os.environ if environ is None else environ
@@ -102,7 +115,8 @@ class Pipeline:
     as_torch: images as torch tensors (torch.from_dlpack: no copy, same memory). None (the
         default): when torch is already imported, so a training script gets tensors and a numpy
         user the DLPack array; True imports torch; False never converts.
-    rank, world_size: this process' shard; by default from RANK/WORLD_SIZE,
+    rank, world_size: this process' shard; by default from torch.distributed when its process
+        group is initialised, else from RANK/WORLD_SIZE,
         OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE or SLURM_PROCID/SLURM_NTASKS, else (0, 1). Every rank
         takes a disjoint part of the same permutation (data::epoch_order + data::shard).
 
@@ -124,7 +138,7 @@ class Pipeline:
             raise ValueError(f"device={device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size}: must be at least 1")
-        env_rank, env_world = distributed_env()
+        env_rank, env_world = _torch_distributed() or distributed_env()
         self.rank = env_rank if rank is None else int(rank)
         self.world_size = env_world if world_size is None else int(world_size)
         if self.world_size < 1 or not 0 <= self.rank < self.world_size:

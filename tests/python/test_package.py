@@ -460,3 +460,20 @@ def test_schedule_is_evaluated_per_batch_and_resumes(tree: Path) -> None:
     np.testing.assert_array_equal(resumed, scheduled)
     with pytest.raises(ValueError):
         pipeline(tree, JITTER, schedule={"sigma": sigma})
+
+
+def test_rank_from_an_initialised_torch_distributed(tree: Path, monkeypatch) -> None:
+    # A stand-in for torch with an initialised process group: it wins over the environment.
+    import sys
+    import types
+
+    dist = types.SimpleNamespace(is_available=lambda: True, is_initialized=lambda: True,
+                                 get_rank=lambda: 2, get_world_size=lambda: 4)
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(distributed=dist))
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    pipe = pipeline(tree, as_torch=False)
+    assert (pipe.rank, pipe.world_size) == (2, 4)
+    dist.is_initialized = lambda: False  # not initialised: the environment's
+    pipe = pipeline(tree, as_torch=False)
+    assert (pipe.rank, pipe.world_size) == (0, 2)
