@@ -477,3 +477,15 @@ def test_rank_from_an_initialised_torch_distributed(tree: Path, monkeypatch) -> 
     dist.is_initialized = lambda: False  # not initialised: the environment's
     pipe = pipeline(tree, as_torch=False)
     assert (pipe.rank, pipe.world_size) == (0, 2)
+
+
+def test_ops_stubs_are_current_and_installed(repo_root: Path) -> None:
+    # The committed stubs are what the descriptors render (rerun `python3 -m gpuaug.stubs
+    # python/gpuaug/ops.pyi` after changing an op), and the installed package carries them.
+    from gpuaug import stubs
+
+    assert stubs.render() == (repo_root / "python" / "gpuaug" / "ops.pyi").read_text()
+    installed = Path(gpuaug.__file__).parent
+    assert (installed / "ops.pyi").is_file() and (installed / "py.typed").is_file()
+    assert stubs.annotation("int | [int, int] | null") == "int | Sequence[int] | None"
+    assert stubs.annotation("float | [float, float, float] | random") == 'float | Sequence[float] | Literal["random"]'
