@@ -299,7 +299,7 @@ def _split_param(name: str) -> tuple[str, str]:
 class _Prefetcher:
     """Runs a batch generator on a daemon thread, up to `depth` batches ahead. An error comes
     out where its batch would have; close() stops it after the batch in the making (the core
-    releases the GIL while it works, so the loop's thread, and Ctrl-C, are not held up)."""
+    releases the GIL while it works, so Ctrl-C reaches the loop's thread at once)."""
 
     def __init__(self, batches: Iterator[Any], depth: int) -> None:
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
@@ -335,13 +335,16 @@ class _Prefetcher:
             yield value
 
     def close(self) -> None:
+        """Stops the thread and waits for it: a batch in the making finishes first. Not
+        waiting would leave the thread inside the core when a script ends right after its
+        loop, where the interpreter's exit tears daemon threads down mid-call."""
         self._stop.set()
         while True:  # let a blocked put see the stop at once
             try:
                 self._queue.get_nowait()
             except queue.Empty:
                 break
-        self._thread.join(timeout=0.5)
+        self._thread.join(timeout=120)
 
 
 def _list_source(items: Sequence[Any]) -> tuple[list[str], list[int]]:

@@ -489,3 +489,20 @@ def test_ops_stubs_are_current_and_installed(repo_root: Path) -> None:
     assert (installed / "ops.pyi").is_file() and (installed / "py.typed").is_file()
     assert stubs.annotation("int | [int, int] | null") == "int | Sequence[int] | None"
     assert stubs.annotation("float | [float, float, float] | random") == 'float | Sequence[float] | Literal["random"]'
+
+
+def test_breaking_out_and_exiting_at_once_is_clean(tree: Path) -> None:
+    # A script that leaves its loop after one batch and ends: the prefetch thread, busy with the
+    # next batches, is waited for, so the interpreter's exit finds no thread inside the core.
+    import subprocess
+    import sys
+
+    script = ("import gpuaug\n"
+              f"pipe = gpuaug.Pipeline({{'ops': [{{'resize': {{'size': [64, 64]}}}}]}}, {str(tree)!r}, "
+              "batch_size=2, threads=1, prefetch=4, as_torch=False)\n"
+              "for batch in pipe:\n"
+              "    break\n"
+              "print('done')\n")
+    for _ in range(5):
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
