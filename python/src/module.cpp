@@ -376,10 +376,8 @@ class BatchLoader {
         shape = {first.channels, first.geometry.out_h, first.geometry.out_w};
         dtype = first.dtype;
         sample_bytes = size_t(shape[0]) * shape[1] * shape[2] * dtype_size(dtype);
-        // Samples per image are the same for every image of a spec.
-        const size_t per_image = (jobs.size() + images.size() + replacements.size() - 1) /
-                                 std::max<size_t>(images.size() + replacements.size(), 1);
-        capacity = std::max<size_t>(count * per_image, jobs.size()) * sample_bytes;
+        capacity = std::max<size_t>(count * size_t(augmenter_->chain().samples_per_image()), jobs.size()) *
+                   sample_bytes;
         block = gpu.slots.take(capacity);
       }
       for (const plan::SampleJob& job : jobs) {

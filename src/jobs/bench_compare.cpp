@@ -29,7 +29,6 @@ CompareRow make_row(std::string run, const BenchResult& r, int threads, int proc
   const double thread_s = r.decode_thread_s + r.augment_thread_s;
   if (thread_s > 0) row.decode_share = r.decode_thread_s / thread_s, row.augment_share = r.augment_thread_s / thread_s;
   if (r.kernel_ms > 0 && r.seconds > 0) row.kernel_share = r.kernel_ms * 1e-3 / r.seconds;
-  row.read_s = r.read_s;
   row.result = r;
   return row;
 }
@@ -160,7 +159,7 @@ std::string compare_table(const CompareReport& report) {
                      percent(r.augment_share), percent(r.kernel_share));
   if (!report.rows.empty())
     t += fmt::format("\nReading the inputs into memory before the timed passes: {:.2f} s (the 1-thread run's).\n",
-                     report.rows.front().read_s);
+                     report.rows.front().result.read_s);
   for (const std::string& note : report.notes) t += "- " + note + "\n";
   return t;
 }

@@ -21,7 +21,6 @@ struct CompareRow {
   // Shares of the summed CPU thread time (decode: header, plan and decode; augment: CPU
   // execution), and the GPU kernels' share of the wall time; 0 where not measured.
   double decode_share = 0.0, augment_share = 0.0, kernel_share = 0.0;
-  double read_s = 0.0;  // reading the inputs into memory, once before the timed passes
   BenchResult result;
 };
 

@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <cstdlib>
 #include <chrono>
 #include <future>
 #include <cmath>
@@ -16,7 +14,6 @@
 #include <optional>
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include "codec/decoder.h"
 #include "codec/image_info.h"

@@ -25,12 +25,12 @@ namespace gpuaug::jobs {
 
 namespace {
 
-enum class OutputKind { kImage, kJpeg, kNpy };
+enum class OutputKind { kPng, kJpeg, kNpy };
 
 OutputKind output_kind(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  if (ext == ".png") return OutputKind::kImage;
+  if (ext == ".png") return OutputKind::kPng;
   if (ext == ".jpg" || ext == ".jpeg") return OutputKind::kJpeg;
   if (ext == ".npy") return OutputKind::kNpy;
   throw Error(path, "tile", "the output must end in .png, .jpg, .jpeg or .npy");
@@ -143,7 +143,7 @@ TileSummary run_tile(const TileOptions& o) {
   std::vector<uint8_t> encoded;
   switch (kind) {
     case OutputKind::kNpy: encoded = encode_npy(whole_tensor); break;
-    case OutputKind::kImage: encoded = codec::encode_png(whole_image); break;
+    case OutputKind::kPng: encoded = codec::encode_png(whole_image); break;
     case OutputKind::kJpeg: encoded = codec::encode_jpeg(whole_image, o.jpeg_quality); break;
   }
   write_file_atomic(o.output, encoded);
