@@ -19,6 +19,7 @@
 #include "jobs/clean.h"
 #include "jobs/demo.h"
 #include "jobs/preview.h"
+#include "jobs/progress.h"
 #include "jobs/tile.h"
 #include "jobs/reduce.h"
 #include "jobs/stats.h"
@@ -28,6 +29,8 @@
 namespace {
 
 using namespace gpuaug;
+
+constexpr const char* kDevicesHelp = "cpu, cuda, cuda:N, cuda:N,M,... or cuda:all (one worker per GPU)";
 
 std::string info_text() {
   std::string text = fmt::format("gpuaug {}\n", GPUAUG_VERSION);
@@ -117,7 +120,7 @@ int main(int argc, char** argv) {
   augment_cmd->add_option("--replay", augment.replay_path, "Reproduce the samples of a --record file");
   augment_cmd->add_option("--on-error", augment.on_error, "raise, skip, or replace (the spec's `replacement:`)")
       ->check(CLI::IsMember({"raise", "skip", "replace"}));
-  augment_cmd->add_option("--device", augment.device, "cpu, cuda or cuda:N");
+  augment_cmd->add_option("--device", augment.device, kDevicesHelp);
   augment_cmd->add_option("--batch", augment.batch, "Images per GPU batch")->check(CLI::PositiveNumber);
   augment_cmd->add_flag("--resume", augment.resume, "Finish an interrupted run from its journal");
   bool augment_quiet = false;
@@ -265,6 +268,7 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "augment: {} images, {} samples written to {}, {} skipped, {} replaced, {:.2f} s\n",
                    summary.images, summary.written, augment.output, summary.skipped, summary.replaced,
                    summary.seconds);
+      if (!augment_quiet && first_rank) fmt::print(stderr, "{}", jobs::shares_text(summary.shares));
     } else if (app.got_subcommand("preview")) {
       preview.seed = preview_seed;
       const int n = jobs::run_preview(preview);

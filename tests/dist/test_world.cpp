@@ -13,8 +13,9 @@ namespace {
 
 using gpuaug_test::expect_error;
 
-const char* const kVariables[] = {"RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS",
-                                  "SLURM_NTASKS_PER_NODE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE",
+const char* const kVariables[] = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "SLURM_PROCID",
+                                  "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE",
+                                  "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
                                   "OMPI_COMM_WORLD_LOCAL_SIZE", "PMIX_RANK", "PMI_SIZE"};
 
 class WorldTest : public ::testing::Test {
@@ -64,6 +65,36 @@ TEST_F(WorldTest, Slurm) {
   EXPECT_EQ(w.rank, 5);
   EXPECT_EQ(w.local_size, 3);
   EXPECT_GE(threads_per_process(w), 1);
+}
+
+TEST_F(WorldTest, LocalRanks) {
+  setenv("RANK", "5", 1);
+  setenv("WORLD_SIZE", "8", 1);
+  setenv("LOCAL_RANK", "1", 1);
+  setenv("LOCAL_WORLD_SIZE", "4", 1);
+  World w = detect_world();
+  EXPECT_EQ(w.local_rank, 1);
+  EXPECT_EQ(w.local_size, 4);
+  // Explicit GPU lists are taken as written, whatever the local rank.
+  EXPECT_EQ(device_list_name(process_devices("cuda:0,2", w)), "cuda:0,2");
+  for (const char* v : kVariables) unsetenv(v);
+  // srun without --ntasks-per-node: SLURM_LOCALID alone says how many share the machine at least.
+  setenv("SLURM_PROCID", "3", 1);
+  setenv("SLURM_NTASKS", "4", 1);
+  setenv("SLURM_LOCALID", "3", 1);
+  w = detect_world();
+  EXPECT_EQ(w.local_rank, 3);
+  EXPECT_EQ(w.local_size, 4);
+  for (const char* v : kVariables) unsetenv(v);
+  setenv("OMPI_COMM_WORLD_RANK", "2", 1);
+  setenv("OMPI_COMM_WORLD_SIZE", "4", 1);
+  setenv("OMPI_COMM_WORLD_LOCAL_RANK", "0", 1);
+  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "2", 1);
+  w = detect_world();
+  EXPECT_EQ(w.local_rank, 0);
+  EXPECT_EQ(w.local_size, 2);
+  setenv("OMPI_COMM_WORLD_LOCAL_RANK", "x", 1);
+  EXPECT_THROW(detect_world(), Error);
 }
 
 TEST_F(WorldTest, MalformedValuesAreNamed) {

@@ -1,10 +1,15 @@
 """Many processes under mpirun (Open MPI, CPU): stats and augment give the same files as one
-process, outputs are split across ranks without overlap, and a failing rank ends every rank."""
+process, work goes to the ranks in chunks on demand (every rank takes some) or, without MPI, in
+static shares without overlap, interrupted runs resume to the same files, and a failing rank ends
+every rank."""
 from __future__ import annotations
 
 import json
 import os
+import random
 import re
+import signal
+import time
 import shutil
 import subprocess
 from pathlib import Path
@@ -65,8 +70,15 @@ def test_augment_equal_one_process_and_split(gpuaug_bin, mpirun, tmp_path, datas
     assert tree_hash(tmp_path / "many") == tree_hash(tmp_path / "one")
     assert (tmp_path / "many.jsonl").read_text() == (tmp_path / "one.jsonl").read_text()
     assert len(tree_hash(tmp_path / "many")) == 21 * 2
-    # Rank r writes exactly the images with index % RANKS == r, as in the whole run: one rank
-    # launched alone (torchrun's variables, no MPI needed without --record) makes its part.
+    # On demand: the summary lists every rank's share, and the shares add up to every item.
+    proc = _run([*mpirun, gpuaug_bin, *[a for a in args if a != "--quiet"], "--output", tmp_path / "again"])
+    assert proc.returncode == 0, proc.stderr
+    shares = re.findall(r"rank (\d+) cpu 1 threads (\d+) \(", proc.stderr)
+    assert sorted(int(r) for r, _ in shares) == list(range(RANKS)), proc.stderr
+    assert sum(int(n) for _, n in shares) == 21 * 2
+    assert tree_hash(tmp_path / "again") == tree_hash(tmp_path / "one")
+    # Without MPI (torchrun's variables) rank r writes exactly the images with index % RANKS == r,
+    # as in the whole run: one rank launched alone (no MPI needed without --record) makes its part.
     one = tree_hash(tmp_path / "one")
     images = sorted(str(p.relative_to(dataset)) for p in dataset.rglob("*") if p.is_file())
     for rank in range(RANKS):
@@ -82,6 +94,40 @@ def test_augment_equal_one_process_and_split(gpuaug_bin, mpirun, tmp_path, datas
                            str(tmp_path / "x.jsonl")], capture_output=True, text=True,
                           env={**_env(), "RANK": "1", "WORLD_SIZE": str(RANKS)}, timeout=60)
     assert proc.returncode == 1 and "mpirun" in proc.stderr
+
+
+def test_interrupted_under_mpirun_resumes_to_the_same_files(gpuaug_bin, mpirun, tmp_path, tmp_images):
+    """SIGTERM to mpirun reaches every rank, which stops between items with whole outputs; a
+    resumed run skips what any rank's journal holds and ends with the uninterrupted run's files."""
+    tmp_images({f"c{i % 3}/img_{i:03d}.{'jpg' if i % 2 else 'png'}": mixed_image(240 + i, 320, seed=i)
+                for i in range(40)}, quality=90)
+    dataset = tmp_path / "images"
+    # Heavy enough per item (a 320x320 output, a 15-tap blur) that the signal lands mid-run.
+    spec = write_spec(tmp_path / "spec.yaml", [{"random_resized_crop": {"size": [320, 320]}},
+                                              {"gaussian_blur": {"kernel_size": 15, "sigma": [2.0, 3.0]}}], seed=7)
+    args = ["augment", "--spec", spec, "--input", dataset, "--copies", 3, "--threads", 1, "--quiet"]
+    start = time.monotonic()
+    _run([*mpirun, gpuaug_bin, *args, "--output", tmp_path / "one", "--record", tmp_path / "one.jsonl"], check=True)
+    full_s = time.monotonic() - start
+    out, rng = tmp_path / "stopped", random.Random(5)
+    resume: list[str] = []
+    stopped = 0
+    for _ in range(3):
+        proc = subprocess.Popen([*mpirun, str(gpuaug_bin), *map(str, args), "--output", str(out), "--record",
+                                 str(tmp_path / "stopped.jsonl"), *resume], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=_env())
+        time.sleep(rng.uniform(0.3, 0.8) * full_s)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        if proc.returncode == 0:
+            break
+        stopped += 1
+        resume = ["--resume"]
+    assert stopped > 0, "every run finished before its signal: nothing was resumed"
+    _run([*mpirun, gpuaug_bin, *args, "--output", out, "--record", tmp_path / "stopped.jsonl", *resume], check=True)
+    assert tree_hash(out) == tree_hash(tmp_path / "one")
+    assert (tmp_path / "stopped.jsonl").read_text() == (tmp_path / "one.jsonl").read_text()
+    assert not [p for p in out.rglob("*") if ".gpuaug-tmp-" in p.name or ".journal" in p.name]
 
 
 def test_failing_rank_ends_every_rank(gpuaug_bin, mpirun, tmp_path, dataset):
