@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--iters", bench.iters, "Timed passes over the inputs")->check(CLI::PositiveNumber);
   bench_cmd->add_option("--warmup", bench.warmup, "Untimed passes first");
   bench_cmd->add_option("--limit", bench.limit, "Use at most this many images");
-  bench_cmd->add_option("--device", bench.device, "cpu, cuda or cuda:N");
+  bench_cmd->add_option("--device", bench.device, kDevicesHelp);
   bench_cmd->add_flag("--augment-only", bench.augment_only,
                       "GPU: decode once, time planning + kernels on images already on the device");
   bool bench_json = false;
@@ -294,6 +294,7 @@ int main(int argc, char** argv) {
         if (result.kernel_ms > 0)
           fmt::print("  kernels: {:.2f} ms = {:.0f} samples/s{}\n", result.kernel_ms, result.kernel_images_per_s,
                      result.kernel_gb_per_s > 0 ? fmt::format(", {:.0f} GB/s", result.kernel_gb_per_s) : "");
+        fmt::print("{}", jobs::shares_text(result.shares, " images"));
       }
     } else if (app.got_subcommand("clean")) {
       if (!restore_dir.empty()) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/gpu_workers.h"
+
 namespace gpuaug::jobs {
 
 struct BenchOptions {
@@ -15,7 +17,7 @@ struct BenchOptions {
   int iters = 3;
   int warmup = 1;
   size_t limit = 0;  // use at most this many images (0: all)
-  std::string device = "cpu";  // cpu, cuda, cuda:N
+  std::string device = "cpu";  // cpu, cuda, cuda:N, cuda:N,M,..., cuda:all (one worker per GPU)
   // GPU only: decode once, keep the images on the device, time planning + kernels alone.
   bool augment_only = false;
   // Only the inputs with index % shard_count == shard_rank (one process of several).
@@ -30,12 +32,14 @@ struct BenchResult {
   double images_per_s = 0.0;
   int threads = 0;
   int batch = 0;
-  std::string device = "cpu";
+  std::string device = "cpu";      // "cuda:0,1" for several GPUs
+  int gpus = 0;                     // GPU workers
+  std::vector<pipeline::WorkerShare> shares;  // images each GPU worker took (on demand)
   std::string mode = "decode+augment";
   std::string decoder = "CPU";     // who decoded: CPU threads, or nvJPEG beside them
   double gpu_decode_share = 0.0;   // GPU: the final share of each batch nvJPEG decoded
-  double kernel_ms = 0.0;          // GPU: device time of the kernels, summed (CUDA events)
-  double kernel_images_per_s = 0.0;
+  double kernel_ms = 0.0;          // GPU: device time of the kernels, summed over GPUs (CUDA events)
+  double kernel_images_per_s = 0.0;  // samples per second of kernel time (one GPU's rate)
   double kernel_gb_per_s = 0.0;    // bytes the kernels read (source regions) + wrote, per second
   // Where the CPU threads' time went in the timed passes, summed over threads: reading the
   // header, planning and decoding (and, on the GPU path, packing), and executing on the CPU.
