@@ -197,7 +197,8 @@ int main(int argc, char** argv) {
   stats_cmd->add_option("--size", stats.size, "Measure after resizing the short side to this")
       ->check(CLI::PositiveNumber);
   stats_cmd->add_option("--threads", stats.threads, "CPU threads (0: all cores)");
-  stats_cmd->add_option("--device", stats.device, "cpu, cuda or cuda:N (nvJPEG decode + GPU reduction)");
+  stats_cmd->add_option("--device", stats.device,
+                        "cpu, cuda, cuda:N, cuda:N,M,... or cuda:all (nvJPEG decode + GPU reduction, a worker per GPU)");
   stats_cmd->add_option("--gpu-share", stats.gpu_share, "With cuda: share of JPEGs nvJPEG decodes (eighths)")
       ->check(CLI::Range(0.0, 1.0));
   stats_cmd->add_option("--on-error", stats.on_error, "skip (list the file) or raise")
@@ -311,7 +312,8 @@ int main(int argc, char** argv) {
       stats.progress = !stats_quiet;
       const auto summary = jobs::run_stats(stats);
       if (!plots_dir.empty() && dist::detect_world().rank == 0) jobs::draw_stats_plots(stats.output, plots_dir);
-      if (!stats_quiet && dist::detect_world().rank == 0) std::cerr << jobs::stats_summary_text(summary);
+      if (!stats_quiet && dist::detect_world().rank == 0)
+        std::cerr << jobs::stats_summary_text(summary) << jobs::shares_text(summary.shares, " images");
     } else if (app.got_subcommand("reduce")) {
       if (!shard_size_text.empty()) reduce.shard_size = parse_byte_size(shard_size_text);
       reduce.progress = !reduce_quiet;

@@ -60,6 +60,21 @@ def test_stats_equal_one_process(gpuaug_bin, mpirun, tmp_path, dataset):
     assert not list(tmp_path.glob("*.journal*"))
 
 
+def test_stats_windows_go_to_every_rank(gpuaug_bin, mpirun, tmp_path, tmp_images):
+    """Claims of windows (64 images each) are taken on demand by whichever rank asks next (how
+    many each takes depends on timing); the file is byte-identical to one process whatever the
+    split, and the shares add up to every image."""
+    tmp_images({f"img_{i:03d}.png": mixed_image(8 + i % 5, 8, seed=i) for i in range(300)})
+    one, many = tmp_path / "one.json", tmp_path / "many.json"
+    _run([gpuaug_bin, "stats", "--input", tmp_path / "images", "--output", one, "--quiet"], check=True)
+    proc = _run([*mpirun, gpuaug_bin, "stats", "--input", tmp_path / "images", "--output", many, "--threads", 1])
+    assert proc.returncode == 0, proc.stderr
+    assert many.read_bytes() == one.read_bytes()
+    shares = re.findall(r"rank (\d+) cpu 1 threads (\d+) images \(", proc.stderr)
+    assert sorted(int(r) for r, _ in shares) == list(range(RANKS)), proc.stderr
+    assert sum(int(n) for _, n in shares) == 300
+
+
 def test_augment_equal_one_process_and_split(gpuaug_bin, mpirun, tmp_path, dataset):
     spec = write_spec(tmp_path / "spec.yaml", [{"random_resized_crop": {"size": [24, 24]}},
                                               {"horizontal_flip": {}}], seed=3)
