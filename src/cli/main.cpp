@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
                         "Hamming distance of 64-bit dHashes that counts as near duplicate (-1: off)");
   clean_cmd->add_option("--constant-std", clean.constant_std, "Every channel's std below this is near-constant");
   clean_cmd->add_option("--threads", clean.threads, "CPU threads (0: all cores)");
-  clean_cmd->add_option("--device", clean.device, "cpu, cuda or cuda:N");
+  clean_cmd->add_option("--device", clean.device, kDevicesHelp);
   clean_cmd->add_flag("--resume", clean.resume, "Finish an interrupted run from its journal");
   clean_cmd->add_flag("--quiet", clean_quiet, "No progress bar or summary");
   clean_input->excludes(clean_restore);
@@ -226,7 +226,7 @@ int main(int argc, char** argv) {
   shards->excludes(shard_size);
   reduce_cmd->add_flag("--dct-scaling", reduce.dct_scaling, "Decode JPEGs at 1/2..1/8 first (faster, not Pillow-exact)");
   reduce_cmd->add_option("--threads", reduce.threads, "CPU threads (0: all cores)");
-  reduce_cmd->add_option("--device", reduce.device, "cpu, cuda or cuda:N");
+  reduce_cmd->add_option("--device", reduce.device, kDevicesHelp);
   reduce_cmd->add_option("--batch", reduce.batch, "Images per GPU batch")->check(CLI::PositiveNumber);
   reduce_cmd->add_option("--on-error", reduce.on_error, "raise or skip")->check(CLI::IsMember({"raise", "skip"}));
   reduce_cmd->add_flag("--resume", reduce.resume, "Finish an interrupted run from its journal");
@@ -246,7 +246,7 @@ int main(int argc, char** argv) {
   tile_cmd->add_option("--seed", tile_seed, "Override the spec's seed");
   tile_cmd->add_option("--quality", tile.jpeg_quality, "JPEG quality")->check(CLI::Range(1, 100));
   tile_cmd->add_option("--threads", tile.threads, "CPU threads (0: all cores)");
-  tile_cmd->add_option("--device", tile.device, "cpu, cuda or cuda:N");
+  tile_cmd->add_option("--device", tile.device, "cpu, cuda or cuda:N (tiles in batches on that GPU)");
   tile_cmd->add_flag("--quiet", tile_quiet, "No summary");
 
   CLI11_PARSE(app, argc, argv);
@@ -306,7 +306,7 @@ int main(int argc, char** argv) {
           throw Error("", "clean", "--input and --report are required (or --restore DIR)");
         clean.progress = !clean_quiet;
         const auto summary = jobs::run_clean(clean);
-        if (!clean_quiet) std::cerr << jobs::clean_summary_text(summary);
+        if (!clean_quiet && dist::detect_world().rank == 0) std::cerr << jobs::clean_summary_text(summary);
       }
     } else if (app.got_subcommand("stats")) {
       stats.progress = !stats_quiet;
@@ -318,8 +318,11 @@ int main(int argc, char** argv) {
       if (!shard_size_text.empty()) reduce.shard_size = parse_byte_size(shard_size_text);
       reduce.progress = !reduce_quiet;
       const auto summary = jobs::run_reduce(reduce);
-      for (const auto& error : summary.errors) fmt::print(stderr, "skipped: {}\n", error);
-      if (!reduce_quiet) std::cerr << jobs::reduce_summary_text(summary, reduce);
+      if (dist::detect_world().rank == 0) {
+        for (const auto& error : summary.errors) fmt::print(stderr, "skipped: {}\n", error);
+        if (!reduce_quiet)
+          std::cerr << jobs::reduce_summary_text(summary, reduce) << jobs::shares_text(summary.shares, " images");
+      }
     } else if (app.got_subcommand("tile")) {
       tile.seed = tile_seed;
       const auto summary = jobs::run_tile(tile);

@@ -9,6 +9,7 @@ import os
 import random
 import re
 import signal
+import sys
 import time
 import shutil
 import subprocess
@@ -111,26 +112,34 @@ def test_augment_equal_one_process_and_split(gpuaug_bin, mpirun, tmp_path, datas
     assert proc.returncode == 1 and "mpirun" in proc.stderr
 
 
-def test_interrupted_under_mpirun_resumes_to_the_same_files(gpuaug_bin, mpirun, tmp_path, tmp_images):
+@pytest.mark.parametrize("job", ["augment", "reduce-shards"])
+def test_interrupted_under_mpirun_resumes_to_the_same_files(gpuaug_bin, mpirun, tmp_path, tmp_images, job):
     """SIGTERM to mpirun reaches every rank, which stops between items with whole outputs; a
     resumed run skips what any rank's journal holds and ends with the uninterrupted run's files."""
-    tmp_images({f"c{i % 3}/img_{i:03d}.{'jpg' if i % 2 else 'png'}": mixed_image(240 + i, 320, seed=i)
+    side = 240 if job == "augment" else 480
+    tmp_images({f"c{i % 3}/img_{i:03d}.{'jpg' if i % 2 else 'png'}": mixed_image(side + i, side * 4 // 3, seed=i)
                 for i in range(40)}, quality=90)
     dataset = tmp_path / "images"
-    # Heavy enough per item (a 320x320 output, a 15-tap blur) that the signal lands mid-run.
-    spec = write_spec(tmp_path / "spec.yaml", [{"random_resized_crop": {"size": [320, 320]}},
-                                              {"gaussian_blur": {"kernel_size": 15, "sigma": [2.0, 3.0]}}], seed=7)
-    args = ["augment", "--spec", spec, "--input", dataset, "--copies", 3, "--threads", 1, "--quiet"]
+    if job == "augment":
+        # Heavy enough per item (a 320x320 output, a 15-tap blur) that the signal lands mid-run.
+        spec = write_spec(tmp_path / "spec.yaml", [{"random_resized_crop": {"size": [320, 320]}},
+                                                  {"gaussian_blur": {"kernel_size": 15, "sigma": [2.0, 3.0]}}],
+                          seed=7)
+        args = ["augment", "--spec", spec, "--input", dataset, "--copies", 3]
+        outputs = lambda out: ["--output", out, "--record", out / "params.jsonl"]
+    else:
+        args = ["reduce", "--input", dataset, "--scale", 0.9, "--format", "png", "--shards", 9]
+        outputs = lambda out: ["--output", out]
+    args += ["--threads", 1, "--quiet"]
     start = time.monotonic()
-    _run([*mpirun, gpuaug_bin, *args, "--output", tmp_path / "one", "--record", tmp_path / "one.jsonl"], check=True)
+    _run([*mpirun, gpuaug_bin, *args, *outputs(tmp_path / "one")], check=True)
     full_s = time.monotonic() - start
     out, rng = tmp_path / "stopped", random.Random(5)
     resume: list[str] = []
     stopped = 0
     for _ in range(3):
-        proc = subprocess.Popen([*mpirun, str(gpuaug_bin), *map(str, args), "--output", str(out), "--record",
-                                 str(tmp_path / "stopped.jsonl"), *resume], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=_env())
+        proc = subprocess.Popen([*mpirun, str(gpuaug_bin), *map(str, args), *map(str, outputs(out)), *resume],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
         time.sleep(rng.uniform(0.3, 0.8) * full_s)
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
@@ -139,9 +148,8 @@ def test_interrupted_under_mpirun_resumes_to_the_same_files(gpuaug_bin, mpirun, 
         stopped += 1
         resume = ["--resume"]
     assert stopped > 0, "every run finished before its signal: nothing was resumed"
-    _run([*mpirun, gpuaug_bin, *args, "--output", out, "--record", tmp_path / "stopped.jsonl", *resume], check=True)
+    _run([*mpirun, gpuaug_bin, *args, *outputs(out), *resume], check=True)
     assert tree_hash(out) == tree_hash(tmp_path / "one")
-    assert (tmp_path / "stopped.jsonl").read_text() == (tmp_path / "one.jsonl").read_text()
     assert not [p for p in out.rglob("*") if ".gpuaug-tmp-" in p.name or ".journal" in p.name]
 
 
@@ -159,16 +167,61 @@ def test_failing_rank_ends_every_rank(gpuaug_bin, mpirun, tmp_path, dataset):
     assert not (tmp_path / "s.json").exists()
 
 
-def test_jobs_not_split_yet_refuse_several_processes(gpuaug_bin, tmp_path, dataset):
-    """reduce and clean do not split their work by rank yet: launched as several processes
-    they would all write the same outputs and journal, so they refuse, saying why."""
+@pytest.mark.parametrize("layout", [[], ["--shards", 5]], ids=["tree", "shards"])
+def test_reduce_equal_one_process(gpuaug_bin, mpirun, tmp_path, dataset, layout):
+    """Windows (a mirror tree) or whole shards (--shards N) go to the ranks on demand; rank 0
+    writes index.json from everybody's entries: the output folder equals one process's, byte
+    for byte."""
+    args = ["reduce", "--input", dataset, "--max-side", 20, "--format", "png", *layout, "--quiet"]
+    _run([gpuaug_bin, *args, "--output", tmp_path / "one"], check=True)
+    proc = _run([*mpirun, gpuaug_bin, *args, "--output", tmp_path / "many", "--threads", 1])
+    assert proc.returncode == 0, proc.stderr
+    assert tree_hash(tmp_path / "many") == tree_hash(tmp_path / "one")
+    assert not list((tmp_path / "many").glob(".gpuaug-reduce.journal*"))
+    # --shard-size cuts shards where sizes add up in input order: one process writes them.
+    proc = _run([*mpirun, gpuaug_bin, "reduce", "--input", dataset, "--max-side", 20, "--shard-size", "10kB",
+                 "--output", tmp_path / "sized", "--quiet"])
+    assert proc.returncode != 0 and "use --shards N across processes" in proc.stderr
+    assert not (tmp_path / "sized").exists()
+
+
+def test_clean_equal_one_process(gpuaug_bin, mpirun, tmp_path, dataset, repo_root):
+    """Files are analysed by whichever rank takes their chunk; rank 0 finds the groups, writes
+    the report and quarantines: the same report and the same moves as one process."""
+    subprocess.run([sys.executable, repo_root / "tests" / "data" / "make_dirty_dataset.py", tmp_path / "dirty"],
+                   check=True, capture_output=True, timeout=120)
+    images = tmp_path / "dirty" / "images"
+    for name in ("one", "many"):
+        shutil.copytree(images, tmp_path / f"images_{name}", symlinks=True)
+    _run([gpuaug_bin, "clean", "--input", tmp_path / "images_one", "--report", tmp_path / "one.json",
+          "--csv", tmp_path / "one.csv", "--quarantine", tmp_path / "q_one", "--quiet"], check=True)
+    proc = _run([*mpirun, gpuaug_bin, "clean", "--input", tmp_path / "images_many", "--report", tmp_path / "many.json",
+                 "--csv", tmp_path / "many.csv", "--quarantine", tmp_path / "q_many", "--threads", 1, "--quiet"])
+    assert proc.returncode == 0, proc.stderr
+    one, many = json.loads((tmp_path / "one.json").read_text()), json.loads((tmp_path / "many.json").read_text())
+    for report in (one, many):
+        report.pop("input"), report["options"].pop("quarantine")
+    assert many == one and one["findings"]
+    assert (tmp_path / "many.csv").read_text() == (tmp_path / "one.csv").read_text()
+    assert tree_hash(tmp_path / "images_many") == tree_hash(tmp_path / "images_one")
+    moved = lambda q: sorted(p.relative_to(q).as_posix() for p in q.rglob("*") if p.is_file() and
+                             p.name != "gpuaug-quarantine.jsonl")
+    assert moved(tmp_path / "q_many") == moved(tmp_path / "q_one") and moved(tmp_path / "q_one")
+    assert not list(tmp_path.glob("*.journal*"))
+
+
+def test_jobs_that_combine_refuse_several_processes_without_mpi(gpuaug_bin, tmp_path, dataset):
+    """reduce, clean and stats need rank 0 to gather everybody's part: launched as several
+    processes without MPI (torchrun's variables) they refuse, saying to use mpirun, and write
+    nothing."""
     env = {**_env(), "RANK": "1", "WORLD_SIZE": "2"}
     for args in (["reduce", "--input", dataset, "--output", tmp_path / "r", "--max-side", 16],
-                 ["clean", "--input", dataset, "--report", tmp_path / "c.json"]):
+                 ["clean", "--input", dataset, "--report", tmp_path / "c.json"],
+                 ["stats", "--input", dataset, "--output", tmp_path / "s.json"]):
         proc = subprocess.run([str(gpuaug_bin), *map(str, args), "--quiet"], capture_output=True, text=True,
                               env=env, timeout=60)
-        assert proc.returncode == 1 and f"{args[0]} runs in one process" in proc.stderr, proc.stderr
-        assert not (tmp_path / "r").exists() and not (tmp_path / "c.json").exists()
+        assert proc.returncode == 1 and "launch with mpirun" in proc.stderr, proc.stderr
+    assert not (tmp_path / "r").exists() and not (tmp_path / "c.json").exists() and not (tmp_path / "s.json").exists()
 
 
 def test_bench_compare_adds_the_processes_row(gpuaug_bin, mpirun, tmp_path, dataset):
