@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
   preview_cmd->add_option("--seed", preview_seed, "Override the spec's seed");
   preview_cmd->add_option("--epoch", preview.epoch, "Epoch");
   preview_cmd->add_option("--threads", preview.threads, "CPU threads (0: all cores)");
-  preview_cmd->add_option("--device", preview.device, "cpu, cuda or cuda:N");
+  preview_cmd->add_option("--device", preview.device, "cpu, cuda or cuda:N (one GPU)");
 
   jobs::BenchOptions bench;
   auto* bench_cmd = app.add_subcommand("bench", "Decode + augment to memory and report images/s");
@@ -246,7 +246,7 @@ int main(int argc, char** argv) {
   tile_cmd->add_option("--seed", tile_seed, "Override the spec's seed");
   tile_cmd->add_option("--quality", tile.jpeg_quality, "JPEG quality")->check(CLI::Range(1, 100));
   tile_cmd->add_option("--threads", tile.threads, "CPU threads (0: all cores)");
-  tile_cmd->add_option("--device", tile.device, "cpu, cuda or cuda:N (tiles in batches on that GPU)");
+  tile_cmd->add_option("--device", tile.device, "cpu, cuda, cuda:N, cuda:N,M,... or cuda:all (tiles in batches on the GPUs)");
   tile_cmd->add_flag("--quiet", tile_quiet, "No summary");
 
   CLI11_PARSE(app, argc, argv);
