@@ -250,9 +250,10 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     });
     shares.push_back({share_name(fmt::format("cpu {} threads", pool.size())), mine.load()});
   } else {
-    // One worker per GPU, sharing the pool: each takes a batch, decodes it on the pool (nvJPEG
-    // takes the JPEGs it suits), runs it on its GPU, then encodes and writes on the pool.
-    pipeline::GpuWorkers workers(devices, codec::NvjpegDecoder::built() && spec.decode.gpu);
+    // Two workers per GPU, sharing the pool: each takes a batch, decodes it on the pool (nvJPEG
+    // takes the JPEGs it suits), runs it on its GPU, then encodes and writes on the pool; one's
+    // host work overlaps the other's kernels.
+    pipeline::GpuWorkers workers(devices, codec::NvjpegDecoder::built() && spec.decode.gpu, 2);
     const size_t batch = size_t(std::max(options.batch, 1));
     dist::ChunkQueue chunks((todo.size() + batch - 1) / batch, on_demand ? comm : nullptr);
     workers.run([&](pipeline::GpuWorker& worker) {

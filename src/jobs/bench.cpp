@@ -173,7 +173,7 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
   auto pass = [&](uint64_t epoch) {
     dist::ChunkQueue chunks(batches);
     workers.run([&](pipeline::GpuWorker& worker) {
-      WorkerState& st = states[size_t(&worker - &workers[0])];
+      WorkerState& st = states[worker.index];
       std::optional<uint64_t> b = chunks.next();
       if (b) prepare(st, *b, epoch, st.slots[0]);
       for (size_t k = 0; b; ++k) {
@@ -254,7 +254,7 @@ void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::So
   auto pass = [&](uint64_t epoch) {
     dist::ChunkQueue chunks(batches);
     workers.run([&](pipeline::GpuWorker& worker) {
-      WorkerState& st = states[size_t(&worker - &workers[0])];
+      WorkerState& st = states[worker.index];
       std::optional<uint64_t> b = chunks.next();
       if (b) plan_batch(st, *b, epoch, st.slots[0]);
       for (size_t k = 0; b; ++k) {

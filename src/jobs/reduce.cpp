@@ -455,7 +455,9 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
     std::mutex& mutex;
     std::condition_variable& changed;
     bool& stopped;
+    int unwinding = std::uncaught_exceptions();
     ~StopTurnsOnExit() {
+      if (std::uncaught_exceptions() == unwinding) return;  // it ran out of work: others go on
       {
         std::lock_guard lock(mutex);
         stopped = true;
@@ -476,9 +478,7 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
     shares.push_back({fmt::format("cpu {} threads", pool.size()), mine});
   } else {
     // Two workers per GPU: one's decode and encode on the pool overlap the other's kernels.
-    std::vector<Device> twice;
-    for (const Device& d : devices) twice.insert(twice.end(), {d, d});
-    pipeline::GpuWorkers workers(twice, codec::NvjpegDecoder::built());
+    pipeline::GpuWorkers workers(devices, codec::NvjpegDecoder::built(), 2);
     workers.run([&](pipeline::GpuWorker& worker) {
       const StopTurnsOnExit stop_turns{turn_mutex, turn_changed, turn_stopped};
       while (!stop_requested() && !workers.failed()) {

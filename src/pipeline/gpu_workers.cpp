@@ -1,6 +1,7 @@
 // GpuWorkers: executors started in parallel, work run on a thread per worker.
 #include "pipeline/gpu_workers.h"
 
+#include <algorithm>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -32,15 +33,18 @@ void on_threads(size_t n, const std::function<void(size_t)>& fn) {
 
 }  // namespace
 
-GpuWorkers::GpuWorkers(const std::vector<Device>& devices, bool with_nvjpeg) {
+GpuWorkers::GpuWorkers(const std::vector<Device>& devices, bool with_nvjpeg, int per_gpu) {
   std::map<int, int> seen;
   for (const Device& d : devices) {
     if (!d.cuda) throw Error("", "device", "GPU workers need cuda devices, not cpu");
-    auto worker = std::make_unique<GpuWorker>();
-    worker->device = d;
-    const int k = ++seen[d.index];
-    worker->name = d.name() + (k > 1 ? "#" + std::to_string(k) : "");
-    workers_.push_back(std::move(worker));
+    for (int copy = 0; copy < std::max(per_gpu, 1); ++copy) {
+      auto worker = std::make_unique<GpuWorker>();
+      worker->index = workers_.size();
+      worker->device = d;
+      const int k = ++seen[d.index];
+      worker->name = d.name() + (k > 1 ? "#" + std::to_string(k) : "");
+      workers_.push_back(std::move(worker));
+    }
   }
   on_threads(workers_.size(), [&](size_t i) {
     GpuWorker& w = *workers_[i];

@@ -18,6 +18,7 @@
 namespace gpuaug::pipeline {
 
 struct GpuWorker {
+  size_t index = 0;  // its place in GpuWorkers (for per-worker state a job keeps)
   Device device;
   std::string name;  // "cuda:0"; "cuda:0#2" for the second worker on cuda:0
   std::unique_ptr<plan::CudaExecutor> executor;
@@ -34,8 +35,10 @@ struct WorkerShare {
 class GpuWorkers {
  public:
   // Starts every worker's executor (and nvJPEG with `with_nvjpeg` where it is built) at once:
-  // each takes about a second. Errors (no such GPU) name the device.
-  GpuWorkers(const std::vector<Device>& devices, bool with_nvjpeg);
+  // each takes about a second. Errors (no such GPU) name the device. `per_gpu` workers for each
+  // listed device: jobs whose workers run each batch's host and GPU work in turn ask for two, so
+  // one's decoding and writing overlap the other's kernels.
+  GpuWorkers(const std::vector<Device>& devices, bool with_nvjpeg, int per_gpu = 1);
   ~GpuWorkers();
   GpuWorkers(const GpuWorkers&) = delete;
   GpuWorkers& operator=(const GpuWorkers&) = delete;
