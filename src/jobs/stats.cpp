@@ -394,8 +394,8 @@ StatsSummary run_stats(const StatsOptions& o) {
     }
   };
 
-  // Claims waiting for a GPU worker; the main thread runs at most a few claims per GPU ahead, so
-  // that under mpirun a process whose GPUs are slow takes fewer claims.
+  // Claims waiting for a GPU worker; under mpirun the main thread runs at most a few claims per
+  // GPU ahead, so that a process whose GPUs are slow takes fewer claims.
   struct GpuQueue {
     std::mutex mutex;
     std::condition_variable changed;
@@ -404,7 +404,9 @@ StatsSummary run_stats(const StatsOptions& o) {
     bool failed = false;  // a GPU worker failed (its error comes from gpu_work)
   } gpu_queue;
   const size_t gpu_count = use_gpu ? devices.size() : 0;
-  const size_t max_ahead = 4 * std::max<size_t>(gpu_count, 1);
+  // Alone, the CPU never waits for the GPUs (which start about a second later); with ranks to
+  // share the claims with, it runs at most a few claims per GPU ahead of them.
+  const size_t max_ahead = world.distributed() && on_demand ? 4 * std::max<size_t>(gpu_count, 1) : SIZE_MAX;
   std::future<void> gpu_work;
   std::atomic<bool> abandon{false};  // the main thread failed: the GPU workers stop too
   std::vector<pipeline::WorkerShare> shares;
