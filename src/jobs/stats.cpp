@@ -438,21 +438,28 @@ StatsSummary run_stats(const StatsOptions& o) {
             gpu_queue.claims.pop_front();
           }
           gpu_queue.changed.notify_all();
-          std::vector<size_t> members, given_back;
-          std::vector<std::vector<uint8_t>> blobs;
+          // The claim's candidates read and peeked on the pool (one thread reading them in turn
+          // kept the GPU waiting), then split into what nvJPEG takes and what it gives back.
+          std::vector<size_t> candidates, members, given_back;
           for (size_t w : claim)
-            for (size_t i : window_items(w)) {
-              if (!gpu_candidate(i)) continue;
-              std::vector<uint8_t> blob;
-              const auto info = open_sample(i, blob);
-              if (!info) continue;
-              if (codec::NvjpegDecoder::takes(blob, *info)) {
-                members.push_back(i);
-                blobs.push_back(std::move(blob));
-              } else {
-                given_back.push_back(i);
-              }
+            for (size_t i : window_items(w))
+              if (gpu_candidate(i)) candidates.push_back(i);
+          std::vector<std::vector<uint8_t>> read(candidates.size()), blobs;
+          std::vector<char> takes(candidates.size(), 0), opened(candidates.size(), 0);
+          pool.parallel_for(candidates.size(), [&](size_t k) {
+            const auto info = open_sample(candidates[k], read[k]);
+            opened[k] = info.has_value();
+            takes[k] = info && codec::NvjpegDecoder::takes(read[k], *info);
+          });
+          for (size_t k = 0; k < candidates.size(); ++k) {
+            if (!opened[k]) continue;
+            if (takes[k]) {
+              members.push_back(candidates[k]);
+              blobs.push_back(std::move(read[k]));
+            } else {
+              given_back.push_back(candidates[k]);
             }
+          }
           std::vector<codec::GpuDecodeRequest> requests;
           for (const auto& blob : blobs) requests.push_back({blob, {}});
           const auto decoded = worker.nvjpeg->decode(requests);
@@ -479,8 +486,7 @@ StatsSummary run_stats(const StatsOptions& o) {
               ws.gpu_done = true;
             }
           }
-          for (size_t w : claim)
-            for (size_t i : window_items(w)) worker.items += gpu_candidate(i);
+          worker.items += candidates.size();
         }
       });
       std::lock_guard lock(shares_mutex);
