@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import queue
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -64,6 +65,28 @@ def distributed_env(environ: Mapping[str, str] | None = None) -> tuple[int, int]
     return 0, 1
 
 
+_DEVICE = re.compile(r"cpu|cuda|cuda:all|cuda:\d{1,3}(,\d{1,3})*")
+
+
+def _devices(device: str) -> list[str]:
+    """The devices of `device`, one loader each: "cuda" is torch's current device when torch has
+    set one up (torch.cuda.set_device(local_rank), as DDP scripts do), else the launcher's local
+    rank's GPU (LOCAL_RANK, OMPI_COMM_WORLD_LOCAL_RANK or SLURM_LOCALID, modulo the GPUs); lists
+    and "cuda:all" as the command takes them (src/core/device.h)."""
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+        raise ValueError(f"device={device!r}: expected 'cpu', 'cuda', 'cuda:N', 'cuda:N,M,...' or 'cuda:all'")
+    if device == "cpu":
+        return ["cpu"]
+    torch = sys.modules.get("torch")
+    if device == "cuda" and torch is not None:
+        try:
+            if torch.cuda.is_initialized():
+                return [f"cuda:{torch.cuda.current_device()}"]
+        except (AttributeError, RuntimeError):
+            pass
+    return list(_gpuaug.process_devices(device))
+
+
 def _spec_args(spec: SpecLike) -> tuple[str | None, str]:
     """(text, name) for the core: text None means `name` is a file for it to read."""
     if isinstance(spec, (str, os.PathLike)):
@@ -106,6 +129,11 @@ class Pipeline:
         CPU threads), the chain run by the GPU, and the batch left in GPU memory — a block that
         goes back to the loader when the last tensor viewing it is dropped, so GPU memory stays
         flat. gpuaug.Error (stage "device") where there is no GPU or the build has no CUDA.
+        "cuda" under DDP is this rank's GPU: torch's current device once torch has set one up,
+        else the launcher's local rank (LOCAL_RANK, ...) modulo the GPUs. "cuda:all" or a list
+        ("cuda:0,1") yields per-device batches: batch k of an epoch is made on, and lies on,
+        device k % len(devices) (one loader a device, the CPU threads shared out among them);
+        `devices` lists them.
     schedule: {"op.param": fn(epoch, step) -> value}, evaluated for every batch before it is made
         (step = epoch * len(self) + the batch's position in the epoch, so a resumed run draws the
         same values); the value goes through set(). E.g. {"gaussian_noise.sigma": lambda e, s:
@@ -134,8 +162,7 @@ class Pipeline:
                  world_size: int | None = None, threads: int = 0, as_torch: bool | None = None,
                  prefetch: int = 2,
                  schedule: Mapping[str, Callable[[int, int], Any]] | None = None) -> None:
-        if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
-            raise ValueError(f"device={device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+        devices = _devices(device)
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size}: must be at least 1")
         env_rank, env_world = _torch_distributed() or distributed_env()
@@ -157,11 +184,18 @@ class Pipeline:
         self.drop_last = bool(drop_last)
         text, name = _spec_args(spec)
         seed = None if seed is None else int(seed)
-        if isinstance(source, (str, os.PathLike)):
-            self._core = _gpuaug.BatchLoader(text, name, seed, os.fspath(source), threads, on_error, device)
-        else:
-            paths, labels = _list_source(source)
-            self._core = _gpuaug.BatchLoader(text, name, seed, paths, labels, threads, on_error, device)
+        # One core a device: batch k of an epoch is made by core k % len(devices), on its device.
+        if len(devices) > 1 and threads == 0:
+            threads = max(1, (os.cpu_count() or 1) // len(devices))
+        self._cores = []
+        for d in devices:
+            if isinstance(source, (str, os.PathLike)):
+                self._cores.append(_gpuaug.BatchLoader(text, name, seed, os.fspath(source), threads, on_error, d))
+            else:
+                paths, labels = _list_source(source)
+                self._cores.append(_gpuaug.BatchLoader(text, name, seed, paths, labels, threads, on_error, d))
+        self._core = self._cores[0]
+        self.devices = devices
         self.seed = self._core.seed
         self.epoch = 0
         self._scheduled: dict[str, Any] = {}  # the value each schedule last set
@@ -176,15 +210,16 @@ class Pipeline:
     @property
     def skipped(self) -> int:
         """Samples left out so far because they could not be read (on_error="skip")."""
-        return self._core.skipped
+        return sum(c.skipped for c in self._cores)
 
     def stats(self) -> dict[str, int]:
         """Samples skipped and replaced so far (on_error "skip" / "replace")."""
-        return {"skipped": self._core.skipped, "replaced": self._core.replaced}
+        return {"skipped": sum(c.skipped for c in self._cores), "replaced": sum(c.replaced for c in self._cores)}
 
     def _log_failures(self) -> None:
-        for message in self._core.take_messages():
-            _log.warning("gpuaug: %s", message)
+        for core in self._cores:
+            for message in core.take_messages():
+                _log.warning("gpuaug: %s", message)
 
     def dataset_size(self) -> int:
         """Samples in the source, all ranks together."""
@@ -223,7 +258,8 @@ class Pipeline:
         Checked as the spec is (gpuaug.Error naming the op and key). Batches already made ahead
         (prefetch) keep the old value: prefetch=0, or a schedule, makes the change exact."""
         op, param = _split_param(name)
-        self._core.set(op, param, json.dumps(_plain(value)))
+        for core in self._cores:
+            core.set(op, param, json.dumps(_plain(value)))
 
     def get(self, name: str) -> Any:
         """An op's parameter as the spec now has it ("op.param"); None where the default applies."""
@@ -242,7 +278,8 @@ class Pipeline:
         batches = len(self)
         while next_batch < batches and cursor < len(order):
             self._apply_schedule(self.epoch * batches + next_batch)
-            images, labels, indices, consumed = self._core.load_from(order, cursor, self.batch_size, self.epoch)
+            core = self._cores[next_batch % len(self._cores)]
+            images, labels, indices, consumed = core.load_from(order, cursor, self.batch_size, self.epoch)
             cursor += consumed
             next_batch += 1
             if len(labels) == 0 or (self.drop_last and len(set(indices.tolist())) < self.batch_size):

@@ -24,6 +24,7 @@
 
 #include "codec/nvjpeg_decoder.h"
 #include "core/device.h"
+#include "dist/world.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
@@ -550,6 +551,14 @@ NB_MODULE(_gpuaug, m) {
     }
   });
 
+  m.def(
+      "process_devices",
+      [](const std::string& text) {
+        std::vector<std::string> names;
+        for (const Device& d : dist::process_devices(text, dist::detect_world())) names.push_back(d.name());
+        return names;
+      },
+      nb::arg("text"), "The devices of a device text for this process (the launcher's local rank picks 'cuda').");
   m.def("op_descriptors", &python::op_descriptors,
         "Every operator's descriptor: name, summary, reference, geometric, drawn, params "
         "(name, type, default, doc), in `gpuaug ops` order.");

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -360,6 +361,29 @@ def test_device_is_checked(tree: Path, has_gpu) -> None:
         # No GPU (or no CUDA in the build): the core says so, as a gpuaug.Error of stage "device".
         with pytest.raises(gpuaug.Error) as info:
             pipeline(tree, device="cuda")
+        assert info.value.stage == "device"
+
+
+def test_device_lists_and_the_local_rank(tree: Path, has_gpu, monkeypatch) -> None:
+    """Lists and cuda:all as the command takes them; "cuda" under a launcher is the local rank's
+    GPU (torch's current device instead when torch has set one up, checked on the GPU machine)."""
+    import subprocess
+
+    assert gpuaug._devices("cpu") == ["cpu"]
+    assert gpuaug._devices("cuda:0,2") == ["cuda:0", "cuda:2"]
+    for bad in ("tpu", "cuda:", "cuda:0,", "cuda:x", "cuda:0;1", 3):
+        with pytest.raises(ValueError, match="cuda:all"):
+            gpuaug._devices(bad)
+    visible = 0
+    if has_gpu:
+        visible = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout.count("GPU ")
+    for key, value in {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "3", "LOCAL_WORLD_SIZE": "4"}.items():
+        monkeypatch.setenv(key, value)
+    if "torch" not in sys.modules:
+        assert gpuaug._devices("cuda") == [f"cuda:{3 % visible if visible else 0}"]
+    if not has_gpu:
+        with pytest.raises(gpuaug.Error) as info:
+            pipeline(tree, device="cuda:all")
         assert info.value.stage == "device"
 
 
