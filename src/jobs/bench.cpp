@@ -134,6 +134,9 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
     double share = 0.0;
     double cpu_rate = 0.0, gpu_rate = 0.0;
     double kernel_ms = 0.0;
+    // Wall time of the two sides, summed over batches: preparing on the pool (header, plan, CPU
+    // decode) and launching (nvJPEG decode, then the kernels). The larger one bounds the rate.
+    double prepare_s = 0.0, nvjpeg_s = 0.0, launch_s = 0.0;
     std::vector<pipeline::PreparedImage> slots[2];
   };
   std::vector<WorkerState> states(workers.size());
@@ -155,7 +158,9 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
     });
     size_t on_cpu = 0;
     for (const auto& p : out) on_cpu += !p.decode_on_gpu;
-    if (on_cpu > 0) st.cpu_rate = on_cpu / std::max(seconds_since(start), 1e-6);
+    const double took = seconds_since(start);
+    st.prepare_s += took;
+    if (on_cpu > 0) st.cpu_rate = on_cpu / std::max(took, 1e-6);
   };
   auto launch = [&](pipeline::GpuWorker& worker, WorkerState& st, std::vector<pipeline::PreparedImage>& prepared,
                     uint64_t epoch) {
@@ -163,8 +168,11 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
     size_t on_gpu = 0;
     for (const auto& p : prepared) on_gpu += p.decode_on_gpu;
     const std::vector<plan::SampleJob> jobs = augmenter.gpu_jobs(prepared, epoch, worker.nvjpeg.get());
-    if (on_gpu > 0) st.gpu_rate = on_gpu / std::max(seconds_since(start), 1e-6);
+    const double decoded = seconds_since(start);
+    st.nvjpeg_s += decoded;
+    if (on_gpu > 0) st.gpu_rate = on_gpu / std::max(decoded, 1e-6);
     worker.executor->run(jobs, augmenter.chain().spec().output.layout);
+    st.launch_s += seconds_since(start);
     st.kernel_ms += worker.executor->last_kernel_ms();
     worker.items += prepared.size();
     return jobs.size();
@@ -189,7 +197,7 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
     });
   };
   for (int w = 0; w < options.warmup; ++w) pass(1000000 + uint64_t(w));
-  for (auto& st : states) st.kernel_ms = 0;
+  for (auto& st : states) st.kernel_ms = 0, st.prepare_s = 0, st.nvjpeg_s = 0, st.launch_s = 0;
   for (size_t w = 0; w < workers.size(); ++w) workers[w].items = 0;
   decode_ns = 0;
   produced = 0;
@@ -203,6 +211,9 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
   for (const auto& st : states) {
     result.kernel_ms += st.kernel_ms;
     result.gpu_decode_share += st.share / double(states.size());
+    result.prepare_wall_s += st.prepare_s;
+    result.nvjpeg_wall_s += st.nvjpeg_s;
+    result.launch_wall_s += st.launch_s;
   }
   result.decode_thread_s = double(decode_ns.load()) * 1e-9;
 }
@@ -353,6 +364,11 @@ std::string bench_json(const BenchResult& r) {
   j["mode"] = r.mode;
   j["decoder"] = r.decoder;
   if (r.gpu_decode_share > 0) j["gpu_decode_share"] = r.gpu_decode_share;
+  if (r.launch_wall_s > 0) {
+    j["prepare_wall_s"] = r.prepare_wall_s;
+    j["nvjpeg_wall_s"] = r.nvjpeg_wall_s;
+    j["launch_wall_s"] = r.launch_wall_s;
+  }
   j["host_rss_bytes"] = r.host_rss_bytes;
   j["host_heap_in_use_bytes"] = r.host_heap_in_use_bytes;
   if (!r.device_used_bytes.empty()) j["device_used_bytes"] = r.device_used_bytes;

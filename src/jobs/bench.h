@@ -46,6 +46,10 @@ struct BenchResult {
   double decode_thread_s = 0.0;
   double augment_thread_s = 0.0;
   double read_s = 0.0;             // reading the input files into memory, once, before timing
+  // GPU end to end, wall time summed over batches (and workers): the pool preparing batches
+  // (header, plan, CPU decode), nvJPEG decoding, and the whole launch (nvJPEG, then kernels).
+  // Each worker overlaps its preparing with its launch; the larger bounds its rate.
+  double prepare_wall_s = 0.0, nvjpeg_wall_s = 0.0, launch_wall_s = 0.0;
   // After each timed pass: this process' resident host memory, the bytes malloc has handed out
   // and not got back (glibc), and GPU memory in use (cuda).
   std::vector<size_t> host_rss_bytes, host_heap_in_use_bytes, device_used_bytes;
