@@ -210,6 +210,23 @@ std::optional<uint64_t> ChunkQueue::next() {
   return chunk < count_ ? std::optional(chunk) : std::nullopt;
 }
 
+std::vector<bool> any_rank(Communicator& comm, const std::vector<bool>& flags) {
+  std::string mine(flags.size(), '0');
+  for (size_t i = 0; i < flags.size(); ++i)
+    if (flags[i]) mine[i] = '1';
+  std::string all = mine;
+  for (const std::string& theirs : comm.gather(mine)) {
+    if (theirs.size() != all.size())
+      throw Error("", "world", fmt::format("ranks disagree on the job's size ({} and {} items)", theirs.size(), all.size()));
+    for (size_t i = 0; i < all.size(); ++i)
+      if (theirs[i] == '1') all[i] = '1';
+  }
+  all = comm.broadcast(all);
+  std::vector<bool> out(flags.size());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = all[i] == '1';
+  return out;
+}
+
 bool shares_work_on_demand(const World& world) { return world.size == 1 || (world.mpi && built_with_mpi()); }
 
 Communicator& communicator(const World& world) {

@@ -48,6 +48,10 @@ Communicator& communicator(const World& world);
 
 bool built_with_mpi();
 
+// `flags` or'ed over every rank, on every rank (a gather to rank 0, then a broadcast): what any
+// rank's journal holds, so that all ranks hand out chunks of the same list of what is left.
+std::vector<bool> any_rank(Communicator& comm, const std::vector<bool>& flags);
+
 // Chunks 0..count-1 of a job's work, taken on demand by whoever asks next: every thread of this
 // process, and with `shared` (made by every rank together, with the same count) every process of
 // the job, through the communicator's counter. So a slow GPU, process or machine takes fewer and

@@ -154,17 +154,8 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     if (entry.contains("error")) item_errors[n] = entry.at("error").get<std::string>();
     item_replaced[n] = entry.value("replaced", false);
   }
-  if (world.distributed() && on_demand) {
-    // Every rank skips what any rank's journal holds (each reports its own at the end), so all
-    // ranks hand out chunks of the same list of work.
-    nlohmann::json mine = nlohmann::json::array();
-    for (size_t n = 0; n < items.size(); ++n)
-      if (done[n]) mine.push_back(n);
-    nlohmann::json all = nlohmann::json::array();
-    for (const std::string& part : comm->gather(mine.dump()))
-      for (const auto& n : nlohmann::json::parse(part)) all.push_back(n);
-    for (const auto& n : nlohmann::json::parse(comm->broadcast(all.dump()))) done[n.get<size_t>()] = true;
-  }
+  // Every rank skips what any rank's journal holds (each reports its own at the end).
+  if (world.distributed() && on_demand) done = dist::any_rank(*comm, done);
   for (size_t n = 0; n < items.size(); ++n) summary.resumed += done[n];
   auto finish_item = [&](size_t n) {
     nlohmann::json entry{{"i", items[n].index}, {"c", items[n].copy}, {"written", item_written[n]},

@@ -447,17 +447,8 @@ CleanSummary run_clean(const CleanOptions& options) {
   }
   std::vector<bool> done(n, false);
   for (size_t i = 0; i < n; ++i) done[i] = results[i].done;
-  if (comm) {
-    // Every rank skips what any rank's journal holds (each sends its own results at the end), so
-    // all hand out chunks of the same list.
-    nlohmann::json mine = nlohmann::json::array();
-    for (size_t i = 0; i < n; ++i)
-      if (done[i]) mine.push_back(i);
-    nlohmann::json all = nlohmann::json::array();
-    for (const std::string& part : comm->gather(mine.dump()))
-      for (const auto& i : nlohmann::json::parse(part)) all.push_back(i);
-    for (const auto& i : nlohmann::json::parse(comm->broadcast(all.dump()))) done[i.get<size_t>()] = true;
-  }
+  // Every rank skips what any rank's journal holds (each sends its own results at the end).
+  if (comm) done = dist::any_rank(*comm, done);
   std::vector<size_t> todo;
   for (size_t i = 0; i < n; ++i)
     if (!done[i]) todo.push_back(i);

@@ -190,23 +190,9 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
   const size_t window_size = on_gpu ? size_t(std::max(o.batch, 1)) : size_t(pool.size()) * 8;
   std::vector<bool> sample_done(count, false);
   for (size_t i = 0; i < count; ++i) sample_done[i] = sample_entries[i].has_value();
-  if (comm) {
-    // Every rank skips what any rank's journal holds (each reports its own at the end), so all
-    // hand out units of the same list.
-    json mine = json::array();
-    if (shard_count)
-      for (size_t k = 0; k < shard_count; ++k) {
-        if (shard_done[k]) mine.push_back(k);
-      }
-    else
-      for (size_t i = 0; i < count; ++i)
-        if (sample_done[i]) mine.push_back(i);
-    json all = json::array();
-    for (const std::string& part : comm->gather(mine.dump()))
-      for (const json& n : json::parse(part)) all.push_back(n);
-    for (const json& n : json::parse(comm->broadcast(all.dump())))
-      (shard_count ? shard_done[n.get<size_t>()] : sample_done[n.get<size_t>()]) = true;
-  }
+  // Every rank skips what any rank's journal holds (each reports its own at the end).
+  if (comm && shard_count) shard_done = dist::any_rank(*comm, shard_done);
+  if (comm && !shard_count) sample_done = dist::any_rank(*comm, sample_done);
   std::vector<size_t> todo;       // samples (mirror tree, --shard-size)
   std::vector<size_t> todo_shards;  // --shards N
   if (shard_count) {

@@ -270,17 +270,8 @@ StatsSummary run_stats(const StatsOptions& o) {
     window_done[entry.at("window").get<size_t>()] = true;
   };
   for (const json& entry : journal.previous()) absorb(entry);
-  if (world.distributed() && on_demand) {
-    // Every rank skips the windows any rank's journal holds (each reports its own at the end), so
-    // all hand out claims of the same list.
-    json mine = json::array();
-    for (size_t w = 0; w < windows; ++w)
-      if (window_done[w]) mine.push_back(w);
-    json all = json::array();
-    for (const std::string& part : comm.gather(mine.dump()))
-      for (const json& w : json::parse(part)) all.push_back(w);
-    for (const json& w : json::parse(comm.broadcast(all.dump()))) window_done[w.get<size_t>()] = true;
-  }
+  // Every rank skips the windows any rank's journal holds (each reports its own at the end).
+  if (world.distributed() && on_demand) window_done = dist::any_rank(comm, window_done);
   for (size_t w = 0; w < windows; ++w)
     if (window_done[w]) summary.resumed += std::min(count, (w + 1) * kWindow) - w * kWindow;
 
