@@ -1,8 +1,11 @@
-// detect_world: which launcher's variables win, local sizes, malformed values, and the
-// communicator for one process (gather returns what it was given).
+// detect_world: which launcher's variables win, local sizes and ranks, malformed values, and the
+// communicator for one process (gather returns what it was given); chunks on demand go out once each.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
+#include <vector>
 
 #include "../common/references.h"
 #include "dist/communicator.h"
@@ -116,6 +119,36 @@ TEST_F(WorldTest, JobsForOneProcessRefuseSeveral) {
   EXPECT_EQ(e.stage(), "world");
   EXPECT_NE(e.cause().find("reduce runs in one process"), std::string::npos) << e.cause();
   EXPECT_NE(e.cause().find("RANK, WORLD_SIZE"), std::string::npos) << e.cause();
+}
+
+}  // namespace
+}  // namespace gpuaug::dist
+
+namespace gpuaug::dist {
+namespace {
+
+// Work on demand within a process: every chunk goes out exactly once, whoever asks.
+TEST(ChunkQueue, EveryChunkOnceAcrossThreads) {
+  constexpr uint64_t kChunks = 10000;
+  ChunkQueue queue(kChunks);
+  std::vector<std::atomic<int>> taken(kChunks);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      while (const auto c = queue.next()) taken[*c].fetch_add(1);
+    });
+  for (auto& t : threads) t.join();
+  for (uint64_t c = 0; c < kChunks; ++c) ASSERT_EQ(taken[c].load(), 1) << c;
+  EXPECT_FALSE(queue.next().has_value());
+  ChunkQueue empty(0);
+  EXPECT_FALSE(empty.next().has_value());
+}
+
+TEST(AnyRank, OneProcessKeepsItsFlags) {
+  World one;
+  const std::vector<bool> flags{true, false, false, true};
+  EXPECT_EQ(any_rank(communicator(one), flags), flags);
+  EXPECT_TRUE(shares_work_on_demand(one));
 }
 
 }  // namespace
