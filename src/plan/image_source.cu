@@ -11,7 +11,8 @@ namespace gpuaug::plan {
 namespace {
 
 // One thread a pixel; images along grid y (striding past the grid's 65535 limit).
-__global__ void to_rgb_kernel(const StridedImage* images, const size_t* offsets, int count, uint8_t* out) {
+__global__ void to_rgb_kernel(const StridedImage* images, const size_t* offsets, int count,
+                              uint8_t* out) {
   for (int n = blockIdx.y; n < count; n += gridDim.y) {
     const StridedImage& s = images[n];
     const int64_t pixel = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -66,14 +67,20 @@ std::vector<const uint8_t*> DeviceRgbSources::prepare(std::span<const StridedIma
   m.converted.reserve(std::max<size_t>(bytes, 1), stream);
   m.descriptors.reserve(convert.size() * sizeof(StridedImage), stream);
   m.offsets.reserve(offsets.size() * sizeof(size_t), stream);
-  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.descriptors.get(), convert.data(), convert.size() * sizeof(StridedImage),
-                                    cudaMemcpyHostToDevice, stream), "upload");
-  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.offsets.get(), offsets.data(), offsets.size() * sizeof(size_t),
-                                    cudaMemcpyHostToDevice, stream), "upload");
+  GPUAUG_CUDA_CHECK(
+      cudaMemcpyAsync(m.descriptors.get(), convert.data(), convert.size() * sizeof(StridedImage),
+                      cudaMemcpyHostToDevice, stream),
+      "upload");
+  GPUAUG_CUDA_CHECK(
+      cudaMemcpyAsync(m.offsets.get(), offsets.data(), offsets.size() * sizeof(size_t),
+                      cudaMemcpyHostToDevice, stream),
+      "upload");
   constexpr int kThreads = 256;
-  const dim3 grid(unsigned((max_pixels + kThreads - 1) / kThreads), unsigned(std::min<size_t>(convert.size(), 65535)));
-  to_rgb_kernel<<<grid, kThreads, 0, stream>>>(m.descriptors.as<StridedImage>(), m.offsets.as<size_t>(),
-                                               int(convert.size()), m.converted.as<uint8_t>());
+  const dim3 grid(unsigned((max_pixels + kThreads - 1) / kThreads),
+                  unsigned(std::min<size_t>(convert.size(), 65535)));
+  to_rgb_kernel<<<grid, kThreads, 0, stream>>>(m.descriptors.as<StridedImage>(),
+                                               m.offsets.as<size_t>(), int(convert.size()),
+                                               m.converted.as<uint8_t>());
   GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
   m.stream.synchronize();
   for (size_t k = 0; k < which.size(); ++k) out[which[k]] = m.converted.as<uint8_t>() + offsets[k];

@@ -28,7 +28,8 @@ struct StridedImage {
 // Channel c (0..2) of pixel (x, y) as RGB: a gray image gives its value to all three, as the
 // decoders expand gray files (png_set_gray_to_rgb). One source for the CPU copy and the kernel.
 GPUAUG_HD_INLINE uint8_t rgb_value(const StridedImage& s, int x, int y, int c) {
-  return s.data[int64_t(y) * s.stride_y + int64_t(x) * s.stride_x + int64_t(s.channels == 1 ? 0 : c) * s.stride_c];
+  return s.data[int64_t(y) * s.stride_y + int64_t(x) * s.stride_x +
+                int64_t(s.channels == 1 ? 0 : c) * s.stride_c];
 }
 
 // Whether the CPU executor reads `s` in place: interleaved RGB, rows a non-negative stride apart.
