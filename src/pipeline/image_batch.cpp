@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -101,8 +102,18 @@ void run_images_gpu(std::span<const plan::StridedImage> images, const ImageBatch
     job.device_width = s.width;
     job.device_height = s.height;
   }
-  const plan::OutputTarget target{out, out_bytes};
-  executor.run(jobs, batch.layout, &target);
+  // The executor's grid holds one sample per block row, at most 65535 of them a launch.
+  constexpr size_t kRowsPerRun = 65535;
+  const size_t row_bytes = batch.sample_bytes();
+  if (out_bytes < batch.rows() * row_bytes)
+    throw Error("", "functional", "internal: the output block is smaller than the batch");
+  for (size_t first = 0; first < jobs.size(); first += kRowsPerRun) {
+    const size_t count = std::min(kRowsPerRun, jobs.size() - first);
+    const plan::OutputTarget target{static_cast<std::byte*>(out) + first * row_bytes,
+                                    count * row_bytes};
+    executor.run(std::span<const plan::SampleJob>(jobs).subspan(first, count), batch.layout,
+                 &target);
+  }
 }
 
 }  // namespace gpuaug::pipeline
