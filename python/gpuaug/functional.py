@@ -140,7 +140,7 @@ def _hand_back(out: Any, like: Any) -> Any:
     if isinstance(like, np.ndarray):
         try:
             return np.from_dlpack(out)
-        except BufferError:  # bfloat16: numpy has no such dtype
+        except (BufferError, RuntimeError, TypeError):  # bfloat16, which numpy lacks (numpy 2.x: RuntimeError)
             return out
     return out
 

@@ -244,6 +244,18 @@ def test_thread_count_does_not_change_the_bytes() -> None:
         F.set_threads(-1)
 
 
+def test_numpy_in_numpy_out_except_bfloat16() -> None:
+    x = batch(2, 17, 19)
+    half = F.to_dtype(x, dtype="float16", seed=0)
+    assert isinstance(half, np.ndarray) and half.dtype == np.float16
+    np.testing.assert_array_equal(half, (x * np.float32(1 / 255)).astype(np.float16))
+    brain = F.to_dtype(x, dtype="bfloat16", seed=0)  # numpy has no bfloat16: the DLPack array
+    assert not isinstance(brain, np.ndarray) and hasattr(brain, "__dlpack__")
+    # Read-only and broadcast (stride 0) inputs are read, never written.
+    broadcast = np.broadcast_to(x[:1], (3, *x.shape[1:]))
+    np.testing.assert_array_equal(F.horizontal_flip(broadcast, p=1.0, seed=0), broadcast[..., ::-1])
+
+
 def test_the_result_owns_its_memory() -> None:
     x = batch(2, 32, 24)
     out = F.resize(x, size=[8, 8], seed=0)
