@@ -204,7 +204,16 @@ def _make_function(d: dict[str, Any]) -> Callable[..., Any]:
         raise RuntimeError(f"op {name}: parameter {', '.join(sorted(clash))} collides with gpuaug.functional's "
                            "own keywords; rename it in the descriptor")
 
-    def function(images: Any, /, **kwargs: Any) -> Any:
+    # The op's parameters may also come by position, in the descriptor's order, which is
+    # torchvision's (F.resize(img, size), RandomResizedCrop(size, scale, ratio)).
+    def function(images: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if len(args) > len(known):
+            raise TypeError(f"{name}() takes {len(known)} parameters after the images ({', '.join(known)}), "
+                            f"{len(args)} given")
+        for key, value in zip(known, args):
+            if key in kwargs:
+                raise TypeError(f"{name}(): {key} given by position and by name")
+            kwargs[key] = value
         options = {k: kwargs.pop(k) for k in _OPTIONS if k in kwargs}
         unknown = sorted(set(kwargs) - set(known))
         if unknown:
@@ -213,7 +222,7 @@ def _make_function(d: dict[str, Any]) -> Callable[..., Any]:
         return augment(images, [cls(**kwargs)], **options)
 
     parameters = [inspect.Parameter("images", inspect.Parameter.POSITIONAL_ONLY, annotation="Any")]
-    parameters += [inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=p.default,
+    parameters += [inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=p.default,
                                      annotation=p.annotation)
                    for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"]
     parameters += [p for p in inspect.signature(augment).parameters.values() if p.name in _OPTIONS]
@@ -221,7 +230,8 @@ def _make_function(d: dict[str, Any]) -> Callable[..., Any]:
     function.__name__ = function.__qualname__ = name
     function.__module__ = __name__
     function.__doc__ = (f"{cls.__doc__}\n\nApplied per image as augment(images, [ops.{cls.__name__}(...)]) "
-                        f"applies it.\n{_OPTIONS_DOC}")
+                        "applies it; the parameters by name, or by position in the order above.\n"
+                        f"{_OPTIONS_DOC}")
     return function
 
 

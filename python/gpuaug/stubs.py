@@ -98,7 +98,7 @@ def render_functional() -> str:
     for d in DESCRIPTORS:
         params: list[Any] = d["params"]
         args = "".join(f"{p['name']}: {annotation(p['type'])} = ..., " for p in params)
-        lines += ["", f"def {d['name']}(images: Any, /, *, {args}{_OPTION_ARGS}) -> Any:",
+        lines += ["", f"def {d['name']}(images: Any, /, {args}*, {_OPTION_ARGS}) -> Any:",
                   f'    """{d["summary"]}."""']
     return "\n".join(lines) + "\n"
 

@@ -300,6 +300,18 @@ def test_a_list_whose_outputs_differ_in_shape_says_how_to_fix_it() -> None:
     assert F.resize(images, size=[8, 8], seed=0).shape == (2, 8, 8, 3)
 
 
+def test_op_parameters_by_position_in_torchvisions_order() -> None:
+    x = batch(3, 32, 24)
+    np.testing.assert_array_equal(F.resize(x, [8, 9], "bicubic", seed=0),
+                                  F.resize(x, size=[8, 9], interpolation="bicubic", seed=0))
+    np.testing.assert_array_equal(F.random_resized_crop(x, 10, (0.5, 1.0), seed=1),
+                                  F.random_resized_crop(x, size=10, scale=(0.5, 1.0), seed=1))
+    with pytest.raises(TypeError, match=r"horizontal_flip\(\) takes 1 parameters after the images \(p\), 2 given"):
+        F.horizontal_flip(x, 0.5, 0.7)
+    with pytest.raises(TypeError, match="size given by position and by name"):
+        F.resize(x, 8, size=8)
+
+
 def test_op_parameter_errors_come_from_the_op() -> None:
     with pytest.raises(TypeError, match=r"resize\(\): unknown parameter sise"):
         F.resize(batch(), sise=3)
@@ -316,6 +328,8 @@ def test_one_function_per_op_with_the_descriptors_signature_and_docs() -> None:
         fn = getattr(F, d["name"])
         params = inspect.signature(fn).parameters
         assert list(params)[0] == "images" and params["images"].kind is inspect.Parameter.POSITIONAL_ONLY
+        assert all(params[p["name"]].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in d["params"])
+        assert all(params[o].kind is inspect.Parameter.KEYWORD_ONLY for o in F._OPTIONS)
         assert [p for p in params if p != "images"] == [p["name"] for p in d["params"]] + list(F._OPTIONS)
         for p in d["params"]:
             assert params[p["name"]].default == p["default"]
