@@ -27,7 +27,7 @@ from ._gpuaug import Error
 
 _log = logging.getLogger("gpuaug")
 
-__all__ = ["Error", "Pipeline", "ops", "distributed_env", "__version__"]
+__all__ = ["Error", "Pipeline", "ops", "functional", "distributed_env", "__version__"]
 __version__ = _gpuaug.__version__
 
 SpecLike = Union[str, os.PathLike, Mapping[str, Any], Sequence["ops.Op"]]
@@ -397,3 +397,7 @@ def _list_source(items: Sequence[Any]) -> tuple[list[str], list[int]]:
     if labels and len(labels) != len(paths):
         raise ValueError("source: give every item a label, or none")
     return paths, labels
+
+
+# Last: gpuaug.functional reads this module's spec conversion (_spec_args).
+from . import functional  # noqa: E402

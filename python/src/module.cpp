@@ -14,6 +14,7 @@
 #include <cstring>
 #include <new>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,9 +33,11 @@
 #include "data/source.h"
 #include "ops/registry.h"
 #include "pipeline/augmenter.h"
+#include "pipeline/image_batch.h"
 #include "pipeline/on_error.h"
 #include "pipeline/spec.h"
 #include "plan/cuda_executor.h"
+#include "plan/image_source.h"
 
 namespace nb = nanobind;
 
@@ -525,6 +528,277 @@ data::Source list_source(const std::vector<std::string>& paths,
   return source;
 }
 
+// The name of a DLPack dtype for errors ("float32", "int64", "bool").
+std::string dlpack_dtype_name(const nb::dlpack::dtype& t) {
+  using Code = nb::dlpack::dtype_code;
+  std::string kind;
+  switch (static_cast<Code>(t.code)) {
+    case Code::Int:
+      kind = "int";
+      break;
+    case Code::UInt:
+      kind = "uint";
+      break;
+    case Code::Float:
+      kind = "float";
+      break;
+    case Code::Bfloat:
+      kind = "bfloat";
+      break;
+    case Code::Complex:
+      kind = "complex";
+      break;
+    case Code::Bool:
+      return "bool";
+    default:
+      return fmt::format("DLPack type code {} of {} bits", t.code, t.bits);
+  }
+  return fmt::format("{}{}{}", kind, t.bits, t.lanes > 1 ? fmt::format("x{}", t.lanes) : "");
+}
+
+std::string shape_text(const nb::ndarray<nb::ro>& a) {
+  std::string out = "(";
+  for (size_t i = 0; i < a.ndim(); ++i) out += fmt::format("{}{}", i ? ", " : "", a.shape(i));
+  return out + (a.ndim() == 1 ? ",)" : ")");
+}
+
+// gpuaug.functional's core: a spec run over uint8 arrays the caller already has (numpy, torch;
+// host or CUDA), each image drawn as the dataset sample of its index (pipeline/image_batch.h),
+// the result handed out through DLPack as the loader's batches are: host memory of its own, or
+// a DeviceSlots block on the input's GPU. Host runs make a pool per call (no threads outlive
+// a call, so a process forked after one, as DataLoader workers are, is safe); each GPU keeps
+// an executor, its blocks and a converter, used by one call at a time.
+class ArrayAugmenter {
+ public:
+  explicit ArrayAugmenter(int threads) : threads_(threads) {}
+
+  // `arrays`: one 4-D batch (`batched`) or a list of 3-D images; `layout` NCHW, NHWC (or CHW,
+  // HWC) or "" to infer it from where the dimension of 1 or 3 channels is. `indices` empty:
+  // image i is sample i. The output follows the input's layout unless the spec names one.
+  nb::ndarray<nb::array_api> run(const std::optional<std::string>& spec_text,
+                                 const std::string& spec_name, uint64_t seed, uint64_t epoch,
+                                 const std::vector<int64_t>& indices,
+                                 const std::vector<nb::ndarray<nb::ro>>& arrays, bool batched,
+                                 const std::string& layout) {
+    pipeline::Spec spec =
+        spec_text ? pipeline::parse_spec(*spec_text, spec_name) : pipeline::load_spec(spec_name);
+    spec.seed = seed;
+    const pipeline::Augmenter augmenter(spec);
+    const Input input = read_input(arrays, batched, layout);
+    std::vector<uint64_t> sample_indices;
+    for (const int64_t i : indices) {
+      if (i < 0)
+        throw Error("", "functional",
+                    fmt::format("index {}: indices are dataset positions, 0 or more", i));
+      sample_indices.push_back(uint64_t(i));
+    }
+    const Layout out_layout = spec.output.layout_given ? spec.output.layout : input.layout;
+    pipeline::ImageBatchPlan batch;
+    {
+      nb::gil_scoped_release released;
+      batch = pipeline::plan_images(augmenter, input.images, sample_indices, epoch, out_layout);
+    }
+    if (input.images.empty()) {
+      // An empty batch still has the shape the chain gives its images' size.
+      const std::vector<plan::StridedImage> probe = {input.probe};
+      const pipeline::ImageBatchPlan shaped =
+          pipeline::plan_images(augmenter, probe, {}, epoch, out_layout);
+      batch.dtype = shaped.dtype, batch.channels = shaped.channels;
+      batch.height = shaped.height, batch.width = shaped.width;
+    }
+    const size_t bytes = batch.rows() * batch.sample_bytes();
+    std::vector<size_t> dims{batch.rows()};
+    if (out_layout == Layout::kHWC)
+      dims.insert(dims.end(), {size_t(batch.height), size_t(batch.width), size_t(batch.channels)});
+    else
+      dims.insert(dims.end(), {size_t(batch.channels), size_t(batch.height), size_t(batch.width)});
+
+    if (input.device < 0) {
+      auto memory = std::make_unique<BatchMemory>(bytes);
+      {
+        nb::gil_scoped_release released;
+        const size_t wanted = threads_ > 0 ? size_t(threads_) : size_t(hardware_threads());
+        ThreadPool pool(int(std::max<size_t>(1, std::min(wanted, batch.rows()))));
+        pipeline::run_images_cpu(input.images, batch, pool, memory->data);
+      }
+      std::byte* data = memory->data;
+      nb::capsule owner(memory.get(),
+                        [](void* p) noexcept { delete static_cast<BatchMemory*>(p); });
+      memory.release();
+      return nb::ndarray<nb::array_api>(data, dims.size(), dims.data(), owner, nullptr,
+                                        dlpack_dtype(batch.dtype), nb::device::cpu::value);
+    }
+    Gpu& gpu = gpu_for(input.device);
+    std::shared_ptr<void> block;
+    {
+      std::unique_lock<std::mutex> lock(gpu.mutex, std::defer_lock);
+      nb::gil_scoped_release released;
+      lock.lock();
+      block = gpu.slots.take(bytes);
+      pipeline::run_images_gpu(input.images, batch, gpu.executor, gpu.sources, block.get(), bytes);
+    }
+    void* data = block.get();
+    auto held = std::make_unique<std::shared_ptr<void>>(std::move(block));
+    nb::capsule owner(held.get(),
+                      [](void* p) noexcept { delete static_cast<std::shared_ptr<void>*>(p); });
+    held.release();
+    return nb::ndarray<nb::array_api>(data, dims.size(), dims.data(), owner, nullptr,
+                                      dlpack_dtype(batch.dtype), nb::device::cuda::value,
+                                      input.device);
+  }
+
+ private:
+  struct Input {
+    std::vector<plan::StridedImage> images;
+    plan::StridedImage probe;  // the image size of an empty batch
+    Layout layout = Layout::kCHW;
+    int device = -1;  // -1: host memory
+  };
+
+  struct Gpu {
+    explicit Gpu(int device) : executor(device), slots(device), sources(device) {}
+    plan::CudaExecutor executor;
+    plan::DeviceSlots slots;
+    plan::DeviceRgbSources sources;
+    std::mutex mutex;
+  };
+
+  Gpu& gpu_for(int device) {
+    const std::lock_guard lock(gpus_mutex_);
+    std::unique_ptr<Gpu>& gpu = gpus_[device];
+    if (!gpu) gpu = std::make_unique<Gpu>(device);
+    return *gpu;
+  }
+
+  // The images of a batch or list, checked: uint8, 3-D images (4-D batches), 1 or 3 channels,
+  // one device; the layout given or inferred.
+  static Input read_input(const std::vector<nb::ndarray<nb::ro>>& arrays, bool batched,
+                          const std::string& layout) {
+    if (arrays.empty())
+      throw Error("", "functional", "no images: pass a batch array or a non-empty list of images");
+    const size_t first_dim = batched ? 1 : 0;
+    for (size_t k = 0; k < arrays.size(); ++k) {
+      const nb::ndarray<nb::ro>& a = arrays[k];
+      const std::string what = batched ? "the batch" : fmt::format("image {}", k);
+      if (batched && a.ndim() != 4)
+        throw Error(
+            "", "functional",
+            fmt::format(
+                "the batch has shape {}: a batch is 4-D, (N, C, H, W) or (N, H, W, C); give one "
+                "image as x[None], or images of different sizes as a list",
+                shape_text(a)));
+      if (!batched && a.ndim() != 3)
+        throw Error(
+            "", "functional",
+            fmt::format(
+                "image {} has shape {}: each image of a list is 3-D, (C, H, W) or (H, W, C)", k,
+                shape_text(a)));
+      const nb::dlpack::dtype t = a.dtype();
+      if (t != nb::dtype<uint8_t>())
+        throw Error(
+            "", "functional",
+            fmt::format(
+                "{} is {}: gpuaug.functional takes uint8 images (0..255), as the pipeline "
+                "decodes them; convert a [0, 1] float image with (x * 255).round().clamp(0, 255) "
+                "to uint8 first (it is not converted here, which could lose values)",
+                what, dlpack_dtype_name(t)));
+    }
+    Input input;
+    // Layout: given, or the one of CHW and HWC whose channel dimension is 1 or 3 in every array.
+    bool chw = false;
+    if (layout == "NCHW" || layout == "CHW") {
+      chw = true;
+    } else if (layout == "NHWC" || layout == "HWC") {
+      chw = false;
+    } else if (layout.empty()) {
+      bool fits_chw = true, fits_hwc = true;
+      for (const nb::ndarray<nb::ro>& a : arrays) {
+        const auto channels_like = [](size_t n) { return n == 1 || n == 3; };
+        fits_chw = fits_chw && channels_like(a.shape(first_dim));
+        fits_hwc = fits_hwc && channels_like(a.shape(first_dim + 2));
+      }
+      const std::string shape = shape_text(arrays.front());
+      const std::string names = batched ? "'NCHW' or 'NHWC'" : "'CHW' or 'HWC'";
+      if (fits_chw && fits_hwc)
+        throw Error(
+            "", "functional",
+            fmt::format(
+                "shape {} has 1 or 3 in both channel positions; pass layout={} to say which", shape,
+                names));
+      if (!fits_chw && !fits_hwc)
+        throw Error(
+            "", "functional",
+            fmt::format(
+                "shape {} has neither 1 nor 3 channels first or last; gpuaug takes gray (1) or RGB "
+                "(3) images (pass layout={} to name the channel dimension)",
+                shape, names));
+      chw = fits_chw;
+    } else {
+      throw Error("", "functional",
+                  fmt::format("layout '{}': expected NCHW or NHWC (CHW or HWC for a list), or "
+                              "None to infer it",
+                              layout));
+    }
+    input.layout = chw ? Layout::kCHW : Layout::kHWC;
+    const size_t c_dim = first_dim + (chw ? 0 : 2), y_dim = first_dim + (chw ? 1 : 0),
+                 x_dim = first_dim + (chw ? 2 : 1);
+    for (size_t k = 0; k < arrays.size(); ++k) {
+      const nb::ndarray<nb::ro>& a = arrays[k];
+      int device = -1;
+      if (a.device_type() == nb::device::cuda::value)
+        device = a.device_id();
+      else if (a.device_type() != nb::device::cpu::value &&
+               a.device_type() != nb::device::cuda_host::value)
+        throw Error(
+            "", "functional",
+            fmt::format("{} is in memory of DLPack device type {}: gpuaug takes CPU or "
+                        "CUDA arrays",
+                        batched ? "the batch" : fmt::format("image {}", k), a.device_type()));
+      if (k == 0)
+        input.device = device;
+      else if (device != input.device)
+        throw Error(
+            "", "functional",
+            fmt::format("image {} is on {}, image 0 on {}: a list's images share a device", k,
+                        device < 0 ? "the CPU" : fmt::format("cuda:{}", device),
+                        input.device < 0 ? "the CPU" : fmt::format("cuda:{}", input.device)));
+      const size_t channels = a.shape(c_dim);
+      if (channels != 1 && channels != 3)
+        throw Error(
+            "", "functional",
+            fmt::format(
+                "{} has shape {}, {} channels as {}: gpuaug takes gray (1) or RGB (3) images",
+                batched ? "the batch" : fmt::format("image {}", k), shape_text(a), channels,
+                batched ? (chw ? "NCHW" : "NHWC") : (chw ? "CHW" : "HWC")));
+      if (a.shape(y_dim) > size_t(INT32_MAX) || a.shape(x_dim) > size_t(INT32_MAX))
+        throw Error("", "functional", fmt::format("shape {} is too large", shape_text(a)));
+      plan::StridedImage s;
+      s.data = static_cast<const uint8_t*>(a.data());
+      s.channels = int(channels);
+      s.height = int(a.shape(y_dim));
+      s.width = int(a.shape(x_dim));
+      s.stride_c = a.stride(c_dim);
+      s.stride_y = a.stride(y_dim);
+      s.stride_x = a.stride(x_dim);
+      if (!batched) {
+        input.images.push_back(s);
+        continue;
+      }
+      input.probe = s;
+      for (size_t n = 0; n < a.shape(0); ++n) {
+        plan::StridedImage image = s;
+        image.data = s.data + int64_t(n) * a.stride(0);
+        input.images.push_back(image);
+      }
+    }
+    return input;
+  }
+
+  int threads_;
+  std::mutex gpus_mutex_;
+  std::map<int, std::unique_ptr<Gpu>> gpus_;
+};
+
 }  // namespace
 }  // namespace gpuaug::python
 
@@ -601,4 +875,13 @@ NB_MODULE(_gpuaug, m) {
            nb::arg("world_size"), nb::arg("drop_last"))
       .def("load_from", &BatchLoader::load_from, nb::arg("order"), nb::arg("start"), nb::arg("count"),
            nb::arg("epoch"));
+
+  nb::class_<python::ArrayAugmenter>(m, "ArrayAugmenter")
+      .def(nb::init<int>(), nb::arg("threads") = 0)
+      .def("run", &python::ArrayAugmenter::run, nb::arg("spec_text").none(), nb::arg("spec_name"),
+           nb::arg("seed"), nb::arg("epoch"), nb::arg("indices"), nb::arg("arrays"),
+           nb::arg("batched"), nb::arg("layout"),
+           "A spec over uint8 arrays in memory (gpuaug.functional): one 4-D batch or a list of 3-D "
+           "images, "
+           "each drawn as the dataset sample of its index; a new array on the input's device.");
 }

@@ -58,8 +58,8 @@ void axis_affine(const Axis& axis, int cur, double& gain, double& offset) {
 
 }  // namespace
 
-SampleFold::SampleFold(int source_width, int source_height)
-    : cur_w_(source_width), cur_h_(source_height) {
+SampleFold::SampleFold(int source_width, int source_height, int source_channels)
+    : cur_w_(source_width), cur_h_(source_height), channels_(source_channels) {
   geometry_.x.hi = geometry_.x.valid_hi = source_width;
   geometry_.y.hi = geometry_.y.valid_hi = source_height;
 }

@@ -99,7 +99,9 @@ struct FoldResult {
 // Operators call these in chain order; each updates the geometry or appends a pixel step.
 class SampleFold {
  public:
-  SampleFold(int source_width, int source_height);
+  // A 1-channel source is a gray image (its value in all three of the executors' RGB source
+  // channels): the pixel program treats it as torchvision treats a 1-channel tensor.
+  SampleFold(int source_width, int source_height, int source_channels = 3);
 
   int width() const { return cur_w_; }
   int height() const { return cur_h_; }

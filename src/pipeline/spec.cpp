@@ -177,6 +177,7 @@ Spec parse_spec(const std::string& text, const std::string& name) {
         const auto layout = parse_layout(name_of(name, output["layout"], "output.layout"));
         if (!layout) fail(name, output["layout"], "output.layout: expected HWC or CHW");
         spec.output.layout = *layout;
+        spec.output.layout_given = true;
       }
     }
   } catch (const YAML::Exception& e) {

@@ -29,6 +29,8 @@ struct DecodeOptions {
 
 struct OutputOptions {
   Layout layout = Layout::kCHW;
+  // The spec names output.layout (the functional API follows the input's layout otherwise).
+  bool layout_given = false;
 };
 
 struct Spec {
