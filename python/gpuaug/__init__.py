@@ -140,6 +140,9 @@ class Pipeline:
         min(0.1, s / 1000)}.
     prefetch: batches made ahead on a background thread while the loop uses the current one
         (0: made when asked for). Same batches either way; state_dict counts what was handed out.
+    record: keep each batch's drawn parameters: after a batch is handed out, `records` holds one
+        dict a row, as `gpuaug augment --record` writes them (file, index, epoch, copy, ops with
+        the values used, those a schedule or set() gave included).
     as_torch: images as torch tensors (torch.from_dlpack: no copy, same memory). None (the
         default): when torch is already imported, so a training script gets tensors and a numpy
         user the DLPack array; True imports torch; False never converts.
@@ -161,7 +164,8 @@ class Pipeline:
                  on_error: str = "raise", rank: int | None = None,
                  world_size: int | None = None, threads: int = 0, as_torch: bool | None = None,
                  prefetch: int = 2,
-                 schedule: Mapping[str, Callable[[int, int], Any]] | None = None) -> None:
+                 schedule: Mapping[str, Callable[[int, int], Any]] | None = None,
+                 record: bool = False) -> None:
         devices = _devices(device)
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size}: must be at least 1")
@@ -177,6 +181,8 @@ class Pipeline:
         if prefetch < 0:
             raise ValueError(f"prefetch={prefetch}: must be 0 or more")
         self.prefetch = int(prefetch)
+        self.record = bool(record)
+        self.records: list[dict[str, Any]] = []
         self.schedule = dict(schedule or {})
         for name in self.schedule:
             _split_param(name)  # "op.param" names, checked here
@@ -279,12 +285,13 @@ class Pipeline:
         while next_batch < batches and cursor < len(order):
             self._apply_schedule(self.epoch * batches + next_batch)
             core = self._cores[next_batch % len(self._cores)]
-            images, labels, indices, consumed = core.load_from(order, cursor, self.batch_size, self.epoch)
+            images, labels, indices, consumed, records = core.load_from(order, cursor, self.batch_size,
+                                                                        self.epoch, self.record)
             cursor += consumed
             next_batch += 1
             if len(labels) == 0 or (self.drop_last and len(set(indices.tolist())) < self.batch_size):
                 return  # every remaining sample failed, or a short last batch that drop_last drops
-            yield images, labels, indices, next_batch, cursor
+            yield images, labels, indices, records, next_batch, cursor
 
     def __iter__(self) -> Iterator[tuple[Any, Any, Any]]:
         torch = self._torch()
@@ -292,8 +299,9 @@ class Pipeline:
         if self.prefetch > 0:
             source = _Prefetcher(source, self.prefetch)
         try:
-            for images, labels, indices, next_batch, cursor in source:
+            for images, labels, indices, records, next_batch, cursor in source:
                 self._next_batch, self._cursor = next_batch, cursor
+                self.records = [json.loads(line) for line in records] if self.record else []
                 self._log_failures()
                 yield (torch.from_dlpack(images) if torch is not None else images), labels, indices
         finally:

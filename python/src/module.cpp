@@ -35,6 +35,7 @@
 #include "pipeline/augmenter.h"
 #include "pipeline/image_batch.h"
 #include "pipeline/on_error.h"
+#include "pipeline/record.h"
 #include "pipeline/spec.h"
 #include "plan/cuda_executor.h"
 #include "plan/image_source.h"
@@ -248,9 +249,12 @@ class BatchLoader {
   // replaced, or (skip) left out and the next one in the order taken instead, so that batches
   // stay full. Returns (images, labels, indices, consumed): consumed is how far along the
   // order the batch reached.
-  nb::tuple load_from(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch) {
+  // With `record`, a sixth element: each row's drawn parameters as a --record line (JSON text),
+  // the values this batch used (a schedule's included).
+  nb::tuple load_from(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch,
+                      bool record = false) {
     const auto lock = lock_batches();
-    if (gpu_) return load_from_gpu(order, start, count, epoch);
+    if (gpu_) return load_from_gpu(order, start, count, epoch, record);
     std::vector<Row> rows;
     size_t consumed = 0, have = 0;
     while (have < count && start + consumed < order.size()) {
@@ -261,7 +265,11 @@ class BatchLoader {
       consumed += take;
     }
     nb::tuple out = batch(rows);
-    return nb::make_tuple(out[0], out[1], out[2], consumed);
+    std::vector<std::string> records;
+    if (record)
+      for (const Row& row : rows)
+        for (const pipeline::AugmentedSample& s : row.samples) records.push_back(record_text(row.index, s.plan, epoch));
+    return nb::make_tuple(out[0], out[1], out[2], consumed, records);
   }
 
  private:
@@ -277,6 +285,12 @@ class BatchLoader {
     nb::gil_scoped_release released;
     lock.lock();
     return lock;
+  }
+
+  std::string record_text(uint64_t index, const pipeline::SamplePlan& plan, uint64_t epoch) const {
+    return pipeline::record_line(source_.samples[index].relative, plan.id, epoch,
+                                 augmenter_->chain().has_local_crops(), plan.drawn)
+        .dump();
   }
 
   static size_t op_position(const pipeline::Spec& spec, const std::string& op) {
@@ -313,7 +327,8 @@ class BatchLoader {
   // not take) on the pool, then nvJPEG and the kernels, each round's samples written after the
   // previous round's in one device block; failures raise, skip (the next round takes more of
   // the order) or are replaced by the spec's replacement image.
-  nb::tuple load_from_gpu(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch) {
+  nb::tuple load_from_gpu(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch,
+                          bool record) {
     GpuSide& gpu = *gpu_;
     const pipeline::Spec& spec = augmenter_->chain().spec();
     std::shared_ptr<void> block;
@@ -321,6 +336,7 @@ class BatchLoader {
     std::array<int, 3> shape{0, 0, 0};
     DType dtype = DType::kUInt8;
     std::vector<int64_t> labels, sample_indices;
+    std::vector<std::string> records;
     size_t consumed = 0, have = 0;
     while (have < count && start + consumed < order.size()) {
       const size_t take = std::min(count - have, order.size() - start - consumed);
@@ -403,6 +419,12 @@ class BatchLoader {
         labels.push_back(source_.samples[index].label);
         sample_indices.push_back(int64_t(index));
       }
+      if (record) {  // in job order: each image's plans, then the replacements'
+        for (size_t k = 0; k < images.size(); ++k)
+          for (const pipeline::SamplePlan& p : images[k].plans) records.push_back(record_text(image_index[k], p, epoch));
+        for (const pipeline::PreparedImage& r : replacements)
+          for (const pipeline::SamplePlan& p : r.plans) records.push_back(record_text(p.id.index, p, epoch));
+      }
     }
     std::vector<size_t> dims{written};
     if (spec.output.layout == Layout::kHWC) dims.insert(dims.end(), {size_t(shape[1]), size_t(shape[2]), size_t(shape[0])});
@@ -414,7 +436,7 @@ class BatchLoader {
     held.release();
     nb::ndarray<nb::array_api> images(data, dims.size(), dims.data(), owner, nullptr, dlpack_dtype(dtype),
                                       nb::device::cuda::value, gpu.device.index);
-    return nb::make_tuple(images, int64_array(labels), int64_array(sample_indices), consumed);
+    return nb::make_tuple(images, int64_array(labels), int64_array(sample_indices), consumed, records);
   }
 
   // Appends the samples of `indices` that load (or are replaced); returns how many.
@@ -874,7 +896,7 @@ NB_MODULE(_gpuaug, m) {
       .def("indices", &BatchLoader::indices, nb::arg("epoch"), nb::arg("shuffle"), nb::arg("rank"),
            nb::arg("world_size"), nb::arg("drop_last"))
       .def("load_from", &BatchLoader::load_from, nb::arg("order"), nb::arg("start"), nb::arg("count"),
-           nb::arg("epoch"));
+           nb::arg("epoch"), nb::arg("record") = false);
 
   nb::class_<python::ArrayAugmenter>(m, "ArrayAugmenter")
       .def(nb::init<int>(), nb::arg("threads") = 0)

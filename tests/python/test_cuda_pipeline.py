@@ -91,6 +91,15 @@ def test_device_lists_yield_per_device_batches(gpu, jpegs) -> None:
     assert all_gpus.devices == [f"cuda:{i}" for i in range(torch.cuda.device_count())]
 
 
+def test_records_on_the_gpu_equal_the_cpus(gpu, jpegs) -> None:
+    """The drawn parameters do not depend on the device: record=True gives the same rows."""
+    rows = {}
+    for device in ("cpu", "cuda"):
+        pipe = gpuaug.Pipeline(SPEC, jpegs, batch_size=8, device=device, shuffle=True, record=True)
+        rows[device] = [r for _ in pipe for r in pipe.records]
+    assert rows["cuda"] == rows["cpu"] and len(rows["cpu"]) == 21
+
+
 def test_cuda_is_torchs_current_device(gpu, jpegs, monkeypatch) -> None:
     torch = gpu
     torch.cuda.init()

@@ -486,6 +486,30 @@ def test_schedule_is_evaluated_per_batch_and_resumes(tree: Path) -> None:
         pipeline(tree, JITTER, schedule={"sigma": sigma})
 
 
+def test_records_show_the_values_used(tree: Path, run_gpuaug, tmp_path: Path) -> None:
+    """record=True: each batch's drawn parameters, one dict a row, as `augment --record` writes
+    them (the same lines for the same samples), with the value a schedule gave that batch."""
+    spec = {"seed": SEED, "ops": [{"random_resized_crop": {"size": [16, 16]}},
+                                  {"color_jitter": {"brightness": 0.5}}, {"gaussian_noise": {"sigma": 0.0}}]}
+    pipe = pipeline(tree, spec, prefetch=2, shuffle=False, record=True, seed=None,
+                    schedule={"gaussian_noise.sigma": lambda epoch, step: 0.01 * step})
+    rows = []
+    for step, (images, _, indices) in enumerate(pipe):
+        assert [r["index"] for r in pipe.records] == indices.tolist()
+        noise = [op for r in pipe.records for op in r["ops"] if op["op"] == "gaussian_noise"]
+        assert noise and all(op["sigma"] == pytest.approx(0.01 * step) for op in noise), noise
+        rows += pipe.records
+    assert len(rows) == len(CLASSES) * PER_CLASS
+    # The CLI's record of the same samples, seed and epoch (no schedule: noise sigma 0 there).
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    run_gpuaug("augment", "--spec", spec_path, "--input", tree, "--output", tmp_path / "out", "--record",
+               tmp_path / "r.jsonl", "--quiet")
+    cli = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    strip = lambda r: {**r, "ops": [op for op in r["ops"] if op["op"] != "gaussian_noise"]}
+    assert [strip(r) for r in rows] == [strip(r) for r in cli]
+
+
 def test_rank_from_an_initialised_torch_distributed(tree: Path, monkeypatch) -> None:
     # A stand-in for torch with an initialised process group: it wins over the environment.
     import sys
