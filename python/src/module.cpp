@@ -353,7 +353,8 @@ class BatchLoader {
           const data::SampleRef& ref = source_.samples[next[k]];
           try {
             blobs[k] = data::read_sample(source_, ref);
-            prepared[k] = augmenter_->prepare(blobs[k], ref.path, next[k], 0, epoch, nullptr, gpu.nvjpeg != nullptr);
+            prepared[k] = augmenter_->prepare(blobs[k], ref.path, next[k], 0, epoch, nullptr, gpu.nvjpeg != nullptr,
+                                              /*defer_cpu_decode=*/true);
           } catch (const Error& e) {
             errors[k] = e.file().empty() ? e.with_file(ref.path) : e;
             if (on_error_ == pipeline::OnError::kReplace)
@@ -374,7 +375,8 @@ class BatchLoader {
       std::vector<uint64_t> sample_index;  // each job's dataset index
       {
         nb::gil_scoped_release released;
-        jobs = augmenter_->gpu_jobs(images, epoch, gpu.nvjpeg.get(), &decode_errors);
+        // nvJPEG decodes its share while the pool decodes the rest.
+        jobs = augmenter_->gpu_jobs(images, epoch, gpu.nvjpeg.get(), &decode_errors, &pool_);
       }
       for (size_t k = 0; k < images.size(); ++k)
         for (size_t p = 0; p < images[k].plans.size(); ++p) sample_index.push_back(image_index[k]);

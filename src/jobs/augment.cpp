@@ -133,7 +133,9 @@ AugmentSummary run_augment(const AugmentOptions& options) {
       {"format", options.format},
       {"quality", options.jpeg_quality},
       {"replay", options.replay_path.empty() ? std::string() : text_hash(file_text(options.replay_path))},
-      {"decoder", on_gpu && codec::NvjpegDecoder::built() && spec.decode.gpu ? "nvjpeg" : "cpu"},
+      {"decoder", on_gpu && codec::NvjpegDecoder::built() && spec.decode.gpu
+                      ? fmt::format("nvjpeg {}/8", spec.decode.gpu_eighths())
+                      : "cpu"},
       {"ranks", world.size}};
   std::filesystem::create_directories(options.output);
   Journal journal((std::filesystem::path(options.output) / ".gpuaug-augment.journal").string() +
@@ -260,7 +262,8 @@ AugmentSummary run_augment(const AugmentOptions& options) {
             const WorkItem& item = items[todo[begin + k]];
             const std::string& path = source.samples[item.index].path;
             blobs[k] = data::read_sample(source, source.samples[item.index]);
-            prepared[k] = augmenter.prepare(blobs[k], path, item.index, item.copy, epoch, replay_lookup, nvjpeg);
+            prepared[k] = augmenter.prepare(blobs[k], path, item.index, item.copy, epoch, replay_lookup, nvjpeg,
+                                            /*defer_cpu_decode=*/true);
           }, [&] {
             const WorkItem& item = items[todo[begin + k]];
             prepared[k] = augmenter.prepare(replacement, spec.replacement, item.index, item.copy, epoch,
@@ -268,7 +271,9 @@ AugmentSummary run_augment(const AugmentOptions& options) {
           });
         });
         std::vector<std::optional<Error>> decode_errors;
-        auto results = augmenter.execute_gpu(*worker.executor, prepared, epoch, worker.nvjpeg.get(), &decode_errors);
+        // nvJPEG decodes its share while the pool decodes the rest.
+        auto results =
+            augmenter.execute_gpu(*worker.executor, prepared, epoch, worker.nvjpeg.get(), &decode_errors, &pool);
         pool.parallel_for(end - begin, [&](size_t k) {
           const size_t n = todo[begin + k];
           if (decode_errors[k]) {

@@ -124,56 +124,46 @@ void bench_cpu(const pipeline::Augmenter& augmenter, const data::Source& source,
 }
 
 // One worker per GPU; each pass hands the batches out on demand, and each worker runs its own
-// double buffer: the pool decodes its next batch while its GPU runs the current one.
+// double buffer: the pool reads headers and plans its next batch while its current one decodes
+// (nvJPEG its share, the pool the rest, at once, as augment and the Python loader do) and runs.
 void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Source& source,
                           const std::vector<std::vector<uint8_t>>& files, const BenchOptions& options,
                           ThreadPool& pool, pipeline::GpuWorkers& workers, BenchResult& result) {
   if (workers[0].nvjpeg) result.decoder = workers[0].nvjpeg->hardware() ? "nvJPEG hardware + CPU" : "nvJPEG CUDA + CPU";
   struct WorkerState {
-    // The share of each batch nvJPEG decodes, moved towards balancing the two decoders' rates.
-    double share = 0.0;
-    double cpu_rate = 0.0, gpu_rate = 0.0;
     double kernel_ms = 0.0;
-    // Wall time of the two sides, summed over batches: preparing on the pool (header, plan, CPU
-    // decode) and launching (nvJPEG decode, then the kernels). The larger one bounds the rate.
-    double prepare_s = 0.0, nvjpeg_s = 0.0, launch_s = 0.0;
+    // Wall time of the two sides, summed over batches: preparing on the pool (header, plan) and
+    // launching (both decoders at once, then the kernels). The larger one bounds the rate.
+    double prepare_s = 0.0, decode_s = 0.0, launch_s = 0.0;
+    size_t on_nvjpeg = 0, images = 0;
     std::vector<pipeline::PreparedImage> slots[2];
   };
   std::vector<WorkerState> states(workers.size());
-  for (size_t w = 0; w < workers.size(); ++w) states[w].share = workers[w].nvjpeg ? 0.5 : 0.0;
   const size_t batches = (files.size() + options.batch - 1) / options.batch;
   ThreadNanos decode_ns{0};
-  auto prepare = [&](WorkerState& st, size_t b, uint64_t epoch, std::vector<pipeline::PreparedImage>& out) {
+  auto prepare = [&](pipeline::GpuWorker& worker, WorkerState& st, size_t b, uint64_t epoch,
+                     std::vector<pipeline::PreparedImage>& out) {
     const size_t begin = b * options.batch, end = std::min(files.size(), begin + options.batch);
-    // In steps of 32 images: nvJPEG re-initializes its batched state whenever the batch
-    // size changes, so the share settles on a few sizes instead of a new one every batch.
-    const size_t to_gpu = std::min(end - begin, size_t(st.share * double(end - begin) / 32.0 + 0.5) * 32);
     out.assign(end - begin, {});
     const auto start = Clock::now();
     pool.parallel_for(end - begin, [&](size_t k) {
       const auto image_start = Clock::now();
-      out[k] = augmenter.prepare(files[begin + k], source.samples[begin + k].path, begin + k, 0, epoch,
-                                 nullptr, k < to_gpu);
+      out[k] = augmenter.prepare(files[begin + k], source.samples[begin + k].path, begin + k, 0, epoch, nullptr,
+                                 worker.nvjpeg != nullptr, /*defer_cpu_decode=*/true);
       decode_ns += nanos_since(image_start);
     });
-    size_t on_cpu = 0;
-    for (const auto& p : out) on_cpu += !p.decode_on_gpu;
-    const double took = seconds_since(start);
-    st.prepare_s += took;
-    if (on_cpu > 0) st.cpu_rate = on_cpu / std::max(took, 1e-6);
+    st.prepare_s += seconds_since(start);
   };
   auto launch = [&](pipeline::GpuWorker& worker, WorkerState& st, std::vector<pipeline::PreparedImage>& prepared,
                     uint64_t epoch) {
     const auto start = Clock::now();
-    size_t on_gpu = 0;
-    for (const auto& p : prepared) on_gpu += p.decode_on_gpu;
-    const std::vector<plan::SampleJob> jobs = augmenter.gpu_jobs(prepared, epoch, worker.nvjpeg.get());
-    const double decoded = seconds_since(start);
-    st.nvjpeg_s += decoded;
-    if (on_gpu > 0) st.gpu_rate = on_gpu / std::max(decoded, 1e-6);
+    for (const auto& p : prepared) st.on_nvjpeg += p.decode_on_gpu;
+    st.images += prepared.size();
+    const std::vector<plan::SampleJob> jobs = augmenter.gpu_jobs(prepared, epoch, worker.nvjpeg.get(), nullptr, &pool);
+    st.decode_s += seconds_since(start);
     worker.executor->run(jobs, augmenter.chain().spec().output.layout);
-    st.launch_s += seconds_since(start);
     st.kernel_ms += worker.executor->last_kernel_ms();
+    st.launch_s += seconds_since(start);
     worker.items += prepared.size();
     return jobs.size();
   };
@@ -183,21 +173,19 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
     workers.run([&](pipeline::GpuWorker& worker) {
       WorkerState& st = states[worker.index];
       std::optional<uint64_t> b = chunks.next();
-      if (b) prepare(st, *b, epoch, st.slots[0]);
+      if (b) prepare(worker, st, *b, epoch, st.slots[0]);
       for (size_t k = 0; b; ++k) {
         std::future<size_t> gpu =
             std::async(std::launch::async, launch, std::ref(worker), std::ref(st), std::ref(st.slots[k % 2]), epoch);
         const std::optional<uint64_t> after = chunks.next();
-        if (after) prepare(st, *after, epoch, st.slots[(k + 1) % 2]);
+        if (after) prepare(worker, st, *after, epoch, st.slots[(k + 1) % 2]);
         produced += gpu.get();
-        if (worker.nvjpeg && st.cpu_rate > 0 && st.gpu_rate > 0)
-          st.share = std::clamp(0.5 * st.share + 0.5 * st.gpu_rate / (st.gpu_rate + st.cpu_rate), 0.05, 0.95);
         b = after;
       }
     });
   };
   for (int w = 0; w < options.warmup; ++w) pass(1000000 + uint64_t(w));
-  for (auto& st : states) st.kernel_ms = 0, st.prepare_s = 0, st.nvjpeg_s = 0, st.launch_s = 0;
+  for (auto& st : states) st = WorkerState();
   for (size_t w = 0; w < workers.size(); ++w) workers[w].items = 0;
   decode_ns = 0;
   produced = 0;
@@ -208,13 +196,16 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
   }
   result.seconds = seconds_since(start);
   result.samples = produced;
+  size_t on_nvjpeg = 0, images = 0;
   for (const auto& st : states) {
     result.kernel_ms += st.kernel_ms;
-    result.gpu_decode_share += st.share / double(states.size());
     result.prepare_wall_s += st.prepare_s;
-    result.nvjpeg_wall_s += st.nvjpeg_s;
+    result.decode_wall_s += st.decode_s;
     result.launch_wall_s += st.launch_s;
+    on_nvjpeg += st.on_nvjpeg;
+    images += st.images;
   }
+  result.gpu_decode_share = images ? double(on_nvjpeg) / double(images) : 0.0;
   result.decode_thread_s = double(decode_ns.load()) * 1e-9;
 }
 
@@ -366,7 +357,7 @@ std::string bench_json(const BenchResult& r) {
   if (r.gpu_decode_share > 0) j["gpu_decode_share"] = r.gpu_decode_share;
   if (r.launch_wall_s > 0) {
     j["prepare_wall_s"] = r.prepare_wall_s;
-    j["nvjpeg_wall_s"] = r.nvjpeg_wall_s;
+    j["decode_wall_s"] = r.decode_wall_s;
     j["launch_wall_s"] = r.launch_wall_s;
   }
   j["host_rss_bytes"] = r.host_rss_bytes;

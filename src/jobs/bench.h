@@ -37,7 +37,7 @@ struct BenchResult {
   std::vector<pipeline::WorkerShare> shares;  // images each GPU worker took (on demand)
   std::string mode = "decode+augment";
   std::string decoder = "CPU";     // who decoded: CPU threads, or nvJPEG beside them
-  double gpu_decode_share = 0.0;   // GPU: the final share of each batch nvJPEG decoded
+  double gpu_decode_share = 0.0;   // GPU: the share of the images nvJPEG decoded (decode.gpu_share)
   double kernel_ms = 0.0;          // GPU: device time of the kernels, summed over GPUs (CUDA events)
   double kernel_images_per_s = 0.0;  // samples per second of kernel time (one GPU's rate)
   double kernel_gb_per_s = 0.0;    // bytes the kernels read (source regions) + wrote, per second
@@ -47,9 +47,10 @@ struct BenchResult {
   double augment_thread_s = 0.0;
   double read_s = 0.0;             // reading the input files into memory, once, before timing
   // GPU end to end, wall time summed over batches (and workers): the pool preparing batches
-  // (header, plan, CPU decode), nvJPEG decoding, and the whole launch (nvJPEG, then kernels).
-  // Each worker overlaps its preparing with its launch; the larger bounds its rate.
-  double prepare_wall_s = 0.0, nvjpeg_wall_s = 0.0, launch_wall_s = 0.0;
+  // (header, plan), decoding (nvJPEG its share while the pool decodes the rest), and the whole
+  // launch (decoding, then kernels). Each worker overlaps its preparing with its launch.
+  // decode_thread_s is then the header and plan time alone.
+  double prepare_wall_s = 0.0, decode_wall_s = 0.0, launch_wall_s = 0.0;
   // After each timed pass: this process' resident host memory, the bytes malloc has handed out
   // and not got back (glibc), and GPU memory in use (cuda).
   std::vector<size_t> host_rss_bytes, host_heap_in_use_bytes, device_used_bytes;

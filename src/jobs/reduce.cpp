@@ -154,7 +154,9 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
                     {"shards", o.shards},
                     {"shard_size", o.shard_size},
                     {"dct_scaling", o.dct_scaling},
-                    {"decoder", on_gpu && codec::NvjpegDecoder::built() ? "nvjpeg" : "cpu"},
+                    {"decoder", on_gpu && codec::NvjpegDecoder::built()
+                                    ? fmt::format("nvjpeg {}/8", pipeline::Spec().decode.gpu_eighths())
+                                    : "cpu"},
                     {"ranks", world.size}};
   fs::create_directories(o.output);
   Journal journal((fs::path(o.output) / ".gpuaug-reduce.journal").string() +
@@ -279,7 +281,7 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
       try {
         if (auto augmenter = prepare(window[k], blobs[k], r)) {
           prepared[k] = augmenter->prepare(blobs[k], source.samples[window[k]].path, window[k], 0, 0,
-                                           nullptr, gpu->nvjpeg != nullptr);
+                                           nullptr, gpu->nvjpeg != nullptr, /*defer_cpu_decode=*/true);
           on_device[k] = 1;
         } else {
           encode_into(window[k], decode_whole(window[k], blobs[k]), r);
@@ -298,7 +300,8 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
       }
     if (batch.empty()) return;
     std::vector<std::optional<Error>> decode_errors;
-    auto outputs = gpu_runner.execute_gpu(*gpu->executor, batch, 0, gpu->nvjpeg.get(), &decode_errors);
+    // nvJPEG decodes its share while the pool decodes the rest.
+    auto outputs = gpu_runner.execute_gpu(*gpu->executor, batch, 0, gpu->nvjpeg.get(), &decode_errors, &pool);
     pool.parallel_for(members.size(), [&](size_t m) {
       const size_t k = members[m];
       try {
