@@ -24,6 +24,7 @@ AxisSampler make_axis_sampler(const ops::Axis& axis, ops::Interp interp, bool an
   a.support = widen ? half_size * axis.scale : half_size;
   a.invscale = widen ? 1.0 / axis.scale : 1.0;
   a.cubic_a = antialias ? -0.5 : -0.75;
+  a.clamp_taps = !antialias && interp != ops::Interp::kNearest;
   // Content bounds in whole decoded pixels (fractional only after DCT scaling).
   a.valid_lo = static_cast<int>(std::ceil(axis.valid_lo - 1e-6));
   a.valid_hi = static_cast<int>(std::floor(axis.valid_hi + 1e-6));

@@ -24,6 +24,10 @@ struct AxisSampler {
   double support = 1.0;
   double invscale = 1.0;
   uint8_t interp = 1;    // ops::Interp
+  // Without antialias (torch's upsample_{bilinear,bicubic}2d): taps clamp their index to the
+  // window (edge replication) and keep their weights; with it, taps outside are dropped and
+  // the rest renormalized (torchvision's antialias kernel, Pillow's).
+  uint8_t clamp_taps = 0;
   double cubic_a = -0.5;
   int valid_lo = 0;      // decoded pixels [valid_lo, valid_hi) are content; see ops::Axis
   int valid_hi = 0;
@@ -48,13 +52,27 @@ GPUAUG_HD_INLINE bool axis_centre(const AxisSampler& a, int i, double& centre) {
   return rel >= 0.0 && rel < a.extent;
 }
 
+GPUAUG_HD_INLINE int clamp_index(int i, int lo, int hi) { return i < lo ? lo : (i > hi ? hi : i); }
+
+// The unclamped taps of clamp_taps mode, [lo, hi): torch's floor(c - 0.5) + {0, 1} (bilinear)
+// or + {-1 .. 2} (bicubic), c the window-relative centre.
+GPUAUG_HD_INLINE void clamped_tap_span(const AxisSampler& a, double centre, int& lo, int& hi) {
+  lo = static_cast<int>(::floor(centre - a.support + 0.5));
+  hi = static_cast<int>(::floor(centre + a.support + 0.5));
+}
+
 // Taps of one output index: window indices [first, first + count). Nearest: one tap.
 GPUAUG_HD_INLINE int axis_taps(const AxisSampler& a, double centre, int& first) {
   if (a.interp == static_cast<uint8_t>(ops::Interp::kNearest)) {
-    int idx = static_cast<int>(::floor(centre));
-    idx = idx < 0 ? 0 : (idx >= a.window ? a.window - 1 : idx);
-    first = idx;
+    first = clamp_index(static_cast<int>(::floor(centre)), 0, a.window - 1);
     return 1;
+  }
+  if (a.clamp_taps) {
+    // Taps past an edge land on the edge pixel: the span clamped, at least one tap.
+    int lo, hi;
+    clamped_tap_span(a, centre, lo, hi);
+    first = clamp_index(lo, 0, a.window - 1);
+    return clamp_index(hi - 1, 0, a.window - 1) - first + 1;
   }
   // torchvision: xmin = max(int(c - support + 0.5), 0), xmax = min(int(c + support + 0.5), in).
   int lo = static_cast<int>(centre - a.support + 0.5);
@@ -66,8 +84,9 @@ GPUAUG_HD_INLINE int axis_taps(const AxisSampler& a, double centre, int& first) 
 }
 
 // Sum of the unnormalized weights, then weight j = w_j / total, as torchvision normalizes.
+// Clamped taps are not renormalized (torch's weights sum to 1 by construction): total 1.
 GPUAUG_HD_INLINE double axis_total(const AxisSampler& a, double centre, int first, int count) {
-  if (a.interp == static_cast<uint8_t>(ops::Interp::kNearest)) return 1.0;
+  if (a.interp == static_cast<uint8_t>(ops::Interp::kNearest) || a.clamp_taps) return 1.0;
   double total = 0.0;
   for (int j = 0; j < count; ++j)
     total += filter_weight(a.interp, (first + j - centre + 0.5) * a.invscale, a.cubic_a);
@@ -76,6 +95,15 @@ GPUAUG_HD_INLINE double axis_total(const AxisSampler& a, double centre, int firs
 
 GPUAUG_HD_INLINE float axis_weight(const AxisSampler& a, double centre, int tap, double total) {
   if (a.interp == static_cast<uint8_t>(ops::Interp::kNearest)) return 1.0f;
+  if (a.clamp_taps) {
+    // The weights of every unclamped tap that lands on `tap`, in tap order.
+    int lo, hi;
+    clamped_tap_span(a, centre, lo, hi);
+    double w = 0.0;
+    for (int j = lo; j < hi; ++j)
+      if (clamp_index(j, 0, a.window - 1) == tap) w += filter_weight(a.interp, (j - centre + 0.5) * a.invscale, a.cubic_a);
+    return static_cast<float>(w);
+  }
   const double w = filter_weight(a.interp, (tap - centre + 0.5) * a.invscale, a.cubic_a);
   return total != 0.0 ? static_cast<float>(w / total) : 0.0f;
 }

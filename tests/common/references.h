@@ -143,6 +143,34 @@ inline std::vector<RefTaps> ref_axis(int in, int out, bool bicubic = false) {
   return taps;
 }
 
+// torch's upsample_{bilinear,bicubic}2d (align_corners=False), i.e. torchvision's resize with
+// antialias=False, as a dense in x out weight matrix: row i holds each input pixel's weight.
+// Bilinear: real = max(s (i + 0.5) - 0.5, 0), i0 = floor(real), i1 = min(i0 + 1, in - 1),
+// weights 1 - t, t. Bicubic: real unclamped, taps i0 - 1 .. i0 + 2 with Keys a = -0.75 at
+// t + 1, t, 1 - t, 2 - t, each index clamped to [0, in - 1] (UpSampleKernel.cpp).
+inline std::vector<std::vector<double>> ref_axis_no_antialias(int in, int out, bool bicubic) {
+  const double scale = double(in) / out;
+  std::vector<std::vector<double>> w(out, std::vector<double>(in, 0.0));
+  const auto cubic1 = [](double x) { return ((-0.75 + 2) * x - (-0.75 + 3)) * x * x + 1; };
+  const auto cubic2 = [](double x) { return ((-0.75 * x - 5 * -0.75) * x + 8 * -0.75) * x - 4 * -0.75; };
+  for (int i = 0; i < out; ++i) {
+    double real = scale * (i + 0.5) - 0.5;
+    if (!bicubic) {
+      real = std::max(real, 0.0);
+      const int64_t i0 = int64_t(real), i1 = std::min<int64_t>(i0 + 1, in - 1);
+      const double t = real - double(i0);
+      w[i][size_t(std::min<int64_t>(i0, in - 1))] += 1 - t;
+      w[i][size_t(i1)] += t;
+      continue;
+    }
+    const double i0 = std::floor(real), t = real - i0;
+    const double taps[4] = {cubic2(t + 1), cubic1(t), cubic1(1 - t), cubic2(2 - t)};
+    for (int k = 0; k < 4; ++k)
+      w[i][size_t(std::clamp<int64_t>(int64_t(i0) - 1 + k, 0, in - 1))] += taps[k];
+  }
+  return w;
+}
+
 // torchvision resize(antialias=True) of a uint8 image on the float path: horizontal then
 // vertical, double sums, round half to even, clamp to 0..255.
 inline Image ref_resize(const Image& src, int out_h, int out_w, bool bicubic = false) {

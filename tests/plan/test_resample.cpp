@@ -77,6 +77,64 @@ INSTANTIATE_TEST_SUITE_P(Sizes, AxisTaps,
                                            AxisCase{31, 31, false}, AxisCase{19, 7, true}, AxisCase{7, 19, true},
                                            AxisCase{64, 5, true}, AxisCase{3, 2, true}));
 
+// Without antialias the taps clamp their index to the window and keep torch's weights: the
+// dense weight matrix equals upsample_{bilinear,bicubic}2d's, also on a window [7, 7 + in) of a
+// larger axis (a crop before the resize: torch resizes the crop, so the clamp is at its edges).
+TEST_P(AxisTaps, WithoutAntialiasMatchTorchUpsample) {
+  const AxisCase& p = GetParam();
+  const auto ref = gpuaug_test::ref_axis_no_antialias(p.in, p.out, p.bicubic);
+  for (int lo : {0, 7}) {
+    ops::Axis axis;
+    axis.out_size = p.out;
+    axis.scale = double(p.in) / p.out;
+    axis.lo = lo;
+    axis.hi = lo + p.in;
+    axis.resampled = true;
+    const AxisSampler a = make_axis_sampler(axis, p.bicubic ? ops::Interp::kBicubic : ops::Interp::kBilinear, false);
+    for (int i = 0; i < p.out; ++i) {
+      double centre;
+      ASSERT_TRUE(axis_centre(a, i, centre)) << i;
+      int first;
+      const int count = axis_taps(a, centre, first);
+      ASSERT_GE(count, 1);
+      ASSERT_GE(first, 0);
+      ASSERT_LE(first + count, p.in);
+      const double total = axis_total(a, centre, first, count);
+      std::vector<double> dense(size_t(p.in), 0.0);
+      for (int j = 0; j < count; ++j) dense[size_t(first + j)] = axis_weight(a, centre, first + j, total);
+      for (int j = 0; j < p.in; ++j)
+        ASSERT_NEAR(dense[size_t(j)], ref[size_t(i)][size_t(j)], 1e-6) << "output " << i << " pixel " << j << " lo " << lo;
+    }
+  }
+}
+
+TEST(AxisTaps, WithoutAntialiasBilinearWeightsAreTheRenormalizedOnes) {
+  // Triangle taps clamped at an edge sum to exactly what dropping and renormalizing gives, so
+  // bilinear without antialias keeps its float weights bit for bit (the edges are where the two
+  // rules could differ).
+  for (const auto& [in, out] : {std::pair{17, 34}, std::pair{23, 50}, std::pair{90, 37}, std::pair{5, 1}, std::pair{1, 9}}) {
+    ops::Axis axis;
+    axis.out_size = out;
+    axis.scale = double(in) / out;
+    axis.hi = in;
+    axis.resampled = true;
+    AxisSampler clamped = make_axis_sampler(axis, ops::Interp::kBilinear, false);
+    AxisSampler dropped = clamped;
+    dropped.clamp_taps = 0;
+    for (int i = 0; i < out; ++i) {
+      double centre;
+      axis_centre(clamped, i, centre);
+      int cf, df;
+      const int cn = axis_taps(clamped, centre, cf), dn = axis_taps(dropped, centre, df);
+      const double ct = axis_total(clamped, centre, cf, cn), dt = axis_total(dropped, centre, df, dn);
+      std::vector<float> cw(size_t(in), 0.0f), dw(size_t(in), 0.0f);
+      for (int j = 0; j < cn; ++j) cw[size_t(cf + j)] = axis_weight(clamped, centre, cf + j, ct);
+      for (int j = 0; j < dn; ++j) dw[size_t(df + j)] = axis_weight(dropped, centre, df + j, dt);
+      for (int j = 0; j < in; ++j) ASSERT_EQ(cw[size_t(j)], dw[size_t(j)]) << in << "->" << out << " output " << i << " pixel " << j;
+    }
+  }
+}
+
 TEST(AxisTaps, FlipReversesTheOutputIndex) {
   ops::Axis axis;
   axis.out_size = 5;

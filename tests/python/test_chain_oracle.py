@@ -53,7 +53,8 @@ def torchvision_chain(img: np.ndarray, ops, record_ops) -> np.ndarray:
                 x = _crop(x, rec["top"], rec["left"], rec["height"], rec["width"])
             size = rec["size"]
             oh, ow = size if isinstance(size, list) else short_side_size(*x.shape[:2], size)
-            x = round_u8(resize_float(x, oh, ow, params.get("interpolation", "bilinear")))
+            x = round_u8(resize_float(x, oh, ow, params.get("interpolation", "bilinear"),
+                                      antialias=params.get("antialias", True)))
         elif name == "horizontal_flip":
             x = x[:, ::-1]
         elif name == "vertical_flip":
@@ -80,6 +81,14 @@ CHAINS = {
                          {"resize": {"size": [12, 12]}}],
     "crop->resize->flip": [{"random_crop": {"size": [20, 15]}}, {"resize": {"size": [9, 33]}},
                            {"horizontal_flip": {"p": 0.5}}],
+    # Without antialias torch clamps the taps to the image it resizes: the crop's (the padded
+    # image's) edges, not the source's.
+    "crop->resize_bicubic_noaa": [{"random_crop": {"size": [20, 15]}},
+                                  {"resize": {"size": [41, 29], "interpolation": "bicubic",
+                                              "antialias": False}}],
+    "pad_reflect->resize_bicubic_noaa": [
+        {"pad": {"padding": [3, 5, 7, 2], "padding_mode": "reflect"}},
+        {"resize": {"size": [19, 13], "interpolation": "bicubic", "antialias": False}}],
     "center_crop_larger->resize": [{"center_crop": {"size": [40, 30]}},
                                    {"resize": {"size": [13, 17]}}],
     "random_crop_padded->resize": [
