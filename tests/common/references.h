@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -80,6 +81,33 @@ inline Image crop_image(const Image& src, int top, int left, int height, int wid
         const int sx = left + x, sy = top + y;
         const bool inside = sx >= 0 && sy >= 0 && sx < src.width && sy < src.height;
         out.row(y)[x * src.channels + c] = inside ? src.row(sy)[sx * src.channels + c] : fill;
+      }
+  return out;
+}
+
+// numpy.pad(src, ((top, bottom), (left, right), (0, 0)), mode) with mode "constant" (value
+// `fill`), "edge", "reflect" or "symmetric"; reflections repeat for widths beyond the image, by
+// folding an index back one reflection at a time (numpy's behaviour, not a closed formula).
+inline Image pad_image(const Image& src, int left, int top, int right, int bottom, const char* mode,
+                       uint8_t fill = 0) {
+  const std::string m = mode;
+  const auto fold = [&](int i, int n) {
+    if (m == "edge") return std::clamp(i, 0, n - 1);
+    if (n == 1) return 0;
+    while (i < 0 || i >= n) {
+      if (i < 0) i = m == "reflect" ? -i : -i - 1;
+      if (i >= n) i = m == "reflect" ? 2 * (n - 1) - i : 2 * n - 1 - i;
+    }
+    return i;
+  };
+  Image out(src.width + left + right, src.height + top + bottom, src.channels);
+  for (int y = 0; y < out.height; ++y)
+    for (int x = 0; x < out.width; ++x)
+      for (int c = 0; c < src.channels; ++c) {
+        const int sx = x - left, sy = y - top;
+        const bool inside = sx >= 0 && sy >= 0 && sx < src.width && sy < src.height;
+        out.row(y)[x * src.channels + c] =
+            inside || m != "constant" ? src.row(fold(sy, src.height))[fold(sx, src.width) * src.channels + c] : fill;
       }
   return out;
 }

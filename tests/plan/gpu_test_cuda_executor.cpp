@@ -69,6 +69,10 @@ const Case kCases[] = {
     {"local_crops", "[{local_crops: {n: 3, size: 8}}, {horizontal_flip: {}}]", "CHW"},
     // Appended, so that the indices CpuVsGpuLarge takes stay put.
     {"resize_bicubic_noaa", "[{random_crop: {size: [15, 13], pad_if_needed: true}}, {resize: {size: [23, 31], interpolation: bicubic, antialias: false}}]", "CHW"},
+    {"resize_pad_reflect_fill", "[{resize: {size: [11, 9]}}, {pad: {padding: [3, 5, 2, 1], padding_mode: reflect}}, {pad: {padding: 2, fill: [9, 99, 199]}}]", "HWC"},
+    {"pad_fill_rotate_fill", "[{pad: {padding: 4, fill: 50}}, {rotate: {degrees: 60, interpolation: bilinear, fill: [200, 100, 0]}}]", "CHW"},
+    {"pad_reflect_pad_fill_crop", "[{pad: {padding: 2, padding_mode: reflect}}, {pad: {padding: 1, fill: 9}}, {center_crop: {size: [30, 27]}}]", "HWC"},
+    {"rotate_pad_mirror", "[{rotate: {degrees: 25, fill: 60}}, {pad: {padding: [4, 2, 1, 3], padding_mode: symmetric}}, {pad: {padding: 1, padding_mode: edge}}]", "CHW"},
 };
 
 float element(const Tensor& t, size_t i) { return gpuaug_test::tensor_element(t, i); }

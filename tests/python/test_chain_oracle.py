@@ -112,41 +112,54 @@ CHAINS = {
                                         "expand": True}}, {"horizontal_flip": {"p": 1.0}}],
 }
 
-RESIZE_THEN_MIRROR_PAD = pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: pad(edge/reflect/symmetric) after a resize applies the border rule to "
-    "source coordinates (plan/resample_math.h border_index on the decoded image) instead of "
-    "mirroring the resized image, so every padded pixel differs (by up to ~170)")
-ONE_FILL_PER_SAMPLE = pytest.mark.xfail(
-    strict=True,
-    reason="documented limitation that silently changes the image (docs/design.md: 'one border "
-    "rule and fill per sample: the last ... that sets one wins'): a chain with two different "
-    "fills or border rules differs from torchvision; the spec is accepted without a warning")
+# Borders: every pad and every crop reaching past the image keeps its own rule and fill, around
+# the image that op was given (torchvision pads what it is handed): after a crop the crop, after
+# a resize the resized image, after a rotate the rotated one; F.crop's own border is zeros.
+BORDER_CHAINS = {
+    "center_crop->pad": [{"center_crop": {"size": [11, 9]}}, {"pad": {"padding": 2}}],
+    "random_crop->pad_edge": [{"random_crop": {"size": [15, 11]}},
+                              {"pad": {"padding": [2, 3, 4, 1], "padding_mode": "edge"}}],
+    "center_crop->center_crop_larger": [{"center_crop": {"size": [11, 9]}},
+                                        {"center_crop": {"size": [15, 13]}}],
+    "rotate->pad": [{"rotate": {"degrees": [17, 17]}}, {"pad": {"padding": 3}}],
+    "resize->pad_reflect": [{"resize": {"size": [11, 9]}},
+                            {"pad": {"padding": [3, 5, 2, 1], "padding_mode": "reflect"}}],
+    "resize->pad_symmetric->pad_fill": [
+        {"resize": {"size": [13, 17], "interpolation": "bicubic"}},
+        {"pad": {"padding": [4, 2], "padding_mode": "symmetric"}},
+        {"pad": {"padding": [1, 2, 3, 0], "fill": [9, 99, 199]}}],
+    # Edge pads copy edge pixels, and with them a rounding tie's 1: a larger output keeps the
+    # share of differing pixels a share of ties.
+    "rrc->flip->pad_edge": [{"random_resized_crop": {"size": [19, 24]}},
+                            {"horizontal_flip": {"p": 1.0}},
+                            {"pad": {"padding": [2, 1, 1, 1], "padding_mode": "edge"}}],
+    "resize->pad_reflect->crop": [{"resize": {"size": [12, 10]}},
+                                  {"pad": {"padding": 6, "padding_mode": "reflect"}},
+                                  {"random_crop": {"size": [15, 17]}}],
+    "pad_fill->rotate_fill": [{"pad": {"padding": 4, "fill": 50}},
+                              {"rotate": {"degrees": 60, "fill": [200, 100, 0]}}],
+    "pad_reflect->pad_constant": [{"pad": {"padding": 2, "padding_mode": "reflect"}},
+                                  {"pad": {"padding": 1, "fill": 9}}],
+    "pad_constant->pad_reflect->resize": [
+        {"pad": {"padding": [3, 1], "fill": 240}},
+        {"pad": {"padding": [2, 4, 6, 1], "padding_mode": "reflect"}},
+        {"resize": {"size": [21, 30]}}],
+    "pad_fill->center_crop_larger": [{"pad": {"padding": 2, "fill": 77}},
+                                     {"center_crop": {"size": [33, 40]}}],
+    "random_crop_padded->pad_fill": [
+        {"random_crop": {"size": [20, 20], "padding": 3, "fill": [200, 0, 50]}},
+        {"pad": {"padding": [2, 1], "fill": 30}}],
+    "rotate_fill->pad_reflect": [{"rotate": {"degrees": [25, 25], "fill": 60}},
+                                 {"pad": {"padding": [4, 2, 1, 3], "padding_mode": "reflect"}}],
+    "rotate_fill->pad_fill->flip": [{"rotate": {"degrees": [-40, -40], "fill": [10, 20, 30],
+                                                "interpolation": "bilinear"}},
+                                    {"pad": {"padding": 3, "fill": 250}},
+                                    {"horizontal_flip": {"p": 1.0}}],
+}
 
-FAILING_CHAINS = [
-    pytest.param("center_crop->pad", [{"center_crop": {"size": [11, 9]}},
-                                      {"pad": {"padding": 2}}]),
-    pytest.param("random_crop->pad_edge", [{"random_crop": {"size": [15, 11]}},
-                                           {"pad": {"padding": [2, 3, 4, 1],
-                                                    "padding_mode": "edge"}}]),
-    pytest.param("center_crop->center_crop_larger", [{"center_crop": {"size": [11, 9]}},
-                                                     {"center_crop": {"size": [15, 13]}}]),
-    pytest.param("rotate->pad", [{"rotate": {"degrees": [17, 17]}}, {"pad": {"padding": 3}}]),
-    pytest.param("resize->pad_reflect", [{"resize": {"size": [11, 9]}},
-                                         {"pad": {"padding": [3, 5, 2, 1],
-                                                  "padding_mode": "reflect"}}],
-                 marks=RESIZE_THEN_MIRROR_PAD),
-    pytest.param("pad_fill->rotate_fill", [{"pad": {"padding": 4, "fill": 50}},
-                                           {"rotate": {"degrees": 60, "fill": [200, 100, 0]}}],
-                 marks=ONE_FILL_PER_SAMPLE),
-    pytest.param("pad_reflect->pad_constant", [{"pad": {"padding": 2, "padding_mode": "reflect"}},
-                                               {"pad": {"padding": 1, "fill": 9}}],
-                 marks=ONE_FILL_PER_SAMPLE),
-]
 
-
-@pytest.mark.parametrize("name,ops", [*CHAINS.items(), *FAILING_CHAINS],
-                         ids=[*CHAINS, *(p.values[0] for p in FAILING_CHAINS)])
+@pytest.mark.parametrize("name,ops", [*CHAINS.items(), *BORDER_CHAINS.items()],
+                         ids=[*CHAINS, *BORDER_CHAINS])
 def test_chain_vs_torchvision_steps(run_gpuaug, tmp_path, name, ops):
     # Oracle: torchvision_chain: each op applied to the previous uint8 result in numpy (pads
     # and crops by numpy, resizes by oracles.resize_float + rounding, rotations by
