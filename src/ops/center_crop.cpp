@@ -27,7 +27,7 @@ class CenterCrop final : public Op {
     return d;
   }
 
-  BorderUse border_use() const override { return BorderUse::kCrop; }  // larger than the image: zeros
+  GeometryRole geometry_role() const override { return GeometryRole::kCrop; }  // larger: zeros
 
   void fold(const Drawn& d, SampleFold& fold) const override {
     fold.crop(int64_t(d.get("top")), int64_t(d.get("left")), size_.first, size_.second);

@@ -85,7 +85,7 @@ void resize_axis(Axis& axis, int64_t cur, int size) {
     axis.resampled = true;
   } else {
     // A second resize folds into the first: one filter for both (docs/design.md); the edges
-    // between them scale with the output index.
+    // between them scale with the output index (fills only: Chain refuses a mirror there).
     const double factor = size / static_cast<double>(cur);
     axis.shift = axis.shift * size / static_cast<double>(cur);
     axis.scale = axis.scale * static_cast<double>(cur) / size;
@@ -126,9 +126,9 @@ void SampleFold::to_matrix() {
   axis_affine(geometry_.y, cur_h_, gy, oy);
   geometry_.m = {gx, 0, ox, 0, gy, oy};
   geometry_.separable = false;
-  // Edges after a resize move to the source: resized coordinate J lies at lo + scale * J. A
-  // mirrored one then mirrors source pixels where torchvision mirrors resized ones (the warp
-  // resamples the source itself, not the resized image).
+  // Edges after a resize move to the source: resized coordinate J lies at lo + scale * J (the
+  // warp resamples the source itself, not the resized image). A mirrored one would mirror
+  // source pixels where torchvision mirrors resized ones: Chain refuses such chains.
   for (Axis* axis : {&geometry_.x, &geometry_.y}) {
     for (int k = 0; k < axis->output.count; ++k) {
       Edge e = axis->output.edge[size_t(k)];

@@ -42,9 +42,9 @@ class Pad final : public Op {
     return d;
   }
 
-  BorderUse border_use() const override {
-    const bool any = padding_[0] || padding_[1] || padding_[2] || padding_[3];
-    return any ? BorderUse::kPad : BorderUse::kNone;
+  GeometryRole geometry_role() const override {
+    if (!padding_[0] && !padding_[1] && !padding_[2] && !padding_[3]) return GeometryRole::kNone;
+    return mode_ == Border::kConstant ? GeometryRole::kPad : GeometryRole::kMirrorPad;
   }
 
   void fold(const Drawn&, SampleFold& fold) const override {

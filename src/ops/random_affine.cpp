@@ -95,7 +95,7 @@ class RandomAffine final : public Op {
     return d;
   }
 
-  BorderUse border_use() const override { return BorderUse::kWarp; }
+  GeometryRole geometry_role() const override { return GeometryRole::kWarp; }
 
   void fold(const Drawn& d, SampleFold& fold) const override {
     if (!d.applied) return;

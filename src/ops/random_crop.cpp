@@ -52,9 +52,9 @@ class RandomCrop final : public Op {
   }
 
   // Its crop stays inside the padded image (draw refuses one that would not).
-  BorderUse border_use() const override {
-    const bool pads = pad_if_needed_ || padding_[0] || padding_[1] || padding_[2] || padding_[3];
-    return pads ? BorderUse::kPad : BorderUse::kNone;
+  GeometryRole geometry_role() const override {
+    if (!pad_if_needed_ && !padding_[0] && !padding_[1] && !padding_[2] && !padding_[3]) return GeometryRole::kNone;
+    return mode_ == Border::kConstant ? GeometryRole::kPad : GeometryRole::kMirrorPad;
   }
 
   void fold(const Drawn& d, SampleFold& fold) const override {

@@ -21,32 +21,50 @@ bool may_precede_geometry(const std::string& name) {
 // ops::kMaxEdges; with the warps' own fills, within ops::kMaxFills.
 constexpr int kMaxBorderOps = 4;
 
-// Refuses chains whose borders one plan cannot hold (fold.h): too many, or a pad between two
-// warps, whose matrices compose into one, leaving the pad no image to surround.
+// Refuses chains whose borders one plan cannot hold (fold.h): too many; a pad between two
+// warps, whose matrices compose into one, leaving the pad no image to surround; a mirrored pad
+// between two resamplings (resize, warp), which become one filter from the source, so no
+// resampled image exists for it to mirror (a fill there folds, within that approximation).
 void check_borders(const Spec& spec, const std::vector<std::unique_ptr<ops::Op>>& ops) {
-  using Use = ops::Op::BorderUse;
+  using Role = ops::Op::GeometryRole;
   int borders = 0, warps = 0;
   const OpSpec* last_warp = nullptr;
-  const OpSpec* pad_after_warp = nullptr;
+  const OpSpec* last_resampling = nullptr;
+  const OpSpec* pad_after_warp = nullptr;            // the first since last_warp
+  const OpSpec* mirror_after_resampling = nullptr;  // the first since last_resampling
   for (size_t i = 0; i < ops.size(); ++i) {
-    const Use use = ops[i]->border_use();
+    const Role role = ops[i]->geometry_role();
     const OpSpec& op = spec.ops[i];
-    if (use == Use::kPad || use == Use::kCrop) {
+    const bool pads = role == Role::kPad || role == Role::kMirrorPad;
+    if (pads || role == Role::kCrop) {
       if (++borders > kMaxBorderOps)
         throw Error(spec.name, "spec",
                     fmt::format("line {}: {} makes {} pad and crop ops; a chain holds at most {} (each "
                                 "keeps its own border rule and fill in the one resampling)",
                                 op.line, op.name, borders, kMaxBorderOps));
-      if (use == Use::kPad && last_warp != nullptr && pad_after_warp == nullptr) pad_after_warp = &op;
+      if (pads && last_warp != nullptr && pad_after_warp == nullptr) pad_after_warp = &op;
+      if (role == Role::kMirrorPad && last_resampling != nullptr && mirror_after_resampling == nullptr)
+        mirror_after_resampling = &op;
     }
-    if (use != Use::kWarp) continue;
-    if (pad_after_warp != nullptr)
+    if (role != Role::kWarp && role != Role::kResize) continue;
+    if (role == Role::kWarp && pad_after_warp != nullptr)
       throw Error(spec.name, "spec",
                   fmt::format("line {}: {} (line {}) pads between {} (line {}) and {} (line {}); two "
                               "warps fold into one matrix, which leaves no image between them for "
                               "the pad to surround; pad before {} or after {}",
                               op.line, pad_after_warp->name, pad_after_warp->line, last_warp->name,
                               last_warp->line, op.name, op.line, last_warp->name, op.name));
+    if (mirror_after_resampling != nullptr)
+      throw Error(spec.name, "spec",
+                  fmt::format("line {}: {} (line {}) mirrors between {} (line {}) and {} (line {}); "
+                              "both resample in one step from the source, so no resampled image "
+                              "exists between them to mirror; mirror before {} or after {}, or pad "
+                              "with a fill",
+                              op.line, mirror_after_resampling->name, mirror_after_resampling->line,
+                              last_resampling->name, last_resampling->line, op.name, op.line,
+                              last_resampling->name, op.name));
+    last_resampling = &op;
+    if (role != Role::kWarp) continue;
     last_warp = &op;
     if (borders + ++warps > ops::kMaxFills - 1)
       throw Error(spec.name, "spec",

@@ -160,6 +160,34 @@ TEST(ChainErrors, APadBetweenTwoWarps) {
   EXPECT_EQ(ok.plan(RandomKey::from(1, 0), 0, 0, 20, 16).size(), 1u);
 }
 
+TEST(ChainErrors, AMirroredPadBetweenTwoResamplings) {
+  const Error e = expect_error([] {
+    Chain chain(parse_spec("ops:\n  - resize: {size: 20}\n  - pad: {padding: 2, padding_mode: reflect}\n"
+                           "  - rotate: {degrees: 5}\n",
+                           "mirror.yaml"));
+  });
+  EXPECT_STREQ(e.what(),
+               "mirror.yaml: spec: line 4: pad (line 3) mirrors between resize (line 2) and rotate (line 4); "
+               "both resample in one step from the source, so no resampled image exists between them to "
+               "mirror; mirror before resize or after rotate, or pad with a fill");
+  const Error twice = expect_error([] {
+    Chain chain(parse_spec("ops:\n  - random_resized_crop: {size: 20}\n"
+                           "  - random_crop: {size: 20, padding: 2, padding_mode: edge}\n  - resize: {size: 9}\n",
+                           "twice.yaml"));
+  });
+  EXPECT_NE(std::string(twice.what()).find("line 4: random_crop (line 3) mirrors between random_resized_crop "
+                                           "(line 2) and resize (line 4)"),
+            std::string::npos)
+      << twice.what();
+  // A fill between them, or a mirror on either side, folds.
+  for (const char* ops : {"  - resize: {size: 20}\n  - pad: {padding: 2, fill: 3}\n  - rotate: {degrees: 5}\n",
+                          "  - pad: {padding: 2, padding_mode: reflect}\n  - resize: {size: 20}\n  - rotate: {degrees: 5}\n",
+                          "  - resize: {size: 20}\n  - rotate: {degrees: 5}\n  - pad: {padding: 2, padding_mode: edge}\n"}) {
+    Chain chain(parse_spec(std::string("ops:\n") + ops, "ok.yaml"));
+    EXPECT_EQ(chain.plan(RandomKey::from(1, 0), 0, 0, 30, 24).size(), 1u) << ops;
+  }
+}
+
 TEST(ChainErrors, MoreBordersThanAPlanHolds) {
   std::string text = "ops:\n";
   for (int i = 0; i < 4; ++i) text += "  - pad: {padding: 1, fill: " + std::to_string(10 * i) + "}\n";

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import augment, mixed_image
+from harness import augment, mixed_image, write_png, write_spec
 from oracles import resize_float, rotate_reference, round_u8, short_side_size
 
 
@@ -176,3 +176,30 @@ def test_chain_vs_torchvision_steps(run_gpuaug, tmp_path, name, ops):
         if not any("rotate" in op and op["rotate"].get("interpolation", "nearest") == "nearest"
                    for op in ops):
             assert d.max() <= 1, (name, d.max())
+
+
+# Chains whose borders one resampling cannot hold are refused before any image is read, naming
+# the ops and their lines (tests/pipeline/test_chain.cpp checks every message).
+UNFOLDABLE = {
+    "resize->pad_reflect->rotate": (
+        [{"resize": {"size": [11, 9]}}, {"pad": {"padding": 2, "padding_mode": "reflect"}},
+         {"rotate": {"degrees": 30}}],
+        "line 6: pad (line 5) mirrors between resize (line 4) and rotate (line 6)"),
+    "rotate->pad->affine": (
+        [{"rotate": {"degrees": 30}}, {"pad": {"padding": 2, "fill": 9}},
+         {"random_affine": {"degrees": 5}}],
+        "line 6: pad (line 5) pads between rotate (line 4) and random_affine (line 6)"),
+}
+
+
+@pytest.mark.parametrize("name", list(UNFOLDABLE))
+def test_unfoldable_chains_are_spec_errors(run_gpuaug, tmp_path, name):
+    # Oracle: the message text. Tolerance: exact substring; nothing is written.
+    ops, message = UNFOLDABLE[name]
+    spec = write_spec(tmp_path / "spec.yaml", ops)
+    write_png(tmp_path / "in" / "a.png", mixed_image(31, 23, seed=110))
+    proc = run_gpuaug("augment", "--spec", spec, "--input", tmp_path / "in", "--output",
+                      tmp_path / "out", "--quiet", check=False)
+    assert proc.returncode != 0
+    assert "spec" in proc.stderr and message in proc.stderr, proc.stderr
+    assert not list(tmp_path.glob("out/**/*.npy"))
