@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "codec/nvjpeg_decoder.h"
+#include "core/block_pool.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/tensor.h"
@@ -245,6 +246,10 @@ class BatchLoader {
   // stay full. Returns (images, labels, indices, consumed): consumed is how far along the
   // order the batch reached.
   nb::tuple load_from(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch) {
+    // The calling thread may end after this batch (Python's prefetch thread, one an epoch): its
+    // cached image and tensor blocks go back once the batch's buffers are freed, so the next
+    // epoch's thread does not map new ones while they wait for this thread's exit.
+    const ReleaseThreadBlocks release;
     const auto lock = lock_batches();
     if (gpu_) return load_from_gpu(order, start, count, epoch);
     std::vector<Row> rows;

@@ -138,9 +138,14 @@ struct ThreadBlocks {
   std::byte* blocks[kBlocks];
   int count;
   bool closed;
+  // Set by a give that finds the cache full, until the next take: the thread is freeing a
+  // batch (its own buffers and others'), and the next batch may be taken by other threads, so
+  // every block of it goes to the shared list, the cached ones too.
+  bool spilling;
 
   void* take(BlockPool& pool, size_t bytes) {
     if (!BlockPool::pooled(bytes)) return ::operator new(bytes);
+    spilling = false;
     const size_t size = pool.block_bytes();
     if (BlockPool::round_up(bytes) <= size) {
       while (count > 0) {
@@ -160,7 +165,7 @@ struct ThreadBlocks {
     }
     std::byte* base = base_of(p);
     const size_t size = pool.block_bytes();
-    if (!closed && block_size(base) == size) {
+    if (!closed && !spilling && block_size(base) == size) {
       // Blocks kept from before the block size grew make room.
       for (int i = 0; i < count;) {
         if (block_size(blocks[i]) == size) {
@@ -174,8 +179,14 @@ struct ThreadBlocks {
         blocks[count++] = base;
         return;
       }
+      spilling = true;
+      release(pool);
     }
     pool.put(base);
+  }
+
+  void release(BlockPool& pool) noexcept {
+    while (count > 0) pool.put(blocks[--count]);
   }
 
   // When the thread ends, its blocks go to the shared list.
@@ -184,7 +195,7 @@ struct ThreadBlocks {
     BlockPool& pool;
     ~Flush() {
       cache.closed = true;
-      while (cache.count > 0) pool.put(cache.blocks[--cache.count]);
+      cache.release(pool);
     }
   };
 };
@@ -199,6 +210,11 @@ ThreadBlocks& thread_blocks() {
 }
 
 }  // namespace
+
+void release_thread_blocks() noexcept {
+  thread_blocks<ImageBlocks>().release(ImageBlocks::pool());
+  thread_blocks<TensorBlocks>().release(TensorBlocks::pool());
+}
 
 BlockPool& ImageBlocks::pool() { return immortal_pool<ImageBlocks>(); }
 void* ImageBlocks::take(size_t bytes) { return thread_blocks<ImageBlocks>().take(pool(), bytes); }

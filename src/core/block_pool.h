@@ -19,9 +19,10 @@ namespace gpuaug {
 // last two blocks it gave back for its own next takes, so a loop whose threads free what they
 // took (decode, execute, drop) holds at most two blocks a thread however its threads happen to
 // interleave (a shared list alone would creep up to the most buffers ever alive at one moment).
-// Blocks freed by another thread than the one that took them (a batch's tensors, freed once
-// the batch is copied out) go to the shared list, which then holds the buffers of one batch.
-// Either way the count settles in the first batches, and steady state maps nothing.
+// A thread that frees more blocks than its cache holds without taking one in between (a
+// batch's tensors, freed once the batch is copied out) sends them all to the shared list,
+// which then holds the buffers of one batch for whichever threads make the next. Either way
+// the count settles in the first batches, and steady state maps nothing.
 class BlockPool {
  public:
   // Smaller buffers are malloc's (its caches serve small sizes well, and a block of the pool's
@@ -79,6 +80,21 @@ struct TensorBlocks {
   static BlockPool& pool();
   static void* take(size_t bytes);
   static void give(void* p, size_t bytes) noexcept;
+};
+
+// Hands the calling thread's cached blocks of both pools to their shared lists, for a thread
+// that may end before its next take: a Python thread's join returns before the thread's C++
+// thread-locals are destroyed, so the thread that replaces it could map new blocks while the
+// old one's are still on their way back.
+void release_thread_blocks() noexcept;
+
+// release_thread_blocks() at the end of a scope; declared first, after the scope's buffers
+// are freed.
+struct ReleaseThreadBlocks {
+  ReleaseThreadBlocks() = default;
+  ~ReleaseThreadBlocks() { release_thread_blocks(); }
+  ReleaseThreadBlocks(const ReleaseThreadBlocks&) = delete;
+  ReleaseThreadBlocks& operator=(const ReleaseThreadBlocks&) = delete;
 };
 
 // A std::allocator whose memory comes from Pool::take (ImageBlocks, TensorBlocks).
