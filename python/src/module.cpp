@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "codec/nvjpeg_decoder.h"
+#include "core/block_pool.h"
 #include "core/device.h"
 #include "dist/world.h"
 #include "core/error.h"
@@ -247,12 +248,16 @@ class BatchLoader {
   // (local_crops gives several rows per index). Images: (N, C, H, W) or (N, H, W, C).
   // Up to `count` samples taken in order from order[start:]: a sample that fails is raised,
   // replaced, or (skip) left out and the next one in the order taken instead, so that batches
-  // stay full. Returns (images, labels, indices, consumed): consumed is how far along the
-  // order the batch reached.
-  // With `record`, a sixth element: each row's drawn parameters as a --record line (JSON text),
-  // the values this batch used (a schedule's included).
+  // stay full. Returns (images, labels, indices, consumed, records): consumed is how far along
+  // the order the batch reached.
+  // With `record`, a fifth element holds each row's drawn parameters as a --record line (JSON
+  // text): the values this batch used (a schedule's included); empty without.
   nb::tuple load_from(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch,
                       bool record = false) {
+    // The calling thread may end after this batch (Python's prefetch thread, one an epoch): its
+    // cached image and tensor blocks go back once the batch's buffers are freed, so the next
+    // epoch's thread does not map new ones while they wait for this thread's exit.
+    const ReleaseThreadBlocks release;
     const auto lock = lock_batches();
     if (gpu_) return load_from_gpu(order, start, count, epoch, record);
     std::vector<Row> rows;

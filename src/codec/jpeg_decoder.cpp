@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/block_pool.h"
 #include "core/error.h"
 
 namespace gpuaug::codec {
@@ -150,6 +151,12 @@ JpegDecodeResult decode_jpeg(std::span<const uint8_t> bytes, int scale_denom, Re
   result.scaled_width = scaled_width;
   result.scaled_height = int(cinfo.output_height);
   const int out_width = int(cinfo.output_width);  // the cropped width from here on
+  // Blocks for the whole image at this scale, so that a later epoch's larger crop of it does
+  // not grow every block of the image pool again (core/block_pool.h); only when this crop is at
+  // least half of it, so that small crops of a huge image do not set the size of all blocks.
+  const size_t whole_bytes = size_t(scaled_width) * cinfo.output_height * 3;
+  if (2 * size_t(out_width) * size_t(rows) * 3 >= whole_bytes)
+    ImageBlocks::pool().expect(whole_bytes);
   result.image = Image(out_width, rows, 3);
   std::vector<uint8_t> cmyk_row(cmyk ? size_t(out_width) * 4 : 0);
   Image& image = result.image;

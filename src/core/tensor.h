@@ -4,10 +4,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include "core/block_pool.h"
 
 namespace gpuaug {
 
@@ -20,12 +22,14 @@ std::optional<DType> parse_dtype(std::string_view name);
 std::string_view layout_name(Layout layout);
 std::optional<Layout> parse_layout(std::string_view name);
 
-// Interleaved 8-bit pixels, rows packed (stride = width * channels).
+// Interleaved 8-bit pixels, rows packed (stride = width * channels). The pixels live in the
+// image pool (core/block_pool.h): every image decoded in a loop reuses blocks of the last ones.
 struct Image {
+  using Pixels = std::vector<uint8_t, PoolAllocator<uint8_t, ImageBlocks>>;
   int width = 0;
   int height = 0;
   int channels = 0;
-  std::vector<uint8_t> pixels;
+  Pixels pixels;
 
   Image() = default;
   Image(int w, int h, int c) : width(w), height(h), channels(c), pixels(size_t(w) * h * c) {}
@@ -34,26 +38,35 @@ struct Image {
   size_t stride() const { return size_t(width) * channels; }
 };
 
-// Bytes that are not zeroed on allocation: every executor writes each element once.
+// Bytes that are not zeroed on allocation: every executor writes each element once. They live
+// in the tensor pool (core/block_pool.h), so that a loop's outputs reuse the same blocks.
 class ByteBuffer {
  public:
   ByteBuffer() = default;
-  explicit ByteBuffer(size_t size) : bytes_(std::make_unique_for_overwrite<std::byte[]>(size)), size_(size) {}
+  explicit ByteBuffer(size_t size)
+      : bytes_(size > 0 ? static_cast<std::byte*>(TensorBlocks::take(size)) : nullptr),
+        size_(size) {}
+  ~ByteBuffer() { TensorBlocks::give(bytes_, size_); }
   ByteBuffer(const ByteBuffer& other) : ByteBuffer(other.size_) {
-    if (size_ > 0) std::memcpy(bytes_.get(), other.bytes_.get(), size_);
+    if (size_ > 0) std::memcpy(bytes_, other.bytes_, size_);
   }
   ByteBuffer& operator=(const ByteBuffer& other) {
     if (this != &other) *this = ByteBuffer(other);
     return *this;
   }
-  ByteBuffer(ByteBuffer&&) noexcept = default;
-  ByteBuffer& operator=(ByteBuffer&&) noexcept = default;
-  std::byte* data() { return bytes_.get(); }
-  const std::byte* data() const { return bytes_.get(); }
+  ByteBuffer(ByteBuffer&& other) noexcept
+      : bytes_(std::exchange(other.bytes_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+  ByteBuffer& operator=(ByteBuffer&& other) noexcept {
+    std::swap(bytes_, other.bytes_);
+    std::swap(size_, other.size_);
+    return *this;
+  }
+  std::byte* data() { return bytes_; }
+  const std::byte* data() const { return bytes_; }
   size_t size() const { return size_; }
 
  private:
-  std::unique_ptr<std::byte[]> bytes_;
+  std::byte* bytes_ = nullptr;
   size_t size_ = 0;
 };
 

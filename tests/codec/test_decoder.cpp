@@ -110,7 +110,7 @@ TEST(DecodeImage, PngIsWholeAtScaleOne) {
   EXPECT_EQ(d.origin_y, 0);
   EXPECT_EQ(d.full_width, 17);
   EXPECT_EQ(d.full_height, 19);
-  EXPECT_EQ(d.image.pixels, std::vector<uint8_t>(samples.begin(), samples.end()));
+  EXPECT_EQ(d.image.pixels, Image::Pixels(samples.begin(), samples.end()));
   request.region = {17, 0, 1, 1};
   EXPECT_EQ(expect_error([&] { decode_image(write_png(spec, samples), request); }).cause(),
             "region 17,0 1x1 does not overlap the 17x19 image");

@@ -43,7 +43,8 @@ TEST(ImageBatchGpu, SameBytesAsTheCpu) {
   std::vector<uint8_t> padded(size_t(c.height) * pitch, 0xCD);
   for (int y = 0; y < c.height; ++y)
     std::memcpy(padded.data() + size_t(y) * pitch, c.row(y), c.stride());
-  const std::vector<std::vector<uint8_t>> host = {a.pixels, planar, padded, g.pixels};
+  const std::vector<std::vector<uint8_t>> host = {{a.pixels.begin(), a.pixels.end()}, planar, padded,
+                                                  {g.pixels.begin(), g.pixels.end()}};
   std::vector<plan::StridedImage> on_host = {
       {host[0].data(), 1, 1, 3, 3, 3, 1},
       {host[1].data(), b.height, b.width, 3, b.width, 1, int64_t(b.height) * b.width},
