@@ -49,7 +49,10 @@ def make_dataset(root: Path, per_class: int, size: int, seed: int) -> Path:
             folder = root / split / name
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(count):
-                side = int(rng.integers(size, min(h, w) // 2))
+                # Patches from the patch size up to half the photo (resized to the patch size);
+                # a photo smaller than twice the patch size gives patches of at most its side.
+                half = min(h, w) // 2
+                side = min(int(rng.integers(min(size, half), max(size, half) + 1)), min(h, w))
                 y, x = int(rng.integers(0, h - side)), int(rng.integers(0, w - side))
                 Image.fromarray(photo[y:y + side, x:x + side]).resize((size, size)).save(folder / f"{i}.jpg", quality=90)
         made += 1

@@ -419,7 +419,7 @@ class BatchLoader {
                                 jobs.size() * sample_bytes};
       {
         nb::gil_scoped_release released;
-        gpu.executor.run(jobs, spec.output.layout, &target);
+        gpu.executor.run(jobs, spec.output.layout, &target, &pool_);
       }
       written += jobs.size();
       for (const uint64_t index : sample_index) {

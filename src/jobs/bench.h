@@ -33,7 +33,8 @@ struct BenchResult {
   int threads = 0;
   int batch = 0;
   std::string device = "cpu";      // "cuda:0,1" for several GPUs
-  int gpus = 0;                     // GPU workers
+  int gpus = 0;                     // distinct GPUs
+  int workers = 0;                  // GPU workers (two per listed GPU)
   std::vector<pipeline::WorkerShare> shares;  // images each GPU worker took (on demand)
   std::string mode = "decode+augment";
   std::string decoder = "CPU";     // who decoded: CPU threads, or nvJPEG beside them

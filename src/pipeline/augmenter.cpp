@@ -189,7 +189,7 @@ std::vector<std::vector<AugmentedSample>> Augmenter::execute_gpu(
     plan::CudaExecutor& executor, std::vector<PreparedImage>& images, uint64_t epoch,
     codec::NvjpegDecoder* nvjpeg, std::vector<std::optional<Error>>* errors, ThreadPool* pool) const {
   const std::vector<plan::SampleJob> jobs = gpu_jobs(images, epoch, nvjpeg, errors, pool);
-  std::vector<Tensor> tensors = executor.run_to_host(jobs, chain_.spec().output.layout);
+  std::vector<Tensor> tensors = executor.run_to_host(jobs, chain_.spec().output.layout, pool);
   std::vector<std::vector<AugmentedSample>> out(images.size());
   size_t next = 0;
   for (size_t i = 0; i < images.size(); ++i)

@@ -382,8 +382,9 @@ void CudaExecutor::upload_sources(std::span<const Image* const> images) {
   m.stream.synchronize();
 }
 
-const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target) {
-  submit(jobs, layout, target);
+const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target,
+                                     ThreadPool* pool) {
+  submit(jobs, layout, target, pool);
   wait();
   return impl_->batch;
 }
@@ -396,7 +397,8 @@ void CudaExecutor::wait() {
   if (m.timed) GPUAUG_CUDA_CHECK(cudaEventElapsedTime(&m.kernel_ms, m.start.get(), m.stop.get()), "timing");
 }
 
-const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target) {
+const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target,
+                                        ThreadPool* pool) {
   Impl& m = *impl_;
   wait();  // the buffers below are reused
   GPUAUG_CUDA_CHECK(cudaSetDevice(m.device), "device");
@@ -414,6 +416,14 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   bool windowed = false;  // some sample computes less than its whole output
   int max_pixels = 1, max_rounds = 0, max_side = 1;
   std::vector<size_t> staged_offset(jobs.size(), SIZE_MAX);
+  // Host rows to copy into the staging buffer, done after the loop (on the pool when given).
+  struct StagedRows {
+    uint8_t* to;
+    const uint8_t* from;
+    size_t row_bytes, from_stride;
+    int rows;
+  };
+  std::vector<StagedRows> staged;
   DeviceBatch& batch = m.batch;
   batch.offsets.assign(jobs.size(), 0);
   batch.shapes.assign(jobs.size(), {0, 0, 0});
@@ -468,7 +478,8 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
       s.src_h = job.source->height;
       s.src_pitch = job.source->stride();
       staged_offset[i] = source_cursor;
-      std::memcpy(m.staging.as<uint8_t>() + source_cursor, job.source->pixels.data(), job.source->pixels.size());
+      staged.push_back({m.staging.as<uint8_t>() + source_cursor, job.source->pixels.data(), job.source->pixels.size(),
+                        job.source->pixels.size(), 1});
       source_cursor += job.source->pixels.size();
     } else if (job.source_view.pixels != nullptr) {
       const SourceView& v = job.source_view;
@@ -478,9 +489,7 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
       s.src_y0 = v.region.y;
       s.src_pitch = size_t(v.region.width) * 3;
       staged_offset[i] = source_cursor;
-      for (int y = 0; y < v.region.height; ++y)
-        std::memcpy(m.staging.as<uint8_t>() + source_cursor + size_t(y) * s.src_pitch,
-                    v.pixels + size_t(y) * v.stride, s.src_pitch);
+      staged.push_back({m.staging.as<uint8_t>() + source_cursor, v.pixels, s.src_pitch, v.stride, v.region.height});
       source_cursor += s.src_pitch * v.region.height;
     } else if (job.device_source != nullptr) {
       s.src_w = job.device_width;
@@ -544,6 +553,13 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   }
 
   if (source_bytes > 0) {
+    auto copy = [&](size_t k) {
+      const StagedRows& c = staged[k];
+      for (int y = 0; y < c.rows; ++y) std::memcpy(c.to + size_t(y) * c.row_bytes, c.from + size_t(y) * c.from_stride, c.row_bytes);
+    };
+    if (pool != nullptr && staged.size() > 1) pool->parallel_for(staged.size(), copy);
+    else
+      for (size_t k = 0; k < staged.size(); ++k) copy(k);
     m.sources.reserve(source_bytes, stream);
     GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.sources.get(), m.staging.get(), source_bytes, cudaMemcpyHostToDevice, stream), "upload");
     for (size_t i = 0; i < jobs.size(); ++i)
@@ -605,8 +621,8 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   return batch;
 }
 
-std::vector<Tensor> CudaExecutor::run_to_host(std::span<const SampleJob> jobs, Layout layout) {
-  const DeviceBatch& batch = run(jobs, layout);
+std::vector<Tensor> CudaExecutor::run_to_host(std::span<const SampleJob> jobs, Layout layout, ThreadPool* pool) {
+  const DeviceBatch& batch = run(jobs, layout, nullptr, pool);
   std::vector<uint8_t> host(batch.bytes);
   if (batch.bytes > 0)
     GPUAUG_CUDA_CHECK(cudaMemcpy(host.data(), batch.data, batch.bytes, cudaMemcpyDeviceToHost), "download");

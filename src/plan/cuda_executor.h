@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "core/thread_pool.h"
 #include "ops/fold.h"
 #include "plan/plan.h"
 
@@ -89,15 +90,19 @@ class CudaExecutor {
   // Sources kept on the device for jobs that name them by source_index (augment-only runs).
   void upload_sources(std::span<const Image* const> images);
 
-  // Runs a batch; the result stays on the device until the next run. Synchronous.
-  const DeviceBatch& run(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target = nullptr);
+  // Runs a batch; the result stays on the device until the next run. Synchronous. With `pool`,
+  // the host sources are copied into the pinned staging buffer on its threads (one thread
+  // copying a batch's CPU-decoded images held the GPU back).
+  const DeviceBatch& run(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target = nullptr,
+                         ThreadPool* pool = nullptr);
   // The same in two halves: submit uploads and launches (the host may plan the next batch
   // meanwhile); wait blocks until the batch is done. A submit waits for the previous batch.
   // The jobs' host sources must stay alive until wait returns.
-  const DeviceBatch& submit(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target = nullptr);
+  const DeviceBatch& submit(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target = nullptr,
+                            ThreadPool* pool = nullptr);
   void wait();
   // Runs and copies each sample back into a host tensor.
-  std::vector<Tensor> run_to_host(std::span<const SampleJob> jobs, Layout layout);
+  std::vector<Tensor> run_to_host(std::span<const SampleJob> jobs, Layout layout, ThreadPool* pool = nullptr);
 
   // Device time of the last run's kernels in milliseconds (CUDA events), for benchmarks.
   float last_kernel_ms() const;

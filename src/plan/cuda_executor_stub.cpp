@@ -15,14 +15,14 @@ CudaExecutor::CudaExecutor(int) {
 CudaExecutor::~CudaExecutor() = default;
 int CudaExecutor::device() const { return -1; }
 void CudaExecutor::upload_sources(std::span<const Image* const>) {}
-const DeviceBatch& CudaExecutor::run(std::span<const SampleJob>, Layout, const OutputTarget*) {
+const DeviceBatch& CudaExecutor::run(std::span<const SampleJob>, Layout, const OutputTarget*, ThreadPool*) {
   throw Error("", "device", "no CUDA in this build");
 }
-const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob>, Layout, const OutputTarget*) {
+const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob>, Layout, const OutputTarget*, ThreadPool*) {
   throw Error("", "device", "no CUDA in this build");
 }
 void CudaExecutor::wait() {}
-std::vector<Tensor> CudaExecutor::run_to_host(std::span<const SampleJob>, Layout) {
+std::vector<Tensor> CudaExecutor::run_to_host(std::span<const SampleJob>, Layout, ThreadPool*) {
   throw Error("", "device", "no CUDA in this build");
 }
 float CudaExecutor::last_kernel_ms() const { return 0.0f; }

@@ -236,6 +236,9 @@ def test_bench_compare_adds_the_processes_row(gpuaug_bin, mpirun, tmp_path, data
     assert re.search(rf"^\| {RANKS} processes x \d+ threads \(mpirun\) \|", proc.stdout, re.M), proc.stdout
     assert f"{RANKS} processes = " in proc.stdout and "(goal: 0.9)" in proc.stdout
     rows = (tmp_path / "cmp" / "compare.csv").read_text().splitlines()
-    processes = [r for r in rows if r.startswith(f'"{RANKS} processes')]
+    processes = [r for r in rows if r.startswith(f'"{RANKS} processes') and ",cpu," in r]
     assert len(processes) == 1
     assert float(processes[0].split(",")[6]) > 0  # efficiency
+    # Where rank 0 sees a GPU, every process also runs on one GPU (its local rank's), in a row of its own.
+    on_gpus = [r for r in rows if r.startswith(f'"{RANKS} processes') and ",cuda," in r]
+    assert len(on_gpus) == (1 if "cuda:0 end to end" in proc.stdout else 0), rows

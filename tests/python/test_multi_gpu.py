@@ -80,8 +80,9 @@ def test_bench_shares_add_up(gpu, run_gpuaug, dataset, spec, mode):
     proc = run_gpuaug("bench", "--spec", spec, "--input", dataset, "--device", "cuda:0,0", "--batch", 4,
                       "--iters", 2, "--warmup", 0, "--json", *mode)
     result = json.loads(proc.stdout)
-    assert result["gpus"] == 2 and result["device"] == "cuda:0,0"
-    assert sorted(result["shares"]) == ["cuda:0", "cuda:0#2"]
+    # One GPU named twice: two workers each (bench runs two per listed GPU, as augment does).
+    assert result["gpus"] == 1 and result["workers"] == 4 and result["device"] == "cuda:0,0"
+    assert sorted(result["shares"]) == ["cuda:0", "cuda:0#2", "cuda:0#3", "cuda:0#4"]
     assert sum(result["shares"].values()) == 37 * 2 == result["images"]
     assert len(result["device_used_bytes"]) == 2
 
