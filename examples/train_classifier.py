@@ -1,4 +1,4 @@
-"""Train a small ResNet with gpuaug or torchvision feeding it: the seed's loop done right.
+"""Train a ResNet with gpuaug or torchvision feeding it: the seed's loop done right.
 
 The data: patches cut from scikit-image's bundled photos, one class a photo (or a class-per-folder
 tree given with --data). The same augmentations either way: RandomResizedCrop, horizontal flip,
@@ -10,7 +10,8 @@ the input pipeline:
     python3 examples/train_classifier.py --loader both          # one after the other
 
 Prints, for each: the input pipeline's images/s alone, the training loop's images/s, the share
-of the loop spent waiting for data (1 - that is how busy the GPU was kept; torch.cuda.utilization
+of the loop spent waiting for data (`--model resnet50 --batch 256 --crop 224 --size 256` is the
+ResNet-50 case) (1 - that is how busy the GPU was kept; torch.cuda.utilization
 as well where pynvml is installed), and the validation accuracy. Needs torch and torchvision.
 """
 from __future__ import annotations
@@ -99,7 +100,7 @@ def torchvision_loaders(data: Path, batch: int, crop: int, size: int, workers: i
     return (lambda e: epoch(train)), (lambda: epoch(val)), len(train_set.classes)
 
 
-def run(name: str, loaders, epochs: int) -> dict:
+def run(name: str, loaders, epochs: int, arch: str) -> dict:
     import torch
     import torchvision
 
@@ -112,7 +113,7 @@ def run(name: str, loaders, epochs: int) -> dict:
     input_rate = seen / (time.perf_counter() - start)
 
     torch.manual_seed(0)
-    model = torchvision.models.resnet18(num_classes=classes).cuda().to(memory_format=torch.channels_last)
+    model = getattr(torchvision.models, arch)(num_classes=classes).cuda().to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -123,18 +124,20 @@ def run(name: str, loaders, epochs: int) -> dict:
         model.train()
         batches = train_epoch(e + 1)
         while True:
+            # Each step ends with the GPU done (synchronize below), so the time in next() is the
+            # loop waiting for data alone: the loaders make batches ahead on their own threads.
             t = time.perf_counter()
             try:
                 images, labels = next(batches)
             except StopIteration:
                 break
-            torch.cuda.synchronize()  # the wait for data ends when the batch is on the GPU
             waited += time.perf_counter() - t
             with torch.autocast("cuda", dtype=torch.bfloat16):
                 loss = loss_fn(model(images.contiguous(memory_format=torch.channels_last)), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            torch.cuda.synchronize()
             seen += images.shape[0]
             try:
                 util.append(torch.cuda.utilization())
@@ -164,6 +167,7 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=72, help="side of the made patches and of the val resize")
     ap.add_argument("--crop", type=int, default=64)
     ap.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1))
+    ap.add_argument("--model", default="resnet18", help="a torchvision.models ResNet: resnet18, resnet50, ...")
     args = ap.parse_args()
     import torch
 
@@ -173,11 +177,13 @@ def main() -> int:
         data = args.data or make_dataset(Path(tmp), args.per_class, args.size, seed=0)
         results = []
         if args.loader in ("gpuaug", "both"):
-            results.append(run("gpuaug", gpuaug_loaders(data, args.batch, args.crop, args.size), args.epochs))
+            results.append(run("gpuaug", gpuaug_loaders(data, args.batch, args.crop, args.size), args.epochs,
+                               args.model))
         if args.loader in ("torchvision", "both"):
             results.append(run(f"torchvision ({args.workers} workers)",
-                               torchvision_loaders(data, args.batch, args.crop, args.size, args.workers), args.epochs))
-    print(f"\n{torch.cuda.get_device_name()} | ResNet-18 | {args.epochs} epochs | batch {args.batch} | "
+                               torchvision_loaders(data, args.batch, args.crop, args.size, args.workers), args.epochs,
+                               args.model))
+    print(f"\n{torch.cuda.get_device_name()} | {args.model} | {args.epochs} epochs | batch {args.batch} | "
           f"{args.crop}x{args.crop} crops\n")
     print("| loader | input images/s | training images/s | waiting for data | GPU utilization | accuracy |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -98,7 +98,8 @@ else
   fi
 fi
 
-# --- Python packages (test oracles; matplotlib draws `gpuaug stats --plots`) ---------------
+# --- Python packages (test oracles; matplotlib draws `gpuaug stats --plots`; scikit-image's
+# sample photos make the benchmark corpus, bench/make_jpegs.py, which the soak test uses) -----
 # module:package
 PY_REQUIREMENTS=(
   "numpy:numpy"
@@ -106,6 +107,7 @@ PY_REQUIREMENTS=(
   "cv2:opencv-python-headless"
   "pytest:pytest"
   "matplotlib:matplotlib"
+  "skimage:scikit-image"
   "nanobind:nanobind"
   "scikit_build_core:scikit-build-core"
 )

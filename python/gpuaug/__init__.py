@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import queue
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,7 +27,7 @@ from ._gpuaug import Error
 
 _log = logging.getLogger("gpuaug")
 
-__all__ = ["Error", "Pipeline", "ops", "distributed_env", "__version__"]
+__all__ = ["Error", "Pipeline", "ops", "functional", "distributed_env", "__version__"]
 __version__ = _gpuaug.__version__
 
 SpecLike = Union[str, os.PathLike, Mapping[str, Any], Sequence["ops.Op"]]
@@ -62,6 +63,28 @@ def distributed_env(environ: Mapping[str, str] | None = None) -> tuple[int, int]
         if rank_key in environ and size_key in environ:
             return int(environ[rank_key]), int(environ[size_key])
     return 0, 1
+
+
+_DEVICE = re.compile(r"cpu|cuda|cuda:all|cuda:\d{1,3}(,\d{1,3})*")
+
+
+def _devices(device: str) -> list[str]:
+    """The devices of `device`, one loader each: "cuda" is torch's current device when torch has
+    set one up (torch.cuda.set_device(local_rank), as DDP scripts do), else the launcher's local
+    rank's GPU (LOCAL_RANK, OMPI_COMM_WORLD_LOCAL_RANK or SLURM_LOCALID, modulo the GPUs); lists
+    and "cuda:all" as the command takes them (src/core/device.h)."""
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+        raise ValueError(f"device={device!r}: expected 'cpu', 'cuda', 'cuda:N', 'cuda:N,M,...' or 'cuda:all'")
+    if device == "cpu":
+        return ["cpu"]
+    torch = sys.modules.get("torch")
+    if device == "cuda" and torch is not None:
+        try:
+            if torch.cuda.is_initialized():
+                return [f"cuda:{torch.cuda.current_device()}"]
+        except (AttributeError, RuntimeError):
+            pass
+    return list(_gpuaug.process_devices(device))
 
 
 def _spec_args(spec: SpecLike) -> tuple[str | None, str]:
@@ -106,12 +129,20 @@ class Pipeline:
         CPU threads), the chain run by the GPU, and the batch left in GPU memory — a block that
         goes back to the loader when the last tensor viewing it is dropped, so GPU memory stays
         flat. gpuaug.Error (stage "device") where there is no GPU or the build has no CUDA.
+        "cuda" under DDP is this rank's GPU: torch's current device once torch has set one up,
+        else the launcher's local rank (LOCAL_RANK, ...) modulo the GPUs. "cuda:all" or a list
+        ("cuda:0,1") yields per-device batches: batch k of an epoch is made on, and lies on,
+        device k % len(devices) (one loader a device, the CPU threads shared out among them);
+        `devices` lists them.
     schedule: {"op.param": fn(epoch, step) -> value}, evaluated for every batch before it is made
         (step = epoch * len(self) + the batch's position in the epoch, so a resumed run draws the
         same values); the value goes through set(). E.g. {"gaussian_noise.sigma": lambda e, s:
         min(0.1, s / 1000)}.
     prefetch: batches made ahead on a background thread while the loop uses the current one
         (0: made when asked for). Same batches either way; state_dict counts what was handed out.
+    record: keep each batch's drawn parameters: after a batch is handed out, `records` holds one
+        dict a row, as `gpuaug augment --record` writes them (file, index, epoch, copy, ops with
+        the values used, those a schedule or set() gave included).
     as_torch: images as torch tensors (torch.from_dlpack: no copy, same memory). None (the
         default): when torch is already imported, so a training script gets tensors and a numpy
         user the DLPack array; True imports torch; False never converts.
@@ -133,9 +164,9 @@ class Pipeline:
                  on_error: str = "raise", rank: int | None = None,
                  world_size: int | None = None, threads: int = 0, as_torch: bool | None = None,
                  prefetch: int = 2,
-                 schedule: Mapping[str, Callable[[int, int], Any]] | None = None) -> None:
-        if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
-            raise ValueError(f"device={device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+                 schedule: Mapping[str, Callable[[int, int], Any]] | None = None,
+                 record: bool = False) -> None:
+        devices = _devices(device)
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size}: must be at least 1")
         env_rank, env_world = _torch_distributed() or distributed_env()
@@ -150,6 +181,8 @@ class Pipeline:
         if prefetch < 0:
             raise ValueError(f"prefetch={prefetch}: must be 0 or more")
         self.prefetch = int(prefetch)
+        self.record = bool(record)
+        self.records: list[dict[str, Any]] = []
         self.schedule = dict(schedule or {})
         for name in self.schedule:
             _split_param(name)  # "op.param" names, checked here
@@ -157,11 +190,18 @@ class Pipeline:
         self.drop_last = bool(drop_last)
         text, name = _spec_args(spec)
         seed = None if seed is None else int(seed)
-        if isinstance(source, (str, os.PathLike)):
-            self._core = _gpuaug.BatchLoader(text, name, seed, os.fspath(source), threads, on_error, device)
-        else:
-            paths, labels = _list_source(source)
-            self._core = _gpuaug.BatchLoader(text, name, seed, paths, labels, threads, on_error, device)
+        # One core a device: batch k of an epoch is made by core k % len(devices), on its device.
+        if len(devices) > 1 and threads == 0:
+            threads = max(1, (os.cpu_count() or 1) // len(devices))
+        self._cores = []
+        for d in devices:
+            if isinstance(source, (str, os.PathLike)):
+                self._cores.append(_gpuaug.BatchLoader(text, name, seed, os.fspath(source), threads, on_error, d))
+            else:
+                paths, labels = _list_source(source)
+                self._cores.append(_gpuaug.BatchLoader(text, name, seed, paths, labels, threads, on_error, d))
+        self._core = self._cores[0]
+        self.devices = devices
         self.seed = self._core.seed
         self.epoch = 0
         self._scheduled: dict[str, Any] = {}  # the value each schedule last set
@@ -176,15 +216,16 @@ class Pipeline:
     @property
     def skipped(self) -> int:
         """Samples left out so far because they could not be read (on_error="skip")."""
-        return self._core.skipped
+        return sum(c.skipped for c in self._cores)
 
     def stats(self) -> dict[str, int]:
         """Samples skipped and replaced so far (on_error "skip" / "replace")."""
-        return {"skipped": self._core.skipped, "replaced": self._core.replaced}
+        return {"skipped": sum(c.skipped for c in self._cores), "replaced": sum(c.replaced for c in self._cores)}
 
     def _log_failures(self) -> None:
-        for message in self._core.take_messages():
-            _log.warning("gpuaug: %s", message)
+        for core in self._cores:
+            for message in core.take_messages():
+                _log.warning("gpuaug: %s", message)
 
     def dataset_size(self) -> int:
         """Samples in the source, all ranks together."""
@@ -223,7 +264,8 @@ class Pipeline:
         Checked as the spec is (gpuaug.Error naming the op and key). Batches already made ahead
         (prefetch) keep the old value: prefetch=0, or a schedule, makes the change exact."""
         op, param = _split_param(name)
-        self._core.set(op, param, json.dumps(_plain(value)))
+        for core in self._cores:
+            core.set(op, param, json.dumps(_plain(value)))
 
     def get(self, name: str) -> Any:
         """An op's parameter as the spec now has it ("op.param"); None where the default applies."""
@@ -242,12 +284,14 @@ class Pipeline:
         batches = len(self)
         while next_batch < batches and cursor < len(order):
             self._apply_schedule(self.epoch * batches + next_batch)
-            images, labels, indices, consumed = self._core.load_from(order, cursor, self.batch_size, self.epoch)
+            core = self._cores[next_batch % len(self._cores)]
+            images, labels, indices, consumed, records = core.load_from(order, cursor, self.batch_size,
+                                                                        self.epoch, self.record)
             cursor += consumed
             next_batch += 1
             if len(labels) == 0 or (self.drop_last and len(set(indices.tolist())) < self.batch_size):
                 return  # every remaining sample failed, or a short last batch that drop_last drops
-            yield images, labels, indices, next_batch, cursor
+            yield images, labels, indices, records, next_batch, cursor
 
     def __iter__(self) -> Iterator[tuple[Any, Any, Any]]:
         torch = self._torch()
@@ -255,8 +299,9 @@ class Pipeline:
         if self.prefetch > 0:
             source = _Prefetcher(source, self.prefetch)
         try:
-            for images, labels, indices, next_batch, cursor in source:
+            for images, labels, indices, records, next_batch, cursor in source:
                 self._next_batch, self._cursor = next_batch, cursor
+                self.records = [json.loads(line) for line in records] if self.record else []
                 self._log_failures()
                 yield (torch.from_dlpack(images) if torch is not None else images), labels, indices
         finally:
@@ -360,3 +405,7 @@ def _list_source(items: Sequence[Any]) -> tuple[list[str], list[int]]:
     if labels and len(labels) != len(paths):
         raise ValueError("source: give every item a label, or none")
     return paths, labels
+
+
+# Last: gpuaug.functional reads this module's spec conversion (_spec_args).
+from . import functional  # noqa: E402

@@ -1,11 +1,15 @@
-"""Writes python/gpuaug/ops.pyi, the type stubs of the generated operator classes, from the C++
-descriptors, so that editors and type checkers see each class's keyword arguments.
+"""Writes python/gpuaug/ops.pyi and functional.pyi, the type stubs of the generated operator
+classes and functions, from the C++ descriptors, so that editors and type checkers see each
+one's keyword arguments.
 
-Usage: python3 -m gpuaug.stubs [OUT]   (default: print to stdout)
-tests/python/test_package.py checks that the committed ops.pyi is what this renders.
+Usage: python3 -m gpuaug.stubs [OUT]   (writes OUT, the ops stubs, and functional.pyi beside it;
+default: print both)
+tests/python/test_package.py and test_functional.py check that the committed stubs are what this
+renders.
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -65,13 +69,49 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
+# The keywords every gpuaug.functional function shares with augment (functional._OPTIONS).
+_OPTION_ARGS = ("seed: int | None = ..., epoch: int = ..., indices: Sequence[int] | None = ..., "
+                "generator: Any = ..., layout: _Layout | None = ...")
+
+
+def render_functional() -> str:
+    lines = [
+        '"""Type stubs of gpuaug.functional, written beside ops.pyi by `python3 -m gpuaug.stubs',
+        'python/gpuaug/ops.pyi` from the C++ operator descriptors. Do not edit: rerun that command after',
+        'changing an operator."""',
+        "from __future__ import annotations",
+        "",
+        "import os",
+        "from collections.abc import Callable, Mapping, Sequence",
+        "from typing import Any, Literal",
+        "",
+        "from .ops import Op",
+        "",
+        '_Layout = Literal["NCHW", "NHWC", "CHW", "HWC"]',
+        "",
+        "FUNCTIONS: dict[str, Callable[..., Any]]",
+        "",
+        "def set_threads(threads: int) -> None: ...",
+        "def augment(images: Any, spec: Op | Sequence[Op] | Mapping[str, Any] | str | os.PathLike[str], *, "
+        f"{_OPTION_ARGS}) -> Any: ...",
+    ]
+    for d in DESCRIPTORS:
+        params: list[Any] = d["params"]
+        args = "".join(f"{p['name']}: {annotation(p['type'])} = ..., " for p in params)
+        lines += ["", f"def {d['name']}(images: Any, /, {args}*, {_OPTION_ARGS}) -> Any:",
+                  f'    """{d["summary"]}."""']
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str]) -> int:
-    text = render()
-    if len(argv) > 1:
-        with open(argv[1], "w") as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
+    stubs = {"ops.pyi": render(), "functional.pyi": render_functional()}
+    for name, text in stubs.items():
+        if len(argv) > 1:
+            path = argv[1] if name == "ops.pyi" else os.path.join(os.path.dirname(argv[1]), name)
+            with open(path, "w") as f:
+                f.write(text)
+        else:
+            sys.stdout.write(f"# --- {name}\n{text}")
     return 0
 
 

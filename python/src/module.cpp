@@ -14,6 +14,7 @@
 #include <cstring>
 #include <new>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,6 +26,7 @@
 #include "codec/nvjpeg_decoder.h"
 #include "core/block_pool.h"
 #include "core/device.h"
+#include "dist/world.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
@@ -32,9 +34,12 @@
 #include "data/source.h"
 #include "ops/registry.h"
 #include "pipeline/augmenter.h"
+#include "pipeline/image_batch.h"
 #include "pipeline/on_error.h"
+#include "pipeline/record.h"
 #include "pipeline/spec.h"
 #include "plan/cuda_executor.h"
+#include "plan/image_source.h"
 
 namespace nb = nanobind;
 
@@ -243,15 +248,18 @@ class BatchLoader {
   // (local_crops gives several rows per index). Images: (N, C, H, W) or (N, H, W, C).
   // Up to `count` samples taken in order from order[start:]: a sample that fails is raised,
   // replaced, or (skip) left out and the next one in the order taken instead, so that batches
-  // stay full. Returns (images, labels, indices, consumed): consumed is how far along the
-  // order the batch reached.
-  nb::tuple load_from(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch) {
+  // stay full. Returns (images, labels, indices, consumed, records): consumed is how far along
+  // the order the batch reached.
+  // With `record`, a fifth element holds each row's drawn parameters as a --record line (JSON
+  // text): the values this batch used (a schedule's included); empty without.
+  nb::tuple load_from(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch,
+                      bool record = false) {
     // The calling thread may end after this batch (Python's prefetch thread, one an epoch): its
     // cached image and tensor blocks go back once the batch's buffers are freed, so the next
     // epoch's thread does not map new ones while they wait for this thread's exit.
     const ReleaseThreadBlocks release;
     const auto lock = lock_batches();
-    if (gpu_) return load_from_gpu(order, start, count, epoch);
+    if (gpu_) return load_from_gpu(order, start, count, epoch, record);
     std::vector<Row> rows;
     size_t consumed = 0, have = 0;
     while (have < count && start + consumed < order.size()) {
@@ -262,7 +270,11 @@ class BatchLoader {
       consumed += take;
     }
     nb::tuple out = batch(rows);
-    return nb::make_tuple(out[0], out[1], out[2], consumed);
+    std::vector<std::string> records;
+    if (record)
+      for (const Row& row : rows)
+        for (const pipeline::AugmentedSample& s : row.samples) records.push_back(record_text(row.index, s.plan, epoch));
+    return nb::make_tuple(out[0], out[1], out[2], consumed, records);
   }
 
  private:
@@ -278,6 +290,12 @@ class BatchLoader {
     nb::gil_scoped_release released;
     lock.lock();
     return lock;
+  }
+
+  std::string record_text(uint64_t index, const pipeline::SamplePlan& plan, uint64_t epoch) const {
+    return pipeline::record_line(source_.samples[index].relative, plan.id, epoch,
+                                 augmenter_->chain().has_local_crops(), plan.drawn)
+        .dump();
   }
 
   static size_t op_position(const pipeline::Spec& spec, const std::string& op) {
@@ -314,7 +332,8 @@ class BatchLoader {
   // not take) on the pool, then nvJPEG and the kernels, each round's samples written after the
   // previous round's in one device block; failures raise, skip (the next round takes more of
   // the order) or are replaced by the spec's replacement image.
-  nb::tuple load_from_gpu(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch) {
+  nb::tuple load_from_gpu(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch,
+                          bool record) {
     GpuSide& gpu = *gpu_;
     const pipeline::Spec& spec = augmenter_->chain().spec();
     std::shared_ptr<void> block;
@@ -322,6 +341,7 @@ class BatchLoader {
     std::array<int, 3> shape{0, 0, 0};
     DType dtype = DType::kUInt8;
     std::vector<int64_t> labels, sample_indices;
+    std::vector<std::string> records;
     size_t consumed = 0, have = 0;
     while (have < count && start + consumed < order.size()) {
       const size_t take = std::min(count - have, order.size() - start - consumed);
@@ -338,7 +358,8 @@ class BatchLoader {
           const data::SampleRef& ref = source_.samples[next[k]];
           try {
             blobs[k] = data::read_sample(source_, ref);
-            prepared[k] = augmenter_->prepare(blobs[k], ref.path, next[k], 0, epoch, nullptr, gpu.nvjpeg != nullptr);
+            prepared[k] = augmenter_->prepare(blobs[k], ref.path, next[k], 0, epoch, nullptr, gpu.nvjpeg != nullptr,
+                                              /*defer_cpu_decode=*/true);
           } catch (const Error& e) {
             errors[k] = e.file().empty() ? e.with_file(ref.path) : e;
             if (on_error_ == pipeline::OnError::kReplace)
@@ -359,7 +380,8 @@ class BatchLoader {
       std::vector<uint64_t> sample_index;  // each job's dataset index
       {
         nb::gil_scoped_release released;
-        jobs = augmenter_->gpu_jobs(images, epoch, gpu.nvjpeg.get(), &decode_errors);
+        // nvJPEG decodes its share while the pool decodes the rest.
+        jobs = augmenter_->gpu_jobs(images, epoch, gpu.nvjpeg.get(), &decode_errors, &pool_);
       }
       for (size_t k = 0; k < images.size(); ++k)
         for (size_t p = 0; p < images[k].plans.size(); ++p) sample_index.push_back(image_index[k]);
@@ -404,6 +426,12 @@ class BatchLoader {
         labels.push_back(source_.samples[index].label);
         sample_indices.push_back(int64_t(index));
       }
+      if (record) {  // in job order: each image's plans, then the replacements'
+        for (size_t k = 0; k < images.size(); ++k)
+          for (const pipeline::SamplePlan& p : images[k].plans) records.push_back(record_text(image_index[k], p, epoch));
+        for (const pipeline::PreparedImage& r : replacements)
+          for (const pipeline::SamplePlan& p : r.plans) records.push_back(record_text(p.id.index, p, epoch));
+      }
     }
     std::vector<size_t> dims{written};
     if (spec.output.layout == Layout::kHWC) dims.insert(dims.end(), {size_t(shape[1]), size_t(shape[2]), size_t(shape[0])});
@@ -415,7 +443,7 @@ class BatchLoader {
     held.release();
     nb::ndarray<nb::array_api> images(data, dims.size(), dims.data(), owner, nullptr, dlpack_dtype(dtype),
                                       nb::device::cuda::value, gpu.device.index);
-    return nb::make_tuple(images, int64_array(labels), int64_array(sample_indices), consumed);
+    return nb::make_tuple(images, int64_array(labels), int64_array(sample_indices), consumed, records);
   }
 
   // Appends the samples of `indices` that load (or are replaced); returns how many.
@@ -529,6 +557,277 @@ data::Source list_source(const std::vector<std::string>& paths,
   return source;
 }
 
+// The name of a DLPack dtype for errors ("float32", "int64", "bool").
+std::string dlpack_dtype_name(const nb::dlpack::dtype& t) {
+  using Code = nb::dlpack::dtype_code;
+  std::string kind;
+  switch (static_cast<Code>(t.code)) {
+    case Code::Int:
+      kind = "int";
+      break;
+    case Code::UInt:
+      kind = "uint";
+      break;
+    case Code::Float:
+      kind = "float";
+      break;
+    case Code::Bfloat:
+      kind = "bfloat";
+      break;
+    case Code::Complex:
+      kind = "complex";
+      break;
+    case Code::Bool:
+      return "bool";
+    default:
+      return fmt::format("DLPack type code {} of {} bits", t.code, t.bits);
+  }
+  return fmt::format("{}{}{}", kind, t.bits, t.lanes > 1 ? fmt::format("x{}", t.lanes) : "");
+}
+
+std::string shape_text(const nb::ndarray<nb::ro>& a) {
+  std::string out = "(";
+  for (size_t i = 0; i < a.ndim(); ++i) out += fmt::format("{}{}", i ? ", " : "", a.shape(i));
+  return out + (a.ndim() == 1 ? ",)" : ")");
+}
+
+// gpuaug.functional's core: a spec run over uint8 arrays the caller already has (numpy, torch;
+// host or CUDA), each image drawn as the dataset sample of its index (pipeline/image_batch.h),
+// the result handed out through DLPack as the loader's batches are: host memory of its own, or
+// a DeviceSlots block on the input's GPU. Host runs make a pool per call (no threads outlive
+// a call, so a process forked after one, as DataLoader workers are, is safe); each GPU keeps
+// an executor, its blocks and a converter, used by one call at a time.
+class ArrayAugmenter {
+ public:
+  explicit ArrayAugmenter(int threads) : threads_(threads) {}
+
+  // `arrays`: one 4-D batch (`batched`) or a list of 3-D images; `layout` NCHW, NHWC (or CHW,
+  // HWC) or "" to infer it from where the dimension of 1 or 3 channels is. `indices` empty:
+  // image i is sample i. The output follows the input's layout unless the spec names one.
+  nb::ndarray<nb::array_api> run(const std::optional<std::string>& spec_text,
+                                 const std::string& spec_name, uint64_t seed, uint64_t epoch,
+                                 const std::vector<int64_t>& indices,
+                                 const std::vector<nb::ndarray<nb::ro>>& arrays, bool batched,
+                                 const std::string& layout) {
+    pipeline::Spec spec =
+        spec_text ? pipeline::parse_spec(*spec_text, spec_name) : pipeline::load_spec(spec_name);
+    spec.seed = seed;
+    const pipeline::Augmenter augmenter(spec);
+    const Input input = read_input(arrays, batched, layout);
+    std::vector<uint64_t> sample_indices;
+    for (const int64_t i : indices) {
+      if (i < 0)
+        throw Error("", "functional",
+                    fmt::format("index {}: indices are dataset positions, 0 or more", i));
+      sample_indices.push_back(uint64_t(i));
+    }
+    const Layout out_layout = spec.output.layout_given ? spec.output.layout : input.layout;
+    pipeline::ImageBatchPlan batch;
+    {
+      nb::gil_scoped_release released;
+      batch = pipeline::plan_images(augmenter, input.images, sample_indices, epoch, out_layout);
+    }
+    if (input.images.empty()) {
+      // An empty batch still has the shape the chain gives its images' size.
+      const std::vector<plan::StridedImage> probe = {input.probe};
+      const pipeline::ImageBatchPlan shaped =
+          pipeline::plan_images(augmenter, probe, {}, epoch, out_layout);
+      batch.dtype = shaped.dtype, batch.channels = shaped.channels;
+      batch.height = shaped.height, batch.width = shaped.width;
+    }
+    const size_t bytes = batch.rows() * batch.sample_bytes();
+    std::vector<size_t> dims{batch.rows()};
+    if (out_layout == Layout::kHWC)
+      dims.insert(dims.end(), {size_t(batch.height), size_t(batch.width), size_t(batch.channels)});
+    else
+      dims.insert(dims.end(), {size_t(batch.channels), size_t(batch.height), size_t(batch.width)});
+
+    if (input.device < 0) {
+      auto memory = std::make_unique<BatchMemory>(bytes);
+      {
+        nb::gil_scoped_release released;
+        const size_t wanted = threads_ > 0 ? size_t(threads_) : size_t(hardware_threads());
+        ThreadPool pool(int(std::max<size_t>(1, std::min(wanted, batch.rows()))));
+        pipeline::run_images_cpu(input.images, batch, pool, memory->data);
+      }
+      std::byte* data = memory->data;
+      nb::capsule owner(memory.get(),
+                        [](void* p) noexcept { delete static_cast<BatchMemory*>(p); });
+      memory.release();
+      return nb::ndarray<nb::array_api>(data, dims.size(), dims.data(), owner, nullptr,
+                                        dlpack_dtype(batch.dtype), nb::device::cpu::value);
+    }
+    Gpu& gpu = gpu_for(input.device);
+    std::shared_ptr<void> block;
+    {
+      std::unique_lock<std::mutex> lock(gpu.mutex, std::defer_lock);
+      nb::gil_scoped_release released;
+      lock.lock();
+      block = gpu.slots.take(bytes);
+      pipeline::run_images_gpu(input.images, batch, gpu.executor, gpu.sources, block.get(), bytes);
+    }
+    void* data = block.get();
+    auto held = std::make_unique<std::shared_ptr<void>>(std::move(block));
+    nb::capsule owner(held.get(),
+                      [](void* p) noexcept { delete static_cast<std::shared_ptr<void>*>(p); });
+    held.release();
+    return nb::ndarray<nb::array_api>(data, dims.size(), dims.data(), owner, nullptr,
+                                      dlpack_dtype(batch.dtype), nb::device::cuda::value,
+                                      input.device);
+  }
+
+ private:
+  struct Input {
+    std::vector<plan::StridedImage> images;
+    plan::StridedImage probe;  // the image size of an empty batch
+    Layout layout = Layout::kCHW;
+    int device = -1;  // -1: host memory
+  };
+
+  struct Gpu {
+    explicit Gpu(int device) : executor(device), slots(device), sources(device) {}
+    plan::CudaExecutor executor;
+    plan::DeviceSlots slots;
+    plan::DeviceRgbSources sources;
+    std::mutex mutex;
+  };
+
+  Gpu& gpu_for(int device) {
+    const std::lock_guard lock(gpus_mutex_);
+    std::unique_ptr<Gpu>& gpu = gpus_[device];
+    if (!gpu) gpu = std::make_unique<Gpu>(device);
+    return *gpu;
+  }
+
+  // The images of a batch or list, checked: uint8, 3-D images (4-D batches), 1 or 3 channels,
+  // one device; the layout given or inferred.
+  static Input read_input(const std::vector<nb::ndarray<nb::ro>>& arrays, bool batched,
+                          const std::string& layout) {
+    if (arrays.empty())
+      throw Error("", "functional", "no images: pass a batch array or a non-empty list of images");
+    const size_t first_dim = batched ? 1 : 0;
+    for (size_t k = 0; k < arrays.size(); ++k) {
+      const nb::ndarray<nb::ro>& a = arrays[k];
+      const std::string what = batched ? "the batch" : fmt::format("image {}", k);
+      if (batched && a.ndim() != 4)
+        throw Error(
+            "", "functional",
+            fmt::format(
+                "the batch has shape {}: a batch is 4-D, (N, C, H, W) or (N, H, W, C); give one "
+                "image as x[None], or images of different sizes as a list",
+                shape_text(a)));
+      if (!batched && a.ndim() != 3)
+        throw Error(
+            "", "functional",
+            fmt::format(
+                "image {} has shape {}: each image of a list is 3-D, (C, H, W) or (H, W, C)", k,
+                shape_text(a)));
+      const nb::dlpack::dtype t = a.dtype();
+      if (t != nb::dtype<uint8_t>())
+        throw Error(
+            "", "functional",
+            fmt::format(
+                "{} is {}: gpuaug.functional takes uint8 images (0..255), as the pipeline "
+                "decodes them; convert a [0, 1] float image with (x * 255).round().clamp(0, 255) "
+                "to uint8 first (it is not converted here, which could lose values)",
+                what, dlpack_dtype_name(t)));
+    }
+    Input input;
+    // Layout: given, or the one of CHW and HWC whose channel dimension is 1 or 3 in every array.
+    bool chw = false;
+    if (layout == "NCHW" || layout == "CHW") {
+      chw = true;
+    } else if (layout == "NHWC" || layout == "HWC") {
+      chw = false;
+    } else if (layout.empty()) {
+      bool fits_chw = true, fits_hwc = true;
+      for (const nb::ndarray<nb::ro>& a : arrays) {
+        const auto channels_like = [](size_t n) { return n == 1 || n == 3; };
+        fits_chw = fits_chw && channels_like(a.shape(first_dim));
+        fits_hwc = fits_hwc && channels_like(a.shape(first_dim + 2));
+      }
+      const std::string shape = shape_text(arrays.front());
+      const std::string names = batched ? "'NCHW' or 'NHWC'" : "'CHW' or 'HWC'";
+      if (fits_chw && fits_hwc)
+        throw Error(
+            "", "functional",
+            fmt::format(
+                "shape {} has 1 or 3 in both channel positions; pass layout={} to say which", shape,
+                names));
+      if (!fits_chw && !fits_hwc)
+        throw Error(
+            "", "functional",
+            fmt::format(
+                "shape {} has neither 1 nor 3 channels first or last; gpuaug takes gray (1) or RGB "
+                "(3) images (pass layout={} to name the channel dimension)",
+                shape, names));
+      chw = fits_chw;
+    } else {
+      throw Error("", "functional",
+                  fmt::format("layout '{}': expected NCHW or NHWC (CHW or HWC for a list), or "
+                              "None to infer it",
+                              layout));
+    }
+    input.layout = chw ? Layout::kCHW : Layout::kHWC;
+    const size_t c_dim = first_dim + (chw ? 0 : 2), y_dim = first_dim + (chw ? 1 : 0),
+                 x_dim = first_dim + (chw ? 2 : 1);
+    for (size_t k = 0; k < arrays.size(); ++k) {
+      const nb::ndarray<nb::ro>& a = arrays[k];
+      int device = -1;
+      if (a.device_type() == nb::device::cuda::value)
+        device = a.device_id();
+      else if (a.device_type() != nb::device::cpu::value &&
+               a.device_type() != nb::device::cuda_host::value)
+        throw Error(
+            "", "functional",
+            fmt::format("{} is in memory of DLPack device type {}: gpuaug takes CPU or "
+                        "CUDA arrays",
+                        batched ? "the batch" : fmt::format("image {}", k), a.device_type()));
+      if (k == 0)
+        input.device = device;
+      else if (device != input.device)
+        throw Error(
+            "", "functional",
+            fmt::format("image {} is on {}, image 0 on {}: a list's images share a device", k,
+                        device < 0 ? "the CPU" : fmt::format("cuda:{}", device),
+                        input.device < 0 ? "the CPU" : fmt::format("cuda:{}", input.device)));
+      const size_t channels = a.shape(c_dim);
+      if (channels != 1 && channels != 3)
+        throw Error(
+            "", "functional",
+            fmt::format(
+                "{} has shape {}, {} channels as {}: gpuaug takes gray (1) or RGB (3) images",
+                batched ? "the batch" : fmt::format("image {}", k), shape_text(a), channels,
+                batched ? (chw ? "NCHW" : "NHWC") : (chw ? "CHW" : "HWC")));
+      if (a.shape(y_dim) > size_t(INT32_MAX) || a.shape(x_dim) > size_t(INT32_MAX))
+        throw Error("", "functional", fmt::format("shape {} is too large", shape_text(a)));
+      plan::StridedImage s;
+      s.data = static_cast<const uint8_t*>(a.data());
+      s.channels = int(channels);
+      s.height = int(a.shape(y_dim));
+      s.width = int(a.shape(x_dim));
+      s.stride_c = a.stride(c_dim);
+      s.stride_y = a.stride(y_dim);
+      s.stride_x = a.stride(x_dim);
+      if (!batched) {
+        input.images.push_back(s);
+        continue;
+      }
+      input.probe = s;
+      for (size_t n = 0; n < a.shape(0); ++n) {
+        plan::StridedImage image = s;
+        image.data = s.data + int64_t(n) * a.stride(0);
+        input.images.push_back(image);
+      }
+    }
+    return input;
+  }
+
+  int threads_;
+  std::mutex gpus_mutex_;
+  std::map<int, std::unique_ptr<Gpu>> gpus_;
+};
+
 }  // namespace
 }  // namespace gpuaug::python
 
@@ -555,6 +854,14 @@ NB_MODULE(_gpuaug, m) {
     }
   });
 
+  m.def(
+      "process_devices",
+      [](const std::string& text) {
+        std::vector<std::string> names;
+        for (const Device& d : dist::process_devices(text, dist::detect_world())) names.push_back(d.name());
+        return names;
+      },
+      nb::arg("text"), "The devices of a device text for this process (the launcher's local rank picks 'cuda').");
   m.def("op_descriptors", &python::op_descriptors,
         "Every operator's descriptor: name, summary, reference, geometric, drawn, params "
         "(name, type, default, doc), in `gpuaug ops` order.");
@@ -596,5 +903,14 @@ NB_MODULE(_gpuaug, m) {
       .def("indices", &BatchLoader::indices, nb::arg("epoch"), nb::arg("shuffle"), nb::arg("rank"),
            nb::arg("world_size"), nb::arg("drop_last"))
       .def("load_from", &BatchLoader::load_from, nb::arg("order"), nb::arg("start"), nb::arg("count"),
-           nb::arg("epoch"));
+           nb::arg("epoch"), nb::arg("record") = false);
+
+  nb::class_<python::ArrayAugmenter>(m, "ArrayAugmenter")
+      .def(nb::init<int>(), nb::arg("threads") = 0)
+      .def("run", &python::ArrayAugmenter::run, nb::arg("spec_text").none(), nb::arg("spec_name"),
+           nb::arg("seed"), nb::arg("epoch"), nb::arg("indices"), nb::arg("arrays"),
+           nb::arg("batched"), nb::arg("layout"),
+           "A spec over uint8 arrays in memory (gpuaug.functional): one 4-D batch or a list of 3-D "
+           "images, "
+           "each drawn as the dataset sample of its index; a new array on the input's device.");
 }

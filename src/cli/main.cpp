@@ -19,6 +19,7 @@
 #include "jobs/clean.h"
 #include "jobs/demo.h"
 #include "jobs/preview.h"
+#include "jobs/progress.h"
 #include "jobs/tile.h"
 #include "jobs/reduce.h"
 #include "jobs/stats.h"
@@ -28,6 +29,8 @@
 namespace {
 
 using namespace gpuaug;
+
+constexpr const char* kDevicesHelp = "cpu, cuda, cuda:N, cuda:N,M,... or cuda:all (one worker per GPU)";
 
 std::string info_text() {
   std::string text = fmt::format("gpuaug {}\n", GPUAUG_VERSION);
@@ -117,7 +120,7 @@ int main(int argc, char** argv) {
   augment_cmd->add_option("--replay", augment.replay_path, "Reproduce the samples of a --record file");
   augment_cmd->add_option("--on-error", augment.on_error, "raise, skip, or replace (the spec's `replacement:`)")
       ->check(CLI::IsMember({"raise", "skip", "replace"}));
-  augment_cmd->add_option("--device", augment.device, "cpu, cuda or cuda:N");
+  augment_cmd->add_option("--device", augment.device, kDevicesHelp);
   augment_cmd->add_option("--batch", augment.batch, "Images per GPU batch")->check(CLI::PositiveNumber);
   augment_cmd->add_flag("--resume", augment.resume, "Finish an interrupted run from its journal");
   bool augment_quiet = false;
@@ -133,7 +136,7 @@ int main(int argc, char** argv) {
   preview_cmd->add_option("--seed", preview_seed, "Override the spec's seed");
   preview_cmd->add_option("--epoch", preview.epoch, "Epoch");
   preview_cmd->add_option("--threads", preview.threads, "CPU threads (0: all cores)");
-  preview_cmd->add_option("--device", preview.device, "cpu, cuda or cuda:N");
+  preview_cmd->add_option("--device", preview.device, "cpu, cuda or cuda:N (one GPU)");
 
   jobs::BenchOptions bench;
   auto* bench_cmd = app.add_subcommand("bench", "Decode + augment to memory and report images/s");
@@ -144,7 +147,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--iters", bench.iters, "Timed passes over the inputs")->check(CLI::PositiveNumber);
   bench_cmd->add_option("--warmup", bench.warmup, "Untimed passes first");
   bench_cmd->add_option("--limit", bench.limit, "Use at most this many images");
-  bench_cmd->add_option("--device", bench.device, "cpu, cuda or cuda:N");
+  bench_cmd->add_option("--device", bench.device, kDevicesHelp);
   bench_cmd->add_flag("--augment-only", bench.augment_only,
                       "GPU: decode once, time planning + kernels on images already on the device");
   bool bench_json = false;
@@ -179,7 +182,7 @@ int main(int argc, char** argv) {
                         "Hamming distance of 64-bit dHashes that counts as near duplicate (-1: off)");
   clean_cmd->add_option("--constant-std", clean.constant_std, "Every channel's std below this is near-constant");
   clean_cmd->add_option("--threads", clean.threads, "CPU threads (0: all cores)");
-  clean_cmd->add_option("--device", clean.device, "cpu, cuda or cuda:N");
+  clean_cmd->add_option("--device", clean.device, kDevicesHelp);
   clean_cmd->add_flag("--resume", clean.resume, "Finish an interrupted run from its journal");
   clean_cmd->add_flag("--quiet", clean_quiet, "No progress bar or summary");
   clean_input->excludes(clean_restore);
@@ -194,7 +197,8 @@ int main(int argc, char** argv) {
   stats_cmd->add_option("--size", stats.size, "Measure after resizing the short side to this")
       ->check(CLI::PositiveNumber);
   stats_cmd->add_option("--threads", stats.threads, "CPU threads (0: all cores)");
-  stats_cmd->add_option("--device", stats.device, "cpu, cuda or cuda:N (nvJPEG decode + GPU reduction)");
+  stats_cmd->add_option("--device", stats.device,
+                        "cpu, cuda, cuda:N, cuda:N,M,... or cuda:all (nvJPEG decode + GPU reduction, a worker per GPU)");
   stats_cmd->add_option("--gpu-share", stats.gpu_share, "With cuda: share of JPEGs nvJPEG decodes (eighths)")
       ->check(CLI::Range(0.0, 1.0));
   stats_cmd->add_option("--on-error", stats.on_error, "skip (list the file) or raise")
@@ -222,7 +226,7 @@ int main(int argc, char** argv) {
   shards->excludes(shard_size);
   reduce_cmd->add_flag("--dct-scaling", reduce.dct_scaling, "Decode JPEGs at 1/2..1/8 first (faster, not Pillow-exact)");
   reduce_cmd->add_option("--threads", reduce.threads, "CPU threads (0: all cores)");
-  reduce_cmd->add_option("--device", reduce.device, "cpu, cuda or cuda:N");
+  reduce_cmd->add_option("--device", reduce.device, kDevicesHelp);
   reduce_cmd->add_option("--batch", reduce.batch, "Images per GPU batch")->check(CLI::PositiveNumber);
   reduce_cmd->add_option("--on-error", reduce.on_error, "raise or skip")->check(CLI::IsMember({"raise", "skip"}));
   reduce_cmd->add_flag("--resume", reduce.resume, "Finish an interrupted run from its journal");
@@ -242,7 +246,7 @@ int main(int argc, char** argv) {
   tile_cmd->add_option("--seed", tile_seed, "Override the spec's seed");
   tile_cmd->add_option("--quality", tile.jpeg_quality, "JPEG quality")->check(CLI::Range(1, 100));
   tile_cmd->add_option("--threads", tile.threads, "CPU threads (0: all cores)");
-  tile_cmd->add_option("--device", tile.device, "cpu, cuda or cuda:N");
+  tile_cmd->add_option("--device", tile.device, "cpu, cuda, cuda:N, cuda:N,M,... or cuda:all (tiles in batches on the GPUs)");
   tile_cmd->add_flag("--quiet", tile_quiet, "No summary");
 
   CLI11_PARSE(app, argc, argv);
@@ -265,6 +269,7 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "augment: {} images, {} samples written to {}, {} skipped, {} replaced, {:.2f} s\n",
                    summary.images, summary.written, augment.output, summary.skipped, summary.replaced,
                    summary.seconds);
+      if (!augment_quiet && first_rank) fmt::print(stderr, "{}", jobs::shares_text(summary.shares));
     } else if (app.got_subcommand("preview")) {
       preview.seed = preview_seed;
       const int n = jobs::run_preview(preview);
@@ -290,6 +295,7 @@ int main(int argc, char** argv) {
         if (result.kernel_ms > 0)
           fmt::print("  kernels: {:.2f} ms = {:.0f} samples/s{}\n", result.kernel_ms, result.kernel_images_per_s,
                      result.kernel_gb_per_s > 0 ? fmt::format(", {:.0f} GB/s", result.kernel_gb_per_s) : "");
+        fmt::print("{}", jobs::shares_text(result.shares, " images"));
       }
     } else if (app.got_subcommand("clean")) {
       if (!restore_dir.empty()) {
@@ -300,19 +306,23 @@ int main(int argc, char** argv) {
           throw Error("", "clean", "--input and --report are required (or --restore DIR)");
         clean.progress = !clean_quiet;
         const auto summary = jobs::run_clean(clean);
-        if (!clean_quiet) std::cerr << jobs::clean_summary_text(summary);
+        if (!clean_quiet && dist::detect_world().rank == 0) std::cerr << jobs::clean_summary_text(summary);
       }
     } else if (app.got_subcommand("stats")) {
       stats.progress = !stats_quiet;
       const auto summary = jobs::run_stats(stats);
       if (!plots_dir.empty() && dist::detect_world().rank == 0) jobs::draw_stats_plots(stats.output, plots_dir);
-      if (!stats_quiet && dist::detect_world().rank == 0) std::cerr << jobs::stats_summary_text(summary);
+      if (!stats_quiet && dist::detect_world().rank == 0)
+        std::cerr << jobs::stats_summary_text(summary) << jobs::shares_text(summary.shares, " images");
     } else if (app.got_subcommand("reduce")) {
       if (!shard_size_text.empty()) reduce.shard_size = parse_byte_size(shard_size_text);
       reduce.progress = !reduce_quiet;
       const auto summary = jobs::run_reduce(reduce);
-      for (const auto& error : summary.errors) fmt::print(stderr, "skipped: {}\n", error);
-      if (!reduce_quiet) std::cerr << jobs::reduce_summary_text(summary, reduce);
+      if (dist::detect_world().rank == 0) {
+        for (const auto& error : summary.errors) fmt::print(stderr, "skipped: {}\n", error);
+        if (!reduce_quiet)
+          std::cerr << jobs::reduce_summary_text(summary, reduce) << jobs::shares_text(summary.shares, " images");
+      }
     } else if (app.got_subcommand("tile")) {
       tile.seed = tile_seed;
       const auto summary = jobs::run_tile(tile);

@@ -35,7 +35,8 @@ DecodedImage decode_image(std::span<const uint8_t> bytes, const DecodeRequest& r
   const Rect region = clip_region(request.region, info.oriented_width(), info.oriented_height());
   DecodedImage out;
   if (info.format == ImageFormat::kPng) {
-    out.image = decode_png(bytes, request.max_pixels);
+    Image png = decode_png(bytes, request.max_pixels);
+    out.image = info.orientation == 1 ? std::move(png) : apply_orientation(png, info.orientation);
     out.full_width = out.image.width;
     out.full_height = out.image.height;
     return out;

@@ -36,8 +36,9 @@ struct DecodedImage {
 // part turned upright. It covers at least the scaled pixels that hold any of the region,
 // [floor((x + grid_offset_x) / s), ceil((x + w + grid_offset_x) / s)) and likewise in y, and
 // may be larger; within them its pixels equal those of a whole-image decode_image. PNG: always
-// the whole image at scale 1 with origin 0,0 (libpng cannot skip rows or columns, and a crop
-// here would only copy what the caller's plan reads anyway). A region lying wholly outside
+// the whole image at scale 1 with origin 0,0, turned upright (libpng cannot skip rows or
+// columns, and a crop here would only copy what the caller's plan reads anyway), by the
+// orientation of its eXIf chunk as for JPEG. A region lying wholly outside
 // the image is an error for both formats. Throws gpuaug::Error with an empty file and stage
 // "header" or "decode"; the caller attaches the path with Error::with_file.
 DecodedImage decode_image(std::span<const uint8_t> bytes, const DecodeRequest& request);

@@ -8,7 +8,10 @@ namespace gpuaug::codec {
 int exif_orientation(std::span<const uint8_t> app1_payload) {
   constexpr uint8_t kExifId[6] = {'E', 'x', 'i', 'f', 0, 0};
   if (app1_payload.size() < 6 || !std::equal(kExifId, kExifId + 6, app1_payload.begin())) return 1;
-  const std::span<const uint8_t> tiff = app1_payload.subspan(6);  // offsets are relative to it
+  return tiff_orientation(app1_payload.subspan(6));
+}
+
+int tiff_orientation(std::span<const uint8_t> tiff) {
   if (tiff.size() < 8) return 1;
   bool big_endian;
   if (tiff[0] == 'I' && tiff[1] == 'I') {

@@ -1,4 +1,4 @@
-// exif_orientation: the EXIF orientation tag from a JPEG APP1 payload, nothing else.
+// exif_orientation: the EXIF orientation tag from a JPEG APP1 payload or a PNG eXIf chunk.
 #pragma once
 
 #include <cstdint>
@@ -12,5 +12,9 @@ namespace gpuaug::codec {
 // short data. Never throws and never reads outside the span. A hand-written reader rather
 // than libexif: it needs one tag, and libexif parses (and has had CVEs in) far more.
 int exif_orientation(std::span<const uint8_t> app1_payload);
+
+// The same from the TIFF structure alone (a TIFF header, then IFD0): what follows "Exif\0\0"
+// in an APP1 payload, and all of a PNG eXIf chunk's data. Offsets are relative to its start.
+int tiff_orientation(std::span<const uint8_t> tiff);
 
 }  // namespace gpuaug::codec

@@ -1,10 +1,12 @@
-// peek_image: bounds-checked JPEG marker walk and PNG IHDR read.
+// peek_image: bounds-checked JPEG marker walk, PNG IHDR read and chunk walk to IDAT.
 #include "codec/image_info.h"
 
 #include <algorithm>
 #include <array>
 #include <cstdio>
 #include <string>
+
+#include <zlib.h>
 
 #include "codec/exif.h"
 #include "core/error.h"
@@ -84,6 +86,31 @@ ImageInfo peek_jpeg(std::span<const uint8_t> bytes) {
   return info;
 }
 
+// Chunks looked at after IHDR for an eXIf: real files have a handful before IDAT, and the bound
+// keeps a file of a million empty chunks from costing more than a header read.
+constexpr int kMaxPngHeaderChunks = 1024;
+
+// The orientation in the first eXIf chunk before IDAT (torchvision's decode_png reads it through
+// libpng, which knows only the chunks before IDAT; Pillow also honours one after). The chunk's
+// bytes are read in place: its claimed length only has to fit in the file, and sizes nothing.
+// A bad CRC drops the chunk, as libpng drops a damaged ancillary chunk; a damaged chunk
+// structure ends the walk (the decoder reports it).
+int png_orientation(std::span<const uint8_t> bytes, size_t pos) {
+  for (int n = 0; n < kMaxPngHeaderChunks && bytes.size() - pos >= 12; ++n) {
+    const uint32_t length = be32(&bytes[pos]);
+    const uint8_t* type = &bytes[pos + 4];
+    if (length > 0x7FFFFFFF || length > bytes.size() - pos - 12) return 1;
+    if (std::equal(type, type + 4, "IDAT") || std::equal(type, type + 4, "IEND")) return 1;
+    if (std::equal(type, type + 4, "eXIf")) {
+      const uint32_t crc = be32(&bytes[pos + 8 + length]);
+      if (uint32_t(crc32(0, type, uInt(length) + 4)) != crc) return 1;
+      return tiff_orientation(bytes.subspan(pos + 8, length));
+    }
+    pos += 12 + size_t(length);
+  }
+  return 1;
+}
+
 ImageInfo peek_png(std::span<const uint8_t> bytes) {
   // Signature (8), IHDR length (4) and type (4), then 13 bytes of IHDR data.
   if (bytes.size() < 8 + 8 + 13) fail("truncated header");
@@ -119,6 +146,7 @@ ImageInfo peek_png(std::span<const uint8_t> bytes) {
       fail("malformed PNG header (colour type " + std::to_string(data[9]) + ")");
   }
   info.progressive = data[12] == 1;
+  if (bytes.size() >= 8 + 8 + 13 + 4) info.orientation = png_orientation(bytes, 8 + 8 + 13 + 4);
   return info;
 }
 

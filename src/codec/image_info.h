@@ -19,7 +19,8 @@ struct ImageInfo {
   // Components in the file: 1 gray, 2 gray+alpha, 3 (RGB, YCbCr, and PNG palettes, whose
   // entries are RGB), 4 (CMYK, YCCK, RGBA).
   int channels = 0;
-  // EXIF orientation 1..8; 1 when absent or invalid, and for PNG (eXIf chunks are not read).
+  // EXIF orientation 1..8 (JPEG: the first Exif APP1; PNG: an eXIf chunk before IDAT); 1 when
+  // absent or invalid.
   int orientation = 1;
   // JPEG: anything but baseline SOF0 (extended, progressive, arithmetic, lossless), i.e. what
   // nvJPEG's hardware engine rejects. PNG: Adam7 interlaced.
@@ -32,7 +33,8 @@ struct ImageInfo {
 
 inline constexpr uint64_t kDefaultMaxPixels = 178956970;  // Pillow's MAX_IMAGE_PIXELS
 
-// Reads the header only (JPEG: markers up to SOS, for SOF and the first Exif APP1; PNG: IHDR).
+// Reads the header only (JPEG: markers up to SOS, for SOF and the first Exif APP1; PNG: IHDR,
+// then the chunks before IDAT for eXIf, at most 1024 of them, read in place).
 // The format comes from the magic bytes, never a file name. Throws gpuaug::Error with an empty
 // file, stage "header", and a cause such as "not a JPEG or PNG (starts with 0x47 0x49 0x46
 // 0x38)", "empty file", "truncated header", or "image is 65535x65535 = 4294836225 pixels,

@@ -42,48 +42,34 @@ ThreadPool::~ThreadPool() {
   for (auto& worker : workers_) worker.join();
 }
 
-void ThreadPool::run_items() {
-  for (;;) {
-    size_t index;
-    const std::function<void(size_t)>* job;
-    bool failed;
-    {
-      std::lock_guard lock(mutex_);
-      if (job_ == nullptr || next_ >= job_size_) return;
-      index = next_++;
-      job = job_;
-      failed = error_ != nullptr;
-    }
-    try {
-      const ThreadPool* outer = t_running_pool;
-      t_running_pool = this;
-      struct Restore {
-        const ThreadPool* outer;
-        ~Restore() { t_running_pool = outer; }
-      } restore{outer};
-      if (!failed) (*job)(index);
-    } catch (...) {
-      std::lock_guard lock(mutex_);
-      if (!error_) error_ = std::current_exception();
-    }
-    std::lock_guard lock(mutex_);
-    if (++finished_ == job_size_) done_.notify_all();
+void ThreadPool::run_item(Job& job, size_t index, std::unique_lock<std::mutex>& lock) {
+  if (++job.next == job.size) std::erase(queue_, &job);
+  const bool failed = job.error != nullptr;
+  lock.unlock();
+  std::exception_ptr error;
+  try {
+    const ThreadPool* outer = t_running_pool;
+    t_running_pool = this;
+    struct Restore {
+      const ThreadPool* outer;
+      ~Restore() { t_running_pool = outer; }
+    } restore{outer};
+    if (!failed) (*job.fn)(index);
+  } catch (...) {
+    error = std::current_exception();
   }
+  lock.lock();
+  if (error && !job.error) job.error = error;
+  if (++job.finished == job.size) done_.notify_all();
 }
 
 void ThreadPool::worker_loop() {
-  uint64_t seen = 0;
+  std::unique_lock lock(mutex_);
   for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
-      ++active_;
-    }
-    run_items();
-    std::lock_guard lock(mutex_);
-    if (--active_ == 0) done_.notify_all();
+    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    Job& job = *queue_.front();
+    run_item(job, job.next, lock);
   }
 }
 
@@ -93,25 +79,16 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
     for (size_t i = 0; i < n; ++i) fn(i);
     return;
   }
-  {
-    std::lock_guard lock(mutex_);
-    job_ = &fn;
-    job_size_ = n;
-    next_ = 0;
-    finished_ = 0;
-    error_ = nullptr;
-    ++generation_;
-  }
-  wake_.notify_all();
-  run_items();
-  std::exception_ptr error;
-  {
-    std::unique_lock lock(mutex_);
-    done_.wait(lock, [&] { return finished_ == job_size_ && active_ == 0; });
-    job_ = nullptr;
-    error = error_;
-  }
-  if (error) std::rethrow_exception(error);
+  Job job;
+  job.fn = &fn;
+  job.size = n;
+  std::unique_lock lock(mutex_);
+  queue_.push_back(&job);
+  if (n > 1) wake_.notify_all();
+  else wake_.notify_one();
+  while (job.next < job.size) run_item(job, job.next, lock);
+  done_.wait(lock, [&] { return job.finished == job.size; });
+  if (job.error) std::rethrow_exception(job.error);
 }
 
 }  // namespace gpuaug

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -19,12 +20,22 @@ namespace gpuaug::dist {
 
 namespace {
 
+class AtomicCounter final : public WorkCounter {
+ public:
+  uint64_t next() override { return value_.fetch_add(1); }
+
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
 class SingleProcess final : public Communicator {
  public:
   int rank() const override { return 0; }
   int size() const override { return 1; }
   std::vector<std::string> gather(const std::string& mine) override { return {mine}; }
   void barrier() override {}
+  std::string broadcast(const std::string& from_rank0) override { return from_rank0; }
+  std::unique_ptr<WorkCounter> work_counter() override { return std::make_unique<AtomicCounter>(); }
   [[noreturn]] void abort_all(int code) override { std::exit(code); }
 };
 
@@ -37,6 +48,67 @@ void check(int status, const char* call) {
   throw Error("", "mpi", fmt::format("{}: {}", call, std::string(text, size_t(length))));
 }
 
+// MPI is initialized MPI_THREAD_SERIALIZED: workers of several threads (one per GPU) take chunks
+// from the counter, never two MPI calls at once (this mutex).
+std::mutex g_mpi_mutex;
+
+// Waits without spinning: Open MPI's blocking collectives poll a core flat out, and the ranks that
+// wait (for rank 0's part of a job, for the others to finish) would take it from ranks still
+// working.
+void sleepy_barrier() {
+  MPI_Request request;
+  {
+    std::lock_guard lock(g_mpi_mutex);
+    check(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
+  }
+  for (int done = 0;;) {
+    {
+      std::lock_guard lock(g_mpi_mutex);
+      check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    }
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+class MpiCounter final : public WorkCounter {
+ public:
+  explicit MpiCounter(int rank) {
+    {
+      std::lock_guard lock(g_mpi_mutex);
+      check(MPI_Win_allocate(rank == 0 ? MPI_Aint(sizeof(uint64_t)) : 0, sizeof(uint64_t), MPI_INFO_NULL,
+                             MPI_COMM_WORLD, &base_, &window_),
+            "MPI_Win_allocate");
+      if (rank == 0) *base_ = 0;
+      check(MPI_Win_lock_all(0, window_), "MPI_Win_lock_all");
+      if (rank == 0) check(MPI_Win_sync(window_), "MPI_Win_sync");
+    }
+    sleepy_barrier();  // the counter is 0 before anybody advances it
+  }
+  ~MpiCounter() override {
+    // Unwinding from a failure: the other ranks may wait elsewhere (a gather) and this process
+    // ends them (MPI_Abort) next, so waiting for them here would hang.
+    if (std::uncaught_exceptions() > unwinding_) return;
+    sleepy_barrier();  // MPI_Win_free waits for every rank too, but spinning
+    std::lock_guard lock(g_mpi_mutex);
+    MPI_Win_unlock_all(window_);
+    MPI_Win_free(&window_);
+  }
+  uint64_t next() override {
+    std::lock_guard lock(g_mpi_mutex);
+    const uint64_t one = 1;
+    uint64_t previous = 0;
+    check(MPI_Fetch_and_op(&one, &previous, MPI_UINT64_T, 0, 0, MPI_SUM, window_), "MPI_Fetch_and_op");
+    check(MPI_Win_flush(0, window_), "MPI_Win_flush");
+    return previous;
+  }
+
+ private:
+  uint64_t* base_ = nullptr;
+  MPI_Win window_ = MPI_WIN_NULL;
+  int unwinding_ = std::uncaught_exceptions();
+};
+
 class Mpi final : public Communicator {
  public:
   Mpi() {
@@ -44,7 +116,7 @@ class Mpi final : public Communicator {
     MPI_Initialized(&initialized);
     if (!initialized) {
       int provided = 0;
-      check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+      check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
       std::atexit([] {
         int finalized = 0;
         MPI_Finalized(&finalized);
@@ -57,6 +129,7 @@ class Mpi final : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::vector<std::string> gather(const std::string& mine) override {
+    std::lock_guard lock(g_mpi_mutex);
     const long long length = static_cast<long long>(mine.size());
     std::vector<long long> lengths(static_cast<size_t>(size_));
     check(MPI_Gather(&length, 1, MPI_LONG_LONG, lengths.data(), 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD), "MPI_Gather");
@@ -83,18 +156,20 @@ class Mpi final : public Communicator {
     }
     return all;
   }
-  // Waits without spinning: Open MPI's MPI_Barrier polls a core flat out, and the ranks that
-  // wait here (for rank 0's part of a job, or bench --compare's single-process rows) would take
-  // it from the ranks still working.
-  void barrier() override {
-    MPI_Request request;
-    check(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
-    for (int done = 0;;) {
-      check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-      if (done) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  void barrier() override { sleepy_barrier(); }
+  std::string broadcast(const std::string& from_rank0) override {
+    std::lock_guard lock(g_mpi_mutex);
+    long long length = rank_ == 0 ? static_cast<long long>(from_rank0.size()) : 0;
+    check(MPI_Bcast(&length, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD), "MPI_Bcast");
+    std::string text = rank_ == 0 ? from_rank0 : std::string(size_t(length), '\0');
+    for (long long done = 0; done < length;) {
+      const int piece = int(std::min<long long>(length - done, 1 << 30));
+      check(MPI_Bcast(text.data() + done, piece, MPI_CHAR, 0, MPI_COMM_WORLD), "MPI_Bcast");
+      done += piece;
     }
+    return text;
   }
+  std::unique_ptr<WorkCounter> work_counter() override { return std::make_unique<MpiCounter>(rank_); }
   [[noreturn]] void abort_all(int code) override {
     MPI_Abort(MPI_COMM_WORLD, code);
     std::exit(code);
@@ -123,6 +198,36 @@ void end_other_processes(int code) {
   }
   if (instance && instance->size() > 1) instance->abort_all(code);
 }
+
+ChunkQueue::ChunkQueue(uint64_t count, Communicator* shared)
+    : count_(count),
+      counter_(shared && shared->size() > 1 ? shared->work_counter() : std::make_unique<AtomicCounter>()) {}
+
+ChunkQueue::~ChunkQueue() = default;
+
+std::optional<uint64_t> ChunkQueue::next() {
+  const uint64_t chunk = counter_->next();
+  return chunk < count_ ? std::optional(chunk) : std::nullopt;
+}
+
+std::vector<bool> any_rank(Communicator& comm, const std::vector<bool>& flags) {
+  std::string mine(flags.size(), '0');
+  for (size_t i = 0; i < flags.size(); ++i)
+    if (flags[i]) mine[i] = '1';
+  std::string all = mine;
+  for (const std::string& theirs : comm.gather(mine)) {
+    if (theirs.size() != all.size())
+      throw Error("", "world", fmt::format("ranks disagree on the job's size ({} and {} items)", theirs.size(), all.size()));
+    for (size_t i = 0; i < all.size(); ++i)
+      if (theirs[i] == '1') all[i] = '1';
+  }
+  all = comm.broadcast(all);
+  std::vector<bool> out(flags.size());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = all[i] == '1';
+  return out;
+}
+
+bool shares_work_on_demand(const World& world) { return world.size == 1 || (world.mpi && built_with_mpi()); }
 
 Communicator& communicator(const World& world) {
   std::lock_guard lock(g_mutex);

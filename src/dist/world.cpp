@@ -37,13 +37,15 @@ World detect_world() {
     const char* name;
     const char* rank;
     const char* size;
+    const char* local_rank;
     const char* local_size;
   };
   static const Launcher launchers[] = {
-      {"torchrun", "RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE"},
-      {"mpirun", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE"},
-      {"mpirun", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE"},
-      {"slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_NTASKS_PER_NODE"},
+      {"torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"},
+      {"mpirun", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
+       "OMPI_COMM_WORLD_LOCAL_SIZE"},
+      {"mpirun", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE"},
+      {"slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"},
   };
   World world;
   for (const Launcher& l : launchers) {
@@ -51,6 +53,9 @@ World detect_world() {
     world.rank = env_int(l.rank, 0);
     world.size = env_int(l.size, 1);
     world.local_size = std::max(1, env_int(l.local_size, 1));
+    world.local_rank = env_int(l.local_rank, 0);
+    // Slurm sets SLURM_NTASKS_PER_NODE only when asked for it; a local rank says at least this.
+    world.local_size = std::max(world.local_size, world.local_rank + 1);
     world.launcher = l.name;
     break;
   }
@@ -74,6 +79,10 @@ int threads_per_process(const World& world) {
   // A launcher that bound this process to some CPUs already shared the machine out.
   if (hardware_threads() < machine_threads()) return hardware_threads();
   return std::max(1, hardware_threads() / std::max(1, world.local_size));
+}
+
+std::vector<Device> process_devices(const std::string& text, const World& world) {
+  return parse_devices(text, world.local_rank, world.local_size);
 }
 
 }  // namespace gpuaug::dist

@@ -3,12 +3,16 @@
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include "core/device.h"
 
 namespace gpuaug::dist {
 
 struct World {
   int rank = 0;
   int size = 1;
+  int local_rank = 0;          // this process among those on its machine (which GPU "cuda" is)
   int local_size = 1;          // processes on this machine (for the default thread count)
   std::string launcher = "";  // "torchrun", "slurm", "mpirun", or empty for one process
   bool mpi = false;            // launched by mpirun / an MPI process manager
@@ -16,8 +20,9 @@ struct World {
   bool distributed() const { return size > 1; }
 };
 
-// torchrun: RANK, WORLD_SIZE, LOCAL_WORLD_SIZE; Open MPI: OMPI_COMM_WORLD_RANK, _SIZE,
-// _LOCAL_SIZE (PMIx: PMIX_RANK); Slurm: SLURM_PROCID, SLURM_NTASKS, SLURM_NTASKS_PER_NODE.
+// torchrun: RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE; Open MPI: OMPI_COMM_WORLD_RANK,
+// _SIZE, _LOCAL_RANK, _LOCAL_SIZE (PMIx: PMIX_RANK); Slurm: SLURM_PROCID, SLURM_NTASKS,
+// SLURM_LOCALID, SLURM_NTASKS_PER_NODE.
 // The first complete pair wins, in that order, as in the Python package (Open MPI before Slurm:
 // under mpirun inside an sbatch allocation every process sees the step's SLURM_PROCID 0).
 // Malformed values are an Error(stage "world") naming the variable.
@@ -31,5 +36,8 @@ void require_one_process(const World& world, const std::string& job);
 // CPU threads for one process: the CPUs it was bound to when a launcher bound it (fewer than the
 // machine's), else the machine's divided among its processes; at least 1.
 int threads_per_process(const World& world);
+
+// The devices of a --device text for this process (core's parse_devices with its local rank).
+std::vector<Device> process_devices(const std::string& text, const World& world);
 
 }  // namespace gpuaug::dist

@@ -2,6 +2,7 @@
 // an order that does not depend on the thread count.
 #include "jobs/augment.h"
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -29,6 +30,7 @@
 #include "jobs/progress.h"
 #include "jobs/stop_signal.h"
 #include "pipeline/augmenter.h"
+#include "pipeline/gpu_workers.h"
 #include "pipeline/on_error.h"
 #include "pipeline/record.h"
 
@@ -89,14 +91,17 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     for (uint64_t i = 0; i < source.samples.size(); ++i)
       for (int k = 0; k < options.copies; ++k) items.push_back({i, uint32_t(k)});
   }
-  // Across processes each rank takes the images whose index % size is its rank; their outputs
-  // are disjoint files, and rank 0 writes the record and counts from everybody's.
+  // Across processes the work goes out in chunks on demand where the ranks can talk (mpirun);
+  // launched without MPI (torchrun, srun) each rank takes the images whose index % size is its
+  // rank. Either way the outputs are disjoint files, and rank 0 writes the record and counts from
+  // everybody's.
   const dist::World world = dist::detect_world();
-  // Messages only where needed: under mpirun (to report everybody's counts) or for a record.
+  const bool on_demand = dist::shares_work_on_demand(world);
+  // Messages only where needed: under mpirun (work on demand, everybody's counts) or for a record.
   // Launched by torchrun or Slurm without MPI, each rank writes its part and counts its own.
   dist::Communicator* comm =
       world.distributed() && (world.mpi || !options.record_path.empty()) ? &dist::communicator(world) : nullptr;
-  if (world.distributed())
+  if (world.distributed() && !on_demand)
     std::erase_if(items, [&](const WorkItem& w) { return int(w.index % uint64_t(world.size)) != world.rank; });
   const bool numbered_copies =
       replay ? std::any_of(items.begin(), items.end(), [](const WorkItem& w) { return w.copy > 0; })
@@ -115,7 +120,8 @@ AugmentSummary run_augment(const AugmentOptions& options) {
 
   // The journal: one line per finished (image, copy) with its record lines, so that a killed
   // run resumes where it stopped; its header holds what decides the bytes written.
-  const Device device = parse_device(options.device);
+  const std::vector<Device> devices = dist::process_devices(options.device, world);
+  const bool on_gpu = devices.front().cuda;
   const std::string spec_text = file_text(options.spec_path);
   const nlohmann::json header{
       {"job", "augment"},
@@ -127,7 +133,9 @@ AugmentSummary run_augment(const AugmentOptions& options) {
       {"format", options.format},
       {"quality", options.jpeg_quality},
       {"replay", options.replay_path.empty() ? std::string() : text_hash(file_text(options.replay_path))},
-      {"decoder", device.cuda && codec::NvjpegDecoder::built() && spec.decode.gpu ? "nvjpeg" : "cpu"},
+      {"decoder", on_gpu && codec::NvjpegDecoder::built() && spec.decode.gpu
+                      ? fmt::format("nvjpeg {}/8", spec.decode.gpu_eighths())
+                      : "cpu"},
       {"ranks", world.size}};
   std::filesystem::create_directories(options.output);
   Journal journal((std::filesystem::path(options.output) / ".gpuaug-augment.journal").string() +
@@ -136,21 +144,21 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   if (journal.resumed()) remove_temporaries(options.output);
   const DropJournalIfEmpty drop_empty_journal(journal);
   std::vector<bool> done(items.size(), false);
-  {
-    std::map<std::pair<uint64_t, uint32_t>, size_t> ordinal;
-    for (size_t n = 0; n < items.size(); ++n) ordinal[{items[n].index, items[n].copy}] = n;
-    for (const nlohmann::json& entry : journal.previous()) {
-      const auto it = ordinal.find({entry.at("i").get<uint64_t>(), entry.at("c").get<uint32_t>()});
-      if (it == ordinal.end()) continue;
-      const size_t n = it->second;
-      done[n] = true;
-      item_written[n] = entry.at("written").get<size_t>();
-      records[n] = entry.at("records").get<std::vector<std::string>>();
-      if (entry.contains("error")) item_errors[n] = entry.at("error").get<std::string>();
-      item_replaced[n] = entry.value("replaced", false);
-      ++summary.resumed;
-    }
+  std::map<std::pair<uint64_t, uint32_t>, size_t> ordinal;
+  for (size_t n = 0; n < items.size(); ++n) ordinal[{items[n].index, items[n].copy}] = n;
+  for (const nlohmann::json& entry : journal.previous()) {
+    const auto it = ordinal.find({entry.at("i").get<uint64_t>(), entry.at("c").get<uint32_t>()});
+    if (it == ordinal.end()) continue;
+    const size_t n = it->second;
+    done[n] = true;
+    item_written[n] = entry.at("written").get<size_t>();
+    records[n] = entry.at("records").get<std::vector<std::string>>();
+    if (entry.contains("error")) item_errors[n] = entry.at("error").get<std::string>();
+    item_replaced[n] = entry.value("replaced", false);
   }
+  // Every rank skips what any rank's journal holds (each reports its own at the end).
+  if (world.distributed() && on_demand) done = dist::any_rank(*comm, done);
+  for (size_t n = 0; n < items.size(); ++n) summary.resumed += done[n];
   auto finish_item = [&](size_t n) {
     nlohmann::json entry{{"i", items[n].index}, {"c", items[n].copy}, {"written", item_written[n]},
                          {"records", records[n]}};
@@ -202,70 +210,96 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     }
   };
   const pipeline::ReplayLookup* replay_lookup = replay ? &lookup : nullptr;
-  if (!device.cuda) {
-    pool.parallel_for(todo.size(), [&](size_t t) {
-      if (stop_requested()) return;  // left for --resume: not journaled
-      const size_t n = todo[t];
-      guarded(n, [&] {
-        const WorkItem& item = items[n];
-        const data::SampleRef& ref = source.samples[item.index];
-        const std::vector<uint8_t> bytes = data::read_sample(source, ref);
-        write_item(n, augmenter.run(bytes, ref.path, item.index, item.copy, epoch, replay_lookup));
-      }, [&] {
-        const WorkItem& item = items[n];
-        write_item(n, augmenter.run(replacement, spec.replacement, item.index, item.copy, epoch, replay_lookup));
-      });
-      finish_item(n);
-      progress.advance();
-    });
-  } else {
-    // Decode on the pool (nvJPEG takes the JPEGs it suits), one GPU batch, then encode and
-    // write on the pool.
-    plan::CudaExecutor executor(device.index);
-    std::unique_ptr<codec::NvjpegDecoder> nvjpeg;
-    if (codec::NvjpegDecoder::built() && spec.decode.gpu)
-      nvjpeg = std::make_unique<codec::NvjpegDecoder>(device.index);
-    const size_t batch = size_t(std::max(options.batch, 1));
-    for (size_t begin = 0; begin < todo.size() && !stop_requested(); begin += batch) {
-      const size_t end = std::min(todo.size(), begin + batch);
-      std::vector<std::vector<uint8_t>> blobs(end - begin);
-      std::vector<pipeline::PreparedImage> prepared(end - begin);
-      pool.parallel_for(end - begin, [&](size_t k) {
-        guarded(todo[begin + k], [&] {
-          const WorkItem& item = items[todo[begin + k]];
-          const std::string& path = source.samples[item.index].path;
-          blobs[k] = data::read_sample(source, source.samples[item.index]);
-          prepared[k] = augmenter.prepare(blobs[k], path, item.index, item.copy, epoch, replay_lookup,
-                                          nvjpeg != nullptr);
-        }, [&] {
-          const WorkItem& item = items[todo[begin + k]];
-          prepared[k] = augmenter.prepare(replacement, spec.replacement, item.index, item.copy, epoch,
-                                          replay_lookup, nvjpeg != nullptr);
-        });
-      });
-      std::vector<std::optional<Error>> decode_errors;
-      auto results = augmenter.execute_gpu(executor, prepared, epoch, nvjpeg.get(), &decode_errors);
-      pool.parallel_for(end - begin, [&](size_t k) {
-        const size_t n = todo[begin + k];
-        if (decode_errors[k]) {
-          // nvJPEG refused it and the CPU could not decode it either: on_error as anywhere.
-          const WorkItem& item = items[n];
-          guarded(n, [&] { throw *decode_errors[k]; }, [&] {
+  std::vector<pipeline::WorkerShare> shares;
+  auto share_name = [&](const std::string& worker) {
+    return world.distributed() ? fmt::format("rank {} {}", world.rank, worker) : worker;
+  };
+  if (!on_gpu) {
+    // Each thread takes small chunks itself (from the other ranks' too under mpirun), so no
+    // thread waits at a chunk's end for the slowest image of it.
+    constexpr size_t kChunk = 4;
+    dist::ChunkQueue chunks((todo.size() + kChunk - 1) / kChunk, on_demand ? comm : nullptr);
+    std::atomic<size_t> mine{0};
+    pool.parallel_for(size_t(pool.size()), [&](size_t) {
+      while (!stop_requested()) {  // what a stop leaves is not journaled: it is left for --resume
+        const auto chunk = chunks.next();
+        if (!chunk) return;
+        for (size_t t = *chunk * kChunk; t < std::min(todo.size(), (*chunk + 1) * kChunk) && !stop_requested(); ++t) {
+          const size_t n = todo[t];
+          guarded(n, [&] {
+            const WorkItem& item = items[n];
+            const data::SampleRef& ref = source.samples[item.index];
+            const std::vector<uint8_t> bytes = data::read_sample(source, ref);
+            write_item(n, augmenter.run(bytes, ref.path, item.index, item.copy, epoch, replay_lookup));
+          }, [&] {
+            const WorkItem& item = items[n];
             write_item(n, augmenter.run(replacement, spec.replacement, item.index, item.copy, epoch, replay_lookup));
           });
-        } else if (item_errors[n].empty() || item_replaced[n]) {
-          guarded(n, [&] { write_item(n, results[k]); }, [] { throw; });
+          finish_item(n);
+          progress.advance();
+          ++mine;
         }
-        finish_item(n);
-        progress.advance();
-      });
-    }
+      }
+    });
+    shares.push_back({share_name(fmt::format("cpu {} threads", pool.size())), mine.load()});
+  } else {
+    // Two workers per GPU, sharing the pool: each takes a batch, decodes it on the pool (nvJPEG
+    // takes the JPEGs it suits), runs it on its GPU, then encodes and writes on the pool; one's
+    // host work overlaps the other's kernels.
+    pipeline::GpuWorkers workers(devices, codec::NvjpegDecoder::built() && spec.decode.gpu, 2);
+    const size_t batch = size_t(std::max(options.batch, 1));
+    dist::ChunkQueue chunks((todo.size() + batch - 1) / batch, on_demand ? comm : nullptr);
+    workers.run([&](pipeline::GpuWorker& worker) {
+      const bool nvjpeg = worker.nvjpeg != nullptr;
+      while (!stop_requested() && !workers.failed()) {
+        const auto chunk = chunks.next();
+        if (!chunk) return;
+        const size_t begin = *chunk * batch, end = std::min(todo.size(), begin + batch);
+        std::vector<std::vector<uint8_t>> blobs(end - begin);
+        std::vector<pipeline::PreparedImage> prepared(end - begin);
+        pool.parallel_for(end - begin, [&](size_t k) {
+          guarded(todo[begin + k], [&] {
+            const WorkItem& item = items[todo[begin + k]];
+            const std::string& path = source.samples[item.index].path;
+            blobs[k] = data::read_sample(source, source.samples[item.index]);
+            prepared[k] = augmenter.prepare(blobs[k], path, item.index, item.copy, epoch, replay_lookup, nvjpeg,
+                                            /*defer_cpu_decode=*/true);
+          }, [&] {
+            const WorkItem& item = items[todo[begin + k]];
+            prepared[k] = augmenter.prepare(replacement, spec.replacement, item.index, item.copy, epoch,
+                                            replay_lookup, nvjpeg);
+          });
+        });
+        std::vector<std::optional<Error>> decode_errors;
+        // nvJPEG decodes its share while the pool decodes the rest.
+        auto results =
+            augmenter.execute_gpu(*worker.executor, prepared, epoch, worker.nvjpeg.get(), &decode_errors, &pool);
+        pool.parallel_for(end - begin, [&](size_t k) {
+          const size_t n = todo[begin + k];
+          if (decode_errors[k]) {
+            // nvJPEG refused it and the CPU could not decode it either: on_error as anywhere.
+            const WorkItem& item = items[n];
+            guarded(n, [&] { throw *decode_errors[k]; }, [&] {
+              write_item(n, augmenter.run(replacement, spec.replacement, item.index, item.copy, epoch, replay_lookup));
+            });
+          } else if (item_errors[n].empty() || item_replaced[n]) {
+            guarded(n, [&] { write_item(n, results[k]); }, [] { throw; });
+          }
+          finish_item(n);
+          progress.advance();
+        });
+        worker.items += end - begin;
+      }
+    });
+    for (const auto& share : workers.shares()) shares.push_back({share_name(share.worker), share.items});
   }
   progress.finish();
   throw_if_stopped();
 
   // (image, copy) -> record lines, and the failures, from every rank.
-  nlohmann::json mine{{"written", 0}, {"records", nlohmann::json::array()}, {"errors", nlohmann::json::array()}};
+  nlohmann::json mine{{"written", 0}, {"records", nlohmann::json::array()}, {"errors", nlohmann::json::array()},
+                      {"shares", nlohmann::json::array()}};
+  for (const auto& share : shares) mine["shares"].push_back({share.worker, share.items});
   std::map<uint64_t, bool> failed_images;  // a bad file counts once, whatever its copies
   for (size_t n = 0; n < items.size(); ++n) {
     mine["written"] = mine["written"].get<size_t>() + item_written[n];
@@ -288,6 +322,8 @@ AugmentSummary run_augment(const AugmentOptions& options) {
       record_lines.emplace_back(r.at(0).get<uint64_t>(), r.at(1).get<uint32_t>(), r.at(2).get<std::string>());
     for (const auto& e : part.at("errors"))
       errors.emplace_back(e.at(0).get<uint64_t>(), e.at(1).get<std::string>(), e.at(2).get<bool>());
+    for (const auto& share : part.at("shares"))
+      summary.shares.push_back({share.at(0).get<std::string>(), share.at(1).get<size_t>()});
   }
   // Input order (index, copy; crops in the order made), whatever the threads and ranks.
   std::stable_sort(record_lines.begin(), record_lines.end(), [](const auto& a, const auto& b) {

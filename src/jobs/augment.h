@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/gpu_workers.h"
+
 namespace gpuaug::jobs {
 
 struct AugmentOptions {
@@ -23,7 +25,7 @@ struct AugmentOptions {
   std::string replay_path;
   std::string on_error = "raise";  // raise | skip | replace (the spec's `replacement:` image)
   bool progress = true;
-  std::string device = "cpu";  // cpu, cuda, cuda:N
+  std::string device = "cpu";  // cpu, cuda, cuda:N, cuda:N,M,..., cuda:all (one worker per GPU)
   int batch = 64;              // images per GPU batch
   bool resume = false;         // finish an interrupted run from OUT's journal
 };
@@ -35,6 +37,8 @@ struct AugmentSummary {
   size_t resumed = 0;  // work items a --resume found done
   size_t replaced = 0;  // images whose outputs came from the spec's replacement
   std::vector<std::string> errors;  // one line per skipped or replaced file
+  // (image, copy) items each worker did in this run: CPU threads of each process, or each GPU.
+  std::vector<pipeline::WorkerShare> shares;
   double seconds = 0.0;
 };
 

@@ -12,6 +12,8 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <optional>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -22,17 +24,20 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
+#include "dist/communicator.h"
+#include "dist/world.h"
 #include "pipeline/augmenter.h"
+#include "pipeline/gpu_workers.h"
 #include "plan/cuda_executor.h"
 
 namespace gpuaug::jobs {
 
 namespace {
 
-// Memory after a timed pass (the soak benchmark reads these); device < 0: the CPU path. Free
+// Memory after a timed pass (the soak benchmark reads these); no workers: the CPU path. Free
 // memory the allocator still holds is handed back first, so a rise means memory still in use
 // (a leak), not an arena that happened to be grown at that moment.
-void sample_memory(BenchResult& result, int device) {
+void sample_memory(BenchResult& result, pipeline::GpuWorkers* workers = nullptr) {
 #ifdef __GLIBC__
   malloc_trim(0);
 #endif
@@ -43,8 +48,17 @@ void sample_memory(BenchResult& result, int device) {
   const struct mallinfo2 info = mallinfo2();
   result.host_heap_in_use_bytes.push_back(info.uordblks + info.hblkhd);
 #endif
-  if (device >= 0) result.device_used_bytes.push_back(device_memory_used(device));
+  if (workers) {
+    // Summed over the GPUs in use (a GPU with two workers counted once).
+    std::set<int> devices;
+    for (size_t w = 0; w < workers->size(); ++w) devices.insert((*workers)[w].device.index);
+    size_t used = 0;
+    for (int d : devices) used += device_memory_used(d);
+    result.device_used_bytes.push_back(used);
+  }
 }
+
+void sample_memory(BenchResult& result, pipeline::GpuWorkers& workers) { sample_memory(result, &workers); }
 
 using Clock = std::chrono::steady_clock;
 
@@ -101,7 +115,7 @@ void bench_cpu(const pipeline::Augmenter& augmenter, const data::Source& source,
   const auto start = Clock::now();
   for (int it = 0; it < options.iters; ++it) {
     pass(uint64_t(it));
-    sample_memory(result, -1);
+    sample_memory(result);
   }
   result.seconds = seconds_since(start);
   result.samples = produced;
@@ -109,75 +123,97 @@ void bench_cpu(const pipeline::Augmenter& augmenter, const data::Source& source,
   result.augment_thread_s = double(augment_ns.load()) * 1e-9;
 }
 
+// One worker per GPU; each pass hands the batches out on demand, and each worker runs its own
+// double buffer: the pool reads headers and plans its next batch while its current one decodes
+// (nvJPEG its share, the pool the rest, at once, as augment and the Python loader do) and runs.
 void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Source& source,
                           const std::vector<std::vector<uint8_t>>& files, const BenchOptions& options,
-                          ThreadPool& pool, plan::CudaExecutor& executor, BenchResult& result) {
-  std::unique_ptr<codec::NvjpegDecoder> nvjpeg;
-  if (codec::NvjpegDecoder::built() && augmenter.chain().spec().decode.gpu) {
-    nvjpeg = std::make_unique<codec::NvjpegDecoder>(executor.device());
-    result.decoder = nvjpeg->hardware() ? "nvJPEG hardware + CPU" : "nvJPEG CUDA + CPU";
-  }
-  // The share of each batch nvJPEG decodes, moved towards balancing the two decoders' rates.
-  double share = nvjpeg ? 0.5 : 0.0;
+                          ThreadPool& pool, pipeline::GpuWorkers& workers, BenchResult& result) {
+  if (workers[0].nvjpeg) result.decoder = workers[0].nvjpeg->hardware() ? "nvJPEG hardware + CPU" : "nvJPEG CUDA + CPU";
+  struct WorkerState {
+    double kernel_ms = 0.0;
+    // Wall time of the two sides, summed over batches: preparing on the pool (header, plan) and
+    // launching (both decoders at once, then the kernels). The larger one bounds the rate.
+    double prepare_s = 0.0, decode_s = 0.0, launch_s = 0.0;
+    size_t on_nvjpeg = 0, images = 0;
+    std::vector<pipeline::PreparedImage> slots[2];
+  };
+  std::vector<WorkerState> states(workers.size());
   const size_t batches = (files.size() + options.batch - 1) / options.batch;
-  std::vector<pipeline::PreparedImage> slots[2];
-  double cpu_rate = 0.0, gpu_rate = 0.0;
   ThreadNanos decode_ns{0};
-  auto prepare = [&](size_t b, uint64_t epoch, std::vector<pipeline::PreparedImage>& out) {
+  auto prepare = [&](pipeline::GpuWorker& worker, WorkerState& st, size_t b, uint64_t epoch,
+                     std::vector<pipeline::PreparedImage>& out) {
     const size_t begin = b * options.batch, end = std::min(files.size(), begin + options.batch);
-    // In steps of 32 images: nvJPEG re-initializes its batched state whenever the batch
-    // size changes, so the share settles on a few sizes instead of a new one every batch.
-    const size_t to_gpu = std::min(end - begin, size_t(share * double(end - begin) / 32.0 + 0.5) * 32);
     out.assign(end - begin, {});
     const auto start = Clock::now();
     pool.parallel_for(end - begin, [&](size_t k) {
       const auto image_start = Clock::now();
-      out[k] = augmenter.prepare(files[begin + k], source.samples[begin + k].path, begin + k, 0, epoch,
-                                 nullptr, k < to_gpu);
+      out[k] = augmenter.prepare(files[begin + k], source.samples[begin + k].path, begin + k, 0, epoch, nullptr,
+                                 worker.nvjpeg != nullptr, /*defer_cpu_decode=*/true);
       decode_ns += nanos_since(image_start);
     });
-    size_t on_cpu = 0;
-    for (const auto& p : out) on_cpu += !p.decode_on_gpu;
-    if (on_cpu > 0) cpu_rate = on_cpu / std::max(seconds_since(start), 1e-6);
+    st.prepare_s += seconds_since(start);
   };
-  auto launch = [&](std::vector<pipeline::PreparedImage>& prepared, uint64_t epoch) {
+  auto launch = [&](pipeline::GpuWorker& worker, WorkerState& st, std::vector<pipeline::PreparedImage>& prepared,
+                    uint64_t epoch) {
     const auto start = Clock::now();
-    size_t on_gpu = 0;
-    for (const auto& p : prepared) on_gpu += p.decode_on_gpu;
-    const std::vector<plan::SampleJob> jobs = augmenter.gpu_jobs(prepared, epoch, nvjpeg.get());
-    if (on_gpu > 0) gpu_rate = on_gpu / std::max(seconds_since(start), 1e-6);
-    executor.run(jobs, augmenter.chain().spec().output.layout);
-    result.kernel_ms += executor.last_kernel_ms();
+    for (const auto& p : prepared) st.on_nvjpeg += p.decode_on_gpu;
+    st.images += prepared.size();
+    const std::vector<plan::SampleJob> jobs = augmenter.gpu_jobs(prepared, epoch, worker.nvjpeg.get(), nullptr, &pool);
+    st.decode_s += seconds_since(start);
+    worker.executor->run(jobs, augmenter.chain().spec().output.layout);
+    st.kernel_ms += worker.executor->last_kernel_ms();
+    st.launch_s += seconds_since(start);
+    worker.items += prepared.size();
     return jobs.size();
   };
+  std::atomic<size_t> produced{0};
   auto pass = [&](uint64_t epoch) {
-    size_t produced = 0;
-    prepare(0, epoch, slots[0]);
-    for (size_t b = 0; b < batches; ++b) {
-      std::future<size_t> gpu = std::async(std::launch::async, launch, std::ref(slots[b % 2]), epoch);
-      if (b + 1 < batches) prepare(b + 1, epoch, slots[(b + 1) % 2]);
-      produced += gpu.get();
-      if (nvjpeg && cpu_rate > 0 && gpu_rate > 0)
-        share = std::clamp(0.5 * share + 0.5 * gpu_rate / (gpu_rate + cpu_rate), 0.05, 0.95);
-    }
-    return produced;
+    dist::ChunkQueue chunks(batches);
+    workers.run([&](pipeline::GpuWorker& worker) {
+      WorkerState& st = states[worker.index];
+      std::optional<uint64_t> b = chunks.next();
+      if (b) prepare(worker, st, *b, epoch, st.slots[0]);
+      for (size_t k = 0; b; ++k) {
+        std::future<size_t> gpu =
+            std::async(std::launch::async, launch, std::ref(worker), std::ref(st), std::ref(st.slots[k % 2]), epoch);
+        const std::optional<uint64_t> after = chunks.next();
+        if (after) prepare(worker, st, *after, epoch, st.slots[(k + 1) % 2]);
+        produced += gpu.get();
+        b = after;
+      }
+    });
   };
   for (int w = 0; w < options.warmup; ++w) pass(1000000 + uint64_t(w));
-  result.kernel_ms = 0;
+  for (auto& st : states) st = WorkerState();
+  for (size_t w = 0; w < workers.size(); ++w) workers[w].items = 0;
   decode_ns = 0;
+  produced = 0;
   const auto start = Clock::now();
   for (int it = 0; it < options.iters; ++it) {
-    result.samples += pass(uint64_t(it));
-    sample_memory(result, executor.device());
+    pass(uint64_t(it));
+    sample_memory(result, workers);
   }
   result.seconds = seconds_since(start);
-  result.gpu_decode_share = share;
+  result.samples = produced;
+  size_t on_nvjpeg = 0, images = 0;
+  for (const auto& st : states) {
+    result.kernel_ms += st.kernel_ms;
+    result.prepare_wall_s += st.prepare_s;
+    result.decode_wall_s += st.decode_s;
+    result.launch_wall_s += st.launch_s;
+    on_nvjpeg += st.on_nvjpeg;
+    images += st.images;
+  }
+  result.gpu_decode_share = images ? double(on_nvjpeg) / double(images) : 0.0;
   result.decode_thread_s = double(decode_ns.load()) * 1e-9;
 }
 
+// Every GPU holds every decoded image (batches go to whichever GPU asks next); only planning and
+// kernels are timed.
 void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::Source& source,
                             const std::vector<std::vector<uint8_t>>& files, const BenchOptions& options,
-                            ThreadPool& pool, plan::CudaExecutor& executor, BenchResult& result) {
+                            ThreadPool& pool, pipeline::GpuWorkers& workers, BenchResult& result) {
   std::vector<Image> images(files.size());
   pool.parallel_for(files.size(), [&](size_t i) {
     try {
@@ -188,17 +224,20 @@ void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::So
   });
   std::vector<const Image*> pointers;
   for (const Image& image : images) pointers.push_back(&image);
-  executor.upload_sources(pointers);
+  for (size_t w = 0; w < workers.size(); ++w) workers[w].executor->upload_sources(pointers);
   const pipeline::Chain& chain = augmenter.chain();
-  double bytes = 0.0;
   struct Slot {
     std::vector<std::vector<pipeline::SamplePlan>> plans;
     std::vector<plan::SampleJob> jobs;
   };
-  Slot slots[2];
+  struct WorkerState {
+    Slot slots[2];
+    double bytes = 0.0, kernel_ms = 0.0;
+  };
+  std::vector<WorkerState> states(workers.size());
   const size_t batches = (files.size() + options.batch - 1) / options.batch;
-  // Plans of batch b on the pool; the GPU meanwhile runs batch b - 1.
-  auto plan_batch = [&](size_t b, uint64_t epoch, Slot& slot) {
+  // Plans of batch b on the pool; the worker's GPU meanwhile runs its previous batch.
+  auto plan_batch = [&](WorkerState& st, size_t b, uint64_t epoch, Slot& slot) {
     const RandomKey key = RandomKey::from(chain.spec().seed, epoch);
     const size_t begin = b * options.batch, end = std::min(files.size(), begin + options.batch);
     slot.plans.resize(end - begin);
@@ -210,32 +249,44 @@ void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::So
     for (size_t k = 0; k < slot.plans.size(); ++k)
       for (const auto& p : slot.plans[k]) {
         slot.jobs.push_back({&p.fold, nullptr, int(begin + k), {key, p.id}});
-        bytes += sample_bytes(p.fold, images[begin + k]);
+        st.bytes += sample_bytes(p.fold, images[begin + k]);
       }
   };
+  std::atomic<size_t> produced{0};
   auto pass = [&](uint64_t epoch) {
-    size_t produced = 0;
-    plan_batch(0, epoch, slots[0]);
-    for (size_t b = 0; b < batches; ++b) {
-      // The GPU runs batch b while the pool plans batch b + 1.
-      executor.submit(slots[b % 2].jobs, chain.spec().output.layout);
-      if (b + 1 < batches) plan_batch(b + 1, epoch, slots[(b + 1) % 2]);
-      executor.wait();
-      result.kernel_ms += executor.last_kernel_ms();
-      produced += slots[b % 2].jobs.size();
-    }
-    return produced;
+    dist::ChunkQueue chunks(batches);
+    workers.run([&](pipeline::GpuWorker& worker) {
+      WorkerState& st = states[worker.index];
+      std::optional<uint64_t> b = chunks.next();
+      if (b) plan_batch(st, *b, epoch, st.slots[0]);
+      for (size_t k = 0; b; ++k) {
+        // The GPU runs batch b while the pool plans the next one.
+        worker.executor->submit(st.slots[k % 2].jobs, chain.spec().output.layout);
+        const std::optional<uint64_t> after = chunks.next();
+        if (after) plan_batch(st, *after, epoch, st.slots[(k + 1) % 2]);
+        worker.executor->wait();
+        st.kernel_ms += worker.executor->last_kernel_ms();
+        produced += st.slots[k % 2].jobs.size();
+        worker.items += st.slots[k % 2].plans.size();
+        b = after;
+      }
+    });
   };
   for (int w = 0; w < options.warmup; ++w) pass(1000000 + uint64_t(w));
-  result.kernel_ms = 0;
-  bytes = 0;
+  for (auto& st : states) st.kernel_ms = 0, st.bytes = 0;
+  for (size_t w = 0; w < workers.size(); ++w) workers[w].items = 0;
+  produced = 0;
   const auto start = Clock::now();
   for (int it = 0; it < options.iters; ++it) {
-    result.samples += pass(uint64_t(it));
-    sample_memory(result, executor.device());
+    pass(uint64_t(it));
+    sample_memory(result, workers);
   }
   result.seconds = seconds_since(start);
-  if (result.kernel_ms > 0) result.kernel_gb_per_s = bytes / (result.kernel_ms * 1e-3) / 1e9;
+  result.samples = produced;
+  double bytes = 0.0;
+  for (const auto& st : states) result.kernel_ms += st.kernel_ms, bytes += st.bytes;
+  // Per GPU: the bytes each moved over its own kernel time, summed over GPUs.
+  if (result.kernel_ms > 0) result.kernel_gb_per_s = bytes / (result.kernel_ms * 1e-3) / 1e9 * double(workers.size());
 }
 
 }  // namespace
@@ -243,8 +294,9 @@ void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::So
 BenchResult run_bench(const BenchOptions& options) {
   if (options.batch < 1) throw Error("", "bench", "--batch must be at least 1");
   if (options.iters < 1) throw Error("", "bench", "--iters must be at least 1");
-  const Device device = parse_device(options.device);
-  if (options.augment_only && !device.cuda)
+  const std::vector<Device> devices = dist::process_devices(options.device, dist::detect_world());
+  const bool on_gpu = devices.front().cuda;
+  if (options.augment_only && !on_gpu)
     throw Error("", "bench", "--augment-only measures the GPU kernels: add --device cuda");
   const pipeline::Augmenter augmenter(pipeline::load_spec(options.spec_path));
   if (options.shard_count < 1 || options.shard_rank < 0 || options.shard_rank >= options.shard_count)
@@ -265,18 +317,20 @@ BenchResult run_bench(const BenchOptions& options) {
 
   ThreadPool pool(options.threads);
   BenchResult result;
-  result.device = device.name();
+  result.device = device_list_name(devices);
   result.read_s = read_s;
-  if (!device.cuda) {
+  if (!on_gpu) {
     bench_cpu(augmenter, source, files, options, pool, result);
   } else {
-    plan::CudaExecutor executor(device.index);
+    pipeline::GpuWorkers workers(devices, !options.augment_only && augmenter.chain().spec().decode.gpu);
+    result.gpus = int(workers.size());
     if (options.augment_only) {
       result.mode = "augment-only";
-      bench_gpu_augment_only(augmenter, source, files, options, pool, executor, result);
+      bench_gpu_augment_only(augmenter, source, files, options, pool, workers, result);
     } else {
-      bench_gpu_end_to_end(augmenter, source, files, options, pool, executor, result);
+      bench_gpu_end_to_end(augmenter, source, files, options, pool, workers, result);
     }
+    result.shares = workers.shares();
   }
   result.images = count * size_t(options.iters);
   result.images_per_s = result.seconds > 0 ? result.images / result.seconds : 0.0;
@@ -295,9 +349,17 @@ std::string bench_json(const BenchResult& r) {
   j["threads"] = r.threads;
   j["batch"] = r.batch;
   j["device"] = r.device;
+  if (r.gpus > 0) j["gpus"] = r.gpus;
+  if (r.shares.size() > 1)
+    for (const auto& share : r.shares) j["shares"][share.worker] = share.items;
   j["mode"] = r.mode;
   j["decoder"] = r.decoder;
   if (r.gpu_decode_share > 0) j["gpu_decode_share"] = r.gpu_decode_share;
+  if (r.launch_wall_s > 0) {
+    j["prepare_wall_s"] = r.prepare_wall_s;
+    j["decode_wall_s"] = r.decode_wall_s;
+    j["launch_wall_s"] = r.launch_wall_s;
+  }
   j["host_rss_bytes"] = r.host_rss_bytes;
   j["host_heap_in_use_bytes"] = r.host_heap_in_use_bytes;
   if (!r.device_used_bytes.empty()) j["device_used_bytes"] = r.device_used_bytes;

@@ -3,6 +3,7 @@
 #include "jobs/bench_compare.h"
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -25,6 +26,7 @@ CompareRow make_row(std::string run, const BenchResult& r, int threads, int proc
   row.device = r.device;
   row.threads = threads;
   row.processes = processes;
+  row.gpus = r.gpus;
   row.images_per_s = r.images_per_s;
   const double thread_s = r.decode_thread_s + r.augment_thread_s;
   if (thread_s > 0) row.decode_share = r.decode_thread_s / thread_s, row.augment_share = r.augment_thread_s / thread_s;
@@ -79,17 +81,28 @@ CompareReport run_bench_compare(const BenchOptions& options) {
                                      hardware, 1));
       o.augment_only = true;
       report.rows.push_back(make_row("cuda:0 augment only (images on the GPU)", run_bench(o), hardware, 1));
-      if (gpus.size() > 1)
-        report.notes.push_back(fmt::format("{} GPUs visible: one worker per GPU in one process is still to come, "
-                                           "so every-GPU rows are left out",
-                                           gpus.size()));
+      // 2, 4, ... GPUs in this process, then all of them: one worker each, batches on demand.
+      std::vector<int> counts;
+      for (int n = 2; n < int(gpus.size()); n *= 2) counts.push_back(n);
+      if (gpus.size() > 1) counts.push_back(int(gpus.size()));
+      for (const bool augment_only : {false, true})
+        for (const int n : counts) {
+          std::string list = "cuda:0";
+          for (int i = 1; i < n; ++i) list += fmt::format(",{}", i);
+          o.device = list;
+          o.augment_only = augment_only;
+          report.rows.push_back(make_row(augment_only ? fmt::format("{} GPUs augment only", n)
+                                                      : fmt::format("{} GPUs end to end ({} threads decode)", n, hardware),
+                                         run_bench(o), hardware, 1));
+        }
     }
   }
 
-  if (world.size > 1) {
-    // Every process at once, each with its share of the cores and of the inputs.
+  // Every process at once, each with its share of the cores and of the inputs: on the CPU, and
+  // where there are GPUs, each on its own GPU (its local rank's) end to end.
+  auto processes_row = [&](const std::string& device) {
     BenchOptions o = options;
-    o.device = "cpu";
+    o.device = device;
     o.augment_only = false;
     o.threads = per_process;
     o.shard_rank = comm.rank(), o.shard_count = comm.size();
@@ -97,33 +110,58 @@ CompareReport run_bench_compare(const BenchOptions& options) {
     const BenchResult mine = run_bench(o);
     nlohmann::json j = nlohmann::json::parse(bench_json(mine));
     const std::vector<std::string> all = comm.gather(j.dump());
-    if (comm.rank() == 0) {
-      BenchResult total = mine;
-      total.images = 0, total.seconds = 0, total.decode_thread_s = 0, total.augment_thread_s = 0;
-      for (const std::string& text : all) {
-        const nlohmann::json r = nlohmann::json::parse(text);
-        total.images += r.at("images").get<size_t>();
-        total.seconds = std::max(total.seconds, r.at("seconds").get<double>());  // the last to finish
-        total.decode_thread_s += r.at("decode_thread_s").get<double>();
-        total.augment_thread_s += r.at("augment_thread_s").get<double>();
-      }
-      total.images_per_s = total.seconds > 0 ? double(total.images) / total.seconds : 0.0;
-      CompareRow row = make_row(fmt::format("{} processes x {} threads ({})", comm.size(), per_process,
-                                            world.launcher.empty() ? "launcher" : world.launcher),
-                                total, per_process, comm.size());
-      for (const CompareRow& r : report.rows)
-        if (r.device == "cpu" && r.threads == per_process && r.processes == 1 && r.images_per_s > 0)
-          row.efficiency = row.images_per_s / (comm.size() * r.images_per_s);
-      report.rows.push_back(row);
+    if (comm.rank() != 0) return;
+    BenchResult total = mine;
+    total.images = 0, total.seconds = 0, total.decode_thread_s = 0, total.augment_thread_s = 0, total.kernel_ms = 0;
+    std::set<std::string> gpus_used;
+    for (const std::string& text : all) {
+      const nlohmann::json r = nlohmann::json::parse(text);
+      total.images += r.at("images").get<size_t>();
+      total.seconds = std::max(total.seconds, r.at("seconds").get<double>());  // the last to finish
+      total.decode_thread_s += r.at("decode_thread_s").get<double>();
+      total.augment_thread_s += r.at("augment_thread_s").get<double>();
+      total.kernel_ms += r.value("kernel_ms", 0.0);
+      gpus_used.insert(r.at("device").get<std::string>());
     }
+    total.images_per_s = total.seconds > 0 ? double(total.images) / total.seconds : 0.0;
+    const bool gpu = device != "cpu";
+    CompareRow row = make_row(fmt::format("{} processes x {} ({})", comm.size(),
+                                          gpu ? fmt::format("1 GPU ({} distinct)", gpus_used.size())
+                                              : fmt::format("{} threads", per_process),
+                                          world.launcher.empty() ? "launcher" : world.launcher),
+                              total, per_process, comm.size());
+    row.device = gpu ? "cuda" : "cpu";
+    row.gpus = gpu ? int(gpus_used.size()) : 0;
+    // Against N one-process runs of the same resources: threads on the CPU, one GPU each.
+    for (const CompareRow& r : report.rows) {
+      const bool same = gpu ? (r.device == "cuda:0" && r.result.mode != "augment-only")
+                            : (r.device == "cpu" && r.threads == per_process && r.processes == 1);
+      if (same && r.images_per_s > 0 && row.efficiency == 0)
+        row.efficiency = row.images_per_s / (comm.size() * r.images_per_s);
+    }
+    report.rows.push_back(row);
+  };
+  if (world.size > 1) {
+    processes_row("cpu");
+    // Whether rank 0 saw GPUs decides for everybody, so all ranks run the same rows.
+    if (comm.broadcast(cuda_devices().empty() ? "0" : "1") == "1") processes_row("cuda");
   }
   if (comm.rank() != 0) return report;
 
   for (const CompareRow& r : report.rows)
     if (r.device == "cpu" && r.threads == 1 && r.processes == 1) one_thread = &r;
+  // One GPU of the same mode, for the every-GPU rows' efficiency.
+  auto one_gpu = [&](const CompareRow& row) -> const CompareRow* {
+    for (const CompareRow& r : report.rows)
+      if (r.device == "cuda:0" && r.processes == 1 && r.result.mode == row.result.mode) return &r;
+    return nullptr;
+  };
   for (CompareRow& r : report.rows) {
     if (one_thread && one_thread->images_per_s > 0) r.speedup = r.images_per_s / one_thread->images_per_s;
     if (r.device == "cpu" && r.processes == 1 && r.threads > 0) r.efficiency = r.speedup / r.threads;
+    if (r.processes == 1 && r.gpus > 1)
+      if (const CompareRow* one = one_gpu(r); one && one->images_per_s > 0)
+        r.efficiency = r.images_per_s / (r.gpus * one->images_per_s);
   }
   // The goals, as ratios of this run's rows.
   const CompareRow* all_threads = nullptr;
@@ -135,8 +173,17 @@ CompareReport run_bench_compare(const BenchOptions& options) {
   if (gpu && all_threads && all_threads->images_per_s > 0)
     report.notes.push_back(fmt::format("1 GPU end to end = {:.2f}x all {} CPU threads (goal: 30x)",
                                        gpu->images_per_s / all_threads->images_per_s, hardware));
+  for (const CompareRow& r : report.rows)
+    if (r.processes == 1 && r.gpus > 1 && r.efficiency > 0)
+      report.notes.push_back(fmt::format("{} GPUs {} = {:.2f} x {} one-GPU runs (goal: 0.9)", r.gpus,
+                                         r.result.mode == "augment-only" ? "augment only" : "end to end", r.efficiency,
+                                         r.gpus));
   for (const CompareRow& r : report.rows) {
     if (r.processes < 2) continue;
+    if (r.efficiency > 0 && r.device == "cuda")
+      report.notes.push_back(fmt::format("{} processes, one GPU each = {:.2f} x {} one-GPU runs (goal: 0.9)",
+                                         r.processes, r.efficiency, r.processes));
+    if (r.device == "cuda") continue;
     if (r.efficiency > 0)
       report.notes.push_back(fmt::format("{} processes = {:.2f} x {} one-process runs of {} threads (goal: 0.9)",
                                          r.processes, r.efficiency, r.processes, r.threads));

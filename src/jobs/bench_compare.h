@@ -12,12 +12,15 @@ namespace gpuaug::jobs {
 
 struct CompareRow {
   std::string run;       // "cpu 4 threads", "cuda:0 end to end", "4 processes x 4 threads", ...
-  std::string device;    // cpu, cuda:N
+  std::string device;    // cpu, cuda:N, cuda:0,1 (GPUs of one process), cuda (one per process)
   int threads = 0;       // CPU threads per process
   int processes = 1;
+  int gpus = 0;          // GPUs the row ran on (in one process, or one per process)
   double images_per_s = 0.0;
   double speedup = 0.0;     // images/s over the 1-thread CPU row's
-  double efficiency = 0.0;  // CPU rows: speedup / threads; processes: rate / (N x one process); 0: n/a
+  // CPU rows: speedup / threads; N GPUs: rate / (N x one GPU); processes: rate / (N x one process
+  // of the same threads, or one GPU); 0: n/a.
+  double efficiency = 0.0;
   // Shares of the summed CPU thread time (decode: header, plan and decode; augment: CPU
   // execution), and the GPU kernels' share of the wall time; 0 where not measured.
   double decode_share = 0.0, augment_share = 0.0, kernel_share = 0.0;

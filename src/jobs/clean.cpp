@@ -32,6 +32,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
+#include "dist/communicator.h"
 #include "dist/world.h"
 #include "jobs/journal.h"
 #include "jobs/near_duplicates.h"
@@ -395,10 +396,11 @@ CleanSummary run_clean(const CleanOptions& options) {
     throw Error("", "clean",
                 fmt::format("--constant-std {}: must be 0 or more", options.constant_std));
   CleanSummary summary;
-  summary.requested_device = parse_device(options.device).name();
+  const dist::World world = dist::detect_world();
+  summary.requested_device = device_list_name(dist::process_devices(options.device, world));
   summary.device = "cpu";  // the CUDA dHash is still to come (clean.h)
-
-  dist::require_one_process(dist::detect_world(), "clean");
+  // Across processes rank 0 finds the groups and writes the report from every rank's results.
+  dist::Communicator* comm = world.distributed() ? &dist::communicator(world) : nullptr;
   const data::Source source = data::open_source(options.input);
   const size_t n = source.samples.size();
   summary.images = n;
@@ -421,8 +423,10 @@ CleanSummary run_clean(const CleanOptions& options) {
       {"input", fs::absolute(options.input).lexically_normal().generic_string()},
       {"min_side", options.min_side},
       {"max_aspect", options.max_aspect},
-      {"constant_std", options.constant_std}};
-  Journal journal(options.report_path + ".journal", header, options.resume);
+      {"constant_std", options.constant_std},
+      {"ranks", world.size}};
+  Journal journal(options.report_path + ".journal" + (comm ? fmt::format(".rank{}", world.rank) : ""),
+                  header, options.resume);
   const DropJournalIfEmpty drop_empty_journal(journal);
   std::vector<FileResult> results(n);
   {
@@ -441,24 +445,60 @@ CleanSummary run_clean(const CleanOptions& options) {
       if (results[i].done) ++summary.resumed;
     }
   }
+  std::vector<bool> done(n, false);
+  for (size_t i = 0; i < n; ++i) done[i] = results[i].done;
+  // Every rank skips what any rank's journal holds (each sends its own results at the end).
+  if (comm) done = dist::any_rank(*comm, done);
   std::vector<size_t> todo;
   for (size_t i = 0; i < n; ++i)
-    if (!results[i].done) todo.push_back(i);
+    if (!done[i]) todo.push_back(i);
 
   {
-    Progress progress("clean", todo.size(), options.progress);
-    ThreadPool pool(options.threads);
-    pool.parallel_for(todo.size(), [&](size_t k) {
-      if (stop_requested()) return;  // skipped, not analysed: the journal stays exact
-      const size_t i = todo[k];
-      FileResult r = analyse(source, source.samples[i], options);
-      journal.append(journal_entry(i, source.samples[i].relative, r));
-      results[i] = std::move(r);
-      progress.advance();
+    // Each thread takes small chunks itself, from a counter every rank shares under mpirun.
+    constexpr size_t kChunk = 4;
+    Progress progress("clean", todo.size(), options.progress && world.rank == 0);
+    ThreadPool pool(options.threads > 0 ? options.threads : dist::threads_per_process(world));
+    dist::ChunkQueue chunks((todo.size() + kChunk - 1) / kChunk, comm);
+    pool.parallel_for(size_t(pool.size()), [&](size_t) {
+      while (!stop_requested()) {  // what a stop leaves is not analysed: the journal stays exact
+        const auto chunk = chunks.next();
+        if (!chunk) return;
+        for (size_t k = *chunk * kChunk; k < std::min(todo.size(), (*chunk + 1) * kChunk) && !stop_requested(); ++k) {
+          const size_t i = todo[k];
+          FileResult r = analyse(source, source.samples[i], options);
+          journal.append(journal_entry(i, source.samples[i].relative, r));
+          results[i] = std::move(r);
+          progress.advance();
+        }
+      }
     });
     progress.finish();
   }
   throw_if_stopped();
+  if (comm) {
+    // Rank 0 takes every rank's results (as journal lines) and does the rest alone.
+    nlohmann::json mine = nlohmann::json::array();
+    for (size_t i = 0; i < n; ++i)
+      if (results[i].done) mine.push_back(journal_entry(i, source.samples[i].relative, results[i]));
+    const std::vector<std::string> parts = comm->gather(mine.dump());
+    if (world.rank != 0) {
+      comm->barrier();  // rank 0 has written the report (and quarantined) when this returns
+      journal.finish();
+      summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return summary;
+    }
+    for (const std::string& part : parts)
+      for (const auto& entry : nlohmann::json::parse(part)) {
+        const size_t i = entry.at("index").get<size_t>();
+        if (!results[i].done) from_journal_entry(entry, results[i]);
+      }
+  }
+  struct BarrierAtEnd {  // the other ranks wait for rank 0's report and quarantine
+    dist::Communicator* comm;
+    ~BarrierAtEnd() {
+      if (comm && std::uncaught_exceptions() == 0) comm->barrier();
+    }
+  } barrier_at_end{comm};
 
   const std::vector<Group> groups = find_groups(results, options.near_dup_distance);
   std::vector<bool> keeper(n, false);

@@ -48,4 +48,15 @@ void Progress::draw(bool final) {
   std::fflush(stderr);
 }
 
+std::string shares_text(const std::vector<pipeline::WorkerShare>& shares, const char* unit) {
+  if (shares.size() < 2) return "";
+  size_t total = 0;
+  for (const auto& s : shares) total += s.items;
+  std::string text = "  shares:";
+  for (size_t i = 0; i < shares.size(); ++i)
+    text += fmt::format("{} {} {}{} ({:.1f}%)", i ? "," : "", shares[i].worker, shares[i].items, unit,
+                        total ? 100.0 * double(shares[i].items) / double(total) : 0.0);
+  return text + "\n";
+}
+
 }  // namespace gpuaug::jobs

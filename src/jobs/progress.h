@@ -1,10 +1,14 @@
-// Progress: done/total, rate and ETA on one terminal line, only when stderr is a terminal.
+// Progress: done/total, rate and ETA on one terminal line, only when stderr is a terminal; and the
+// summary line of who did how much.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <mutex>
 #include <string>
+#include <vector>
+
+#include "pipeline/gpu_workers.h"
 
 namespace gpuaug::jobs {
 
@@ -27,5 +31,8 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
 };
+
+// "  shares: cuda:0 510 (50.2%), cuda:1 506 (49.8%)\n"; empty for one worker.
+std::string shares_text(const std::vector<pipeline::WorkerShare>& shares, const char* unit = "");
 
 }  // namespace gpuaug::jobs

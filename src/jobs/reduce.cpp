@@ -1,8 +1,12 @@
-// reduce: windows of images decoded and resized on the pool (or one GPU batch), then written in
-// index order to a mirror tree or to shards; the journal records each finished file or shard.
+// reduce: windows of images decoded and resized on the pool (or in GPU batches, two workers per
+// GPU), written to a mirror tree or to shards; windows, or whole shards with --shards N, go to the
+// workers and ranks on demand; the journal records each finished file or shard.
 #include "jobs/reduce.h"
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -20,6 +24,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
+#include "dist/communicator.h"
 #include "dist/world.h"
 #include "jobs/journal.h"
 #include "jobs/output_files.h"
@@ -27,6 +32,7 @@
 #include "jobs/stop_signal.h"
 #include "jobs/tar_writer.h"
 #include "pipeline/augmenter.h"
+#include "pipeline/gpu_workers.h"
 
 namespace gpuaug::jobs {
 
@@ -120,12 +126,19 @@ void check_options(const ReduceOptions& o) {
 ReduceSummary run_reduce(const ReduceOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   check_options(o);
-  dist::require_one_process(dist::detect_world(), "reduce");
+  const dist::World world = dist::detect_world();
+  const bool sharded = o.shards > 0 || o.shard_size > 0;
+  // Across processes rank 0 writes index.json from every rank's entries: that takes messages.
+  dist::Communicator* comm = world.distributed() ? &dist::communicator(world) : nullptr;
+  if (comm && o.shard_size > 0)
+    throw Error("", "reduce",
+                "--shard-size cuts shards where the sizes add up, in input order, so one process writes them: "
+                "use --shards N across processes");
   const data::Source source = data::open_source(o.input);
   if (inside(o.output, source.root))
     throw Error(o.output, "reduce", "the output folder is inside the input folder " + source.root);
-  const bool sharded = o.shards > 0 || o.shard_size > 0;
-  const Device device = parse_device(o.device);
+  const std::vector<Device> devices = dist::process_devices(o.device, world);
+  const bool on_gpu = devices.front().cuda;
   const std::vector<std::string> keys = output_keys(source, sharded);
   const size_t count = source.samples.size();
 
@@ -141,9 +154,14 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
                     {"shards", o.shards},
                     {"shard_size", o.shard_size},
                     {"dct_scaling", o.dct_scaling},
-                    {"decoder", device.cuda && codec::NvjpegDecoder::built() ? "nvjpeg" : "cpu"}};
+                    {"decoder", on_gpu && codec::NvjpegDecoder::built()
+                                    ? fmt::format("nvjpeg {}/8", pipeline::Spec().decode.gpu_eighths())
+                                    : "cpu"},
+                    {"ranks", world.size}};
   fs::create_directories(o.output);
-  Journal journal((fs::path(o.output) / ".gpuaug-reduce.journal").string(), header, o.resume);
+  Journal journal((fs::path(o.output) / ".gpuaug-reduce.journal").string() +
+                      (world.distributed() ? fmt::format(".rank{}", world.rank) : ""),
+                  header, o.resume);
   if (journal.resumed()) remove_temporaries(o.output);
   const DropJournalIfEmpty drop_empty_journal(journal);
 
@@ -152,40 +170,47 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
   // What is finished: per sample (index entries for index.json), and per shard.
   std::vector<std::optional<json>> sample_entries(count);
   std::vector<json> shard_entries;
-  size_t next = 0;  // shards: the first sample not in a finished shard
-  auto take_error = [&](const json& e) {
-    ++summary.skipped;
-    summary.errors.push_back(e.at("error").get<std::string>());
-  };
+  std::mutex entries_mutex;
+  size_t next = 0;  // --shard-size: the first sample not in a finished shard
+  const size_t shard_count = o.shards > 0 ? size_t(o.shards) : 0;
+  auto shard_first = [&](size_t k) { return (k * count + shard_count - 1) / shard_count; };
+  std::vector<bool> shard_done(shard_count, false);
   for (const json& entry : journal.previous()) {
     if (entry.contains("shard")) {
       shard_entries.push_back(entry);
       for (const json& s : entry.at("samples")) sample_entries[s.at("i").get<size_t>()] = s;
-      for (const json& e : entry.at("errors")) take_error(e);
+      for (const json& e : entry.at("errors")) sample_entries[e.at("i").get<size_t>()] = e;
+      if (shard_count) shard_done[entry.at("shard").get<size_t>()] = true;
       next = entry.at("end").get<size_t>();
     } else {
-      const size_t i = entry.at("i").get<size_t>();
-      sample_entries[i] = entry;
-      if (entry.contains("error")) take_error(entry);
+      sample_entries[entry.at("i").get<size_t>()] = entry;
     }
   }
-  std::vector<size_t> todo;
-  for (size_t i = sharded ? next : 0; i < count; ++i)
-    if (sharded || !sample_entries[i]) todo.push_back(i);
-  summary.resumed = count - todo.size();
-
-  ThreadPool pool(o.threads);
-  Progress progress("reduce", count, o.progress);
-  progress.advance(summary.resumed);
-
-  std::unique_ptr<plan::CudaExecutor> executor;
-  std::unique_ptr<codec::NvjpegDecoder> nvjpeg;
-  std::optional<pipeline::Augmenter> gpu_runner;  // executes any batch of prepared resize plans
-  if (device.cuda) {
-    executor = std::make_unique<plan::CudaExecutor>(device.index);
-    if (codec::NvjpegDecoder::built()) nvjpeg = std::make_unique<codec::NvjpegDecoder>(device.index);
-    gpu_runner.emplace(resize_spec(1, 1, o.dct_scaling));
+  // Units of work: a window of samples (a mirror tree; --shard-size, in order), or a shard
+  // (--shards N: its samples are fixed, so any worker can write it whole).
+  ThreadPool pool(o.threads > 0 ? o.threads : dist::threads_per_process(world));
+  const size_t window_size = on_gpu ? size_t(std::max(o.batch, 1)) : size_t(pool.size()) * 8;
+  std::vector<bool> sample_done(count, false);
+  for (size_t i = 0; i < count; ++i) sample_done[i] = sample_entries[i].has_value();
+  // Every rank skips what any rank's journal holds (each reports its own at the end).
+  if (comm && shard_count) shard_done = dist::any_rank(*comm, shard_done);
+  if (comm && !shard_count) sample_done = dist::any_rank(*comm, sample_done);
+  std::vector<size_t> todo;       // samples (mirror tree, --shard-size)
+  std::vector<size_t> todo_shards;  // --shards N
+  if (shard_count) {
+    for (size_t k = 0; k < shard_count; ++k)
+      if (!shard_done[k]) todo_shards.push_back(k);
+    for (size_t k = 0; k < shard_count; ++k)
+      if (shard_done[k]) summary.resumed += shard_first(k + 1) - shard_first(k);
+  } else {
+    for (size_t i = o.shard_size > 0 ? next : 0; i < count; ++i)
+      if (o.shard_size > 0 || !sample_done[i]) todo.push_back(i);
+    summary.resumed = count - todo.size();
   }
+  const size_t units = shard_count ? todo_shards.size() : (todo.size() + window_size - 1) / window_size;
+
+  Progress progress("reduce", count, o.progress && world.rank == 0);
+  progress.advance(summary.resumed);
 
   auto fail = [&](const Error& e, Reduced& r) {
     if (o.on_error == "raise") throw e;
@@ -223,10 +248,12 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
     }
     r.done = true;
   };
+  const pipeline::Augmenter gpu_runner(resize_spec(1, 1, o.dct_scaling));  // executes any batch of resize plans
 
-  // One window of samples through decode, resize and encode.
-  auto process = [&](const std::vector<size_t>& window, std::vector<Reduced>& results) {
-    if (!device.cuda) {
+  // One window of samples through decode, resize and encode: on the pool, or with a GPU worker
+  // the resizes in one batch on its GPU (nvJPEG decoding the JPEGs it takes).
+  auto process = [&](const std::vector<size_t>& window, std::vector<Reduced>& results, pipeline::GpuWorker* gpu) {
+    if (gpu == nullptr) {
       pool.parallel_for(window.size(), [&](size_t k) {
         if (stop_requested()) return;
         Reduced& r = results[k];
@@ -247,15 +274,15 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
     }
     std::vector<std::vector<uint8_t>> blobs(window.size());
     std::vector<pipeline::PreparedImage> prepared(window.size());
-    std::vector<int> on_gpu(window.size(), 0);
+    std::vector<int> on_device(window.size(), 0);
     pool.parallel_for(window.size(), [&](size_t k) {
       if (stop_requested()) return;
       Reduced& r = results[k];
       try {
         if (auto augmenter = prepare(window[k], blobs[k], r)) {
           prepared[k] = augmenter->prepare(blobs[k], source.samples[window[k]].path, window[k], 0, 0,
-                                           nullptr, nvjpeg != nullptr);
-          on_gpu[k] = 1;
+                                           nullptr, gpu->nvjpeg != nullptr, /*defer_cpu_decode=*/true);
+          on_device[k] = 1;
         } else {
           encode_into(window[k], decode_whole(window[k], blobs[k]), r);
         }
@@ -267,13 +294,14 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
     std::vector<size_t> members;
     std::vector<pipeline::PreparedImage> batch;
     for (size_t k = 0; k < window.size(); ++k)
-      if (on_gpu[k]) {
+      if (on_device[k]) {
         members.push_back(k);
         batch.push_back(std::move(prepared[k]));
       }
     if (batch.empty()) return;
     std::vector<std::optional<Error>> decode_errors;
-    auto outputs = gpu_runner->execute_gpu(*executor, batch, 0, nvjpeg.get(), &decode_errors);
+    // nvJPEG decodes its share while the pool decodes the rest.
+    auto outputs = gpu_runner.execute_gpu(*gpu->executor, batch, 0, gpu->nvjpeg.get(), &decode_errors, &pool);
     pool.parallel_for(members.size(), [&](size_t m) {
       const size_t k = members[m];
       try {
@@ -301,88 +329,185 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
     return entry;
   };
 
-  // Shards: the shard being filled, and the rule that closes it.
-  std::unique_ptr<TarWriter> shard;
-  json shard_entry;
-  auto shard_of = [&](size_t i) { return o.shards > 0 ? i * size_t(o.shards) / count : shard_entries.size(); };
-  auto open_shard = [&](size_t number, size_t first) {
+  // A shard being filled: its writer and its journal entry.
+  struct OpenShard {
+    std::unique_ptr<TarWriter> writer;
+    json entry;
+  };
+  auto open_shard = [&](OpenShard& shard, size_t number, size_t first) {
     const std::string name = fmt::format("shard-{:06d}.tar", number);
-    shard = std::make_unique<TarWriter>((fs::path(o.output) / name).string());
-    shard_entry = json{{"shard", number}, {"file", name}, {"first", first},
+    shard.writer = std::make_unique<TarWriter>((fs::path(o.output) / name).string());
+    shard.entry = json{{"shard", number}, {"file", name}, {"first", first},
                        {"samples", json::array()}, {"errors", json::array()}};
   };
-  auto close_shard = [&](size_t end) {
-    shard->close();
-    shard_entry["end"] = end;
-    shard_entry["bytes"] = shard->bytes_written();
-    journal.append(shard_entry);
-    shard_entries.push_back(shard_entry);
-    shard.reset();
+  auto close_shard = [&](OpenShard& shard, size_t end) {
+    shard.writer->close();
+    shard.entry["end"] = end;
+    shard.entry["bytes"] = shard.writer->bytes_written();
+    journal.append(shard.entry);
+    {
+      std::lock_guard lock(entries_mutex);
+      shard_entries.push_back(shard.entry);
+    }
+    shard.writer.reset();
   };
   auto tar_size = [](size_t bytes) { return 512 + (bytes + 511) / 512 * 512; };
+  auto add_to_shard = [&](OpenShard& shard, size_t i, const Reduced& r) {
+    const std::string stored = keys[i] + "." + o.format;
+    if (r.error.empty()) {
+      shard.writer->add(stored, r.encoded);
+      if (const int label = source.samples[i].label; label >= 0) {
+        const std::string text = std::to_string(label);
+        shard.writer->add(keys[i] + ".cls", {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+      }
+    }
+    json entry = sample_entry(i, r, stored);
+    entry["shard"] = shard.entry["shard"];
+    (r.error.empty() ? shard.entry["samples"] : shard.entry["errors"]).push_back(entry);
+    std::lock_guard lock(entries_mutex);
+    sample_entries[i] = entry;
+  };
 
-  auto write_in_order = [&](const std::vector<size_t>& window, std::vector<Reduced>& results) {
+  // --shard-size: the one shard being filled, written window after window in input order.
+  OpenShard sized_shard;
+  size_t sized_shards = shard_entries.size();
+  // Writes a window's results; false when a stop left some of it unreached.
+  auto write_window = [&](const std::vector<size_t>& window, std::vector<Reduced>& results, OpenShard* shard) {
     for (size_t k = 0; k < window.size(); ++k) {
       const size_t i = window[k];
       Reduced& r = results[k];
-      if (!r.done) return;  // stopped: the rest of the window was not reached
-      const data::SampleRef& ref = source.samples[i];
+      if (!r.done) return false;  // stopped: the rest of the window was not reached
       if (!sharded) {
         const std::string stored = keys[i] + "." + o.format;
         if (r.error.empty()) write_file_atomic((fs::path(o.output) / stored).string(), r.encoded);
         const json entry = sample_entry(i, r, stored);
         journal.append(entry);
+        std::lock_guard lock(entries_mutex);
         sample_entries[i] = entry;
+      } else if (o.shard_size > 0) {
+        if (sized_shard.writer && !sized_shard.entry["samples"].empty() &&
+            sized_shard.writer->bytes_written() + tar_size(r.encoded.size()) +
+                    (source.samples[i].label >= 0 ? 1024 : 0) > o.shard_size) {
+          close_shard(sized_shard, i);
+          ++sized_shards;
+        }
+        if (!sized_shard.writer) open_shard(sized_shard, sized_shards, i);
+        add_to_shard(sized_shard, i, r);
       } else {
-        if (o.shards > 0) {
-          // Consecutive samples per shard; a shard whose samples all failed is still written,
-          // so the numbering never depends on which samples failed.
-          const size_t target = shard_of(i);
-          if (shard && shard_entry["shard"].get<size_t>() < target) close_shard(i);
-          while (!shard && shard_entries.size() < target) {
-            open_shard(shard_entries.size(), i);
-            close_shard(i);
-          }
-        } else if (shard && !shard_entry["samples"].empty() &&
-                   shard->bytes_written() + tar_size(r.encoded.size()) + (ref.label >= 0 ? 1024 : 0) > o.shard_size) {
-          close_shard(i);
-        }
-        if (!shard) open_shard(shard_of(i), i);
-        const std::string stored = keys[i] + "." + o.format;
-        if (r.error.empty()) {
-          shard->add(stored, r.encoded);
-          if (ref.label >= 0) {
-            const std::string label = std::to_string(ref.label);
-            shard->add(keys[i] + ".cls", {reinterpret_cast<const uint8_t*>(label.data()), label.size()});
-          }
-        }
-        json entry = sample_entry(i, r, stored);
-        entry["shard"] = shard_entry["shard"];
-        (r.error.empty() ? shard_entry["samples"] : shard_entry["errors"]).push_back(entry);
-        sample_entries[i] = entry;
+        add_to_shard(*shard, i, r);
       }
-      if (!r.error.empty()) take_error(sample_entries[i].value());
       r = Reduced();
       progress.advance();
     }
+    return true;
   };
 
-  const size_t window_size = device.cuda ? size_t(std::max(o.batch, 1)) : size_t(pool.size()) * 8;
-  for (size_t begin = 0; begin < todo.size(); begin += window_size) {
-    const std::vector<size_t> window(todo.begin() + begin, todo.begin() + std::min(todo.size(), begin + window_size));
+  // Windows are written in input order where that decides the bytes (--shard-size): a worker
+  // that finished window w waits for w - 1 to be written first.
+  std::mutex turn_mutex;
+  std::condition_variable turn_changed;
+  uint64_t turn = 0;
+  bool turn_stopped = false;
+  auto run_unit = [&](uint64_t unit, pipeline::GpuWorker* gpu) -> size_t {
+    if (shard_count) {
+      const size_t k = todo_shards[unit], first = shard_first(k), end = shard_first(k + 1);
+      OpenShard shard;
+      open_shard(shard, k, first);
+      for (size_t begin = first; begin < end; begin += window_size) {
+        std::vector<size_t> window;
+        for (size_t i = begin; i < std::min(end, begin + window_size); ++i) window.push_back(i);
+        std::vector<Reduced> results(window.size());
+        process(window, results, gpu);
+        if (!write_window(window, results, &shard)) return 0;  // the temporary is removed
+        if (stop_requested()) return 0;
+      }
+      close_shard(shard, end);
+      return end - first;
+    }
+    const std::vector<size_t> window(todo.begin() + unit * window_size,
+                                     todo.begin() + std::min(todo.size(), (unit + 1) * window_size));
     std::vector<Reduced> results(window.size());
-    process(window, results);
-    write_in_order(window, results);
-    throw_if_stopped();
+    process(window, results, gpu);
+    if (o.shard_size == 0) {
+      write_window(window, results, nullptr);
+      return window.size();
+    }
+    std::unique_lock lock(turn_mutex);
+    turn_changed.wait(lock, [&] { return turn == unit || turn_stopped; });
+    if (turn_stopped) return 0;
+    if (!write_window(window, results, nullptr) || stop_requested()) turn_stopped = true;
+    ++turn;
+    turn_changed.notify_all();
+    return window.size();
+  };
+  struct StopTurnsOnExit {  // a failing worker must not leave the others waiting for its turn
+    std::mutex& mutex;
+    std::condition_variable& changed;
+    bool& stopped;
+    int unwinding = std::uncaught_exceptions();
+    ~StopTurnsOnExit() {
+      if (std::uncaught_exceptions() == unwinding) return;  // it ran out of work: others go on
+      {
+        std::lock_guard lock(mutex);
+        stopped = true;
+      }
+      changed.notify_all();
+    }
+  };
+
+  std::vector<pipeline::WorkerShare> shares;
+  dist::ChunkQueue queue(units, comm);
+  if (!on_gpu) {
+    size_t mine = 0;
+    while (!stop_requested()) {
+      const auto unit = queue.next();
+      if (!unit) break;
+      mine += run_unit(*unit, nullptr);
+    }
+    shares.push_back({fmt::format("cpu {} threads", pool.size()), mine});
+  } else {
+    // Two workers per GPU: one's decode and encode on the pool overlap the other's kernels.
+    pipeline::GpuWorkers workers(devices, codec::NvjpegDecoder::built(), 2);
+    workers.run([&](pipeline::GpuWorker& worker) {
+      const StopTurnsOnExit stop_turns{turn_mutex, turn_changed, turn_stopped};
+      while (!stop_requested() && !workers.failed()) {
+        const auto unit = queue.next();
+        if (!unit) break;
+        worker.items += run_unit(*unit, &worker);
+      }
+    });
+    shares = workers.shares();
   }
-  if (sharded) {
-    if (shard) close_shard(count);
-    while (o.shards > 0 && shard_entries.size() < size_t(o.shards)) {
-      open_shard(shard_entries.size(), count);
-      close_shard(count);
+  throw_if_stopped();
+  if (o.shard_size > 0 && sized_shard.writer) close_shard(sized_shard, count);
+  progress.finish();
+  if (world.distributed())
+    for (auto& share : shares) share.worker = fmt::format("rank {} {}", world.rank, share.worker);
+
+  // Rank 0 takes every rank's entries (its own journal's and this run's) and writes index.json.
+  if (comm) {
+    json mine{{"samples", json::array()}, {"shards", shard_entries}, {"shares", json::array()}};
+    for (const auto& entry : sample_entries)
+      if (entry) mine["samples"].push_back(*entry);
+    for (const auto& share : shares) mine["shares"].push_back({share.worker, share.items});
+    const std::vector<std::string> parts = comm->gather(mine.dump());
+    if (world.rank != 0) {
+      comm->barrier();  // rank 0 has written index.json when this returns
+      journal.finish();
+      summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return summary;
+    }
+    shard_entries.clear();
+    shares.clear();
+    for (const std::string& part : parts) {
+      const json theirs = json::parse(part);
+      for (const json& e : theirs.at("samples")) sample_entries[e.at("i").get<size_t>()] = e;
+      for (const json& e : theirs.at("shards")) shard_entries.push_back(e);
+      for (const json& share : theirs.at("shares")) shares.push_back({share.at(0), share.at(1)});
     }
   }
-  progress.finish();
+  std::sort(shard_entries.begin(), shard_entries.end(),
+            [](const json& a, const json& b) { return a.at("shard").get<size_t>() < b.at("shard").get<size_t>(); });
 
   // index.json: every sample in index order, the shards, the classes.
   json index{{"format", o.format}, {"classes", source.classes}, {"samples", json::array()}, {"errors", json::array()}};
@@ -391,6 +516,8 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
     json e = *entry;
     e.erase("i");
     if (e.contains("error")) {
+      ++summary.skipped;
+      summary.errors.push_back(e.at("error").get<std::string>());
       index["errors"].push_back(e);
     } else {
       summary.bytes_in += e.at("bytes_in").get<uint64_t>();
@@ -409,7 +536,9 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
   const std::string text = index.dump(1) + "\n";
   write_file_atomic((fs::path(o.output) / "index.json").string(),
                     {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+  if (comm) comm->barrier();
   journal.finish();
+  summary.shares = shares;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }

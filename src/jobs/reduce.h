@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/gpu_workers.h"
+
 namespace gpuaug::jobs {
 
 struct ReduceOptions {
@@ -20,7 +22,7 @@ struct ReduceOptions {
   uint64_t shard_size = 0;       // a new shard when the next sample would pass this many bytes
   bool dct_scaling = false;      // decode JPEGs at 1/2..1/8 first: faster, not Pillow-exact
   int threads = 0;               // 0: all cores
-  std::string device = "cpu";    // cpu, cuda, cuda:N
+  std::string device = "cpu";    // cpu, cuda, cuda:N, cuda:N,M,..., cuda:all
   int batch = 64;                // images per GPU batch
   std::string on_error = "raise";  // raise | skip
   bool resume = false;
@@ -36,6 +38,7 @@ struct ReduceSummary {
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   std::vector<std::string> errors;
+  std::vector<pipeline::WorkerShare> shares;  // samples each worker wrote in this run
   double seconds = 0.0;
 };
 

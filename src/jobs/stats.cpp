@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <future>
 #include <cmath>
 #include <filesystem>
@@ -31,6 +34,7 @@
 #include "jobs/progress.h"
 #include "jobs/stop_signal.h"
 #include "pipeline/augmenter.h"
+#include "pipeline/gpu_workers.h"
 
 namespace gpuaug::jobs {
 
@@ -215,10 +219,11 @@ StatsSummary run_stats(const StatsOptions& o) {
   const size_t count = source.samples.size();
   const dist::World world = dist::detect_world();
   dist::Communicator& comm = dist::communicator(world);
-  const Device device = parse_device(o.device);
+  const bool on_demand = dist::shares_work_on_demand(world);
+  const std::vector<Device> devices = dist::process_devices(o.device, world);
   const int gpu_eighths = int(std::lround(std::clamp(o.gpu_share, 0.0, 1.0) * 8));
-  const bool use_gpu = device.cuda && o.size == 0 && codec::NvjpegDecoder::built() && gpu_eighths > 0;
-  if (device.cuda && !use_gpu) plan::GpuPixelStats probe(device.index);  // says so without a GPU
+  const bool use_gpu = devices.front().cuda && o.size == 0 && codec::NvjpegDecoder::built() && gpu_eighths > 0;
+  if (devices.front().cuda && !use_gpu) plan::GpuPixelStats probe(devices.front().index);  // says so without a GPU
   const json header{{"job", "stats"},
                     {"input", fs::absolute(o.input).lexically_normal().string()},
                     {"samples", count},
@@ -226,7 +231,7 @@ StatsSummary run_stats(const StatsOptions& o) {
                     {"window", kWindow},
                     {"decoder", use_gpu ? fmt::format("nvjpeg {}/8", gpu_eighths) : "cpu"},
                     {"ranks", world.size}};
-  // One journal a rank; window w belongs to rank w % size.
+  // One journal a rank.
   Journal journal(o.output + ".journal" + (world.distributed() ? fmt::format(".rank{}", world.rank) : ""),
                   header, o.resume);
   const DropJournalIfEmpty drop_empty_journal(journal);
@@ -264,29 +269,34 @@ StatsSummary run_stats(const StatsOptions& o) {
     absorb_part(entry);
     window_done[entry.at("window").get<size_t>()] = true;
   };
-  for (const json& entry : journal.previous()) {
-    absorb(entry);
-    summary.resumed += std::min(count, (entry.at("window").get<size_t>() + 1) * kWindow) -
-                       entry.at("window").get<size_t>() * kWindow;
-  }
+  for (const json& entry : journal.previous()) absorb(entry);
+  // Every rank skips the windows any rank's journal holds (each reports its own at the end).
+  if (world.distributed() && on_demand) window_done = dist::any_rank(comm, window_done);
+  for (size_t w = 0; w < windows; ++w)
+    if (window_done[w]) summary.resumed += std::min(count, (w + 1) * kWindow) - w * kWindow;
 
   ThreadPool pool(o.threads > 0 ? o.threads : dist::threads_per_process(world));
   Progress progress("stats", count, o.progress && world.rank == 0);
   progress.advance(summary.resumed);
-  // The CPU threads and (with a GPU) one GPU thread walk the pending windows side by side: the
-  // GPU takes the JPEGs nvJPEG takes among the samples whose index % 8 < gpu_eighths, the CPU
-  // everything else plus what the GPU refuses. Which side measures a sample never depends on
-  // timing, so neither do the results; the GPU thread starts (CUDA, nvJPEG: about a second)
-  // while the CPU already works. A window is journaled once both sides are done with it.
+  // Work goes out in claims of a few windows, on demand (to the other ranks' too, under mpirun;
+  // without MPI each rank takes the windows w with w % size == rank). Within a claim the GPU
+  // workers (one per GPU) take the JPEGs nvJPEG takes among the samples whose index % 8 <
+  // gpu_eighths, the CPU pool everything else plus what a GPU refuses. Which side measures a
+  // sample never depends on timing or on which GPU took the claim, so neither do the results.
+  // The main thread claims, hands the claim's GPU part to the GPU workers' queue and measures
+  // the CPU part on the pool; the GPU workers start (CUDA, nvJPEG: about a second) while the CPU
+  // already works. A window is journaled once both sides are done with it.
   struct WindowState {
     PixelSums cpu, gpu;
     size_t cpu_left = 0;   // samples the CPU still has to measure
     bool gpu_done = false;
     bool journaled = false;
   };
-  std::vector<size_t> pending;
+  // Claims of up to 4 windows, fewer where the windows would not go round the ranks a few times.
+  const size_t claim_windows = std::clamp<size_t>(windows / (4 * size_t(world.size)), 1, 4);
+  std::vector<size_t> pending;  // windows left to this process, in claim order
   for (size_t w = 0; w < windows; ++w)
-    if (!window_done[w] && int(w % size_t(world.size)) == world.rank) pending.push_back(w);
+    if (!window_done[w] && (on_demand || int(w % size_t(world.size)) == world.rank)) pending.push_back(w);
   std::map<size_t, WindowState> state;
   std::mutex state_mutex;
   std::vector<std::optional<ImageMeta>> item_metas(count);
@@ -297,11 +307,6 @@ StatsSummary run_stats(const StatsOptions& o) {
     for (size_t i = w * kWindow; i < std::min(count, (w + 1) * kWindow); ++i) items.push_back(i);
     return items;
   };
-  for (size_t w : pending) {
-    WindowState& ws = state[w];
-    for (size_t i : window_items(w)) ws.cpu_left += gpu_candidate(i) ? 0 : 1;
-    ws.gpu_done = !use_gpu;
-  }
   auto fail = [&](size_t i, const Error& e) {
     item_metas[i].reset();
     if (o.on_error == "raise") throw e;
@@ -326,9 +331,10 @@ StatsSummary run_stats(const StatsOptions& o) {
       return std::nullopt;
     }
   };
-  auto measure_on_cpu = [&](size_t i, std::vector<uint8_t> blob, PixelSums& into) {
+  auto measure_on_cpu = [&](size_t i, PixelSums& into) {
     const data::SampleRef& ref = source.samples[i];
-    if (blob.empty() && !open_sample(i, blob)) return;
+    std::vector<uint8_t> blob;
+    if (!open_sample(i, blob)) return;
     try {
       Image image;
       try {
@@ -346,10 +352,18 @@ StatsSummary run_stats(const StatsOptions& o) {
       fail(i, e);
     }
   };
+  // Measures samples on the pool, each into its own sums, then adds them in order.
+  auto measure_all_on_cpu = [&](const std::vector<size_t>& samples) {
+    std::vector<PixelSums> sums(samples.size());
+    pool.parallel_for(samples.size(), [&](size_t k) {
+      if (stop_requested()) return;
+      measure_on_cpu(samples[k], sums[k]);
+    });
+    return sums;
+  };
   auto journal_ready = [&](bool final_pass) {
     std::lock_guard lock(state_mutex);
-    for (size_t w : pending) {
-      WindowState& ws = state[w];
+    for (auto& [w, ws] : state) {
       if (ws.journaled || (!final_pass && (ws.cpu_left > 0 || !ws.gpu_done))) continue;
       json entry{{"window", w}, {"images", json::array()}, {"errors", json::array()}};
       PixelSums sum = ws.cpu;
@@ -371,111 +385,182 @@ StatsSummary run_stats(const StatsOptions& o) {
     }
   };
 
-  // The GPU thread: start-up, then its candidates window by window in batches of a few windows.
-  std::vector<size_t> refused;  // samples the GPU gives back to the CPU
+  // Claims waiting for a GPU worker; under mpirun the main thread runs at most a few claims per
+  // GPU ahead, so that a process whose GPUs are slow takes fewer claims.
+  struct GpuQueue {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::deque<std::vector<size_t>> claims;
+    bool closed = false;  // no more claims are coming
+    bool failed = false;  // a GPU worker failed (its error comes from gpu_work)
+  } gpu_queue;
+  const size_t gpu_count = use_gpu ? devices.size() : 0;
+  // Alone, the CPU never waits for the GPUs (which start about a second later); with ranks to
+  // share the claims with, it runs at most a few claims per GPU ahead of them.
+  const size_t max_ahead = world.distributed() && on_demand ? 4 * std::max<size_t>(gpu_count, 1) : SIZE_MAX;
   std::future<void> gpu_work;
-  std::atomic<bool> abandon{false};  // the main thread failed: the GPU thread stops too
+  std::atomic<bool> abandon{false};  // the main thread failed: the GPU workers stop too
+  std::vector<pipeline::WorkerShare> shares;
+  std::mutex shares_mutex;
   if (use_gpu)
     gpu_work = std::async(std::launch::async, [&] {
-      codec::NvjpegDecoder nvjpeg(device.index);
-      plan::GpuPixelStats gpu_stats(device.index);
-      constexpr size_t kBatchWindows = 4;
-      for (size_t p = 0; p < pending.size(); p += kBatchWindows) {
-        if (stop_requested() || abandon) return;
-        const std::vector<size_t> batch_windows(pending.begin() + p,
-                                                pending.begin() + std::min(pending.size(), p + kBatchWindows));
-        std::vector<size_t> members;
-        std::vector<std::vector<uint8_t>> blobs;
-        std::vector<size_t> given_back;
-        for (size_t w : batch_windows)
-          for (size_t i : window_items(w)) {
-            if (!gpu_candidate(i)) continue;
-            std::vector<uint8_t> blob;
-            const auto info = open_sample(i, blob);
-            if (!info) continue;
-            if (codec::NvjpegDecoder::takes(blob, *info)) {
-              members.push_back(i);
-              blobs.push_back(std::move(blob));
+      struct FailedOnThrow {
+        GpuQueue& queue;
+        int unwinding = std::uncaught_exceptions();
+        ~FailedOnThrow() {
+          if (std::uncaught_exceptions() == unwinding) return;
+          {
+            std::lock_guard lock(queue.mutex);
+            queue.failed = true;
+          }
+          queue.changed.notify_all();
+        }
+      } failed_on_throw{gpu_queue};
+      pipeline::GpuWorkers workers(devices, true);
+      workers.run([&](pipeline::GpuWorker& worker) {
+        plan::GpuPixelStats gpu_stats(worker.device.index);
+        for (;;) {
+          std::vector<size_t> claim;
+          {
+            std::unique_lock lock(gpu_queue.mutex);
+            gpu_queue.changed.wait(lock, [&] { return gpu_queue.closed || !gpu_queue.claims.empty() || abandon; });
+            if (gpu_queue.claims.empty() || abandon || stop_requested()) break;
+            claim = std::move(gpu_queue.claims.front());
+            gpu_queue.claims.pop_front();
+          }
+          gpu_queue.changed.notify_all();
+          // The claim's candidates read and peeked on the pool (one thread reading them in turn
+          // kept the GPU waiting), then split into what nvJPEG takes and what it gives back.
+          std::vector<size_t> candidates, members, given_back;
+          for (size_t w : claim)
+            for (size_t i : window_items(w))
+              if (gpu_candidate(i)) candidates.push_back(i);
+          std::vector<std::vector<uint8_t>> read(candidates.size()), blobs;
+          std::vector<char> takes(candidates.size(), 0), opened(candidates.size(), 0);
+          pool.parallel_for(candidates.size(), [&](size_t k) {
+            const auto info = open_sample(candidates[k], read[k]);
+            opened[k] = info.has_value();
+            takes[k] = info && codec::NvjpegDecoder::takes(read[k], *info);
+          });
+          for (size_t k = 0; k < candidates.size(); ++k) {
+            if (!opened[k]) continue;
+            if (takes[k]) {
+              members.push_back(candidates[k]);
+              blobs.push_back(std::move(read[k]));
             } else {
-              given_back.push_back(i);
+              given_back.push_back(candidates[k]);
             }
           }
-        std::vector<codec::GpuDecodeRequest> requests;
-        for (const auto& blob : blobs) requests.push_back({blob, {}});
-        const auto decoded = nvjpeg.decode(requests);
-        std::vector<PixelSums> window_sums(batch_windows.size());
-        size_t m = 0;
-        for (size_t b = 0; b < batch_windows.size(); ++b) {
-          for (; m < members.size() && members[m] / kWindow == batch_windows[b]; ++m) {
-            if (decoded[m])
-              gpu_stats.add(decoded[m]->device_rgb, size_t(decoded[m]->width) * size_t(decoded[m]->height));
-            else
-              given_back.push_back(members[m]);
+          std::vector<codec::GpuDecodeRequest> requests;
+          for (const auto& blob : blobs) requests.push_back({blob, {}});
+          const auto decoded = worker.nvjpeg->decode(requests);
+          std::vector<PixelSums> window_sums(claim.size());
+          size_t m = 0;
+          for (size_t b = 0; b < claim.size(); ++b) {
+            for (; m < members.size() && members[m] / kWindow == claim[b]; ++m) {
+              if (decoded[m])
+                gpu_stats.add(decoded[m]->device_rgb, size_t(decoded[m]->width) * size_t(decoded[m]->height));
+              else
+                given_back.push_back(members[m]);
+            }
+            window_sums[b].add(gpu_stats.take());
           }
-          window_sums[b].add(gpu_stats.take());
+          // What nvJPEG would not take or decode, on the CPU pool (which the main thread shares).
+          std::sort(given_back.begin(), given_back.end());
+          const std::vector<PixelSums> cpu_sums = measure_all_on_cpu(given_back);
+          {
+            std::lock_guard lock(state_mutex);
+            for (size_t k = 0; k < given_back.size(); ++k) state[given_back[k] / kWindow].gpu.merge(cpu_sums[k]);
+            for (size_t b = 0; b < claim.size(); ++b) {
+              WindowState& ws = state[claim[b]];
+              ws.gpu.merge(window_sums[b]);
+              ws.gpu_done = true;
+            }
+          }
+          worker.items += candidates.size();
         }
-        std::lock_guard lock(state_mutex);
-        for (size_t i : given_back) {
-          ++state[i / kWindow].cpu_left;
-          refused.push_back(i);
-        }
-        for (size_t b = 0; b < batch_windows.size(); ++b) {
-          WindowState& ws = state[batch_windows[b]];
-          ws.gpu.merge(window_sums[b]);
-          ws.gpu_done = true;
-        }
-      }
+      });
+      std::lock_guard lock(shares_mutex);
+      for (const auto& share : workers.shares()) shares.push_back(share);
     });
 
   struct AbandonOnExit {
     std::atomic<bool>& flag;
-    ~AbandonOnExit() { flag = true; }
-  } abandon_on_exit{abandon};  // destroyed before gpu_work, whose destructor waits
+    GpuQueue& queue;
+    ~AbandonOnExit() {
+      {
+        std::lock_guard lock(queue.mutex);
+        flag = true;
+      }
+      queue.changed.notify_all();
+    }
+  } abandon_on_exit{abandon, gpu_queue};  // destroyed before gpu_work, whose destructor waits
 
-  // The CPU: its samples in groups of about 16 a thread, journaling whatever is complete.
-  std::vector<size_t> cpu_items;
-  for (size_t w : pending)
-    for (size_t i : window_items(w))
-      if (!gpu_candidate(i)) cpu_items.push_back(i);
-  const size_t group = size_t(pool.size()) * 16;
-  std::vector<PixelSums> sums;
-  for (size_t g = 0; g < cpu_items.size(); g += group) {
-    const size_t n = std::min(group, cpu_items.size() - g);
-    sums.assign(n, PixelSums());
-    pool.parallel_for(n, [&](size_t k) {
-      if (stop_requested()) return;
-      measure_on_cpu(cpu_items[g + k], {}, sums[k]);
-    });
+  // The main thread: claims, then the claim's CPU part on the pool, journaling what is complete.
+  dist::ChunkQueue claims((pending.size() + claim_windows - 1) / claim_windows,
+                          world.distributed() && on_demand ? &comm : nullptr);
+  size_t cpu_measured = 0;
+  while (!stop_requested()) {
+    if (use_gpu) {
+      std::unique_lock lock(gpu_queue.mutex);
+      gpu_queue.changed.wait(lock, [&] { return gpu_queue.claims.size() < max_ahead || gpu_queue.failed; });
+      if (gpu_queue.failed) break;
+    }
+    const auto c = claims.next();
+    if (!c) break;
+    std::vector<size_t> claim(pending.begin() + *c * claim_windows,
+                              pending.begin() + std::min(pending.size(), (*c + 1) * claim_windows));
+    std::vector<size_t> cpu_items;
+    {
+      std::lock_guard lock(state_mutex);
+      for (size_t w : claim) {
+        WindowState& ws = state[w];
+        for (size_t i : window_items(w))
+          if (gpu_candidate(i)) continue;
+          else ++ws.cpu_left, cpu_items.push_back(i);
+        ws.gpu_done = !use_gpu;
+      }
+    }
+    if (use_gpu) {
+      {
+        std::lock_guard lock(gpu_queue.mutex);
+        gpu_queue.claims.push_back(claim);
+      }
+      gpu_queue.changed.notify_all();
+    }
+    const std::vector<PixelSums> sums = measure_all_on_cpu(cpu_items);
     throw_if_stopped();
     {
       std::lock_guard lock(state_mutex);
-      for (size_t k = 0; k < n; ++k) {
-        WindowState& ws = state[cpu_items[g + k] / kWindow];
+      for (size_t k = 0; k < cpu_items.size(); ++k) {
+        WindowState& ws = state[cpu_items[k] / kWindow];
         ws.cpu.merge(sums[k]);
         --ws.cpu_left;
       }
     }
+    cpu_measured += cpu_items.size();
     journal_ready(false);
   }
-  if (gpu_work.valid()) gpu_work.get();
-  throw_if_stopped();
-  // What the GPU gave back, on the CPU.
-  std::sort(refused.begin(), refused.end());
-  sums.assign(refused.size(), PixelSums());
-  pool.parallel_for(refused.size(), [&](size_t k) { measure_on_cpu(refused[k], {}, sums[k]); });
-  throw_if_stopped();
-  for (size_t k = 0; k < refused.size(); ++k) {
-    WindowState& ws = state[refused[k] / kWindow];
-    ws.cpu.merge(sums[k]);
-    --ws.cpu_left;
+  if (use_gpu) {
+    {
+      std::lock_guard lock(gpu_queue.mutex);
+      gpu_queue.closed = true;
+    }
+    gpu_queue.changed.notify_all();
+    gpu_work.get();
   }
+  throw_if_stopped();
   journal_ready(true);
+  shares.insert(shares.begin(), {fmt::format("cpu {} threads", pool.size()), cpu_measured});
+  if (world.distributed())
+    for (auto& share : shares) share.worker = fmt::format("rank {} {}", world.rank, share.worker);
   progress.finish();
 
   // Ranks send their exact totals, image facts and errors to rank 0, which adds them: the same
   // integers, hence the same file, as one process.
   if (world.distributed()) {
-    json mine{{"sums", total.to_json()}, {"images", json::array()}, {"errors", errors}};
+    json mine{{"sums", total.to_json()}, {"images", json::array()}, {"errors", errors}, {"shares", json::array()}};
+    for (const auto& share : shares) mine["shares"].push_back({share.worker, share.items});
     for (size_t i = 0; i < count; ++i)
       if (metas[i])
         mine["images"].push_back({i, std::string(1, metas[i]->format), metas[i]->width, metas[i]->height,
@@ -489,9 +574,11 @@ StatsSummary run_stats(const StatsOptions& o) {
     }
     total = PixelSums();
     errors = json::array();
+    shares.clear();
     for (const std::string& part : parts) {
       const json theirs = json::parse(part);
       absorb_part(theirs);
+      for (const json& share : theirs.at("shares")) shares.push_back({share.at(0), share.at(1)});
     }
   }
   // In input order whatever the ranks, windows or resumes.
@@ -546,6 +633,7 @@ StatsSummary run_stats(const StatsOptions& o) {
   if (world.distributed()) comm.barrier();
   journal.finish();
   summary.measured = widths.size();
+  summary.shares = shares;
   summary.skipped = errors.size();
   summary.result = std::move(result);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/tensor.h"
+#include "pipeline/gpu_workers.h"
 #include "plan/pixel_stats.h"
 
 namespace gpuaug::jobs {
@@ -20,8 +21,9 @@ struct StatsOptions {
   std::string output;             // stats.json
   int size = 0;                   // > 0: pixels after resizing the short side to this
   int threads = 0;                // 0: all cores
-  // cuda[:N]: JPEGs nvJPEG takes are decoded and reduced on the GPU (without --size); their
-  // pixels, hence the results, differ slightly from libjpeg-turbo's.
+  // cuda[:N], cuda:all, cuda:N,M: JPEGs nvJPEG takes are decoded and reduced on the GPUs (one
+  // worker each, without --size); their pixels, hence the results, differ slightly from
+  // libjpeg-turbo's, but never with the number of GPUs.
   std::string device = "cpu";
   // The share of JPEGs that go to nvJPEG (in eighths: samples whose index % 8 is below
   // 8 · share) while the CPU threads decode the rest; fixed, so results never depend on timing.
@@ -66,6 +68,9 @@ struct StatsSummary {
   size_t skipped = 0;
   size_t resumed = 0;
   double seconds = 0.0;
+  // Images each worker measured in this run: the CPU pool of each process (its own samples),
+  // and each GPU (the samples of the claims it took).
+  std::vector<pipeline::WorkerShare> shares;
   nlohmann::json result;  // what was written to the output
 };
 

@@ -1,5 +1,6 @@
-// tile: decode once, then output tiles in parallel, each read from its source region through a
-// view (plan::execute_cpu_window), stitched into one output written whole.
+// tile: decode once, then output tiles in parallel (CPU threads, or batches on demand to one worker
+// per GPU), each read from its source region through a view (plan::execute_cpu_window), stitched
+// into one output written whole.
 #include "jobs/tile.h"
 
 #include <algorithm>
@@ -14,9 +15,12 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "dist/communicator.h"
 #include "jobs/output_files.h"
+#include "jobs/progress.h"
 #include "jobs/stop_signal.h"
 #include "pipeline/augmenter.h"
+#include "pipeline/gpu_workers.h"
 #include "pipeline/spec.h"
 #include "plan/cuda_executor.h"
 #include "plan/plan.h"
@@ -61,7 +65,7 @@ void copy_tile(const Image& t, const codec::Rect& w, Image& whole) {
 
 TileSummary run_tile(const TileOptions& o) {
   const auto start = std::chrono::steady_clock::now();
-  const Device device = parse_device(o.device);
+  const std::vector<Device> devices = parse_devices(o.device);
   if (o.tile < 0) throw Error(o.input, "tile", "--tile must be 0 (one tile) or a positive side in pixels");
   const OutputKind kind = output_kind(o.output);
   pipeline::Spec spec = pipeline::load_spec(o.spec_path);
@@ -104,32 +108,43 @@ TileSummary run_tile(const TileOptions& o) {
     largest = std::max(largest, size_t(r.width) * r.height);
   }
   ThreadPool pool(o.threads);
+  std::vector<pipeline::WorkerShare> shares;
   auto stitch = [&](const Tensor& t, size_t i) {
     if (kind == OutputKind::kNpy) copy_tile(t, windows[i], whole_tensor);
     else copy_tile(pipeline::viewable_image(t, fold), windows[i], whole_image);
   };
   try {
-    if (device.cuda) {
-      // Tiles go to the GPU in batches of at most kBatchPixels output pixels (or one tile).
+    if (devices.front().cuda) {
+      // Tiles go to the GPUs in batches of at most kBatchPixels output pixels (or one tile),
+      // each batch to whichever GPU worker asks next; each stitches what it computed.
       constexpr size_t kBatchPixels = size_t(64) << 20;
-      plan::CudaExecutor executor(device.index);
-      for (size_t begin = 0; begin < windows.size();) {
-        throw_if_stopped();
-        std::vector<plan::SampleJob> jobs;
-        size_t pixels = 0;
-        for (size_t i = begin; i < windows.size(); ++i) {
-          const size_t tile = size_t(windows[i].width) * windows[i].height;
-          if (!jobs.empty() && pixels + tile > kBatchPixels) break;
-          plan::SampleJob job{&fold, nullptr, -1, stream};
-          job.source_view = views[i];
-          job.window = windows[i];
-          jobs.push_back(job);
-          pixels += tile;
-        }
-        const std::vector<Tensor> tiles = executor.run_to_host(jobs, layout);
-        pool.parallel_for(tiles.size(), [&](size_t k) { stitch(tiles[k], begin + k); });
-        begin += jobs.size();
+      std::vector<size_t> batch_begin{0};
+      for (size_t i = 0, pixels = 0; i < windows.size(); ++i) {
+        const size_t tile = size_t(windows[i].width) * windows[i].height;
+        if (i > batch_begin.back() && pixels + tile > kBatchPixels) batch_begin.push_back(i), pixels = 0;
+        pixels += tile;
       }
+      batch_begin.push_back(windows.size());
+      pipeline::GpuWorkers workers(devices, false);
+      dist::ChunkQueue batches(batch_begin.size() - 1);
+      workers.run([&](pipeline::GpuWorker& worker) {
+        while (!stop_requested() && !workers.failed()) {
+          const auto b = batches.next();
+          if (!b) return;
+          std::vector<plan::SampleJob> jobs;
+          for (size_t i = batch_begin[*b]; i < batch_begin[*b + 1]; ++i) {
+            plan::SampleJob job{&fold, nullptr, -1, stream};
+            job.source_view = views[i];
+            job.window = windows[i];
+            jobs.push_back(job);
+          }
+          const std::vector<Tensor> tiles = worker.executor->run_to_host(jobs, layout);
+          pool.parallel_for(tiles.size(), [&](size_t k) { stitch(tiles[k], batch_begin[*b] + k); });
+          worker.items += jobs.size();
+        }
+      });
+      throw_if_stopped();
+      shares = workers.shares();
     } else {
       pool.parallel_for(windows.size(), [&](size_t i) {
         throw_if_stopped();
@@ -153,6 +168,7 @@ TileSummary run_tile(const TileOptions& o) {
   s.out_width = W, s.out_height = H;
   s.tiles = windows.size();
   s.largest_region_pixels = largest;
+  s.shares = shares;
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;
 }
@@ -161,7 +177,8 @@ std::string tile_summary_text(const TileSummary& s, const TileOptions& o) {
   return fmt::format("tile: {}x{} source -> {}x{} output in {} tile{} (largest source region {:.2f} Mpx), "
                      "{:.2f} s -> {}\n",
                      s.source_width, s.source_height, s.out_width, s.out_height, s.tiles, s.tiles == 1 ? "" : "s",
-                     double(s.largest_region_pixels) / 1e6, s.seconds, o.output);
+                     double(s.largest_region_pixels) / 1e6, s.seconds, o.output) +
+         shares_text(s.shares, " tiles");
 }
 
 }  // namespace gpuaug::jobs

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "pipeline/gpu_workers.h"
 
 namespace gpuaug::jobs {
 
@@ -19,7 +22,7 @@ struct TileOptions {
   std::optional<uint64_t> seed;
   int jpeg_quality = 95;
   int threads = 0;
-  std::string device = "cpu";  // cpu, cuda, cuda:N: tiles in batches on that GPU
+  std::string device = "cpu";  // cpu, cuda, cuda:N, cuda:N,M,..., cuda:all: tiles in batches on the GPUs
 };
 
 struct TileSummary {
@@ -27,6 +30,7 @@ struct TileSummary {
   int out_width = 0, out_height = 0;
   size_t tiles = 0;
   size_t largest_region_pixels = 0;  // the most source pixels one tile read (region and halo)
+  std::vector<pipeline::WorkerShare> shares;  // tiles each GPU worker computed
   double seconds = 0.0;
 };
 

@@ -27,6 +27,8 @@ class CenterCrop final : public Op {
     return d;
   }
 
+  GeometryRole geometry_role() const override { return GeometryRole::kCrop; }  // larger: zeros
+
   void fold(const Drawn& d, SampleFold& fold) const override {
     fold.crop(int64_t(d.get("top")), int64_t(d.get("left")), size_.first, size_.second);
   }

@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+
+#include "core/error.h"
 
 namespace gpuaug::ops {
 
@@ -23,17 +26,55 @@ Matrix invert(const Matrix& m) {
   return {a, b, -(a * m[2] + b * m[5]), d, e, -(d * m[2] + e * m[5])};
 }
 
-// Before a resize an axis is a window on the source; crops move the window so that the later
-// resize's taps stop at the crop's edges. After a resize, crops shift the output index.
-void crop_axis(Axis& axis, int64_t cur, int64_t offset, int64_t size) {
+void push_edge(Edges& edges, const Edge& edge) {
+  // Chain's constructor refuses chains that could reach this (more pads and crops than fit).
+  if (edges.count == kMaxEdges)
+    throw Error("", "plan", "more than " + std::to_string(kMaxEdges) +
+                                " pads and out-of-image crops on one axis of a sample");
+  edges.edge[size_t(edges.count++)] = edge;
+}
+
+// The current image of a separable axis becomes [offset, offset + size) of itself (counted from
+// the flipped end when flipped). Before a resize that moves the window, so that the resize's
+// taps stop at a crop's edges; after it, it shifts the output index. `edge` (rule and fill),
+// when given, covers what lies past the old image: its interval is the old image, in source
+// coordinates before the resize and in resized ones (i' + shift) after it.
+void reframe_axis(Axis& axis, int64_t cur, int64_t offset, int64_t size, const Edge* edge) {
   const int64_t from_start = axis.flip ? cur - offset - size : offset;
+  const double start = axis.resampled ? axis.shift : axis.lo;
+  if (edge != nullptr) {
+    Edge e = *edge;
+    e.lo = start;
+    e.hi = start + static_cast<double>(cur);
+    push_edge(axis.resampled ? axis.output : axis.source, e);
+  }
   if (!axis.resampled) {
-    axis.valid_lo = std::max(axis.valid_lo, axis.lo);
-    axis.valid_hi = std::min(axis.valid_hi, axis.hi);
     axis.lo += static_cast<double>(from_start);
     axis.hi = axis.lo + static_cast<double>(size);
   } else {
     axis.shift += static_cast<double>(from_start);
+  }
+}
+
+// After a warp an axis' output edges are in the current output pixels: a crop moves them, and
+// the old image [0, cur) becomes [-offset, cur - offset).
+void reframe_warp_axis(Axis& axis, int64_t cur, int64_t offset, const Edge* edge) {
+  for (int k = 0; k < axis.output.count; ++k) {
+    axis.output.edge[size_t(k)].lo -= static_cast<double>(offset);
+    axis.output.edge[size_t(k)].hi -= static_cast<double>(offset);
+  }
+  if (edge != nullptr) {
+    Edge e = *edge;
+    e.lo = -static_cast<double>(offset);
+    e.hi = static_cast<double>(cur - offset);
+    push_edge(axis.output, e);
+  }
+}
+
+void scale_edges(Edges& edges, double factor) {
+  for (int k = 0; k < edges.count; ++k) {
+    edges.edge[size_t(k)].lo *= factor;
+    edges.edge[size_t(k)].hi *= factor;
   }
 }
 
@@ -43,9 +84,12 @@ void resize_axis(Axis& axis, int64_t cur, int size) {
     axis.shift = 0.0;
     axis.resampled = true;
   } else {
-    // A second resize folds into the first: one filter for both (docs/design.md).
+    // A second resize folds into the first: one filter for both (docs/design.md); the edges
+    // between them scale with the output index (fills only: Chain refuses a mirror there).
+    const double factor = size / static_cast<double>(cur);
     axis.shift = axis.shift * size / static_cast<double>(cur);
     axis.scale = axis.scale * static_cast<double>(cur) / size;
+    scale_edges(axis.output, factor);
   }
 }
 
@@ -58,10 +102,21 @@ void axis_affine(const Axis& axis, int cur, double& gain, double& offset) {
 
 }  // namespace
 
-SampleFold::SampleFold(int source_width, int source_height)
-    : cur_w_(source_width), cur_h_(source_height) {
-  geometry_.x.hi = geometry_.x.valid_hi = source_width;
-  geometry_.y.hi = geometry_.y.valid_hi = source_height;
+SampleFold::SampleFold(int source_width, int source_height, int source_channels)
+    : cur_w_(source_width), cur_h_(source_height), channels_(source_channels) {
+  geometry_.x.hi = source_width;
+  geometry_.y.hi = source_height;
+}
+
+uint8_t SampleFold::add_fill(const std::array<float, 3>& fill) {
+  Geometry& g = geometry_;
+  // The same value as the newest fill shares its number: no border lies between the two.
+  if (g.fills[size_t(g.fill_count - 1)] == fill) return static_cast<uint8_t>(g.fill_count - 1);
+  if (g.fill_count == kMaxFills)
+    throw Error("", "plan", "more than " + std::to_string(kMaxFills - 1) +
+                                " fill values (pads, out-of-image crops, warps) in one sample");
+  g.fills[size_t(g.fill_count)] = fill;
+  return static_cast<uint8_t>(g.fill_count++);
 }
 
 void SampleFold::to_matrix() {
@@ -71,20 +126,43 @@ void SampleFold::to_matrix() {
   axis_affine(geometry_.y, cur_h_, gy, oy);
   geometry_.m = {gx, 0, ox, 0, gy, oy};
   geometry_.separable = false;
+  // Edges after a resize move to the source: resized coordinate J lies at lo + scale * J (the
+  // warp resamples the source itself, not the resized image). A mirrored one would mirror
+  // source pixels where torchvision mirrors resized ones: Chain refuses such chains.
+  for (Axis* axis : {&geometry_.x, &geometry_.y}) {
+    for (int k = 0; k < axis->output.count; ++k) {
+      Edge e = axis->output.edge[size_t(k)];
+      e.lo = axis->lo + axis->scale * e.lo;
+      e.hi = axis->lo + axis->scale * e.hi;
+      push_edge(axis->source, e);
+    }
+    axis->output.count = 0;
+  }
 }
 
-void SampleFold::crop(int64_t top, int64_t left, int64_t height, int64_t width) {
+void SampleFold::reframe(int64_t top, int64_t left, int64_t height, int64_t width, Border border,
+                         const std::array<float, 3>& fill) {
+  const bool past_x = left < 0 || left + width > cur_w_;
+  const bool past_y = top < 0 || top + height > cur_h_;
+  Edge edge;
+  edge.border = border;
+  if ((past_x || past_y) && border == Border::kConstant) edge.fill = add_fill(fill);
+  const Edge* ex = past_x ? &edge : nullptr;
+  const Edge* ey = past_y ? &edge : nullptr;
   if (geometry_.separable) {
-    crop_axis(geometry_.x, cur_w_, left, width);
-    crop_axis(geometry_.y, cur_h_, top, height);
+    reframe_axis(geometry_.x, cur_w_, left, width, ex);
+    reframe_axis(geometry_.y, cur_h_, top, height, ey);
   } else {
     geometry_.m = compose(geometry_.m, {1, 0, double(left), 0, 1, double(top)});
-    auto& c = geometry_.content;
-    c = {std::max(c[0] - left, 0.0), std::min(c[1] - left, double(width)),
-         std::max(c[2] - top, 0.0), std::min(c[3] - top, double(height))};
+    reframe_warp_axis(geometry_.x, cur_w_, left, ex);
+    reframe_warp_axis(geometry_.y, cur_h_, top, ey);
   }
   cur_w_ = static_cast<int>(width);
   cur_h_ = static_cast<int>(height);
+}
+
+void SampleFold::crop(int64_t top, int64_t left, int64_t height, int64_t width) {
+  reframe(top, left, height, width, Border::kConstant, {0, 0, 0});
 }
 
 void SampleFold::resize(int height, int width, Interp interp, bool antialias) {
@@ -94,9 +172,8 @@ void SampleFold::resize(int height, int width, Interp interp, bool antialias) {
   } else {
     geometry_.m = compose(geometry_.m, {double(cur_w_) / width, 0, 0, 0,
                                         double(cur_h_) / height, 0});
-    auto& c = geometry_.content;
-    const double sx = double(width) / cur_w_, sy = double(height) / cur_h_;
-    c = {c[0] * sx, c[1] * sx, c[2] * sy, c[3] * sy};
+    scale_edges(geometry_.x.output, double(width) / cur_w_);
+    scale_edges(geometry_.y.output, double(height) / cur_h_);
   }
   geometry_.interp = interp;
   geometry_.antialias = antialias;
@@ -105,49 +182,79 @@ void SampleFold::resize(int height, int width, Interp interp, bool antialias) {
   cur_h_ = height;
 }
 
+namespace {
+
+// A warp's output edges under a flip of its output: [cur - hi, cur - lo) (the rules are
+// symmetric).
+void flip_edges(Edges& edges, int cur) {
+  for (int k = 0; k < edges.count; ++k) {
+    Edge& e = edges.edge[size_t(k)];
+    const double lo = e.lo;
+    e.lo = cur - e.hi;
+    e.hi = cur - lo;
+  }
+}
+
+}  // namespace
+
 void SampleFold::flip_horizontal() {
-  if (geometry_.separable)
+  if (geometry_.separable) {
     geometry_.x.flip = !geometry_.x.flip;
-  else {
+  } else {
     geometry_.m = compose(geometry_.m, {-1, 0, double(cur_w_), 0, 1, 0});
-    auto& c = geometry_.content;
-    c = {cur_w_ - c[1], cur_w_ - c[0], c[2], c[3]};
+    flip_edges(geometry_.x.output, cur_w_);
   }
 }
 
 void SampleFold::flip_vertical() {
-  if (geometry_.separable)
+  if (geometry_.separable) {
     geometry_.y.flip = !geometry_.y.flip;
-  else {
+  } else {
     geometry_.m = compose(geometry_.m, {1, 0, 0, 0, -1, double(cur_h_)});
-    auto& c = geometry_.content;
-    c = {c[0], c[1], cur_h_ - c[3], cur_h_ - c[2]};
+    flip_edges(geometry_.y.output, cur_h_);
   }
 }
 
 void SampleFold::pad(int left, int top, int right, int bottom, Border border,
                      std::array<float, 3> fill) {
-  geometry_.border = border;
-  geometry_.fill = fill;
-  crop(-top, -left, int64_t(cur_h_) + top + bottom, int64_t(cur_w_) + left + right);
-  // After a warp a mirrored pad cannot mirror the warped image; it extends the content
-  // instead (docs/design.md).
-  if (!geometry_.separable && border != Border::kConstant)
-    geometry_.content = {0, double(cur_w_), 0, double(cur_h_)};
+  reframe(-top, -left, int64_t(cur_h_) + top + bottom, int64_t(cur_w_) + left + right, border,
+          fill);
 }
 
 void SampleFold::warp(const std::array<double, 6>& inverse, int out_w, int out_h, Interp interp,
                       std::array<float, 3> fill) {
+  if (!geometry_.separable) {
+    // A second warp: the first one's output is gone from the plan (one matrix remains), so
+    // borders added to it cannot be kept. Chain's constructor refuses pads there; a crop
+    // reaching past it is found here.
+    if (geometry_.x.output.count > 0 || geometry_.y.output.count > 0)
+      throw Error("", "plan",
+                  "a crop reaching past the image between two rotate/random_affine ops does not "
+                  "fold into one warp");
+    // Where the first warp's mask was short of one it showed its fill: its input, an
+    // axis-aligned rectangle of the source while valid has no rotation, becomes an edge.
+    const auto& v = geometry_.valid;
+    if (v[1] == 0.0 && v[3] == 0.0 && v[0] != 0.0 && v[4] != 0.0) {
+      Edge e;
+      e.fill = geometry_.warp_fill;
+      const auto& r = geometry_.valid_rect;
+      const double x0 = (r[0] - v[2]) / v[0], x1 = (r[1] - v[2]) / v[0];
+      const double y0 = (r[2] - v[5]) / v[4], y1 = (r[3] - v[5]) / v[4];
+      e.lo = std::min(x0, x1), e.hi = std::max(x0, x1);
+      push_edge(geometry_.x.source, e);
+      e.lo = std::min(y0, y1), e.hi = std::max(y0, y1);
+      push_edge(geometry_.y.source, e);
+    }
+  }
   // Taps count only inside the current image, as torchvision's mask of ones does; pixels a
-  // pad added there read the fill through the axes' content intervals.
+  // pad added there read their fill or mirror through the source edges.
   const std::array<double, 4> rect{0, double(cur_w_), 0, double(cur_h_)};
   to_matrix();
   geometry_.valid = invert(geometry_.m);
   geometry_.valid_rect = rect;
   geometry_.m = compose(geometry_.m, inverse);
   geometry_.interp = interp;
-  geometry_.fill = fill;
-  geometry_.content = {0, double(out_w), 0, double(out_h)};
+  geometry_.warp_fill = add_fill(fill);
   cur_w_ = out_w;
   cur_h_ = out_h;
 }

@@ -14,10 +14,35 @@ namespace gpuaug::ops {
 enum class Interp : uint8_t { kNearest, kBilinear, kBicubic };
 enum class Border : uint8_t { kConstant, kEdge, kReflect, kSymmetric };
 
+// Fill values one sample may hold: Geometry::fills[0] is torchvision's F.crop zero (outside
+// the decoded image), the others one per constant pad, out-of-image crop and warp, numbered in
+// chain order, so that of two borders the later (outer) one has the larger number.
+inline constexpr int kMaxFills = 8;
+// Pads and out-of-image crops one axis may hold on one side of its resampling.
+inline constexpr int kMaxEdges = 6;
+
+// One pad, or one crop reaching past the image it was given, on one axis: coordinates outside
+// [lo, hi) (that image) are the fill `fill` (constant) or the image mirrored (edge, reflect,
+// symmetric), as torchvision pads the image it is given. Continuous coordinates: pixel k
+// covers [k, k + 1).
+struct Edge {
+  double lo = 0.0;
+  double hi = 0.0;
+  Border border = Border::kConstant;
+  uint8_t fill = 0;  // Geometry::fills index, for constant edges
+};
+
+// An axis' edges in chain order: the last is the outermost, so a coordinate meets it first.
+struct Edges {
+  std::array<Edge, kMaxEdges> edge{};
+  int count = 0;
+};
+
 // One axis of a separable geometry (no rotation or shear). Output index i maps to
 // i' = flip ? out_size-1-i : i and to the window-relative centre c = scale*(i'+shift+0.5);
 // the source coordinate is lo + c. Taps outside the window [lo, hi) are dropped and the rest
-// renormalized, as torchvision's antialiased resize does at a crop's edges.
+// renormalized, as torchvision's antialiased resize does at a crop's edges (without antialias
+// they clamp to it).
 struct Axis {
   int out_size = 0;
   bool flip = false;
@@ -25,12 +50,15 @@ struct Axis {
   double shift = 0.0;  // output-index offset from crops taken after a resize
   double lo = 0.0;
   double hi = 0.0;
-  // The source pixels that are image content for the taps: the image, cut by every crop taken
-  // before a resize. Taps outside it are fill (constant) or mirrored inside it (edge,
-  // reflect, symmetric), so that a pad after a crop pads the crop, not the source.
-  double valid_lo = -1e9;  // everything, until SampleFold sets the image
-  double valid_hi = 1e9;
   bool resampled = false;  // a resize was folded into this axis
+  // Pads and out-of-image crops before the resize (or the warp), in source coordinates: the
+  // taps they cover are fill or mirrored inside the image that op was given (a pad after a
+  // crop pads the crop, not the source beside it).
+  Edges source;
+  // Those after the resize, in resized coordinates i' + shift: the output index is folded
+  // through them (fill, or mirrored into the resized image) before it maps to the source, so a
+  // mirrored pad mirrors the resized image. After a warp: those after it, in output pixels.
+  Edges output;
 };
 
 // The geometry of a sample: where each output pixel comes from in the (oriented) source.
@@ -43,16 +71,15 @@ struct Geometry {
   // the input of the last rotate/affine, as torchvision's grid_sample mask sees it.
   std::array<double, 6> valid{1, 0, 0, 0, 1, 0};
   std::array<double, 4> valid_rect{0, 0, 0, 0};
-  // Warp form: output pixels whose centre lies outside [c0, c1) x [c2, c3) are fill — what
-  // crops and pads after the last warp cut away or added.
-  std::array<double, 4> content{0, 0, 0, 0};
   int out_w = 0;
   int out_h = 0;
   Interp interp = Interp::kBilinear;
   bool antialias = true;
   bool resized = false;  // a resize was folded: a shrinking warp then filters (supersamples)
-  Border border = Border::kConstant;
-  std::array<float, 3> fill{0, 0, 0};  // in the uint8 domain (0..255), as torchvision's fill
+  // In the uint8 domain (0..255), as torchvision's fill; see kMaxFills.
+  std::array<std::array<float, 3>, kMaxFills> fills{};
+  int fill_count = 1;
+  uint8_t warp_fill = 0;  // the last warp's fill: where its mask is short of one
 };
 
 enum class PixelKind : uint8_t {
@@ -99,7 +126,9 @@ struct FoldResult {
 // Operators call these in chain order; each updates the geometry or appends a pixel step.
 class SampleFold {
  public:
-  SampleFold(int source_width, int source_height);
+  // A 1-channel source is a gray image (its value in all three of the executors' RGB source
+  // channels): the pixel program treats it as torchvision treats a 1-channel tensor.
+  SampleFold(int source_width, int source_height, int source_channels = 3);
 
   int width() const { return cur_w_; }
   int height() const { return cur_h_; }
@@ -112,6 +141,7 @@ class SampleFold {
   void resize(int height, int width, Interp interp, bool antialias);
   void flip_horizontal();
   void flip_vertical();
+  // A border around the current image; each pad keeps its own rule and fill (Edge).
   void pad(int left, int top, int right, int bottom, Border border, std::array<float, 3> fill);
   // Output pixel centre p (continuous, size out_w x out_h) -> current-image coordinates
   // inverse * (p.x, p.y, 1). Rotation and affine compute `inverse` as torchvision does.
@@ -129,6 +159,12 @@ class SampleFold {
 
  private:
   void to_matrix();
+  // Crop or pad: the current image becomes rows [top, top + height) and columns
+  // [left, left + width) of itself, and where that reaches past it an Edge says what lies
+  // there (a crop: F.crop's zeros).
+  void reframe(int64_t top, int64_t left, int64_t height, int64_t width, Border border,
+               const std::array<float, 3>& fill);
+  uint8_t add_fill(const std::array<float, 3>& fill);
 
   int cur_w_;
   int cur_h_;

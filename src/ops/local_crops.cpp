@@ -30,6 +30,8 @@ class LocalCrops final : public Op {
     return d;
   }
 
+  GeometryRole geometry_role() const override { return GeometryRole::kResize; }
+
   void fold(const Drawn& d, SampleFold& fold) const override {
     fold.crop(int64_t(d.get("top")), int64_t(d.get("left")), int64_t(d.get("height")),
               int64_t(d.get("width")));

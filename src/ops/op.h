@@ -122,6 +122,12 @@ class Op {
   virtual void fold(const Drawn& drawn, SampleFold& fold) const = 0;
   // local_crops turns one image into this many output samples; others 0.
   virtual int fanout() const { return 0; }
+  // What the op does to a sample's geometry, for the chain's checks of what one plan holds
+  // (fold.h: kMaxEdges, kMaxFills): a pad with a fill, a mirrored pad (edge, reflect,
+  // symmetric), a crop that may reach past the image (F.crop's zeros), a resize, a warp (with
+  // its own fill).
+  enum class GeometryRole : uint8_t { kNone, kPad, kMirrorPad, kCrop, kResize, kWarp };
+  virtual GeometryRole geometry_role() const { return GeometryRole::kNone; }
 
   const OpDescriptor& descriptor() const { return *descriptor_; }
   uint16_t index() const { return index_; }

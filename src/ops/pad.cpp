@@ -42,6 +42,11 @@ class Pad final : public Op {
     return d;
   }
 
+  GeometryRole geometry_role() const override {
+    if (!padding_[0] && !padding_[1] && !padding_[2] && !padding_[3]) return GeometryRole::kNone;
+    return mode_ == Border::kConstant ? GeometryRole::kPad : GeometryRole::kMirrorPad;
+  }
+
   void fold(const Drawn&, SampleFold& fold) const override {
     fold.pad(int(padding_[0]), int(padding_[1]), int(padding_[2]), int(padding_[3]), mode_, fill_);
   }

@@ -95,6 +95,8 @@ class RandomAffine final : public Op {
     return d;
   }
 
+  GeometryRole geometry_role() const override { return GeometryRole::kWarp; }
+
   void fold(const Drawn& d, SampleFold& fold) const override {
     if (!d.applied) return;
     const auto [cx, cy] = relative_center(center_, fold.width(), fold.height());

@@ -51,6 +51,12 @@ class RandomCrop final : public Op {
     return d;
   }
 
+  // Its crop stays inside the padded image (draw refuses one that would not).
+  GeometryRole geometry_role() const override {
+    if (!pad_if_needed_ && !padding_[0] && !padding_[1] && !padding_[2] && !padding_[3]) return GeometryRole::kNone;
+    return mode_ == Border::kConstant ? GeometryRole::kPad : GeometryRole::kMirrorPad;
+  }
+
   void fold(const Drawn& d, SampleFold& fold) const override {
     const Drawn::Entry* pad = d.find("padding");
     if (pad != nullptr && (pad->v[0] != 0 || pad->v[1] != 0 || pad->v[2] != 0 || pad->v[3] != 0))

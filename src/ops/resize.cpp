@@ -49,6 +49,8 @@ class Resize final : public Op {
     return d;
   }
 
+  GeometryRole geometry_role() const override { return GeometryRole::kResize; }
+
   void fold(const Drawn& d, SampleFold& fold) const override {
     const Drawn::Entry* size = d.find("size");
     fold.resize(int(size->v[0]), int(size->v[1]), interp_, antialias_);

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
+#include <future>
 
 #include "codec/decoder.h"
 #include "core/error.h"
@@ -12,9 +14,13 @@
 
 namespace gpuaug::pipeline {
 
+bool Augmenter::nvjpeg_share(uint64_t index) const {
+  return int(index % 8) < chain_.spec().decode.gpu_eighths();
+}
+
 PreparedImage Augmenter::prepare(std::span<const uint8_t> bytes, const std::string& file,
                                 uint64_t index, uint32_t copy, uint64_t epoch,
-                                const ReplayLookup* replay, bool leave_for_gpu) const {
+                                const ReplayLookup* replay, bool leave_for_gpu, bool defer_cpu_decode) const {
   try {
     const Spec& spec = chain_.spec();
     const codec::ImageInfo info = codec::peek_image(bytes, spec.decode.max_pixels);
@@ -25,7 +31,7 @@ PreparedImage Augmenter::prepare(std::span<const uint8_t> bytes, const std::stri
     if (prepared.plans.empty()) return prepared;
     std::vector<const ops::FoldResult*> folds;
     for (const SamplePlan& p : prepared.plans) folds.push_back(&p.fold);
-    if (leave_for_gpu && spec.decode.gpu && codec::NvjpegDecoder::takes(bytes, info)) {
+    if (leave_for_gpu && spec.decode.gpu && nvjpeg_share(index) && codec::NvjpegDecoder::takes(bytes, info)) {
       // nvJPEG decodes the region at full scale (its scaling is not used: outputs stay close
       // to the CPU decoder's).
       prepared.decode_on_gpu = true;
@@ -40,6 +46,13 @@ PreparedImage Augmenter::prepare(std::span<const uint8_t> bytes, const std::stri
     request.region = needs.region;
     request.scale_denom = needs.scale_denom;
     request.max_pixels = spec.decode.max_pixels;
+    if (defer_cpu_decode) {
+      prepared.decode_deferred = true;
+      prepared.cpu_request = request;
+      prepared.bytes = bytes;
+      prepared.file = file;
+      return prepared;
+    }
     codec::DecodedImage decoded = codec::decode_image(bytes, request);
     for (SamplePlan& p : prepared.plans)
       p.fold.geometry = plan::retarget(p.fold.geometry, decoded.scale_denom, decoded.origin_x,
@@ -73,20 +86,65 @@ std::vector<AugmentedSample> Augmenter::run(std::span<const uint8_t> bytes, cons
   return out;
 }
 
+namespace {
+
+// Decodes `request` on the CPU into `image` and moves its plans to the decoded pixels.
+void decode_on_cpu(PreparedImage& image, const codec::DecodeRequest& request) {
+  codec::DecodedImage cpu = codec::decode_image(image.bytes, request);
+  for (SamplePlan& p : image.plans)
+    p.fold.geometry = plan::retarget(p.fold.geometry, cpu.scale_denom, cpu.origin_x, cpu.origin_y,
+                                     cpu.grid_offset_x, cpu.grid_offset_y);
+  image.image = std::move(cpu.image);
+}
+
+}  // namespace
+
 std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& images, uint64_t epoch,
                                                  codec::NvjpegDecoder* nvjpeg,
-                                                 std::vector<std::optional<Error>>* errors) const {
+                                                 std::vector<std::optional<Error>>* errors, ThreadPool* pool) const {
   const RandomKey key = RandomKey::from(chain_.spec().seed, epoch);
-  if (errors) errors->assign(images.size(), std::nullopt);
-  std::vector<size_t> pending;
+  std::vector<std::optional<Error>> failures(images.size());
+  // A decode that failed: raised (no `errors`), or recorded and the image left without samples
+  // so that the caller raises, skips or replaces it.
+  auto failed = [&](size_t i, const Error& e) {
+    failures[i] = e.file().empty() ? e.with_file(images[i].file) : e;
+    images[i].plans.clear();
+  };
+  std::vector<size_t> pending, deferred;
   std::vector<codec::GpuDecodeRequest> requests;
-  for (size_t i = 0; i < images.size(); ++i)
+  for (size_t i = 0; i < images.size(); ++i) {
     if (images[i].decode_on_gpu) {
       pending.push_back(i);
       requests.push_back({images[i].bytes, images[i].region});
     }
+    if (images[i].decode_deferred) deferred.push_back(i);
+  }
+  // The CPU's share on the pool, at the same time as nvJPEG's below on this thread.
+  auto decode_deferred = [&](size_t k) {
+    PreparedImage& image = images[deferred[k]];
+    try {
+      decode_on_cpu(image, image.cpu_request);
+      image.decode_deferred = false;
+    } catch (const Error& e) {
+      failed(deferred[k], e);
+    } catch (const std::bad_alloc&) {
+      failed(deferred[k], Error(image.file, "decode", "out of memory"));
+    }
+  };
+  std::future<void> cpu_side;
+  if (pool != nullptr && !deferred.empty())
+    cpu_side = std::async(std::launch::async, [&] { pool->parallel_for(deferred.size(), decode_deferred); });
   std::vector<std::optional<codec::GpuDecoded>> decoded(pending.size());
-  if (!pending.empty() && nvjpeg != nullptr) decoded = nvjpeg->decode(requests);
+  std::exception_ptr nvjpeg_error;
+  try {
+    if (!pending.empty() && nvjpeg != nullptr) decoded = nvjpeg->decode(requests);
+  } catch (...) {
+    nvjpeg_error = std::current_exception();  // rethrown once the CPU side is done with `images`
+  }
+  if (cpu_side.valid()) cpu_side.get();
+  else
+    for (size_t k = 0; k < deferred.size(); ++k) decode_deferred(k);
+  if (nvjpeg_error) std::rethrow_exception(nvjpeg_error);
   std::vector<const codec::GpuDecoded*> on_device(images.size(), nullptr);
   for (size_t k = 0; k < pending.size(); ++k) {
     PreparedImage& image = images[pending[k]];
@@ -101,17 +159,16 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& ima
       codec::DecodeRequest request;
       request.region = image.region;
       request.max_pixels = chain_.spec().decode.max_pixels;
-      codec::DecodedImage cpu = codec::decode_image(image.bytes, request);
-      for (SamplePlan& p : image.plans)
-        p.fold.geometry = plan::retarget(p.fold.geometry, cpu.scale_denom, cpu.origin_x, cpu.origin_y,
-                                         cpu.grid_offset_x, cpu.grid_offset_y);
-      image.image = std::move(cpu.image);
+      decode_on_cpu(image, request);
     } catch (const Error& e) {
-      const Error named = e.file().empty() ? e.with_file(image.file) : e;
-      if (errors == nullptr) throw named;
-      (*errors)[pending[k]] = named;
-      image.plans.clear();  // no samples: the caller raises, skips or replaces it
+      failed(pending[k], e);
     }
+  }
+  if (errors) {
+    *errors = std::move(failures);
+  } else {
+    for (const auto& f : failures)
+      if (f) throw *f;
   }
   std::vector<plan::SampleJob> jobs;
   for (size_t i = 0; i < images.size(); ++i)
@@ -130,8 +187,8 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& ima
 
 std::vector<std::vector<AugmentedSample>> Augmenter::execute_gpu(
     plan::CudaExecutor& executor, std::vector<PreparedImage>& images, uint64_t epoch,
-    codec::NvjpegDecoder* nvjpeg, std::vector<std::optional<Error>>* errors) const {
-  const std::vector<plan::SampleJob> jobs = gpu_jobs(images, epoch, nvjpeg, errors);
+    codec::NvjpegDecoder* nvjpeg, std::vector<std::optional<Error>>* errors, ThreadPool* pool) const {
+  const std::vector<plan::SampleJob> jobs = gpu_jobs(images, epoch, nvjpeg, errors, pool);
   std::vector<Tensor> tensors = executor.run_to_host(jobs, chain_.spec().output.layout);
   std::vector<std::vector<AugmentedSample>> out(images.size());
   size_t next = 0;

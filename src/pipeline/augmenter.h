@@ -10,6 +10,8 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "core/thread_pool.h"
+#include "codec/decoder.h"
 #include "codec/nvjpeg_decoder.h"
 #include "pipeline/chain.h"
 #include "plan/cuda_executor.h"
@@ -31,6 +33,10 @@ struct PreparedImage {
   codec::Rect region;
   std::span<const uint8_t> bytes;
   std::string file;
+  // Left for the CPU threads to decode while nvJPEG decodes its share (prepare's
+  // defer_cpu_decode): the request, from `bytes`.
+  bool decode_deferred = false;
+  codec::DecodeRequest cpu_request;
 };
 
 class Augmenter {
@@ -44,10 +50,15 @@ class Augmenter {
                                    uint64_t index, uint32_t copy, uint64_t epoch,
                                    const ReplayLookup* replay = nullptr) const;
   // Header, plans and region/DCT-scaled decode, without executing. With `leave_for_gpu` an
-  // image nvJPEG suits is not decoded here (PreparedImage::decode_on_gpu).
+  // image nvJPEG suits and whose index falls in the spec's nvJPEG share (decode.gpu_share) is
+  // not decoded here (PreparedImage::decode_on_gpu); with `defer_cpu_decode` the others are not
+  // either, but left for gpu_jobs to decode on the pool while nvJPEG works (`bytes` must then
+  // stay alive until gpu_jobs).
   PreparedImage prepare(std::span<const uint8_t> bytes, const std::string& file, uint64_t index,
                         uint32_t copy, uint64_t epoch, const ReplayLookup* replay = nullptr,
-                        bool leave_for_gpu = false) const;
+                        bool leave_for_gpu = false, bool defer_cpu_decode = false) const;
+  // Whether nvJPEG takes sample `index` of a file it suits: the spec's share, by index % 8.
+  bool nvjpeg_share(uint64_t index) const;
   // Executes prepared images as one GPU batch; result[i] holds image i's samples. An image the
   // CPU fallback cannot decode (nvJPEG refused it) throws, or with `errors` lands there (sized
   // to images) and gets no samples, so that the caller applies its on_error.
@@ -55,13 +66,16 @@ class Augmenter {
                                                         std::vector<PreparedImage>& images,
                                                         uint64_t epoch,
                                                         codec::NvjpegDecoder* nvjpeg = nullptr,
-                                                        std::vector<std::optional<Error>>* errors = nullptr) const;
-  // The jobs of prepared images (nvJPEG decoding those left to it); `errors`, sized to images
-  // here, as execute_gpu's. The jobs point into `images` and into nvJPEG's memory, valid until
-  // its next decode: run them first.
+                                                        std::vector<std::optional<Error>>* errors = nullptr,
+                                                        ThreadPool* pool = nullptr) const;
+  // The jobs of prepared images: nvJPEG decodes those left to it on this thread while `pool`
+  // decodes the deferred ones (on this thread without a pool); `errors`, sized to images here,
+  // as execute_gpu's (a deferred decode that fails lands there too). The jobs point into
+  // `images` and into nvJPEG's memory, valid until its next decode: run them first.
   std::vector<plan::SampleJob> gpu_jobs(std::vector<PreparedImage>& images, uint64_t epoch,
                                         codec::NvjpegDecoder* nvjpeg,
-                                        std::vector<std::optional<Error>>* errors = nullptr) const;
+                                        std::vector<std::optional<Error>>* errors = nullptr,
+                                        ThreadPool* pool = nullptr) const;
  private:
   Chain chain_;
 };

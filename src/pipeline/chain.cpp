@@ -16,6 +16,64 @@ bool may_precede_geometry(const std::string& name) {
   return name == "color_jitter" || name == "grayscale";
 }
 
+// Pads and crops (that may reach past the image) one chain may hold: each keeps its own border
+// in the plan (ops::Edge), and with a second warp's this keeps every axis within
+// ops::kMaxEdges; with the warps' own fills, within ops::kMaxFills.
+constexpr int kMaxBorderOps = 4;
+
+// Refuses chains whose borders one plan cannot hold (fold.h): too many; a pad between two
+// warps, whose matrices compose into one, leaving the pad no image to surround; a mirrored pad
+// between two resamplings (resize, warp), which become one filter from the source, so no
+// resampled image exists for it to mirror (a fill there folds, within that approximation).
+void check_borders(const Spec& spec, const std::vector<std::unique_ptr<ops::Op>>& ops) {
+  using Role = ops::Op::GeometryRole;
+  int borders = 0, warps = 0;
+  const OpSpec* last_warp = nullptr;
+  const OpSpec* last_resampling = nullptr;
+  const OpSpec* pad_after_warp = nullptr;            // the first since last_warp
+  const OpSpec* mirror_after_resampling = nullptr;  // the first since last_resampling
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const Role role = ops[i]->geometry_role();
+    const OpSpec& op = spec.ops[i];
+    const bool pads = role == Role::kPad || role == Role::kMirrorPad;
+    if (pads || role == Role::kCrop) {
+      if (++borders > kMaxBorderOps)
+        throw Error(spec.name, "spec",
+                    fmt::format("line {}: {} makes {} pad and crop ops; a chain holds at most {} (each "
+                                "keeps its own border rule and fill in the one resampling)",
+                                op.line, op.name, borders, kMaxBorderOps));
+      if (pads && last_warp != nullptr && pad_after_warp == nullptr) pad_after_warp = &op;
+      if (role == Role::kMirrorPad && last_resampling != nullptr && mirror_after_resampling == nullptr)
+        mirror_after_resampling = &op;
+    }
+    if (role != Role::kWarp && role != Role::kResize) continue;
+    if (role == Role::kWarp && pad_after_warp != nullptr)
+      throw Error(spec.name, "spec",
+                  fmt::format("line {}: {} (line {}) pads between {} (line {}) and {} (line {}); two "
+                              "warps fold into one matrix, which leaves no image between them for "
+                              "the pad to surround; pad before {} or after {}",
+                              op.line, pad_after_warp->name, pad_after_warp->line, last_warp->name,
+                              last_warp->line, op.name, op.line, last_warp->name, op.name));
+    if (mirror_after_resampling != nullptr)
+      throw Error(spec.name, "spec",
+                  fmt::format("line {}: {} (line {}) mirrors between {} (line {}) and {} (line {}); "
+                              "both resample in one step from the source, so no resampled image "
+                              "exists between them to mirror; mirror before {} or after {}, or pad "
+                              "with a fill",
+                              op.line, mirror_after_resampling->name, mirror_after_resampling->line,
+                              last_resampling->name, last_resampling->line, op.name, op.line,
+                              last_resampling->name, op.name));
+    last_resampling = &op;
+    if (role != Role::kWarp) continue;
+    last_warp = &op;
+    if (borders + ++warps > ops::kMaxFills - 1)
+      throw Error(spec.name, "spec",
+                  fmt::format("line {}: {} makes {} pad, crop and warp ops, each with its own fill; "
+                              "a chain holds at most {}",
+                              op.line, op.name, borders + warps, ops::kMaxFills - 1));
+  }
+}
+
 }  // namespace
 
 Chain::Chain(Spec spec) : spec_(std::move(spec)) {
@@ -51,6 +109,7 @@ Chain::Chain(Spec spec) : spec_(std::move(spec)) {
       throw e.with_file(spec_.name);
     }
   }
+  check_borders(spec_, ops_);
 }
 
 int Chain::samples_per_image() const {
@@ -58,7 +117,7 @@ int Chain::samples_per_image() const {
 }
 
 std::vector<SamplePlan> Chain::plan(RandomKey key, uint64_t index, uint32_t copy, int width,
-                                    int height, const ReplayLookup* replay) const {
+                                    int height, const ReplayLookup* replay, int channels) const {
   const size_t split = fanout_index_ >= 0 ? size_t(fanout_index_) : ops_.size();
   auto run_ops = [&](size_t begin, size_t end, const SampleId& id, ops::SampleFold& fold,
                      std::vector<DrawnOp>& drawn, const std::vector<ops::Drawn>* recorded) {
@@ -71,7 +130,12 @@ std::vector<SamplePlan> Chain::plan(RandomKey key, uint64_t index, uint32_t copy
         RandomStream rng(key, id.index, id.stream(), static_cast<uint32_t>(k));
         d = op.draw(rng, fold);
       }
-      op.fold(d, fold);
+      try {
+        op.fold(d, fold);
+      } catch (const Error& e) {
+        const OpSpec& op_spec = spec_.ops[k];
+        throw Error(e.file(), e.stage(), fmt::format("line {}: {}: {}", op_spec.line, op_spec.name, e.cause()));
+      }
       drawn.push_back({&op, d});
     }
   };
@@ -87,7 +151,7 @@ std::vector<SamplePlan> Chain::plan(RandomKey key, uint64_t index, uint32_t copy
       shared_recorded = (*replay)(SampleId{index, copy, first_crop + uint32_t(j)});
     if (shared_recorded == nullptr) return plans;
   }
-  ops::SampleFold shared(width, height);
+  ops::SampleFold shared(width, height, channels);
   std::vector<DrawnOp> shared_drawn;
   run_ops(0, split, shared_id, shared, shared_drawn, shared_recorded);
   for (int j = 0; j < crops; ++j) {

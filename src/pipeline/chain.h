@@ -38,9 +38,10 @@ class Chain {
   bool has_local_crops() const { return fanout_index_ >= 0; }
 
   // Plans of one image of width x height (oriented). With `replay`, only the recorded samples
-  // are planned, from their recorded parameters.
+  // are planned, from their recorded parameters. `channels` 1: a gray image (ops::SampleFold);
+  // decoded files are always RGB.
   std::vector<SamplePlan> plan(RandomKey key, uint64_t index, uint32_t copy, int width, int height,
-                               const ReplayLookup* replay = nullptr) const;
+                               const ReplayLookup* replay = nullptr, int channels = 3) const;
 
  private:
   Spec spec_;

@@ -143,7 +143,13 @@ Spec parse_spec(const std::string& text, const std::string& name) {
     }
     if (const YAML::Node decode = root["decode"]; decode && !decode.IsNull()) {
       if (!decode.IsMap()) fail(name, decode, "decode: expected a mapping");
-      check_keys(name, decode, " in decode", {"dct_scaling", "max_pixels", "gpu"});
+      check_keys(name, decode, " in decode", {"dct_scaling", "max_pixels", "gpu", "gpu_share"});
+      if (decode["gpu_share"]) {
+        const auto v = to_param(name, "decode.gpu_share", decode["gpu_share"]);
+        if (v.kind != ops::ParamValue::Kind::kNumber || !(v.number >= 0.0 && v.number <= 1.0))
+          fail(name, decode["gpu_share"], "decode.gpu_share: expected a number from 0 to 1 (in steps of 1/8)");
+        spec.decode.gpu_share = v.number;
+      }
       if (decode["gpu"]) {
         const auto v = to_param(name, "decode.gpu", decode["gpu"]);
         if (v.kind != ops::ParamValue::Kind::kBool) fail(name, decode["gpu"], "decode.gpu: expected true or false");
@@ -177,6 +183,7 @@ Spec parse_spec(const std::string& text, const std::string& name) {
         const auto layout = parse_layout(name_of(name, output["layout"], "output.layout"));
         if (!layout) fail(name, output["layout"], "output.layout: expected HWC or CHW");
         spec.output.layout = *layout;
+        spec.output.layout_given = true;
       }
     }
   } catch (const YAML::Exception& e) {

@@ -25,10 +25,20 @@ struct DecodeOptions {
   // On a GPU, let nvJPEG decode the JPEGs it suits (its pixels differ slightly from
   // libjpeg-turbo's); false keeps every decode on the CPU, bit-identical to the CPU path.
   bool gpu = true;
+  // The share of those JPEGs nvJPEG takes, in eighths: the samples whose index % 8 is below
+  // 8 x gpu_share; the CPU threads decode the rest at the same time. Fixed, so which decoder made
+  // a sample's pixels never depends on timing or on the machine. The default balances the
+  // H100/H200 machines' rates: nvJPEG's hardware engine ~24.7k images/s against 16 CPU threads'
+  // 14.5k (full scale) to 18.3k (1/2 scale) images/s (bench/RESULTS.md, run 4); a machine with
+  // fewer cores wants more (1.0: every JPEG it suits).
+  double gpu_share = 0.625;
+  int gpu_eighths() const { return int(gpu_share * 8 + 0.5); }
 };
 
 struct OutputOptions {
   Layout layout = Layout::kCHW;
+  // The spec names output.layout (the functional API follows the input's layout otherwise).
+  bool layout_given = false;
 };
 
 struct Spec {

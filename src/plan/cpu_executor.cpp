@@ -52,7 +52,8 @@ struct RowShape {
 // sum's bits unchanged, as px is finite and a sum that starts at +0 is never -0.
 struct AxisTable {
   std::vector<int> first, count;
-  std::vector<uint8_t> valid;  // false: outside the source (fill), or no taps
+  std::vector<uint8_t> valid;  // false: a border's fill (or no taps)
+  std::vector<int> fill;       // the fill number where not valid
   int taps = 0;
   std::vector<float> weights;  // weights[i * taps + j]
 };
@@ -63,9 +64,10 @@ AxisTable build_axis_table(const AxisSampler& a) {
   t.first.assign(n, 0);
   t.count.assign(n, 0);
   t.valid.assign(n, 0);
+  t.fill.assign(n, 0);
   std::vector<double> centre(n), total(n);
   for (size_t i = 0; i < n; ++i) {
-    if (!axis_centre(a, int(i), centre[i])) continue;
+    if (!axis_centre(a, int(i), centre[i], t.fill[i])) continue;
     int first;
     const int count = axis_taps(a, centre[i], first);
     if (count == 0) continue;
@@ -89,18 +91,18 @@ std::pair<int, int> tap_columns(const AxisTable& t, int x0, int width) {
   return lo > hi ? std::pair{0, 0} : std::pair{lo, hi};
 }
 
-// Reads decoded pixels for a warp: content pixels as they are, the border rule inside the
-// content, fill outside (content_index per axis).
+// Reads decoded pixels for a warp through its source edges (fold_tap per axis): a pixel, or
+// the fill of the outer of the two axes' borders.
 struct SourceFetch {
   const SourceView* image;
-  uint8_t border;
-  const float* fill;
+  const Fills* fills;
   const WarpSampler* warp;
   void operator()(int x, int y, float px[3]) const {
-    const int bx = content_index(x, warp->source_lo[0], warp->source_hi[0], image->image_width, border);
-    const int by = content_index(y, warp->source_lo[1], warp->source_hi[1], image->image_height, border);
-    if (bx < 0 || by < 0) {
-      px[0] = fill[0], px[1] = fill[1], px[2] = fill[2];
+    const int bx = fold_tap(x, warp->x, image->image_width);
+    const int by = fold_tap(y, warp->y, image->image_height);
+    const int f = fill_of(bx, by);
+    if (f >= 0) {
+      px[0] = fills->v[f][0], px[1] = fills->v[f][1], px[2] = fills->v[f][2];
       return;
     }
     const uint8_t* p = image->at(bx, by);
@@ -164,10 +166,11 @@ void vertical_pass(const float* const* rows, const float* weights, int count, si
 class SeparableResampler {
  public:
   SeparableResampler(const ops::Geometry& g, const SourceView& src, const RowShape& shape, int x0)
-      : src_(src), fill_(g.fill.data()), border_(static_cast<uint8_t>(g.border)), shape_(shape),
+      : src_(src), fills_(make_fills(g)), shape_(shape),
         ax_(make_axis_sampler(g.x, g.interp, g.antialias)), ay_(make_axis_sampler(g.y, g.interp, g.antialias)),
         xt_(build_axis_table(ax_)), yt_(build_axis_table(ay_)) {
-    for (int c = 0; c < 3; ++c) fill_value_[c] = quantize_resampled(fill_[c]);
+    for (int f = 0; f < ops::kMaxFills; ++f)
+      for (int c = 0; c < 3; ++c) fill_value_[f][c] = quantize_resampled(fills_.v[f][c]);
     std::tie(col_lo_, col_hi_) = tap_columns(xt_, x0, shape_.width);
     // Columns past the width (up to the stride) and outside the source read pixel 0 with zero
     // weights; the latter are then filled.
@@ -176,7 +179,7 @@ class SeparableResampler {
     for (int x = 0; x < shape_.width; ++x) {
       const size_t X = size_t(x0 + x);
       if (!xt_.valid[X]) {
-        fill_columns_.push_back(x);
+        fill_columns_.push_back({x, xt_.fill[X]});
         continue;
       }
       tap_offset_[x] = xt_.first[X] - col_lo_;
@@ -193,16 +196,21 @@ class SeparableResampler {
   }
 
   // Output row y, rounded to the uint8 domain, into `planes` (shape_.floats).
+  // A pixel whose row and column both show a fill shows the outer one (fill_of).
   void row(int y, float* planes) {
     if (!yt_.valid[y]) {
-      for (int c = 0; c < 3; ++c) std::fill_n(planes + c * shape_.stride, shape_.width, fill_value_[c]);
+      const int fy = yt_.fill[y];
+      for (int c = 0; c < 3; ++c) std::fill_n(planes + c * shape_.stride, shape_.width, fill_value_[fy][c]);
+      for (const auto& [x, fx] : fill_columns_)
+        if (fx > fy)
+          for (int c = 0; c < 3; ++c) planes[c * shape_.stride + x] = fill_value_[fx][c];
       return;
     }
     const int count = yt_.count[y];
     for (int k = 0; k < count; ++k) row_ptrs_[k] = horizontal_row(yt_.first[y] + k);
     vertical_pass(row_ptrs_.data(), &yt_.weights[size_t(y) * yt_.taps], count, shape_.floats, planes);
-    for (const int x : fill_columns_)
-      for (int c = 0; c < 3; ++c) planes[c * shape_.stride + x] = fill_value_[c];
+    for (const auto& [x, fx] : fill_columns_)
+      for (int c = 0; c < 3; ++c) planes[c * shape_.stride + x] = fill_value_[fx][c];
   }
 
  private:
@@ -228,22 +236,23 @@ class SeparableResampler {
     return out;
   }
 
-  // Window row r's pixels [col_lo_, col_hi_) as floats: decoded content pixels where they
-  // exist, the border rule inside the content (content_index) or the fill elsewhere — the
-  // values the CUDA kernel's taps read one by one.
+  // Window row r's pixels [col_lo_, col_hi_) as floats: decoded pixels where every source edge
+  // keeps the tap, else mirrored or fill through them (fold_tap) — the values the CUDA
+  // kernel's taps read one by one.
   void load_source_row(int r) {
     const int iy = ay_.base + r;
-    const int sy = content_index(iy, ay_.valid_lo, ay_.valid_hi, src_.image_height, border_);
-    const int x_lo = std::max(ax_.valid_lo, 0), x_hi = std::min(ax_.valid_hi, src_.image_width);
+    const int sy = fold_tap(iy, ay_.edges, src_.image_height);
+    const int x_lo = std::max(ax_.edges.inner_lo, 0), x_hi = std::min(ax_.edges.inner_hi, src_.image_width);
     int in_lo = std::clamp(x_lo - ax_.base, col_lo_, col_hi_);
     int in_hi = std::clamp(x_hi - ax_.base, in_lo, col_hi_);
     if (sy < 0) in_lo = in_hi = col_hi_;
     float* f = source_row_.get();
     const auto edge = [&](int c) {
       float* px = f + size_t(c - col_lo_) * 3;
-      const int sx = sy < 0 ? -1 : content_index(ax_.base + c, ax_.valid_lo, ax_.valid_hi, src_.image_width, border_);
-      if (sx < 0) {
-        px[0] = fill_[0], px[1] = fill_[1], px[2] = fill_[2];
+      const int sx = fold_tap(ax_.base + c, ax_.edges, src_.image_width);
+      const int f = fill_of(sx, sy);
+      if (f >= 0) {
+        px[0] = fills_.v[f][0], px[1] = fills_.v[f][1], px[2] = fills_.v[f][2];
         return;
       }
       const uint8_t* p = src_.at(sx, sy);
@@ -257,16 +266,15 @@ class SeparableResampler {
   }
 
   const SourceView& src_;
-  const float* fill_;
-  float fill_value_[3];  // fill_ rounded as a resampled value
-  uint8_t border_;
+  Fills fills_;
+  float fill_value_[ops::kMaxFills][3];  // fills_ rounded as resampled values
   RowShape shape_;
   AxisSampler ax_, ay_;
   AxisTable xt_, yt_;
   int col_lo_ = 0, col_hi_ = 0;
   std::vector<int> tap_offset_;     // first tap of each column, in source_row_ pixels
   std::vector<Float4> x_weights_;   // xt_.weights in all four lanes, stride columns
-  std::vector<int> fill_columns_;   // columns outside the source
+  std::vector<std::pair<int, int>> fill_columns_;  // columns showing a fill, and its number
   std::unique_ptr<float[]> source_row_;
   std::unique_ptr<float[]> ring_;   // horizontal rows, shape_.floats apart
   std::vector<int> ring_row_;       // window row held by each slot, -1: none
@@ -385,28 +393,40 @@ bool contains(const codec::Rect& outer, const codec::Rect& inner) {
          inner.y + inner.height <= outer.y + outer.height;
 }
 
-// [min, max] of content_index(i, lo, hi, size, border) over i in [a, b], values >= 0 only;
-// first > second when none is.
-std::pair<int, int> content_span(int64_t a, int64_t b, int lo, int hi, int size, uint8_t border) {
+// [min, max] of fold_tap(i, e, size) over i in [a, b], indices only; first > second when none
+// is. Exact, but for a range longer than kExactSpan: then with only constant edges exactly the
+// overlap, with mirrored ones the innermost edge's pixels (all a fold can end on), a superset.
+std::pair<int, int> content_span(int64_t a, int64_t b, const AxisEdges& e, int size) {
+  constexpr int64_t kExactSpan = int64_t(1) << 16;
   std::pair<int, int> span{INT32_MAX, INT32_MIN};
-  const int64_t content = std::max<int64_t>(hi - lo, 0) + std::max(size, 0);
-  if (b - a > 4 * content + 8) {
-    // Long enough that mirrored indices cover all of the content; only constant borders
-    // then read exactly the overlap.
-    if (border == static_cast<uint8_t>(ops::Border::kConstant)) {
-      a = std::max<int64_t>({a, lo, 0}), b = std::min<int64_t>({b, int64_t(hi) - 1, int64_t(size) - 1});
-      if (a <= b) span = {int(a), int(b)};
+  if (b - a > kExactSpan) {
+    bool mirror = false;
+    for (int k = 0; k < e.source_count; ++k) mirror = mirror || e.source[k].border != static_cast<uint8_t>(ops::Border::kConstant);
+    if (mirror) {
+      a = std::max(e.source[0].lo, 0), b = std::min(e.source[0].hi, size) - 1;
     } else {
-      a = std::max(lo, 0), b = std::min(hi, size) - 1;
-      if (a <= b) span = {int(a), int(b)};
+      a = std::max<int64_t>({a, e.inner_lo, 0}), b = std::min<int64_t>({b, int64_t(e.inner_hi) - 1, int64_t(size) - 1});
     }
+    if (a <= b) span = {int(a), int(b)};
     return span;
   }
   for (int64_t i = a; i <= b; ++i) {
-    const int k = content_index(int(i), lo, hi, size, border);
+    const int k = fold_tap(int(i), e, size);
     if (k >= 0) span.first = std::min(span.first, k), span.second = std::max(span.second, k);
   }
   return span;
+}
+
+// [lo, hi): the span of output pixels that pixels [from, to) of one axis show through its
+// output edges; empty (lo >= hi) when all are fill.
+std::pair<double, double> folded_range(const AxisEdges& e, int from, int to) {
+  double lo = 1e300, hi = -1e300;
+  for (int i = from; i < to; ++i) {
+    double u = i + 0.5;
+    if (fold_coord(u, e) >= 0) continue;
+    lo = std::min(lo, u - 0.5), hi = std::max(hi, u + 0.5);
+  }
+  return {lo, hi};
 }
 
 }  // namespace
@@ -457,7 +477,6 @@ codec::Rect source_region(const ops::FoldResult& fold, int image_width, int imag
                           const codec::Rect& window) {
   const ops::Geometry& g = fold.geometry;
   const codec::Rect e = computed_window(fold, window);
-  const auto border = static_cast<uint8_t>(g.border);
   std::pair<int, int> xs{INT32_MAX, INT32_MIN}, ys{INT32_MAX, INT32_MIN};
   if (g.separable) {
     const AxisSampler ax = make_axis_sampler(g.x, g.interp, g.antialias);
@@ -468,29 +487,30 @@ codec::Rect source_region(const ops::FoldResult& fold, int image_width, int imag
     for (int y = e.y; y < e.y + e.height; ++y) {
       if (!yt.valid[size_t(y)]) continue;
       const int first = yt.first[size_t(y)] + ay.base;
-      const auto [lo, hi] = content_span(first, int64_t(first) + yt.count[size_t(y)] - 1, ay.valid_lo, ay.valid_hi,
-                                         image_height, border);
+      const auto [lo, hi] = content_span(first, int64_t(first) + yt.count[size_t(y)] - 1, ay.edges, image_height);
       ys.first = std::min(ys.first, lo), ys.second = std::max(ys.second, hi);
     }
     const auto [col_lo, col_hi] = tap_columns(xt, e.x, e.width);
     if (col_hi > col_lo)
-      xs = content_span(int64_t(ax.base) + col_lo, int64_t(ax.base) + col_hi - 1, ax.valid_lo, ax.valid_hi,
-                        image_width, border);
+      xs = content_span(int64_t(ax.base) + col_lo, int64_t(ax.base) + col_hi - 1, ax.edges, image_width);
   } else {
     const WarpSampler w = make_warp_sampler(g);
+    // The output pixels the window's pixels show once the output edges fold them (a mirrored
+    // pad after the warp shows pixels outside the window).
+    const auto [u_lo, u_hi] = folded_range(w.x, e.x, e.x + e.width);
+    const auto [v_lo, v_hi] = folded_range(w.y, e.y, e.y + e.height);
+    if (!(u_lo < u_hi) || !(v_lo < v_hi)) return {};
     double x_lo = 1e300, x_hi = -1e300, y_lo = 1e300, y_hi = -1e300;
-    for (const double u : {double(e.x), double(e.x + e.width)})
-      for (const double v : {double(e.y), double(e.y + e.height)}) {
+    for (const double u : {u_lo, u_hi})
+      for (const double v : {v_lo, v_hi}) {
         const double sx = std::clamp(w.m[0] * u + w.m[1] * v + w.m[2], -1e8, 1e8);
         const double sy = std::clamp(w.m[3] * u + w.m[4] * v + w.m[5], -1e8, 1e8);
         x_lo = std::min(x_lo, sx), x_hi = std::max(x_hi, sx), y_lo = std::min(y_lo, sy), y_hi = std::max(y_hi, sy);
       }
     // Nearest reads floor(s); bilinear floor(s - 0.5) + {0, 1}; bicubic + {-1 .. 2}; one pixel
     // more each side for the rounding of points inside the corners.
-    xs = content_span(int64_t(std::floor(x_lo - 0.5)) - 2, int64_t(std::floor(x_hi)) + 3, w.source_lo[0],
-                      w.source_hi[0], image_width, border);
-    ys = content_span(int64_t(std::floor(y_lo - 0.5)) - 2, int64_t(std::floor(y_hi)) + 3, w.source_lo[1],
-                      w.source_hi[1], image_height, border);
+    xs = content_span(int64_t(std::floor(x_lo - 0.5)) - 2, int64_t(std::floor(x_hi)) + 3, w.x, image_width);
+    ys = content_span(int64_t(std::floor(y_lo - 0.5)) - 2, int64_t(std::floor(y_hi)) + 3, w.y, image_height);
   }
   if (xs.first > xs.second || ys.first > ys.second) return {};
   return {xs.first, ys.first, xs.second - xs.first + 1, ys.second - ys.first + 1};
@@ -537,11 +557,12 @@ Tensor execute_cpu_window(const ops::FoldResult& fold, const SourceView& source,
     }
   } else {
     const WarpSampler w = make_warp_sampler(g);
-    const SourceFetch fetch{&source, static_cast<uint8_t>(g.border), g.fill.data(), &w};
+    const Fills fills = make_fills(g);
+    const SourceFetch fetch{&source, &fills, &w};
     for (int y = e.y; y < e.y + e.height; ++y) {
       for (int x = 0; x < e.width; ++x) {
         float px[3];
-        warp_pixel(w, e.x + x, y, g.fill.data(), fetch, px);
+        warp_pixel(w, e.x + x, y, fills, fetch, px);
         for (int c = 0; c < 3; ++c) planes[c * shape.stride + x] = quantize_resampled(px[c]);
       }
       finish_row(y);

@@ -30,8 +30,8 @@ constexpr uint8_t kReflect = static_cast<uint8_t>(ops::Border::kReflect);
 struct GpuSample {
   AxisSampler ax, ay;
   WarpSampler warp;
-  float fill[3];
-  uint8_t separable, border, dtype, layout, channels, rounds;
+  Fills fills;
+  uint8_t separable, dtype, layout, channels, rounds;
   uint16_t op_begin, op_count;
   uint16_t barrier[kMaxRounds];    // op index of each barrier, in order
   int32_t blur_weights[kMaxRounds];  // offset into the blur weight table, -1 if not a blur
@@ -70,8 +70,9 @@ __global__ void axis_table_kernel(const GpuSample* samples, int2* entries, float
   const AxisSampler& a = vertical ? s.ay : s.ax;
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= a.out_size) return;
-  double centre;
-  const bool valid = axis_centre(a, i, centre);
+  double centre = 0.0;
+  int fill = 0;
+  const bool valid = axis_centre(a, i, centre, fill);
   int first = 0;
   int count = valid ? axis_taps(a, centre, first) : 0;
   const int stride = vertical ? s.y_stride : s.x_stride;
@@ -79,10 +80,11 @@ __global__ void axis_table_kernel(const GpuSample* samples, int2* entries, float
   const double total = axis_total(a, centre, first, count);
   float* w = weights + (vertical ? s.y_weights : s.x_weights) + size_t(i) * stride;
   for (int j = 0; j < count; ++j) w[j] = axis_weight(a, centre, first + j, total);
-  entries[(vertical ? s.y_entries : s.x_entries) + i] = make_int2(first, count);
+  // No taps: `first` holds the fill number instead (separable_pixel).
+  entries[(vertical ? s.y_entries : s.x_entries) + i] = make_int2(count > 0 ? first : fill, count);
 }
 
-// A warp's source reads: content pixels, the border rule inside the content, fill outside,
+// A warp's source reads through its source edges: a pixel, or the fill of the outer border,
 // as the CPU executor's SourceFetch.
 // kWindowed false: the source is a whole decoded image (x0 = y0 = 0, rows packed), addressed as
 // before tiles existed; true: a region of it.
@@ -92,19 +94,19 @@ struct DeviceFetch {
   int width, height;  // the decoded image
   int x0, y0;         // its pixel at src
   size_t pitch;
-  uint8_t border;
-  const float* fill;
-  const int* source_lo;  // per axis (x, y)
-  const int* source_hi;
+  const Fills* fills;
+  const AxisEdges* ex;  // the warp's, per axis
+  const AxisEdges* ey;
   __device__ const uint8_t* at(int x, int y) const {
     if constexpr (kWindowed) return src + size_t(y - y0) * pitch + size_t(x - x0) * 3;
     else return src + (size_t(y) * width + x) * 3;
   }
   __device__ void operator()(int x, int y, float px[3]) const {
-    const int bx = content_index(x, source_lo[0], source_hi[0], width, border);
-    const int by = content_index(y, source_lo[1], source_hi[1], height, border);
-    if (bx < 0 || by < 0) {
-      px[0] = fill[0], px[1] = fill[1], px[2] = fill[2];
+    const int bx = fold_tap(x, *ex, width);
+    const int by = fold_tap(y, *ey, height);
+    const int f = fill_of(bx, by);
+    if (f >= 0) {
+      px[0] = fills->v[f][0], px[1] = fills->v[f][1], px[2] = fills->v[f][2];
       return;
     }
     const uint8_t* p = at(bx, by);
@@ -119,14 +121,16 @@ __device__ void separable_pixel(const GpuSample& s, const int2* entries, const f
                                 const Fetch& fetch, int x, int y, float v[3]) {
   const int2 ex = entries[s.x_entries + x], ey = entries[s.y_entries + y];
   if (ex.y == 0 || ey.y == 0) {
-    v[0] = s.fill[0], v[1] = s.fill[1], v[2] = s.fill[2];
+    // A border's fill: the entry holds its number; of a row's and a column's, the outer.
+    const int f = fill_of(ex.y == 0 ? -1 - ex.x : 0, ey.y == 0 ? -1 - ey.x : 0);
+    v[0] = s.fills.v[f][0], v[1] = s.fills.v[f][1], v[2] = s.fills.v[f][2];
     return;
   }
   const float* wx = weights + s.x_weights + size_t(x) * s.x_stride;
   const float* wy = weights + s.y_weights + size_t(y) * s.y_stride;
   const int col0 = s.ax.base + ex.x;
-  const int x_lo = max(s.ax.valid_lo, 0), x_hi = min(s.ax.valid_hi, fetch.width);
-  const int y_lo = max(s.ay.valid_lo, 0), y_hi = min(s.ay.valid_hi, fetch.height);
+  const int x_lo = max(s.ax.edges.inner_lo, 0), x_hi = min(s.ax.edges.inner_hi, fetch.width);
+  const int y_lo = max(s.ay.edges.inner_lo, 0), y_hi = min(s.ay.edges.inner_hi, fetch.height);
   const bool inside_x = col0 >= x_lo && col0 + ex.y <= x_hi;
   float v0 = 0.0f, v1 = 0.0f, v2 = 0.0f;
   for (int k = 0; k < ey.y; ++k) {
@@ -141,11 +145,14 @@ __device__ void separable_pixel(const GpuSample& s, const int2* entries, const f
         h2 += w * float(p[2]);
       }
     } else {
-      const int by = content_index(row, s.ay.valid_lo, s.ay.valid_hi, fetch.height, fetch.border);
+      const int by = fold_tap(row, s.ay.edges, fetch.height);
       for (int j = 0; j < ex.y; ++j) {
-        const int bx = content_index(col0 + j, s.ax.valid_lo, s.ax.valid_hi, fetch.width, fetch.border);
-        float px[3] = {s.fill[0], s.fill[1], s.fill[2]};
-        if (bx >= 0 && by >= 0) {
+        const int bx = fold_tap(col0 + j, s.ax.edges, fetch.width);
+        const int f = fill_of(bx, by);
+        float px[3];
+        if (f >= 0) {
+          px[0] = s.fills.v[f][0], px[1] = s.fills.v[f][1], px[2] = s.fills.v[f][2];
+        } else {
           const uint8_t* p = fetch.at(bx, by);
           px[0] = p[0], px[1] = p[1], px[2] = p[2];
         }
@@ -206,13 +213,13 @@ __global__ void __launch_bounds__(256, 4) resample_kernel(const GpuSample* sampl
   const int cw = kWindowed ? s.comp_w : s.out_w, ch = kWindowed ? s.comp_h : s.out_h;
   if (pixel >= cw * ch) return;
   const int x = (kWindowed ? s.comp_x : 0) + pixel % cw, y = (kWindowed ? s.comp_y : 0) + pixel / cw;
-  const DeviceFetch<kWindowed> fetch{s.src,       s.src_w,  s.src_h, s.src_x0,          s.src_y0,
-                                     s.src_pitch, s.border, s.fill,  s.warp.source_lo, s.warp.source_hi};
+  const DeviceFetch<kWindowed> fetch{s.src,       s.src_w,   s.src_h,   s.src_x0, s.src_y0,
+                                     s.src_pitch, &s.fills, &s.warp.x, &s.warp.y};
   float v[3];
   if (s.separable) {
     separable_pixel(s, entries, weights, fetch, x, y, v);
   } else {
-    warp_pixel(s.warp, x, y, s.fill, fetch, v);
+    warp_pixel(s.warp, x, y, s.fills, fetch, v);
   }
   v[0] = quantize_resampled(v[0]), v[1] = quantize_resampled(v[1]), v[2] = quantize_resampled(v[2]);
   const ops::PixelOp* ops = all_ops + s.op_begin;
@@ -435,8 +442,7 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
     } else {
       s.warp = make_warp_sampler(g);
     }
-    std::copy(g.fill.begin(), g.fill.end(), s.fill);
-    s.border = static_cast<uint8_t>(g.border);
+    s.fills = make_fills(g);
     s.dtype = static_cast<uint8_t>(fold.dtype);
     s.layout = static_cast<uint8_t>(layout);
     s.channels = static_cast<uint8_t>(fold.channels);

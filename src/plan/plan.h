@@ -19,7 +19,8 @@ struct DecodeNeeds {
 
 // The region all `folds` read (plus filter support) and the smallest DCT scale 1/d (d in 1, 2,
 // 4, 8) that keeps at least each output's resolution. dct_scaling=false keeps d = 1; borders
-// other than constant read the whole image (their mirrored pixels may lie anywhere).
+// mirrored before the resize or warp read the whole image (their mirrored pixels may lie
+// anywhere).
 DecodeNeeds decode_needs(const std::vector<const ops::FoldResult*>& folds, int source_width,
                          int source_height, bool dct_scaling);
 
@@ -30,6 +31,10 @@ ops::Geometry retarget(const ops::Geometry& geometry, int scale_denom, int origi
 
 AxisSampler make_axis_sampler(const ops::Axis& axis, ops::Interp interp, bool antialias);
 WarpSampler make_warp_sampler(const ops::Geometry& geometry);
+AxisEdges make_axis_edges(const ops::Axis& axis);
+Fills make_fills(const ops::Geometry& geometry);
+// Some edge before the resize or warp mirrors: its taps may read any pixel of the image.
+bool has_source_mirror(const ops::Geometry& geometry);
 
 // Who a sample is, for its per-pixel noise.
 struct PixelStreamId {

@@ -7,6 +7,42 @@
 
 namespace gpuaug::plan {
 
+AxisEdges make_axis_edges(const ops::Axis& axis) {
+  AxisEdges e{};
+  // Source edges in whole decoded pixels, rounded inward (fractional only after DCT scaling).
+  e.inner_lo = INT32_MIN / 2, e.inner_hi = INT32_MAX / 2;
+  e.source_count = axis.source.count;
+  for (int k = 0; k < axis.source.count; ++k) {
+    const ops::Edge& edge = axis.source.edge[size_t(k)];
+    TapEdge& t = e.source[k];
+    t.lo = static_cast<int>(std::clamp(std::ceil(edge.lo - 1e-6), -1e9, 1e9));
+    t.hi = static_cast<int>(std::clamp(std::floor(edge.hi + 1e-6), -1e9, 1e9));
+    t.border = static_cast<uint8_t>(edge.border);
+    t.fill = edge.fill;
+    e.inner_lo = std::max(e.inner_lo, t.lo), e.inner_hi = std::min(e.inner_hi, t.hi);
+  }
+  e.output_count = axis.output.count;
+  for (int k = 0; k < axis.output.count; ++k) {
+    const ops::Edge& edge = axis.output.edge[size_t(k)];
+    e.output[k] = {edge.lo, edge.hi, static_cast<uint8_t>(edge.border), edge.fill};
+  }
+  return e;
+}
+
+bool has_source_mirror(const ops::Geometry& g) {
+  for (const ops::Axis* axis : {&g.x, &g.y})
+    for (int k = 0; k < axis->source.count; ++k)
+      if (axis->source.edge[size_t(k)].border != ops::Border::kConstant) return true;
+  return false;
+}
+
+Fills make_fills(const ops::Geometry& g) {
+  Fills f{};
+  for (int k = 0; k < ops::kMaxFills; ++k)
+    for (int c = 0; c < 3; ++c) f.v[k][c] = g.fills[size_t(k)][size_t(c)];
+  return f;
+}
+
 AxisSampler make_axis_sampler(const ops::Axis& axis, ops::Interp interp, bool antialias) {
   AxisSampler a;
   a.out_size = axis.out_size;
@@ -24,9 +60,8 @@ AxisSampler make_axis_sampler(const ops::Axis& axis, ops::Interp interp, bool an
   a.support = widen ? half_size * axis.scale : half_size;
   a.invscale = widen ? 1.0 / axis.scale : 1.0;
   a.cubic_a = antialias ? -0.5 : -0.75;
-  // Content bounds in whole decoded pixels (fractional only after DCT scaling).
-  a.valid_lo = static_cast<int>(std::ceil(axis.valid_lo - 1e-6));
-  a.valid_hi = static_cast<int>(std::floor(axis.valid_hi + 1e-6));
+  a.clamp_taps = !antialias && interp != ops::Interp::kNearest;
+  a.edges = make_axis_edges(axis);
   return a;
 }
 
@@ -35,13 +70,10 @@ WarpSampler make_warp_sampler(const ops::Geometry& g) {
   std::copy(g.m.begin(), g.m.end(), w.m);
   std::copy(g.valid.begin(), g.valid.end(), w.valid);
   std::copy(g.valid_rect.begin(), g.valid_rect.end(), w.valid_rect);
-  std::copy(g.content.begin(), g.content.end(), w.content);
-  w.source_lo[0] = static_cast<int>(std::ceil(g.x.valid_lo - 1e-6));
-  w.source_hi[0] = static_cast<int>(std::floor(g.x.valid_hi + 1e-6));
-  w.source_lo[1] = static_cast<int>(std::ceil(g.y.valid_lo - 1e-6));
-  w.source_hi[1] = static_cast<int>(std::floor(g.y.valid_hi + 1e-6));
+  w.x = make_axis_edges(g.x);
+  w.y = make_axis_edges(g.y);
   w.interp = static_cast<uint8_t>(g.interp);
-  w.border = static_cast<uint8_t>(g.border);
+  w.fill = g.warp_fill;
   // A warp that also carries a folded shrinking resize averages k x k sub-samples (an area
   // filter) where torchvision would have resized with antialias first. Rotations, affines
   // (scale and shear included) and nearest sampling keep k = 1 and match grid_sample.
@@ -60,11 +92,14 @@ struct Span {
   void add(double a, double b) { lo = std::min(lo, a), hi = std::max(hi, b); }
 };
 
+// The window pixels an axis' taps read. Every output index: output edges may fold any of
+// them anywhere inside the resized image.
 void axis_span(const ops::Axis& axis, const ops::Geometry& g, Span& span) {
   const AxisSampler a = make_axis_sampler(axis, g.interp, g.antialias);
-  for (int i : {0, a.out_size - 1}) {
+  for (int i = 0; i < a.out_size; ++i) {
     double centre;
-    axis_centre(a, i, centre);
+    int fill;
+    if (!axis_centre(a, i, centre, fill)) continue;
     int first;
     const int count = axis_taps(a, centre, first);
     span.add(a.base + first, a.base + first + std::max(count, 1));
@@ -87,7 +122,7 @@ DecodeNeeds decode_needs(const std::vector<const ops::FoldResult*>& folds, int s
   bool whole = false;
   for (const ops::FoldResult* fold : folds) {
     const ops::Geometry& g = fold->geometry;
-    if (g.border != ops::Border::kConstant) whole = true;
+    if (has_source_mirror(g)) whole = true;
     if (g.separable) {
       axis_span(g.x, g, xs);
       axis_span(g.y, g, ys);
@@ -106,7 +141,8 @@ DecodeNeeds decode_needs(const std::vector<const ops::FoldResult*>& folds, int s
   }
   DecodeNeeds needs;
   needs.scale_denom = dct_scaling ? denom : 1;
-  if (whole || folds.empty()) return needs;
+  // No taps at all (every output pixel a border's fill): the whole image, as for no plan.
+  if (whole || folds.empty() || !(xs.lo <= xs.hi) || !(ys.lo <= ys.hi)) return needs;
   // One scaled pixel of margin: taps move by up to one pixel when rounded at 1/d.
   const double margin = needs.scale_denom > 1 ? needs.scale_denom : 0;
   const int x0 = std::clamp(int(std::floor(xs.lo - margin)), 0, source_width - 1);
@@ -123,10 +159,14 @@ ops::Geometry retarget(const ops::Geometry& geometry, int scale_denom, int origi
   ops::Geometry g = geometry;
   const double d = scale_denom;
   const double gx = grid_offset_x, gy = grid_offset_y;
-  g.x.valid_lo = (g.x.valid_lo + gx) / d - origin_x;
-  g.x.valid_hi = (g.x.valid_hi + gx) / d - origin_x;
-  g.y.valid_lo = (g.y.valid_lo + gy) / d - origin_y;
-  g.y.valid_hi = (g.y.valid_hi + gy) / d - origin_y;
+  for (int k = 0; k < g.x.source.count; ++k) {
+    ops::Edge& e = g.x.source.edge[size_t(k)];
+    e.lo = (e.lo + gx) / d - origin_x, e.hi = (e.hi + gx) / d - origin_x;
+  }
+  for (int k = 0; k < g.y.source.count; ++k) {
+    ops::Edge& e = g.y.source.edge[size_t(k)];
+    e.lo = (e.lo + gy) / d - origin_y, e.hi = (e.hi + gy) / d - origin_y;
+  }
   if (g.separable) {
     g.x.lo = (g.x.lo + gx) / d - origin_x;
     g.x.hi = (g.x.hi + gx) / d - origin_x;

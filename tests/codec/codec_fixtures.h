@@ -270,4 +270,33 @@ inline void fix_chunk_crc(std::vector<uint8_t>& png, size_t at) {
   for (int i = 0; i < 4; ++i) png[at + 8 + length + i] = uint8_t(crc >> (24 - 8 * i));
 }
 
+// `png` with a chunk of `type` holding `data` inserted at byte `at` (a chunk boundary; 33 is
+// right after IHDR), its CRC computed. Returns the new file.
+inline std::vector<uint8_t> insert_chunk(const std::vector<uint8_t>& png, size_t at, const char* type,
+                                         const std::vector<uint8_t>& data) {
+  std::vector<uint8_t> chunk;
+  for (int i = 0; i < 4; ++i) chunk.push_back(uint8_t(data.size() >> (24 - 8 * i)));
+  chunk.insert(chunk.end(), type, type + 4);
+  chunk.insert(chunk.end(), data.begin(), data.end());
+  chunk.resize(chunk.size() + 4);
+  fix_chunk_crc(chunk, 0);
+  std::vector<uint8_t> out(png.begin(), png.begin() + long(at));
+  out.insert(out.end(), chunk.begin(), chunk.end());
+  out.insert(out.end(), png.begin() + long(at), png.end());
+  return out;
+}
+
+// The TIFF part of make_exif's payload: what a PNG eXIf chunk holds.
+inline std::vector<uint8_t> make_tiff_exif(bool big_endian, uint32_t orientation) {
+  const std::vector<uint8_t> app1 = make_exif(big_endian, orientation);
+  return {app1.begin() + 6, app1.end()};
+}
+
+// An RGB PNG of make_samples pixels with an eXIf chunk for `orientation` after IHDR.
+inline std::vector<uint8_t> oriented_png(int width, int height, int orientation, bool big_endian = false) {
+  const PngSpec spec{width, height, 8, PNG_COLOR_TYPE_RGB, false, {}, {}};
+  return insert_chunk(write_png(spec, make_samples(size_t(width) * height * 3, 8)), 33, "eXIf",
+                      make_tiff_exif(big_endian, uint32_t(orientation)));
+}
+
 }  // namespace codec_test

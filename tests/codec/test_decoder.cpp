@@ -9,6 +9,7 @@
 #include "codec/decoder.h"
 #include "codec/jpeg_decoder.h"
 #include "codec/orientation.h"
+#include "codec/png_decoder.h"
 #include "codec_fixtures.h"
 
 using namespace gpuaug::codec;
@@ -113,6 +114,22 @@ TEST(DecodeImage, PngIsWholeAtScaleOne) {
   request.region = {17, 0, 1, 1};
   EXPECT_EQ(expect_error([&] { decode_image(write_png(spec, samples), request); }).cause(),
             "region 17,0 1x1 does not overlap the 17x19 image");
+}
+
+TEST(DecodeImage, PngIsTurnedUprightByItsExifChunk) {
+  // Oracle: apply_orientation (Pillow's exif_transpose, tested on its own) of the plain decode.
+  const Image raw = decode_png(oriented_png(17, 12, 1), kDefaultMaxPixels);
+  for (int o = 1; o <= 8; ++o) {
+    DecodeRequest request;
+    request.region = {1, 2, 3, 4};  // upright coordinates; PNG still decodes whole
+    const DecodedImage d = decode_image(oriented_png(17, 12, o), request);
+    EXPECT_EQ(d.full_width, o >= 5 ? 12 : 17) << o;
+    EXPECT_EQ(d.full_height, o >= 5 ? 17 : 12) << o;
+    EXPECT_EQ(d.image.width, d.full_width);
+    EXPECT_EQ(d.origin_x, 0);
+    EXPECT_EQ(d.grid_offset_x, 0);
+    EXPECT_EQ(d.image.pixels, apply_orientation(raw, o).pixels) << o;
+  }
 }
 
 TEST(DecodeImageErrors, MessagesNameStageAndCause) {

@@ -5,6 +5,7 @@
 #include "codec_fixtures.h"
 
 using gpuaug::codec::exif_orientation;
+using gpuaug::codec::tiff_orientation;
 using namespace codec_test;
 
 TEST(ExifOrientation, AllValuesBothByteOrders) {
@@ -14,6 +15,15 @@ TEST(ExifOrientation, AllValuesBothByteOrders) {
       EXPECT_EQ(exif_orientation(make_exif(big_endian, o, 4)), int(o)) << "LONG";
     }
   }
+}
+
+TEST(ExifOrientation, TiffPayloadAloneAsInAPngExifChunk) {
+  for (bool big_endian : {false, true}) {
+    for (uint32_t o = 1; o <= 8; ++o) EXPECT_EQ(tiff_orientation(make_tiff_exif(big_endian, o)), int(o));
+    EXPECT_EQ(tiff_orientation(make_tiff_exif(big_endian, 9)), 1);
+    EXPECT_EQ(tiff_orientation(make_exif(big_endian, 6)), 1);  // "Exif\0\0" is not a TIFF header
+  }
+  EXPECT_EQ(tiff_orientation({}), 1);
 }
 
 TEST(ExifOrientation, InvalidValuesAndTypesGiveOne) {

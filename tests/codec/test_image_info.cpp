@@ -109,6 +109,53 @@ TEST(PeekPng, ColourTypesDepthsInterlace) {
   }
 }
 
+TEST(PeekPng, OrientationFromAnExifChunkBeforeIdat) {
+  for (bool big_endian : {false, true}) {
+    for (int o = 1; o <= 8; ++o) {
+      const ImageInfo info = peek_image(oriented_png(12, 7, o, big_endian));
+      EXPECT_EQ(info.orientation, o) << "big_endian " << big_endian;
+      EXPECT_EQ(info.oriented_width(), o >= 5 ? 7 : 12);
+      EXPECT_EQ(info.oriented_height(), o >= 5 ? 12 : 7);
+    }
+  }
+}
+
+TEST(PeekPng, ExifChunksThatDoNotCount) {
+  const PngSpec spec{12, 7, 8, PNG_COLOR_TYPE_RGB, false, {}, {}};
+  const auto plain = write_png(spec, make_samples(12 * 7 * 3, 8));
+  const auto tiff = make_tiff_exif(false, 6);
+  // After IDAT: libpng (torchvision's decode_png) has stopped reading chunks by then.
+  EXPECT_EQ(peek_image(insert_chunk(plain, find_chunk(plain, "IEND"), "eXIf", tiff)).orientation, 1);
+  // Behind another ancillary chunk it still counts; the first of two wins.
+  const auto text = insert_chunk(plain, 33, "tEXt", {'a', 0, 'b'});
+  EXPECT_EQ(peek_image(insert_chunk(text, find_chunk(text, "IDAT"), "eXIf", tiff)).orientation, 6);
+  const auto twice = insert_chunk(oriented_png(12, 7, 3), 33, "eXIf", tiff);
+  EXPECT_EQ(peek_image(twice).orientation, 6);
+  // A bad CRC drops the chunk, as libpng drops a damaged ancillary chunk.
+  auto bad_crc = oriented_png(12, 7, 6);
+  bad_crc[33 + 8 + tiff.size()] ^= 1;
+  EXPECT_EQ(peek_image(bad_crc).orientation, 1);
+  // APP1's "Exif\0\0" prefix is not TIFF (libpng rejects such a chunk too).
+  EXPECT_EQ(peek_image(insert_chunk(plain, 33, "eXIf", make_exif(false, 6))).orientation, 1);
+}
+
+TEST(PeekPng, ExifChunkLengthsSizeNothing) {
+  // A claimed length beyond the file, or above PNG's 2^31 - 1, ends the walk: orientation 1,
+  // and the decoder reports the file. Every truncation of a good file is read in bounds (each
+  // prefix its own exact-size buffer, for ASan).
+  for (uint32_t claimed : {0x40000000u, 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFFu}) {
+    auto png = oriented_png(12, 7, 6);
+    for (int i = 0; i < 4; ++i) png[33 + i] = uint8_t(claimed >> (24 - 8 * i));
+    EXPECT_EQ(peek_image(png).orientation, 1) << claimed;
+  }
+  const auto full = oriented_png(12, 7, 6);
+  const size_t exif_end = 33 + 12 + make_tiff_exif(false, 6).size();
+  for (size_t n = 8 + 8 + 13; n < full.size(); ++n) {
+    const std::vector<uint8_t> cut(full.begin(), full.begin() + long(n));
+    EXPECT_EQ(peek_image(cut).orientation, n >= exif_end ? 6 : 1) << n;
+  }
+}
+
 TEST(PeekErrors, EmptyRandomAndForeignFormats) {
   auto peek_cause = [](std::vector<uint8_t> bytes) {
     const gpuaug::Error e = expect_error([&] { peek_image(bytes); });

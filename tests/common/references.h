@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -84,6 +85,33 @@ inline Image crop_image(const Image& src, int top, int left, int height, int wid
   return out;
 }
 
+// numpy.pad(src, ((top, bottom), (left, right), (0, 0)), mode) with mode "constant" (value
+// `fill`), "edge", "reflect" or "symmetric"; reflections repeat for widths beyond the image, by
+// folding an index back one reflection at a time (numpy's behaviour, not a closed formula).
+inline Image pad_image(const Image& src, int left, int top, int right, int bottom, const char* mode,
+                       uint8_t fill = 0) {
+  const std::string m = mode;
+  const auto fold = [&](int i, int n) {
+    if (m == "edge") return std::clamp(i, 0, n - 1);
+    if (n == 1) return 0;
+    while (i < 0 || i >= n) {
+      if (i < 0) i = m == "reflect" ? -i : -i - 1;
+      if (i >= n) i = m == "reflect" ? 2 * (n - 1) - i : 2 * n - 1 - i;
+    }
+    return i;
+  };
+  Image out(src.width + left + right, src.height + top + bottom, src.channels);
+  for (int y = 0; y < out.height; ++y)
+    for (int x = 0; x < out.width; ++x)
+      for (int c = 0; c < src.channels; ++c) {
+        const int sx = x - left, sy = y - top;
+        const bool inside = sx >= 0 && sy >= 0 && sx < src.width && sy < src.height;
+        out.row(y)[x * src.channels + c] =
+            inside || m != "constant" ? src.row(fold(sy, src.height))[fold(sx, src.width) * src.channels + c] : fill;
+      }
+  return out;
+}
+
 inline Image flip_image(const Image& src, bool horizontal, bool vertical) {
   Image out(src.width, src.height, src.channels);
   for (int y = 0; y < src.height; ++y)
@@ -141,6 +169,34 @@ inline std::vector<RefTaps> ref_axis(int in, int out, bool bicubic = false) {
     taps[i].first = xmin;
   }
   return taps;
+}
+
+// torch's upsample_{bilinear,bicubic}2d (align_corners=False), i.e. torchvision's resize with
+// antialias=False, as a dense in x out weight matrix: row i holds each input pixel's weight.
+// Bilinear: real = max(s (i + 0.5) - 0.5, 0), i0 = floor(real), i1 = min(i0 + 1, in - 1),
+// weights 1 - t, t. Bicubic: real unclamped, taps i0 - 1 .. i0 + 2 with Keys a = -0.75 at
+// t + 1, t, 1 - t, 2 - t, each index clamped to [0, in - 1] (UpSampleKernel.cpp).
+inline std::vector<std::vector<double>> ref_axis_no_antialias(int in, int out, bool bicubic) {
+  const double scale = double(in) / out;
+  std::vector<std::vector<double>> w(out, std::vector<double>(in, 0.0));
+  const auto cubic1 = [](double x) { return ((-0.75 + 2) * x - (-0.75 + 3)) * x * x + 1; };
+  const auto cubic2 = [](double x) { return ((-0.75 * x - 5 * -0.75) * x + 8 * -0.75) * x - 4 * -0.75; };
+  for (int i = 0; i < out; ++i) {
+    double real = scale * (i + 0.5) - 0.5;
+    if (!bicubic) {
+      real = std::max(real, 0.0);
+      const int64_t i0 = int64_t(real), i1 = std::min<int64_t>(i0 + 1, in - 1);
+      const double t = real - double(i0);
+      w[i][size_t(std::min<int64_t>(i0, in - 1))] += 1 - t;
+      w[i][size_t(i1)] += t;
+      continue;
+    }
+    const double i0 = std::floor(real), t = real - i0;
+    const double taps[4] = {cubic2(t + 1), cubic1(t), cubic1(1 - t), cubic2(2 - t)};
+    for (int k = 0; k < 4; ++k)
+      w[i][size_t(std::clamp<int64_t>(int64_t(i0) - 1 + k, 0, in - 1))] += taps[k];
+  }
+  return w;
 }
 
 // torchvision resize(antialias=True) of a uint8 image on the float path: horizontal then

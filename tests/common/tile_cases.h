@@ -37,6 +37,12 @@ inline const TileCase kTileCases[] = {
     {"pad_reflect_crop", "  - pad: {padding: [9, 4, 2, 7], padding_mode: reflect}\n"
                          "  - random_crop: {size: [50, 40], pad_if_needed: true, padding_mode: symmetric}\n"},
     {"pad_edge_resize", "  - pad: {padding: 5, padding_mode: edge}\n  - resize: {size: [30, 70]}\n"},
+    // Borders after the resampling fold the output index: a tile there shows pixels elsewhere.
+    {"resize_pad_reflect_fill", "  - resize: {size: [45, 38]}\n  - pad: {padding: [11, 3, 6, 14], padding_mode: reflect}\n"
+                                "  - pad: {padding: 4, fill: [200, 10, 90]}\n"},
+    {"pad_fill_rotate_pad_symmetric", "  - pad: {padding: 6, fill: 50}\n"
+                                      "  - rotate: {degrees: 20, interpolation: bilinear, fill: [0, 90, 180]}\n"
+                                      "  - pad: {padding: [13, 2, 4, 9], padding_mode: symmetric}\n"},
     {"chain", "  - random_resized_crop: {size: [48, 40], scale: [0.3, 1]}\n"
               "  - rotate: {degrees: 25, interpolation: bilinear}\n"
               "  - color_jitter: {brightness: 0.4, saturation: 0.4, hue: 0.1}\n"

@@ -7,6 +7,7 @@
 #include <future>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -86,6 +87,55 @@ TEST_P(ThreadPoolSizes, InnerPoolsInsideOuterItems) {
     }
   });
   for (long t : totals) EXPECT_EQ(t, 25 * 190);
+}
+
+// Several threads (one per GPU in the jobs) share one pool: every caller gets each of its
+// indices run exactly once, its own exceptions only, and none waits for another's job.
+TEST_P(ThreadPoolSizes, ConcurrentCallersShareThePool) {
+  ThreadPool pool(GetParam());
+  constexpr int kCallers = 4;
+  std::vector<std::thread> callers;
+  std::atomic<int> wrong{0};
+  for (int c = 0; c < kCallers; ++c)
+    callers.emplace_back([&, c] {
+      for (int round = 0; round < 50; ++round) {
+        const size_t n = size_t(1 + (c * 37 + round * 11) % 200);
+        std::vector<std::atomic<int>> hits(n);
+        try {
+          pool.parallel_for(n, [&](size_t i) {
+            hits[i].fetch_add(1);
+            if (c == 1 && round % 7 == 3 && i == n / 2) throw std::runtime_error("caller 1 failed");
+          });
+          if (c == 1 && round % 7 == 3) wrong.fetch_add(1);  // its exception was lost
+        } catch (const std::runtime_error& e) {
+          if (c != 1 || std::string(e.what()) != "caller 1 failed") wrong.fetch_add(1);
+          continue;
+        }
+        for (size_t i = 0; i < n; ++i)
+          if (hits[i].load() != 1) wrong.fetch_add(1);
+      }
+    });
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+// A caller whose job is short returns while another caller's long items still run.
+TEST(ThreadPool, ShortJobDoesNotWaitForALongOne) {
+  ThreadPool pool(2);
+  std::atomic<bool> release{false};
+  std::atomic<int> long_started{0};
+  std::thread long_caller([&] {
+    pool.parallel_for(2, [&](size_t) {
+      long_started.fetch_add(1);
+      while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+  });
+  while (long_started.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::atomic<int> count{0};
+  pool.parallel_for(20, [&](size_t) { count.fetch_add(1); });  // runs on this thread alone
+  EXPECT_EQ(count.load(), 20);
+  release = true;
+  long_caller.join();
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, ThreadPoolSizes, ::testing::Values(1, 3, 0));

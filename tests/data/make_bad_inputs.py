@@ -367,6 +367,22 @@ def png_cases(c: Corpus) -> None:
            reference=rgb)
     c.good("trailing_garbage.png", base + noise((100,), 40).tobytes(),
            "bytes after IEND are not read")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    c.good("exif_orientation_6.png", pillow_png(Image.fromarray(rgb), exif=exif.tobytes()),
+           "eXIf chunk (written by Pillow, before IDAT) with orientation 6: turned upright")
+    tiff6 = exif.tobytes()[6:] if exif.tobytes().startswith(b"Exif\0\0") else exif.tobytes()
+    c.good("exif_bad_crc.png", hand_png(rgb, 2, 8, extra=[png_chunk(b"eXIf", tiff6, crc=0)]),
+           "eXIf with a wrong CRC: dropped as libpng drops it, orientation 1 (Pillow refuses)",
+           reference=rgb)
+    after = hand_png(rgb, 2, 8)
+    iend = png_chunk_offset(after, b"IEND")
+    c.good("exif_after_idat.png", after[:iend] + png_chunk(b"eXIf", tiff6) + after[iend:],
+           "eXIf after IDAT is not read, as libpng (torchvision's decode_png) reads only the "
+           "chunks before IDAT (Pillow's exif_transpose would turn it)", reference=rgb)
+    c.bad("exif_claims_1GiB.png", hand_png(rgb, 2, 8)[:33] + struct.pack(">I", 1 << 30) + b"eXIf"
+          + tiff6, "decode", TRUNCATED_PNG,
+          "eXIf claiming 1 GiB in a small file: nothing is sized by it, the decode ends short")
 
     c.bad("bad_crc_idat.png", flip_crc(base, b"IDAT"), "decode", r"IDAT: CRC error",
           "wrong CRC in IDAT")

@@ -25,8 +25,8 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "data"))
-from make_bad_inputs import (drop_segments, hand_png, jpeg_bytes, noise, relabel_sof,  # noqa: E402
-                             segment, smooth_rgb)
+from make_bad_inputs import (drop_segments, hand_png, jpeg_bytes, noise, png_chunk,  # noqa: E402
+                             relabel_sof, segment, smooth_rgb)
 
 
 def exif_payload(orientation: int, *, big_endian: bool = False, long: bool = False) -> bytes:
@@ -78,6 +78,10 @@ def png_seeds() -> dict[str, bytes]:
         "gray16": hand_png(noise((3, 5), 19, np.uint16, 65536), 0, 16),
         "interlaced": hand_png(noise((9, 10, 3), 20), 2, 8, interlace=True),
         "pillow": _pillow_png(),
+        # eXIf before IDAT (PNG's form: the TIFF structure without APP1's "Exif\0\0"):
+        # orientation 6 turns the 5x7 image to 7x5.
+        "exif6": hand_png(noise((5, 7, 3), 22), 2, 8,
+                          extra=[png_chunk(b"eXIf", exif_payload(6, big_endian=True)[6:])]),
     }
 
 
@@ -94,6 +98,8 @@ def exif_seeds() -> dict[str, bytes]:
         "le_long_3": exif_payload(3, long=True),
         "be_long_5": exif_payload(5, big_endian=True, long=True),
         "not_exif": b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta/>",
+        # A PNG eXIf chunk's data: the TIFF structure alone (tiff_orientation's input).
+        "tiff_only_7": exif_payload(7)[6:],
         # Two entries, the orientation second, IFD0 not at 8.
         "two_entries": b"Exif\0\0II*\0" + struct.pack("<I", 10) + b"\0\0" + struct.pack(
             "<HHHII", 2, 0x010F, 2, 4, 0x6F6F6F) + struct.pack("<HHIHH", 0x0112, 3, 1, 2, 0)

@@ -50,7 +50,7 @@ done
 
 COMMON="-std=c++20 -g -fno-omit-frame-pointer -ffp-contract=off -Isrc -Itests/fuzz
   -DGPUAUG_HAVE_CUDA=0 -DGPUAUG_HAVE_NVJPEG=0"
-LIBS="-ljpeg -lpng -lyaml-cpp -lfmt"
+LIBS="-ljpeg -lpng -lz -lyaml-cpp -lfmt"
 
 # Writes DIR/build.ninja for the targets (incremental, header dependencies from -MMD) and
 # builds it on every core. $2: compile flags, $3: link flags.

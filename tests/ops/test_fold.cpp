@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "core/error.h"
 #include "ops/fold.h"
 
 namespace gpuaug::ops {
@@ -36,7 +37,9 @@ TEST(SampleFold, FreshFoldIsTheWholeSource) {
   EXPECT_EQ(g.y.out_size, 19);
   expect_axis(g.x, 0, 17, 1, 0, false, false, "x");
   expect_axis(g.y, 0, 19, 1, 0, false, false, "y");
-  EXPECT_EQ(g.border, Border::kConstant);
+  EXPECT_EQ(g.x.source.count, 0);
+  EXPECT_EQ(g.y.output.count, 0);
+  EXPECT_EQ(g.fill_count, 1);  // F.crop's zero only
   EXPECT_EQ(r.dtype, DType::kUInt8);
   EXPECT_EQ(r.channels, 3);
   EXPECT_TRUE(r.pixels.empty());
@@ -116,6 +119,16 @@ TEST(SampleFold, FlipsAreInvolutions) {
   EXPECT_FALSE(f.finish().geometry.y.flip);
 }
 
+void expect_edge(const Edges& edges, int k, double lo, double hi, Border border, int fill, const char* what) {
+  SCOPED_TRACE(what);
+  ASSERT_LT(k, edges.count);
+  const Edge& e = edges.edge[size_t(k)];
+  EXPECT_DOUBLE_EQ(e.lo, lo);
+  EXPECT_DOUBLE_EQ(e.hi, hi);
+  EXPECT_EQ(e.border, border);
+  EXPECT_EQ(int(e.fill), fill);
+}
+
 TEST(SampleFold, PadIsACropBeyondTheBorderWithItsRule) {
   SampleFold f(17, 19);
   f.pad(1, 2, 3, 4, Border::kReflect, {10, 20, 30});
@@ -124,8 +137,105 @@ TEST(SampleFold, PadIsACropBeyondTheBorderWithItsRule) {
   expect_axis(r.geometry.y, -2, 23, 1, 0, false, false, "y");
   EXPECT_EQ(r.geometry.out_w, 21);
   EXPECT_EQ(r.geometry.out_h, 25);
-  EXPECT_EQ(r.geometry.border, Border::kReflect);
-  EXPECT_EQ(r.geometry.fill, (std::array<float, 3>{10, 20, 30}));
+  // The edge keeps the image the pad was given and its rule; a mirror needs no fill value.
+  ASSERT_EQ(r.geometry.x.source.count, 1);
+  expect_edge(r.geometry.x.source, 0, 0, 17, Border::kReflect, 0, "x");
+  expect_edge(r.geometry.y.source, 0, 0, 19, Border::kReflect, 0, "y");
+  EXPECT_EQ(r.geometry.fill_count, 1);
+}
+
+TEST(SampleFold, EveryPadKeepsItsOwnRuleAndFill) {
+  // torchvision pads the image it is given: each pad is an edge around the previous image.
+  SampleFold f(17, 19);
+  f.pad(2, 2, 2, 2, Border::kReflect, {0, 0, 0});
+  f.pad(1, 0, 1, 0, Border::kConstant, {9, 9, 9});  // x only: no edge on y
+  f.crop(0, 3, 19, 10);                              // inside: no edge
+  f.pad(4, 1, 0, 0, Border::kConstant, {5, 6, 7});
+  const Geometry g = f.finish().geometry;
+  ASSERT_EQ(g.x.source.count, 3);
+  expect_edge(g.x.source, 0, 0, 17, Border::kReflect, 0, "x reflect");
+  expect_edge(g.x.source, 1, -2, 19, Border::kConstant, 1, "x fill 9");
+  expect_edge(g.x.source, 2, 0, 10, Border::kConstant, 2, "x fill 5,6,7: the crop");
+  ASSERT_EQ(g.y.source.count, 2);
+  expect_edge(g.y.source, 0, 0, 19, Border::kReflect, 0, "y reflect");
+  expect_edge(g.y.source, 1, -2, 17, Border::kConstant, 2, "y fill 5,6,7: the crop");
+  EXPECT_EQ(g.fill_count, 3);
+  EXPECT_EQ(g.fills[1], (std::array<float, 3>{9, 9, 9}));
+  EXPECT_EQ(g.fills[2], (std::array<float, 3>{5, 6, 7}));
+}
+
+TEST(SampleFold, ACropPastTheImageIsAZeroEdgeOfItsOwn) {
+  // F.crop pads with zeros whatever fill an earlier pad used: its own, later, fill number.
+  SampleFold f(10, 8);
+  f.pad(1, 1, 1, 1, Border::kConstant, {50, 50, 50});
+  f.crop(-2, -3, 14, 18);
+  const Geometry g = f.finish().geometry;
+  ASSERT_EQ(g.x.source.count, 2);
+  expect_edge(g.x.source, 1, -1, 11, Border::kConstant, 2, "x");
+  EXPECT_EQ(g.fills[2], (std::array<float, 3>{0, 0, 0}));
+  // The same fill as the newest shares its number.
+  SampleFold h(10, 8);
+  h.crop(-1, -1, 10, 12);
+  EXPECT_EQ(int(h.finish().geometry.x.source.edge[0].fill), 0);
+  EXPECT_EQ(h.finish().geometry.fill_count, 1);
+}
+
+TEST(SampleFold, PadsAfterAResizeAreOutputEdgesInResizedCoordinates) {
+  // Output index i' + shift is the resized image's index: a mirrored pad mirrors it there.
+  SampleFold f(17, 19);
+  f.resize(11, 9, Interp::kBilinear, true);
+  f.pad(3, 5, 2, 1, Border::kReflect, {0, 0, 0});
+  f.flip_horizontal();
+  f.pad(0, 0, 4, 0, Border::kConstant, {7, 7, 7});  // right of the flipped image: resized left
+  const Geometry g = f.finish().geometry;
+  EXPECT_EQ(g.x.source.count, 0);
+  ASSERT_EQ(g.x.output.count, 2);
+  expect_edge(g.x.output, 0, 0, 9, Border::kReflect, 0, "x reflect");
+  expect_edge(g.x.output, 1, -3, 11, Border::kConstant, 1, "x fill");
+  EXPECT_DOUBLE_EQ(g.x.shift, -7);  // 3 + 4 columns before resized column 0
+  expect_edge(g.y.output, 0, 0, 11, Border::kReflect, 0, "y reflect");
+  // A second resize scales them with the output index.
+  f.resize(38, 30, Interp::kBilinear, true);
+  const Geometry h = f.finish().geometry;
+  expect_edge(h.x.output, 0, 0, 15, Border::kReflect, 0, "x reflect, 18 -> 30");
+}
+
+TEST(SampleFold, AWarpMovesResizedEdgesToTheSourceAndKeepsItsFill) {
+  SampleFold f(20, 10);
+  f.resize(5, 10, Interp::kBilinear, true);  // 2 source pixels per output pixel
+  f.pad(1, 0, 1, 0, Border::kConstant, {4, 4, 4});
+  f.warp({1, 0, 0, 0, 1, 0}, 12, 5, Interp::kBilinear, {200, 100, 0});
+  const Geometry g = f.finish().geometry;
+  ASSERT_EQ(g.x.source.count, 1);
+  expect_edge(g.x.source, 0, 0, 20, Border::kConstant, 1, "x: resized [0, 10) is source [0, 20)");
+  EXPECT_EQ(g.x.output.count, 0);
+  EXPECT_EQ(int(g.warp_fill), 2);
+  EXPECT_EQ(g.fills[2], (std::array<float, 3>{200, 100, 0}));
+  // After the warp, pads and crops are output edges in output pixels, moved by later crops
+  // and mirrored by flips.
+  f.pad(2, 0, 0, 0, Border::kSymmetric, {0, 0, 0});
+  f.crop(0, 1, 5, 10);
+  f.flip_horizontal();
+  const Geometry h = f.finish().geometry;
+  ASSERT_EQ(h.x.output.count, 1);
+  expect_edge(h.x.output, 0, 10 - 13, 10 - 1, Border::kSymmetric, 0, "x: [1, 13) flipped in 10");
+}
+
+TEST(SampleFold, BordersBetweenTwoWarpsDoNotFold) {
+  SampleFold f(10, 10);
+  f.warp({1, 0, 0, 0, 1, 0}, 10, 10, Interp::kNearest, {1, 2, 3});
+  f.crop(-1, -1, 12, 12);
+  EXPECT_THROW(f.warp({1, 0, 0, 0, 1, 0}, 12, 12, Interp::kNearest, {0, 0, 0}), Error);
+  // Without one, the first warp's input becomes an edge with its fill for the second.
+  SampleFold h(10, 8);
+  h.crop(1, 2, 6, 7);
+  h.warp({1, 0, 0, 0, 1, 0}, 7, 6, Interp::kNearest, {1, 2, 3});
+  h.warp({1, 0, 0, 0, 1, 0}, 7, 6, Interp::kNearest, {4, 5, 6});
+  const Geometry g = h.finish().geometry;
+  ASSERT_EQ(g.x.source.count, 1);
+  expect_edge(g.x.source, 0, 2, 9, Border::kConstant, 1, "x: the first warp's input");
+  expect_edge(g.y.source, 0, 1, 7, Border::kConstant, 1, "y");
+  EXPECT_EQ(int(g.warp_fill), 2);
 }
 
 TEST(SampleFold, WarpComposesWithEarlierCrops) {
@@ -142,7 +252,7 @@ TEST(SampleFold, WarpComposesWithEarlierCrops) {
   for (int i = 0; i < 6; ++i) EXPECT_DOUBLE_EQ(g.valid[i], valid[i]) << i;
   EXPECT_EQ(g.valid_rect, (std::array<double, 4>{0, 12, 0, 10}));
   EXPECT_EQ(g.interp, Interp::kNearest);
-  EXPECT_EQ(g.fill, (std::array<float, 3>{1, 2, 3}));
+  EXPECT_EQ(g.fills[size_t(g.warp_fill)], (std::array<float, 3>{1, 2, 3}));
   EXPECT_EQ(g.out_w, 12);
   EXPECT_EQ(g.out_h, 10);
 }

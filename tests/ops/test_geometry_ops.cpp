@@ -238,9 +238,8 @@ TEST(Pad, NonConstantModesAfterACropMirrorTheCrop) {
 // After a resize, a non-constant pad mirrors the resized image (torchvision pads the resize's
 // output); here with an exact 2x nearest enlargement so the expected pixels are indices.
 TEST(Pad, NonConstantModesAfterAResizeMirrorTheResizedImage) {
-  GTEST_SKIP() << "Known gap (docs/design.md, Content): src/ops/fold.cpp crop_axis turns a pad after a resize into a negative "
-                  "shift, and plan/resample_math.h axis_centre reports those output indices as "
-                  "fill: resize then pad(edge) gives 0-valued borders instead of edge pixels";
+  // The output index is folded into the resized image before it maps to the source
+  // (ops::Axis::output), so the border repeats resized pixels.
   const Image src = make_coordinate_image(5, 4);
   const auto resize = make_op("resize", {{"size", list({8, 10})}, {"interpolation", str("nearest")}});
   const auto pad = make_op("pad", {{"padding", num(2)}, {"padding_mode", str("edge")}});
@@ -256,6 +255,79 @@ TEST(Pad, NonConstantModesAfterAResizeMirrorTheResizedImage) {
       ASSERT_EQ(out.row(y)[x * 3 + 0], rx / 2) << x << "," << y;
       ASSERT_EQ(out.row(y)[x * 3 + 1], ry / 2) << x << "," << y;
     }
+}
+
+// Every pad keeps its own rule and fill, as torchvision pads the image each is given: two pads
+// in a row equal numpy.pad of numpy.pad, whatever the modes and fills.
+TEST(Pad, TwoPadsInARowKeepTheirOwnRulesAndFills) {
+  using gpuaug_test::pad_image;
+  const Image src = make_coordinate_image(7, 5);
+  struct PadSpec {
+    int l, t, r, b;
+    const char* mode;
+    double fill;
+  };
+  const std::pair<PadSpec, PadSpec> cases[] = {
+      {{2, 2, 2, 2, "reflect", 0}, {1, 1, 1, 1, "constant", 9}},
+      {{1, 1, 1, 1, "constant", 9}, {2, 3, 2, 1, "reflect", 0}},
+      {{3, 0, 1, 2, "symmetric", 0}, {2, 2, 0, 1, "edge", 0}},
+      {{2, 1, 0, 3, "constant", 50}, {1, 2, 3, 0, "constant", 77}},
+      {{1, 1, 1, 1, "edge", 0}, {9, 7, 8, 6, "reflect", 0}},  // wider than the image: repeated
+  };
+  for (const auto& [a, b] : cases) {
+    SampleFold f(7, 5);
+    for (const PadSpec& p : {a, b})
+      fold_drawn(*make_op("pad", {{"padding", list({double(p.l), double(p.t), double(p.r), double(p.b)})},
+                                  {"padding_mode", str(p.mode)},
+                                  {"fill", num(p.fill)}}),
+                 f);
+    const Image want = pad_image(pad_image(src, a.l, a.t, a.r, a.b, a.mode, uint8_t(a.fill)), b.l, b.t, b.r, b.b,
+                                 b.mode, uint8_t(b.fill));
+    EXPECT_EQ(execute(f, src).pixels, want.pixels) << a.mode << " then " << b.mode;
+  }
+}
+
+// torchvision's F.crop pads with zeros, whatever fill an earlier pad used.
+TEST(Pad, ACropPastAPaddedImageFillsZeros) {
+  using gpuaug_test::pad_image;
+  const Image src = make_coordinate_image(6, 5);
+  SampleFold f(6, 5);
+  f.pad(1, 1, 1, 1, Border::kConstant, {50, 50, 50});
+  f.crop(-2, -1, 11, 10);
+  EXPECT_EQ(execute(f, src).pixels, crop_image(pad_image(src, 1, 1, 1, 1, "constant", 50), -2, -1, 11, 10, 0).pixels);
+  // And a mirrored pad after that crop mirrors its zeros too.
+  f.pad(2, 0, 0, 0, Border::kReflect, {0, 0, 0});
+  EXPECT_EQ(execute(f, src).pixels,
+            pad_image(crop_image(pad_image(src, 1, 1, 1, 1, "constant", 50), -2, -1, 11, 10, 0), 2, 0, 0, 0, "reflect")
+                .pixels);
+}
+
+// Pads after a resize and after a warp: each border of the resized (warped) image, in turn.
+TEST(Pad, PadsAfterAResizeOrAWarpPadTheResampledImage) {
+  using gpuaug_test::pad_image;
+  const Image src = make_coordinate_image(5, 4);
+  Image resized(10, 8, 3);  // an exact 2x nearest enlargement
+  for (int y = 0; y < 8; ++y)
+    for (int x = 0; x < 10; ++x)
+      for (int c = 0; c < 3; ++c) resized.row(y)[x * 3 + c] = src.row(y / 2)[(x / 2) * 3 + c];
+  const auto resize = make_op("resize", {{"size", list({8, 10})}, {"interpolation", str("nearest")}});
+  const auto reflect = make_op("pad", {{"padding", list({3, 1, 2, 4})}, {"padding_mode", str("reflect")}});
+  const auto fill = make_op("pad", {{"padding", list({1, 2})}, {"fill", num(9)}});
+  const auto symmetric = make_op("pad", {{"padding", num(2)}, {"padding_mode", str("symmetric")}});
+  SampleFold f(5, 4);
+  for (const Op* op : {resize.get(), reflect.get(), fill.get(), symmetric.get()}) fold_drawn(*op, f);
+  const Image want =
+      pad_image(pad_image(pad_image(resized, 3, 1, 2, 4, "reflect"), 1, 2, 1, 2, "constant", 9), 2, 2, 2, 2, "symmetric");
+  EXPECT_EQ(execute(f, src).pixels, want.pixels);
+  // An identity rotation (nearest: exact) makes the geometry a warp; the pads then fold the
+  // warp's output pixels the same way.
+  const auto turn = make_op("rotate", {{"degrees", list({0, 0})}});
+  SampleFold w(5, 4);
+  for (const Op* op : {turn.get(), reflect.get(), fill.get(), symmetric.get()}) fold_drawn(*op, w);
+  EXPECT_FALSE(w.finish().geometry.separable);
+  EXPECT_EQ(execute(w, src).pixels,
+            pad_image(pad_image(pad_image(src, 3, 1, 2, 4, "reflect"), 1, 2, 1, 2, "constant", 9), 2, 2, 2, 2, "symmetric")
+                .pixels);
 }
 
 // random_resized_crop = crop then resize; the resize's taps stop at the crop's edges, so the

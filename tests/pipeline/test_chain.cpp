@@ -142,5 +142,83 @@ TEST(ChainErrors, OneLocalCropsPerChain) {
   EXPECT_STREQ(e.what(), "two.yaml: spec: line 3: only one local_crops per chain");
 }
 
+// Borders one plan cannot hold are spec errors naming the ops, not a silently other image.
+TEST(ChainErrors, APadBetweenTwoWarps) {
+  const Error e = expect_error([] {
+    Chain chain(parse_spec("ops:\n  - rotate: {degrees: 10}\n  - pad: {padding: 2, fill: 9}\n"
+                           "  - random_affine: {degrees: 5}\n",
+                           "warps.yaml"));
+  });
+  EXPECT_STREQ(e.what(),
+               "warps.yaml: spec: line 4: pad (line 3) pads between rotate (line 2) and random_affine "
+               "(line 4); two warps fold into one matrix, which leaves no image between them for the "
+               "pad to surround; pad before rotate or after random_affine");
+  // Without the pad (or with a random_crop that does not pad) the chain folds.
+  Chain ok(parse_spec("ops:\n  - rotate: {degrees: 10}\n  - random_crop: {size: 8}\n  - random_affine: {degrees: 5}\n"
+                      "  - pad: {padding: 2}\n",
+                      "ok.yaml"));
+  EXPECT_EQ(ok.plan(RandomKey::from(1, 0), 0, 0, 20, 16).size(), 1u);
+}
+
+TEST(ChainErrors, AMirroredPadBetweenTwoResamplings) {
+  const Error e = expect_error([] {
+    Chain chain(parse_spec("ops:\n  - resize: {size: 20}\n  - pad: {padding: 2, padding_mode: reflect}\n"
+                           "  - rotate: {degrees: 5}\n",
+                           "mirror.yaml"));
+  });
+  EXPECT_STREQ(e.what(),
+               "mirror.yaml: spec: line 4: pad (line 3) mirrors between resize (line 2) and rotate (line 4); "
+               "both resample in one step from the source, so no resampled image exists between them to "
+               "mirror; mirror before resize or after rotate, or pad with a fill");
+  const Error twice = expect_error([] {
+    Chain chain(parse_spec("ops:\n  - random_resized_crop: {size: 20}\n"
+                           "  - random_crop: {size: 20, padding: 2, padding_mode: edge}\n  - resize: {size: 9}\n",
+                           "twice.yaml"));
+  });
+  EXPECT_NE(std::string(twice.what()).find("line 4: random_crop (line 3) mirrors between random_resized_crop "
+                                           "(line 2) and resize (line 4)"),
+            std::string::npos)
+      << twice.what();
+  // A fill between them, or a mirror on either side, folds.
+  for (const char* ops : {"  - resize: {size: 20}\n  - pad: {padding: 2, fill: 3}\n  - rotate: {degrees: 5}\n",
+                          "  - pad: {padding: 2, padding_mode: reflect}\n  - resize: {size: 20}\n  - rotate: {degrees: 5}\n",
+                          "  - resize: {size: 20}\n  - rotate: {degrees: 5}\n  - pad: {padding: 2, padding_mode: edge}\n"}) {
+    Chain chain(parse_spec(std::string("ops:\n") + ops, "ok.yaml"));
+    EXPECT_EQ(chain.plan(RandomKey::from(1, 0), 0, 0, 30, 24).size(), 1u) << ops;
+  }
+}
+
+TEST(ChainErrors, MoreBordersThanAPlanHolds) {
+  std::string text = "ops:\n";
+  for (int i = 0; i < 4; ++i) text += "  - pad: {padding: 1, fill: " + std::to_string(10 * i) + "}\n";
+  Chain four(parse_spec(text, "four.yaml"));  // the most: every pad keeps its own fill
+  const auto plans = four.plan(RandomKey::from(1, 0), 0, 0, 5, 5);
+  EXPECT_EQ(plans[0].fold.geometry.fill_count, 4);  // 0 (the first pad's fill too) and 10, 20, 30
+  const Error e = expect_error([&] { Chain chain(parse_spec(text + "  - center_crop: {size: 3}\n", "five.yaml")); });
+  EXPECT_STREQ(e.what(),
+               "five.yaml: spec: line 6: center_crop makes 5 pad and crop ops; a chain holds at most 4 "
+               "(each keeps its own border rule and fill in the one resampling)");
+  const Error w = expect_error([&] {
+    Chain chain(parse_spec(text + "  - rotate: {degrees: 1}\n  - rotate: {degrees: 2}\n  - rotate: {degrees: 3}\n"
+                                  "  - rotate: {degrees: 4}\n",
+                           "warps.yaml"));
+  });
+  EXPECT_STREQ(w.what(),
+               "warps.yaml: spec: line 9: rotate makes 8 pad, crop and warp ops, each with its own fill; "
+               "a chain holds at most 7");
+}
+
+TEST(ChainErrors, ACropPastTheImageBetweenTwoWarpsNamesTheOp) {
+  // Known only once the sizes are: the plan fails, naming the op and its line.
+  Chain chain(parse_spec("ops:\n  - rotate: {degrees: 10}\n  - center_crop: {size: 30}\n  - rotate: {degrees: 5}\n",
+                         "crop.yaml"));
+  EXPECT_EQ(chain.plan(RandomKey::from(1, 0), 0, 0, 40, 40).size(), 1u);  // inside: folds
+  const Error e = expect_error([&] { chain.plan(RandomKey::from(1, 0), 0, 0, 20, 20); });
+  EXPECT_EQ(e.stage(), "plan");
+  EXPECT_EQ(e.cause(),
+            "line 4: rotate: a crop reaching past the image between two rotate/random_affine ops does not "
+            "fold into one warp");
+}
+
 }  // namespace
 }  // namespace gpuaug::pipeline

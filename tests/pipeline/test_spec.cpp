@@ -146,6 +146,15 @@ TEST(SpecErrors, UnknownDecodeAndOutputKeys) {
   expect_spec_error("ops:\noutput:\n  dtype: float32\n", 3, {"unknown key 'dtype' in output", "layout"});
 }
 
+TEST(ParseSpec, NvjpegShareInEighths) {
+  EXPECT_EQ(Spec().decode.gpu_eighths(), 5);  // the default 0.625
+  EXPECT_EQ(parse_spec("decode: {gpu_share: 1.0}\n", "s.yaml").decode.gpu_eighths(), 8);
+  EXPECT_EQ(parse_spec("decode: {gpu_share: 0}\n", "s.yaml").decode.gpu_eighths(), 0);
+  EXPECT_EQ(parse_spec("decode: {gpu_share: 0.3}\n", "s.yaml").decode.gpu_eighths(), 2);
+  expect_spec_error("decode:\n  gpu_share: 1.5\n", 2, {"decode.gpu_share: expected a number from 0 to 1"});
+  expect_spec_error("decode:\n  gpu_share: half\n", 2, {"decode.gpu_share"});
+}
+
 TEST(SpecErrors, UnknownOpListsValidOps) {
   expect_spec_error("ops:\n  - resize: {size: 4}\n  - resise: {size: 4}\n", 3,
                     {"unknown op 'resise'", "valid ops: ", "center_crop", "random_resized_crop", "vertical_flip"});

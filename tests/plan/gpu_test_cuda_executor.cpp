@@ -67,6 +67,12 @@ const Case kCases[] = {
     {"full_chain_f32", "[{random_resized_crop: {size: 20}}, {horizontal_flip: {}}, {color_jitter: {brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1}}, {grayscale: {p: 0.2}}, {gaussian_blur: {kernel_size: 5}}, {to_dtype: {dtype: float32}}, {gaussian_noise: {}}, {normalize: {}}, {random_erasing: {}}]", "CHW"},
     {"back_to_uint8", "[{to_dtype: {dtype: float32}}, {gaussian_noise: {sigma: 0.05}}, {to_dtype: {dtype: uint8}}]", "HWC"},
     {"local_crops", "[{local_crops: {n: 3, size: 8}}, {horizontal_flip: {}}]", "CHW"},
+    // Appended, so that the indices CpuVsGpuLarge takes stay put.
+    {"resize_bicubic_noaa", "[{random_crop: {size: [15, 13], pad_if_needed: true}}, {resize: {size: [23, 31], interpolation: bicubic, antialias: false}}]", "CHW"},
+    {"resize_pad_reflect_fill", "[{resize: {size: [11, 9]}}, {pad: {padding: [3, 5, 2, 1], padding_mode: reflect}}, {pad: {padding: 2, fill: [9, 99, 199]}}]", "HWC"},
+    {"pad_fill_rotate_fill", "[{pad: {padding: 4, fill: 50}}, {rotate: {degrees: 60, interpolation: bilinear, fill: [200, 100, 0]}}]", "CHW"},
+    {"pad_reflect_pad_fill_crop", "[{pad: {padding: 2, padding_mode: reflect}}, {pad: {padding: 1, fill: 9}}, {center_crop: {size: [30, 27]}}]", "HWC"},
+    {"rotate_pad_mirror", "[{rotate: {degrees: 25, fill: 60}}, {pad: {padding: [4, 2, 1, 3], padding_mode: symmetric}}, {pad: {padding: 1, padding_mode: edge}}]", "CHW"},
 };
 
 float element(const Tensor& t, size_t i) { return gpuaug_test::tensor_element(t, i); }

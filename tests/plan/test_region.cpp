@@ -216,6 +216,34 @@ TEST(Retarget, SeparableArithmetic) {
   EXPECT_DOUBLE_EQ(r.y.scale, 2.0);
 }
 
+TEST(Retarget, SourceEdgesMoveWithTheWindow) {
+  ops::SampleFold f(40, 30);
+  f.pad(3, 0, 0, 0, ops::Border::kReflect, {0, 0, 0});
+  f.crop(0, 6, 30, 20);
+  f.pad(0, 0, 5, 0, ops::Border::kConstant, {1, 2, 3});
+  const ops::Geometry r = retarget(f.finish().geometry, 2, 3, 1, 1, 0);
+  ASSERT_EQ(r.x.source.count, 2);
+  EXPECT_DOUBLE_EQ(r.x.source.edge[0].lo, (0 + 1) / 2.0 - 3);  // the source
+  EXPECT_DOUBLE_EQ(r.x.source.edge[0].hi, (40 + 1) / 2.0 - 3);
+  EXPECT_DOUBLE_EQ(r.x.source.edge[1].lo, (3 + 1) / 2.0 - 3);  // the crop [3, 23)
+  EXPECT_DOUBLE_EQ(r.x.source.edge[1].hi, (23 + 1) / 2.0 - 3);
+}
+
+// With DCT scaling an image whose width is no multiple of the scale ends in a scaled pixel that
+// is part image (libjpeg fills the rest by repeating the edge): a tap there reads that pixel.
+// (It read fill once, a dark last column: 300 columns at 1/8 end at 37.5.)
+TEST(Retarget, ThePartialLastScaledPixelIsImage) {
+  ops::SampleFold f(300, 200);
+  f.resize(11, 9, ops::Interp::kBilinear, true);
+  ops::FoldResult r = f.finish();
+  r.geometry = retarget(r.geometry, 8, 0, 0);
+  Image decoded(38, 25, 3);  // ceil(300 / 8) x ceil(200 / 8)
+  std::fill(decoded.pixels.begin(), decoded.pixels.end(), uint8_t(100));
+  const Tensor out = execute_cpu(r, decoded, {}, Layout::kHWC);
+  const auto* p = reinterpret_cast<const uint8_t*>(out.data.data());
+  for (size_t i = 0; i < out.data.size(); ++i) ASSERT_EQ(p[i], 100) << i;
+}
+
 TEST(Retarget, WarpMapsAndValidityAgree) {
   ops::Geometry g;
   g.separable = false;

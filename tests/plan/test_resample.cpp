@@ -59,7 +59,8 @@ TEST_P(AxisTaps, MatchTorchvisionAntialias) {
     EXPECT_EQ(a.window, p.in);
     for (int i = 0; i < p.out; ++i) {
       double centre;
-      ASSERT_TRUE(axis_centre(a, i, centre)) << i;
+      int fill;
+      ASSERT_TRUE(axis_centre(a, i, centre, fill)) << i;
       int first;
       const int count = axis_taps(a, centre, first);
       ASSERT_EQ(first, ref[i].first) << "output " << i << " lo " << lo;
@@ -77,6 +78,66 @@ INSTANTIATE_TEST_SUITE_P(Sizes, AxisTaps,
                                            AxisCase{31, 31, false}, AxisCase{19, 7, true}, AxisCase{7, 19, true},
                                            AxisCase{64, 5, true}, AxisCase{3, 2, true}));
 
+// Without antialias the taps clamp their index to the window and keep torch's weights: the
+// dense weight matrix equals upsample_{bilinear,bicubic}2d's, also on a window [7, 7 + in) of a
+// larger axis (a crop before the resize: torch resizes the crop, so the clamp is at its edges).
+TEST_P(AxisTaps, WithoutAntialiasMatchTorchUpsample) {
+  const AxisCase& p = GetParam();
+  const auto ref = gpuaug_test::ref_axis_no_antialias(p.in, p.out, p.bicubic);
+  for (int lo : {0, 7}) {
+    ops::Axis axis;
+    axis.out_size = p.out;
+    axis.scale = double(p.in) / p.out;
+    axis.lo = lo;
+    axis.hi = lo + p.in;
+    axis.resampled = true;
+    const AxisSampler a = make_axis_sampler(axis, p.bicubic ? ops::Interp::kBicubic : ops::Interp::kBilinear, false);
+    for (int i = 0; i < p.out; ++i) {
+      double centre;
+      int fill;
+      ASSERT_TRUE(axis_centre(a, i, centre, fill)) << i;
+      int first;
+      const int count = axis_taps(a, centre, first);
+      ASSERT_GE(count, 1);
+      ASSERT_GE(first, 0);
+      ASSERT_LE(first + count, p.in);
+      const double total = axis_total(a, centre, first, count);
+      std::vector<double> dense(size_t(p.in), 0.0);
+      for (int j = 0; j < count; ++j) dense[size_t(first + j)] = axis_weight(a, centre, first + j, total);
+      for (int j = 0; j < p.in; ++j)
+        ASSERT_NEAR(dense[size_t(j)], ref[size_t(i)][size_t(j)], 1e-6) << "output " << i << " pixel " << j << " lo " << lo;
+    }
+  }
+}
+
+TEST(AxisTaps, WithoutAntialiasBilinearWeightsAreTheRenormalizedOnes) {
+  // Triangle taps clamped at an edge sum to exactly what dropping and renormalizing gives, so
+  // bilinear without antialias keeps its float weights bit for bit (the edges are where the two
+  // rules could differ).
+  for (const auto& [in, out] : {std::pair{17, 34}, std::pair{23, 50}, std::pair{90, 37}, std::pair{5, 1}, std::pair{1, 9}}) {
+    ops::Axis axis;
+    axis.out_size = out;
+    axis.scale = double(in) / out;
+    axis.hi = in;
+    axis.resampled = true;
+    AxisSampler clamped = make_axis_sampler(axis, ops::Interp::kBilinear, false);
+    AxisSampler dropped = clamped;
+    dropped.clamp_taps = 0;
+    for (int i = 0; i < out; ++i) {
+      double centre;
+      int fill;
+      axis_centre(clamped, i, centre, fill);
+      int cf, df;
+      const int cn = axis_taps(clamped, centre, cf), dn = axis_taps(dropped, centre, df);
+      const double ct = axis_total(clamped, centre, cf, cn), dt = axis_total(dropped, centre, df, dn);
+      std::vector<float> cw(size_t(in), 0.0f), dw(size_t(in), 0.0f);
+      for (int j = 0; j < cn; ++j) cw[size_t(cf + j)] = axis_weight(clamped, centre, cf + j, ct);
+      for (int j = 0; j < dn; ++j) dw[size_t(df + j)] = axis_weight(dropped, centre, df + j, dt);
+      for (int j = 0; j < in; ++j) ASSERT_EQ(cw[size_t(j)], dw[size_t(j)]) << in << "->" << out << " output " << i << " pixel " << j;
+    }
+  }
+}
+
 TEST(AxisTaps, FlipReversesTheOutputIndex) {
   ops::Axis axis;
   axis.out_size = 5;
@@ -86,7 +147,8 @@ TEST(AxisTaps, FlipReversesTheOutputIndex) {
   const AxisSampler a = make_axis_sampler(axis, ops::Interp::kBilinear, true);
   for (int i = 0; i < 5; ++i) {
     double centre;
-    axis_centre(a, i, centre);
+    int fill;
+    axis_centre(a, i, centre, fill);
     EXPECT_DOUBLE_EQ(centre, 3.0 * (4 - i + 0.5));
   }
 }
@@ -99,7 +161,8 @@ TEST(AxisTaps, WithoutAntialiasShrinkIsTwoTapBilinear) {
   const AxisSampler a = make_axis_sampler(axis, ops::Interp::kBilinear, false);
   for (int i = 0; i < 5; ++i) {
     double centre;
-    axis_centre(a, i, centre);
+    int fill;
+    axis_centre(a, i, centre, fill);
     int first;
     const int count = axis_taps(a, centre, first);
     // Source position 4i + 1.5 in pixel indices: half of pixels 4i+1 and 4i+2.
@@ -121,7 +184,9 @@ TEST(AxisTaps, CentresBeyondTheWindowAreFill) {
   const AxisSampler a = make_axis_sampler(axis, ops::Interp::kBilinear, true);
   for (int i = 0; i < 6; ++i) {
     double centre;
-    EXPECT_EQ(axis_centre(a, i, centre), i >= 2) << i;  // resized index i - 2 exists for 0..3
+    int fill = -1;
+    EXPECT_EQ(axis_centre(a, i, centre, fill), i >= 2) << i;  // resized index i - 2 exists for 0..3
+    EXPECT_EQ(fill, 0);  // beyond the window: F.crop's zero
   }
 }
 
@@ -134,7 +199,8 @@ TEST(AxisTaps, NearestTakesTheFlooredCentre) {
   const int expected[] = {1, 3, 5};  // floor(7/3 * (i + 0.5)): 1.17, 3.5, 5.83
   for (int i = 0; i < 3; ++i) {
     double centre;
-    axis_centre(a, i, centre);
+    int fill;
+    axis_centre(a, i, centre, fill);
     int first;
     EXPECT_EQ(axis_taps(a, centre, first), 1);
     EXPECT_EQ(first, expected[i]);
@@ -173,6 +239,87 @@ TEST(Rounding, HalfToEvenAndClamp) {
   EXPECT_EQ(quantize_resampled(12.5f), 12.0f);
 }
 
+// numpy.pad(numpy.arange(5), 7, mode) again, now as pixel centres through mirror_coord (the
+// output-side fold), on an interval [3, 8) that does not start at 0.
+TEST(MirrorCoord, MatchesNumpyPadOnPixelCentres) {
+  const int edge[] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 4, 4, 4, 4, 4, 4, 4};
+  const int reflect[] = {1, 2, 3, 4, 3, 2, 1, 0, 1, 2, 3, 4, 3, 2, 1, 0, 1, 2, 3};
+  const int symmetric[] = {3, 4, 4, 3, 2, 1, 0, 0, 1, 2, 3, 4, 4, 3, 2, 1, 0, 0, 1};
+  for (int i = -7; i < 12; ++i) {
+    const double u = 3 + i + 0.5;
+    EXPECT_EQ(mirror_coord(u, 3, 8, uint8_t(ops::Border::kEdge)), 3 + edge[i + 7] + 0.5) << i;
+    EXPECT_EQ(mirror_coord(u, 3, 8, uint8_t(ops::Border::kReflect)), 3 + reflect[i + 7] + 0.5) << i;
+    EXPECT_EQ(mirror_coord(u, 3, 8, uint8_t(ops::Border::kSymmetric)), 3 + symmetric[i + 7] + 0.5) << i;
+  }
+  for (const double u : {-2.5, 0.5, 1.5, 7.5})
+    for (auto b : {ops::Border::kReflect, ops::Border::kSymmetric, ops::Border::kEdge})
+      EXPECT_EQ(mirror_coord(u, 1, 2, uint8_t(b)), 1.5);  // a one-pixel image repeats
+}
+
+AxisEdges edges_of(std::initializer_list<TapEdge> source, std::initializer_list<CoordEdge> output = {}) {
+  AxisEdges e{};
+  e.inner_lo = INT32_MIN / 2, e.inner_hi = INT32_MAX / 2;
+  for (const TapEdge& t : source) {
+    e.source[e.source_count++] = t;
+    e.inner_lo = std::max(e.inner_lo, t.lo), e.inner_hi = std::min(e.inner_hi, t.hi);
+  }
+  for (const CoordEdge& c : output) e.output[e.output_count++] = c;
+  return e;
+}
+
+constexpr auto kConstant = uint8_t(ops::Border::kConstant);
+constexpr auto kReflect = uint8_t(ops::Border::kReflect);
+
+// A tap through its axis' edges, outermost first, as torchvision pads each image in turn:
+// np.pad(np.pad(x, 2, reflect), 1, constant 9) and np.pad(np.pad(x, 1, constant 9), 2, reflect)
+// on x = arange(5).
+TEST(FoldTap, EdgesApplyOutermostFirst) {
+  // reflect first (inner, [0, 5)), then a fill (outer, [-2, 7), fill number 1).
+  const AxisEdges mirror_then_fill = edges_of({{0, 5, kReflect, 0}, {-2, 7, kConstant, 1}});
+  const int want_a[] = {-2, 2, 1, 0, 1, 2, 3, 4, 3, 2, -2};  // -2: fill 1, i.e. -1 - 1
+  for (int i = -3; i < 8; ++i) EXPECT_EQ(fold_tap(i, mirror_then_fill, 5), want_a[i + 3]) << i;
+  // fill first (inner, [0, 5)), then reflect (outer, [-1, 6)): the fill ring is mirrored too.
+  const AxisEdges fill_then_mirror = edges_of({{0, 5, kConstant, 1}, {-1, 6, kReflect, 0}});
+  const int want_b[] = {1, 0, -2, 0, 1, 2, 3, 4, -2, 4, 3};
+  for (int i = -3; i < 8; ++i) EXPECT_EQ(fold_tap(i, fill_then_mirror, 5), want_b[i + 3]) << i;
+  // No edge: outside the decoded image is fill 0.
+  EXPECT_EQ(fold_tap(-1, edges_of({}), 5), -1);
+  EXPECT_EQ(fold_tap(4, edges_of({}), 5), 4);
+}
+
+TEST(FoldTap, OfTwoAxesTheOuterFillWins) {
+  EXPECT_EQ(fill_of(3, 4), -1);       // two indices: a pixel
+  EXPECT_EQ(fill_of(-1 - 2, 4), 2);   // one fill
+  EXPECT_EQ(fill_of(-1 - 2, -1 - 5), 5);
+  EXPECT_EQ(fill_of(-1 - 0, -1 - 1), 1);
+}
+
+// After a resize the output index is folded first: resize to 4, then a reflect pad of 2 on the
+// left: output 0, 1 show resized 2, 1, i.e. the centres 2.5 and 1.5 at scale 2.
+TEST(AxisTaps, OutputEdgesFoldTheIndexIntoTheResizedImage) {
+  ops::Axis axis;
+  axis.out_size = 7;
+  axis.scale = 2.0;
+  axis.shift = -2;
+  axis.hi = 8;
+  axis.resampled = true;
+  axis.output.edge[0] = {0, 4, ops::Border::kReflect, 0};
+  axis.output.edge[1] = {-2, 4, ops::Border::kConstant, 3};  // then a fill on the right
+  axis.output.count = 2;
+  const AxisSampler a = make_axis_sampler(axis, ops::Interp::kBilinear, true);
+  const double want[] = {2 * 2.5, 2 * 1.5, 2 * 0.5, 2 * 1.5, 2 * 2.5, 2 * 3.5};
+  for (int i = 0; i < 6; ++i) {
+    double centre;
+    int fill;
+    ASSERT_TRUE(axis_centre(a, i, centre, fill)) << i;
+    EXPECT_DOUBLE_EQ(centre, want[i]) << i;
+  }
+  double centre;
+  int fill;
+  EXPECT_FALSE(axis_centre(a, 6, centre, fill));
+  EXPECT_EQ(fill, 3);
+}
+
 // A 3 x 2 image, one channel repeated: values v(x, y) below.
 struct TinyFetch {
   float fill;
@@ -189,13 +336,16 @@ WarpSampler tiny_sampler(std::array<double, 6> m, ops::Interp interp) {
   g.m = m;
   g.valid = {1, 0, 0, 0, 1, 0};
   g.valid_rect = {0, 3, 0, 2};
-  g.content = {0, 3, 0, 2};  // output pixels with content: the 3x2 output itself
   g.interp = interp;
+  g.fills[1] = {6, 6, 6};
+  g.fill_count = 2;
+  g.warp_fill = 1;
   return make_warp_sampler(g);
 }
 
 TEST(WarpPixel, NearestAndBilinearWithMaskOfOnes) {
-  const float fill[3] = {6, 6, 6};
+  Fills fill{};
+  fill.v[1][0] = fill.v[1][1] = fill.v[1][2] = 6;
   TinyFetch fetch{6};
   float out[3];
   // Identity, nearest: each pixel itself.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import augment, mixed_image
+from harness import augment, mixed_image, write_png, write_spec
 from oracles import resize_float, rotate_reference, round_u8, short_side_size
 
 
@@ -53,7 +53,8 @@ def torchvision_chain(img: np.ndarray, ops, record_ops) -> np.ndarray:
                 x = _crop(x, rec["top"], rec["left"], rec["height"], rec["width"])
             size = rec["size"]
             oh, ow = size if isinstance(size, list) else short_side_size(*x.shape[:2], size)
-            x = round_u8(resize_float(x, oh, ow, params.get("interpolation", "bilinear")))
+            x = round_u8(resize_float(x, oh, ow, params.get("interpolation", "bilinear"),
+                                      antialias=params.get("antialias", True)))
         elif name == "horizontal_flip":
             x = x[:, ::-1]
         elif name == "vertical_flip":
@@ -80,6 +81,14 @@ CHAINS = {
                          {"resize": {"size": [12, 12]}}],
     "crop->resize->flip": [{"random_crop": {"size": [20, 15]}}, {"resize": {"size": [9, 33]}},
                            {"horizontal_flip": {"p": 0.5}}],
+    # Without antialias torch clamps the taps to the image it resizes: the crop's (the padded
+    # image's) edges, not the source's.
+    "crop->resize_bicubic_noaa": [{"random_crop": {"size": [20, 15]}},
+                                  {"resize": {"size": [41, 29], "interpolation": "bicubic",
+                                              "antialias": False}}],
+    "pad_reflect->resize_bicubic_noaa": [
+        {"pad": {"padding": [3, 5, 7, 2], "padding_mode": "reflect"}},
+        {"resize": {"size": [19, 13], "interpolation": "bicubic", "antialias": False}}],
     "center_crop_larger->resize": [{"center_crop": {"size": [40, 30]}},
                                    {"resize": {"size": [13, 17]}}],
     "random_crop_padded->resize": [
@@ -103,41 +112,54 @@ CHAINS = {
                                         "expand": True}}, {"horizontal_flip": {"p": 1.0}}],
 }
 
-RESIZE_THEN_MIRROR_PAD = pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: pad(edge/reflect/symmetric) after a resize applies the border rule to "
-    "source coordinates (plan/resample_math.h border_index on the decoded image) instead of "
-    "mirroring the resized image, so every padded pixel differs (by up to ~170)")
-ONE_FILL_PER_SAMPLE = pytest.mark.xfail(
-    strict=True,
-    reason="documented limitation that silently changes the image (docs/design.md: 'one border "
-    "rule and fill per sample: the last ... that sets one wins'): a chain with two different "
-    "fills or border rules differs from torchvision; the spec is accepted without a warning")
+# Borders: every pad and every crop reaching past the image keeps its own rule and fill, around
+# the image that op was given (torchvision pads what it is handed): after a crop the crop, after
+# a resize the resized image, after a rotate the rotated one; F.crop's own border is zeros.
+BORDER_CHAINS = {
+    "center_crop->pad": [{"center_crop": {"size": [11, 9]}}, {"pad": {"padding": 2}}],
+    "random_crop->pad_edge": [{"random_crop": {"size": [15, 11]}},
+                              {"pad": {"padding": [2, 3, 4, 1], "padding_mode": "edge"}}],
+    "center_crop->center_crop_larger": [{"center_crop": {"size": [11, 9]}},
+                                        {"center_crop": {"size": [15, 13]}}],
+    "rotate->pad": [{"rotate": {"degrees": [17, 17]}}, {"pad": {"padding": 3}}],
+    "resize->pad_reflect": [{"resize": {"size": [11, 9]}},
+                            {"pad": {"padding": [3, 5, 2, 1], "padding_mode": "reflect"}}],
+    "resize->pad_symmetric->pad_fill": [
+        {"resize": {"size": [13, 17], "interpolation": "bicubic"}},
+        {"pad": {"padding": [4, 2], "padding_mode": "symmetric"}},
+        {"pad": {"padding": [1, 2, 3, 0], "fill": [9, 99, 199]}}],
+    # Edge pads copy edge pixels, and with them a rounding tie's 1: a larger output keeps the
+    # share of differing pixels a share of ties.
+    "rrc->flip->pad_edge": [{"random_resized_crop": {"size": [19, 24]}},
+                            {"horizontal_flip": {"p": 1.0}},
+                            {"pad": {"padding": [2, 1, 1, 1], "padding_mode": "edge"}}],
+    "resize->pad_reflect->crop": [{"resize": {"size": [12, 10]}},
+                                  {"pad": {"padding": 6, "padding_mode": "reflect"}},
+                                  {"random_crop": {"size": [15, 17]}}],
+    "pad_fill->rotate_fill": [{"pad": {"padding": 4, "fill": 50}},
+                              {"rotate": {"degrees": 60, "fill": [200, 100, 0]}}],
+    "pad_reflect->pad_constant": [{"pad": {"padding": 2, "padding_mode": "reflect"}},
+                                  {"pad": {"padding": 1, "fill": 9}}],
+    "pad_constant->pad_reflect->resize": [
+        {"pad": {"padding": [3, 1], "fill": 240}},
+        {"pad": {"padding": [2, 4, 6, 1], "padding_mode": "reflect"}},
+        {"resize": {"size": [21, 30]}}],
+    "pad_fill->center_crop_larger": [{"pad": {"padding": 2, "fill": 77}},
+                                     {"center_crop": {"size": [33, 40]}}],
+    "random_crop_padded->pad_fill": [
+        {"random_crop": {"size": [20, 20], "padding": 3, "fill": [200, 0, 50]}},
+        {"pad": {"padding": [2, 1], "fill": 30}}],
+    "rotate_fill->pad_reflect": [{"rotate": {"degrees": [25, 25], "fill": 60}},
+                                 {"pad": {"padding": [4, 2, 1, 3], "padding_mode": "reflect"}}],
+    "rotate_fill->pad_fill->flip": [{"rotate": {"degrees": [-40, -40], "fill": [10, 20, 30],
+                                                "interpolation": "bilinear"}},
+                                    {"pad": {"padding": 3, "fill": 250}},
+                                    {"horizontal_flip": {"p": 1.0}}],
+}
 
-FAILING_CHAINS = [
-    pytest.param("center_crop->pad", [{"center_crop": {"size": [11, 9]}},
-                                      {"pad": {"padding": 2}}]),
-    pytest.param("random_crop->pad_edge", [{"random_crop": {"size": [15, 11]}},
-                                           {"pad": {"padding": [2, 3, 4, 1],
-                                                    "padding_mode": "edge"}}]),
-    pytest.param("center_crop->center_crop_larger", [{"center_crop": {"size": [11, 9]}},
-                                                     {"center_crop": {"size": [15, 13]}}]),
-    pytest.param("rotate->pad", [{"rotate": {"degrees": [17, 17]}}, {"pad": {"padding": 3}}]),
-    pytest.param("resize->pad_reflect", [{"resize": {"size": [11, 9]}},
-                                         {"pad": {"padding": [3, 5, 2, 1],
-                                                  "padding_mode": "reflect"}}],
-                 marks=RESIZE_THEN_MIRROR_PAD),
-    pytest.param("pad_fill->rotate_fill", [{"pad": {"padding": 4, "fill": 50}},
-                                           {"rotate": {"degrees": 60, "fill": [200, 100, 0]}}],
-                 marks=ONE_FILL_PER_SAMPLE),
-    pytest.param("pad_reflect->pad_constant", [{"pad": {"padding": 2, "padding_mode": "reflect"}},
-                                               {"pad": {"padding": 1, "fill": 9}}],
-                 marks=ONE_FILL_PER_SAMPLE),
-]
 
-
-@pytest.mark.parametrize("name,ops", [*CHAINS.items(), *FAILING_CHAINS],
-                         ids=[*CHAINS, *(p.values[0] for p in FAILING_CHAINS)])
+@pytest.mark.parametrize("name,ops", [*CHAINS.items(), *BORDER_CHAINS.items()],
+                         ids=[*CHAINS, *BORDER_CHAINS])
 def test_chain_vs_torchvision_steps(run_gpuaug, tmp_path, name, ops):
     # Oracle: torchvision_chain: each op applied to the previous uint8 result in numpy (pads
     # and crops by numpy, resizes by oracles.resize_float + rounding, rotations by
@@ -154,3 +176,30 @@ def test_chain_vs_torchvision_steps(run_gpuaug, tmp_path, name, ops):
         if not any("rotate" in op and op["rotate"].get("interpolation", "nearest") == "nearest"
                    for op in ops):
             assert d.max() <= 1, (name, d.max())
+
+
+# Chains whose borders one resampling cannot hold are refused before any image is read, naming
+# the ops and their lines (tests/pipeline/test_chain.cpp checks every message).
+UNFOLDABLE = {
+    "resize->pad_reflect->rotate": (
+        [{"resize": {"size": [11, 9]}}, {"pad": {"padding": 2, "padding_mode": "reflect"}},
+         {"rotate": {"degrees": 30}}],
+        "line 6: pad (line 5) mirrors between resize (line 4) and rotate (line 6)"),
+    "rotate->pad->affine": (
+        [{"rotate": {"degrees": 30}}, {"pad": {"padding": 2, "fill": 9}},
+         {"random_affine": {"degrees": 5}}],
+        "line 6: pad (line 5) pads between rotate (line 4) and random_affine (line 6)"),
+}
+
+
+@pytest.mark.parametrize("name", list(UNFOLDABLE))
+def test_unfoldable_chains_are_spec_errors(run_gpuaug, tmp_path, name):
+    # Oracle: the message text. Tolerance: exact substring; nothing is written.
+    ops, message = UNFOLDABLE[name]
+    spec = write_spec(tmp_path / "spec.yaml", ops)
+    write_png(tmp_path / "in" / "a.png", mixed_image(31, 23, seed=110))
+    proc = run_gpuaug("augment", "--spec", spec, "--input", tmp_path / "in", "--output",
+                      tmp_path / "out", "--quiet", check=False)
+    assert proc.returncode != 0
+    assert "spec" in proc.stderr and message in proc.stderr, proc.stderr
+    assert not list(tmp_path.glob("out/**/*.npy"))

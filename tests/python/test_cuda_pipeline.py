@@ -75,6 +75,38 @@ def test_equals_the_cpu_pipeline(gpu, jpegs) -> None:
         assert diff.mean() < 2.0, diff.mean()
 
 
+def test_device_lists_yield_per_device_batches(gpu, jpegs) -> None:
+    """cuda:0,0 (two loaders on one GPU): batch k comes from loader k % 2, and the batches equal
+    the one-device pipeline's, in order."""
+    torch = gpu
+    one, expected = _run(SPEC, jpegs, "cuda")
+    two, got = _run(SPEC, jpegs, "cuda:0,0")
+    assert two.devices == ["cuda:0", "cuda:0"] and len(two) == len(one) == len(got)
+    for (ei, el, ex), (gi, gl, gx) in zip(expected, got):
+        np.testing.assert_array_equal(el, gl)
+        np.testing.assert_array_equal(ex, gx)
+        assert torch.equal(torch.from_dlpack(ei), torch.from_dlpack(gi))
+    assert all(torch.from_dlpack(images).device.index == 0 for images, _, _ in got)
+    all_gpus = gpuaug.Pipeline(SPEC, jpegs, batch_size=8, device="cuda:all")
+    assert all_gpus.devices == [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+
+
+def test_records_on_the_gpu_equal_the_cpus(gpu, jpegs) -> None:
+    """The drawn parameters do not depend on the device: record=True gives the same rows."""
+    rows = {}
+    for device in ("cpu", "cuda"):
+        pipe = gpuaug.Pipeline(SPEC, jpegs, batch_size=8, device=device, shuffle=True, record=True)
+        rows[device] = [r for _ in pipe for r in pipe.records]
+    assert rows["cuda"] == rows["cpu"] and len(rows["cpu"]) == 21
+
+
+def test_cuda_is_torchs_current_device(gpu, jpegs, monkeypatch) -> None:
+    torch = gpu
+    torch.cuda.init()
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert gpuaug.Pipeline(SPEC, jpegs, batch_size=8, device="cuda").devices == [f"cuda:{torch.cuda.current_device()}"]
+
+
 def test_dropped_batches_give_their_blocks_back(gpu, jpegs) -> None:
     pipe = gpuaug.Pipeline(SPEC, jpegs, batch_size=4, device="cuda")
     for epoch in range(6):

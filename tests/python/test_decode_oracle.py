@@ -126,20 +126,12 @@ def test_jpeg_gray_and_cmyk_equal_pillow(run_gpuaug, tmp_path, mode):
     np.testing.assert_array_equal(out, _pillow_rgb(folder / "a.jpg"))
 
 
-PNG_EXIF_IGNORED = pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: the eXIf chunk of a PNG is not read (codec/image_info.cpp takes the "
-    "orientation from a JPEG APP1 only), so a PNG with orientation 2..8 comes out as stored; "
-    "Pillow's exif_transpose and torchvision's decode_png(apply_exif_orientation=True) turn it")
-
-
 @pytest.mark.parametrize("orientation", range(1, 9))
 @pytest.mark.parametrize("fmt", ["jpg", "png"])
-def test_exif_orientation_equals_exif_transpose(run_gpuaug, tmp_path, request, orientation, fmt):
+def test_exif_orientation_equals_exif_transpose(run_gpuaug, tmp_path, orientation, fmt):
     # Oracle: PIL.ImageOps.exif_transpose of Pillow's decode (non-square 31x23, so transposing
-    # orientations 5..8 swap the shape). Tolerance: exact.
-    if fmt == "png" and orientation != 1:
-        request.applymarker(PNG_EXIF_IGNORED)
+    # orientations 5..8 swap the shape); for PNG Pillow writes the eXIf chunk before IDAT, where
+    # torchvision's decode_png(apply_exif_orientation=True) reads it too. Tolerance: exact.
     folder = tmp_path / "exif"
     folder.mkdir()
     exif = Image.Exif()

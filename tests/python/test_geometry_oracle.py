@@ -71,15 +71,7 @@ def test_resize_antialias_vs_float64_weights(run_gpuaug, tmp_path, interp, hw, s
     assert (d > 0).mean() <= 0.01
 
 
-BICUBIC_EDGE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: resize(antialias=false, bicubic) drops the taps outside the image and "
-    "renormalizes (plan/resample_math.h axis_taps/axis_total, the antialias rule) where "
-    "torch's upsample_bicubic2d (and cv2 INTER_CUBIC) clamp the tap index (edge replication); "
-    "the first and last 2-3 rows and columns differ by up to ~15")
-
-
-@pytest.mark.parametrize("interp", ["bilinear", pytest.param("bicubic", marks=BICUBIC_EDGE_BUG)])
+@pytest.mark.parametrize("interp", ["bilinear", "bicubic"])
 @pytest.mark.parametrize("hw,size", [((17, 19), [34, 38]), ((23, 31), [50, 41]),
                                      ((90, 120), [37, 50]), ((31, 23), [62, 11])],
                          ids=["up2x", "up", "down", "mixed"])

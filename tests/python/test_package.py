@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -363,6 +364,29 @@ def test_device_is_checked(tree: Path, has_gpu) -> None:
         assert info.value.stage == "device"
 
 
+def test_device_lists_and_the_local_rank(tree: Path, has_gpu, monkeypatch) -> None:
+    """Lists and cuda:all as the command takes them; "cuda" under a launcher is the local rank's
+    GPU (torch's current device instead when torch has set one up, checked on the GPU machine)."""
+    import subprocess
+
+    assert gpuaug._devices("cpu") == ["cpu"]
+    assert gpuaug._devices("cuda:0,2") == ["cuda:0", "cuda:2"]
+    for bad in ("tpu", "cuda:", "cuda:0,", "cuda:x", "cuda:0;1", 3):
+        with pytest.raises(ValueError, match="cuda:all"):
+            gpuaug._devices(bad)
+    visible = 0
+    if has_gpu:
+        visible = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout.count("GPU ")
+    for key, value in {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "3", "LOCAL_WORLD_SIZE": "4"}.items():
+        monkeypatch.setenv(key, value)
+    if "torch" not in sys.modules:
+        assert gpuaug._devices("cuda") == [f"cuda:{3 % visible if visible else 0}"]
+    if not has_gpu:
+        with pytest.raises(gpuaug.Error) as info:
+            pipeline(tree, device="cuda:all")
+        assert info.value.stage == "device"
+
+
 def test_as_torch(tree: Path) -> None:
     import importlib.util
     import sys
@@ -460,6 +484,30 @@ def test_schedule_is_evaluated_per_batch_and_resumes(tree: Path) -> None:
     np.testing.assert_array_equal(resumed, scheduled)
     with pytest.raises(ValueError):
         pipeline(tree, JITTER, schedule={"sigma": sigma})
+
+
+def test_records_show_the_values_used(tree: Path, run_gpuaug, tmp_path: Path) -> None:
+    """record=True: each batch's drawn parameters, one dict a row, as `augment --record` writes
+    them (the same lines for the same samples), with the value a schedule gave that batch."""
+    spec = {"seed": SEED, "ops": [{"random_resized_crop": {"size": [16, 16]}},
+                                  {"color_jitter": {"brightness": 0.5}}, {"gaussian_noise": {"sigma": 0.0}}]}
+    pipe = pipeline(tree, spec, prefetch=2, shuffle=False, record=True, seed=None,
+                    schedule={"gaussian_noise.sigma": lambda epoch, step: 0.01 * step})
+    rows = []
+    for step, (images, _, indices) in enumerate(pipe):
+        assert [r["index"] for r in pipe.records] == indices.tolist()
+        noise = [op for r in pipe.records for op in r["ops"] if op["op"] == "gaussian_noise"]
+        assert noise and all(op["sigma"] == pytest.approx(0.01 * step) for op in noise), noise
+        rows += pipe.records
+    assert len(rows) == len(CLASSES) * PER_CLASS
+    # The CLI's record of the same samples, seed and epoch (no schedule: noise sigma 0 there).
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    run_gpuaug("augment", "--spec", spec_path, "--input", tree, "--output", tmp_path / "out", "--record",
+               tmp_path / "r.jsonl", "--quiet")
+    cli = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    strip = lambda r: {**r, "ops": [op for op in r["ops"] if op["op"] != "gaussian_noise"]}
+    assert [strip(r) for r in rows] == [strip(r) for r in cli]
 
 
 def test_rank_from_an_initialised_torch_distributed(tree: Path, monkeypatch) -> None:

@@ -1,0 +1,97 @@
+// Images already in GPU memory through the chain (pipeline/image_batch.h): the same bytes as
+// the CPU run of the same images, for interleaved, planar (CHW), padded and gray inputs and a
+// chain with every kind of step. Skips without a GPU.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "../common/references.h"
+#include "pipeline/image_batch.h"
+#include "pipeline/spec.h"
+
+#if GPUAUG_HAVE_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace gpuaug::pipeline {
+namespace {
+
+#if GPUAUG_HAVE_CUDA
+TEST(ImageBatchGpu, SameBytesAsTheCpu) {
+  if (!plan::cuda_device_available()) GTEST_SKIP() << "no CUDA GPU visible";
+  const Augmenter augmenter(
+      parse_spec("seed: 2\nops:\n"
+                 "  - random_resized_crop: {size: [11, 14], scale: [0.2, 1.0]}\n"
+                 "  - horizontal_flip: {}\n"
+                 "  - color_jitter: {brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1}\n"
+                 "  - gaussian_blur: {kernel_size: 3}\n"
+                 "  - to_dtype: {dtype: float32}\n"
+                 "  - gaussian_noise: {sigma: 0.05}\n"
+                 "  - normalize: {}\n",
+                 "chain.yaml"));
+  // Host bytes of four images: interleaved 1x1, planar 17x19, interleaved with padded rows
+  // 30x21, gray 12x15.
+  const Image a = gpuaug_test::make_image(1, 1, 3, 1), b = gpuaug_test::make_image(19, 17, 3, 2),
+              c = gpuaug_test::make_image(21, 30, 3, 3), g = gpuaug_test::make_image(15, 12, 1, 4);
+  std::vector<uint8_t> planar(b.pixels.size());
+  for (int y = 0; y < b.height; ++y)
+    for (int x = 0; x < b.width; ++x)
+      for (int k = 0; k < 3; ++k)
+        planar[(size_t(k) * b.height + y) * b.width + x] = b.row(y)[x * 3 + k];
+  const int pitch = c.width * 3 + 5;
+  std::vector<uint8_t> padded(size_t(c.height) * pitch, 0xCD);
+  for (int y = 0; y < c.height; ++y)
+    std::memcpy(padded.data() + size_t(y) * pitch, c.row(y), c.stride());
+  const std::vector<std::vector<uint8_t>> host = {{a.pixels.begin(), a.pixels.end()}, planar, padded,
+                                                  {g.pixels.begin(), g.pixels.end()}};
+  std::vector<plan::StridedImage> on_host = {
+      {host[0].data(), 1, 1, 3, 3, 3, 1},
+      {host[1].data(), b.height, b.width, 3, b.width, 1, int64_t(b.height) * b.width},
+      {host[2].data(), c.height, c.width, 3, pitch, 3, 1},
+      {host[3].data(), g.height, g.width, 1, g.width, 1, 0}};
+  plan::DeviceSlots slots(0);
+  std::vector<std::shared_ptr<void>> blocks;
+  std::vector<plan::StridedImage> on_device = on_host;
+  for (size_t i = 0; i < host.size(); ++i) {
+    blocks.push_back(slots.take(host[i].size()));
+    ASSERT_EQ(cudaMemcpy(blocks[i].get(), host[i].data(), host[i].size(), cudaMemcpyHostToDevice),
+              cudaSuccess);
+    on_device[i].data = static_cast<const uint8_t*>(blocks[i].get());
+  }
+  for (const Layout layout : {Layout::kCHW, Layout::kHWC}) {
+    // The gray image gives one channel, the others three: two batches.
+    for (const auto& [begin, end] :
+         {std::pair<size_t, size_t>{0, 3}, std::pair<size_t, size_t>{3, 4}}) {
+      const std::span<const plan::StridedImage> cpu_images(on_host.data() + begin, end - begin);
+      const std::span<const plan::StridedImage> gpu_images(on_device.data() + begin, end - begin);
+      const std::vector<uint64_t> indices = {9, 4, 1000000007ull};
+      const std::span<const uint64_t> idx(indices.data(), end - begin);
+      const ImageBatchPlan batch = plan_images(augmenter, cpu_images, idx, 3, layout);
+      std::vector<std::byte> cpu(batch.rows() * batch.sample_bytes());
+      ThreadPool pool(2);
+      run_images_cpu(cpu_images, batch, pool, cpu.data());
+      plan::CudaExecutor executor(0);
+      plan::DeviceRgbSources sources(0);
+      const std::shared_ptr<void> out = slots.take(cpu.size());
+      run_images_gpu(gpu_images, batch, executor, sources, out.get(), cpu.size());
+      std::vector<std::byte> gpu(cpu.size());
+      ASSERT_EQ(cudaMemcpy(gpu.data(), out.get(), gpu.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+      EXPECT_EQ(gpu, cpu) << "images " << begin << ".." << end << " layout " << layout_name(layout);
+    }
+  }
+}
+#endif
+
+TEST(ImageBatchGpu, WithoutAGpuDeviceSourcesSayWhy) {
+  if (plan::cuda_device_available()) GTEST_SKIP() << "a GPU is present";
+  try {
+    plan::DeviceRgbSources sources(0);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.stage(), "device");
+  }
+}
+
+}  // namespace
+}  // namespace gpuaug::pipeline
