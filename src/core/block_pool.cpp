@@ -135,9 +135,9 @@ size_t BlockPool::mapped_bytes() const {
   return mapped_bytes_;
 }
 
-// The blocks one thread gave back last, for its own next takes ahead of the shared list. Plain
-// data, so that it can still be used after the thread's Flush ran (static objects destroyed
-// after main's thread-locals): closed, it passes everything to the shared list.
+// The two largest blocks one thread gave back, for its own next takes ahead of the shared list.
+// Plain data, so that it can still be used after the thread's Flush ran (static objects
+// destroyed after main's thread-locals): closed, it passes everything to the shared list.
 struct ThreadBlocks {
   static constexpr int kBlocks = 2;  // an image and its turned-upright copy
   std::byte* blocks[kBlocks];
