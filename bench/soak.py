@@ -5,7 +5,11 @@ where there is a GPU, end to end with nvJPEG and augment-only.
 
 Usage: python3 bench/soak.py [--epochs 100] [--images 256] [--gpuaug build/gpuaug]
        [--devices cpu,cuda] [--workdir /tmp/soak] [--threads 0]
-Prints a markdown table; exits 1 when a series grows more than 2%.
+Prints a markdown table (rows name their thread count: --threads 16 on a machine of fewer
+cores still gives 16 threads their own malloc arenas); exits 1 when host RSS or GPU memory
+grows more than 2%. Malloc in use is shown beside them, not judged: it tells a leak (it grows
+with it) from allocator state, but Python's own objects and glibc's per-thread caches of small
+chunks move it by a few percent at 16 threads.
 """
 from __future__ import annotations
 
@@ -100,13 +104,15 @@ def main() -> int:
     rows = []
     if "cpu" in args.devices.split(","):
         rss, heap = python_pipeline(corpus, args.epochs, args.threads)
-        rows.append(("Python Pipeline (CPU)", "host RSS", rss))
+        name = f"Python Pipeline (CPU, {args.threads or len(os.sched_getaffinity(0))} threads)"
+        rows.append((name, "host RSS", rss))
         if any(heap):
-            rows.append(("Python Pipeline (CPU)", "malloc in use", heap))
+            rows.append((name, "malloc in use", heap))
         r = cli_bench(args.gpuaug, corpus, args.epochs, "cpu", args.threads, [])
-        rows.append(("gpuaug bench cpu", "host RSS", r["host_rss_bytes"]))
+        name = f"gpuaug bench cpu ({r['threads']} threads)"
+        rows.append((name, "host RSS", r["host_rss_bytes"]))
         if r.get("host_heap_in_use_bytes"):
-            rows.append(("gpuaug bench cpu", "malloc in use", r["host_heap_in_use_bytes"]))
+            rows.append((name, "malloc in use", r["host_heap_in_use_bytes"]))
     if "cuda" in args.devices.split(","):
         for name, extra in (("end to end (nvJPEG)", ["--batch", "128"]), ("augment-only", ["--augment-only"])):
             r = cli_bench(args.gpuaug, corpus, args.epochs, "cuda", args.threads, extra)
@@ -121,10 +127,12 @@ def main() -> int:
     ok = True
     for name, what, series in rows:
         g = growth(series)
-        ok &= g <= LIMIT
+        judged = what != "malloc in use"
+        ok &= g <= LIMIT or not judged
+        note = "(not judged)" if not judged else "" if g <= LIMIT else "(above 2%)"
         mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
         print(f"| {name} | {what} | {mib(series[0])} | {mib(series[1])} | {mib(max(series[2:]))} | "
-              f"{mib(series[-1])} | {100 * g:+.2f}% {'' if g <= LIMIT else '(above 2%)'} |")
+              f"{mib(series[-1])} | {100 * g:+.2f}% {note} |")
     return 0 if ok else 1
 
 

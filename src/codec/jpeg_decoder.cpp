@@ -151,13 +151,14 @@ JpegDecodeResult decode_jpeg(std::span<const uint8_t> bytes, int scale_denom, Re
   result.scaled_width = scaled_width;
   result.scaled_height = int(cinfo.output_height);
   const int out_width = int(cinfo.output_width);  // the cropped width from here on
-  // Blocks for the whole image at this scale, so that a later epoch's larger crop of it does
-  // not grow every block of the image pool again (core/block_pool.h); only when this crop is at
-  // least half of it, so that small crops of a huge image do not set the size of all blocks.
+  // Room for the whole image at this scale, so that the pool block this thread keeps for its
+  // next image fits any later crop of it (core/block_pool.h): random crops of one image differ
+  // by up to 12x, and blocks sized by each crop would keep being outgrown. Not for a crop
+  // smaller than a sixteenth (a centre crop of a huge photo), which gets its own size.
   const size_t whole_bytes = size_t(scaled_width) * cinfo.output_height * 3;
-  if (2 * size_t(out_width) * size_t(rows) * 3 >= whole_bytes)
-    ImageBlocks::pool().expect(whole_bytes);
-  result.image = Image(out_width, rows, 3);
+  const size_t crop_bytes = size_t(out_width) * size_t(rows) * 3;
+  result.image =
+      Image(out_width, rows, 3, 16 * crop_bytes >= whole_bytes ? whole_bytes : crop_bytes);
   std::vector<uint8_t> cmyk_row(cmyk ? size_t(out_width) * 4 : 0);
   Image& image = result.image;
   // RGB rows go straight into the image, as many as libjpeg will give per call.

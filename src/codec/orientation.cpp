@@ -9,7 +9,8 @@ Image apply_orientation(const Image& raw, int orientation) {
   if (orientation < 2 || orientation > 8) return raw;
   const bool swap = orientation >= 5;
   const int w = raw.width, h = raw.height, c = raw.channels;
-  Image out(swap ? h : w, swap ? w : h, c);
+  // As much room as the stored image has (a decoder may reserve the whole image for a crop).
+  Image out(swap ? h : w, swap ? w : h, c, raw.pixels.capacity());
   // Each case gives the raw pixel shown at upright (ox, oy).
   for (int oy = 0; oy < out.height; ++oy) {
     uint8_t* dst = out.row(oy);

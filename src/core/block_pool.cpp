@@ -8,13 +8,14 @@
 #include <bit>
 #include <cstring>
 #include <new>
+#include <utility>
 
 namespace gpuaug {
 
 namespace {
 
-// Before each block's memory: its size, so that a block of an older, smaller size is unmapped
-// when it comes back. 64 bytes keep the memory cache-line aligned.
+// Before each block's memory: its size, so that a block given back finds its place. 64 bytes
+// keep the memory cache-line aligned.
 constexpr size_t kHeaderBytes = 64;
 
 std::byte* map_block(size_t bytes) {
@@ -47,7 +48,8 @@ BlockPool& immortal_pool() {
 }  // namespace
 
 BlockPool::~BlockPool() {
-  for (std::byte* base : free_) munmap(base, kHeaderBytes + block_size(base));
+  for (const auto& [size, blocks] : free_)
+    for (std::byte* base : blocks) munmap(base, kHeaderBytes + size);
 }
 
 size_t BlockPool::round_up(size_t bytes) {
@@ -57,39 +59,28 @@ size_t BlockPool::round_up(size_t bytes) {
   return (mapped + quarter - 1) / quarter * quarter - kHeaderBytes;
 }
 
-void BlockPool::expect(size_t bytes) {
-  if (!pooled(bytes)) return;
-  const size_t wanted = round_up(bytes);
-  if (wanted <= block_bytes()) return;
-  std::lock_guard lock(mutex_);
-  if (wanted <= block_bytes_) return;
-  // Every block is mapped at the new size from now on; smaller ones are dropped as they come
-  // back, or as a thread finds them in its cache.
-  block_bytes_ = wanted;
-  for (std::byte* base : free_) munmap(base, kHeaderBytes + block_size(base));
-  mapped_ -= free_.size();
-  free_.clear();
-}
-
 void* BlockPool::take(size_t bytes) {
   if (!pooled(bytes)) return ::operator new(bytes);
-  expect(bytes);
-  size_t map_bytes;
+  const size_t size = round_up(bytes);
   {
     std::lock_guard lock(mutex_);
-    if (!free_.empty()) {
-      std::byte* base = free_.back();
-      free_.pop_back();
+    const auto it = free_.find(size);
+    if (it != free_.end() && !it->second.empty()) {
+      std::byte* base = it->second.back();
+      it->second.pop_back();
+      --free_blocks_;
+      free_bytes_ -= size;
       return base + kHeaderBytes;
     }
-    map_bytes = block_bytes_;
     ++mapped_;
+    mapped_bytes_ += size;
   }
   try {
-    return map_block(map_bytes) + kHeaderBytes;  // outside the lock: faulting in takes a while
+    return map_block(size) + kHeaderBytes;  // outside the lock: faulting in takes a while
   } catch (...) {
     std::lock_guard lock(mutex_);
     --mapped_;
+    mapped_bytes_ -= size;
     throw;
   }
 }
@@ -104,25 +95,34 @@ void BlockPool::give(void* p, size_t bytes) noexcept {
 }
 
 void BlockPool::put(std::byte* base) noexcept {
+  const size_t size = block_size(base);
   {
     std::lock_guard lock(mutex_);
-    if (block_size(base) == block_bytes_ && (free_.size() + 1) * block_bytes_ <= kMaxFreeBytes) {
-      free_.push_back(base);
-      return;
+    if (free_bytes_ + size <= kMaxFreeBytes) {
+      try {
+        free_[size].push_back(base);
+        ++free_blocks_;
+        free_bytes_ += size;
+        return;
+      } catch (const std::bad_alloc&) {
+        // No room to list it: unmapped below.
+      }
     }
   }
   unmap(base);
 }
 
 void BlockPool::unmap(std::byte* base) noexcept {
-  munmap(base, kHeaderBytes + block_size(base));
+  const size_t size = block_size(base);
+  munmap(base, kHeaderBytes + size);
   std::lock_guard lock(mutex_);
   --mapped_;
+  mapped_bytes_ -= size;
 }
 
 size_t BlockPool::free_blocks() const {
   std::lock_guard lock(mutex_);
-  return free_.size();
+  return free_blocks_;
 }
 
 size_t BlockPool::mapped_blocks() const {
@@ -130,33 +130,40 @@ size_t BlockPool::mapped_blocks() const {
   return mapped_;
 }
 
-// The blocks one thread gave back last, for its own next takes ahead of the shared list. Plain
-// data, so that it can still be used after the thread's Flush ran (static objects destroyed
-// after main's thread-locals): closed, it passes everything to the shared list.
+size_t BlockPool::mapped_bytes() const {
+  std::lock_guard lock(mutex_);
+  return mapped_bytes_;
+}
+
+// The two largest blocks one thread gave back, for its own next takes ahead of the shared list.
+// Plain data, so that it can still be used after the thread's Flush ran (static objects
+// destroyed after main's thread-locals): closed, it passes everything to the shared list.
 struct ThreadBlocks {
   static constexpr int kBlocks = 2;  // an image and its turned-upright copy
   std::byte* blocks[kBlocks];
   int count;
+  int gives;  // since the last take; more than kBlocks: the thread is freeing a batch
   bool closed;
-  // Set by a give that finds the cache full, until the next take: the thread is freeing a
-  // batch (its own buffers and others'), and the next batch may be taken by other threads, so
-  // every block of it goes to the shared list, the cached ones too.
-  bool spilling;
 
+  // The smallest kept block that holds `bytes`: a kept block is resident anyway, and a larger
+  // one serves a smaller buffer as well.
   void* take(BlockPool& pool, size_t bytes) {
     if (!BlockPool::pooled(bytes)) return ::operator new(bytes);
-    spilling = false;
-    const size_t size = pool.block_bytes();
-    if (BlockPool::round_up(bytes) <= size) {
-      while (count > 0) {
-        std::byte* base = blocks[--count];
-        if (block_size(base) == size) return base + kHeaderBytes;
-        pool.unmap(base);  // mapped before the block size last grew
-      }
+    gives = 0;
+    const size_t size = BlockPool::round_up(bytes);
+    int best = -1;
+    for (int i = 0; i < count; ++i) {
+      const size_t s = block_size(blocks[i]);
+      if (s >= size && (best < 0 || s < block_size(blocks[best]))) best = i;
     }
-    return pool.take(bytes);
+    if (best < 0) return pool.take(bytes);
+    std::byte* base = blocks[best];
+    blocks[best] = blocks[--count];
+    return base + kHeaderBytes;
   }
 
+  // Keeps the largest blocks: they serve every buffer the smaller ones would, so a thread
+  // settles on the two it needs and stops trading blocks with the shared list.
   void give(BlockPool& pool, void* p, size_t bytes) noexcept {
     if (p == nullptr) return;
     if (!BlockPool::pooled(bytes)) {
@@ -164,25 +171,22 @@ struct ThreadBlocks {
       return;
     }
     std::byte* base = base_of(p);
-    const size_t size = pool.block_bytes();
-    if (!closed && !spilling && block_size(base) == size) {
-      // Blocks kept from before the block size grew make room.
-      for (int i = 0; i < count;) {
-        if (block_size(blocks[i]) == size) {
-          ++i;
-          continue;
-        }
-        pool.unmap(blocks[i]);
-        blocks[i] = blocks[--count];
-      }
-      if (count < kBlocks) {
-        blocks[count++] = base;
-        return;
-      }
-      spilling = true;
+    if (closed) {
+      pool.put(base);
+    } else if (++gives > kBlocks) {
+      // A batch: whichever threads make the next one take it from the shared list, this
+      // thread's kept blocks too (kept, they could wait there while others map new ones).
       release(pool);
+      pool.put(base);
+    } else if (count < kBlocks) {
+      blocks[count++] = base;
+    } else {
+      int smallest = 0;
+      for (int i = 1; i < count; ++i)
+        if (block_size(blocks[i]) < block_size(blocks[smallest])) smallest = i;
+      if (block_size(blocks[smallest]) < block_size(base)) std::swap(base, blocks[smallest]);
+      pool.put(base);
     }
-    pool.put(base);
   }
 
   void release(BlockPool& pool) noexcept {

@@ -2,8 +2,8 @@
 // long run's host memory stays flat; PoolAllocator puts a std::vector's elements in one.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -14,22 +14,23 @@ namespace gpuaug {
 // some arena's top a little higher now and then, so RSS creeps up epoch after epoch though
 // nothing leaks (+3-7% over 100 epochs at 16 threads, bench/RESULTS.md).
 //
-// A pool's blocks all have one size: the largest buffer asked for or expected so far, rounded
-// up. They are faulted in when mapped and stay mapped for the next buffer. A thread keeps the
-// last two blocks it gave back for its own next takes, so a loop whose threads free what they
-// took (decode, execute, drop) holds at most two blocks a thread however its threads happen to
-// interleave (a shared list alone would creep up to the most buffers ever alive at one moment).
-// A thread that frees more blocks than its cache holds without taking one in between (a
-// batch's tensors, freed once the batch is copied out) sends them all to the shared list,
-// which then holds the buffers of one batch for whichever threads make the next. Either way
-// the count settles in the first batches, and steady state maps nothing.
+// Blocks have sizes of quarter powers of two, are faulted in when mapped (so a larger buffer in
+// a block later does not raise RSS) and stay mapped for the next buffer. Each thread keeps the
+// two largest blocks it gave back for its own next takes, which take the smallest of them that
+// fits: a loop whose threads free what they took (decode, execute, drop) then settles on two
+// blocks a thread however its threads interleave (a shared list alone would creep up to the
+// most buffers ever alive at one moment). Decoders reserve the whole image for a crop of it
+// (codec/jpeg_decoder.cpp), so the block a thread keeps fits every later crop. A thread that
+// frees more blocks than it keeps without taking one in between (a batch's tensors, freed once
+// the batch is copied out) sends them all to the shared list, kept by size, which then holds
+// one batch's buffers for whichever threads make the next. Steady state maps nothing.
 class BlockPool {
  public:
-  // Smaller buffers are malloc's (its caches serve small sizes well, and a block of the pool's
-  // size would waste most of itself); larger ones too (a huge image should not set the size
-  // of every block). The shared list keeps at most kMaxFreeBytes.
+  // Smaller buffers are malloc's (its caches serve small sizes well); larger ones too, so that
+  // a job over photos of every size (clean, stats: whole images) does not keep two blocks of
+  // the largest a thread. The shared list keeps at most kMaxFreeBytes.
   static constexpr size_t kMinBytes = size_t(32) << 10;
-  static constexpr size_t kMaxBytes = size_t(16) << 20;
+  static constexpr size_t kMaxBytes = size_t(4) << 20;
   static constexpr size_t kMaxFreeBytes = size_t(1) << 30;
 
   BlockPool() = default;
@@ -37,22 +38,18 @@ class BlockPool {
   BlockPool(const BlockPool&) = delete;
   BlockPool& operator=(const BlockPool&) = delete;
 
-  // At least `bytes` bytes, aligned as operator new's, not zeroed (fresh blocks are). Throws
-  // std::bad_alloc.
+  // A block of round_up(bytes) from the shared list, or newly mapped; aligned as operator new's,
+  // not zeroed (new blocks are). Throws std::bad_alloc.
   void* take(size_t bytes);
   // Back to the shared list: `p` from take(bytes), with the same `bytes`.
   void give(void* p, size_t bytes) noexcept;
-  // Buffers of up to `bytes` will be asked for (a whole image, of which a crop is decoded now):
-  // blocks are mapped at that size from now on, so that a later, larger crop does not make
-  // every block grow again. Outside [kMinBytes, kMaxBytes] it changes nothing.
-  void expect(size_t bytes);
 
-  size_t block_bytes() const { return block_bytes_.load(std::memory_order_relaxed); }
   size_t free_blocks() const;    // on the shared list
-  size_t mapped_blocks() const;  // taken, cached by threads and on the shared list
+  size_t mapped_blocks() const;  // taken, kept by threads and on the shared list
+  size_t mapped_bytes() const;
 
   // The size a request is rounded up to: its mapping a quarter power of two (2^k, 1.25, 1.5 or
-  // 1.75 x 2^k), so that the block size settles after a few steps and wastes under a quarter.
+  // 1.75 x 2^k), so that few sizes recur and each wastes under a quarter.
   static size_t round_up(size_t bytes);
   static bool pooled(size_t bytes) { return bytes >= kMinBytes && bytes <= kMaxBytes; }
 
@@ -62,15 +59,14 @@ class BlockPool {
   void unmap(std::byte* base) noexcept;
 
   mutable std::mutex mutex_;
-  std::atomic<size_t> block_bytes_{0};  // written under mutex_; threads' caches read it without
-  std::vector<std::byte*> free_;        // blocks of block_bytes_, the last given back on top
-  size_t mapped_ = 0;
+  std::map<size_t, std::vector<std::byte*>> free_;  // by block size, the last given back on top
+  size_t free_blocks_ = 0, free_bytes_ = 0;
+  size_t mapped_ = 0, mapped_bytes_ = 0;
 };
 
-// The pools of decoded images (Image::pixels) and of output tensors (Tensor::data), apart
-// because their sizes differ: a tensor should not take an image-sized block. take and give go
-// through the calling thread's cache of the pool first. The pools live until the process ends
-// (buffers held by other static objects come back during exit).
+// The pools of decoded images (Image::pixels) and of output tensors (Tensor::data). take and
+// give go through the calling thread's cache of the pool first. The pools live until the
+// process ends (buffers held by other static objects come back during exit).
 struct ImageBlocks {
   static BlockPool& pool();
   static void* take(size_t bytes);

@@ -1,6 +1,7 @@
 // Image (decoded 8-bit pixels) and Tensor (one augmented sample: dtype, layout, shape, bytes).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -23,7 +24,7 @@ std::string_view layout_name(Layout layout);
 std::optional<Layout> parse_layout(std::string_view name);
 
 // Interleaved 8-bit pixels, rows packed (stride = width * channels). The pixels live in the
-// image pool (core/block_pool.h): every image decoded in a loop reuses blocks of the last ones.
+// image pool (core/block_pool.h): images decoded in a loop reuse the blocks of the last ones.
 struct Image {
   using Pixels = std::vector<uint8_t, PoolAllocator<uint8_t, ImageBlocks>>;
   int width = 0;
@@ -33,6 +34,12 @@ struct Image {
 
   Image() = default;
   Image(int w, int h, int c) : width(w), height(h), channels(c), pixels(size_t(w) * h * c) {}
+  // With room for at least `capacity` bytes, so that the pool block it gets fits a larger
+  // image later (a decoder reserves the whole image for a crop of it).
+  Image(int w, int h, int c, size_t capacity) : width(w), height(h), channels(c) {
+    pixels.reserve(std::max(capacity, size_t(w) * h * c));
+    pixels.resize(size_t(w) * h * c);
+  }
   uint8_t* row(int y) { return pixels.data() + size_t(y) * width * channels; }
   const uint8_t* row(int y) const { return pixels.data() + size_t(y) * width * channels; }
   size_t stride() const { return size_t(width) * channels; }

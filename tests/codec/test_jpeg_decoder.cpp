@@ -3,7 +3,6 @@
 
 #include "codec/jpeg_decoder.h"
 #include "codec_fixtures.h"
-#include "core/block_pool.h"
 
 using namespace gpuaug::codec;
 using namespace codec_test;
@@ -276,20 +275,16 @@ TEST(DecodeJpegErrors, NotAJpeg) {
   EXPECT_EQ(expect_error([] { decode_full({}); }).cause(), "empty file");
 }
 
-// A crop of half the image or more sets the image pool's block size to the whole image at its
-// scale, so that a later epoch's larger crop finds every block big enough (core/block_pool.h);
-// a smaller crop does not. The source is above the pool's sizes, so it does not set them.
-TEST(DecodeJpeg, CropsOfHalfTheImageOrMoreExpectTheWholeImage) {
-  using gpuaug::BlockPool;
-  const BlockPool& pool = gpuaug::ImageBlocks::pool();
-  ASSERT_GT(2400 * 2400 * 3, BlockPool::kMaxBytes);
-  const auto bytes = write_jpeg(make_pattern(2400, 2400, 3));
-  const size_t quarter_scale = BlockPool::round_up(600 * 600 * 3);
-  const size_t half_scale = BlockPool::round_up(1200 * 1200 * 3);
-  decode_jpeg(bytes, 4, {0, 0, 1600, 1600}, kDefaultMaxPixels);  // 400x400 of 600x600
-  EXPECT_LT(pool.block_bytes(), quarter_scale);
-  decode_jpeg(bytes, 4, {0, 0, 2400, 1300}, kDefaultMaxPixels);
-  EXPECT_EQ(pool.block_bytes(), quarter_scale);
-  decode_jpeg(bytes, 2, {0, 600, 2400, 1800}, kDefaultMaxPixels);
-  EXPECT_EQ(pool.block_bytes(), half_scale);
+// A crop of a sixteenth of the image or more gets room for the whole image at its scale, so
+// that the pool block a thread keeps fits a later epoch's larger crop (core/block_pool.h); a
+// smaller crop only its own size.
+TEST(DecodeJpeg, CropsReserveTheWholeImageAtTheirScale) {
+  const auto bytes = write_jpeg(make_pattern(640, 480, 3));
+  const JpegDecodeResult small = decode_jpeg(bytes, 1, {0, 0, 100, 60}, kDefaultMaxPixels);
+  EXPECT_EQ(small.image.pixels.capacity(), small.image.pixels.size());
+  const JpegDecodeResult crop = decode_jpeg(bytes, 1, {0, 0, 200, 150}, kDefaultMaxPixels);
+  EXPECT_EQ(crop.image.pixels.capacity(), size_t(640 * 480 * 3));
+  const JpegDecodeResult half = decode_jpeg(bytes, 2, {0, 100, 640, 300}, kDefaultMaxPixels);
+  EXPECT_LT(half.image.pixels.size(), size_t(320 * 240 * 3));
+  EXPECT_EQ(half.image.pixels.capacity(), size_t(320 * 240 * 3));
 }
