@@ -112,7 +112,7 @@ def plot_compare(csv_path: str | os.PathLike, png_path: str | os.PathLike) -> Pa
     for yi, rate, r in zip(y, rates, rows):
         ax.text(rate, yi, f"  {rate:,.0f}  ({float(r['speedup']):.1f}x)", va="center", fontsize=8)
     ax.set_xlim(min(rates) * 0.5, max(rates) * 8)
-    ax.set_title("gpuaug bench --compare: the same work on threads, GPU and processes")
+    ax.set_title("gpuaug bench --compare: the same work on\nCPU threads, GPUs and processes", fontsize=10)
     fig.tight_layout()
     path = Path(png_path)
     path.parent.mkdir(parents=True, exist_ok=True)
