@@ -42,18 +42,24 @@ struct AxisCase {
 
 class AxisTaps : public ::testing::TestWithParam<AxisCase> {};
 
+// The axis of a resize of p.in pixels to p.out, on the window [lo, lo + p.in) of an axis.
+ops::Axis resized_axis(const AxisCase& p, int lo) {
+  ops::Axis axis;
+  axis.out_size = p.out;
+  axis.scale = double(p.in) / p.out;
+  axis.lo = lo;
+  axis.hi = lo + p.in;
+  axis.resampled = true;
+  return axis;
+}
+
 // Taps and weights of a whole-axis resize (and of the same resize on a window [lo, lo + in)
 // of a larger axis) equal torchvision's.
 TEST_P(AxisTaps, MatchTorchvisionAntialias) {
   const AxisCase& p = GetParam();
   const auto ref = gpuaug_test::ref_axis(p.in, p.out, p.bicubic);
   for (int lo : {0, 7}) {
-    ops::Axis axis;
-    axis.out_size = p.out;
-    axis.scale = double(p.in) / p.out;
-    axis.lo = lo;
-    axis.hi = lo + p.in;
-    axis.resampled = true;
+    const ops::Axis axis = resized_axis(p, lo);
     const AxisSampler a = make_axis_sampler(axis, p.bicubic ? ops::Interp::kBicubic : ops::Interp::kBilinear, true);
     EXPECT_EQ(a.base, lo);
     EXPECT_EQ(a.window, p.in);
@@ -85,12 +91,7 @@ TEST_P(AxisTaps, WithoutAntialiasMatchTorchUpsample) {
   const AxisCase& p = GetParam();
   const auto ref = gpuaug_test::ref_axis_no_antialias(p.in, p.out, p.bicubic);
   for (int lo : {0, 7}) {
-    ops::Axis axis;
-    axis.out_size = p.out;
-    axis.scale = double(p.in) / p.out;
-    axis.lo = lo;
-    axis.hi = lo + p.in;
-    axis.resampled = true;
+    const ops::Axis axis = resized_axis(p, lo);
     const AxisSampler a = make_axis_sampler(axis, p.bicubic ? ops::Interp::kBicubic : ops::Interp::kBilinear, false);
     for (int i = 0; i < p.out; ++i) {
       double centre;
