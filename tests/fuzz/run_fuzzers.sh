@@ -27,10 +27,10 @@ declare -A MAX_LEN=([fuzz_jpeg]=65536 [fuzz_png]=65536 [fuzz_exif]=4096 [fuzz_sp
   [fuzz_tar]=16384)
 CODEC_SOURCES="src/codec/decoder.cpp src/codec/image_info.cpp src/codec/exif.cpp
   src/codec/jpeg_decoder.cpp src/codec/png_decoder.cpp src/codec/orientation.cpp
-  src/core/tensor.cpp"
+  src/core/tensor.cpp src/core/block_pool.cpp"
 TAR_SOURCES="src/data/tar_reader.cpp src/data/mapped_file.cpp src/jobs/tar_writer.cpp"
 SPEC_SOURCES="src/pipeline/spec.cpp src/pipeline/chain.cpp src/core/random.cpp
-  src/core/tensor.cpp src/plan/region.cpp $(echo src/ops/*.cpp)"
+  src/core/tensor.cpp src/core/block_pool.cpp src/plan/region.cpp $(echo src/ops/*.cpp)"
 declare -A SOURCES=(
   [fuzz_jpeg]="$CODEC_SOURCES" [fuzz_png]="$CODEC_SOURCES"
   [fuzz_exif]="src/codec/exif.cpp" [fuzz_spec]="$SPEC_SOURCES" [fuzz_tar]="$TAR_SOURCES")
