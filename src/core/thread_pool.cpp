@@ -84,8 +84,7 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
   job.size = n;
   std::unique_lock lock(mutex_);
   queue_.push_back(&job);
-  if (n > 1) wake_.notify_all();
-  else wake_.notify_one();
+  if (n > 1) wake_.notify_all();  // one item: the caller takes it
   while (job.next < job.size) run_item(job, job.next, lock);
   done_.wait(lock, [&] { return job.finished == job.size; });
   if (job.error) std::rethrow_exception(job.error);

@@ -211,9 +211,6 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   };
   const pipeline::ReplayLookup* replay_lookup = replay ? &lookup : nullptr;
   std::vector<pipeline::WorkerShare> shares;
-  auto share_name = [&](const std::string& worker) {
-    return world.distributed() ? fmt::format("rank {} {}", world.rank, worker) : worker;
-  };
   if (!on_gpu) {
     // Each thread takes small chunks itself (from the other ranks' too under mpirun), so no
     // thread waits at a chunk's end for the slowest image of it.
@@ -241,7 +238,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
         }
       }
     });
-    shares.push_back({share_name(fmt::format("cpu {} threads", pool.size())), mine.load()});
+    shares.push_back({fmt::format("cpu {} threads", pool.size()), mine.load()});
   } else {
     // Two workers per GPU, sharing the pool: each takes a batch, decodes it on the pool (nvJPEG
     // takes the JPEGs it suits), runs it on its GPU, then encodes and writes on the pool; one's
@@ -291,15 +288,15 @@ AugmentSummary run_augment(const AugmentOptions& options) {
         worker.items += end - begin;
       }
     });
-    for (const auto& share : workers.shares()) shares.push_back({share_name(share.worker), share.items});
+    shares = workers.shares();
   }
+  name_by_rank(shares, world);
   progress.finish();
   throw_if_stopped();
 
   // (image, copy) -> record lines, and the failures, from every rank.
   nlohmann::json mine{{"written", 0}, {"records", nlohmann::json::array()}, {"errors", nlohmann::json::array()},
-                      {"shares", nlohmann::json::array()}};
-  for (const auto& share : shares) mine["shares"].push_back({share.worker, share.items});
+                      {"shares", shares_json(shares)}};
   std::map<uint64_t, bool> failed_images;  // a bad file counts once, whatever its copies
   for (size_t n = 0; n < items.size(); ++n) {
     mine["written"] = mine["written"].get<size_t>() + item_written[n];
@@ -322,8 +319,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
       record_lines.emplace_back(r.at(0).get<uint64_t>(), r.at(1).get<uint32_t>(), r.at(2).get<std::string>());
     for (const auto& e : part.at("errors"))
       errors.emplace_back(e.at(0).get<uint64_t>(), e.at(1).get<std::string>(), e.at(2).get<bool>());
-    for (const auto& share : part.at("shares"))
-      summary.shares.push_back({share.at(0).get<std::string>(), share.at(1).get<size_t>()});
+    append_shares(part.at("shares"), summary.shares);
   }
   // Input order (index, copy; crops in the order made), whatever the threads and ranks.
   std::stable_sort(record_lines.begin(), record_lines.end(), [](const auto& a, const auto& b) {

@@ -58,7 +58,6 @@ void sample_memory(BenchResult& result, pipeline::GpuWorkers* workers = nullptr)
   }
 }
 
-void sample_memory(BenchResult& result, pipeline::GpuWorkers& workers) { sample_memory(result, &workers); }
 
 using Clock = std::chrono::steady_clock;
 
@@ -192,7 +191,7 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
   const auto start = Clock::now();
   for (int it = 0; it < options.iters; ++it) {
     pass(uint64_t(it));
-    sample_memory(result, workers);
+    sample_memory(result, &workers);
   }
   result.seconds = seconds_since(start);
   result.samples = produced;
@@ -279,7 +278,7 @@ void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::So
   const auto start = Clock::now();
   for (int it = 0; it < options.iters; ++it) {
     pass(uint64_t(it));
-    sample_memory(result, workers);
+    sample_memory(result, &workers);
   }
   result.seconds = seconds_since(start);
   result.samples = produced;

@@ -59,4 +59,19 @@ std::string shares_text(const std::vector<pipeline::WorkerShare>& shares, const 
   return text + "\n";
 }
 
+void name_by_rank(std::vector<pipeline::WorkerShare>& shares, const dist::World& world) {
+  if (world.distributed())
+    for (auto& share : shares) share.worker = fmt::format("rank {} {}", world.rank, share.worker);
+}
+
+nlohmann::json shares_json(const std::vector<pipeline::WorkerShare>& shares) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& share : shares) j.push_back({share.worker, share.items});
+  return j;
+}
+
+void append_shares(const nlohmann::json& part, std::vector<pipeline::WorkerShare>& into) {
+  for (const auto& share : part) into.push_back({share.at(0).get<std::string>(), share.at(1).get<size_t>()});
+}
+
 }  // namespace gpuaug::jobs

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "dist/world.h"
 #include "pipeline/gpu_workers.h"
 
 namespace gpuaug::jobs {
@@ -34,5 +37,11 @@ class Progress {
 
 // "  shares: cuda:0 510 (50.2%), cuda:1 506 (49.8%)\n"; empty for one worker.
 std::string shares_text(const std::vector<pipeline::WorkerShare>& shares, const char* unit = "");
+
+// Each worker named "rank R <worker>" when the job has several processes.
+void name_by_rank(std::vector<pipeline::WorkerShare>& shares, const dist::World& world);
+// Shares in a rank's part for rank 0 ([[worker, items], ...]), and back.
+nlohmann::json shares_json(const std::vector<pipeline::WorkerShare>& shares);
+void append_shares(const nlohmann::json& part, std::vector<pipeline::WorkerShare>& into);
 
 }  // namespace gpuaug::jobs

@@ -481,15 +481,13 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
   throw_if_stopped();
   if (o.shard_size > 0 && sized_shard.writer) close_shard(sized_shard, count);
   progress.finish();
-  if (world.distributed())
-    for (auto& share : shares) share.worker = fmt::format("rank {} {}", world.rank, share.worker);
+  name_by_rank(shares, world);
 
   // Rank 0 takes every rank's entries (its own journal's and this run's) and writes index.json.
   if (comm) {
-    json mine{{"samples", json::array()}, {"shards", shard_entries}, {"shares", json::array()}};
+    json mine{{"samples", json::array()}, {"shards", shard_entries}, {"shares", shares_json(shares)}};
     for (const auto& entry : sample_entries)
       if (entry) mine["samples"].push_back(*entry);
-    for (const auto& share : shares) mine["shares"].push_back({share.worker, share.items});
     const std::vector<std::string> parts = comm->gather(mine.dump());
     if (world.rank != 0) {
       comm->barrier();  // rank 0 has written index.json when this returns
@@ -503,7 +501,7 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
       const json theirs = json::parse(part);
       for (const json& e : theirs.at("samples")) sample_entries[e.at("i").get<size_t>()] = e;
       for (const json& e : theirs.at("shards")) shard_entries.push_back(e);
-      for (const json& share : theirs.at("shares")) shares.push_back({share.at(0), share.at(1)});
+      append_shares(theirs.at("shares"), shares);
     }
   }
   std::sort(shard_entries.begin(), shard_entries.end(),

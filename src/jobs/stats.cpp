@@ -400,8 +400,7 @@ StatsSummary run_stats(const StatsOptions& o) {
   const size_t max_ahead = world.distributed() && on_demand ? 4 * std::max<size_t>(gpu_count, 1) : SIZE_MAX;
   std::future<void> gpu_work;
   std::atomic<bool> abandon{false};  // the main thread failed: the GPU workers stop too
-  std::vector<pipeline::WorkerShare> shares;
-  std::mutex shares_mutex;
+  std::vector<pipeline::WorkerShare> shares;  // the GPU workers' (read once gpu_work is done), then all
   if (use_gpu)
     gpu_work = std::async(std::launch::async, [&] {
       struct FailedOnThrow {
@@ -480,8 +479,7 @@ StatsSummary run_stats(const StatsOptions& o) {
           worker.items += candidates.size();
         }
       });
-      std::lock_guard lock(shares_mutex);
-      for (const auto& share : workers.shares()) shares.push_back(share);
+      shares = workers.shares();
     });
 
   struct AbandonOnExit {
@@ -552,15 +550,13 @@ StatsSummary run_stats(const StatsOptions& o) {
   throw_if_stopped();
   journal_ready(true);
   shares.insert(shares.begin(), {fmt::format("cpu {} threads", pool.size()), cpu_measured});
-  if (world.distributed())
-    for (auto& share : shares) share.worker = fmt::format("rank {} {}", world.rank, share.worker);
+  name_by_rank(shares, world);
   progress.finish();
 
   // Ranks send their exact totals, image facts and errors to rank 0, which adds them: the same
   // integers, hence the same file, as one process.
   if (world.distributed()) {
-    json mine{{"sums", total.to_json()}, {"images", json::array()}, {"errors", errors}, {"shares", json::array()}};
-    for (const auto& share : shares) mine["shares"].push_back({share.worker, share.items});
+    json mine{{"sums", total.to_json()}, {"images", json::array()}, {"errors", errors}, {"shares", shares_json(shares)}};
     for (size_t i = 0; i < count; ++i)
       if (metas[i])
         mine["images"].push_back({i, std::string(1, metas[i]->format), metas[i]->width, metas[i]->height,
@@ -578,7 +574,7 @@ StatsSummary run_stats(const StatsOptions& o) {
     for (const std::string& part : parts) {
       const json theirs = json::parse(part);
       absorb_part(theirs);
-      for (const json& share : theirs.at("shares")) shares.push_back({share.at(0), share.at(1)});
+      append_shares(theirs.at("shares"), shares);
     }
   }
   // In input order whatever the ranks, windows or resumes.
