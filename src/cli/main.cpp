@@ -183,6 +183,8 @@ int main(int argc, char** argv) {
   clean_cmd->add_option("--constant-std", clean.constant_std, "Every channel's std below this is near-constant");
   clean_cmd->add_option("--threads", clean.threads, "CPU threads (0: all cores)");
   clean_cmd->add_option("--device", clean.device, kDevicesHelp);
+  clean_cmd->add_option("--gpu-share", clean.gpu_share, "With cuda: share of JPEGs nvJPEG measures (eighths)")
+      ->check(CLI::Range(0.0, 1.0));
   clean_cmd->add_flag("--resume", clean.resume, "Finish an interrupted run from its journal");
   clean_cmd->add_flag("--quiet", clean_quiet, "No progress bar or summary");
   clean_input->excludes(clean_restore);
@@ -306,7 +308,7 @@ int main(int argc, char** argv) {
           throw Error("", "clean", "--input and --report are required (or --restore DIR)");
         clean.progress = !clean_quiet;
         const auto summary = jobs::run_clean(clean);
-        if (!clean_quiet && dist::detect_world().rank == 0) std::cerr << jobs::clean_summary_text(summary);
+        if (!clean_quiet && dist::detect_world().rank == 0) std::cerr << jobs::clean_summary_text(summary) << jobs::shares_text(summary.shares, " images");
       }
     } else if (app.got_subcommand("stats")) {
       stats.progress = !stats_quiet;

@@ -8,16 +8,22 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string_view>
@@ -26,6 +32,7 @@
 
 #include "codec/decoder.h"
 #include "codec/image_info.h"
+#include "codec/nvjpeg_decoder.h"
 #include "core/content_hash.h"
 #include "core/pixel_moments.h"
 #include "core/device.h"
@@ -39,6 +46,8 @@
 #include "jobs/output_files.h"
 #include "jobs/progress.h"
 #include "jobs/stop_signal.h"
+#include "pipeline/gpu_workers.h"
+#include "plan/image_digest.h"
 
 namespace gpuaug::jobs {
 
@@ -70,6 +79,11 @@ struct FileResult {
   int width = 0, height = 0;  // upright
   uint64_t pixel_hash = 0;
   uint64_t dhash = 0;
+  int channels = 0;
+  std::array<double, 3> mean{};  // of the first three channels: matches duplicate suspects
+  // Measured on nvJPEG's pixels: no pixel hash yet; find_suspects says when the CPU decodes it
+  // again (clean.h).
+  bool provisional = false;
   bool searchable = false;  // takes part in the near-duplicate search (clean.h says which)
   std::vector<Finding> findings;
   int group = 0;  // the group it is flagged in (duplicate or near_duplicate), 0: none
@@ -97,6 +111,10 @@ bool says_truncated(const std::string& cause) {
          text.find("not enough image data") != std::string::npos;
 }
 
+void failed(FileResult& r, const Error& e) {
+  r.findings.push_back({says_truncated(e.cause()) ? "truncated" : "unreadable", e.stage() + ": " + e.cause()});
+}
+
 // Empty when the extension fits the format the magic bytes give, else the detail.
 std::string extension_mismatch(const std::string& relative, codec::ImageFormat format) {
   const std::string ext = lowercase(fs::path(relative).extension().string());
@@ -108,53 +126,82 @@ std::string extension_mismatch(const std::string& relative, codec::ImageFormat f
   return fmt::format("{} data named {}", name, ext.empty() ? "without an extension" : ext);
 }
 
-FileResult analyse(const data::Source& source, const data::SampleRef& ref, const CleanOptions& options) {
-  FileResult r;
+// Reads the file and peeks its header into r (size, extension_mismatch); false, with r's
+// finding, when either fails.
+bool read_and_peek(const data::Source& source, const data::SampleRef& ref, FileResult& r,
+                   std::vector<uint8_t>& bytes, codec::ImageInfo& info) {
   r.done = true;
   r.size = size_on_disk(ref.path);
-  auto failed = [&](const Error& e) {
-    r.findings.push_back(
-        {says_truncated(e.cause()) ? "truncated" : "unreadable", e.stage() + ": " + e.cause()});
-  };
-  codec::DecodedImage decoded;
-  {
-    std::vector<uint8_t> bytes;
-    try {
-      bytes = data::read_sample(source, ref);
-    } catch (const Error& e) {
-      // read_file says "empty file" for a FIFO too; only a regular file of 0 bytes is zero_byte.
-      if (e.cause() == "empty file" && r.size == 0)
-        r.findings.push_back({"zero_byte", "0 bytes"});
-      else
-        failed(e);
-      return r;
-    }
-    r.size = int64_t(bytes.size());
-    try {
-      const codec::ImageInfo info = codec::peek_image(bytes);
-      if (std::string detail = extension_mismatch(ref.relative, info.format); !detail.empty())
-        r.findings.push_back({"extension_mismatch", std::move(detail)});
-      decoded = codec::decode_image(bytes, {});
-    } catch (const Error& e) {
-      failed(e);
-      return r;
-    }
+  try {
+    bytes = data::read_sample(source, ref);
+  } catch (const Error& e) {
+    // read_file says "empty file" for a FIFO too; only a regular file of 0 bytes is zero_byte.
+    if (e.cause() == "empty file" && r.size == 0)
+      r.findings.push_back({"zero_byte", "0 bytes"});
+    else
+      failed(r, e);
+    return false;
   }
-  const Image& image = decoded.image;
+  r.size = int64_t(bytes.size());
+  try {
+    info = codec::peek_image(bytes);
+  } catch (const Error& e) {
+    failed(r, e);
+    return false;
+  }
+  if (std::string detail = extension_mismatch(ref.relative, info.format); !detail.empty())
+    r.findings.push_back({"extension_mismatch", std::move(detail)});
+  return true;
+}
+
+// The findings of a decoded image's size and channel moments, whichever decoder made it; sets
+// the mean, the dHash and whether it is searched for near duplicates.
+void judge_pixels(FileResult& r, int width, int height, int channels, const std::array<uint64_t, 4>& sum,
+                  const std::array<uint64_t, 4>& sum_sq, uint64_t dhash_bits, const CleanOptions& options) {
   r.decoded = true;
-  r.width = image.width;
-  r.height = image.height;
-  const int short_side = std::min(image.width, image.height),
-            long_side = std::max(image.width, image.height);
+  r.width = width;
+  r.height = height;
+  r.channels = channels;
+  const int short_side = std::min(width, height), long_side = std::max(width, height);
   if (short_side < options.min_side)
-    r.findings.push_back({"tiny", fmt::format("{}x{}, smaller side below {}", image.width,
-                                              image.height, options.min_side)});
+    r.findings.push_back(
+        {"tiny", fmt::format("{}x{}, smaller side below {}", width, height, options.min_side)});
   const double aspect = short_side > 0 ? double(long_side) / short_side : INFINITY;
   if (aspect > options.max_aspect)
     r.findings.push_back(
         {"extreme_aspect", fmt::format("aspect {:.1f} above {}", aspect, options.max_aspect)});
 
   // Population standard deviation per channel from exact integer sums.
+  const size_t pixels = size_t(width) * size_t(height);
+  bool flat = pixels > 0;
+  std::string stds;
+  for (int c = 0; c < channels; ++c) {
+    const unsigned __int128 n = pixels;
+    const unsigned __int128 spread =
+        n * sum_sq[size_t(c)] - (unsigned __int128)sum[size_t(c)] * sum[size_t(c)];
+    const double std_dev =
+        pixels > 0 ? std::sqrt(double(spread) / (double(pixels) * double(pixels))) : 0.0;
+    flat = flat && std_dev < options.constant_std;
+    stds += fmt::format("{}{:.2f}", c ? ", " : "", std_dev);
+    if (c < 3) r.mean[size_t(c)] = pixels > 0 ? double(sum[size_t(c)]) / double(pixels) : 0.0;
+  }
+  if (flat)
+    r.findings.push_back(
+        {"near_constant", fmt::format("channel std {} below {}", stds, options.constant_std)});
+  r.dhash = dhash_bits;
+  r.searchable = !flat && width >= 9 && height >= 8;
+}
+
+// Decodes on the CPU (libjpeg-turbo, libpng) and judges the pixels; the exact pixel hash too.
+void analyse_bytes(FileResult& r, std::span<const uint8_t> bytes, const CleanOptions& options) {
+  codec::DecodedImage decoded;
+  try {
+    decoded = codec::decode_image(bytes, {});
+  } catch (const Error& e) {
+    failed(r, e);
+    return;
+  }
+  const Image& image = decoded.image;
   const int channels = image.channels;
   std::array<uint64_t, 4> sum{}, sum_sq{};
   const size_t pixels = size_t(image.width) * image.height;
@@ -170,24 +217,16 @@ FileResult analyse(const data::Source& source, const data::SampleRef& ref, const
         sum_sq[size_t(c)] += v * v;
       }
   }
-  bool flat = pixels > 0;
-  std::string stds;
-  for (int c = 0; c < channels; ++c) {
-    const unsigned __int128 n = pixels;
-    const unsigned __int128 spread =
-        n * sum_sq[size_t(c)] - (unsigned __int128)sum[size_t(c)] * sum[size_t(c)];
-    const double std_dev =
-        pixels > 0 ? std::sqrt(double(spread) / (double(pixels) * double(pixels))) : 0.0;
-    flat = flat && std_dev < options.constant_std;
-    stds += fmt::format("{}{:.2f}", c ? ", " : "", std_dev);
-  }
-  if (flat)
-    r.findings.push_back(
-        {"near_constant", fmt::format("channel std {} below {}", stds, options.constant_std)});
-
+  judge_pixels(r, image.width, image.height, channels, sum, sum_sq, dhash(image), options);
   r.pixel_hash = pixel_hash(image);
-  r.dhash = dhash(image);
-  r.searchable = !flat && image.width >= 9 && image.height >= 8;
+  r.provisional = false;
+}
+
+FileResult analyse(const data::Source& source, const data::SampleRef& ref, const CleanOptions& options) {
+  FileResult r;
+  std::vector<uint8_t> bytes;
+  codec::ImageInfo info;
+  if (read_and_peek(source, ref, r, bytes, info)) analyse_bytes(r, bytes, options);
   return r;
 }
 
@@ -205,6 +244,9 @@ nlohmann::json journal_entry(size_t index, const std::string& relative, const Fi
           {"height", r.height},
           {"pixel_hash", hex64(r.pixel_hash)},
           {"dhash", hex64(r.dhash)},
+          {"channels", r.channels},
+          {"mean", r.mean},
+          {"decoder", r.provisional ? "nvjpeg" : "cpu"},
           {"searchable", r.searchable},
           {"findings", findings}};
 }
@@ -220,6 +262,9 @@ bool from_journal_entry(const nlohmann::json& e, FileResult& r) {
     r.height = e.at("height").get<int>();
     r.pixel_hash = std::stoull(e.at("pixel_hash").get<std::string>(), nullptr, 16);
     r.dhash = std::stoull(e.at("dhash").get<std::string>(), nullptr, 16);
+    r.channels = e.at("channels").get<int>();
+    r.mean = e.at("mean").get<std::array<double, 3>>();
+    r.provisional = e.at("decoder").get<std::string>() == "nvjpeg";
     r.searchable = e.at("searchable").get<bool>();
     r.findings.clear();
     for (const auto& f : e.at("findings"))
@@ -241,7 +286,7 @@ std::vector<Group> find_groups(const std::vector<FileResult>& results, int near_
   std::vector<Group> groups;
   std::map<uint64_t, std::vector<uint32_t>> by_pixels;
   for (uint32_t i = 0; i < results.size(); ++i)
-    if (results[i].decoded) by_pixels[results[i].pixel_hash].push_back(i);
+    if (results[i].decoded && !results[i].provisional) by_pixels[results[i].pixel_hash].push_back(i);
   std::vector<bool> copy(results.size(), false);  // a duplicate that is not its group's keeper
   for (auto& [hash, members] : by_pixels)
     if (members.size() >= 2) {
@@ -266,6 +311,139 @@ std::vector<Group> find_groups(const std::vector<FileResult>& results, int near_
     return std::pair(a.members[0], a.kind) < std::pair(b.members[0], b.kind);
   });
   return groups;
+}
+
+// How far nvJPEG's measures of an image may stray from libjpeg-turbo's, as clean.h states them:
+// the dHash by kSuspectBits bits and each channel's mean by kSuspectMean levels. An image's own
+// values count as exact (0) when the CPU decoded it.
+constexpr int kSuspectBits = 4;
+constexpr double kSuspectMean = 1.0;
+
+// Provisional files that may have the same pixels as another file (same size, three channels,
+// means and dHash within the two files' margins): the CPU decodes them again, so that exact
+// duplicates are always judged on libjpeg-turbo's pixels. Sorted; no all-pairs scan: files of
+// one size are sorted by their red mean and only those within reach are compared.
+std::vector<size_t> find_suspects(const std::vector<FileResult>& results) {
+  std::map<std::pair<int, int>, std::vector<uint32_t>> by_size;
+  for (uint32_t i = 0; i < results.size(); ++i)
+    if (results[i].decoded && results[i].channels == 3) by_size[{results[i].width, results[i].height}].push_back(i);
+  std::vector<bool> suspect(results.size(), false);
+  for (auto& [size, members] : by_size) {
+    if (members.size() < 2 ||
+        std::none_of(members.begin(), members.end(), [&](uint32_t i) { return results[i].provisional; }))
+      continue;
+    std::sort(members.begin(), members.end(),
+              [&](uint32_t a, uint32_t b) { return results[a].mean[0] < results[b].mean[0]; });
+    for (size_t k = 0; k < members.size(); ++k) {
+      const FileResult& a = results[members[k]];
+      for (size_t l = k + 1; l < members.size(); ++l) {
+        const FileResult& b = results[members[l]];
+        const double reach = kSuspectMean * (int(a.provisional) + int(b.provisional));
+        if (b.mean[0] - a.mean[0] > 2 * kSuspectMean) break;
+        if (!a.provisional && !b.provisional) continue;
+        bool close = std::popcount(a.dhash ^ b.dhash) <= kSuspectBits * (int(a.provisional) + int(b.provisional));
+        for (int c = 0; c < 3 && close; ++c) close = std::abs(a.mean[size_t(c)] - b.mean[size_t(c)]) <= reach;
+        if (!close) continue;
+        if (a.provisional) suspect[members[k]] = true;
+        if (b.provisional) suspect[members[l]] = true;
+      }
+    }
+  }
+  std::vector<size_t> out;
+  for (size_t i = 0; i < results.size(); ++i)
+    if (suspect[i]) out.push_back(i);
+  return out;
+}
+
+// The files the CPU threads read and peek and hand to the GPU workers, which take them in
+// batches. Bounded: a thread that finds it full waits, so memory stays flat whatever the speeds.
+class GpuHandOff {
+ public:
+  struct Item {
+    size_t index = 0;
+    FileResult result;  // what reading and peeking found
+    std::vector<uint8_t> bytes;
+    codec::ImageInfo info;
+  };
+  explicit GpuHandOff(size_t limit) : limit_(limit) {}
+
+  // Waits for room; false (item untouched) when the GPU side has failed or a stop came.
+  bool give(Item& item) {
+    std::unique_lock lock(mutex_);
+    while (items_.size() >= limit_ && !failed_ && !stop_requested())
+      changed_.wait_for(lock, std::chrono::milliseconds(100));
+    if (failed_ || stop_requested()) return false;
+    items_.push_back(std::move(item));
+    changed_.notify_all();
+    return true;
+  }
+  // Up to `most` items; waits for some; empty once closed and drained, or on a stop.
+  std::vector<Item> take(size_t most) {
+    std::unique_lock lock(mutex_);
+    while (items_.empty() && !closed_ && !stop_requested()) changed_.wait_for(lock, std::chrono::milliseconds(100));
+    std::vector<Item> out;
+    while (!items_.empty() && out.size() < most && !stop_requested()) {
+      out.push_back(std::move(items_.front()));
+      items_.pop_front();
+    }
+    changed_.notify_all();
+    return out;
+  }
+  void close() { set(closed_); }
+  void fail() { set(failed_); }
+
+ private:
+  void set(bool& flag) {
+    {
+      std::lock_guard lock(mutex_);
+      flag = true;
+    }
+    changed_.notify_all();
+  }
+  size_t limit_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Item> items_;
+  bool closed_ = false, failed_ = false;
+};
+
+// Whether a GPU worker measures this file: one nvJPEG takes whole, three channels (a gray JPEG
+// would come back as RGB, a file of another shape than the CPU's), big enough to be searched.
+bool for_the_gpu(std::span<const uint8_t> bytes, const codec::ImageInfo& info) {
+  return codec::NvjpegDecoder::takes(bytes, info) && info.channels == 3 && info.width >= 16 && info.height >= 16;
+}
+
+// A GPU worker's loop: nvJPEG decodes a batch, the digest kernel measures it, and each file's
+// result is recorded; what nvJPEG refuses is decoded here on the CPU, which names the fault.
+void measure_on_gpu(pipeline::GpuWorker& worker, GpuHandOff& handoff, const CleanOptions& options,
+                    const std::function<void(size_t, FileResult&&)>& record) {
+  constexpr size_t kBatch = 128;
+  plan::GpuImageDigest digest(worker.device.index);
+  for (;;) {
+    std::vector<GpuHandOff::Item> batch = handoff.take(kBatch);
+    if (batch.empty()) return;
+    std::vector<codec::GpuDecodeRequest> requests;
+    for (const auto& item : batch) requests.push_back({item.bytes, {}});
+    const auto decoded = worker.nvjpeg->decode(requests);
+    std::vector<plan::DeviceRgbImage> images;
+    for (const auto& d : decoded)
+      if (d) images.push_back({d->device_rgb, d->width, d->height});
+    const std::vector<plan::ImageDigest> digests = digest.digest(images);
+    size_t m = 0;
+    for (size_t k = 0; k < batch.size(); ++k) {
+      FileResult& r = batch[k].result;
+      if (decoded[k]) {
+        const plan::ImageDigest& d = digests[m++];
+        const std::array<uint64_t, 4> sum{d.sum[0], d.sum[1], d.sum[2], 0}, sum_sq{d.sum_sq[0], d.sum_sq[1], d.sum_sq[2], 0};
+        judge_pixels(r, decoded[k]->width, decoded[k]->height, 3, sum, sum_sq, dhash_from_cells(d.cells), options);
+        r.provisional = true;
+      } else {
+        analyse_bytes(r, batch[k].bytes, options);
+      }
+      record(batch[k].index, std::move(r));
+    }
+    worker.items += batch.size();
+  }
 }
 
 // RFC 4180: quote a field holding a comma, quote, CR or LF; double the quotes inside.
@@ -398,7 +576,7 @@ CleanSummary run_clean(const CleanOptions& options) {
   CleanSummary summary;
   const dist::World world = dist::detect_world();
   summary.requested_device = device_list_name(dist::process_devices(options.device, world));
-  summary.device = "cpu";  // the CUDA dHash is still to come (clean.h)
+  summary.device = "cpu";
   // Across processes rank 0 finds the groups and writes the report from every rank's results.
   dist::Communicator* comm = world.distributed() ? &dist::communicator(world) : nullptr;
   const data::Source source = data::open_source(options.input);
@@ -453,26 +631,68 @@ CleanSummary run_clean(const CleanOptions& options) {
   for (size_t i = 0; i < n; ++i)
     if (!done[i]) todo.push_back(i);
 
+  const std::vector<Device> devices = dist::process_devices(options.device, world);
+  const int gpu_eighths = int(std::lround(std::clamp(options.gpu_share, 0.0, 1.0) * 8));
+  const bool use_gpu = devices.front().cuda && codec::NvjpegDecoder::built() && gpu_eighths > 0;
+  if (devices.front().cuda && !use_gpu && codec::NvjpegDecoder::built())
+    plan::GpuImageDigest probe(devices.front().index);  // says so without a GPU
+  if (use_gpu) summary.device = summary.requested_device;
+  std::atomic<size_t> gpu_measured{0}, cpu_measured{0};
   {
-    // Each thread takes small chunks itself, from a counter every rank shares under mpirun.
+    // Each thread takes small chunks itself, from a counter every rank shares under mpirun. Of
+    // the JPEGs nvJPEG takes, those whose index % 8 is below gpu_eighths go to the GPU workers:
+    // a fixed share, so which decoder measured a file never depends on timing.
     constexpr size_t kChunk = 4;
     Progress progress("clean", todo.size(), options.progress && world.rank == 0);
     ThreadPool pool(options.threads > 0 ? options.threads : dist::threads_per_process(world));
     dist::ChunkQueue chunks((todo.size() + kChunk - 1) / kChunk, comm);
+    auto record = [&](size_t i, FileResult&& r) {
+      journal.append(journal_entry(i, source.samples[i].relative, r));
+      ++(r.provisional ? gpu_measured : cpu_measured);
+      results[i] = std::move(r);
+      progress.advance();
+    };
+    GpuHandOff handoff(512 * std::max<size_t>(devices.size(), 1));
+    std::future<void> gpu_work;
+    if (use_gpu)
+      gpu_work = std::async(std::launch::async, [&] {
+        struct FailOnThrow {
+          GpuHandOff& handoff;
+          int unwinding = std::uncaught_exceptions();
+          ~FailOnThrow() {
+            if (std::uncaught_exceptions() != unwinding) handoff.fail();
+          }
+        } fail_on_throw{handoff};
+        pipeline::GpuWorkers workers(devices, true);
+        workers.run([&](pipeline::GpuWorker& worker) { measure_on_gpu(worker, handoff, options, record); });
+        summary.shares = workers.shares();
+      });
+    struct CloseAtExit {  // the GPU workers finish what they hold, even when the CPU side throws
+      GpuHandOff& handoff;
+      ~CloseAtExit() { handoff.close(); }
+    } close_at_exit{handoff};
     pool.parallel_for(size_t(pool.size()), [&](size_t) {
       while (!stop_requested()) {  // what a stop leaves is not analysed: the journal stays exact
         const auto chunk = chunks.next();
         if (!chunk) return;
         for (size_t k = *chunk * kChunk; k < std::min(todo.size(), (*chunk + 1) * kChunk) && !stop_requested(); ++k) {
           const size_t i = todo[k];
-          FileResult r = analyse(source, source.samples[i], options);
-          journal.append(journal_entry(i, source.samples[i].relative, r));
-          results[i] = std::move(r);
-          progress.advance();
+          GpuHandOff::Item item{i, {}, {}, {}};
+          if (read_and_peek(source, source.samples[i], item.result, item.bytes, item.info)) {
+            if (use_gpu && int(i % 8) < gpu_eighths && for_the_gpu(item.bytes, item.info) && handoff.give(item))
+              continue;
+            if (stop_requested()) return;
+            analyse_bytes(item.result, item.bytes, options);
+          }
+          record(i, std::move(item.result));
         }
       }
     });
+    handoff.close();
+    if (gpu_work.valid()) gpu_work.get();
     progress.finish();
+    summary.shares.insert(summary.shares.begin(), {fmt::format("cpu {} threads", pool.size()), cpu_measured.load()});
+    name_by_rank(summary.shares, world);
   }
   throw_if_stopped();
   if (comm) {
@@ -480,18 +700,22 @@ CleanSummary run_clean(const CleanOptions& options) {
     nlohmann::json mine = nlohmann::json::array();
     for (size_t i = 0; i < n; ++i)
       if (results[i].done) mine.push_back(journal_entry(i, source.samples[i].relative, results[i]));
-    const std::vector<std::string> parts = comm->gather(mine.dump());
+    const std::vector<std::string> parts = comm->gather(nlohmann::json{{"results", mine}, {"shares", shares_json(summary.shares)}}.dump());
     if (world.rank != 0) {
       comm->barrier();  // rank 0 has written the report (and quarantined) when this returns
       journal.finish();
       summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       return summary;
     }
-    for (const std::string& part : parts)
-      for (const auto& entry : nlohmann::json::parse(part)) {
+    summary.shares.clear();
+    for (const std::string& part : parts) {
+      const nlohmann::json theirs = nlohmann::json::parse(part);
+      append_shares(theirs.at("shares"), summary.shares);
+      for (const auto& entry : theirs.at("results")) {
         const size_t i = entry.at("index").get<size_t>();
         if (!results[i].done) from_journal_entry(entry, results[i]);
       }
+    }
   }
   struct BarrierAtEnd {  // the other ranks wait for rank 0's report and quarantine
     dist::Communicator* comm;
@@ -500,6 +724,36 @@ CleanSummary run_clean(const CleanOptions& options) {
     }
   } barrier_at_end{comm};
 
+  // Exact duplicates are judged on libjpeg-turbo's pixels: the provisional files that may be one
+  // are decoded again on the CPU; how far nvJPEG's measures of them were off is kept.
+  {
+    for (const FileResult& r : results) summary.measured_on_gpu += r.provisional;
+    const std::vector<size_t> suspects = find_suspects(results);
+    ThreadPool pool(options.threads > 0 ? options.threads : dist::threads_per_process(world));
+    std::vector<FileResult> again(suspects.size());
+    pool.parallel_for(suspects.size(), [&](size_t k) {
+      if (stop_requested()) return;
+      again[k] = analyse(source, source.samples[suspects[k]], options);
+    });
+    throw_if_stopped();
+    for (size_t k = 0; k < suspects.size(); ++k) {
+      FileResult& r = results[suspects[k]];
+      if (again[k].decoded && again[k].width == r.width && again[k].height == r.height) {
+        summary.largest_dhash_change = std::max(summary.largest_dhash_change, std::popcount(r.dhash ^ again[k].dhash));
+        for (int c = 0; c < 3; ++c)
+          summary.largest_mean_change = std::max(summary.largest_mean_change, std::abs(r.mean[size_t(c)] - again[k].mean[size_t(c)]));
+      }
+      journal.append(journal_entry(suspects[k], source.samples[suspects[k]].relative, again[k]));
+      r = std::move(again[k]);
+    }
+    summary.confirmed_on_cpu = suspects.size();
+  }
+  if (summary.largest_dhash_change > kSuspectBits || summary.largest_mean_change > kSuspectMean)
+    fmt::print(stderr,
+               "clean: warning: nvJPEG's pixels moved a dHash by {} bits and a mean by {:.2f} levels, beyond "
+               "the margins ({} bits, {} levels) exact duplicates are sought within: run with --device cpu "
+               "to be sure of them\n",
+               summary.largest_dhash_change, summary.largest_mean_change, kSuspectBits, kSuspectMean);
   const std::vector<Group> groups = find_groups(results, options.near_dup_distance);
   std::vector<bool> keeper(n, false);
   for (size_t g = 0; g < groups.size(); ++g) {
@@ -702,7 +956,12 @@ std::string clean_summary_text(const CleanSummary& s) {
                                 s.images, s.flagged, s.seconds,
                                 s.seconds > 0 ? double(s.images) / s.seconds : 0.0, s.device);
   if (s.requested_device != s.device)
-    out += fmt::format("  ({} requested: clean runs on the CPU for now)\n", s.requested_device);
+    out += fmt::format("  ({} requested: this build has no nvJPEG, or --gpu-share is 0)\n", s.requested_device);
+  if (s.measured_on_gpu > 0)
+    out += fmt::format(
+        "  nvJPEG measured {} images; {} of them, which might be exact duplicates, decoded again on the CPU (dHash "
+        "moved by up to {} bits, means by up to {:.2f} levels)\n",
+        s.measured_on_gpu, s.confirmed_on_cpu, s.largest_dhash_change, s.largest_mean_change);
   if (s.resumed > 0) out += fmt::format("  resumed: {} files from the journal\n", s.resumed);
   for (std::string_view reason : kReasons)
     if (const auto it = s.by_reason.find(std::string(reason)); it != s.by_reason.end())

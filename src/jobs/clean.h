@@ -31,13 +31,27 @@
 // before each move, so a killed run leaves a manifest that run_restore can still follow.
 // A quarantine folder inside the input tree is refused; an existing file is never overwritten.
 //
-// device: "cuda" and "cuda:N" are accepted and run on the CPU for now (the GPU dHash comes
-// later); the summary's `device` says where the work ran.
+// device: cuda, cuda:N, cuda:all, cuda:N,M. Of the JPEGs nvJPEG takes whole (baseline, three
+// components, upright, at least 16x16), those whose index % 8 is below 8 · gpu_share are decoded
+// by nvJPEG, one worker a GPU, and measured there in batches (plan/image_digest.h: the same
+// integer moments and dHash cells as here, on nvJPEG's pixels); the CPU threads read and peek
+// every file and decode the rest. nvJPEG's pixels differ from libjpeg-turbo's by a level here and
+// there, so on those files near_constant and near_duplicate are judged on nvJPEG's pixels (soft
+// thresholds either way), while exact duplicates are always judged on libjpeg-turbo's: a file
+// nvJPEG measured has no pixel hash, and every such file that has the size of another
+// three-channel file, each channel's mean within 1 level and the dHash within 4 bits (per file
+// nvJPEG measured) is decoded again on the CPU before the groups are made. The summary says how
+// far the values of the files decoded twice moved, and warns beyond those margins. Which
+// decoder measures a file depends on its index only, never on timing: the report is the same
+// whatever the thread count.
 #pragma once
 
 #include <cstddef>
 #include <map>
 #include <string>
+#include <vector>
+
+#include "pipeline/gpu_workers.h"
 
 namespace gpuaug::jobs {
 
@@ -51,7 +65,8 @@ struct CleanOptions {
   int near_dup_distance = 6;   // Hamming distance of the 64-bit dHash; < 0 turns the search off
   double constant_std = 2.0;   // every channel's std below this is "near_constant"
   int threads = 0;             // 0: all cores
-  std::string device = "cpu";  // cpu, cuda, cuda:N (CPU for now: see above)
+  std::string device = "cpu";  // cpu, cuda, cuda:N, cuda:all, cuda:N,M (see above)
+  double gpu_share = 0.75;     // of the JPEGs nvJPEG takes (in eighths)
   bool resume = false;         // continue an interrupted run from its journal
   bool progress = true;
 };
@@ -67,6 +82,11 @@ struct CleanSummary {
   size_t kept_flagged_keepers = 0;  // flagged keepers quarantine left in place
   std::string device = "cpu";       // where the analysis ran
   std::string requested_device = "cpu";
+  std::vector<pipeline::WorkerShare> shares;  // images each worker measured (the CPU pool first)
+  size_t measured_on_gpu = 0;   // files whose findings rest on nvJPEG's pixels
+  size_t confirmed_on_cpu = 0;  // of those, decoded again: they might be exact duplicates
+  int largest_dhash_change = 0;      // bits, over the files decoded twice
+  double largest_mean_change = 0.0;  // levels, likewise
   double seconds = 0.0;
 };
 

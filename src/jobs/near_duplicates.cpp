@@ -61,7 +61,7 @@ uint64_t dhash(const Image& image) {
   if (image.width <= 0 || image.height <= 0) return 0;
   const AxisPieces ys = axis_pieces(image.height, kRows);
   // At most 255 · width · height per cell: below 2^36 under the pixel cap.
-  std::array<std::array<int64_t, kCols>, kRows> sums{};
+  DhashCells sums{};
   std::array<int64_t, kCols> row_sums{};
   std::vector<int32_t> gray(size_t(image.width));
   const int c = image.channels;
@@ -79,8 +79,12 @@ uint64_t dhash(const Image& image) {
     for (int i = 0; i < kCols; ++i) row_sums[size_t(i)] = cell_sum(gray.data(), image.width, kCols, i);
     for (uint32_t k = ys.first[size_t(y)]; k < ys.first[size_t(y) + 1]; ++k)
       for (int i = 0; i < kCols; ++i)
-        sums[size_t(ys.cell[k])][size_t(i)] += ys.weight[k] * row_sums[size_t(i)];
+        sums[size_t(ys.cell[k])][size_t(i)] += uint64_t(ys.weight[k] * row_sums[size_t(i)]);
   }
+  return dhash_from_cells(sums);
+}
+
+uint64_t dhash_from_cells(const DhashCells& sums) {
   uint64_t hash = 0;
   for (int r = 0; r < kRows; ++r)
     for (int i = 0; i + 1 < kCols; ++i)

@@ -2,6 +2,7 @@
 // distance found by multi-index hashing (no all-pairs scan), and union-find grouping.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <utility>
@@ -21,6 +22,11 @@ namespace gpuaug::jobs {
 // on and bench/clean_baseline.py computes the same bits with numpy. Every cell has the same
 // total weight, so comparing sums compares means.
 uint64_t dhash(const Image& image);
+
+// The hash from the cell sums dhash computes (rows x columns, in its units): what the GPU's
+// digest (plan/image_digest.h) gives.
+using DhashCells = std::array<std::array<uint64_t, 9>, 8>;
+uint64_t dhash_from_cells(const DhashCells& cells);
 
 // Pairs (i, j), i < j, with popcount(hashes[i] ^ hashes[j]) <= max_distance, sorted; empty
 // when max_distance < 0. Multi-index hashing (Norouzi, Punjani, Fleet, "Fast Search in Hamming

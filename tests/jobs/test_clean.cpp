@@ -457,6 +457,9 @@ TEST(RunClean, StopLeavesAJournalThatResumeUses) {
         {"height", 40},
         {"pixel_hash", "0123456789abcdef"},
         {"dhash", "0"},
+        {"channels", 3},
+        {"mean", {0.0, 0.0, 0.0}},
+        {"decoder", "cpu"},
         {"searchable", false},
         {"findings", nlohmann::json::array({nlohmann::json::array({"tiny", detail})})}};
   };

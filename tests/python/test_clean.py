@@ -9,6 +9,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -256,3 +257,69 @@ def test_python_baseline_finds_the_same(dirty, expected, tmp_path, run_gpuaug):
     assert a["groups"] == b["groups"]
     assert a["summary"] == b["summary"]
     assert {f["file"]: f["reasons"] for f in b["findings"]} == expected["planted"]
+
+
+# --- On the GPU: nvJPEG measures its share of the JPEGs (clean.h) ---
+
+@pytest.fixture
+def gpu(has_gpu):
+    if not has_gpu:
+        pytest.skip("no GPU: nvJPEG measures nothing here")
+
+
+def facts(report: dict) -> list:
+    """What a report finds, without the numbers in the details (a near duplicate's distance rests
+    on whichever decoder measured it)."""
+    return [(f["file"], f["reasons"], f["group"], f["keeper"]) for f in report["findings"]]
+
+
+def test_cuda_finds_every_planted_problem_and_confirms_duplicates_on_the_cpu(gpu, run_gpuaug, dirty, expected,
+                                                                             tmp_path):
+    cpu, cuda = tmp_path / "cpu.json", tmp_path / "cuda.json"
+    clean(run_gpuaug, dirty / "images", cpu)
+    proc = run_gpuaug("clean", "--input", dirty / "images", "--report", cuda, "--device", "cuda",
+                      "--gpu-share", 1)
+    measured = re.search(r"nvJPEG measured (\d+) images; (\d+) of them", proc.stderr)
+    assert measured, proc.stderr
+    # Every baseline JPEG of the set: the planted exact duplicate's keeper among them, which the
+    # CPU decoded again to find its PNG copy.
+    jpegs = [p for p in (dirty / "images").rglob("*.jpg") if p.read_bytes()[-2:] == b"\xff\xd9"]
+    assert int(measured[1]) >= len(jpegs) // 2 and int(measured[2]) >= 1, proc.stderr
+    a, b = json.loads(cpu.read_text()), json.loads(cuda.read_text())
+    assert {f["file"]: f["reasons"] for f in b["findings"]} == expected["planted"]
+    assert facts(b) == facts(a)
+    assert b["groups"] == a["groups"] and b["summary"] == a["summary"]
+
+
+def test_cuda_reports_are_the_same_whatever_the_threads_and_workers(gpu, run_gpuaug, dirty, tmp_path):
+    outputs = []
+    for threads, device in ((1, "cuda"), (4, "cuda"), (2, "cuda:0,0")):
+        report = tmp_path / f"r{threads}{device.replace(':', '_').replace(',', '_')}.json"
+        clean(run_gpuaug, dirty / "images", report, "--threads", threads, "--device", device)
+        outputs.append(report.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_cuda_resumes_to_the_same_report(gpu, run_gpuaug, gpuaug_bin, dirty, tmp_path):
+    images = tmp_path / "images"
+    shutil.copytree(dirty / "images", images)
+    for k in range(20):
+        for p in sorted((dirty / "images").rglob("*_0[0-9][0-9].jpg")):
+            target = images / "more" / f"{k}_{p.parent.name}_{p.name}"
+            target.parent.mkdir(exist_ok=True)
+            shutil.copy(p, target)
+    full = tmp_path / "full.json"
+    start = time.perf_counter()
+    clean(run_gpuaug, images, full, "--threads", 1, "--device", "cuda")
+    full_s = time.perf_counter() - start
+    report = tmp_path / "report.json"
+    proc = subprocess.Popen([str(gpuaug_bin), "clean", "--input", str(images), "--report", str(report),
+                             "--threads", "1", "--device", "cuda", "--quiet"], stderr=subprocess.PIPE, text=True)
+    time.sleep(full_s * 0.6)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 128 + signal.SIGINT, -signal.SIGINT), err
+    if proc.returncode == 0:
+        report.unlink()
+    clean(run_gpuaug, images, report, "--threads", 1, "--device", "cuda", "--resume")
+    assert report.read_bytes() == full.read_bytes()

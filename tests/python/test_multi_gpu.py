@@ -107,10 +107,15 @@ def test_reduce_any_device_list_equals_cuda0(gpu, run_gpuaug, tmp_path, dataset,
         assert tree_hash(out) == tree_hash(tmp_path / "one"), device
 
 
-def test_clean_accepts_device_lists(gpu, run_gpuaug, tmp_path, dataset):
+def test_clean_any_device_list_equals_cuda0(gpu, run_gpuaug, tmp_path, dataset):
+    run_gpuaug("clean", "--input", dataset, "--report", tmp_path / "one.json", "--device", "cuda:0", "--quiet")
+    for device in LISTS:
+        report = tmp_path / f"{device.replace(':', '_').replace(',', '_')}.json"
+        run_gpuaug("clean", "--input", dataset, "--report", report, "--device", device, "--quiet")
+        assert report.read_bytes() == (tmp_path / "one.json").read_bytes(), device
+    # Nothing here is near a threshold: the CPU finds the same.
     run_gpuaug("clean", "--input", dataset, "--report", tmp_path / "cpu.json", "--quiet")
-    run_gpuaug("clean", "--input", dataset, "--report", tmp_path / "all.json", "--device", "cuda:all", "--quiet")
-    assert json.loads((tmp_path / "all.json").read_text()) == json.loads((tmp_path / "cpu.json").read_text())
+    assert json.loads((tmp_path / "one.json").read_text()) == json.loads((tmp_path / "cpu.json").read_text())
 
 
 def test_tile_on_two_workers_equals_one(gpu, run_gpuaug, tmp_path):
