@@ -1,6 +1,7 @@
 // clean's building blocks and the job itself: XXH64 and the pixel hash, dHash, the multi-index
 // near-duplicate search against a brute-force scan, union-find groups, and run_clean/run_restore
 // on a small tree of images written here.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 
 #include "../common/references.h"
 #include "../common/temp_dir.h"
+#include "codec/decoder.h"
 #include "codec/encoder.h"
 #include "core/content_hash.h"
 #include "jobs/clean.h"
@@ -485,6 +487,79 @@ TEST(RunClean, StopLeavesAJournalThatResumeUses) {
   EXPECT_TRUE(seen);
   report["summary"]["tiny"] = report["summary"]["tiny"].get<int>() - 1;
   EXPECT_EQ(report, reference);  // everything else as an uninterrupted run
+}
+
+// What a GPU run journals for the files nvJPEG measured ("decoder": "nvjpeg": no pixel hash, its
+// own values) is confirmed on the CPU where it might be an exact duplicate, and kept as it is
+// elsewhere; runs here without a GPU, from a journal written as nvJPEG's would be.
+TEST(RunClean, FilesNvjpegMeasuredAreDecodedAgainWhereTheyMightBeDuplicates) {
+  TempDir dir;
+  const SmallTree tree = make_small_tree(dir.root());
+  CleanOptions options;
+  options.input = tree.input.string();
+  options.report_path = (dir.root() / "report.json").string();
+  options.progress = false;
+  options.threads = 2;
+  run_clean(options);
+  const nlohmann::json reference = read_json(options.report_path);
+  fs::remove(options.report_path);
+  {
+    StopOnSignal stop;  // a journal with its header and nothing else
+    std::raise(SIGINT);
+    EXPECT_THROW(run_clean(options), Interrupted);
+    clear_stop_request();
+  }
+  const fs::path journal = options.report_path + ".journal";
+  ASSERT_TRUE(fs::exists(journal));
+  // As nvJPEG might see them: a copy of a/base.png a little off (3 dHash bits, half a level),
+  // and a clean picture with a made-up finding, far from every other file.
+  auto measured = [&](const char* file, int bits, double shift, nlohmann::json findings) {
+    const codec::DecodedImage decoded = codec::decode_image(codec::read_file((tree.input / file).string()), {});
+    const Image& image = decoded.image;
+    std::array<double, 3> mean{};
+    for (size_t p = 0; p < image.pixels.size(); ++p) mean[p % 3] += image.pixels[p];
+    for (double& m : mean) m = m / double(image.width * image.height) + shift;
+    return nlohmann::json{{"index", 0},
+                          {"file", file},
+                          {"size", int64_t(fs::file_size(tree.input / file))},
+                          {"status", "decoded"},
+                          {"width", image.width},
+                          {"height", image.height},
+                          {"pixel_hash", "0"},
+                          {"dhash", fmt::format("{:016x}", dhash(image) ^ ((uint64_t(1) << bits) - 1))},
+                          {"channels", 3},
+                          {"mean", mean},
+                          {"decoder", "nvjpeg"},
+                          {"searchable", true},
+                          {"findings", std::move(findings)}};
+  };
+  {
+    std::ofstream out(journal, std::ios::app);
+    out << measured("a/base_copy.png", 3, 0.5, nlohmann::json::array()).dump() << "\n";
+    out << measured("b/clean_3.png", 0, 40.0,
+                    nlohmann::json::array({nlohmann::json::array({"tiny", "as measured"})}))
+               .dump()
+        << "\n";
+  }
+  options.resume = true;
+  const CleanSummary summary = run_clean(options);
+  EXPECT_EQ(summary.resumed, 2u);
+  EXPECT_EQ(summary.measured_on_gpu, 2u);
+  EXPECT_EQ(summary.confirmed_on_cpu, 1u);  // the copy: decoded again, found a duplicate again
+  EXPECT_EQ(summary.largest_dhash_change, 3);
+  EXPECT_NEAR(summary.largest_mean_change, 0.5, 1e-9);
+  nlohmann::json report = read_json(options.report_path);
+  bool seen = false;
+  for (auto it = report["findings"].begin(); it != report["findings"].end(); ++it)
+    if ((*it)["file"] == "b/clean_3.png") {
+      EXPECT_EQ((*it)["detail"], "as measured");  // far from every file: kept as nvJPEG saw it
+      report["findings"].erase(it);
+      seen = true;
+      break;
+    }
+  EXPECT_TRUE(seen);
+  report["summary"]["tiny"] = report["summary"]["tiny"].get<int>() - 1;
+  EXPECT_EQ(report, reference);
 }
 
 TEST(RunRestore, RefusesToOverwriteAndSkipsFilesAlreadyBack) {
