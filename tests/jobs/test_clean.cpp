@@ -414,25 +414,33 @@ TEST(RunClean, RefusesQuarantineInsideInput) {
   EXPECT_FALSE(fs::exists(tree.input / "a" / "q"));
 }
 
-TEST(RunClean, StopLeavesAJournalThatResumeUses) {
-  TempDir dir;
-  const SmallTree tree = make_small_tree(dir.root());
+CleanOptions small_tree_options(const TempDir& dir, const SmallTree& tree) {
   CleanOptions options;
   options.input = tree.input.string();
   options.report_path = (dir.root() / "report.json").string();
   options.progress = false;
   options.threads = 2;
+  return options;
+}
+
+// An uninterrupted run's report (removed after reading), then a run stopped before its first
+// item: every item skipped, the journal left with its header alone.
+nlohmann::json report_then_stopped_journal(const CleanOptions& options) {
   run_clean(options);
   const nlohmann::json reference = read_json(options.report_path);
   fs::remove(options.report_path);
+  StopOnSignal stop;
+  std::raise(SIGINT);
+  EXPECT_THROW(run_clean(options), Interrupted);
+  clear_stop_request();
+  return reference;
+}
 
-  // A stop requested before the first item: every item is skipped, the journal keeps its header.
-  {
-    StopOnSignal stop;
-    std::raise(SIGINT);
-    EXPECT_THROW(run_clean(options), Interrupted);
-    clear_stop_request();
-  }
+TEST(RunClean, StopLeavesAJournalThatResumeUses) {
+  TempDir dir;
+  const SmallTree tree = make_small_tree(dir.root());
+  CleanOptions options = small_tree_options(dir, tree);
+  const nlohmann::json reference = report_then_stopped_journal(options);
   const fs::path journal = options.report_path + ".journal";
   ASSERT_TRUE(fs::exists(journal));
   EXPECT_FALSE(fs::exists(options.report_path));
@@ -495,20 +503,8 @@ TEST(RunClean, StopLeavesAJournalThatResumeUses) {
 TEST(RunClean, FilesNvjpegMeasuredAreDecodedAgainWhereTheyMightBeDuplicates) {
   TempDir dir;
   const SmallTree tree = make_small_tree(dir.root());
-  CleanOptions options;
-  options.input = tree.input.string();
-  options.report_path = (dir.root() / "report.json").string();
-  options.progress = false;
-  options.threads = 2;
-  run_clean(options);
-  const nlohmann::json reference = read_json(options.report_path);
-  fs::remove(options.report_path);
-  {
-    StopOnSignal stop;  // a journal with its header and nothing else
-    std::raise(SIGINT);
-    EXPECT_THROW(run_clean(options), Interrupted);
-    clear_stop_request();
-  }
+  CleanOptions options = small_tree_options(dir, tree);
+  const nlohmann::json reference = report_then_stopped_journal(options);
   const fs::path journal = options.report_path + ".journal";
   ASSERT_TRUE(fs::exists(journal));
   // As nvJPEG might see them: a copy of a/base.png a little off (3 dHash bits, half a level),

@@ -194,16 +194,23 @@ def test_restore_refuses_to_overwrite_a_file_back_in_place(run_gpuaug, images, e
     assert tree(images) == before
 
 
-def test_a_left_journal_needs_resume(run_gpuaug, gpuaug_bin, dirty, tmp_path):
-    """Stops a run with SIGINT (a larger copy of the dataset, so that it is still running); when
-    it finished first anyway, the journal an interrupted run starts with is written by hand."""
+def bigger_copy(dirty: Path, tmp_path: Path, times: int, pattern: str) -> Path:
+    """A copy of the dataset with more work: the clean pictures matching pattern `times` over,
+    under other names (so that a run lasts long enough to be stopped)."""
     images = tmp_path / "images"
     shutil.copytree(dirty / "images", images)
-    for k in range(6):  # more work: every clean picture six times over, under other names
-        for p in sorted((dirty / "images").rglob("*_0[0-9][0-9].*")):
+    for k in range(times):
+        for p in sorted((dirty / "images").rglob(pattern)):
             target = images / "more" / f"{k}_{p.parent.name}_{p.name}"
             target.parent.mkdir(exist_ok=True)
             shutil.copy(p, target)
+    return images
+
+
+def test_a_left_journal_needs_resume(run_gpuaug, gpuaug_bin, dirty, tmp_path):
+    """Stops a run with SIGINT (a larger copy of the dataset, so that it is still running); when
+    it finished first anyway, the journal an interrupted run starts with is written by hand."""
+    images = bigger_copy(dirty, tmp_path, 6, "*_0[0-9][0-9].*")
     full = tmp_path / "full.json"
     start = time.perf_counter()
     clean(run_gpuaug, images, full, "--threads", 1)
@@ -301,13 +308,7 @@ def test_cuda_reports_are_the_same_whatever_the_threads_and_workers(gpu, run_gpu
 
 
 def test_cuda_resumes_to_the_same_report(gpu, run_gpuaug, gpuaug_bin, dirty, tmp_path):
-    images = tmp_path / "images"
-    shutil.copytree(dirty / "images", images)
-    for k in range(20):
-        for p in sorted((dirty / "images").rglob("*_0[0-9][0-9].jpg")):
-            target = images / "more" / f"{k}_{p.parent.name}_{p.name}"
-            target.parent.mkdir(exist_ok=True)
-            shutil.copy(p, target)
+    images = bigger_copy(dirty, tmp_path, 20, "*_0[0-9][0-9].jpg")
     full = tmp_path / "full.json"
     start = time.perf_counter()
     clean(run_gpuaug, images, full, "--threads", 1, "--device", "cuda")
