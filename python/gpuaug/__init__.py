@@ -192,7 +192,9 @@ class Pipeline:
         seed = None if seed is None else int(seed)
         # One core a device: batch k of an epoch is made by core k % len(devices), on its device.
         if len(devices) > 1 and threads == 0:
-            threads = max(1, (os.cpu_count() or 1) // len(devices))
+            # The CPUs this process may use (a launcher's binding), as the C++ side counts them.
+            usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+            threads = max(1, (usable or 1) // len(devices))
         self._cores = []
         for d in devices:
             if isinstance(source, (str, os.PathLike)):
