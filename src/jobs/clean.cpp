@@ -319,13 +319,14 @@ std::vector<Group> find_groups(const std::vector<FileResult>& results, int near_
 }
 
 // How far nvJPEG's measures of an image may stray from libjpeg-turbo's, as clean.h states them:
-// the dHash by kSuspectBits bits and each channel's mean and std by kSuspectMean levels. An
-// image's own values count as exact (0) when the CPU decoded it. Measured on the H200 over 20,000
-// JPEGs of bench/make_jpegs.py decoded both ways: at most 1 bit and 0.02 levels. Wider margins
-// send near-identical crops of one photo back to the CPU for nothing (1 level and 4 bits
-// re-decoded 88% of them).
+// the dHash by kSuspectBits bits, each channel's mean by kSuspectMean levels and its std by
+// kSuspectStd. An image's own values count as exact (0) when the CPU decoded it. Measured on the
+// H200 over 20,000 JPEGs of bench/make_jpegs.py decoded both ways: at most 1 bit, 0.02 levels of
+// mean and 0.47 of std (nvJPEG's chroma upsampling smooths). Wide margins send near-identical
+// crops of one photo back to the CPU for nothing (4 bits and 1 level of mean alone re-decoded 88%).
 constexpr int kSuspectBits = 2;
 constexpr double kSuspectMean = 0.25;
+constexpr double kSuspectStd = 1.0;
 
 // Provisional files that may have the same pixels as another file (same size, three channels,
 // means and dHash within the two files' margins): the CPU decodes them again, so that exact
@@ -346,13 +347,13 @@ std::vector<size_t> find_suspects(const std::vector<FileResult>& results) {
       const FileResult& a = results[members[k]];
       for (size_t l = k + 1; l < members.size(); ++l) {
         const FileResult& b = results[members[l]];
-        const double reach = kSuspectMean * (int(a.provisional) + int(b.provisional));
+        const int sides = int(a.provisional) + int(b.provisional);
         if (b.mean[0] - a.mean[0] > 2 * kSuspectMean) break;
         if (!a.provisional && !b.provisional) continue;
-        bool close = std::popcount(a.dhash ^ b.dhash) <= kSuspectBits * (int(a.provisional) + int(b.provisional));
+        bool close = std::popcount(a.dhash ^ b.dhash) <= kSuspectBits * sides;
         for (int c = 0; c < 3 && close; ++c)
-          close = std::abs(a.mean[size_t(c)] - b.mean[size_t(c)]) <= reach &&
-                  std::abs(a.std[size_t(c)] - b.std[size_t(c)]) <= reach;
+          close = std::abs(a.mean[size_t(c)] - b.mean[size_t(c)]) <= kSuspectMean * sides &&
+                  std::abs(a.std[size_t(c)] - b.std[size_t(c)]) <= kSuspectStd * sides;
         if (!close) continue;
         if (a.provisional) suspect[members[k]] = true;
         if (b.provisional) suspect[members[l]] = true;
@@ -750,22 +751,24 @@ CleanSummary run_clean(const CleanOptions& options) {
       FileResult& r = results[suspects[k]];
       if (again[k].decoded && again[k].width == r.width && again[k].height == r.height) {
         summary.largest_dhash_change = std::max(summary.largest_dhash_change, std::popcount(r.dhash ^ again[k].dhash));
-        for (int c = 0; c < 3; ++c)
-          summary.largest_mean_change =
-              std::max({summary.largest_mean_change, std::abs(r.mean[size_t(c)] - again[k].mean[size_t(c)]),
-                        std::abs(r.std[size_t(c)] - again[k].std[size_t(c)])});
+        for (int c = 0; c < 3; ++c) {
+          summary.largest_mean_change = std::max(summary.largest_mean_change, std::abs(r.mean[size_t(c)] - again[k].mean[size_t(c)]));
+          summary.largest_std_change = std::max(summary.largest_std_change, std::abs(r.std[size_t(c)] - again[k].std[size_t(c)]));
+        }
       }
       journal.append(journal_entry(suspects[k], source.samples[suspects[k]].relative, again[k]));
       r = std::move(again[k]);
     }
     summary.confirmed_on_cpu = suspects.size();
   }
-  if (summary.largest_dhash_change > kSuspectBits || summary.largest_mean_change > kSuspectMean)
+  if (summary.largest_dhash_change > kSuspectBits || summary.largest_mean_change > kSuspectMean ||
+      summary.largest_std_change > kSuspectStd)
     fmt::print(stderr,
-               "clean: warning: nvJPEG's pixels moved a dHash by {} bits and a mean or std by {:.2f} levels, beyond "
-               "the margins ({} bits, {} levels) exact duplicates are sought within: run with --device cpu "
-               "to be sure of them\n",
-               summary.largest_dhash_change, summary.largest_mean_change, kSuspectBits, kSuspectMean);
+               "clean: warning: nvJPEG's pixels moved a dHash by {} bits, a mean by {:.2f} and a std by {:.2f} "
+               "levels, beyond the margins ({} bits, {}, {}) exact duplicates are sought within: run with "
+               "--device cpu to be sure of them\n",
+               summary.largest_dhash_change, summary.largest_mean_change, summary.largest_std_change, kSuspectBits,
+               kSuspectMean, kSuspectStd);
   const std::vector<Group> groups = find_groups(results, options.near_dup_distance);
   std::vector<bool> keeper(n, false);
   for (size_t g = 0; g < groups.size(); ++g) {
@@ -972,8 +975,8 @@ std::string clean_summary_text(const CleanSummary& s) {
   if (s.measured_on_gpu > 0)
     out += fmt::format(
         "  nvJPEG measured {} images; {} of them, which might be exact duplicates, decoded again on the CPU (dHash "
-        "moved by up to {} bits, means and stds by up to {:.2f} levels)\n",
-        s.measured_on_gpu, s.confirmed_on_cpu, s.largest_dhash_change, s.largest_mean_change);
+        "moved by up to {} bits, means by {:.2f} and stds by {:.2f} levels)\n",
+        s.measured_on_gpu, s.confirmed_on_cpu, s.largest_dhash_change, s.largest_mean_change, s.largest_std_change);
   if (s.resumed > 0) out += fmt::format("  resumed: {} files from the journal\n", s.resumed);
   for (std::string_view reason : kReasons)
     if (const auto it = s.by_reason.find(std::string(reason)); it != s.by_reason.end())
