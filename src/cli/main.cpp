@@ -123,6 +123,11 @@ int main(int argc, char** argv) {
   augment_cmd->add_option("--device", augment.device, kDevicesHelp);
   augment_cmd->add_option("--batch", augment.batch, "Images per GPU batch")->check(CLI::PositiveNumber);
   augment_cmd->add_flag("--resume", augment.resume, "Finish an interrupted run from its journal");
+  augment_cmd->add_option("--tile-threshold", augment.tile_threshold,
+                          "Images of more pixels than this (0: none) are made one at a time, in tiles over every "
+                          "thread or GPU");
+  augment_cmd->add_option("--tile", augment.tile, "Output tile side in pixels for --tile-threshold")
+      ->check(CLI::PositiveNumber);
   bool augment_quiet = false;
   augment_cmd->add_flag("--quiet", augment_quiet, "No progress bar or summary");
 
@@ -232,6 +237,11 @@ int main(int argc, char** argv) {
   reduce_cmd->add_option("--batch", reduce.batch, "Images per GPU batch")->check(CLI::PositiveNumber);
   reduce_cmd->add_option("--on-error", reduce.on_error, "raise or skip")->check(CLI::IsMember({"raise", "skip"}));
   reduce_cmd->add_flag("--resume", reduce.resume, "Finish an interrupted run from its journal");
+  reduce_cmd->add_option("--tile-threshold", reduce.tile_threshold,
+                         "Images of more pixels than this (0: none) are resized one at a time, in tiles over every "
+                         "thread (or on the worker's GPU)");
+  reduce_cmd->add_option("--tile", reduce.tile, "Output tile side in pixels for --tile-threshold")
+      ->check(CLI::PositiveNumber);
   reduce_cmd->add_flag("--quiet", reduce_quiet, "No progress bar or summary");
 
   jobs::TileOptions tile;
@@ -328,7 +338,7 @@ int main(int argc, char** argv) {
     } else if (app.got_subcommand("tile")) {
       tile.seed = tile_seed;
       const auto summary = jobs::run_tile(tile);
-      if (!tile_quiet) std::cerr << jobs::tile_summary_text(summary, tile);
+      if (!tile_quiet && dist::detect_world().rank == 0) std::cerr << jobs::tile_summary_text(summary, tile);
     } else if (app.got_subcommand("demo")) {
       std::cout << jobs::run_demo(argv[0], demo_out, demo_threads);
     }

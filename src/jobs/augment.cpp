@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "codec/decoder.h"
+#include "codec/image_info.h"
 #include "codec/nvjpeg_decoder.h"
 #include "core/content_hash.h"
 #include "core/device.h"
@@ -29,6 +30,7 @@
 #include "jobs/output_files.h"
 #include "jobs/progress.h"
 #include "jobs/stop_signal.h"
+#include "jobs/tiled_sample.h"
 #include "pipeline/augmenter.h"
 #include "pipeline/gpu_workers.h"
 #include "pipeline/on_error.h"
@@ -211,6 +213,61 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   };
   const pipeline::ReplayLookup* replay_lookup = replay ? &lookup : nullptr;
   std::vector<pipeline::WorkerShare> shares;
+  // Images above --tile-threshold wait for the end, then go one at a time, each sample cut into
+  // tiles for every thread or GPU (a chain with contrast as one tile: it needs the whole image).
+  // A header that cannot be read is left to the ordinary path, which reports it.
+  std::vector<size_t> large;
+  std::vector<char> set_aside(items.size(), 0);  // each item's own thread writes and reads its flag
+  std::mutex large_mutex;
+  auto set_aside_if_large = [&](size_t n, std::span<const uint8_t> bytes) {
+    if (options.tile_threshold == 0) return false;
+    try {
+      const codec::ImageInfo info = codec::peek_image(bytes, spec.decode.max_pixels);
+      if (uint64_t(info.width) * uint64_t(info.height) <= options.tile_threshold) return false;
+    } catch (const Error&) {
+      return false;
+    }
+    set_aside[n] = 1;
+    const std::lock_guard lock(large_mutex);
+    large.push_back(n);
+    return true;
+  };
+  auto tiled_samples = [&](std::span<const uint8_t> bytes, const std::string& file, const WorkItem& item,
+                           pipeline::GpuWorkers* gpus) {
+    pipeline::PreparedImage prepared = augmenter.prepare(bytes, file, item.index, item.copy, epoch, replay_lookup);
+    const RandomKey key = RandomKey::from(spec.seed, epoch);
+    std::vector<pipeline::AugmentedSample> samples;
+    for (pipeline::SamplePlan& p : prepared.plans) {
+      const int side = plan::needs_whole_output(p.fold) ? 0 : options.tile;
+      try {
+        TiledSample tiled =
+            run_tiled(p.fold, prepared.image, {key, p.id}, spec.output.layout, side, pool, {.workers = gpus});
+        samples.push_back({std::move(p), std::move(tiled.tensor)});
+      } catch (const Error& e) {
+        if (!e.file().empty() || dynamic_cast<const Interrupted*>(&e)) throw;
+        throw e.with_file(file);
+      }
+    }
+    return samples;
+  };
+  auto run_large = [&](pipeline::GpuWorkers* gpus) {
+    std::sort(large.begin(), large.end());
+    for (const size_t n : large) {
+      throw_if_stopped();
+      const WorkItem& item = items[n];
+      guarded(n, [&] {
+        const data::SampleRef& ref = source.samples[item.index];
+        const std::vector<uint8_t> bytes = data::read_sample(source, ref);
+        write_item(n, tiled_samples(bytes, ref.path, item, gpus));
+      }, [&] {
+        write_item(n, augmenter.run(replacement, spec.replacement, item.index, item.copy, epoch, replay_lookup));
+      });
+      if (stop_requested()) break;  // the image a stop cut short is left for --resume
+      finish_item(n);
+      progress.advance();
+    }
+    if (!large.empty()) shares.push_back({"tiled, every worker", large.size()});
+  };
   if (!on_gpu) {
     // Each thread takes small chunks itself (from the other ranks' too under mpirun), so no
     // thread waits at a chunk's end for the slowest image of it.
@@ -227,11 +284,13 @@ AugmentSummary run_augment(const AugmentOptions& options) {
             const WorkItem& item = items[n];
             const data::SampleRef& ref = source.samples[item.index];
             const std::vector<uint8_t> bytes = data::read_sample(source, ref);
+            if (set_aside_if_large(n, bytes)) return;
             write_item(n, augmenter.run(bytes, ref.path, item.index, item.copy, epoch, replay_lookup));
           }, [&] {
             const WorkItem& item = items[n];
             write_item(n, augmenter.run(replacement, spec.replacement, item.index, item.copy, epoch, replay_lookup));
           });
+          if (set_aside[n]) continue;
           finish_item(n);
           progress.advance();
           ++mine;
@@ -239,6 +298,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
       }
     });
     shares.push_back({fmt::format("cpu {} threads", pool.size()), mine.load()});
+    run_large(nullptr);
   } else {
     // Two workers per GPU, sharing the pool: each takes a batch, decodes it on the pool (nvJPEG
     // takes the JPEGs it suits), runs it on its GPU, then encodes and writes on the pool; one's
@@ -259,6 +319,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
             const WorkItem& item = items[todo[begin + k]];
             const std::string& path = source.samples[item.index].path;
             blobs[k] = data::read_sample(source, source.samples[item.index]);
+            if (set_aside_if_large(todo[begin + k], blobs[k])) return;  // prepared[k] stays empty
             prepared[k] = augmenter.prepare(blobs[k], path, item.index, item.copy, epoch, replay_lookup, nvjpeg,
                                             /*defer_cpu_decode=*/true);
           }, [&] {
@@ -273,6 +334,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
             augmenter.execute_gpu(*worker.executor, prepared, epoch, worker.nvjpeg.get(), &decode_errors, &pool);
         pool.parallel_for(end - begin, [&](size_t k) {
           const size_t n = todo[begin + k];
+          if (set_aside[n]) return;
           if (decode_errors[k]) {
             // nvJPEG refused it and the CPU could not decode it either: on_error as anywhere.
             const WorkItem& item = items[n];
@@ -285,10 +347,11 @@ AugmentSummary run_augment(const AugmentOptions& options) {
           finish_item(n);
           progress.advance();
         });
-        worker.items += end - begin;
+        for (size_t t = begin; t < end; ++t) worker.items += !set_aside[todo[t]];
       }
     });
     shares = workers.shares();
+    run_large(&workers);
   }
   name_by_rank(shares, world);
   progress.finish();

@@ -28,6 +28,11 @@ struct AugmentOptions {
   std::string device = "cpu";  // cpu, cuda, cuda:N, cuda:N,M,..., cuda:all (one worker per GPU)
   int batch = 64;              // images per GPU batch
   bool resume = false;         // finish an interrupted run from OUT's journal
+  // Images of more pixels than this (0: none) are made one at a time after the others, their
+  // outputs cut into tiles of side `tile` that every CPU thread (or GPU worker) of the process
+  // computes from their own source regions: the same bytes, one huge image in memory at a time.
+  uint64_t tile_threshold = 0;
+  int tile = 4096;
 };
 
 struct AugmentSummary {

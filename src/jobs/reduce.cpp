@@ -30,6 +30,7 @@
 #include "jobs/output_files.h"
 #include "jobs/progress.h"
 #include "jobs/stop_signal.h"
+#include "jobs/tiled_sample.h"
 #include "jobs/tar_writer.h"
 #include "pipeline/augmenter.h"
 #include "pipeline/gpu_workers.h"
@@ -58,6 +59,7 @@ struct Reduced {
   std::vector<uint8_t> encoded;
   int width = 0, height = 0;
   uint64_t bytes_in = 0;
+  uint64_t pixels_in = 0;  // the source's, from its header
   std::string error;  // set when on_error is skip and the sample failed
 };
 
@@ -227,6 +229,7 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
     } catch (const Error& e) {
       throw e.with_file(ref.path);
     }
+    r.pixels_in = uint64_t(info.width) * uint64_t(info.height);
     const auto [h, w] = reduced_size(info.oriented_width(), info.oriented_height(), o.max_side, o.scale);
     r.width = w;
     r.height = h;
@@ -250,9 +253,37 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
   };
   const pipeline::Augmenter gpu_runner(resize_spec(1, 1, o.dct_scaling));  // executes any batch of resize plans
 
+  // Images above --tile-threshold, set aside by a window's first pass (their resize in `tiled`,
+  // their bytes in `blobs`), resized one at a time in tiles over every thread, or on this GPU.
+  auto above_threshold = [&](const Reduced& r) { return o.tile_threshold > 0 && r.pixels_in > o.tile_threshold; };
+  auto resize_in_tiles = [&](const std::vector<size_t>& window, std::vector<Reduced>& results,
+                             std::vector<std::vector<uint8_t>>& blobs,
+                             const std::vector<std::optional<pipeline::Augmenter>>& tiled, pipeline::GpuWorker* gpu) {
+    for (size_t k = 0; k < window.size(); ++k) {
+      if (!tiled[k] || stop_requested()) continue;
+      const std::string& path = source.samples[window[k]].path;
+      const pipeline::Spec& spec = tiled[k]->chain().spec();
+      try {
+        pipeline::PreparedImage prepared = tiled[k]->prepare(blobs[k], path, window[k], 0, 0);
+        const pipeline::SamplePlan& p = prepared.plans.at(0);
+        const TiledSample t = run_tiled(p.fold, prepared.image, {RandomKey::from(spec.seed, 0), p.id},
+                                        spec.output.layout, o.tile, pool, {.worker = gpu});
+        encode_into(window[k], pipeline::viewable_image(t.tensor, p.fold), results[k]);
+      } catch (const Interrupted&) {
+        return;  // not reached: left for --resume
+      } catch (const Error& e) {
+        fail(e.file().empty() ? e.with_file(path) : e, results[k]);
+        results[k].done = true;
+      }
+      blobs[k] = {};
+    }
+  };
+
   // One window of samples through decode, resize and encode: on the pool, or with a GPU worker
   // the resizes in one batch on its GPU (nvJPEG decoding the JPEGs it takes).
   auto process = [&](const std::vector<size_t>& window, std::vector<Reduced>& results, pipeline::GpuWorker* gpu) {
+    std::vector<std::vector<uint8_t>> blobs(window.size());
+    std::vector<std::optional<pipeline::Augmenter>> tiled(window.size());
     if (gpu == nullptr) {
       pool.parallel_for(window.size(), [&](size_t k) {
         if (stop_requested()) return;
@@ -260,6 +291,11 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
         try {
           std::vector<uint8_t> blob;
           if (auto augmenter = prepare(window[k], blob, r)) {
+            if (above_threshold(r)) {
+              tiled[k] = std::move(augmenter);
+              blobs[k] = std::move(blob);
+              return;
+            }
             auto samples = augmenter->run(blob, source.samples[window[k]].path, window[k], 0, 0);
             encode_into(window[k], pipeline::viewable_image(samples.at(0)), r);
           } else {
@@ -270,9 +306,9 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
           r.done = true;
         }
       });
+      resize_in_tiles(window, results, blobs, tiled, nullptr);
       return;
     }
-    std::vector<std::vector<uint8_t>> blobs(window.size());
     std::vector<pipeline::PreparedImage> prepared(window.size());
     std::vector<int> on_device(window.size(), 0);
     pool.parallel_for(window.size(), [&](size_t k) {
@@ -280,6 +316,10 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
       Reduced& r = results[k];
       try {
         if (auto augmenter = prepare(window[k], blobs[k], r)) {
+          if (above_threshold(r)) {
+            tiled[k] = std::move(augmenter);
+            return;
+          }
           prepared[k] = augmenter->prepare(blobs[k], source.samples[window[k]].path, window[k], 0, 0,
                                            nullptr, gpu->nvjpeg != nullptr, /*defer_cpu_decode=*/true);
           on_device[k] = 1;
@@ -291,6 +331,7 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
         r.done = true;
       }
     });
+    resize_in_tiles(window, results, blobs, tiled, gpu);
     std::vector<size_t> members;
     std::vector<pipeline::PreparedImage> batch;
     for (size_t k = 0; k < window.size(); ++k)

@@ -27,6 +27,11 @@ struct ReduceOptions {
   std::string on_error = "raise";  // raise | skip
   bool resume = false;
   bool progress = true;
+  // Images of more pixels than this (0: none) are resized after the rest of their window, one at
+  // a time, their output in tiles of side `tile` over every CPU thread (or on the worker's GPU):
+  // the same bytes, one huge decode at a time.
+  uint64_t tile_threshold = 0;
+  int tile = 4096;
 };
 
 struct ReduceSummary {

@@ -1,14 +1,15 @@
-// tile: decode once, then output tiles in parallel (CPU threads, or batches on demand to one worker
-// per GPU), each read from its source region through a view (plan::execute_cpu_window), stitched
-// into one output written whole.
+// tile: decode once, then compute the output's tiles on demand (CPU threads, GPU workers, and under
+// mpirun every rank: jobs/tiled_sample.h), stitch them on rank 0 and write the output whole.
 #include "jobs/tile.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "codec/decoder.h"
 #include "codec/encoder.h"
@@ -16,13 +17,13 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "dist/communicator.h"
+#include "dist/world.h"
 #include "jobs/output_files.h"
 #include "jobs/progress.h"
-#include "jobs/stop_signal.h"
+#include "jobs/tiled_sample.h"
 #include "pipeline/augmenter.h"
 #include "pipeline/gpu_workers.h"
 #include "pipeline/spec.h"
-#include "plan/cuda_executor.h"
 #include "plan/plan.h"
 
 namespace gpuaug::jobs {
@@ -38,27 +39,6 @@ OutputKind output_kind(const std::string& path) {
   if (ext == ".jpg" || ext == ".jpeg") return OutputKind::kJpeg;
   if (ext == ".npy") return OutputKind::kNpy;
   throw Error(path, "tile", "the output must end in .png, .jpg, .jpeg or .npy");
-}
-
-// Tile `t` of the output's pixels into `whole` (same dtype, layout and channels).
-void copy_tile(const Tensor& t, const codec::Rect& w, Tensor& whole) {
-  const size_t e = dtype_size(t.dtype);
-  const auto* src = t.data.data();
-  auto* dst = whole.data.data();
-  if (t.layout == Layout::kHWC) {
-    const size_t row = size_t(w.width) * t.channels * e;
-    for (int y = 0; y < w.height; ++y)
-      std::memcpy(dst + whole.offset(w.y + y, w.x, 0) * e, src + t.offset(y, 0, 0) * e, row);
-  } else {
-    for (int c = 0; c < t.channels; ++c)
-      for (int y = 0; y < w.height; ++y)
-        std::memcpy(dst + whole.offset(w.y + y, w.x, c) * e, src + t.offset(y, 0, c) * e, size_t(w.width) * e);
-  }
-}
-
-void copy_tile(const Image& t, const codec::Rect& w, Image& whole) {
-  for (int y = 0; y < w.height; ++y)
-    std::memcpy(whole.row(w.y + y) + size_t(w.x) * whole.channels, t.row(y), t.stride());
 }
 
 }  // namespace
@@ -80,95 +60,52 @@ TileSummary run_tile(const TileOptions& o) {
                 fmt::format("the spec makes {} samples of an image; tile makes one (drop local_crops)",
                             prepared.plans.size()));
   const pipeline::SamplePlan& plan = prepared.plans.front();
-  const ops::FoldResult& fold = plan.fold;
   const Image& source = prepared.image;
-  const int W = fold.geometry.out_w, H = fold.geometry.out_h;
-  const int side_x = o.tile > 0 ? o.tile : W, side_y = o.tile > 0 ? o.tile : H;
 
-  std::vector<codec::Rect> windows;
-  for (int y = 0; y < H; y += side_y)
-    for (int x = 0; x < W; x += side_x) windows.push_back({x, y, std::min(side_x, W - x), std::min(side_y, H - y)});
-
-  const RandomKey key = RandomKey::from(spec.seed, o.epoch);
-  const plan::PixelStreamId stream{key, plan.id};
-  const Layout layout = spec.output.layout;
-  Tensor whole_tensor;
-  Image whole_image;
-  if (kind == OutputKind::kNpy) whole_tensor = Tensor(fold.dtype, layout, H, W, fold.channels);
-  else whole_image = Image(W, H, fold.channels);
-
-  // A view of the decoded image limited to a tile's region: the tile reads nothing else (on
-  // the GPU, only the region is uploaded).
-  std::vector<plan::SourceView> views(windows.size());
-  size_t largest = 0;
-  for (size_t i = 0; i < windows.size(); ++i) {
-    const codec::Rect r = plan::source_region(fold, source.width, source.height, windows[i]);
-    views[i] = {source.pixels.data(), source.stride(), {0, 0, 0, 0}, source.width, source.height};
-    if (r.width > 0) views[i] = {source.row(r.y) + size_t(r.x) * 3, source.stride(), r, source.width, source.height};
-    largest = std::max(largest, size_t(r.width) * r.height);
-  }
-  ThreadPool pool(o.threads);
-  std::vector<pipeline::WorkerShare> shares;
-  auto stitch = [&](const Tensor& t, size_t i) {
-    if (kind == OutputKind::kNpy) copy_tile(t, windows[i], whole_tensor);
-    else copy_tile(pipeline::viewable_image(t, fold), windows[i], whole_image);
-  };
+  // Under mpirun every rank decodes the image, takes tiles on demand and sends rank 0 what it
+  // computed; rank 0 stitches and writes.
+  const dist::World world = dist::detect_world();
+  dist::Communicator* comm = world.distributed() ? &dist::communicator(world) : nullptr;
+  ThreadPool pool(o.threads > 0 ? o.threads : dist::threads_per_process(world));
+  TiledSample tiled;
   try {
-    if (devices.front().cuda) {
-      // Tiles go to the GPUs in batches of at most kBatchPixels output pixels (or one tile),
-      // each batch to whichever GPU worker asks next; each stitches what it computed.
-      constexpr size_t kBatchPixels = size_t(64) << 20;
-      std::vector<size_t> batch_begin{0};
-      for (size_t i = 0, pixels = 0; i < windows.size(); ++i) {
-        const size_t tile = size_t(windows[i].width) * windows[i].height;
-        if (i > batch_begin.back() && pixels + tile > kBatchPixels) batch_begin.push_back(i), pixels = 0;
-        pixels += tile;
-      }
-      batch_begin.push_back(windows.size());
-      pipeline::GpuWorkers workers(devices, false);
-      dist::ChunkQueue batches(batch_begin.size() - 1);
-      workers.run([&](pipeline::GpuWorker& worker) {
-        while (!stop_requested() && !workers.failed()) {
-          const auto b = batches.next();
-          if (!b) return;
-          std::vector<plan::SampleJob> jobs;
-          for (size_t i = batch_begin[*b]; i < batch_begin[*b + 1]; ++i) {
-            plan::SampleJob job{&fold, nullptr, -1, stream};
-            job.source_view = views[i];
-            job.window = windows[i];
-            jobs.push_back(job);
-          }
-          const std::vector<Tensor> tiles = worker.executor->run_to_host(jobs, layout);
-          pool.parallel_for(tiles.size(), [&](size_t k) { stitch(tiles[k], batch_begin[*b] + k); });
-          worker.items += jobs.size();
-        }
-      });
-      throw_if_stopped();
-      shares = workers.shares();
-    } else {
-      pool.parallel_for(windows.size(), [&](size_t i) {
-        throw_if_stopped();
-        stitch(plan::execute_cpu_window(fold, views[i], stream, layout, windows[i]), i);
-      });
-    }
+    const plan::PixelStreamId stream{RandomKey::from(spec.seed, o.epoch), plan.id};
+    std::optional<pipeline::GpuWorkers> workers;
+    if (devices.front().cuda) workers.emplace(devices, false);
+    tiled = run_tiled(plan.fold, source, stream, spec.output.layout, o.tile, pool,
+                      {.workers = workers ? &*workers : nullptr}, comm);
   } catch (const Error& e) {
     throw e.file().empty() ? e.with_file(o.input) : e;
   }
-
-  std::vector<uint8_t> encoded;
-  switch (kind) {
-    case OutputKind::kNpy: encoded = encode_npy(whole_tensor); break;
-    case OutputKind::kPng: encoded = codec::encode_png(whole_image); break;
-    case OutputKind::kJpeg: encoded = codec::encode_jpeg(whole_image, o.jpeg_quality); break;
+  name_by_rank(tiled.shares, world);
+  std::vector<pipeline::WorkerShare> shares = tiled.shares;
+  if (comm) {
+    shares.clear();
+    for (const std::string& part : comm->gather(shares_json(tiled.shares).dump()))
+      append_shares(nlohmann::json::parse(part), shares);
   }
-  write_file_atomic(o.output, encoded);
 
   TileSummary s;
   s.source_width = source.width, s.source_height = source.height;
-  s.out_width = W, s.out_height = H;
-  s.tiles = windows.size();
-  s.largest_region_pixels = largest;
+  s.out_width = plan.fold.geometry.out_w, s.out_height = plan.fold.geometry.out_h;
+  s.tiles = tiled.tiles;
+  s.largest_region_pixels = tiled.largest_region_pixels;
   s.shares = shares;
+  if (world.rank != 0) {
+    comm->barrier();
+    s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return s;
+  }
+  std::vector<uint8_t> encoded;
+  switch (kind) {
+    case OutputKind::kNpy: encoded = encode_npy(tiled.tensor); break;
+    case OutputKind::kPng: encoded = codec::encode_png(pipeline::viewable_image(tiled.tensor, plan.fold)); break;
+    case OutputKind::kJpeg:
+      encoded = codec::encode_jpeg(pipeline::viewable_image(tiled.tensor, plan.fold), o.jpeg_quality);
+      break;
+  }
+  write_file_atomic(o.output, encoded);
+  if (comm) comm->barrier();
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;
 }

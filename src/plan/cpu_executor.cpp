@@ -460,10 +460,14 @@ void check_window(const ops::FoldResult& fold, const codec::Rect& window) {
                                 std::to_string(window.x) + "+" + std::to_string(window.y) + " is not inside the " +
                                 std::to_string(W) + "x" + std::to_string(H) + " output");
   if (window.width == W && window.height == H) return;
-  for (const ops::PixelOp& op : fold.pixels)
-    if (op.kind == ops::PixelKind::kContrast)
-      throw Error("", "tile", "contrast blends each pixel with the whole image's mean, so a chain with it "
-                              "runs on the whole image, not in tiles");
+  if (needs_whole_output(fold))
+    throw Error("", "tile", "contrast blends each pixel with the whole image's mean, so a chain with it "
+                            "runs on the whole image, not in tiles");
+}
+
+bool needs_whole_output(const ops::FoldResult& fold) {
+  return std::any_of(fold.pixels.begin(), fold.pixels.end(),
+                     [](const ops::PixelOp& op) { return op.kind == ops::PixelKind::kContrast; });
 }
 
 Halo blur_halo(const ops::FoldResult& fold) {

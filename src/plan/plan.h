@@ -99,5 +99,7 @@ std::vector<codec::Rect> blur_targets(const ops::FoldResult& fold, const codec::
 // Throws Error (stage "tile") unless `window` is a non-empty part of the output, and when it is
 // not the whole output but the chain has a contrast step (which needs the whole image's mean).
 void check_window(const ops::FoldResult& fold, const codec::Rect& window);
+// Whether the chain has such a step, so that it runs only as one window.
+bool needs_whole_output(const ops::FoldResult& fold);
 
 }  // namespace gpuaug::plan

@@ -242,3 +242,24 @@ def test_bench_compare_adds_the_processes_row(gpuaug_bin, mpirun, tmp_path, data
     # Where rank 0 sees a GPU, every process also runs on one GPU (its local rank's), in a row of its own.
     on_gpus = [r for r in rows if r.startswith(f'"{RANKS} processes') and ",cuda," in r]
     assert len(on_gpus) == (1 if "cuda:0 end to end" in proc.stdout else 0), rows
+
+
+@pytest.mark.parametrize("output", ["npy", "png"])
+def test_tile_across_ranks_equals_one_process(gpuaug_bin, mpirun, tmp_path, tmp_images, output):
+    """`tile` under mpirun: every rank takes tiles on demand, rank 0 stitches what all computed
+    into the bytes one process writes; the summary lists every rank's share of the tiles."""
+    (source,) = tmp_images({"big.jpg": mixed_image(203, 311, seed=5)}, quality=90)
+    spec = write_spec(tmp_path / "tile.yaml", [{"rotate": {"degrees": 20, "interpolation": "bilinear"}},
+                                               {"gaussian_blur": {"kernel_size": 5, "sigma": 1.2}},
+                                               {"gaussian_noise": {"sigma": 0.05}}, {"normalize": {}}], seed=4)
+    one, many = tmp_path / f"one.{output}", tmp_path / f"many.{output}"
+    _run([gpuaug_bin, "tile", "--spec", spec, "--input", source, "--output", one, "--tile", 0, "--quiet"], check=True)
+    proc = _run([*mpirun, gpuaug_bin, "tile", "--spec", spec, "--input", source, "--output", many, "--tile", 23,
+                 "--threads", 1])
+    assert proc.returncode == 0, proc.stderr
+    assert many.read_bytes() == one.read_bytes()
+    assert proc.stderr.count("output in 126 tiles") == 1, proc.stderr  # rank 0 alone prints
+    shares = re.findall(r"rank (\d) cpu 1 threads (\d+)", proc.stderr)
+    assert sorted(int(r) for r, _ in shares) == list(range(RANKS)), proc.stderr
+    assert sum(int(n) for _, n in shares) == 126, proc.stderr
+    assert not list(tmp_path.glob("*gpuaug-tmp*"))

@@ -136,3 +136,31 @@ def test_gpu_equals_cpu(run_gpuaug, tmp_path, dataset, has_gpu):
             np.testing.assert_array_equal(a, b)
         else:
             assert np.abs(a - b).mean() <= 1.5
+
+
+@pytest.mark.parametrize("how", [(), ("--shard-size", "8kB")])
+def test_tile_threshold_gives_the_same_files(run_gpuaug, tmp_path, dataset, how):
+    """Images above --tile-threshold (a.png, b.jpg, e.png: over 30,000 pixels) are resized after the
+    rest of their window in tiles over every thread: the tree or the shards and index.json keep
+    their bytes, in the same order."""
+    def reduce(name, *extra):
+        out = tmp_path / name
+        run_gpuaug("reduce", "--input", dataset, "--output", out, "--scale", 0.75, "--format", "png", *how, *extra,
+                   "--threads", 2, "--quiet")
+        return tree_hash(out)
+
+    assert reduce("tiled", "--tile-threshold", 30000, "--tile", 17) == reduce("plain")
+
+
+def test_tile_threshold_bad_input_raises_or_is_skipped(run_gpuaug, tmp_path, dataset):
+    """A big image whose decode fails in the tiled path names the file and the stage, or is skipped
+    and listed in index.json."""
+    path = dataset / "cat" / "b.jpg"
+    path.write_bytes(path.read_bytes()[:1500])
+    args = ("reduce", "--input", dataset, "--max-side", 64, "--tile-threshold", 30000, "--tile", 16, "--quiet")
+    proc = run_gpuaug(*args, "--output", tmp_path / "raise", check=False)
+    assert proc.returncode == 1 and "b.jpg" in proc.stderr and "decode" in proc.stderr, proc.stderr
+    run_gpuaug(*args, "--output", tmp_path / "skip", "--on-error", "skip")
+    index = json.loads((tmp_path / "skip" / "index.json").read_text())
+    assert [e["source"] for e in index["errors"]] == ["cat/b.jpg"]
+    assert len(index["samples"]) == 4

@@ -4,6 +4,7 @@ errors: bad input, several samples, contrast in tiles, an unknown output type â€
 file behind."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +124,53 @@ def test_cuda_tiles_equal_the_whole_image_and_the_cpu(run_gpuaug, tmp_path, big,
     # float16 outputs: one half-precision step (2^-9 at 1..2, 2^-8 at 2..4) where the float32
     # values, within 1e-5 of the CPU's, round the other way
     np.testing.assert_allclose(np.load(tmp_path / "g0.npy").astype(np.float32), cpu, rtol=0, atol=2 ** -7)
+
+
+@pytest.fixture
+def mixed_dataset(tmp_images) -> Path:
+    """Two images above a 100,000-pixel threshold (JPEG and PNG) among three below it."""
+    paths = tmp_images({"a/big.jpg": smooth_image(389, 517, seed=3), "a/big2.png": mixed_image(401, 333, seed=6),
+                        "a/s1.jpg": smooth_image(61, 77, seed=7), "b/s2.png": mixed_image(45, 90, seed=8),
+                        "b/s3.jpg": mixed_image(120, 97, seed=9)}, quality=90)
+    return paths[0].parent.parent
+
+
+@pytest.mark.parametrize("chain", ["full", "crops", "contrast"])
+def test_augment_tile_threshold_gives_the_same_files(run_gpuaug, tmp_path, mixed_dataset, chain):
+    """Images above --tile-threshold are made in tiles after the others: every output file keeps its
+    bytes, and so does the record; a chain with contrast (one tile: it needs the whole image's mean)
+    and local_crops (several samples an image) included."""
+    text = {"full": CHAIN.replace("resize: {size: [241, 333]}", "random_resized_crop: {size: [241, 333]}"),
+            "crops": "seed: 2\nops:\n  - local_crops: {n: 3, size: 150, scale: [0.3, 0.6]}\n"
+                     "  - gaussian_blur: {kernel_size: 5, sigma: 1.0}\n",
+            "contrast": "seed: 1\nops:\n  - resize: {size: 300}\n  - color_jitter: {contrast: 0.5}\n"}[chain]
+    spec = _spec(tmp_path, text)
+    files = {}
+    for name, extra in (("plain", []), ("tiled", ["--tile-threshold", 100000, "--tile", 64])):
+        out = tmp_path / name
+        proc = run_gpuaug("augment", "--spec", spec, "--input", mixed_dataset, "--output", out, "--format", "npy",
+                          "--copies", 2, "--threads", 2, "--record", tmp_path / f"{name}.jsonl", *extra)
+        files[name] = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*.npy"))}
+        if extra:  # the two big images, two copies each, went through the tiled path
+            assert re.search(r"tiled, every worker 4\b", proc.stderr), proc.stderr
+    assert len(files["plain"]) == 5 * 2 * (3 if chain == "crops" else 1)
+    assert files["tiled"].keys() == files["plain"].keys()
+    for name, data in files["plain"].items():
+        assert files["tiled"][name] == data, f"{name} differs when made in tiles"
+    assert (tmp_path / "tiled.jsonl").read_text() == (tmp_path / "plain.jsonl").read_text()
+
+
+def test_augment_tile_threshold_bad_input_is_reported_or_skipped(run_gpuaug, tmp_path, mixed_dataset):
+    """A big image that fails to decode in the tiled path names the file and the stage; with
+    --on-error skip it is counted and the rest are written."""
+    broken = mixed_dataset / "a" / "big.jpg"
+    broken.write_bytes(broken.read_bytes()[: len(broken.read_bytes()) // 2])
+    spec = _spec(tmp_path)
+    args = ("augment", "--spec", spec, "--input", mixed_dataset, "--format", "npy", "--tile-threshold", 100000,
+            "--tile", 100, "--threads", 2)
+    proc = run_gpuaug(*args, "--output", tmp_path / "raise", check=False)
+    assert proc.returncode == 1 and "big.jpg" in proc.stderr and "decode" in proc.stderr, proc.stderr
+    proc = run_gpuaug(*args, "--output", tmp_path / "skip", "--on-error", "skip")
+    assert "big.jpg" in proc.stderr, proc.stderr
+    written = sorted(p.name for p in (tmp_path / "skip").rglob("*.npy"))
+    assert written == ["big2.npy", "s1.npy", "s2.npy", "s3.npy"], written

@@ -1,0 +1,160 @@
+// Tiled samples: tiles handed out on demand (dist::ChunkQueue: a tile per CPU thread's pull, a
+// batch of tiles per GPU worker's, across ranks under mpirun), each computed from a view of its
+// source region only, stitched where they land; other ranks' tiles reach rank 0 in one gather.
+#include "jobs/tiled_sample.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "jobs/stop_signal.h"
+
+namespace gpuaug::jobs {
+
+namespace {
+
+// Tile `t` (window `w` of the output) into `whole`: same dtype, layout and channels.
+void copy_tile(const Tensor& t, const codec::Rect& w, Tensor& whole) {
+  const size_t e = dtype_size(t.dtype);
+  const auto* src = t.data.data();
+  auto* dst = whole.data.data();
+  if (t.layout == Layout::kHWC) {
+    const size_t row = size_t(w.width) * t.channels * e;
+    for (int y = 0; y < w.height; ++y)
+      std::memcpy(dst + whole.offset(w.y + y, w.x, 0) * e, src + t.offset(y, 0, 0) * e, row);
+  } else {
+    for (int c = 0; c < t.channels; ++c)
+      for (int y = 0; y < w.height; ++y)
+        std::memcpy(dst + whole.offset(w.y + y, w.x, c) * e, src + t.offset(y, 0, c) * e, size_t(w.width) * e);
+  }
+}
+
+// Where batch b of tiles begins (b = 0 .. size-2; the last entry is the tile count): one tile a
+// batch on the CPU, on GPUs as many as fit kBatchPixels output pixels (at least one).
+std::vector<size_t> batch_starts(const std::vector<codec::Rect>& windows, bool gpu) {
+  constexpr size_t kBatchPixels = size_t(64) << 20;
+  std::vector<size_t> starts{0};
+  for (size_t i = 0, pixels = 0; i < windows.size(); ++i) {
+    const size_t tile = size_t(windows[i].width) * windows[i].height;
+    if (i > starts.back() && (!gpu || pixels + tile > kBatchPixels)) starts.push_back(i), pixels = 0;
+    pixels += tile;
+  }
+  starts.push_back(windows.size());
+  return starts;
+}
+
+}  // namespace
+
+std::vector<codec::Rect> tile_windows(int out_w, int out_h, int tile) {
+  const int side_x = tile > 0 ? tile : out_w, side_y = tile > 0 ? tile : out_h;
+  std::vector<codec::Rect> windows;
+  for (int y = 0; y < out_h; y += side_y)
+    for (int x = 0; x < out_w; x += side_x)
+      windows.push_back({x, y, std::min(side_x, out_w - x), std::min(side_y, out_h - y)});
+  return windows;
+}
+
+TiledSample run_tiled(const ops::FoldResult& fold, const Image& source, const plan::PixelStreamId& stream,
+                      Layout layout, int tile, ThreadPool& pool, TileDevices devices,
+                      dist::Communicator* comm) {
+  const int W = fold.geometry.out_w, H = fold.geometry.out_h;
+  const std::vector<codec::Rect> windows = tile_windows(W, H, tile);
+  const bool stitch_here = comm == nullptr || comm->rank() == 0;
+
+  // A view of the decoded image limited to a tile's region: the tile reads nothing else (on the
+  // GPU, only the region is uploaded).
+  TiledSample out;
+  out.tiles = windows.size();
+  std::vector<plan::SourceView> views(windows.size());
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const codec::Rect r = plan::source_region(fold, source.width, source.height, windows[i]);
+    views[i] = {source.pixels.data(), source.stride(), {0, 0, 0, 0}, source.width, source.height};
+    if (r.width > 0) views[i] = {source.row(r.y) + size_t(r.x) * 3, source.stride(), r, source.width, source.height};
+    out.largest_region_pixels = std::max(out.largest_region_pixels, size_t(r.width) * r.height);
+  }
+  if (stitch_here) out.tensor = Tensor(fold.dtype, layout, H, W, fold.channels);
+  // Tiles computed here for rank 0 (index, tensor), when this is another rank.
+  std::vector<std::pair<size_t, Tensor>> for_rank0;
+  std::mutex for_rank0_mutex;
+  auto land = [&](size_t i, Tensor t) {
+    if (stitch_here) return copy_tile(t, windows[i], out.tensor);
+    const std::lock_guard lock(for_rank0_mutex);
+    for_rank0.emplace_back(i, std::move(t));
+  };
+
+  const bool gpu = devices.workers != nullptr || devices.worker != nullptr;
+  const std::vector<size_t> starts = batch_starts(windows, gpu);
+  dist::ChunkQueue batches(starts.size() - 1, comm);
+  if (gpu) {
+    // Counted apart from worker.items, which holds the calling job's own unit (images).
+    std::vector<size_t> computed(devices.workers ? devices.workers->size() : 1, 0);
+    auto compute = [&](pipeline::GpuWorker& worker, size_t& count) {
+      while (!stop_requested() && !(devices.workers && devices.workers->failed())) {
+        const auto b = batches.next();
+        if (!b) return;
+        std::vector<plan::SampleJob> jobs;
+        for (size_t i = starts[*b]; i < starts[*b + 1]; ++i) {
+          plan::SampleJob job{&fold, nullptr, -1, stream};
+          job.source_view = views[i];
+          job.window = windows[i];
+          jobs.push_back(job);
+        }
+        std::vector<Tensor> tiles = worker.executor->run_to_host(jobs, layout);
+        pool.parallel_for(tiles.size(), [&](size_t k) { land(starts[*b] + k, std::move(tiles[k])); });
+        count += jobs.size();
+      }
+    };
+    if (devices.workers) {
+      devices.workers->run([&](pipeline::GpuWorker& worker) { compute(worker, computed[worker.index]); });
+      for (size_t w = 0; w < computed.size(); ++w) out.shares.push_back({(*devices.workers)[w].name, computed[w]});
+    } else {
+      compute(*devices.worker, computed[0]);
+      out.shares.push_back({devices.worker->name, computed[0]});
+    }
+  } else {
+    std::atomic<size_t> computed{0};
+    pool.parallel_for(size_t(pool.size()), [&](size_t) {
+      while (!stop_requested()) {
+        const auto b = batches.next();
+        if (!b) return;
+        land(*b, plan::execute_cpu_window(fold, views[*b], stream, layout, windows[*b]));
+        ++computed;
+      }
+    });
+    out.shares.push_back({fmt::format("cpu {} threads", pool.size()), computed.load()});
+  }
+  throw_if_stopped();
+  if (comm == nullptr || comm->size() == 1) return out;
+
+  // Every other rank's tiles to rank 0: (index, then the tile's bytes) after one another.
+  std::string mine;
+  for (const auto& [i, t] : for_rank0) {
+    const uint64_t index = i;
+    mine.append(reinterpret_cast<const char*>(&index), sizeof index);
+    mine.append(reinterpret_cast<const char*>(t.data.data()), t.data.size());
+  }
+  for_rank0.clear();
+  for (const std::string& part : comm->gather(mine)) {
+    for (size_t at = 0; at < part.size();) {
+      uint64_t i = 0;
+      std::memcpy(&i, part.data() + at, sizeof i);
+      at += sizeof i;
+      if (i >= windows.size()) throw Error("", "tile", fmt::format("a rank sent tile {} of {}", i, windows.size()));
+      const codec::Rect& w = windows[i];
+      Tensor t(fold.dtype, layout, w.height, w.width, fold.channels);
+      if (part.size() - at < t.data.size()) throw Error("", "tile", "a rank sent a tile cut short");
+      std::memcpy(t.data.data(), part.data() + at, t.data.size());
+      at += t.data.size();
+      copy_tile(t, w, out.tensor);
+    }
+  }
+  return out;
+}
+
+}  // namespace gpuaug::jobs
