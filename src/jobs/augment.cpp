@@ -135,8 +135,10 @@ AugmentSummary run_augment(const AugmentOptions& options) {
       {"format", options.format},
       {"quality", options.jpeg_quality},
       {"replay", options.replay_path.empty() ? std::string() : text_hash(file_text(options.replay_path))},
+      // Images above the tile threshold decode on the CPU even where nvJPEG would.
       {"decoder", on_gpu && codec::NvjpegDecoder::built() && spec.decode.gpu
-                      ? fmt::format("nvjpeg {}/8", spec.decode.gpu_eighths())
+                      ? fmt::format("nvjpeg {}/8, cpu above {} pixels", spec.decode.gpu_eighths(),
+                                    options.tile_threshold)
                       : "cpu"},
       {"ranks", world.size}};
   std::filesystem::create_directories(options.output);

@@ -156,8 +156,10 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
                     {"shards", o.shards},
                     {"shard_size", o.shard_size},
                     {"dct_scaling", o.dct_scaling},
+                    // Images above the tile threshold decode on the CPU even where nvJPEG would.
                     {"decoder", on_gpu && codec::NvjpegDecoder::built()
-                                    ? fmt::format("nvjpeg {}/8", pipeline::Spec().decode.gpu_eighths())
+                                    ? fmt::format("nvjpeg {}/8, cpu above {} pixels",
+                                                  pipeline::Spec().decode.gpu_eighths(), o.tile_threshold)
                                     : "cpu"},
                     {"ranks", world.size}};
   fs::create_directories(o.output);
