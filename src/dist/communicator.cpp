@@ -1,4 +1,4 @@
-// Communicator implementations: one process, and Open MPI.
+// Communicator implementations: one process, and Open MPI (TCP: dist/tcp_communicator.h).
 #include "dist/communicator.h"
 
 #include <chrono>
@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "dist/tcp_communicator.h"
 
 #if GPUAUG_HAVE_MPI
 #include <mpi.h>
@@ -227,7 +228,9 @@ std::vector<bool> any_rank(Communicator& comm, const std::vector<bool>& flags) {
   return out;
 }
 
-bool shares_work_on_demand(const World& world) { return world.size == 1 || (world.mpi && built_with_mpi()); }
+bool shares_work_on_demand(const World& world) {
+  return world.size == 1 || (world.mpi && built_with_mpi()) || world.has_rendezvous();
+}
 
 Communicator& communicator(const World& world) {
   std::lock_guard lock(g_mutex);
@@ -248,10 +251,15 @@ Communicator& communicator(const World& world) {
     return *instance;
   }
 #endif
+  if (world.has_rendezvous()) {
+    instance = make_tcp_communicator(world);
+    return *instance;
+  }
   throw Error("", "world",
-              fmt::format("{} processes started by {}: combining results needs MPI; launch with mpirun{}",
+              fmt::format("{} processes started by {}: combining results needs MPI or a rendezvous; launch with "
+                          "mpirun{}, or set MASTER_ADDR and MASTER_PORT as torchrun does",
                           world.size, world.launcher.empty() ? "the environment" : world.launcher,
-                          built_with_mpi() ? "" : " and build gpuaug where Open MPI is installed"));
+                          built_with_mpi() ? "" : " (with gpuaug built where Open MPI is installed)"));
 }
 
 }  // namespace gpuaug::dist

@@ -1,5 +1,6 @@
 // Communicator: what jobs that need totals exchange between processes (gather to rank 0, a
-// barrier, aborting every rank), over MPI when launched by mpirun; one process otherwise.
+// barrier, aborting every rank), over MPI when launched by mpirun, over TCP when launched with a
+// rendezvous (torchrun); one process otherwise.
 // Loading never sends messages; only offline jobs (stats, augment's record) use it.
 #pragma once
 
@@ -40,10 +41,11 @@ class Communicator {
 };
 
 // The process' communicator: MPI (initialized once, finalized at exit) when this build has MPI
-// and the world was launched by an MPI process manager with more than one process; a
-// single-process one when the world has one process. A world of several processes without MPI
-// is an Error(stage "world") that says to launch with mpirun (jobs that need totals cannot
-// combine them otherwise).
+// and the world was launched by an MPI process manager with more than one process; TCP through
+// rank 0 (dist/tcp_communicator.h) for several processes launched otherwise that have a
+// rendezvous (MASTER_ADDR and MASTER_PORT, as torchrun sets); a single-process one when the
+// world has one process. Several processes with neither are an Error(stage "world") that says
+// to launch with mpirun or set MASTER_ADDR and MASTER_PORT.
 Communicator& communicator(const World& world);
 
 bool built_with_mpi();
@@ -72,7 +74,7 @@ class ChunkQueue {
 };
 
 // Whether the processes of `world` can hand out work on demand: one process, or several that MPI
-// connects. Several without MPI (torchrun, srun: loading sends no messages) take static shares.
+// or a rendezvous connects. Several without either take static shares.
 bool shares_work_on_demand(const World& world);
 
 // After a failure: when this process took part in a job of several processes, ends them all

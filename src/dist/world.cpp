@@ -62,6 +62,16 @@ World detect_world() {
   if (world.size < 1 || world.rank >= world.size)
     throw Error("", "world", fmt::format("rank {} of {} processes: need 0 <= rank < size", world.rank, world.size));
   world.mpi = env("OMPI_COMM_WORLD_SIZE") || env("PMIX_RANK") || env("PMI_SIZE");
+  if (const char* host = env("MASTER_ADDR")) {
+    const char* name = env("GPUAUG_PORT") ? "GPUAUG_PORT" : env("MASTER_PORT") ? "MASTER_PORT" : nullptr;
+    if (name) {
+      const int port = env_int(name, 0) + (name[0] == 'M' ? 1 : 0);
+      if (port < 1 || port > 65535)
+        throw Error("", "world", fmt::format("{}='{}' gives port {}: need 1..65535", name, env(name), port));
+      world.rendezvous_host = host;
+      world.rendezvous_port = port;
+    }
+  }
   return world;
 }
 

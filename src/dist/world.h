@@ -16,8 +16,13 @@ struct World {
   int local_size = 1;          // processes on this machine (for the default thread count)
   std::string launcher = "";  // "torchrun", "slurm", "mpirun", or empty for one process
   bool mpi = false;            // launched by mpirun / an MPI process manager
+  // Where the ranks meet without MPI (dist/tcp_communicator.h): MASTER_ADDR, and GPUAUG_PORT or
+  // else MASTER_PORT + 1 (torchrun's agent serves its own store on MASTER_PORT); empty when unset.
+  std::string rendezvous_host;
+  int rendezvous_port = 0;
 
   bool distributed() const { return size > 1; }
+  bool has_rendezvous() const { return !rendezvous_host.empty() && rendezvous_port > 0; }
 };
 
 // torchrun: RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE; Open MPI: OMPI_COMM_WORLD_RANK,
@@ -25,7 +30,7 @@ struct World {
 // SLURM_LOCALID, SLURM_NTASKS_PER_NODE.
 // The first complete pair wins, in that order, as in the Python package (Open MPI before Slurm:
 // under mpirun inside an sbatch allocation every process sees the step's SLURM_PROCID 0).
-// Malformed values are an Error(stage "world") naming the variable.
+// Malformed values are an Error(stage "world") naming the variable (ports: 1..65535).
 World detect_world();
 
 // Jobs that do not split their work across processes yet call this first: launched as several

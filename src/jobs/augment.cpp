@@ -102,7 +102,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   // Messages only where needed: under mpirun (work on demand, everybody's counts) or for a record.
   // Launched by torchrun or Slurm without MPI, each rank writes its part and counts its own.
   dist::Communicator* comm =
-      world.distributed() && (world.mpi || !options.record_path.empty()) ? &dist::communicator(world) : nullptr;
+      world.distributed() && (on_demand || !options.record_path.empty()) ? &dist::communicator(world) : nullptr;
   if (world.distributed() && !on_demand)
     std::erase_if(items, [&](const WorkItem& w) { return int(w.index % uint64_t(world.size)) != world.rank; });
   const bool numbered_copies =

@@ -36,7 +36,7 @@ def mpirun(gpuaug_bin: Path) -> list[str]:
 def _env() -> dict[str, str]:
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMPI_MCA_btl_vader_single_copy_mechanism="none", OMPI_MCA_rmaps_base_oversubscribe="1")
-    for key in ("RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"):
+    for key in ("RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS", "MASTER_ADDR", "MASTER_PORT", "GPUAUG_PORT"):
         env.pop(key, None)
     return env
 
@@ -212,8 +212,9 @@ def test_clean_equal_one_process(gpuaug_bin, mpirun, tmp_path, dataset, repo_roo
 
 def test_jobs_that_combine_refuse_several_processes_without_mpi(gpuaug_bin, tmp_path, dataset):
     """reduce, clean and stats need rank 0 to gather everybody's part: launched as several
-    processes without MPI (torchrun's variables) they refuse, saying to use mpirun, and write
-    nothing."""
+    processes without MPI and without a rendezvous (RANK and WORLD_SIZE alone) they refuse,
+    saying to use mpirun or set MASTER_ADDR and MASTER_PORT, and write nothing (with them:
+    test_rendezvous.py)."""
     env = {**_env(), "RANK": "1", "WORLD_SIZE": "2"}
     for args in (["reduce", "--input", dataset, "--output", tmp_path / "r", "--max-side", 16],
                  ["clean", "--input", dataset, "--report", tmp_path / "c.json"],
@@ -221,6 +222,7 @@ def test_jobs_that_combine_refuse_several_processes_without_mpi(gpuaug_bin, tmp_
         proc = subprocess.run([str(gpuaug_bin), *map(str, args), "--quiet"], capture_output=True, text=True,
                               env=env, timeout=60)
         assert proc.returncode == 1 and "launch with mpirun" in proc.stderr, proc.stderr
+        assert "MASTER_ADDR and MASTER_PORT" in proc.stderr, proc.stderr
     assert not (tmp_path / "r").exists() and not (tmp_path / "c.json").exists() and not (tmp_path / "s.json").exists()
 
 
