@@ -37,6 +37,8 @@ _OPTIONS_DOC = """
 Common arguments (as augment's):
     images: uint8 (N, C, H, W) or (N, H, W, C) batch, or a list of (C, H, W) / (H, W, C) images
         of any sizes; numpy, torch (CPU or CUDA) or any DLPack array. 1 channel: gray, 3: RGB.
+        On the CPU also float images on the [0, 1] scale (float32; float16, bfloat16 and
+        float64 are converted), computed as torchvision computes float tensors.
     seed, generator: the draws' seed (an int), or drawn once per call from a
         numpy.random.Generator / torch.Generator; neither: from torch's global generator when
         torch is imported, else numpy's, so torch.manual_seed / np.random.seed repeat a run.
@@ -84,9 +86,14 @@ def _is_torch(x: Any) -> bool:
 def _export(x: Any, what: str) -> Any:
     """What the core reads `x` through. CUDA arrays come as a DLPack capsule asked for the
     legacy default stream (stream=1): the producer makes that stream wait for its writes, and
-    the core waits for that stream before reading (plan::DeviceRgbSources)."""
+    the core waits for that stream before reading (plan::DeviceRgbSources). Float images on the
+    CPU of another precision (float16, bfloat16, float64) become float32 here (one copy)."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.dtype != np.float32:
+        return x.astype(np.float32)
     if _is_torch(x):
         x = x.detach()  # an image that requires grad is still just pixels here
+        if not x.is_cuda and x.is_floating_point() and x.dtype != sys.modules["torch"].float32:
+            x = x.float()
         if x.is_cuda:
             import torch
             with torch.cuda.device(x.device):
@@ -154,8 +161,13 @@ def augment(images: Any, spec: Any, *, seed: int | None = None, epoch: int = 0,
         images of different sizes (their outputs must share a shape: end the chain with a
         fixed-size crop or resize); numpy, torch CPU or CUDA tensors, or any DLPack array. 1
         channel is gray (ops act as torchvision's on 1-channel tensors: saturation and hue leave
-        it, the output keeps 1 channel), 3 is RGB. Other dtypes raise gpuaug.Error: pass uint8
-        (0..255), as decoded images are; floats are not converted here.
+        it, the output keeps 1 channel), 3 is RGB. uint8 images are 0..255, as decoded images
+        are. Float images on the [0, 1] scale (CPU only for now; float32, or float16, bfloat16
+        and float64, converted to float32) are computed as torchvision computes float tensors:
+        resampled values are not rounded, colour steps clamp to [0, 1] without truncating, the
+        chain starts in the float domain (to_dtype float32 is a no-op, to_dtype uint8 scales by
+        255), and fills, given 0..255 as for uint8, are scaled by 1/255. Other dtypes raise
+        gpuaug.Error.
     spec: a list of gpuaug.ops objects (or one), a dict shaped like the YAML, or a YAML/JSON
         path, as Pipeline takes. The spec's `seed` is not used: `seed=` is.
     seed: the seed of the draws (int); None draws one per call from `generator`, else from

@@ -699,8 +699,8 @@ class ArrayAugmenter {
     return *gpu;
   }
 
-  // The images of a batch or list, checked: uint8, 3-D images (4-D batches), 1 or 3 channels,
-  // one device; the layout given or inferred.
+  // The images of a batch or list, checked: uint8 (or float32 on the CPU), 3-D images (4-D
+  // batches), 1 or 3 channels, one device; the layout given or inferred.
   static Input read_input(const std::vector<nb::ndarray<nb::ro>>& arrays, bool batched,
                           const std::string& layout) {
     if (arrays.empty())
@@ -723,14 +723,17 @@ class ArrayAugmenter {
                 "image {} has shape {}: each image of a list is 3-D, (C, H, W) or (H, W, C)", k,
                 shape_text(a)));
       const nb::dlpack::dtype t = a.dtype();
-      if (t != nb::dtype<uint8_t>())
+      if (t != nb::dtype<uint8_t>() && t != nb::dtype<float>())
         throw Error(
             "", "functional",
-            fmt::format(
-                "{} is {}: gpuaug.functional takes uint8 images (0..255), as the pipeline "
-                "decodes them; convert a [0, 1] float image with (x * 255).round().clamp(0, 255) "
-                "to uint8 first (it is not converted here, which could lose values)",
-                what, dlpack_dtype_name(t)));
+            fmt::format("{} is {}: gpuaug.functional takes uint8 images (0..255), as the pipeline "
+                        "decodes them, or float32 images (0..1, torchvision's float convention)",
+                        what, dlpack_dtype_name(t)));
+      if (t == nb::dtype<float>() && a.device_type() == nb::device::cuda::value)
+        throw Error("", "functional",
+                    fmt::format("{} is float32 on a GPU: float images run on the CPU for now; on a GPU "
+                                "pass uint8 images, (x * 255).round().to(torch.uint8)",
+                                what));
     }
     Input input;
     // Layout: given, or the one of CHW and HWC whose channel dimension is 1 or 3 in every array.
@@ -809,6 +812,7 @@ class ArrayAugmenter {
       s.stride_c = a.stride(c_dim);
       s.stride_y = a.stride(y_dim);
       s.stride_x = a.stride(x_dim);
+      s.is_float = a.dtype() == nb::dtype<float>();
       if (!batched) {
         input.images.push_back(s);
         continue;
@@ -816,7 +820,7 @@ class ArrayAugmenter {
       input.probe = s;
       for (size_t n = 0; n < a.shape(0); ++n) {
         plan::StridedImage image = s;
-        image.data = s.data + int64_t(n) * a.stride(0);
+        image.data = s.data + int64_t(n) * a.stride(0) * int64_t(s.is_float ? sizeof(float) : 1);
         input.images.push_back(image);
       }
     }

@@ -3,6 +3,7 @@
 // 8-byte value back), which a thread of rank 0 answers while its main thread works.
 #include "dist/tcp_communicator.h"
 
+#include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,8 +23,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "core/error.h"
 
@@ -86,7 +85,8 @@ bool recv_all(int fd, void* data, size_t n, int peer) {
     const ssize_t k = ::recv(fd, p + got, n - got, 0);
     if (k < 0 && errno == EINTR) continue;
     if (got == 0 && (k == 0 || (k < 0 && errno == ECONNRESET))) return false;
-    if (k <= 0) lost(peer, k == 0 ? "closed mid-message" : fmt::format("failed: {}", std::strerror(errno)));
+    if (k <= 0)
+      lost(peer, k == 0 ? "closed mid-message" : fmt::format("failed: {}", std::strerror(errno)));
     got += size_t(k);
   }
   return true;
@@ -124,18 +124,22 @@ void resolve(const World& w, bool passive, Addresses& out) {
   hints.ai_socktype = SOCK_STREAM;
   if (passive) hints.ai_flags = AI_PASSIVE;
   const std::string port = std::to_string(w.rendezvous_port);
-  if (const int status = ::getaddrinfo(w.rendezvous_host.c_str(), port.c_str(), &hints, &out.list); status != 0)
+  if (const int status = ::getaddrinfo(w.rendezvous_host.c_str(), port.c_str(), &hints, &out.list);
+      status != 0)
     fail(fmt::format("MASTER_ADDR={}: {}", w.rendezvous_host, ::gai_strerror(status)));
 }
 
-std::string where(const World& w) { return fmt::format("{}:{}", w.rendezvous_host, w.rendezvous_port); }
+std::string where(const World& w) {
+  return fmt::format("{}:{}", w.rendezvous_host, w.rendezvous_port);
+}
 
 double connect_timeout_s() {
   const char* text = std::getenv("GPUAUG_CONNECT_TIMEOUT");
   if (text == nullptr || *text == '\0') return 300.0;
   char* end = nullptr;
   const double s = std::strtod(text, &end);
-  if (end == text || *end != '\0' || !(s > 0)) fail(fmt::format("GPUAUG_CONNECT_TIMEOUT='{}': need seconds > 0", text));
+  if (end == text || *end != '\0' || !(s > 0))
+    fail(fmt::format("GPUAUG_CONNECT_TIMEOUT='{}': need seconds > 0", text));
   return s;
 }
 
@@ -248,19 +252,24 @@ class TcpCommunicator final : public Communicator {
       }
     }
     if (listener.get() < 0)
-      fail(fmt::format("rank 0 cannot listen at {}: {} (MASTER_ADDR must name this machine; GPUAUG_PORT picks "
-                       "another port)", where(world), why));
+      fail(fmt::format(
+          "rank 0 cannot listen at {}: {} (MASTER_ADDR must name this machine; GPUAUG_PORT picks "
+          "another port)",
+          where(world), why));
     collectives_.resize(size_t(size_));
     counters_fds_.resize(size_t(size_));
     for (int missing = 2 * (size_ - 1); missing > 0;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       pollfd p{listener.get(), POLLIN, 0};
       if (left <= 0 || ::poll(&p, 1, int(std::min<long long>(left, 1000))) < 0) {
         if (left > 0 && errno == EINTR) continue;
-        if (left > 0) fail(fmt::format("waiting for the ranks at {}: {}", where(world), std::strerror(errno)));
-        fail(fmt::format("rank 0 waited at {} for {} s, and {} of {} connections of the other ranks came "
-                         "(GPUAUG_CONNECT_TIMEOUT sets the wait)",
-                         where(world), connect_timeout_s(), 2 * (size_ - 1) - missing, 2 * (size_ - 1)));
+        if (left > 0)
+          fail(fmt::format("waiting for the ranks at {}: {}", where(world), std::strerror(errno)));
+        fail(fmt::format(
+            "rank 0 waited at {} for {} s, and {} of {} connections of the other ranks came "
+            "(GPUAUG_CONNECT_TIMEOUT sets the wait)",
+            where(world), connect_timeout_s(), 2 * (size_ - 1) - missing, 2 * (size_ - 1)));
       }
       if (!(p.revents & POLLIN)) continue;
       Fd fd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
@@ -274,12 +283,15 @@ class TcpCommunicator final : public Communicator {
         continue;
       }
       if (std::memcmp(hello.magic, kMagic, sizeof kMagic) != 0) continue;
-      if (int(hello.size) != size_ || hello.rank == 0 || int(hello.rank) >= size_ || hello.channel > kCounter)
-        fail(fmt::format("a process at {} says it is rank {} of {}; this job has {} ranks (two jobs on one "
-                         "port? GPUAUG_PORT picks another)",
-                         where(world), hello.rank, hello.size, size_));
+      if (int(hello.size) != size_ || hello.rank == 0 || int(hello.rank) >= size_ ||
+          hello.channel > kCounter)
+        fail(fmt::format(
+            "a process at {} says it is rank {} of {}; this job has {} ranks (two jobs on one "
+            "port? GPUAUG_PORT picks another)",
+            where(world), hello.rank, hello.size, size_));
       Fd& slot = (hello.channel == kCollective ? collectives_ : counters_fds_)[hello.rank];
-      if (slot.get() >= 0) fail(fmt::format("two processes at {} say they are rank {}", where(world), hello.rank));
+      if (slot.get() >= 0)
+        fail(fmt::format("two processes at {} say they are rank {}", where(world), hello.rank));
       no_delay(fd.get());
       slot = std::move(fd);
       --missing;
@@ -305,9 +317,10 @@ class TcpCommunicator final : public Communicator {
         return fd;
       }
       if (Clock::now() > deadline)
-        fail(fmt::format("rank {} could not reach rank 0 at {} within {} s: {} (GPUAUG_CONNECT_TIMEOUT sets the "
-                         "wait)",
-                         rank_, where(world), connect_timeout_s(), why));
+        fail(fmt::format(
+            "rank {} could not reach rank 0 at {} within {} s: {} (GPUAUG_CONNECT_TIMEOUT sets the "
+            "wait)",
+            rank_, where(world), connect_timeout_s(), why));
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
@@ -344,7 +357,9 @@ class TcpCommunicator final : public Communicator {
         }
         if (!ok) {
           if (stopping_) return;
-          std::fprintf(stderr, "gpuaug: error: rank %d ended before the job did; ending every rank\n", rank_of[i]);
+          std::fprintf(stderr,
+                       "gpuaug: error: rank %d ended before the job did; ending every rank\n",
+                       rank_of[i]);
           std::fflush(nullptr);
           std::_Exit(1);
         }

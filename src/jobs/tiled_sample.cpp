@@ -3,14 +3,14 @@
 // source region only, stitched where they land; other ranks' tiles reach rank 0 in one gather.
 #include "jobs/tiled_sample.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "core/error.h"
 #include "jobs/stop_signal.h"
@@ -31,7 +31,8 @@ void copy_tile(const Tensor& t, const codec::Rect& w, Tensor& whole) {
   } else {
     for (int c = 0; c < t.channels; ++c)
       for (int y = 0; y < w.height; ++y)
-        std::memcpy(dst + whole.offset(w.y + y, w.x, c) * e, src + t.offset(y, 0, c) * e, size_t(w.width) * e);
+        std::memcpy(dst + whole.offset(w.y + y, w.x, c) * e, src + t.offset(y, 0, c) * e,
+                    size_t(w.width) * e);
   }
 }
 
@@ -42,7 +43,8 @@ std::vector<size_t> batch_starts(const std::vector<codec::Rect>& windows, bool g
   std::vector<size_t> starts{0};
   for (size_t i = 0, pixels = 0; i < windows.size(); ++i) {
     const size_t tile = size_t(windows[i].width) * windows[i].height;
-    if (i > starts.back() && (!gpu || pixels + tile > kBatchPixels)) starts.push_back(i), pixels = 0;
+    if (i > starts.back() && (!gpu || pixels + tile > kBatchPixels))
+      starts.push_back(i), pixels = 0;
     pixels += tile;
   }
   starts.push_back(windows.size());
@@ -60,9 +62,9 @@ std::vector<codec::Rect> tile_windows(int out_w, int out_h, int tile) {
   return windows;
 }
 
-TiledSample run_tiled(const ops::FoldResult& fold, const Image& source, const plan::PixelStreamId& stream,
-                      Layout layout, int tile, ThreadPool& pool, TileDevices devices,
-                      dist::Communicator* comm) {
+TiledSample run_tiled(const ops::FoldResult& fold, const Image& source,
+                      const plan::PixelStreamId& stream, Layout layout, int tile, ThreadPool& pool,
+                      TileDevices devices, dist::Communicator* comm) {
   const int W = fold.geometry.out_w, H = fold.geometry.out_h;
   const std::vector<codec::Rect> windows = tile_windows(W, H, tile);
   const bool stitch_here = comm == nullptr || comm->rank() == 0;
@@ -75,7 +77,9 @@ TiledSample run_tiled(const ops::FoldResult& fold, const Image& source, const pl
   for (size_t i = 0; i < windows.size(); ++i) {
     const codec::Rect r = plan::source_region(fold, source.width, source.height, windows[i]);
     views[i] = {source.pixels.data(), source.stride(), {0, 0, 0, 0}, source.width, source.height};
-    if (r.width > 0) views[i] = {source.row(r.y) + size_t(r.x) * 3, source.stride(), r, source.width, source.height};
+    if (r.width > 0)
+      views[i] = {source.row(r.y) + size_t(r.x) * 3, source.stride(), r, source.width,
+                  source.height};
     out.largest_region_pixels = std::max(out.largest_region_pixels, size_t(r.width) * r.height);
   }
   if (stitch_here) out.tensor = Tensor(fold.dtype, layout, H, W, fold.channels);
@@ -106,13 +110,16 @@ TiledSample run_tiled(const ops::FoldResult& fold, const Image& source, const pl
           jobs.push_back(job);
         }
         std::vector<Tensor> tiles = worker.executor->run_to_host(jobs, layout);
-        pool.parallel_for(tiles.size(), [&](size_t k) { land(starts[*b] + k, std::move(tiles[k])); });
+        pool.parallel_for(tiles.size(),
+                          [&](size_t k) { land(starts[*b] + k, std::move(tiles[k])); });
         count += jobs.size();
       }
     };
     if (devices.workers) {
-      devices.workers->run([&](pipeline::GpuWorker& worker) { compute(worker, computed[worker.index]); });
-      for (size_t w = 0; w < computed.size(); ++w) out.shares.push_back({(*devices.workers)[w].name, computed[w]});
+      devices.workers->run(
+          [&](pipeline::GpuWorker& worker) { compute(worker, computed[worker.index]); });
+      for (size_t w = 0; w < computed.size(); ++w)
+        out.shares.push_back({(*devices.workers)[w].name, computed[w]});
     } else {
       compute(*devices.worker, computed[0]);
       out.shares.push_back({devices.worker->name, computed[0]});
@@ -145,7 +152,8 @@ TiledSample run_tiled(const ops::FoldResult& fold, const Image& source, const pl
       uint64_t i = 0;
       std::memcpy(&i, part.data() + at, sizeof i);
       at += sizeof i;
-      if (i >= windows.size()) throw Error("", "tile", fmt::format("a rank sent tile {} of {}", i, windows.size()));
+      if (i >= windows.size())
+        throw Error("", "tile", fmt::format("a rank sent tile {} of {}", i, windows.size()));
       const codec::Rect& w = windows[i];
       Tensor t(fold.dtype, layout, w.height, w.width, fold.channels);
       if (part.size() - at < t.data.size()) throw Error("", "tile", "a rank sent a tile cut short");

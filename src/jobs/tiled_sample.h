@@ -1,6 +1,7 @@
 // Tiled samples: one sample's output cut into tiles, each computed from its own source region on
 // CPU threads, GPU workers and (under mpirun) every rank, and stitched — bit for bit the sample
-// computed whole. `tile` runs one image so; augment and reduce run images above --tile-threshold so.
+// computed whole. `tile` runs one image so; augment and reduce run images above --tile-threshold
+// so.
 #pragma once
 
 #include <cstddef>
@@ -22,7 +23,7 @@ std::vector<codec::Rect> tile_windows(int out_w, int out_h, int tile);
 struct TiledSample {
   Tensor tensor;  // the whole output (with several ranks, on rank 0 only)
   size_t tiles = 0;
-  size_t largest_region_pixels = 0;           // the most decoded pixels one tile read, halo included
+  size_t largest_region_pixels = 0;  // the most decoded pixels one tile read, halo included
   std::vector<pipeline::WorkerShare> shares;  // tiles each worker of this process computed
 };
 
@@ -38,8 +39,8 @@ struct TileDevices {
 // with `comm` every rank calls this together for the same sample, takes tiles on demand and
 // sends what it computed to rank 0, which stitches. A stop request (jobs/stop_signal.h) ends it
 // between tiles with the stop's error.
-TiledSample run_tiled(const ops::FoldResult& fold, const Image& source, const plan::PixelStreamId& stream,
-                      Layout layout, int tile, ThreadPool& pool, TileDevices devices = {},
-                      dist::Communicator* comm = nullptr);
+TiledSample run_tiled(const ops::FoldResult& fold, const Image& source,
+                      const plan::PixelStreamId& stream, Layout layout, int tile, ThreadPool& pool,
+                      TileDevices devices = {}, dist::Communicator* comm = nullptr);
 
 }  // namespace gpuaug::jobs

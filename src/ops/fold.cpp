@@ -102,8 +102,9 @@ void axis_affine(const Axis& axis, int cur, double& gain, double& offset) {
 
 }  // namespace
 
-SampleFold::SampleFold(int source_width, int source_height, int source_channels)
-    : cur_w_(source_width), cur_h_(source_height), channels_(source_channels) {
+SampleFold::SampleFold(int source_width, int source_height, int source_channels, bool float_source)
+    : cur_w_(source_width), cur_h_(source_height), channels_(source_channels), uint8_domain_(!float_source),
+      float_source_(float_source) {
   geometry_.x.hi = source_width;
   geometry_.y.hi = source_height;
 }
@@ -295,6 +296,7 @@ FoldResult SampleFold::finish() const {
   result.has_normalize = has_normalize_;
   result.norm_mean = norm_mean_;
   result.norm_std = norm_std_;
+  result.float_source = float_source_;
   return result;
 }
 

@@ -121,14 +121,19 @@ struct FoldResult {
   bool has_normalize = false;  // last normalize, kept to map float outputs back for viewing
   std::array<float, 3> norm_mean{0, 0, 0};
   std::array<float, 3> norm_std{1, 1, 1};
+  // The source is a float image on the [0, 1] scale (torchvision's float tensors): resampled
+  // values are not rounded to the uint8 domain, fills are scaled by 1/255, and the pixel
+  // program starts in the float domain.
+  bool float_source = false;
 };
 
 // Operators call these in chain order; each updates the geometry or appends a pixel step.
 class SampleFold {
  public:
   // A 1-channel source is a gray image (its value in all three of the executors' RGB source
-  // channels): the pixel program treats it as torchvision treats a 1-channel tensor.
-  SampleFold(int source_width, int source_height, int source_channels = 3);
+  // channels): the pixel program treats it as torchvision treats a 1-channel tensor. A
+  // `float_source` starts in the float domain (FoldResult::float_source).
+  SampleFold(int source_width, int source_height, int source_channels = 3, bool float_source = false);
 
   int width() const { return cur_w_; }
   int height() const { return cur_h_; }
@@ -170,6 +175,7 @@ class SampleFold {
   int cur_h_;
   int channels_ = 3;
   bool uint8_domain_ = true;
+  bool float_source_ = false;
   DType dtype_ = DType::kUInt8;
   Geometry geometry_;
   std::vector<PixelOp> pixels_;

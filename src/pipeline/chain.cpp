@@ -117,7 +117,7 @@ int Chain::samples_per_image() const {
 }
 
 std::vector<SamplePlan> Chain::plan(RandomKey key, uint64_t index, uint32_t copy, int width,
-                                    int height, const ReplayLookup* replay, int channels) const {
+                                    int height, const ReplayLookup* replay, int channels, bool float_source) const {
   const size_t split = fanout_index_ >= 0 ? size_t(fanout_index_) : ops_.size();
   auto run_ops = [&](size_t begin, size_t end, const SampleId& id, ops::SampleFold& fold,
                      std::vector<DrawnOp>& drawn, const std::vector<ops::Drawn>* recorded) {
@@ -151,7 +151,7 @@ std::vector<SamplePlan> Chain::plan(RandomKey key, uint64_t index, uint32_t copy
       shared_recorded = (*replay)(SampleId{index, copy, first_crop + uint32_t(j)});
     if (shared_recorded == nullptr) return plans;
   }
-  ops::SampleFold shared(width, height, channels);
+  ops::SampleFold shared(width, height, channels, float_source);
   std::vector<DrawnOp> shared_drawn;
   run_ops(0, split, shared_id, shared, shared_drawn, shared_recorded);
   for (int j = 0; j < crops; ++j) {

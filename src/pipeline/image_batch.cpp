@@ -41,8 +41,8 @@ ImageBatchPlan plan_images(const Augmenter& augmenter, std::span<const plan::Str
                   fmt::format("image {} is {}x{} (height x width); it needs at least one pixel", i,
                               s.height, s.width));
     const uint64_t index = indices.empty() ? i : indices[i];
-    for (SamplePlan& p :
-         augmenter.chain().plan(batch.key, index, 0, s.width, s.height, nullptr, s.channels)) {
+    for (SamplePlan& p : augmenter.chain().plan(batch.key, index, 0, s.width, s.height, nullptr, s.channels,
+                                                 s.is_float)) {
       const ops::FoldResult& f = p.fold;
       if (batch.plans.empty()) {
         first = i;
@@ -69,17 +69,20 @@ ImageBatchPlan plan_images(const Augmenter& augmenter, std::span<const plan::Str
 void run_images_cpu(std::span<const plan::StridedImage> images, const ImageBatchPlan& batch,
                     ThreadPool& pool, std::byte* out) {
   // Images the executor cannot read in place are copied to interleaved RGB once (all of a
-  // local_crops image's rows read the one copy).
+  // local_crops image's rows read the one copy); float images always are.
   std::vector<Image> copies(images.size());
+  std::vector<std::vector<float>> float_copies(images.size());
   pool.parallel_for(images.size(), [&](size_t i) {
-    if (!plan::is_interleaved_rgb(images[i])) copies[i] = plan::to_rgb(images[i]);
+    if (images[i].is_float) float_copies[i] = plan::to_rgb_float(images[i]);
+    else if (!plan::is_interleaved_rgb(images[i])) copies[i] = plan::to_rgb(images[i]);
   });
   const size_t bytes = batch.sample_bytes();
   pool.parallel_for(batch.rows(), [&](size_t r) {
     const size_t i = batch.image[r];
-    const plan::SourceView view = plan::is_interleaved_rgb(images[i])
-                                      ? plan::source_view(images[i])
-                                      : plan::SourceView::of(copies[i]);
+    const plan::SourceView view =
+        images[i].is_float              ? plan::float_source_view(float_copies[i], images[i].width, images[i].height)
+        : plan::is_interleaved_rgb(images[i]) ? plan::source_view(images[i])
+                                              : plan::SourceView::of(copies[i]);
     const SamplePlan& p = batch.plans[r];
     const Tensor t = plan::execute_cpu_window(p.fold, view, {batch.key, p.id}, batch.layout,
                                               {0, 0, batch.width, batch.height});
@@ -91,6 +94,10 @@ void run_images_gpu(std::span<const plan::StridedImage> images, const ImageBatch
                     plan::CudaExecutor& executor, plan::DeviceRgbSources& sources, void* out,
                     size_t out_bytes) {
   if (batch.rows() == 0) return;
+  for (const plan::StridedImage& s : images)
+    if (s.is_float)
+      throw Error("", "functional",
+                  "float images run on the CPU for now; on a GPU pass uint8 images (x * 255).round().to(torch.uint8)");
   const std::vector<const uint8_t*> rgb = sources.prepare(images);
   std::vector<plan::SampleJob> jobs(batch.rows());
   for (size_t r = 0; r < batch.rows(); ++r) {

@@ -105,10 +105,24 @@ struct SourceFetch {
       px[0] = fills->v[f][0], px[1] = fills->v[f][1], px[2] = fills->v[f][2];
       return;
     }
+    if (image->float_pixels != nullptr) {
+      const float* p = image->at_float(bx, by);
+      px[0] = p[0], px[1] = p[1], px[2] = p[2];
+      return;
+    }
     const uint8_t* p = image->at(bx, by);
     px[0] = p[0], px[1] = p[1], px[2] = p[2];
   }
 };
+
+// A float source's fills (given in the uint8 domain, as torchvision's fill) on its [0, 1] scale.
+Fills source_fills(const ops::Geometry& g, bool float_source) {
+  Fills fills = make_fills(g);
+  if (float_source)
+    for (auto& fill : fills.v)
+      for (float& v : fill) v /= 255.0f;
+  return fills;
+}
 
 // sum_j wx_j * px over one column's taps, one pixel's R, G, B in the lanes. K = 0: n taps.
 template <int K>
@@ -145,8 +159,9 @@ void horizontal_pass(const float* src, const int* first, const Float4* weights, 
 }
 
 // sum_k wy_k * h_k elementwise over rows of `len` floats (a multiple of kRowBlock), in tap order,
-// rounded to the uint8 domain as torchvision's resize of a uint8 tensor returns.
-void vertical_pass(const float* const* rows, const float* weights, int count, size_t len, float* out) {
+// rounded to the uint8 domain as torchvision's resize of a uint8 tensor returns (`round`; a
+// float source's are not).
+void vertical_pass(const float* const* rows, const float* weights, int count, size_t len, bool round, float* out) {
   constexpr int kVectors = kRowBlock / 4;
   for (size_t i = 0; i < len; i += kRowBlock) {
     Float4 a[kVectors] = {};
@@ -155,7 +170,7 @@ void vertical_pass(const float* const* rows, const float* weights, int count, si
       const float* h = rows[k] + i;
       for (int l = 0; l < kVectors; ++l) a[l] += w * load4(h + 4 * l);
     }
-    for (int l = 0; l < kVectors; ++l) store4(out + i + 4 * l, quantize_resampled(a[l]));
+    for (int l = 0; l < kVectors; ++l) store4(out + i + 4 * l, round ? quantize_resampled(a[l]) : a[l]);
   }
 }
 
@@ -166,11 +181,11 @@ void vertical_pass(const float* const* rows, const float* weights, int count, si
 class SeparableResampler {
  public:
   SeparableResampler(const ops::Geometry& g, const SourceView& src, const RowShape& shape, int x0)
-      : src_(src), fills_(make_fills(g)), shape_(shape),
+      : src_(src), round_(src.float_pixels == nullptr), fills_(source_fills(g, !round_)), shape_(shape),
         ax_(make_axis_sampler(g.x, g.interp, g.antialias)), ay_(make_axis_sampler(g.y, g.interp, g.antialias)),
         xt_(build_axis_table(ax_)), yt_(build_axis_table(ay_)) {
     for (int f = 0; f < ops::kMaxFills; ++f)
-      for (int c = 0; c < 3; ++c) fill_value_[f][c] = quantize_resampled(fills_.v[f][c]);
+      for (int c = 0; c < 3; ++c) fill_value_[f][c] = round_ ? quantize_resampled(fills_.v[f][c]) : fills_.v[f][c];
     std::tie(col_lo_, col_hi_) = tap_columns(xt_, x0, shape_.width);
     // Columns past the width (up to the stride) and outside the source read pixel 0 with zero
     // weights; the latter are then filled.
@@ -208,7 +223,7 @@ class SeparableResampler {
     }
     const int count = yt_.count[y];
     for (int k = 0; k < count; ++k) row_ptrs_[k] = horizontal_row(yt_.first[y] + k);
-    vertical_pass(row_ptrs_.data(), &yt_.weights[size_t(y) * yt_.taps], count, shape_.floats, planes);
+    vertical_pass(row_ptrs_.data(), &yt_.weights[size_t(y) * yt_.taps], count, shape_.floats, round_, planes);
     for (const auto& [x, fx] : fill_columns_)
       for (int c = 0; c < 3; ++c) planes[c * shape_.stride + x] = fill_value_[fx][c];
   }
@@ -255,17 +270,28 @@ class SeparableResampler {
         px[0] = fills_.v[f][0], px[1] = fills_.v[f][1], px[2] = fills_.v[f][2];
         return;
       }
+      if (!round_) {
+        const float* p = src_.at_float(sx, sy);
+        px[0] = p[0], px[1] = p[1], px[2] = p[2];
+        return;
+      }
       const uint8_t* p = src_.at(sx, sy);
       px[0] = p[0], px[1] = p[1], px[2] = p[2];
     };
     for (int c = col_lo_; c < in_lo; ++c) edge(c);
-    const uint8_t* p = in_hi > in_lo ? src_.at(ax_.base + in_lo, sy) : nullptr;
     float* d = f + size_t(in_lo - col_lo_) * 3;
-    for (size_t i = 0, n = size_t(in_hi - in_lo) * 3; i < n; ++i) d[i] = float(p[i]);
+    const size_t n = size_t(in_hi - in_lo) * 3;
+    if (n > 0 && !round_) {
+      std::copy_n(src_.at_float(ax_.base + in_lo, sy), n, d);
+    } else if (n > 0) {
+      const uint8_t* p = src_.at(ax_.base + in_lo, sy);
+      for (size_t i = 0; i < n; ++i) d[i] = float(p[i]);
+    }
     for (int c = in_hi; c < col_hi_; ++c) edge(c);
   }
 
   const SourceView& src_;
+  bool round_;  // an 8-bit source: resampled values are rounded to the uint8 domain
   Fills fills_;
   float fill_value_[ops::kMaxFills][3];  // fills_ rounded as resampled values
   RowShape shape_;
@@ -531,6 +557,9 @@ Tensor execute_cpu_window(const ops::FoldResult& fold, const SourceView& source,
   const ops::Geometry& g = fold.geometry;
   const int W = g.out_w, H = g.out_h;
   check_window(fold, window);
+  if (fold.float_source != (source.float_pixels != nullptr))
+    throw Error("", "plan", fold.float_source ? "internal: a float image's plan run on 8-bit pixels"
+                                              : "internal: an 8-bit image's plan run on float pixels");
   std::vector<ops::PixelOp> ops = fold.pixels;
   const size_t first_barrier =
       size_t(std::find_if(ops.begin(), ops.end(), [](const ops::PixelOp& op) { return ops::is_barrier(op.kind); }) -
@@ -561,13 +590,14 @@ Tensor execute_cpu_window(const ops::FoldResult& fold, const SourceView& source,
     }
   } else {
     const WarpSampler w = make_warp_sampler(g);
-    const Fills fills = make_fills(g);
+    const bool round = source.float_pixels == nullptr;
+    const Fills fills = source_fills(g, !round);
     const SourceFetch fetch{&source, &fills, &w};
     for (int y = e.y; y < e.y + e.height; ++y) {
       for (int x = 0; x < e.width; ++x) {
         float px[3];
         warp_pixel(w, e.x + x, y, fills, fetch, px);
-        for (int c = 0; c < 3; ++c) planes[c * shape.stride + x] = quantize_resampled(px[c]);
+        for (int c = 0; c < 3; ++c) planes[c * shape.stride + x] = round ? quantize_resampled(px[c]) : px[c];
       }
       finish_row(y);
     }

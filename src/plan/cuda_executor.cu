@@ -403,6 +403,8 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   wait();  // the buffers below are reused
   GPUAUG_CUDA_CHECK(cudaSetDevice(m.device), "device");
   cudaStream_t stream = m.stream.get();
+  for (const SampleJob& job : jobs)
+    if (job.fold->float_source) throw Error("", "plan", "float images run on the CPU executor only, for now");
   std::vector<GpuSample> samples(jobs.size());
   std::vector<ops::PixelOp> all_ops;
   std::vector<float> blur_weights;

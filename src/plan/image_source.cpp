@@ -1,4 +1,5 @@
-// Host side of image_source.h: in-place views of interleaved RGB images and packed RGB copies.
+// Host side of image_source.h: in-place views of interleaved RGB images and packed RGB copies
+// (8-bit and float).
 #include "plan/image_source.h"
 
 namespace gpuaug::plan {
@@ -15,6 +16,23 @@ Image to_rgb(const StridedImage& s) {
       for (int c = 0; c < 3; ++c) row[x * 3 + c] = rgb_value(s, x, y, c);
   }
   return image;
+}
+
+std::vector<float> to_rgb_float(const StridedImage& s) {
+  std::vector<float> rgb(size_t(s.width) * s.height * 3);
+  const float* data = reinterpret_cast<const float*>(s.data);
+  for (int y = 0; y < s.height; ++y)
+    for (int x = 0; x < s.width; ++x)
+      for (int c = 0; c < 3; ++c)
+        rgb[(size_t(y) * s.width + x) * 3 + c] =
+            data[int64_t(y) * s.stride_y + int64_t(x) * s.stride_x + int64_t(s.channels == 1 ? 0 : c) * s.stride_c];
+  return rgb;
+}
+
+SourceView float_source_view(const std::vector<float>& rgb, int width, int height) {
+  SourceView view{nullptr, size_t(width) * 3, {0, 0, width, height}, width, height};
+  view.float_pixels = rgb.data();
+  return view;
 }
 
 }  // namespace gpuaug::plan

@@ -13,8 +13,9 @@
 
 namespace gpuaug::plan {
 
-// One image: `channels` 1 (gray) or 3 (RGB); element (y, x, c) at data + y*stride_y +
-// x*stride_x + c*stride_c bytes (DLPack's strides; negative ones too).
+// One image: `channels` 1 (gray) or 3 (RGB); element (y, x, c) at element y*stride_y +
+// x*stride_x + c*stride_c from data (DLPack's strides; negative ones too). Elements are uint8,
+// or with `is_float` float32 on the [0, 1] scale (CPU only: to_rgb_float).
 struct StridedImage {
   const uint8_t* data = nullptr;
   int height = 0;
@@ -23,6 +24,7 @@ struct StridedImage {
   int64_t stride_y = 0;
   int64_t stride_x = 0;
   int64_t stride_c = 0;
+  bool is_float = false;
 };
 
 // Channel c (0..2) of pixel (x, y) as RGB: a gray image gives its value to all three, as the
@@ -32,9 +34,10 @@ GPUAUG_HD_INLINE uint8_t rgb_value(const StridedImage& s, int x, int y, int c) {
                 int64_t(s.channels == 1 ? 0 : c) * s.stride_c];
 }
 
-// Whether the CPU executor reads `s` in place: interleaved RGB, rows a non-negative stride apart.
+// Whether the CPU executor reads `s` in place: 8-bit interleaved RGB, rows a non-negative
+// stride apart.
 inline bool is_interleaved_rgb(const StridedImage& s) {
-  return s.channels == 3 && s.stride_c == 1 && s.stride_x == 3 && s.stride_y >= 0;
+  return !s.is_float && s.channels == 3 && s.stride_c == 1 && s.stride_x == 3 && s.stride_y >= 0;
 }
 // Whether the CUDA executor reads it in place: interleaved RGB with rows packed.
 inline bool is_packed_rgb(const StridedImage& s) {
@@ -45,6 +48,10 @@ inline bool is_packed_rgb(const StridedImage& s) {
 SourceView source_view(const StridedImage& s);
 // A packed RGB copy of a host image.
 Image to_rgb(const StridedImage& s);
+// A packed RGB float copy of a host float image (gray into all three channels), and the view
+// the CPU executor reads it through.
+std::vector<float> to_rgb_float(const StridedImage& s);
+SourceView float_source_view(const std::vector<float>& rgb, int width, int height);
 
 // Images already in one GPU's memory as the CUDA executor's device sources (packed
 // interleaved RGB): in place where they are (is_packed_rgb), else converted by one kernel into

@@ -49,12 +49,15 @@ Tensor execute_cpu(const ops::FoldResult& fold, const Image& source, const Pixel
 
 // Decoded pixels as the executor reads them: the rectangle `region` of a decoded image that is
 // image_width x image_height (all of it for a whole-image run, a tile's source otherwise).
-// Interleaved 8-bit RGB, rows `stride` bytes apart.
+// Interleaved RGB, rows `stride` elements apart: 8-bit `pixels`, or, for float images handed
+// over in memory (gpuaug.functional; CPU executor only), `float_pixels` on the [0, 1] scale,
+// whose chains begin in the float domain (FoldResult::float_source).
 struct SourceView {
   const uint8_t* pixels = nullptr;
   size_t stride = 0;
   codec::Rect region;
   int image_width = 0, image_height = 0;
+  const float* float_pixels = nullptr;
 
   static SourceView of(const Image& image) {
     return {image.pixels.data(), image.stride(), {0, 0, image.width, image.height}, image.width, image.height};
@@ -62,6 +65,9 @@ struct SourceView {
   // Pixel (x, y) of the decoded image; it must lie in `region`.
   const uint8_t* at(int x, int y) const {
     return pixels + size_t(y - region.y) * stride + size_t(x - region.x) * 3;
+  }
+  const float* at_float(int x, int y) const {
+    return float_pixels + size_t(y - region.y) * stride + size_t(x - region.x) * 3;
   }
 };
 

@@ -3,6 +3,8 @@
 // and padded inputs; gray images stay one channel; local_crops rows; errors name the cause.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -156,6 +158,51 @@ TEST(ImageBatch, ErrorsNameTheCause) {
   EXPECT_NE(e.cause().find("image 0 is 0x5"), std::string::npos) << e.what();
   e = expect_error([&] { plan({interleaved(a)}, {1, 2}); });
   EXPECT_NE(e.cause().find("2 indices for 1 images"), std::string::npos) << e.what();
+}
+
+// Float images (CPU): the uint8 image's draws, resampled without rounding to a level, so that
+// 255 x the float output is within half a level of the uint8 output of the same pixels, for
+// separable and warped geometry with fills and mirrored pads (read through SourceView's
+// float_pixels, also under ASan in CI); planar float input gives the interleaved bytes.
+TEST(ImageBatch, FloatImagesAreTheUint8RunBeforeItsRounding) {
+  for (const char* ops :
+       {"  - random_resized_crop: {size: [9, 13], scale: [0.2, 1.0]}\n  - horizontal_flip: {}\n",
+        "  - pad: {padding: [2, 3], fill: [255, 10, 0]}\n  - rotate: {degrees: 25, interpolation: "
+        "bilinear, fill: [0, 90, 255]}\n",
+        "  - pad: {padding: 2, padding_mode: reflect}\n  - resize: {size: [11, 41]}\n"}) {
+    const Augmenter augmenter(parse_spec(std::string("seed: 3\nops:\n") + ops, "chain.yaml"));
+    const Image u8 = make_image(23, 17, 3, 5);
+    std::vector<float> hwc(u8.pixels.size()), chw(u8.pixels.size());
+    for (int y = 0; y < u8.height; ++y)
+      for (int x = 0; x < u8.width; ++x)
+        for (int c = 0; c < 3; ++c) {
+          const float v = float(u8.row(y)[x * 3 + c]) * (1.0f / 255.0f);
+          hwc[(size_t(y) * u8.width + x) * 3 + c] = v;
+          chw[(size_t(c) * u8.height + y) * u8.width + x] = v;
+        }
+    const auto* f = reinterpret_cast<const uint8_t*>(hwc.data());
+    const auto* p = reinterpret_cast<const uint8_t*>(chw.data());
+    plan::StridedImage fi{f, u8.height, u8.width, 3, int64_t(u8.width) * 3, 3, 1, true};
+    plan::StridedImage fp{p,   u8.height, u8.width, 3, u8.width, 1, int64_t(u8.height) * u8.width,
+                          true};
+    ImageBatchPlan plan;
+    const std::vector<std::byte> ints = run_cpu(augmenter, {interleaved(u8)}, {4}, 1, Layout::kHWC);
+    const std::vector<std::byte> floats = run_cpu(augmenter, {fi}, {4}, 1, Layout::kHWC, &plan);
+    EXPECT_EQ(run_cpu(augmenter, {fp}, {4}, 1, Layout::kHWC), floats);
+    ASSERT_EQ(plan.dtype, DType::kFloat32);
+    ASSERT_EQ(floats.size(), ints.size() * sizeof(float));
+    double largest = 0;
+    bool kept = false;  // some value lies between two levels
+    for (size_t i = 0; i < ints.size(); ++i) {
+      float v = 0;
+      std::memcpy(&v, floats.data() + i * sizeof(float), sizeof v);
+      const double diff = std::abs(double(v) * 255.0 - double(uint8_t(ints[i])));
+      largest = std::max(largest, diff);
+      kept = kept || diff > 0.1;
+    }
+    EXPECT_LE(largest, 0.5 + 2e-3) << ops;
+    EXPECT_TRUE(kept) << ops;
+  }
 }
 
 }  // namespace

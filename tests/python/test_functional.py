@@ -270,7 +270,7 @@ def test_the_result_owns_its_memory() -> None:
 
 @pytest.mark.parametrize("images, kwargs, message", [
     (np.zeros((3, 17, 19), np.uint8), {}, "a batch is 4-D"),
-    (np.zeros((2, 3, 8, 8), np.float32), {}, "the batch is float32: gpuaug.functional takes uint8 images"),
+    (np.zeros((2, 3, 8, 8), np.int32), {}, "the batch is int32: gpuaug.functional takes uint8 images"),
     (np.zeros((2, 3, 8, 8), np.int16), {}, "is int16"),
     (np.zeros((2, 2, 8, 8), np.uint8), {}, "neither 1 nor 3 channels"),
     (np.zeros((2, 4, 8, 8), np.uint8), {"layout": "NCHW"}, "4 channels as NCHW: gpuaug takes gray (1) or RGB (3)"),
@@ -371,9 +371,10 @@ def test_torch_cpu_tensors_give_torch_tensors(torch) -> None:
     c = F.random_resized_crop(x, size=10)
     torch.manual_seed(7)
     np.testing.assert_array_equal(F.random_resized_crop(x, size=10), c)
-    # An image that requires grad is just pixels here (uint8 cannot; a float view of it is refused).
-    with pytest.raises(gpuaug.Error, match="float32"):
-        F.horizontal_flip(torch.zeros((1, 3, 4, 4), requires_grad=True), seed=0)
+    # An image that requires grad is just pixels here; a CPU float one runs as floats.
+    grad = torch.rand((1, 3, 4, 4), requires_grad=True)
+    assert torch.equal(F.horizontal_flip(grad, p=1.0, seed=0), grad.detach().flip(-1))
+    assert F.horizontal_flip(grad.double(), p=1.0, seed=0).dtype == torch.float32
 
 
 GPU_CHAIN = [ops.RandomResizedCrop(size=[20, 24], scale=(0.2, 1.0)), ops.HorizontalFlip(),
