@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# On the GPU machine: build, run every test (the `gpu` label included), compute-sanitizer on
-# the GPU tests, and the benchmarks; logs go to $OUT (or ./gpu-check-out).
+# On the GPU machine: build, run every test (the `gpu` label included, and pytest), compute-
+# sanitizer on the GPU tests, and the benchmarks; logs go to $OUT (or ./gpu-check-out).
 set -uo pipefail
 out=${OUT:-$PWD/gpu-check-out}
 mkdir -p "$out"
@@ -28,6 +28,17 @@ if [ "${SANITIZE:-1}" = 1 ]; then
   echo "memcheck exit $?: $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
   compute-sanitizer --tool racecheck --error-exitcode 9 ./build/tests/test_plan_gpu --gtest_filter='*jitter_blur_jitter_17x19_b7*:*full_chain_f32_64x48_b7*' > "$out/racecheck.log" 2>&1
   echo "racecheck exit $?: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/racecheck.log" | tail -1)"
+fi
+# The Python tests with the package built from this tree (into a folder of its own: the machine
+# reaches no registry, and its nanobind and scikit-build-core build it), torch and torchvision
+# being there for the GPU and torchvision-oracle tests. PYTEST=0 skips.
+if [ "${PYTEST:-1}" = 1 ]; then
+  site=/tmp/gpuaug-site
+  CMAKE_BUILD_PARALLEL_LEVEL=$jobs python3 -m pip install -q --no-build-isolation --no-deps --upgrade --target "$site" \
+    -C cmake.define.GPUAUG_WERROR=OFF . > "$out/pip.log" 2>&1 || echo "pip install failed: see pip.log"
+  PYTHONPATH=$site${PYTHONPATH:+:$PYTHONPATH} GPUAUG_BIN=$PWD/build/gpuaug python3 -m pytest -q tests/python \
+    > "$out/pytest.log" 2>&1
+  tail -3 "$out/pytest.log"
 fi
 if [ "${BENCH:-1}" = 1 ]; then
   PYTHONUNBUFFERED=1 python3 bench/gpu_vs_peers.py --images "${IMAGES:-2048}" ${GPU_BENCH_ARGS:-} > "$out/gpu_bench.md" 2>&1; tail -22 "$out/gpu_bench.md"

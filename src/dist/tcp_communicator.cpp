@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -150,7 +151,7 @@ class TcpCommunicator final : public Communicator {
                                              std::chrono::duration<double>(connect_timeout_s()));
     if (rank_ == 0) {
       accept_everybody(world, deadline);
-      if (pipe(wake_) != 0) fail(fmt::format("pipe: {}", std::strerror(errno)));
+      if (::pipe2(wake_, O_CLOEXEC) != 0) fail(fmt::format("pipe: {}", std::strerror(errno)));
       server_ = std::thread([this] { serve_counters(); });
     } else {
       collective_ = connect_to_rank0(world, kCollective, deadline);
