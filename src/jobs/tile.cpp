@@ -45,7 +45,13 @@ OutputKind output_kind(const std::string& path) {
 
 TileSummary run_tile(const TileOptions& o) {
   const auto start = std::chrono::steady_clock::now();
-  const std::vector<Device> devices = parse_devices(o.device);
+  // Under a launcher every rank decodes the image, takes tiles on demand and sends rank 0 what
+  // it computed; rank 0 stitches and writes. `cuda` is each rank's own GPU there.
+  const dist::World world = dist::detect_world();
+  const std::vector<Device> devices = dist::process_devices(o.device, world);
+  // Connected first, so that a rank failing below ends the others instead of leaving them
+  // waiting to connect.
+  dist::Communicator* comm = world.distributed() ? &dist::communicator(world) : nullptr;
   if (o.tile < 0) throw Error(o.input, "tile", "--tile must be 0 (one tile) or a positive side in pixels");
   const OutputKind kind = output_kind(o.output);
   pipeline::Spec spec = pipeline::load_spec(o.spec_path);
@@ -62,10 +68,6 @@ TileSummary run_tile(const TileOptions& o) {
   const pipeline::SamplePlan& plan = prepared.plans.front();
   const Image& source = prepared.image;
 
-  // Under mpirun every rank decodes the image, takes tiles on demand and sends rank 0 what it
-  // computed; rank 0 stitches and writes.
-  const dist::World world = dist::detect_world();
-  dist::Communicator* comm = world.distributed() ? &dist::communicator(world) : nullptr;
   ThreadPool pool(o.threads > 0 ? o.threads : dist::threads_per_process(world));
   TiledSample tiled;
   try {
