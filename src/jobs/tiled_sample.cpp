@@ -150,6 +150,7 @@ TiledSample run_tiled(const ops::FoldResult& fold, const Image& source,
   for (const std::string& part : comm->gather(mine)) {
     for (size_t at = 0; at < part.size();) {
       uint64_t i = 0;
+      if (part.size() - at < sizeof i) throw Error("", "tile", "a rank sent a tile cut short");
       std::memcpy(&i, part.data() + at, sizeof i);
       at += sizeof i;
       if (i >= windows.size())
