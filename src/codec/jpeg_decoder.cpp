@@ -1,4 +1,5 @@
-// decode_jpeg: libjpeg calls behind setjmp guards, crop/skip for regions, CMYK to RGB.
+// decode_jpeg and JpegRowReader: libjpeg calls behind setjmp guards, crop/skip for regions, CMYK
+// to RGB; decode_jpeg reads all of a reader's rows into one image.
 #include "codec/jpeg_decoder.h"
 
 #include <jpeglib.h>
@@ -6,6 +7,7 @@
 #include <algorithm>
 #include <csetjmp>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -95,14 +97,23 @@ int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 }  // namespace
 
-JpegDecodeResult decode_jpeg(std::span<const uint8_t> bytes, int scale_denom, Rect raw_region,
-                             uint64_t max_pixels) {
+struct JpegRowReader::Impl {
+  Decompressor d;
+  bool cmyk = false;
+  int rows = 0, width = 0, read = 0;
+  int skip = 0;  // scaled rows above the region, skipped before the first read
+  std::vector<uint8_t> cmyk_row;
+};
+
+JpegRowReader::JpegRowReader(std::span<const uint8_t> bytes, int scale_denom, Rect raw_region,
+                             uint64_t max_pixels)
+    : impl_(std::make_unique<Impl>()) {
   if (scale_denom != 1 && scale_denom != 2 && scale_denom != 4 && scale_denom != 8) {
     throw Error("", "decode",
                 "scale_denom must be 1, 2, 4 or 8 (got " + std::to_string(scale_denom) + ")");
   }
   if (bytes.empty()) throw Error("", "decode", "empty file");
-  Decompressor d;
+  Decompressor& d = impl_->d;
   jpeg_decompress_struct& cinfo = d.cinfo;
   if (!guarded(d, [&] {
         jpeg_create_decompress(&cinfo);
@@ -119,8 +130,8 @@ JpegDecodeResult decode_jpeg(std::span<const uint8_t> bytes, int scale_denom, Re
   const int x0 = region.x, y0 = region.y;
   const int x1 = region.x + region.width, y1 = region.y + region.height;
 
-  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
-  cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;  // libjpeg-turbo expands gray to RGB
+  impl_->cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  cinfo.out_color_space = impl_->cmyk ? JCS_CMYK : JCS_RGB;  // libjpeg-turbo expands gray to RGB
   cinfo.scale_num = 1;
   cinfo.scale_denom = unsigned(scale_denom);
   cinfo.dct_method = JDCT_ISLOW;
@@ -144,39 +155,42 @@ JpegDecodeResult decode_jpeg(std::span<const uint8_t> bytes, int scale_denom, Re
       })) {
     throw d.error();
   }
+  origin_x_ = int(crop_x);
+  origin_y_ = scaled_y0;
+  scaled_width_ = scaled_width;
+  scaled_height_ = int(cinfo.output_height);
+  impl_->width = int(cinfo.output_width);  // the cropped width from here on
+  impl_->rows = rows;
+  impl_->skip = scaled_y0;
+  if (impl_->cmyk) impl_->cmyk_row.resize(size_t(impl_->width) * 4);
+}
 
-  JpegDecodeResult result;
-  result.origin_x = int(crop_x);
-  result.origin_y = scaled_y0;
-  result.scaled_width = scaled_width;
-  result.scaled_height = int(cinfo.output_height);
-  const int out_width = int(cinfo.output_width);  // the cropped width from here on
-  // Room for the whole image at this scale, so that the pool block this thread keeps for its
-  // next image fits any later crop of it (core/block_pool.h): random crops of one image differ
-  // by up to 12x, and blocks sized by each crop would keep being outgrown. Not for a crop
-  // smaller than a sixteenth (a centre crop of a huge photo), which gets its own size.
-  const size_t whole_bytes = size_t(scaled_width) * cinfo.output_height * 3;
-  const size_t crop_bytes = size_t(out_width) * size_t(rows) * 3;
-  result.image =
-      Image(out_width, rows, 3, 16 * crop_bytes >= whole_bytes ? whole_bytes : crop_bytes);
-  std::vector<uint8_t> cmyk_row(cmyk ? size_t(out_width) * 4 : 0);
-  Image& image = result.image;
-  // RGB rows go straight into the image, as many as libjpeg will give per call.
-  std::vector<JSAMPROW> image_rows(cmyk ? 0 : size_t(rows));
-  for (size_t y = 0; y < image_rows.size(); ++y) image_rows[y] = image.row(int(y));
+JpegRowReader::~JpegRowReader() = default;
 
-  if (!guarded(d, [&] {
-        if (scaled_y0 > 0) jpeg_skip_scanlines(&cinfo, JDIMENSION(scaled_y0));
+int JpegRowReader::width() const { return impl_->width; }
+int JpegRowReader::rows() const { return impl_->rows; }
+int JpegRowReader::rows_read() const { return impl_->read; }
+
+void JpegRowReader::read(uint8_t* const* dst, int count) {
+  Impl& m = *impl_;
+  count = std::min(count, m.rows - m.read);
+  if (count <= 0) return;
+  jpeg_decompress_struct& cinfo = m.d.cinfo;
+  if (!guarded(m.d, [&] {
+        if (m.skip > 0) jpeg_skip_scanlines(&cinfo, JDIMENSION(m.skip));
+        m.skip = 0;
         // A memory source never suspends, so every call returns at least one row.
-        for (int y = 0; y < rows;) {
-          if (cmyk) {
-            JSAMPROW row = cmyk_row.data();
+        for (int y = 0; y < count;) {
+          if (m.cmyk) {
+            JSAMPROW row = m.cmyk_row.data();
             jpeg_read_scanlines(&cinfo, &row, 1);
-            cmyk_to_rgb(cmyk_row.data(), image.row(y++), out_width);
+            cmyk_to_rgb(m.cmyk_row.data(), dst[y++], m.width);
           } else {
-            y += int(jpeg_read_scanlines(&cinfo, &image_rows[size_t(y)], JDIMENSION(rows - y)));
+            y += int(jpeg_read_scanlines(&cinfo, const_cast<JSAMPARRAY>(dst + y), JDIMENSION(count - y)));
           }
         }
+        m.read += count;
+        if (m.read < m.rows) return;
         // Finishing checks the rest of the file (a missing EOI); rows below a region are
         // never decoded, so their damage is not this request's concern.
         if (cinfo.output_scanline == cinfo.output_height) {
@@ -185,8 +199,30 @@ JpegDecodeResult decode_jpeg(std::span<const uint8_t> bytes, int scale_denom, Re
           jpeg_abort_decompress(&cinfo);
         }
       })) {
-    throw d.error();
+    throw m.d.error();
   }
+}
+
+JpegDecodeResult decode_jpeg(std::span<const uint8_t> bytes, int scale_denom, Rect raw_region,
+                             uint64_t max_pixels) {
+  JpegRowReader reader(bytes, scale_denom, raw_region, max_pixels);
+  JpegDecodeResult result;
+  result.origin_x = reader.origin_x();
+  result.origin_y = reader.origin_y();
+  result.scaled_width = reader.scaled_width();
+  result.scaled_height = reader.scaled_height();
+  // Room for the whole image at this scale, so that the pool block this thread keeps for its
+  // next image fits any later crop of it (core/block_pool.h): random crops of one image differ
+  // by up to 12x, and blocks sized by each crop would keep being outgrown. Not for a crop
+  // smaller than a sixteenth (a centre crop of a huge photo), which gets its own size.
+  const size_t whole_bytes = size_t(reader.scaled_width()) * size_t(reader.scaled_height()) * 3;
+  const size_t crop_bytes = size_t(reader.width()) * size_t(reader.rows()) * 3;
+  result.image = Image(reader.width(), reader.rows(), 3,
+                       16 * crop_bytes >= whole_bytes ? whole_bytes : crop_bytes);
+  // RGB rows go straight into the image, as many as libjpeg will give per call.
+  std::vector<uint8_t*> rows(size_t(reader.rows()));
+  for (size_t y = 0; y < rows.size(); ++y) rows[y] = result.image.row(int(y));
+  reader.read(rows.data(), reader.rows());
   return result;
 }
 

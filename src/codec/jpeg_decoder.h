@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 
 #include "codec/image_info.h"
@@ -39,5 +40,33 @@ struct JpegDecodeResult {
 // and libjpeg's message as the cause.
 JpegDecodeResult decode_jpeg(std::span<const uint8_t> bytes, int scale_denom, Rect raw_region,
                              uint64_t max_pixels);
+
+// decode_jpeg's rows handed over a few at a time instead of held whole, for a caller that keeps
+// only a band of them (jobs/tile streams a huge image so): the same libjpeg calls, so row y is
+// row y of decode_jpeg's image. The constructor reads the header and starts the decompressor
+// (errors as decode_jpeg's); `bytes` must outlive the reader.
+class JpegRowReader {
+ public:
+  JpegRowReader(std::span<const uint8_t> bytes, int scale_denom, Rect raw_region, uint64_t max_pixels);
+  ~JpegRowReader();
+  JpegRowReader(const JpegRowReader&) = delete;
+  JpegRowReader& operator=(const JpegRowReader&) = delete;
+
+  int width() const;  // of a row: the region's columns (see decode_jpeg)
+  int rows() const;   // the region's rows at this scale
+  int rows_read() const;
+  int origin_x() const { return origin_x_; }
+  int origin_y() const { return origin_y_; }
+  int scaled_width() const { return scaled_width_; }
+  int scaled_height() const { return scaled_height_; }
+  // The next `count` rows (fewer at the end) into dst[0 .. count), each width() * 3 bytes.
+  // Errors (corrupt or truncated data) throw as decode_jpeg's.
+  void read(uint8_t* const* dst, int count);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int origin_x_ = 0, origin_y_ = 0, scaled_width_ = 0, scaled_height_ = 0;
+};
 
 }  // namespace gpuaug::codec

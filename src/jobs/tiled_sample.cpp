@@ -67,37 +67,69 @@ TiledSample run_tiled(const ops::FoldResult& fold, const Image& source,
                       TileDevices devices, dist::Communicator* comm) {
   const int W = fold.geometry.out_w, H = fold.geometry.out_h;
   const std::vector<codec::Rect> windows = tile_windows(W, H, tile);
-  const bool stitch_here = comm == nullptr || comm->rank() == 0;
-
-  // A view of the decoded image limited to a tile's region: the tile reads nothing else (on the
-  // GPU, only the region is uploaded).
   TiledSample out;
   out.tiles = windows.size();
+  if (comm == nullptr || comm->rank() == 0)
+    out.tensor = Tensor(fold.dtype, layout, H, W, fold.channels);
+  std::vector<size_t> computed;
+  compute_tiles(fold, plan::SourceView::of(source), stream, layout, windows, out.tensor, pool,
+                devices, comm, computed, out.largest_region_pixels);
+  out.shares = tile_shares(computed, pool, devices);
+  return out;
+}
+
+std::vector<pipeline::WorkerShare> tile_shares(const std::vector<size_t>& computed,
+                                               const ThreadPool& pool, TileDevices devices) {
+  const auto count = [&](size_t w) { return w < computed.size() ? computed[w] : 0; };
+  if (devices.workers) {
+    std::vector<pipeline::WorkerShare> shares;
+    for (size_t w = 0; w < devices.workers->size(); ++w)
+      shares.push_back({(*devices.workers)[w].name, count(w)});
+    return shares;
+  }
+  if (devices.worker) return {{devices.worker->name, count(0)}};
+  return {{fmt::format("cpu {} threads", pool.size()), count(0)}};
+}
+
+void compute_tiles(const ops::FoldResult& fold, const plan::SourceView& source,
+                   const plan::PixelStreamId& stream, Layout layout,
+                   const std::vector<codec::Rect>& windows, Tensor& whole, ThreadPool& pool,
+                   TileDevices devices, dist::Communicator* comm, std::vector<size_t>& computed,
+                   size_t& largest_region) {
+  const bool stitch_here = comm == nullptr || comm->rank() == 0;
+  // A view limited to a tile's region: the tile reads nothing else (on the GPU, only the region
+  // is uploaded).
   std::vector<plan::SourceView> views(windows.size());
   for (size_t i = 0; i < windows.size(); ++i) {
-    const codec::Rect r = plan::source_region(fold, source.width, source.height, windows[i]);
-    views[i] = {source.pixels.data(), source.stride(), {0, 0, 0, 0}, source.width, source.height};
-    if (r.width > 0)
-      views[i] = {source.row(r.y) + size_t(r.x) * 3, source.stride(), r, source.width,
-                  source.height};
-    out.largest_region_pixels = std::max(out.largest_region_pixels, size_t(r.width) * r.height);
+    const codec::Rect r =
+        plan::source_region(fold, source.image_width, source.image_height, windows[i]);
+    views[i] = {
+        source.pixels, source.stride, {0, 0, 0, 0}, source.image_width, source.image_height};
+    if (r.width > 0) {
+      if (r.x < source.region.x || r.y < source.region.y ||
+          r.x + r.width > source.region.x + source.region.width ||
+          r.y + r.height > source.region.y + source.region.height)
+        throw Error("", "tile",
+                    "internal: a tile's source region lies outside the decoded rows held");
+      views[i] = {source.at(r.x, r.y), source.stride, r, source.image_width, source.image_height};
+    }
+    largest_region = std::max(largest_region, size_t(r.width) * r.height);
   }
-  if (stitch_here) out.tensor = Tensor(fold.dtype, layout, H, W, fold.channels);
   // Tiles computed here for rank 0 (index, tensor), when this is another rank.
   std::vector<std::pair<size_t, Tensor>> for_rank0;
   std::mutex for_rank0_mutex;
   auto land = [&](size_t i, Tensor t) {
-    if (stitch_here) return copy_tile(t, windows[i], out.tensor);
+    if (stitch_here) return copy_tile(t, windows[i], whole);
     const std::lock_guard lock(for_rank0_mutex);
     for_rank0.emplace_back(i, std::move(t));
   };
 
   const bool gpu = devices.workers != nullptr || devices.worker != nullptr;
+  computed.resize(std::max<size_t>(computed.size(), devices.workers ? devices.workers->size() : 1),
+                  0);
   const std::vector<size_t> starts = batch_starts(windows, gpu);
   dist::ChunkQueue batches(starts.size() - 1, comm);
   if (gpu) {
-    // Counted apart from worker.items, which holds the calling job's own unit (images).
-    std::vector<size_t> computed(devices.workers ? devices.workers->size() : 1, 0);
     auto compute = [&](pipeline::GpuWorker& worker, size_t& count) {
       while (!stop_requested() && !(devices.workers && devices.workers->failed())) {
         const auto b = batches.next();
@@ -115,29 +147,26 @@ TiledSample run_tiled(const ops::FoldResult& fold, const Image& source,
         count += jobs.size();
       }
     };
-    if (devices.workers) {
+    // Counted apart from worker.items, which holds the calling job's own unit (images).
+    if (devices.workers)
       devices.workers->run(
           [&](pipeline::GpuWorker& worker) { compute(worker, computed[worker.index]); });
-      for (size_t w = 0; w < computed.size(); ++w)
-        out.shares.push_back({(*devices.workers)[w].name, computed[w]});
-    } else {
+    else
       compute(*devices.worker, computed[0]);
-      out.shares.push_back({devices.worker->name, computed[0]});
-    }
   } else {
-    std::atomic<size_t> computed{0};
+    std::atomic<size_t> count{0};
     pool.parallel_for(size_t(pool.size()), [&](size_t) {
       while (!stop_requested()) {
         const auto b = batches.next();
         if (!b) return;
         land(*b, plan::execute_cpu_window(fold, views[*b], stream, layout, windows[*b]));
-        ++computed;
+        ++count;
       }
     });
-    out.shares.push_back({fmt::format("cpu {} threads", pool.size()), computed.load()});
+    computed[0] += count.load();
   }
   throw_if_stopped();
-  if (comm == nullptr || comm->size() == 1) return out;
+  if (comm == nullptr || comm->size() == 1) return;
 
   // Every other rank's tiles to rank 0: (index, then the tile's bytes) after one another.
   std::string mine;
@@ -160,10 +189,9 @@ TiledSample run_tiled(const ops::FoldResult& fold, const Image& source,
       if (part.size() - at < t.data.size()) throw Error("", "tile", "a rank sent a tile cut short");
       std::memcpy(t.data.data(), part.data() + at, t.data.size());
       at += t.data.size();
-      copy_tile(t, w, out.tensor);
+      copy_tile(t, w, whole);
     }
   }
-  return out;
 }
 
 }  // namespace gpuaug::jobs

@@ -43,4 +43,19 @@ TiledSample run_tiled(const ops::FoldResult& fold, const Image& source,
                       const plan::PixelStreamId& stream, Layout layout, int tile, ThreadPool& pool,
                       TileDevices devices = {}, dist::Communicator* comm = nullptr);
 
+// What run_tiled does for some of the output's tiles, from a view that holds at least their
+// source regions (all of the decoded image, or a band of its rows: jobs/tile streams a JPEG so),
+// stitched into `whole` (the output's tensor; with `comm`, rank 0's, and the other ranks' may
+// be empty). `computed[w]` counts the tiles worker w of `devices` (or the pool, w = 0) computed
+// and `largest_region` the most pixels a tile read.
+void compute_tiles(const ops::FoldResult& fold, const plan::SourceView& source,
+                   const plan::PixelStreamId& stream, Layout layout,
+                   const std::vector<codec::Rect>& windows, Tensor& whole, ThreadPool& pool,
+                   TileDevices devices, dist::Communicator* comm, std::vector<size_t>& computed,
+                   size_t& largest_region);
+
+// Names for the counts of compute_tiles: "cpu N threads", or each GPU worker's name.
+std::vector<pipeline::WorkerShare> tile_shares(const std::vector<size_t>& computed,
+                                               const ThreadPool& pool, TileDevices devices);
+
 }  // namespace gpuaug::jobs

@@ -174,3 +174,43 @@ def test_augment_tile_threshold_bad_input_is_reported_or_skipped(run_gpuaug, tmp
     assert "big.jpg" in proc.stderr, proc.stderr
     written = sorted(p.name for p in (tmp_path / "skip").rglob("*.npy"))
     assert written == ["big2.npy", "s1.npy", "s2.npy", "s3.npy"], written
+
+
+STREAMED_CHAINS = {
+    "resize_blur": "ops:\n  - resize: {size: [300, 410]}\n  - gaussian_blur: {kernel_size: 7, sigma: 1.5}\n",
+    "vflip_crop": "ops:\n  - vertical_flip: {p: 1}\n  - random_resized_crop: {size: [200, 260], scale: [0.3, 0.6]}\n",
+    "rotate_expand": "ops:\n  - rotate: {degrees: [40, 40], expand: true, interpolation: bilinear, fill: [9, 99, 199]}\n",
+    "mirror_pad": "ops:\n  - pad: {padding: [20, 7], padding_mode: reflect}\n  - resize: {size: [233, 301]}\n",
+    "dct_scaled": "decode: {dct_scaling: true}\nops:\n  - resize: {size: [90, 120]}\n  - horizontal_flip: {p: 1}\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(STREAMED_CHAINS))
+def test_a_tiled_jpeg_is_streamed_with_the_same_bytes(run_gpuaug, tmp_path, tmp_images, name):
+    """An upright JPEG cut into tiles is decoded in one pass whose rows are held only while a tile
+    row reads them (tile rows in the order of their first row: a vertical flip reads bottom up):
+    every tile size gives the bytes of the whole decode (--tile 0), and for a resize far fewer
+    rows are held than the image has."""
+    (source,) = tmp_images({"scene.jpg": mixed_image(480, 640, seed=11)}, quality=92)
+    spec = _spec(tmp_path, "seed: 3\n" + STREAMED_CHAINS[name])
+    run_gpuaug("tile", "--spec", spec, "--input", source, "--output", tmp_path / "whole.npy", "--tile", 0, "--quiet")
+    whole = (tmp_path / "whole.npy").read_bytes()
+    for tile in (1000, 64, 37):
+        out = tmp_path / f"t{tile}.npy"
+        proc = run_gpuaug("tile", "--spec", spec, "--input", source, "--output", out, "--tile", tile, "--threads", 2)
+        assert out.read_bytes() == whole, f"--tile {tile} differs from the whole decode"
+        held = re.search(r"holding at most (\d+) of its (\d+) rows", proc.stderr)
+        assert held, proc.stderr
+        if name == "resize_blur" and tile == 37:
+            assert int(held[1]) < int(held[2]) // 4, proc.stderr
+
+
+def test_a_streamed_jpeg_cut_short_names_the_file_and_writes_nothing(run_gpuaug, tmp_path, tmp_images):
+    (source,) = tmp_images({"scene.jpg": mixed_image(480, 640, seed=12)}, quality=92)
+    data = source.read_bytes()
+    source.write_bytes(data[: len(data) * 3 // 5])  # the header whole, the scan cut off
+    out = tmp_path / "out.png"
+    proc = run_gpuaug("tile", "--spec", _spec(tmp_path, STREAMED_CHAINS["resize_blur"]), "--input", source,
+                      "--output", out, "--tile", 50, check=False)
+    assert proc.returncode == 1 and "scene.jpg" in proc.stderr and "decode" in proc.stderr, proc.stderr
+    assert not out.exists() and not list(tmp_path.glob("*gpuaug-tmp*"))
