@@ -234,16 +234,24 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     large.push_back(n);
     return true;
   };
+  // An upright JPEG of one sample is streamed (run_tiled_streamed: only a band of its decoded rows
+  // held at a time); others are decoded whole.
   auto tiled_samples = [&](std::span<const uint8_t> bytes, const std::string& file, const WorkItem& item,
                            pipeline::GpuWorkers* gpus) {
-    pipeline::PreparedImage prepared = augmenter.prepare(bytes, file, item.index, item.copy, epoch, replay_lookup);
+    const bool stream =
+        augmenter.chain().samples_per_image() == 1 && streams(bytes, spec.decode.max_pixels, options.tile);
+    pipeline::PreparedImage prepared =
+        augmenter.prepare(bytes, file, item.index, item.copy, epoch, replay_lookup, false, stream);
     const RandomKey key = RandomKey::from(spec.seed, epoch);
     std::vector<pipeline::AugmentedSample> samples;
     for (pipeline::SamplePlan& p : prepared.plans) {
       const int side = plan::needs_whole_output(p.fold) ? 0 : options.tile;
       try {
         TiledSample tiled =
-            run_tiled(p.fold, prepared.image, {key, p.id}, spec.output.layout, side, pool, {.workers = gpus});
+            prepared.decode_deferred
+                ? run_tiled_streamed(p.fold, bytes, prepared.cpu_request, {key, p.id}, spec.output.layout, side,
+                                     pool, {.workers = gpus})
+                : run_tiled(p.fold, prepared.image, {key, p.id}, spec.output.layout, side, pool, {.workers = gpus});
         samples.push_back({std::move(p), std::move(tiled.tensor)});
       } catch (const Error& e) {
         if (!e.file().empty() || dynamic_cast<const Interrupted*>(&e)) throw;

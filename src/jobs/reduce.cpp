@@ -266,10 +266,15 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
       const std::string& path = source.samples[window[k]].path;
       const pipeline::Spec& spec = tiled[k]->chain().spec();
       try {
-        pipeline::PreparedImage prepared = tiled[k]->prepare(blobs[k], path, window[k], 0, 0);
-        const pipeline::SamplePlan& p = prepared.plans.at(0);
-        const TiledSample t = run_tiled(p.fold, prepared.image, {RandomKey::from(spec.seed, 0), p.id},
-                                        spec.output.layout, o.tile, pool, {.worker = gpu});
+        // An upright JPEG is streamed (only a band of its decoded rows held at a time).
+        const bool stream = streams(blobs[k], codec::kDefaultMaxPixels, o.tile);
+        pipeline::PreparedImage prepared = tiled[k]->prepare(blobs[k], path, window[k], 0, 0, nullptr, false, stream);
+        pipeline::SamplePlan& p = prepared.plans.at(0);
+        const plan::PixelStreamId id{RandomKey::from(spec.seed, 0), p.id};
+        const TiledSample t =
+            stream ? run_tiled_streamed(p.fold, blobs[k], prepared.cpu_request, id, spec.output.layout, o.tile, pool,
+                                        {.worker = gpu})
+                   : run_tiled(p.fold, prepared.image, id, spec.output.layout, o.tile, pool, {.worker = gpu});
         encode_into(window[k], pipeline::viewable_image(t.tensor, p.fold), results[k]);
       } catch (const Interrupted&) {
         return;  // not reached: left for --resume

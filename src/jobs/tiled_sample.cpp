@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "codec/jpeg_decoder.h"
 #include "core/error.h"
 #include "jobs/stop_signal.h"
 
@@ -69,6 +70,7 @@ TiledSample run_tiled(const ops::FoldResult& fold, const Image& source,
   const std::vector<codec::Rect> windows = tile_windows(W, H, tile);
   TiledSample out;
   out.tiles = windows.size();
+  out.decoded_width = source.width, out.decoded_height = source.height;
   if (comm == nullptr || comm->rank() == 0)
     out.tensor = Tensor(fold.dtype, layout, H, W, fold.channels);
   std::vector<size_t> computed;
@@ -192,6 +194,95 @@ void compute_tiles(const ops::FoldResult& fold, const plan::SourceView& source,
       copy_tile(t, w, whole);
     }
   }
+}
+
+bool streams(const codec::ImageInfo& info, int tile) {
+  return info.format == codec::ImageFormat::kJpeg && info.orientation == 1 && tile > 0;
+}
+
+bool streams(std::span<const uint8_t> bytes, uint64_t max_pixels, int tile) {
+  try {
+    return streams(codec::peek_image(bytes, max_pixels), tile);
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// Tile rows go in the order of the first decoded row they read, and the rows above that are
+// dropped: the reader's rows are the whole decode's (codec::JpegRowReader), hence the bytes.
+TiledSample run_tiled_streamed(ops::FoldResult& fold, std::span<const uint8_t> bytes,
+                               const codec::DecodeRequest& request,
+                               const plan::PixelStreamId& stream, Layout layout, int tile,
+                               ThreadPool& pool, TileDevices devices, dist::Communicator* comm) {
+  const codec::ImageInfo info = codec::peek_image(bytes, request.max_pixels);
+  codec::JpegRowReader reader(bytes, request.scale_denom,
+                              codec::clip_region(request.region, info.width, info.height),
+                              request.max_pixels);
+  fold.geometry =
+      plan::retarget(fold.geometry, request.scale_denom, reader.origin_x(), reader.origin_y());
+  const int width = reader.width(), height = reader.rows();
+
+  // Tile rows (their windows share a y), with the decoded rows [lo, hi) their tiles read.
+  struct Band {
+    std::vector<codec::Rect> windows;
+    int lo = 0, hi = 0;
+  };
+  std::vector<Band> bands;
+  for (const codec::Rect& w : tile_windows(fold.geometry.out_w, fold.geometry.out_h, tile)) {
+    if (bands.empty() || bands.back().windows.front().y != w.y) bands.push_back({});
+    Band& band = bands.back();
+    band.windows.push_back(w);
+    const codec::Rect r = plan::source_region(fold, width, height, w);
+    if (r.width <= 0) continue;
+    const bool first = band.lo == band.hi;
+    band.lo = first ? r.y : std::min(band.lo, r.y);
+    band.hi = first ? r.y + r.height : std::max(band.hi, r.y + r.height);
+  }
+  std::stable_sort(bands.begin(), bands.end(),
+                   [](const Band& a, const Band& b) { return a.lo < b.lo; });
+
+  TiledSample out;
+  out.decoded_width = width, out.decoded_height = height;
+  if (comm == nullptr || comm->rank() == 0)
+    out.tensor =
+        Tensor(fold.dtype, layout, fold.geometry.out_h, fold.geometry.out_w, fold.channels);
+  const size_t stride = size_t(width) * 3;
+  // Decoded rows [first, first + count), the last ones read (never empty: a tile that reads no
+  // pixel still gets a view of real memory).
+  std::vector<uint8_t> held(stride);
+  int first = 0, count = 0;
+  std::vector<size_t> computed;
+  for (const Band& band : bands) {
+    out.tiles += band.windows.size();
+    if (band.hi > band.lo) {
+      // Bands go by their first row, so what lies above this one is not read again.
+      const int drop = std::clamp(band.lo - first, 0, count);
+      std::memmove(held.data(), held.data() + size_t(drop) * stride, size_t(count - drop) * stride);
+      first += drop, count -= drop;
+      if (count ==
+          0) {  // rows between the last band's and this one's: decoded (in order) and dropped
+        while (reader.rows_read() < band.lo) {
+          uint8_t* row = held.data();
+          reader.read(&row, 1);
+        }
+        first = reader.rows_read();
+      }
+      if (reader.rows_read() < band.hi) {
+        held.resize(std::max(held.size(), size_t(band.hi - first) * stride));
+        std::vector<uint8_t*> rows;
+        for (int y = reader.rows_read(); y < band.hi; ++y)
+          rows.push_back(held.data() + size_t(y - first) * stride);
+        reader.read(rows.data(), int(rows.size()));
+        count = band.hi - first;
+      }
+      out.largest_band_rows = std::max(out.largest_band_rows, size_t(count));
+    }
+    const plan::SourceView view{held.data(), stride, {0, first, width, count}, width, height};
+    compute_tiles(fold, view, stream, layout, band.windows, out.tensor, pool, devices, comm,
+                  computed, out.largest_region_pixels);
+  }
+  out.shares = tile_shares(computed, pool, devices);
+  return out;
 }
 
 }  // namespace gpuaug::jobs

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <vector>
 
+#include "codec/decoder.h"
 #include "codec/image_info.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
@@ -23,6 +25,8 @@ std::vector<codec::Rect> tile_windows(int out_w, int out_h, int tile);
 struct TiledSample {
   Tensor tensor;  // the whole output (with several ranks, on rank 0 only)
   size_t tiles = 0;
+  int decoded_width = 0, decoded_height = 0;  // the pixels decoded (the region all tiles read)
+  size_t largest_band_rows = 0;      // streamed: the most decoded rows held at once (0: held whole)
   size_t largest_region_pixels = 0;  // the most decoded pixels one tile read, halo included
   std::vector<pipeline::WorkerShare> shares;  // tiles each worker of this process computed
 };
@@ -42,6 +46,23 @@ struct TileDevices {
 TiledSample run_tiled(const ops::FoldResult& fold, const Image& source,
                       const plan::PixelStreamId& stream, Layout layout, int tile, ThreadPool& pool,
                       TileDevices devices = {}, dist::Communicator* comm = nullptr);
+
+// Whether run_tiled_streamed takes an image of this header cut into tiles of side `tile`: an
+// upright JPEG, tile > 0. For bytes: false where the header cannot be read (the decode that
+// follows reports it).
+bool streams(const codec::ImageInfo& info, int tile);
+bool streams(std::span<const uint8_t> bytes, uint64_t max_pixels, int tile);
+
+// run_tiled on a JPEG decoded in one libjpeg pass (codec::JpegRowReader: decode_jpeg's rows) of
+// which only the rows a tile row reads are held: the same bytes as run_tiled on the whole
+// decode of `request` (what Augmenter::prepare with defer_cpu_decode asks), whose plan `fold`
+// still is in source coordinates (it is moved into the decoded pixels here). `bytes` is the
+// file; errors as decode_jpeg's and run_tiled's.
+TiledSample run_tiled_streamed(ops::FoldResult& fold, std::span<const uint8_t> bytes,
+                               const codec::DecodeRequest& request,
+                               const plan::PixelStreamId& stream, Layout layout, int tile,
+                               ThreadPool& pool, TileDevices devices = {},
+                               dist::Communicator* comm = nullptr);
 
 // What run_tiled does for some of the output's tiles, from a view that holds at least their
 // source regions (all of the decoded image, or a band of its rows: jobs/tile streams a JPEG so),
