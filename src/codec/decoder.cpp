@@ -62,6 +62,31 @@ DecodedImage decode_image(std::span<const uint8_t> bytes, const DecodeRequest& r
   return out;
 }
 
+bool RowReader::takes(const ImageInfo& info) {
+  return info.orientation == 1 &&
+         (info.format == ImageFormat::kJpeg || (info.format == ImageFormat::kPng && !info.progressive));
+}
+
+RowReader::RowReader(std::span<const uint8_t> bytes, const DecodeRequest& request) {
+  const ImageInfo info = peek_image(bytes, request.max_pixels);
+  if (!takes(info)) throw Error("", "decode", "internal: RowReader takes upright JPEGs and non-interlaced PNGs");
+  if (info.format == ImageFormat::kPng) {
+    png_ = std::make_unique<PngRowReader>(bytes, request.max_pixels);
+    return;
+  }
+  jpeg_ = std::make_unique<JpegRowReader>(bytes, request.scale_denom,
+                                          clip_region(request.region, info.width, info.height), request.max_pixels);
+  scale_denom_ = request.scale_denom;
+  origin_x_ = jpeg_->origin_x(), origin_y_ = jpeg_->origin_y();
+}
+
+RowReader::~RowReader() = default;
+
+int RowReader::width() const { return jpeg_ ? jpeg_->width() : png_->width(); }
+int RowReader::rows() const { return jpeg_ ? jpeg_->rows() : png_->rows(); }
+int RowReader::rows_read() const { return jpeg_ ? jpeg_->rows_read() : png_->rows_read(); }
+void RowReader::read(uint8_t* const* dst, int count) { jpeg_ ? jpeg_->read(dst, count) : png_->read(dst, count); }
+
 std::vector<uint8_t> read_file(const std::string& path) {
   auto fail = [&](const std::string& cause) { return Error(path, "read", cause); };
   // strerror's text, without strerror's shared buffer (this runs on many I/O threads).

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -42,6 +43,34 @@ struct DecodedImage {
 // the image is an error for both formats. Throws gpuaug::Error with an empty file and stage
 // "header" or "decode"; the caller attaches the path with Error::with_file.
 DecodedImage decode_image(std::span<const uint8_t> bytes, const DecodeRequest& request);
+
+// decode_image's rows a few at a time instead of one image, for a caller that keeps only a band
+// of them (jobs::run_tiled_streamed): an upright JPEG's region at the request's scale
+// (JpegRowReader) or an upright non-interlaced PNG whole (PngRowReader), row y being row y of
+// decode_image's image, and the same scale and origin. Errors as decode_image's; `bytes` must
+// outlive the reader.
+class RowReader {
+ public:
+  // Whether it takes an image of this header.
+  static bool takes(const ImageInfo& info);
+  RowReader(std::span<const uint8_t> bytes, const DecodeRequest& request);
+  ~RowReader();
+  RowReader(const RowReader&) = delete;
+  RowReader& operator=(const RowReader&) = delete;
+
+  int width() const;
+  int rows() const;
+  int rows_read() const;
+  int scale_denom() const { return scale_denom_; }
+  int origin_x() const { return origin_x_; }
+  int origin_y() const { return origin_y_; }
+  void read(uint8_t* const* dst, int count);
+
+ private:
+  std::unique_ptr<class JpegRowReader> jpeg_;
+  std::unique_ptr<class PngRowReader> png_;
+  int scale_denom_ = 1, origin_x_ = 0, origin_y_ = 0;
+};
 
 // Reads a whole file. Throws gpuaug::Error(path, "read", cause): strerror text for a missing,
 // unreadable or directory path and a broken symlink; "empty file" for an empty one, and for a

@@ -1,11 +1,14 @@
-// decode_png: libpng calls behind setjmp guards, transforms to 8-bit RGB.
+// decode_png and PngRowReader: libpng calls behind setjmp guards, transforms to 8-bit RGB.
 #include "codec/png_decoder.h"
 
 #include <png.h>
 
+#include <algorithm>
 #include <csetjmp>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "codec/image_info.h"
@@ -53,11 +56,9 @@ bool guarded(Reader& r, const Step& step) {
   return true;
 }
 
-}  // namespace
-
-Image decode_png(std::span<const uint8_t> bytes, uint64_t max_pixels) {
+// Reads the header and sets up the transforms to 8-bit RGB rows; returns (width, height).
+std::pair<png_uint_32, png_uint_32> start_reading(Reader& r, std::span<const uint8_t> bytes, uint64_t max_pixels) {
   if (bytes.empty()) throw Error("", "decode", "empty file");
-  Reader r;
   r.bytes = bytes;
   r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r, on_error, on_warning);
   if (r.png) r.info = png_create_info_struct(r.png);
@@ -92,6 +93,14 @@ Image decode_png(std::span<const uint8_t> bytes, uint64_t max_pixels) {
   if (png_get_rowbytes(r.png, r.info) != size_t(width) * 3) {
     throw Error("", "decode", "libpng did not produce 8-bit RGB rows");
   }
+  return {width, height};
+}
+
+}  // namespace
+
+Image decode_png(std::span<const uint8_t> bytes, uint64_t max_pixels) {
+  Reader r;
+  const auto [width, height] = start_reading(r, bytes, max_pixels);
   Image image(int(width), int(height), 3);
   std::vector<png_bytep> rows(height);
   for (png_uint_32 y = 0; y < height; ++y) rows[y] = image.row(int(y));
@@ -103,6 +112,37 @@ Image decode_png(std::span<const uint8_t> bytes, uint64_t max_pixels) {
     throw r.error();
   }
   return image;
+}
+
+struct PngRowReader::Impl {
+  Reader r;
+  int width = 0, height = 0, read = 0;
+};
+
+PngRowReader::PngRowReader(std::span<const uint8_t> bytes, uint64_t max_pixels) : impl_(std::make_unique<Impl>()) {
+  const auto [width, height] = start_reading(impl_->r, bytes, max_pixels);
+  if (png_get_interlace_type(impl_->r.png, impl_->r.info) != PNG_INTERLACE_NONE)
+    throw Error("", "decode", "an interlaced PNG is not read row by row (decode it whole)");
+  impl_->width = int(width), impl_->height = int(height);
+}
+
+PngRowReader::~PngRowReader() = default;
+
+int PngRowReader::width() const { return impl_->width; }
+int PngRowReader::rows() const { return impl_->height; }
+int PngRowReader::rows_read() const { return impl_->read; }
+
+void PngRowReader::read(uint8_t* const* dst, int count) {
+  Impl& m = *impl_;
+  count = std::min(count, m.height - m.read);
+  if (count <= 0) return;
+  if (!guarded(m.r, [&] {
+        png_read_rows(m.r.png, const_cast<png_bytepp>(dst), nullptr, png_uint_32(count));
+        m.read += count;
+        if (m.read == m.height) png_read_end(m.r.png, nullptr);
+      })) {
+    throw m.r.error();
+  }
 }
 
 }  // namespace gpuaug::codec

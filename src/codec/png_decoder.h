@@ -1,7 +1,8 @@
-// decode_png: libpng decode of a whole PNG to 8-bit RGB.
+// decode_png: libpng decode of a whole PNG to 8-bit RGB; PngRowReader: the same rows a few at a time.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 
 #include "core/tensor.h"
@@ -19,5 +20,26 @@ namespace gpuaug::codec {
 // (bad CRC in a critical chunk, truncated data, zlib errors), or the max_pixels cause of
 // check_image_size before any pixel buffer is allocated.
 Image decode_png(std::span<const uint8_t> bytes, uint64_t max_pixels);
+
+// decode_png's rows of a non-interlaced PNG handed over a few at a time (the same libpng
+// transforms, so the same rows), for a caller that keeps only a band of them (jobs/tile). An
+// interlaced file is an Error: its passes need the whole image. `bytes` must outlive the reader.
+class PngRowReader {
+ public:
+  PngRowReader(std::span<const uint8_t> bytes, uint64_t max_pixels);
+  ~PngRowReader();
+  PngRowReader(const PngRowReader&) = delete;
+  PngRowReader& operator=(const PngRowReader&) = delete;
+
+  int width() const;
+  int rows() const;
+  int rows_read() const;
+  // The next `count` rows (fewer at the end) into dst[0 .. count), each width() * 3 bytes.
+  void read(uint8_t* const* dst, int count);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace gpuaug::codec

@@ -234,7 +234,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     large.push_back(n);
     return true;
   };
-  // An upright JPEG of one sample is streamed (run_tiled_streamed: only a band of its decoded rows
+  // An upright JPEG or PNG of one sample is streamed (run_tiled_streamed: only a band of its decoded rows
   // held at a time); others are decoded whole.
   auto tiled_samples = [&](std::span<const uint8_t> bytes, const std::string& file, const WorkItem& item,
                            pipeline::GpuWorkers* gpus) {

@@ -266,7 +266,7 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
       const std::string& path = source.samples[window[k]].path;
       const pipeline::Spec& spec = tiled[k]->chain().spec();
       try {
-        // An upright JPEG is streamed (only a band of its decoded rows held at a time).
+        // An upright JPEG or PNG is streamed (only a band of its decoded rows held at a time).
         const bool stream = streams(blobs[k], codec::kDefaultMaxPixels, o.tile);
         pipeline::PreparedImage prepared = tiled[k]->prepare(blobs[k], path, window[k], 0, 0, nullptr, false, stream);
         pipeline::SamplePlan& p = prepared.plans.at(0);

@@ -61,7 +61,8 @@ TileSummary run_tile(const TileOptions& o) {
   const pipeline::Augmenter augmenter(spec);
 
   // Decoded as a whole-image run decodes it (the region and DCT scale all tiles need): at once,
-  // or, for an upright JPEG cut into tiles, streamed band by band (run_tiled_streamed).
+  // or, for an upright JPEG or non-interlaced PNG cut into tiles, streamed band by band
+  // (run_tiled_streamed).
   const std::vector<uint8_t> bytes = codec::read_file(o.input);
   const codec::ImageInfo info = [&] {
     try {

@@ -30,8 +30,8 @@ struct TileSummary {
   int out_width = 0, out_height = 0;
   size_t tiles = 0;
   size_t largest_region_pixels = 0;  // the most source pixels one tile read (region and halo)
-  // An upright JPEG in several tiles is decoded in one pass whose rows are held only while a
-  // tile row reads them: the most rows held at once (0: decoded whole).
+  // An upright JPEG or non-interlaced PNG in tiles is decoded in one pass whose rows are held
+  // only while a tile row reads them: the most rows held at once (0: decoded whole).
   size_t largest_band_rows = 0;
   std::vector<pipeline::WorkerShare> shares;  // tiles each GPU worker computed
   double seconds = 0.0;

@@ -12,7 +12,7 @@
 #include <string>
 #include <utility>
 
-#include "codec/jpeg_decoder.h"
+#include "codec/decoder.h"
 #include "core/error.h"
 #include "jobs/stop_signal.h"
 
@@ -196,9 +196,7 @@ void compute_tiles(const ops::FoldResult& fold, const plan::SourceView& source,
   }
 }
 
-bool streams(const codec::ImageInfo& info, int tile) {
-  return info.format == codec::ImageFormat::kJpeg && info.orientation == 1 && tile > 0;
-}
+bool streams(const codec::ImageInfo& info, int tile) { return tile > 0 && codec::RowReader::takes(info); }
 
 bool streams(std::span<const uint8_t> bytes, uint64_t max_pixels, int tile) {
   try {
@@ -209,17 +207,14 @@ bool streams(std::span<const uint8_t> bytes, uint64_t max_pixels, int tile) {
 }
 
 // Tile rows go in the order of the first decoded row they read, and the rows above that are
-// dropped: the reader's rows are the whole decode's (codec::JpegRowReader), hence the bytes.
+// dropped: the reader's rows are the whole decode's (codec::RowReader), hence the bytes.
 TiledSample run_tiled_streamed(ops::FoldResult& fold, std::span<const uint8_t> bytes,
                                const codec::DecodeRequest& request,
                                const plan::PixelStreamId& stream, Layout layout, int tile,
                                ThreadPool& pool, TileDevices devices, dist::Communicator* comm) {
-  const codec::ImageInfo info = codec::peek_image(bytes, request.max_pixels);
-  codec::JpegRowReader reader(bytes, request.scale_denom,
-                              codec::clip_region(request.region, info.width, info.height),
-                              request.max_pixels);
+  codec::RowReader reader(bytes, request);
   fold.geometry =
-      plan::retarget(fold.geometry, request.scale_denom, reader.origin_x(), reader.origin_y());
+      plan::retarget(fold.geometry, reader.scale_denom(), reader.origin_x(), reader.origin_y());
   const int width = reader.width(), height = reader.rows();
 
   // Tile rows (their windows share a y), with the decoded rows [lo, hi) their tiles read.

@@ -48,12 +48,12 @@ TiledSample run_tiled(const ops::FoldResult& fold, const Image& source,
                       TileDevices devices = {}, dist::Communicator* comm = nullptr);
 
 // Whether run_tiled_streamed takes an image of this header cut into tiles of side `tile`: an
-// upright JPEG, tile > 0. For bytes: false where the header cannot be read (the decode that
+// upright JPEG or non-interlaced PNG (codec::RowReader), tile > 0. For bytes: false where the header cannot be read (the decode that
 // follows reports it).
 bool streams(const codec::ImageInfo& info, int tile);
 bool streams(std::span<const uint8_t> bytes, uint64_t max_pixels, int tile);
 
-// run_tiled on a JPEG decoded in one libjpeg pass (codec::JpegRowReader: decode_jpeg's rows) of
+// run_tiled on an image decoded in one pass (codec::RowReader: decode_image's rows) of
 // which only the rows a tile row reads are held: the same bytes as run_tiled on the whole
 // decode of `request` (what Augmenter::prepare with defer_cpu_decode asks), whose plan `fold`
 // still is in source coordinates (it is moved into the decoded pixels here). `bytes` is the

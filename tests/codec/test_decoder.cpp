@@ -214,3 +214,53 @@ TEST_F(ReadFile, ErrorsNameThePathAndStage) {
     EXPECT_EQ(what(path("secret.jpg")), path("secret.jpg") + ": read: Permission denied");
   }
 }
+
+// RowReader hands out decode_image's rows (a JPEG's region at its scale, with its origin; a
+// non-interlaced PNG whole), whatever the count asked each time; it refuses what it does not
+// take; errors in the data surface at the read that meets them.
+TEST(RowReader, GivesDecodeImagesRowsInAnyChunks) {
+  const std::vector<uint8_t> jpeg = write_jpeg(make_pattern(97, 61, 3), {});
+  PngSpec png_spec;
+  png_spec.width = 33, png_spec.height = 29;
+  const std::vector<uint8_t> png = write_png(png_spec, make_samples(33 * 29 * 3, 8));
+  struct Case {
+    const std::vector<uint8_t>* bytes;
+    DecodeRequest request;
+  };
+  DecodeRequest region;
+  region.region = {13, 9, 40, 30};
+  DecodeRequest scaled = region;
+  scaled.scale_denom = 2;
+  for (const Case& c : {Case{&jpeg, {}}, Case{&jpeg, region}, Case{&jpeg, scaled}, Case{&png, {}}, Case{&png, region}}) {
+    const DecodedImage whole = decode_image(*c.bytes, c.request);
+    for (const int chunk : {1, 7, 1000}) {
+      RowReader reader(*c.bytes, c.request);
+      ASSERT_EQ(reader.width(), whole.image.width);
+      ASSERT_EQ(reader.rows(), whole.image.height);
+      EXPECT_EQ(reader.origin_x(), whole.origin_x);
+      EXPECT_EQ(reader.origin_y(), whole.origin_y);
+      EXPECT_EQ(reader.scale_denom(), whole.scale_denom);
+      std::vector<uint8_t> rows(size_t(reader.width()) * 3 * size_t(reader.rows()));
+      while (reader.rows_read() < reader.rows()) {
+        std::vector<uint8_t*> dst;
+        for (int y = reader.rows_read(); y < std::min(reader.rows(), reader.rows_read() + chunk); ++y)
+          dst.push_back(rows.data() + size_t(y) * reader.width() * 3);
+        reader.read(dst.data(), int(dst.size()));
+      }
+      EXPECT_TRUE(std::equal(rows.begin(), rows.end(), whole.image.pixels.begin())) << "chunk " << chunk;
+    }
+  }
+  EXPECT_FALSE(RowReader::takes(peek_image(oriented_jpeg(6))));
+  png_spec.interlaced = true;
+  const std::vector<uint8_t> interlaced = write_png(png_spec, make_samples(33 * 29 * 3, 8));
+  EXPECT_FALSE(RowReader::takes(peek_image(interlaced)));
+  EXPECT_NE(expect_error([&] { RowReader r(interlaced, {}); }).cause().find("RowReader"), std::string::npos);
+  // Cut inside the scan: the header reads, a later row fails with libjpeg's message.
+  std::vector<uint8_t> cut(jpeg.begin(), jpeg.begin() + long(jpeg.size() * 2 / 3));
+  RowReader reader(cut, {});
+  std::vector<uint8_t> row(size_t(reader.width()) * 3);
+  const gpuaug::Error e = expect_error([&] {
+    for (uint8_t* p = row.data(); reader.rows_read() < reader.rows();) reader.read(&p, 1);
+  });
+  EXPECT_EQ(e.stage(), "decode");
+}

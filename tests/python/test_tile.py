@@ -185,13 +185,14 @@ STREAMED_CHAINS = {
 }
 
 
+@pytest.mark.parametrize("ext", [".jpg", ".png"])
 @pytest.mark.parametrize("name", sorted(STREAMED_CHAINS))
-def test_a_tiled_jpeg_is_streamed_with_the_same_bytes(run_gpuaug, tmp_path, tmp_images, name):
-    """An upright JPEG cut into tiles is decoded in one pass whose rows are held only while a tile
-    row reads them (tile rows in the order of their first row: a vertical flip reads bottom up):
-    every tile size gives the bytes of the whole decode (--tile 0), and for a resize far fewer
-    rows are held than the image has."""
-    (source,) = tmp_images({"scene.jpg": mixed_image(480, 640, seed=11)}, quality=92)
+def test_a_tiled_image_is_streamed_with_the_same_bytes(run_gpuaug, tmp_path, tmp_images, name, ext):
+    """An upright JPEG or non-interlaced PNG cut into tiles is decoded in one pass whose rows are
+    held only while a tile row reads them (tile rows in the order of their first row: a vertical
+    flip reads bottom up): every tile size gives the bytes of the whole decode (--tile 0), and
+    for a resize far fewer rows are held than the image has."""
+    (source,) = tmp_images({f"scene{ext}": mixed_image(480, 640, seed=11)}, quality=92)
     spec = _spec(tmp_path, "seed: 3\n" + STREAMED_CHAINS[name])
     run_gpuaug("tile", "--spec", spec, "--input", source, "--output", tmp_path / "whole.npy", "--tile", 0, "--quiet")
     whole = (tmp_path / "whole.npy").read_bytes()
@@ -205,12 +206,13 @@ def test_a_tiled_jpeg_is_streamed_with_the_same_bytes(run_gpuaug, tmp_path, tmp_
             assert int(held[1]) < int(held[2]) // 4, proc.stderr
 
 
-def test_a_streamed_jpeg_cut_short_names_the_file_and_writes_nothing(run_gpuaug, tmp_path, tmp_images):
-    (source,) = tmp_images({"scene.jpg": mixed_image(480, 640, seed=12)}, quality=92)
+@pytest.mark.parametrize("ext", [".jpg", ".png"])
+def test_a_streamed_image_cut_short_names_the_file_and_writes_nothing(run_gpuaug, tmp_path, tmp_images, ext):
+    (source,) = tmp_images({f"scene{ext}": mixed_image(480, 640, seed=12)}, quality=92)
     data = source.read_bytes()
     source.write_bytes(data[: len(data) * 3 // 5])  # the header whole, the scan cut off
     out = tmp_path / "out.png"
     proc = run_gpuaug("tile", "--spec", _spec(tmp_path, STREAMED_CHAINS["resize_blur"]), "--input", source,
                       "--output", out, "--tile", 50, check=False)
-    assert proc.returncode == 1 and "scene.jpg" in proc.stderr and "decode" in proc.stderr, proc.stderr
+    assert proc.returncode == 1 and f"scene{ext}" in proc.stderr and "decode" in proc.stderr, proc.stderr
     assert not out.exists() and not list(tmp_path.glob("*gpuaug-tmp*"))
