@@ -37,8 +37,8 @@ _OPTIONS_DOC = """
 Common arguments (as augment's):
     images: uint8 (N, C, H, W) or (N, H, W, C) batch, or a list of (C, H, W) / (H, W, C) images
         of any sizes; numpy, torch (CPU or CUDA) or any DLPack array. 1 channel: gray, 3: RGB.
-        On the CPU also float images on the [0, 1] scale (float32; float16, bfloat16 and
-        float64 are converted), computed as torchvision computes float tensors.
+        On the CPU also float images on the [0, 1] scale (float32, float16, bfloat16, float64),
+        computed as torchvision computes float tensors; float16 and bfloat16 keep their dtype.
     seed, generator: the draws' seed (an int), or drawn once per call from a
         numpy.random.Generator / torch.Generator; neither: from torch's global generator when
         torch is imported, else numpy's, so torch.manual_seed / np.random.seed repeat a run.
@@ -108,6 +108,14 @@ def _export(x: Any, what: str) -> Any:
                  "array of uint8 pixels")
 
 
+def _float_precision(x: Any) -> str:
+    """The precision a float image's result keeps unless to_dtype names another: float16 and
+    bfloat16 as they are (as torchvision keeps them); float32 for float32 and float64 (the core
+    has no float64 output); "" for anything else."""
+    name = str(getattr(x, "dtype", "")).replace("torch.", "")
+    return name if name in ("float16", "bfloat16") else ""
+
+
 def _on_device_of(x: Any) -> Any:
     """For a torch CUDA tensor, torch's device guard: the core selects the tensor's GPU, and
     torch's current device is what it was once the call returns."""
@@ -162,12 +170,12 @@ def augment(images: Any, spec: Any, *, seed: int | None = None, epoch: int = 0,
         fixed-size crop or resize); numpy, torch CPU or CUDA tensors, or any DLPack array. 1
         channel is gray (ops act as torchvision's on 1-channel tensors: saturation and hue leave
         it, the output keeps 1 channel), 3 is RGB. uint8 images are 0..255, as decoded images
-        are. Float images on the [0, 1] scale (CPU only for now; float32, or float16, bfloat16
-        and float64, converted to float32) are computed as torchvision computes float tensors:
-        resampled values are not rounded, colour steps clamp to [0, 1] without truncating, the
-        chain starts in the float domain (to_dtype float32 is a no-op, to_dtype uint8 scales by
-        255), and fills, given 0..255 as for uint8, are scaled by 1/255. Other dtypes raise
-        gpuaug.Error.
+        are. Float images on the [0, 1] scale (CPU only for now; float32, float16, bfloat16 or
+        float64) are computed in float32 as torchvision computes float tensors: resampled values
+        are not rounded, colour steps clamp to [0, 1] without truncating, the chain starts in the
+        float domain (to_dtype uint8 scales by 255), and fills, given 0..255 as for uint8, are
+        scaled by 1/255. The result keeps a float16 or bfloat16 input's dtype (float64 comes back
+        float32) unless to_dtype names another. Other dtypes raise gpuaug.Error.
     spec: a list of gpuaug.ops objects (or one), a dict shaped like the YAML, or a YAML/JSON
         path, as Pipeline takes. The spec's `seed` is not used: `seed=` is.
     seed: the seed of the draws (int); None draws one per call from `generator`, else from
@@ -200,7 +208,8 @@ def augment(images: Any, spec: Any, *, seed: int | None = None, epoch: int = 0,
     core = _core()
     try:
         with _on_device_of(items[0] if items else None):
-            out = core.run(text, name, seed, epoch, index_list, arrays, batched, layout or "")
+            out = core.run(text, name, seed, epoch, index_list, arrays, batched, layout or "",
+                           _float_precision(items[0]) if items else "")
     except TypeError as e:  # an object nanobind cannot read as an array (numpy object arrays)
         raise _error(f"cannot read the images as arrays ({type(items[0]).__name__}): pass uint8 numpy "
                      f"arrays, torch tensors or other DLPack arrays ({e})") from None

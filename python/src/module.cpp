@@ -608,7 +608,12 @@ class ArrayAugmenter {
                                  const std::string& spec_name, uint64_t seed, uint64_t epoch,
                                  const std::vector<int64_t>& indices,
                                  const std::vector<nb::ndarray<nb::ro>>& arrays, bool batched,
-                                 const std::string& layout) {
+                                 const std::string& layout, const std::string& float_dtype) {
+    // Float images (float32 here) end in the caller's precision unless the spec's to_dtype
+    // names another: what torchvision keeps for float16 and bfloat16 tensors.
+    const std::optional<DType> precision = parse_dtype(float_dtype.empty() ? "float32" : float_dtype);
+    if (!precision || *precision == DType::kUInt8)
+      throw Error("", "functional", fmt::format("float_dtype '{}': expected float32, float16 or bfloat16", float_dtype));
     pipeline::Spec spec =
         spec_text ? pipeline::parse_spec(*spec_text, spec_name) : pipeline::load_spec(spec_name);
     spec.seed = seed;
@@ -625,13 +630,13 @@ class ArrayAugmenter {
     pipeline::ImageBatchPlan batch;
     {
       nb::gil_scoped_release released;
-      batch = pipeline::plan_images(augmenter, input.images, sample_indices, epoch, out_layout);
+      batch = pipeline::plan_images(augmenter, input.images, sample_indices, epoch, out_layout, *precision);
     }
     if (input.images.empty()) {
       // An empty batch still has the shape the chain gives its images' size.
       const std::vector<plan::StridedImage> probe = {input.probe};
       const pipeline::ImageBatchPlan shaped =
-          pipeline::plan_images(augmenter, probe, {}, epoch, out_layout);
+          pipeline::plan_images(augmenter, probe, {}, epoch, out_layout, *precision);
       batch.dtype = shaped.dtype, batch.channels = shaped.channels;
       batch.height = shaped.height, batch.width = shaped.width;
     }
@@ -913,7 +918,7 @@ NB_MODULE(_gpuaug, m) {
       .def(nb::init<int>(), nb::arg("threads") = 0)
       .def("run", &python::ArrayAugmenter::run, nb::arg("spec_text").none(), nb::arg("spec_name"),
            nb::arg("seed"), nb::arg("epoch"), nb::arg("indices"), nb::arg("arrays"),
-           nb::arg("batched"), nb::arg("layout"),
+           nb::arg("batched"), nb::arg("layout"), nb::arg("float_dtype") = "",
            "A spec over uint8 arrays in memory (gpuaug.functional): one 4-D batch or a list of 3-D "
            "images, "
            "each drawn as the dataset sample of its index; a new array on the input's device.");

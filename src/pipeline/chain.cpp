@@ -117,7 +117,8 @@ int Chain::samples_per_image() const {
 }
 
 std::vector<SamplePlan> Chain::plan(RandomKey key, uint64_t index, uint32_t copy, int width,
-                                    int height, const ReplayLookup* replay, int channels, bool float_source) const {
+                                    int height, const ReplayLookup* replay, int channels, bool float_source,
+                                    DType float_dtype) const {
   const size_t split = fanout_index_ >= 0 ? size_t(fanout_index_) : ops_.size();
   auto run_ops = [&](size_t begin, size_t end, const SampleId& id, ops::SampleFold& fold,
                      std::vector<DrawnOp>& drawn, const std::vector<ops::Drawn>* recorded) {
@@ -152,6 +153,7 @@ std::vector<SamplePlan> Chain::plan(RandomKey key, uint64_t index, uint32_t copy
     if (shared_recorded == nullptr) return plans;
   }
   ops::SampleFold shared(width, height, channels, float_source);
+  if (float_source) shared.set_output_dtype(float_dtype);
   std::vector<DrawnOp> shared_drawn;
   run_ops(0, split, shared_id, shared, shared_drawn, shared_recorded);
   for (int j = 0; j < crops; ++j) {

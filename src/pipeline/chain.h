@@ -39,10 +39,11 @@ class Chain {
 
   // Plans of one image of width x height (oriented). With `replay`, only the recorded samples
   // are planned, from their recorded parameters. `channels` 1: a gray image (ops::SampleFold);
-  // decoded files are always RGB. `float_source`: a float image in memory (ops::FoldResult).
+  // decoded files are always RGB. `float_source`: a float image in memory (ops::FoldResult),
+  // whose chain ends in `float_dtype` (the caller's precision) unless to_dtype names another.
   std::vector<SamplePlan> plan(RandomKey key, uint64_t index, uint32_t copy, int width, int height,
                                const ReplayLookup* replay = nullptr, int channels = 3,
-                               bool float_source = false) const;
+                               bool float_source = false, DType float_dtype = DType::kFloat32) const;
 
  private:
   Spec spec_;

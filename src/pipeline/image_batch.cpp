@@ -21,7 +21,8 @@ std::string describe(const ops::FoldResult& f) {
 }  // namespace
 
 ImageBatchPlan plan_images(const Augmenter& augmenter, std::span<const plan::StridedImage> images,
-                           std::span<const uint64_t> indices, uint64_t epoch, Layout layout) {
+                           std::span<const uint64_t> indices, uint64_t epoch, Layout layout,
+                           DType float_dtype) {
   if (!indices.empty() && indices.size() != images.size())
     throw Error("", "functional",
                 fmt::format("{} indices for {} images; give one index per image", indices.size(),
@@ -42,7 +43,7 @@ ImageBatchPlan plan_images(const Augmenter& augmenter, std::span<const plan::Str
                               s.height, s.width));
     const uint64_t index = indices.empty() ? i : indices[i];
     for (SamplePlan& p : augmenter.chain().plan(batch.key, index, 0, s.width, s.height, nullptr, s.channels,
-                                                 s.is_float)) {
+                                                 s.is_float, float_dtype)) {
       const ops::FoldResult& f = p.fold;
       if (batch.plans.empty()) {
         first = i;

@@ -34,10 +34,13 @@ struct ImageBatchPlan {
 
 // Plans image i as the sample of index indices[i] (i when `indices` is empty), copy 0, in
 // `epoch`, with no decode: the geometry reads the image's own pixels. A 1-channel image is
-// gray (ops::SampleFold). Error (stage "functional") for images that are empty or not 1 or 3
-// channels, an indices list of another length, and rows that differ in shape or dtype.
+// gray (ops::SampleFold); a float image's rows end in `float_dtype` (the caller's precision)
+// unless the chain's to_dtype names another. Error (stage "functional") for images that are
+// empty or not 1 or 3 channels, an indices list of another length, and rows that differ in
+// shape or dtype.
 ImageBatchPlan plan_images(const Augmenter& augmenter, std::span<const plan::StridedImage> images,
-                           std::span<const uint64_t> indices, uint64_t epoch, Layout layout);
+                           std::span<const uint64_t> indices, uint64_t epoch, Layout layout,
+                           DType float_dtype = DType::kFloat32);
 
 // Runs the rows on the CPU threads of `pool` (images in host memory, read in place where they
 // are interleaved RGB), row r written at out + r * sample_bytes().

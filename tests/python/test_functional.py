@@ -375,6 +375,7 @@ def test_torch_cpu_tensors_give_torch_tensors(torch) -> None:
     grad = torch.rand((1, 3, 4, 4), requires_grad=True)
     assert torch.equal(F.horizontal_flip(grad, p=1.0, seed=0), grad.detach().flip(-1))
     assert F.horizontal_flip(grad.double(), p=1.0, seed=0).dtype == torch.float32
+    assert F.horizontal_flip(grad.bfloat16(), p=1.0, seed=0).dtype == torch.bfloat16
 
 
 GPU_CHAIN = [ops.RandomResizedCrop(size=[20, 24], scale=(0.2, 1.0)), ops.HorizontalFlip(),

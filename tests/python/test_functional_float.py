@@ -122,12 +122,19 @@ def test_gray_and_list_inputs() -> None:
     assert got.shape == (2, 6, 6, 3) and got.dtype == np.float32
 
 
-def test_other_float_precisions_are_converted_and_mixed_dtypes_refused() -> None:
+def test_other_float_precisions_keep_theirs_and_mixed_dtypes_are_refused() -> None:
+    """float16 stays float16 (computed in float32, rounded at the end, as torchvision keeps a
+    tensor's dtype), float64 comes back float32; to_dtype names another."""
     x = np.random.default_rng(5).random((2, 3, 6, 7))
-    for dtype in (np.float64, np.float16):
+    for dtype, out in ((np.float64, np.float32), (np.float16, np.float16)):
         got = F.horizontal_flip(x.astype(dtype), p=1.0, seed=0)
-        assert got.dtype == np.float32
-        np.testing.assert_array_equal(got, x.astype(dtype).astype(np.float32)[..., ::-1])
+        assert got.dtype == out
+        np.testing.assert_array_equal(got, x.astype(dtype).astype(out)[..., ::-1])
+    half = x.astype(np.float16)
+    resized = F.resize(half, size=[4, 5], seed=0)
+    assert resized.dtype == np.float16
+    np.testing.assert_array_equal(resized, F.resize(half.astype(np.float32), size=[4, 5], seed=0).astype(np.float16))
+    assert F.augment(half, [ops.ToDtype(dtype="float32")], seed=0).dtype == np.float32
     with pytest.raises(gpuaug.Error, match=r"image 0 gives 3x6x7 float32, image 1 gives 3x6x7 uint8"):
         F.horizontal_flip([x[0].astype(np.float32), (x[1] * 255).astype(np.uint8)], seed=0, layout="CHW")
 
