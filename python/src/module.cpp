@@ -728,17 +728,19 @@ class ArrayAugmenter {
                 "image {} has shape {}: each image of a list is 3-D, (C, H, W) or (H, W, C)", k,
                 shape_text(a)));
       const nb::dlpack::dtype t = a.dtype();
+      const bool is_float = t.code == uint8_t(nb::dlpack::dtype_code::Float) ||
+                            t.code == uint8_t(nb::dlpack::dtype_code::Bfloat);
+      if (is_float && a.device_type() == nb::device::cuda::value)
+        throw Error("", "functional",
+                    fmt::format("{} is {} on a GPU: float images run on the CPU for now; on a GPU "
+                                "pass uint8 images, (x * 255).round().to(torch.uint8)",
+                                what, dlpack_dtype_name(t)));
       if (t != nb::dtype<uint8_t>() && t != nb::dtype<float>())
         throw Error(
             "", "functional",
             fmt::format("{} is {}: gpuaug.functional takes uint8 images (0..255), as the pipeline "
                         "decodes them, or float32 images (0..1, torchvision's float convention)",
                         what, dlpack_dtype_name(t)));
-      if (t == nb::dtype<float>() && a.device_type() == nb::device::cuda::value)
-        throw Error("", "functional",
-                    fmt::format("{} is float32 on a GPU: float images run on the CPU for now; on a GPU "
-                                "pass uint8 images, (x * 255).round().to(torch.uint8)",
-                                what));
     }
     Input input;
     // Layout: given, or the one of CHW and HWC whose channel dimension is 1 or 3 in every array.
@@ -919,7 +921,8 @@ NB_MODULE(_gpuaug, m) {
       .def("run", &python::ArrayAugmenter::run, nb::arg("spec_text").none(), nb::arg("spec_name"),
            nb::arg("seed"), nb::arg("epoch"), nb::arg("indices"), nb::arg("arrays"),
            nb::arg("batched"), nb::arg("layout"), nb::arg("float_dtype") = "",
-           "A spec over uint8 arrays in memory (gpuaug.functional): one 4-D batch or a list of 3-D "
+           "A spec over uint8 (or, on the CPU, float32) arrays in memory (gpuaug.functional): one "
+           "4-D batch or a list of 3-D "
            "images, "
            "each drawn as the dataset sample of its index; a new array on the input's device.");
 }

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <optional>
 
@@ -13,8 +12,6 @@
 
 #include "codec/decoder.h"
 #include "codec/encoder.h"
-#include "codec/image_info.h"
-#include "codec/jpeg_decoder.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -64,14 +61,7 @@ TileSummary run_tile(const TileOptions& o) {
   // or, for an upright JPEG or non-interlaced PNG cut into tiles, streamed band by band
   // (run_tiled_streamed).
   const std::vector<uint8_t> bytes = codec::read_file(o.input);
-  const codec::ImageInfo info = [&] {
-    try {
-      return codec::peek_image(bytes, spec.decode.max_pixels);
-    } catch (const Error& e) {
-      throw e.with_file(o.input);
-    }
-  }();
-  const bool streamed = streams(info, o.tile);
+  const bool streamed = streams(bytes, spec.decode.max_pixels, o.tile);  // a bad header: prepare says so
   pipeline::PreparedImage prepared =
       augmenter.prepare(bytes, o.input, o.index, 0, o.epoch, nullptr, false, /*defer_cpu_decode=*/streamed);
   if (prepared.plans.size() != 1)

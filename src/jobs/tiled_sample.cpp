@@ -254,8 +254,8 @@ TiledSample run_tiled_streamed(ops::FoldResult& fold, std::span<const uint8_t> b
       const int drop = std::clamp(band.lo - first, 0, count);
       std::memmove(held.data(), held.data() + size_t(drop) * stride, size_t(count - drop) * stride);
       first += drop, count -= drop;
-      if (count ==
-          0) {  // rows between the last band's and this one's: decoded (in order) and dropped
+      // Rows between the last band's and this one's: decoded (a JPEG or PNG only in order), dropped.
+      if (count == 0) {
         while (reader.rows_read() < band.lo) {
           uint8_t* row = held.data();
           reader.read(&row, 1);
