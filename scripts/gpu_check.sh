@@ -13,7 +13,10 @@ if ls .whl/*.whl > /dev/null 2>&1; then
 fi
 {
   nvidia-smi -L; nvcc --version | tail -2; g++ --version | head -1; cmake --version | head -1
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGPUAUG_WERROR=OFF ${GPUAUG_CMAKE_ARGS:-}
+  # The Python module in the same build (static CUDA runtime, as the wheel links it, so torch's
+  # runtime beside it is no trouble): one compile of the library instead of two.
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGPUAUG_WERROR=OFF \
+    -DGPUAUG_BUILD_PYTHON=ON -DGPUAUG_STATIC_CUDA=ON ${GPUAUG_CMAKE_ARGS:-}
   ninja -C build -k 0 -j "$jobs"
 } > "$out/build.log" 2>&1
 tail -3 "$out/build.log"
@@ -29,13 +32,13 @@ if [ "${SANITIZE:-1}" = 1 ]; then
   compute-sanitizer --tool racecheck --error-exitcode 9 ./build/tests/test_plan_gpu --gtest_filter='*jitter_blur_jitter_17x19_b7*:*full_chain_f32_64x48_b7*' > "$out/racecheck.log" 2>&1
   echo "racecheck exit $?: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/racecheck.log" | tail -1)"
 fi
-# The Python tests with the package built from this tree (into a folder of its own: the machine
-# reaches no registry, and its nanobind and scikit-build-core build it), torch and torchvision
-# being there for the GPU and torchvision-oracle tests. PYTEST=0 skips.
+# The Python tests with the package of this tree (python/gpuaug and the module built above, in a
+# folder of their own), torch and torchvision being there for the GPU and torchvision-oracle
+# tests. PYTEST=0 skips.
 if [ "${PYTEST:-1}" = 1 ]; then
   site=/tmp/gpuaug-site
-  CMAKE_BUILD_PARALLEL_LEVEL=$jobs python3 -m pip install -q --no-build-isolation --no-deps --upgrade --target "$site" \
-    -C cmake.define.GPUAUG_WERROR=OFF . > "$out/pip.log" 2>&1 || echo "pip install failed: see pip.log"
+  rm -rf "$site" && mkdir -p "$site" && cp -r python/gpuaug "$site/" && cp build/_gpuaug*.so "$site/gpuaug/" \
+    || echo "the module was not built: see build.log"
   PYTHONPATH=$site${PYTHONPATH:+:$PYTHONPATH} GPUAUG_BIN=$PWD/build/gpuaug python3 -m pytest -q tests/python \
     > "$out/pytest.log" 2>&1
   tail -3 "$out/pytest.log"

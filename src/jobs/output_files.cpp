@@ -1,13 +1,16 @@
 // Atomic writes, output names and output encodings.
 #include "jobs/output_files.h"
 
-#include <atomic>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <utility>
 
 #include "codec/encoder.h"
 #include "core/error.h"
@@ -16,32 +19,63 @@ namespace gpuaug::jobs {
 
 namespace fs = std::filesystem;
 
-void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) {
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   static std::atomic<uint64_t> counter{0};
   std::error_code ec;
-  const fs::path target(path);
+  const fs::path target(path_);
   if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
-  if (ec) throw Error(path, "write", fmt::format("cannot create folder: {}", ec.message()));
+  if (ec) throw Error(path_, "write", fmt::format("cannot create folder: {}", ec.message()));
   // The temporary name is unique per process and write, and marked so that a resumed or
   // cleaned-up job recognizes leftovers.
-  const std::string tmp = fmt::format("{}.gpuaug-tmp-{}-{}", path, ::getpid(), counter++);
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(path, "write", "cannot open a temporary file beside the output");
-    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-    out.flush();
-    if (!out) {
-      out.close();
-      fs::remove(tmp, ec);
-      throw Error(path, "write", "write failed (disk full?)");
-    }
+  tmp_ = fmt::format("{}.gpuaug-tmp-{}-{}", path_, ::getpid(), counter++);
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0)
+    throw Error(path_, "write",
+                fmt::format("cannot open a temporary file beside the output: {}", std::strerror(errno)));
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  std::error_code ignored;
+  fs::remove(tmp_, ignored);
+}
+
+void AtomicFile::append(std::span<const uint8_t> bytes) {
+  write_at(end_, bytes);
+  end_ += bytes.size();
+}
+
+void AtomicFile::write_at(uint64_t offset, std::span<const uint8_t> bytes) {
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, off_t(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      throw Error(path_, "write",
+                  fmt::format("write failed: {}", n < 0 ? std::strerror(errno) : "no progress (disk full?)"));
+    done += size_t(n);
   }
-  fs::rename(tmp, target, ec);
+}
+
+void AtomicFile::commit() {
+  const int fd = std::exchange(fd_, -1);
+  std::error_code ec;
+  if (::close(fd) != 0) {
+    fs::remove(tmp_, ec);
+    throw Error(path_, "write", fmt::format("write failed: {}", std::strerror(errno)));
+  }
+  fs::rename(tmp_, path_, ec);
   if (ec) {
     std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw Error(path, "write", fmt::format("cannot rename into place: {}", ec.message()));
+    fs::remove(tmp_, ignored);
+    throw Error(path_, "write", fmt::format("cannot rename into place: {}", ec.message()));
   }
+}
+
+void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) {
+  AtomicFile file(path);
+  file.append(bytes);
+  file.commit();
 }
 
 size_t remove_temporaries(const std::string& dir) {
@@ -83,14 +117,14 @@ std::string output_path(const std::string& out_dir, const std::string& relative,
   return (fs::path(out_dir) / (stem + "." + format)).string();
 }
 
-std::vector<uint8_t> encode_npy(const Tensor& t) {
-  const char* descr = t.dtype == DType::kUInt8     ? "|u1"
-                      : t.dtype == DType::kFloat32 ? "<f4"
-                      : t.dtype == DType::kFloat16 ? "<f2"
-                                                   : "<u2";  // bfloat16: raw bits (numpy has none)
-  const std::string shape = t.layout == Layout::kHWC
-                                ? fmt::format("({}, {}, {})", t.height, t.width, t.channels)
-                                : fmt::format("({}, {}, {})", t.channels, t.height, t.width);
+std::vector<uint8_t> npy_header(DType dtype, Layout layout, int height, int width, int channels) {
+  const char* descr = dtype == DType::kUInt8     ? "|u1"
+                      : dtype == DType::kFloat32 ? "<f4"
+                      : dtype == DType::kFloat16 ? "<f2"
+                                                 : "<u2";  // bfloat16: raw bits (numpy has none)
+  const std::string shape = layout == Layout::kHWC
+                                ? fmt::format("({}, {}, {})", height, width, channels)
+                                : fmt::format("({}, {}, {})", channels, height, width);
   std::string header =
       fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape);
   // Magic (6) + version (2) + length (2) + header, padded with spaces to 64 bytes, then '\n'.
@@ -101,6 +135,11 @@ std::vector<uint8_t> encode_npy(const Tensor& t) {
   out.push_back(static_cast<uint8_t>(header.size() & 0xFF));
   out.push_back(static_cast<uint8_t>(header.size() >> 8));
   out.insert(out.end(), header.begin(), header.end());
+  return out;
+}
+
+std::vector<uint8_t> encode_npy(const Tensor& t) {
+  std::vector<uint8_t> out = npy_header(t.dtype, t.layout, t.height, t.width, t.channels);
   const auto* data = reinterpret_cast<const uint8_t*>(t.data.data());
   out.insert(out.end(), data, data + t.data.size());
   return out;

@@ -1,5 +1,5 @@
-// Writing job outputs: whole files only (temporary name, then rename), output naming that
-// mirrors the input tree, and the encoders for png, jpg and npy outputs.
+// Writing job outputs: whole files only (temporary name, then rename; written at once or in
+// pieces), output naming that mirrors the input tree, and the encoders for png, jpg and npy.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +13,27 @@
 #include "pipeline/augmenter.h"
 
 namespace gpuaug::jobs {
+
+// A file written in pieces under a temporary name beside `path` (folders created), renamed into
+// place by commit(); destroyed uncommitted (an error on the way), the temporary is removed, so a
+// reader never sees half a file. Errors name `path` at stage "write".
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void append(std::span<const uint8_t> bytes);
+  // At any offset (holes are zeros until written); safe from several threads at once.
+  void write_at(uint64_t offset, std::span<const uint8_t> bytes);
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  int fd_ = -1;
+  uint64_t end_ = 0;
+};
 
 // Writes `bytes` to `path` through a temporary file in the same folder and a rename, so that a
 // reader (or a killed job) never sees half a file. Creates parent folders.
@@ -41,5 +62,8 @@ std::vector<uint8_t> encode_output(const pipeline::AugmentedSample& sample, cons
                                    int jpeg_quality);
 
 std::vector<uint8_t> encode_npy(const Tensor& tensor);
+// The .npy header (magic, version, dict, padding) of a tensor of this dtype, layout and shape;
+// its data follows in the layout's order.
+std::vector<uint8_t> npy_header(DType dtype, Layout layout, int height, int width, int channels);
 
 }  // namespace gpuaug::jobs

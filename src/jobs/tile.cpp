@@ -1,5 +1,6 @@
 // tile: decode once, then compute the output's tiles on demand (CPU threads, GPU workers, and under
-// mpirun every rank: jobs/tiled_sample.h), stitch them on rank 0 and write the output whole.
+// mpirun every rank: jobs/tiled_sample.h); rank 0 writes them to the output as they land
+// (jobs/tile_writer.h).
 #include "jobs/tile.h"
 
 #include <algorithm>
@@ -11,7 +12,6 @@
 #include <nlohmann/json.hpp>
 
 #include "codec/decoder.h"
-#include "codec/encoder.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -19,6 +19,7 @@
 #include "dist/world.h"
 #include "jobs/output_files.h"
 #include "jobs/progress.h"
+#include "jobs/tile_writer.h"
 #include "jobs/tiled_sample.h"
 #include "pipeline/augmenter.h"
 #include "pipeline/gpu_workers.h"
@@ -29,14 +30,12 @@ namespace gpuaug::jobs {
 
 namespace {
 
-enum class OutputKind { kPng, kJpeg, kNpy };
-
-OutputKind output_kind(const std::string& path) {
+TileFileWriter::Format output_format(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  if (ext == ".png") return OutputKind::kPng;
-  if (ext == ".jpg" || ext == ".jpeg") return OutputKind::kJpeg;
-  if (ext == ".npy") return OutputKind::kNpy;
+  if (ext == ".png") return TileFileWriter::Format::kPng;
+  if (ext == ".jpg" || ext == ".jpeg") return TileFileWriter::Format::kJpeg;
+  if (ext == ".npy") return TileFileWriter::Format::kNpy;
   throw Error(path, "tile", "the output must end in .png, .jpg, .jpeg or .npy");
 }
 
@@ -52,7 +51,7 @@ TileSummary run_tile(const TileOptions& o) {
   // waiting to connect.
   dist::Communicator* comm = world.distributed() ? &dist::communicator(world) : nullptr;
   if (o.tile < 0) throw Error(o.input, "tile", "--tile must be 0 (one tile) or a positive side in pixels");
-  const OutputKind kind = output_kind(o.output);
+  const TileFileWriter::Format format = output_format(o.output);
   pipeline::Spec spec = pipeline::load_spec(o.spec_path);
   if (o.seed) spec.seed = *o.seed;
   const pipeline::Augmenter augmenter(spec);
@@ -72,14 +71,20 @@ TileSummary run_tile(const TileOptions& o) {
 
   ThreadPool pool(o.threads > 0 ? o.threads : dist::threads_per_process(world));
   TiledSample tiled;
+  // Rank 0 writes the tiles as they land; a failure leaves no output (the writer's temporary
+  // goes with it).
+  std::optional<TileFileWriter> writer;
+  if (world.rank == 0) writer.emplace(o.output, format, plan.fold, spec.output.layout, o.jpeg_quality);
   try {
     const plan::PixelStreamId stream{RandomKey::from(spec.seed, o.epoch), plan.id};
     std::optional<pipeline::GpuWorkers> workers;
     if (devices.front().cuda) workers.emplace(devices, false);
     const TileDevices where{.workers = workers ? &*workers : nullptr};
+    TileSink* sink = writer ? &*writer : nullptr;
     tiled = streamed ? run_tiled_streamed(plan.fold, bytes, prepared.cpu_request, stream, spec.output.layout,
-                                          o.tile, pool, where, comm)
-                     : run_tiled(plan.fold, prepared.image, stream, spec.output.layout, o.tile, pool, where, comm);
+                                          o.tile, pool, where, comm, sink)
+                     : run_tiled(plan.fold, prepared.image, stream, spec.output.layout, o.tile, pool, where, comm,
+                                 sink);
   } catch (const Error& e) {
     throw e.file().empty() ? e.with_file(o.input) : e;
   }
@@ -103,15 +108,8 @@ TileSummary run_tile(const TileOptions& o) {
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return s;
   }
-  std::vector<uint8_t> encoded;
-  switch (kind) {
-    case OutputKind::kNpy: encoded = encode_npy(tiled.tensor); break;
-    case OutputKind::kPng: encoded = codec::encode_png(pipeline::viewable_image(tiled.tensor, plan.fold)); break;
-    case OutputKind::kJpeg:
-      encoded = codec::encode_jpeg(pipeline::viewable_image(tiled.tensor, plan.fold), o.jpeg_quality);
-      break;
-  }
-  write_file_atomic(o.output, encoded);
+  writer->commit();
+  s.largest_output_rows = writer->largest_rows_held();
   if (comm) comm->barrier();
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;
@@ -125,6 +123,10 @@ std::string tile_summary_text(const TileSummary& s, const TileOptions& o) {
          (s.largest_band_rows > 0
               ? fmt::format("  decoded in one pass, holding at most {} of its {} rows\n", s.largest_band_rows,
                             s.source_height)
+              : "") +
+         (s.largest_output_rows > 0
+              ? fmt::format("  written as tiles landed, holding at most {} of its {} output rows\n",
+                            s.largest_output_rows, s.out_height)
               : "") +
          shares_text(s.shares, " tiles");
 }

@@ -33,6 +33,9 @@ struct TileSummary {
   // An upright JPEG or non-interlaced PNG in tiles is decoded in one pass whose rows are held
   // only while a tile row reads them: the most rows held at once (0: decoded whole).
   size_t largest_band_rows = 0;
+  // png and jpg: the output is written as its tiles land; the most output rows held at once
+  // waiting for the rows above them (0: npy, written in place as tiles land).
+  size_t largest_output_rows = 0;
   std::vector<pipeline::WorkerShare> shares;  // tiles each GPU worker computed
   double seconds = 0.0;
 };

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -19,23 +20,6 @@
 namespace gpuaug::jobs {
 
 namespace {
-
-// Tile `t` (window `w` of the output) into `whole`: same dtype, layout and channels.
-void copy_tile(const Tensor& t, const codec::Rect& w, Tensor& whole) {
-  const size_t e = dtype_size(t.dtype);
-  const auto* src = t.data.data();
-  auto* dst = whole.data.data();
-  if (t.layout == Layout::kHWC) {
-    const size_t row = size_t(w.width) * t.channels * e;
-    for (int y = 0; y < w.height; ++y)
-      std::memcpy(dst + whole.offset(w.y + y, w.x, 0) * e, src + t.offset(y, 0, 0) * e, row);
-  } else {
-    for (int c = 0; c < t.channels; ++c)
-      for (int y = 0; y < w.height; ++y)
-        std::memcpy(dst + whole.offset(w.y + y, w.x, c) * e, src + t.offset(y, 0, c) * e,
-                    size_t(w.width) * e);
-  }
-}
 
 // Where batch b of tiles begins (b = 0 .. size-2; the last entry is the tile count): one tile a
 // batch on the CPU, on GPUs as many as fit kBatchPixels output pixels (at least one).
@@ -54,6 +38,22 @@ std::vector<size_t> batch_starts(const std::vector<codec::Rect>& windows, bool g
 
 }  // namespace
 
+void TensorSink::put(const codec::Rect& w, const Tensor& t) {
+  const size_t e = dtype_size(t.dtype);
+  const auto* src = t.data.data();
+  auto* dst = whole_.data.data();
+  if (t.layout == Layout::kHWC) {
+    const size_t row = size_t(w.width) * t.channels * e;
+    for (int y = 0; y < w.height; ++y)
+      std::memcpy(dst + whole_.offset(w.y + y, w.x, 0) * e, src + t.offset(y, 0, 0) * e, row);
+  } else {
+    for (int c = 0; c < t.channels; ++c)
+      for (int y = 0; y < w.height; ++y)
+        std::memcpy(dst + whole_.offset(w.y + y, w.x, c) * e, src + t.offset(y, 0, c) * e,
+                    size_t(w.width) * e);
+  }
+}
+
 std::vector<codec::Rect> tile_windows(int out_w, int out_h, int tile) {
   const int side_x = tile > 0 ? tile : out_w, side_y = tile > 0 ? tile : out_h;
   std::vector<codec::Rect> windows;
@@ -65,17 +65,35 @@ std::vector<codec::Rect> tile_windows(int out_w, int out_h, int tile) {
 
 TiledSample run_tiled(const ops::FoldResult& fold, const Image& source,
                       const plan::PixelStreamId& stream, Layout layout, int tile, ThreadPool& pool,
-                      TileDevices devices, dist::Communicator* comm) {
+                      TileDevices devices, dist::Communicator* comm, TileSink* sink,
+                      size_t group_bytes) {
   const int W = fold.geometry.out_w, H = fold.geometry.out_h;
   const std::vector<codec::Rect> windows = tile_windows(W, H, tile);
   TiledSample out;
   out.tiles = windows.size();
   out.decoded_width = source.width, out.decoded_height = source.height;
-  if (comm == nullptr || comm->rank() == 0)
+  std::optional<TensorSink> whole;
+  if (sink == nullptr && (comm == nullptr || comm->rank() == 0)) {
     out.tensor = Tensor(fold.dtype, layout, H, W, fold.channels);
+    sink = &whole.emplace(out.tensor);
+  }
+  // Whole tile rows of at most group_bytes at a time (at least one row), alike on every rank
+  // whatever its sink, since each group is one round of the communicator.
+  const size_t row_bytes =
+      size_t(W) * fold.channels * dtype_size(fold.dtype) * size_t(tile > 0 ? tile : H);
+  const size_t rows_a_group = std::max<size_t>(1, group_bytes / std::max<size_t>(1, row_bytes));
   std::vector<size_t> computed;
-  compute_tiles(fold, plan::SourceView::of(source), stream, layout, windows, out.tensor, pool,
-                devices, comm, computed, out.largest_region_pixels);
+  for (size_t first = 0, rows = 0; first < windows.size();) {
+    size_t end = first;
+    for (rows = 0; end < windows.size() && rows < rows_a_group; ++rows) {
+      const int y = windows[end].y;
+      while (end < windows.size() && windows[end].y == y) ++end;
+    }
+    const std::vector<codec::Rect> group(windows.begin() + long(first), windows.begin() + long(end));
+    compute_tiles(fold, plan::SourceView::of(source), stream, layout, group, sink, pool, devices,
+                  comm, computed, out.largest_region_pixels);
+    first = end;
+  }
   out.shares = tile_shares(computed, pool, devices);
   return out;
 }
@@ -95,7 +113,7 @@ std::vector<pipeline::WorkerShare> tile_shares(const std::vector<size_t>& comput
 
 void compute_tiles(const ops::FoldResult& fold, const plan::SourceView& source,
                    const plan::PixelStreamId& stream, Layout layout,
-                   const std::vector<codec::Rect>& windows, Tensor& whole, ThreadPool& pool,
+                   const std::vector<codec::Rect>& windows, TileSink* sink, ThreadPool& pool,
                    TileDevices devices, dist::Communicator* comm, std::vector<size_t>& computed,
                    size_t& largest_region) {
   const bool stitch_here = comm == nullptr || comm->rank() == 0;
@@ -121,7 +139,7 @@ void compute_tiles(const ops::FoldResult& fold, const plan::SourceView& source,
   std::vector<std::pair<size_t, Tensor>> for_rank0;
   std::mutex for_rank0_mutex;
   auto land = [&](size_t i, Tensor t) {
-    if (stitch_here) return copy_tile(t, windows[i], whole);
+    if (stitch_here) return sink->put(windows[i], t);
     const std::lock_guard lock(for_rank0_mutex);
     for_rank0.emplace_back(i, std::move(t));
   };
@@ -168,7 +186,10 @@ void compute_tiles(const ops::FoldResult& fold, const plan::SourceView& source,
     computed[0] += count.load();
   }
   throw_if_stopped();
-  if (comm == nullptr || comm->size() == 1) return;
+  if (comm == nullptr || comm->size() == 1) {
+    sink->landed();
+    return;
+  }
 
   // Every other rank's tiles to rank 0: (index, then the tile's bytes) after one another.
   std::string mine;
@@ -191,9 +212,10 @@ void compute_tiles(const ops::FoldResult& fold, const plan::SourceView& source,
       if (part.size() - at < t.data.size()) throw Error("", "tile", "a rank sent a tile cut short");
       std::memcpy(t.data.data(), part.data() + at, t.data.size());
       at += t.data.size();
-      copy_tile(t, w, whole);
+      if (sink) sink->put(w, t);
     }
   }
+  if (sink) sink->landed();
 }
 
 bool streams(const codec::ImageInfo& info, int tile) { return tile > 0 && codec::RowReader::takes(info); }
@@ -211,7 +233,8 @@ bool streams(std::span<const uint8_t> bytes, uint64_t max_pixels, int tile) {
 TiledSample run_tiled_streamed(ops::FoldResult& fold, std::span<const uint8_t> bytes,
                                const codec::DecodeRequest& request,
                                const plan::PixelStreamId& stream, Layout layout, int tile,
-                               ThreadPool& pool, TileDevices devices, dist::Communicator* comm) {
+                               ThreadPool& pool, TileDevices devices, dist::Communicator* comm,
+                               TileSink* sink) {
   codec::RowReader reader(bytes, request);
   fold.geometry =
       plan::retarget(fold.geometry, reader.scale_denom(), reader.origin_x(), reader.origin_y());
@@ -238,9 +261,12 @@ TiledSample run_tiled_streamed(ops::FoldResult& fold, std::span<const uint8_t> b
 
   TiledSample out;
   out.decoded_width = width, out.decoded_height = height;
-  if (comm == nullptr || comm->rank() == 0)
+  std::optional<TensorSink> whole;
+  if (sink == nullptr && (comm == nullptr || comm->rank() == 0)) {
     out.tensor =
         Tensor(fold.dtype, layout, fold.geometry.out_h, fold.geometry.out_w, fold.channels);
+    sink = &whole.emplace(out.tensor);
+  }
   const size_t stride = size_t(width) * 3;
   // Decoded rows [first, first + count), the last ones read (never empty: a tile that reads no
   // pixel still gets a view of real memory).
@@ -273,8 +299,8 @@ TiledSample run_tiled_streamed(ops::FoldResult& fold, std::span<const uint8_t> b
       out.largest_band_rows = std::max(out.largest_band_rows, size_t(count));
     }
     const plan::SourceView view{held.data(), stride, {0, first, width, count}, width, height};
-    compute_tiles(fold, view, stream, layout, band.windows, out.tensor, pool, devices, comm,
-                  computed, out.largest_region_pixels);
+    compute_tiles(fold, view, stream, layout, band.windows, sink, pool, devices, comm, computed,
+                  out.largest_region_pixels);
   }
   out.shares = tile_shares(computed, pool, devices);
   return out;

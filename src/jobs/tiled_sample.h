@@ -22,8 +22,27 @@ namespace gpuaug::jobs {
 // The output's tiles of side `tile` (0: the whole output as one tile), row by row.
 std::vector<codec::Rect> tile_windows(int out_w, int out_h, int tile);
 
+// Where the stitching rank's tiles go. put is called from several threads at once, each time
+// with another window; landed from the stitching thread once every tile put so far is in.
+class TileSink {
+ public:
+  virtual ~TileSink() = default;
+  virtual void put(const codec::Rect& window, const Tensor& tile) = 0;
+  virtual void landed() {}
+};
+
+// Tiles into one tensor of the whole output (same dtype, layout and channels).
+class TensorSink final : public TileSink {
+ public:
+  explicit TensorSink(Tensor& whole) : whole_(whole) {}
+  void put(const codec::Rect& window, const Tensor& tile) override;
+
+ private:
+  Tensor& whole_;
+};
+
 struct TiledSample {
-  Tensor tensor;  // the whole output (with several ranks, on rank 0 only)
+  Tensor tensor;  // the whole output (with several ranks, on rank 0 only; none with a sink)
   size_t tiles = 0;
   int decoded_width = 0, decoded_height = 0;  // the pixels decoded (the region all tiles read)
   size_t largest_band_rows = 0;      // streamed: the most decoded rows held at once (0: held whole)
@@ -42,10 +61,14 @@ struct TileDevices {
 // Sample `fold` (its geometry in `source`'s pixels) computed tile by tile where `devices` says;
 // with `comm` every rank calls this together for the same sample, takes tiles on demand and
 // sends what it computed to rank 0, which stitches. A stop request (jobs/stop_signal.h) ends it
-// between tiles with the stop's error.
+// between tiles with the stop's error. With `sink` the stitching rank's tiles go there instead
+// of into TiledSample::tensor. Tiles go a few tile rows at a time (at most kSinkGroupBytes of
+// output, then sink->landed()), so that rank 0 holds no more of other ranks' tiles than that.
+inline constexpr size_t kSinkGroupBytes = size_t(256) << 20;
 TiledSample run_tiled(const ops::FoldResult& fold, const Image& source,
                       const plan::PixelStreamId& stream, Layout layout, int tile, ThreadPool& pool,
-                      TileDevices devices = {}, dist::Communicator* comm = nullptr);
+                      TileDevices devices = {}, dist::Communicator* comm = nullptr,
+                      TileSink* sink = nullptr, size_t group_bytes = kSinkGroupBytes);
 
 // Whether run_tiled_streamed takes an image of this header cut into tiles of side `tile`: an
 // upright JPEG or non-interlaced PNG (codec::RowReader), tile > 0. For bytes: false where the header cannot be read (the decode that
@@ -62,16 +85,16 @@ TiledSample run_tiled_streamed(ops::FoldResult& fold, std::span<const uint8_t> b
                                const codec::DecodeRequest& request,
                                const plan::PixelStreamId& stream, Layout layout, int tile,
                                ThreadPool& pool, TileDevices devices = {},
-                               dist::Communicator* comm = nullptr);
+                               dist::Communicator* comm = nullptr, TileSink* sink = nullptr);
 
 // What run_tiled does for some of the output's tiles, from a view that holds at least their
 // source regions (all of the decoded image, or a band of its rows: jobs/tile streams a JPEG so),
-// stitched into `whole` (the output's tensor; with `comm`, rank 0's, and the other ranks' may
-// be empty). `computed[w]` counts the tiles worker w of `devices` (or the pool, w = 0) computed
+// put into `sink` (with `comm`, rank 0's; the other ranks' may be null), then sink->landed().
+// `computed[w]` counts the tiles worker w of `devices` (or the pool, w = 0) computed
 // and `largest_region` the most pixels a tile read.
 void compute_tiles(const ops::FoldResult& fold, const plan::SourceView& source,
                    const plan::PixelStreamId& stream, Layout layout,
-                   const std::vector<codec::Rect>& windows, Tensor& whole, ThreadPool& pool,
+                   const std::vector<codec::Rect>& windows, TileSink* sink, ThreadPool& pool,
                    TileDevices devices, dist::Communicator* comm, std::vector<size_t>& computed,
                    size_t& largest_region);
 

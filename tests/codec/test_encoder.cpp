@@ -1,6 +1,10 @@
 // Tests for encode_png and encode_jpeg: round trips through the decoders, determinism, errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <stdexcept>
+#include <vector>
+
 #include "codec/encoder.h"
 #include "codec/image_info.h"
 #include "codec/jpeg_decoder.h"
@@ -93,4 +97,67 @@ TEST(EncodeErrors, UnsupportedInputs) {
   EXPECT_NE(
       cause([] { encode_jpeg(Image(70000, 1, 1), 90); }).find("Maximum supported image dimension"),
       std::string::npos);
+}
+
+// RowEncoder: the rows given a few at a time make the bytes of the whole-image encoders, handed
+// out in pieces as they are made (a large image's file is never whole in memory).
+TEST(RowEncoder, RowsInChunksMakeTheWholeImagesBytes) {
+  const Image src = make_pattern(900, 700, 3);
+  for (const auto format : {RowEncoder::Format::kPng, RowEncoder::Format::kJpeg}) {
+    const std::vector<uint8_t> whole =
+        format == RowEncoder::Format::kPng ? encode_png(src) : encode_jpeg(src, 95);
+    for (int chunk : {1, 7, 700}) {
+      std::vector<uint8_t> out;
+      size_t pieces = 0, largest_piece = 0;
+      RowEncoder encoder(format, src.width, src.height, 3, 95, [&](const uint8_t* d, size_t n) {
+        out.insert(out.end(), d, d + n);
+        ++pieces, largest_piece = std::max(largest_piece, n);
+      });
+      for (int y = 0; y < src.height; y += chunk) {
+        const int count = std::min(chunk, src.height - y);
+        std::vector<const uint8_t*> rows;
+        for (int i = 0; i < count; ++i) rows.push_back(src.row(y + i));
+        encoder.write(rows.data(), count);
+      }
+      EXPECT_EQ(encoder.rows_written(), src.height);
+      encoder.finish();
+      EXPECT_EQ(out, whole) << "chunk " << chunk;
+      EXPECT_GT(pieces, 2u);
+      EXPECT_LE(largest_piece, size_t(64 * 1024));
+      EXPECT_LT(largest_piece, whole.size() / 2);
+    }
+  }
+}
+
+// What the sink throws comes out of write or finish as it was (the encoder stops cleanly, no
+// exception crosses libpng's or libjpeg's frames); rows beyond the height and a short file are
+// refused.
+TEST(RowEncoder, SinkFailuresAndMiscountedRowsAreErrors) {
+  struct DiskFull : std::runtime_error {
+    using std::runtime_error::runtime_error;
+  };
+  const Image src = make_pattern(900, 700, 3);
+  std::vector<const uint8_t*> rows;
+  for (int y = 0; y < src.height; ++y) rows.push_back(src.row(y));
+  for (const auto format : {RowEncoder::Format::kPng, RowEncoder::Format::kJpeg}) {
+    size_t calls = 0;
+    auto failing = [&](const uint8_t*, size_t) {
+      if (++calls == 2) throw DiskFull("disk full");
+    };
+    EXPECT_THROW(
+        {
+          RowEncoder encoder(format, src.width, src.height, 3, 95, failing);
+          encoder.write(rows.data(), src.height);
+          encoder.finish();
+        },
+        DiskFull);
+    RowEncoder encoder(format, 4, 4, 3, 95, [](const uint8_t*, size_t) {});
+    const Image small = make_pattern(4, 4, 3);
+    std::vector<const uint8_t*> five(5, small.row(0));
+    EXPECT_EQ(expect_error([&] { encoder.write(five.data(), 5); }).cause(),
+              "internal: 5 rows written of 4");
+    encoder.write(five.data(), 3);
+    EXPECT_EQ(expect_error([&] { encoder.finish(); }).cause(),
+              "internal: the file ended after 3 rows of 4");
+  }
 }

@@ -216,3 +216,28 @@ def test_a_streamed_image_cut_short_names_the_file_and_writes_nothing(run_gpuaug
                       "--output", out, "--tile", 50, check=False)
     assert proc.returncode == 1 and f"scene{ext}" in proc.stderr and "decode" in proc.stderr, proc.stderr
     assert not out.exists() and not list(tmp_path.glob("*gpuaug-tmp*"))
+
+
+@pytest.mark.parametrize("name", ["resize_blur", "vflip_crop"])
+def test_png_and_jpg_outputs_are_written_as_tiles_land(run_gpuaug, tmp_path, tmp_images, name):
+    """tile writes a png or jpg output a tile row at a time as its tiles land (the rows of a tile
+    row wait only for those above): the file is byte for byte augment's of the same image, and a
+    streamed resize holds a tile row of the output, a vertical flip (tile rows landing bottom up)
+    all of it."""
+    (source,) = tmp_images({"scene.jpg": mixed_image(480, 640, seed=13)}, quality=92)
+    spec = _spec(tmp_path, "seed: 3\n" + STREAMED_CHAINS[name])
+    for fmt in ("png", "jpg"):
+        run_gpuaug("augment", "--spec", spec, "--input", source, "--output", tmp_path / f"aug-{fmt}", "--format",
+                   fmt, "--quality", 80, "--quiet")
+        (augmented,) = list((tmp_path / f"aug-{fmt}").rglob(f"*.{fmt}"))
+        out = tmp_path / f"t.{fmt}"
+        proc = run_gpuaug("tile", "--spec", spec, "--input", source, "--output", out, "--tile", 37, "--quality", 80,
+                          "--threads", 2)
+        assert out.read_bytes() == augmented.read_bytes(), f"{name} .{fmt} differs from augment's"
+        held = re.search(r"holding at most (\d+) of its (\d+) output rows", proc.stderr)
+        assert held, proc.stderr
+        if name == "resize_blur":
+            assert int(held[1]) == 37 and int(held[2]) == 300, proc.stderr
+        else:
+            assert int(held[1]) == int(held[2]) == 200, proc.stderr
+    assert not list(tmp_path.glob("*gpuaug-tmp*"))
