@@ -30,6 +30,7 @@
 #include "jobs/output_files.h"
 #include "jobs/progress.h"
 #include "jobs/stop_signal.h"
+#include "jobs/tile_writer.h"
 #include "jobs/tiled_sample.h"
 #include "pipeline/augmenter.h"
 #include "pipeline/gpu_workers.h"
@@ -177,26 +178,34 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   Progress progress("augment", items.size(), options.progress && world.rank == 0);
   progress.advance(summary.resumed);
   ThreadPool pool(options.threads > 0 ? options.threads : dist::threads_per_process(world));
-  auto write_item = [&](size_t n, const std::vector<pipeline::AugmentedSample>& samples) {
+  // Where item n's sample `id` goes; never onto its input.
+  auto sample_path = [&](size_t n, const SampleId& id) {
     const data::SampleRef& ref = source.samples[items[n].index];
+    const std::string path = output_path(options.output, ref.relative, id, numbered_copies, has_crops,
+                                         options.format, stem_count.at(output_stem(ref.relative)) > 1);
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec) && std::filesystem::equivalent(path, ref.path, ec))
+      throw Error(ref.path, "write", "the output " + path + " would overwrite its input");
+    return path;
+  };
+  auto note_written = [&](size_t n, const pipeline::SamplePlan& plan) {
+    ++item_written[n];
+    if (!options.record_path.empty())
+      records[n].push_back(
+          pipeline::record_line(source.samples[items[n].index].relative, plan.id, epoch, has_crops, plan.drawn)
+              .dump());
+  };
+  auto write_item = [&](size_t n, const std::vector<pipeline::AugmentedSample>& samples) {
     for (const auto& sample : samples) {
-      const std::string path = output_path(options.output, ref.relative, sample.plan.id, numbered_copies,
-                                           has_crops, options.format, stem_count.at(output_stem(ref.relative)) > 1);
-      std::error_code ec;
-      if (std::filesystem::exists(path, ec) &&
-          std::filesystem::equivalent(path, ref.path, ec))
-        throw Error(ref.path, "write", "the output " + path + " would overwrite its input");
+      const std::string path = sample_path(n, sample.plan.id);
       std::vector<uint8_t> bytes;
       try {
         bytes = encode_output(sample, options.format, options.jpeg_quality);
       } catch (const Error& e) {
-        throw e.with_file(ref.path);
+        throw e.with_file(source.samples[items[n].index].path);
       }
       write_file_atomic(path, bytes);
-      ++item_written[n];
-      if (!options.record_path.empty())
-        records[n].push_back(
-            pipeline::record_line(ref.relative, sample.plan.id, epoch, has_crops, sample.plan.drawn).dump());
+      note_written(n, sample.plan);
     }
   };
   // Runs one item's work; a failure raises, is counted (skip), or has the replacement image
@@ -235,30 +244,40 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     return true;
   };
   // An upright JPEG or PNG of one sample is streamed (run_tiled_streamed: only a band of its decoded rows
-  // held at a time); others are decoded whole.
-  auto tiled_samples = [&](std::span<const uint8_t> bytes, const std::string& file, const WorkItem& item,
-                           pipeline::GpuWorkers* gpus) {
+  // held at a time); others are decoded whole. Each sample's file is written as its tiles land
+  // (TileFileWriter), so no sample's output is whole in memory either; the files of an image are
+  // moved into place together once all its samples are made, so that a failure leaves none.
+  auto write_tiled_item = [&](size_t n, std::span<const uint8_t> bytes, pipeline::GpuWorkers* gpus) {
+    const WorkItem& item = items[n];
+    const std::string& file = source.samples[item.index].path;
+    const auto format = TileFileWriter::format_named(options.format);
+    if (!format) throw Error(file, "write", fmt::format("unknown output format '{}' (png, jpg, npy)", options.format));
     const bool stream =
         augmenter.chain().samples_per_image() == 1 && streams(bytes, spec.decode.max_pixels, options.tile);
     pipeline::PreparedImage prepared =
         augmenter.prepare(bytes, file, item.index, item.copy, epoch, replay_lookup, false, stream);
     const RandomKey key = RandomKey::from(spec.seed, epoch);
-    std::vector<pipeline::AugmentedSample> samples;
+    std::vector<std::unique_ptr<TileFileWriter>> writers;
     for (pipeline::SamplePlan& p : prepared.plans) {
       const int side = plan::needs_whole_output(p.fold) ? 0 : options.tile;
       try {
-        TiledSample tiled =
-            prepared.decode_deferred
-                ? run_tiled_streamed(p.fold, bytes, prepared.cpu_request, {key, p.id}, spec.output.layout, side,
-                                     pool, {.workers = gpus})
-                : run_tiled(p.fold, prepared.image, {key, p.id}, spec.output.layout, side, pool, {.workers = gpus});
-        samples.push_back({std::move(p), std::move(tiled.tensor)});
+        writers.push_back(std::make_unique<TileFileWriter>(sample_path(n, p.id), *format, p.fold,
+                                                           spec.output.layout, options.jpeg_quality));
+        if (prepared.decode_deferred)
+          run_tiled_streamed(p.fold, bytes, prepared.cpu_request, {key, p.id}, spec.output.layout, side, pool,
+                             {.workers = gpus}, nullptr, writers.back().get());
+        else
+          run_tiled(p.fold, prepared.image, {key, p.id}, spec.output.layout, side, pool, {.workers = gpus}, nullptr,
+                    writers.back().get());
       } catch (const Error& e) {
         if (!e.file().empty() || dynamic_cast<const Interrupted*>(&e)) throw;
         throw e.with_file(file);
       }
     }
-    return samples;
+    for (size_t k = 0; k < writers.size(); ++k) {
+      writers[k]->commit();
+      note_written(n, prepared.plans[k]);
+    }
   };
   auto run_large = [&](pipeline::GpuWorkers* gpus) {
     std::sort(large.begin(), large.end());
@@ -266,9 +285,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
       throw_if_stopped();
       const WorkItem& item = items[n];
       guarded(n, [&] {
-        const data::SampleRef& ref = source.samples[item.index];
-        const std::vector<uint8_t> bytes = data::read_sample(source, ref);
-        write_item(n, tiled_samples(bytes, ref.path, item, gpus));
+        write_tiled_item(n, data::read_sample(source, source.samples[item.index]), gpus);
       }, [&] {
         write_item(n, augmenter.run(replacement, spec.replacement, item.index, item.copy, epoch, replay_lookup));
       });

@@ -31,11 +31,9 @@ namespace gpuaug::jobs {
 namespace {
 
 TileFileWriter::Format output_format(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  if (ext == ".png") return TileFileWriter::Format::kPng;
-  if (ext == ".jpg" || ext == ".jpeg") return TileFileWriter::Format::kJpeg;
-  if (ext == ".npy") return TileFileWriter::Format::kNpy;
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext.size() > 1)
+    if (const auto format = TileFileWriter::format_named(ext.substr(1))) return *format;
   throw Error(path, "tile", "the output must end in .png, .jpg, .jpeg or .npy");
 }
 

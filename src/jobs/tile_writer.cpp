@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <vector>
 
@@ -11,6 +13,16 @@
 #include "pipeline/augmenter.h"
 
 namespace gpuaug::jobs {
+
+std::optional<TileFileWriter::Format> TileFileWriter::format_named(const std::string& name) {
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
+  if (lower == "png") return Format::kPng;
+  if (lower == "jpg" || lower == "jpeg") return Format::kJpeg;
+  if (lower == "npy") return Format::kNpy;
+  return std::nullopt;
+}
 
 TileFileWriter::TileFileWriter(const std::string& path, Format format, const ops::FoldResult& fold,
                                Layout layout, int jpeg_quality)

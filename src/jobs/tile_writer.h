@@ -19,6 +19,8 @@ namespace gpuaug::jobs {
 class TileFileWriter final : public TileSink {
  public:
   enum class Format { kPng, kJpeg, kNpy };
+  // "png", "jpg" or "jpeg", "npy" (any case); nullopt for another name.
+  static std::optional<Format> format_named(const std::string& name);
 
   // The output of `fold` (its size, channels and dtype, and its normalize undone for png and
   // jpg as pipeline::viewable_image does) in `layout`, to `path` through an AtomicFile.

@@ -135,11 +135,13 @@ def mixed_dataset(tmp_images) -> Path:
     return paths[0].parent.parent
 
 
+@pytest.mark.parametrize("fmt", ["npy", "png", "jpg"])
 @pytest.mark.parametrize("chain", ["full", "crops", "contrast"])
-def test_augment_tile_threshold_gives_the_same_files(run_gpuaug, tmp_path, mixed_dataset, chain):
-    """Images above --tile-threshold are made in tiles after the others: every output file keeps its
-    bytes, and so does the record; a chain with contrast (one tile: it needs the whole image's mean)
-    and local_crops (several samples an image) included."""
+def test_augment_tile_threshold_gives_the_same_files(run_gpuaug, tmp_path, mixed_dataset, chain, fmt):
+    """Images above --tile-threshold are made in tiles after the others, each sample's file written
+    as its tiles land: every output file keeps its bytes, and so does the record; a chain with
+    contrast (one tile: it needs the whole image's mean) and local_crops (several samples an
+    image) included."""
     text = {"full": CHAIN.replace("resize: {size: [241, 333]}", "random_resized_crop: {size: [241, 333]}"),
             "crops": "seed: 2\nops:\n  - local_crops: {n: 3, size: 150, scale: [0.3, 0.6]}\n"
                      "  - gaussian_blur: {kernel_size: 5, sigma: 1.0}\n",
@@ -148,9 +150,9 @@ def test_augment_tile_threshold_gives_the_same_files(run_gpuaug, tmp_path, mixed
     files = {}
     for name, extra in (("plain", []), ("tiled", ["--tile-threshold", 100000, "--tile", 64])):
         out = tmp_path / name
-        proc = run_gpuaug("augment", "--spec", spec, "--input", mixed_dataset, "--output", out, "--format", "npy",
+        proc = run_gpuaug("augment", "--spec", spec, "--input", mixed_dataset, "--output", out, "--format", fmt,
                           "--copies", 2, "--threads", 2, "--record", tmp_path / f"{name}.jsonl", *extra)
-        files[name] = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*.npy"))}
+        files[name] = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob(f"*.{fmt}"))}
         if extra:  # the two big images, two copies each, went through the tiled path
             assert re.search(r"tiled, every worker 4\b", proc.stderr), proc.stderr
     assert len(files["plain"]) == 5 * 2 * (3 if chain == "crops" else 1)
@@ -158,6 +160,7 @@ def test_augment_tile_threshold_gives_the_same_files(run_gpuaug, tmp_path, mixed
     for name, data in files["plain"].items():
         assert files["tiled"][name] == data, f"{name} differs when made in tiles"
     assert (tmp_path / "tiled.jsonl").read_text() == (tmp_path / "plain.jsonl").read_text()
+    assert not list(tmp_path.rglob("*gpuaug-tmp*"))
 
 
 def test_augment_tile_threshold_bad_input_is_reported_or_skipped(run_gpuaug, tmp_path, mixed_dataset):
@@ -174,6 +177,7 @@ def test_augment_tile_threshold_bad_input_is_reported_or_skipped(run_gpuaug, tmp
     assert "big.jpg" in proc.stderr, proc.stderr
     written = sorted(p.name for p in (tmp_path / "skip").rglob("*.npy"))
     assert written == ["big2.npy", "s1.npy", "s2.npy", "s3.npy"], written
+    assert not list(tmp_path.rglob("*gpuaug-tmp*"))
 
 
 STREAMED_CHAINS = {
