@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/stop_request.h"
 
 namespace gpuaug::dist {
 
@@ -260,6 +261,7 @@ class TcpCommunicator final : public Communicator {
     collectives_.resize(size_t(size_));
     counters_fds_.resize(size_t(size_));
     for (int missing = 2 * (size_ - 1); missing > 0;) {
+      throw_if_stopped();  // one Ctrl-C ends the wait (the poll below wakes each second)
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       pollfd p{listener.get(), POLLIN, 0};
@@ -301,6 +303,7 @@ class TcpCommunicator final : public Communicator {
 
   Fd connect_to_rank0(const World& world, Channel channel, Clock::time_point deadline) {
     for (std::string why;;) {
+      throw_if_stopped();
       Addresses addresses;
       resolve(world, false, addresses);
       for (addrinfo* a = addresses.list; a != nullptr; a = a->ai_next) {

@@ -1,24 +1,18 @@
 // Stopping on SIGINT and SIGTERM: the first signal asks the running job to stop between items
-// (outputs whole, journal current); a second one ends the process at once.
+// (outputs whole, journal current); a second one ends the process at once. The request itself
+// is core/stop_request.h's, which the communicators' waits read too.
 #pragma once
 
-#include <string>
-
-#include "core/error.h"
+#include "core/stop_request.h"
 
 namespace gpuaug::jobs {
 
-// Thrown by a job that stopped on a signal; the command exits with 128 + signal.
-class Interrupted : public Error {
- public:
-  explicit Interrupted(int signal_number);
-  int signal_number() const { return signal_number_; }
+using gpuaug::clear_stop_request;
+using gpuaug::Interrupted;
+using gpuaug::stop_requested;
+using gpuaug::throw_if_stopped;
 
- private:
-  int signal_number_;
-};
-
-// While alive, SIGINT and SIGTERM set the stop flag instead of killing the process; the
+// While alive, SIGINT and SIGTERM set the stop request instead of killing the process; the
 // handlers in place before are restored on destruction.
 class StopOnSignal {
  public:
@@ -27,11 +21,5 @@ class StopOnSignal {
   StopOnSignal(const StopOnSignal&) = delete;
   StopOnSignal& operator=(const StopOnSignal&) = delete;
 };
-
-// The signal received since the last clear (0 when none).
-int stop_requested();
-void clear_stop_request();
-// Throws Interrupted when a stop was requested.
-void throw_if_stopped();
 
 }  // namespace gpuaug::jobs

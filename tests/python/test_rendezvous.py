@@ -161,3 +161,24 @@ def test_missing_rank_and_bad_port_are_errors(gpuaug_bin, tmp_path, dataset):
     env = {**_env(1, 1), "GPUAUG_PORT": "70000"}
     proc = subprocess.run([str(gpuaug_bin), *map(str, args)], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "GPUAUG_PORT='70000'" in proc.stderr and "1..65535" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+@pytest.mark.parametrize("command", ["stats", "augment", "tile"])
+def test_one_ctrl_c_ends_the_wait_for_the_other_ranks(gpuaug_bin, tmp_path, dataset, command, rank):
+    """A rank waiting for the others (rank 0 listening, another rank connecting) ends at the first
+    SIGINT, as a job does: exit 130 and the stop's message, not after GPUAUG_CONNECT_TIMEOUT."""
+    image = sorted(dataset.rglob("*.png"))[0]
+    spec = write_spec(tmp_path / "s.yaml", [{"resize": {"size": [16, 16]}}])
+    args = {"stats": ["stats", "--input", dataset, "--output", tmp_path / "s.json"],
+            "augment": ["augment", "--spec", spec, "--input", dataset, "--output", tmp_path / "out"],
+            "tile": ["tile", "--spec", spec, "--input", image, "--output", tmp_path / "t.png"]}[command]
+    (proc,) = _launch(gpuaug_bin, [*args, "--quiet"], ranks=[rank], GPUAUG_CONNECT_TIMEOUT="120")
+    time.sleep(1.0)
+    assert proc.poll() is None, proc.communicate()
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - start < 5, stderr
+    assert proc.returncode == 130 and "stopped by SIGINT" in stderr, (proc.returncode, stderr)
+    assert not list(tmp_path.rglob("*gpuaug-tmp*"))
