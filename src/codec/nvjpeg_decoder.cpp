@@ -62,12 +62,16 @@ bool NvjpegDecoder::built() { return true; }
 NvjpegDecoder::NvjpegDecoder(int device) : impl_(std::make_unique<Impl>()) {
   impl_->device = device;
   GPUAUG_CUDA_CHECK(cudaSetDevice(device), "device");
-  // The hardware engine where there is one (A100, H100); any failure means none.
-  if (nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE, nullptr, nullptr, 0, &impl_->handle) == NVJPEG_STATUS_SUCCESS) {
+  // The hardware engine where there is one (A100, H100); any failure means none. Strict: by
+  // default nvJPEG decodes a bitstream that breaks the standard (a scan cut short before EOI,
+  // stray bytes before a marker) without a word, where libjpeg names the damage; refused, such
+  // a file goes to the CPU decoder, which reports it.
+  const unsigned flags = NVJPEG_FLAGS_BITSTREAM_STRICT;
+  if (nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE, nullptr, nullptr, flags, &impl_->handle) == NVJPEG_STATUS_SUCCESS) {
     impl_->hardware = true;
   } else {
     impl_->handle = nullptr;
-    check(nvjpegCreateEx(NVJPEG_BACKEND_DEFAULT, nullptr, nullptr, 0, &impl_->handle), "nvjpegCreateEx");
+    check(nvjpegCreateEx(NVJPEG_BACKEND_DEFAULT, nullptr, nullptr, flags, &impl_->handle), "nvjpegCreateEx");
   }
   check(nvjpegJpegStateCreate(impl_->handle, &impl_->state), "nvjpegJpegStateCreate");
   check(nvjpegJpegStreamCreate(impl_->handle, &impl_->stream), "nvjpegJpegStreamCreate");

@@ -309,6 +309,15 @@ def jpeg_cases(c: Corpus) -> None:
     for n in (len(prog) // 3, 2 * len(prog) // 3, len(prog) - 2):
         c.bad(f"truncated_progressive_{n:05d}.jpg", prog[:n], "decode", TRUNCATED_JPEG,
               f"progressive JPEG cut at {n}")
+    # Corrupt but whole: libjpeg names the damage; the file ends in EOI, so the GPU path may hand
+    # it to nvJPEG, which decodes it without a word even with strict bitstreams (measured on the
+    # H100's hardware decoder): on the GPU these may decode ("gpu": "either").
+    c.bad("scan_cut_then_eoi.jpg", base[:(sos + len(base)) // 2] + b"\xff\xd9", "decode",
+          r"(?i)corrupt JPEG data: premature end of data segment",
+          "scan cut in the middle, EOI after it: a whole-looking file", gpu="either")
+    c.bad("extraneous_before_eoi.jpg", base[:-2] + bytes(7) + b"\xff\xd9", "decode",
+          r"(?i)corrupt JPEG data: \d+ extraneous bytes before marker 0xd9",
+          "seven stray bytes between the scan and EOI", gpu="either")
     # Flipped bytes inside the scan: libjpeg warns (corrupt data) or decodes other pixels; both
     # are clean, so these only have to end without a crash (expect "either").
     for k, seed in enumerate((41, 42, 43)):
