@@ -209,9 +209,9 @@ void analyse_bytes(FileResult& r, std::span<const uint8_t> bytes, const CleanOpt
   std::array<uint64_t, 4> sum{}, sum_sq{};
   const size_t pixels = size_t(image.width) * image.height;
   if (channels == 3) {
-    RgbMoments moments;
-    add_rgb_moments(image.pixels.data(), pixels, moments);
-    for (int c = 0; c < 3; ++c) sum[size_t(c)] = moments.sum[size_t(c)], sum_sq[size_t(c)] = moments.products[size_t(c)];
+    std::array<uint64_t, 3> sums{}, squares{};
+    add_rgb_sums(image.pixels.data(), pixels, sums, squares);
+    for (size_t c = 0; c < 3; ++c) sum[c] = sums[c], sum_sq[c] = squares[c];
   } else {
     for (size_t p = 0; p < pixels; ++p)
       for (int c = 0; c < channels; ++c) {

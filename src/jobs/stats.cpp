@@ -99,23 +99,19 @@ json quantiles(std::vector<double> values) {
 void PixelSums::add(const Image& image) {
   if (image.channels != 3) throw Error("", "stats", "expected a 3-channel image");
   const size_t n = size_t(image.width) * size_t(image.height);
-  RgbMoments moments;
-  add_rgb_moments(image.pixels.data(), n, moments);
-  // Four histograms per channel, merged after, so that runs of equal values do not wait on
-  // the previous increment of the same counter.
-  std::vector<uint32_t> h(4 * 3 * 256, 0);
-  const uint8_t* px = image.pixels.data();
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t* lane = h.data() + (i & 3) * 768;
-    ++lane[px[3 * i]], ++lane[256 + px[3 * i + 1]], ++lane[512 + px[3 * i + 2]];
-  }
+  RgbHistograms h{};
+  add_rgb_histograms(image.pixels.data(), n, h);
+  // Sums and squares from the histograms: only the cross products need a pass of their own.
+  std::array<uint64_t, 3> sums{}, squares{}, cross{};
+  rgb_sums_from_histograms(h, sums, squares);
+  add_rgb_cross_products(image.pixels.data(), n, cross);
   pixels += n;
-  for (int c = 0; c < 3; ++c) sum[c] += moments.sum[size_t(c)];
-  for (int k = 0; k < 6; ++k) products[k] += moments.products[size_t(k)];
-  for (int c = 0; c < 3; ++c)
-    for (int v = 0; v < 256; ++v)
-      histogram[c][v] += uint64_t(h[size_t(c * 256 + v)]) + h[size_t(768 + c * 256 + v)] +
-                         h[size_t(1536 + c * 256 + v)] + h[size_t(2304 + c * 256 + v)];
+  for (size_t c = 0; c < 3; ++c) {
+    sum[c] += sums[c];
+    products[c] += squares[c];
+    products[3 + c] += cross[c];
+    for (size_t v = 0; v < 256; ++v) histogram[c][v] += h[c][v];
+  }
 }
 
 void PixelSums::merge(const PixelSums& o) {
