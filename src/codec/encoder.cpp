@@ -142,11 +142,13 @@ struct RowEncoder::State {
   Sink sink;
   int width = 0, height = 0, channels = 0, rows = 0;
   bool finished = false;
+  bool failed = false;  // libpng or libjpeg stopped mid-way: nothing more may be asked of it
   std::unique_ptr<PngWriter> png;
   std::unique_ptr<JpegWriter> jpeg;
 
   // After a failed guard: what the sink threw, else the library's message.
-  [[noreturn]] void fail() const {
+  [[noreturn]] void fail() {
+    failed = true;
     const std::exception_ptr thrown = png ? png->sink_error : jpeg->dest.sink_error;
     if (thrown) std::rethrow_exception(thrown);
     throw Error("", "encode", png ? png->message : jpeg->err.message);
@@ -224,6 +226,7 @@ int RowEncoder::rows_written() const { return state_->rows; }
 
 void RowEncoder::write(const uint8_t* const* rows, int count) {
   State& s = *state_;
+  if (s.failed || s.finished) throw Error("", "encode", "internal: the encoder has stopped");
   if (count < 0 || count > s.height - s.rows)
     throw Error("", "encode",
                 "internal: " + std::to_string(s.rows + count) + " rows written of " +
@@ -249,12 +252,12 @@ void RowEncoder::write(const uint8_t* const* rows, int count) {
 
 void RowEncoder::finish() {
   State& s = *state_;
+  if (s.failed) throw Error("", "encode", "internal: the encoder has stopped");
   if (s.rows != s.height)
     throw Error("", "encode",
                 "internal: the file ended after " + std::to_string(s.rows) + " rows of " +
                     std::to_string(s.height));
   if (s.finished) return;
-  s.finished = true;
   if (s.png) {
     PngWriter& w = *s.png;
     if (!png_guarded(w, [&] { png_write_end(w.png, nullptr); })) s.fail();
@@ -262,6 +265,7 @@ void RowEncoder::finish() {
     JpegWriter& w = *s.jpeg;
     if (!jpeg_guarded(w, [&] { jpeg_finish_compress(&w.cinfo); })) s.fail();
   }
+  s.finished = true;
 }
 
 namespace {

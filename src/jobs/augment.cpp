@@ -258,10 +258,12 @@ AugmentSummary run_augment(const AugmentOptions& options) {
         augmenter.prepare(bytes, file, item.index, item.copy, epoch, replay_lookup, false, stream);
     const RandomKey key = RandomKey::from(spec.seed, epoch);
     std::vector<std::unique_ptr<TileFileWriter>> writers;
+    std::vector<std::string> paths;
     for (pipeline::SamplePlan& p : prepared.plans) {
       const int side = plan::needs_whole_output(p.fold) ? 0 : options.tile;
       try {
-        writers.push_back(std::make_unique<TileFileWriter>(sample_path(n, p.id), *format, p.fold,
+        paths.push_back(sample_path(n, p.id));
+        writers.push_back(std::make_unique<TileFileWriter>(paths.back(), *format, p.fold,
                                                            spec.output.layout, options.jpeg_quality));
         if (prepared.decode_deferred)
           run_tiled_streamed(p.fold, bytes, prepared.cpu_request, {key, p.id}, spec.output.layout, side, pool,
@@ -274,10 +276,26 @@ AugmentSummary run_augment(const AugmentOptions& options) {
         throw e.with_file(file);
       }
     }
-    for (size_t k = 0; k < writers.size(); ++k) {
-      writers[k]->commit();
-      note_written(n, prepared.plans[k]);
+    // Every file complete before any moves into place; a move that fails takes back those before it.
+    for (auto& writer : writers) {
+      try {
+        writer->finish();
+      } catch (const Error& e) {
+        throw e.file().empty() ? e.with_file(file) : e;
+      }
     }
+    for (size_t k = 0; k < writers.size(); ++k) {
+      try {
+        writers[k]->commit();
+      } catch (const Error&) {
+        for (size_t j = 0; j < k; ++j) {
+          std::error_code ignored;
+          std::filesystem::remove(paths[j], ignored);
+        }
+        throw;
+      }
+    }
+    for (const pipeline::SamplePlan& p : prepared.plans) note_written(n, p);
   };
   auto run_large = [&](pipeline::GpuWorkers* gpus) {
     std::sort(large.begin(), large.end());

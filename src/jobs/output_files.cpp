@@ -28,7 +28,10 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   // The temporary name is unique per process and write, and marked so that a resumed or
   // cleaned-up job recognizes leftovers.
   tmp_ = fmt::format("{}.gpuaug-tmp-{}-{}", path_, ::getpid(), counter++);
-  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const std::string folder = target.has_parent_path() ? target.parent_path().string() : ".";
+  fd_ = ::open(folder.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+  anonymous_ = fd_ >= 0;
+  if (!anonymous_) fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd_ < 0)
     throw Error(path_, "write",
                 fmt::format("cannot open a temporary file beside the output: {}", std::strerror(errno)));
@@ -38,7 +41,7 @@ AtomicFile::~AtomicFile() {
   if (fd_ < 0) return;
   ::close(fd_);
   std::error_code ignored;
-  fs::remove(tmp_, ignored);
+  if (!anonymous_) fs::remove(tmp_, ignored);
 }
 
 void AtomicFile::append(std::span<const uint8_t> bytes) {
@@ -58,11 +61,21 @@ void AtomicFile::write_at(uint64_t offset, std::span<const uint8_t> bytes) {
 }
 
 void AtomicFile::commit() {
-  const int fd = std::exchange(fd_, -1);
   std::error_code ec;
+  // An anonymous file gets its temporary name first (linkat through /proc, which needs no
+  // privilege), then the rename replaces the target in one step as for a named one.
+  // Without /proc, AT_EMPTY_PATH (which needs CAP_DAC_READ_SEARCH) is the other way.
+  if (anonymous_ &&
+      ::linkat(AT_FDCWD, fmt::format("/proc/self/fd/{}", fd_).c_str(), AT_FDCWD, tmp_.c_str(),
+               AT_SYMLINK_FOLLOW) != 0 &&
+      ::linkat(fd_, "", AT_FDCWD, tmp_.c_str(), AT_EMPTY_PATH) != 0)
+    throw Error(path_, "write", fmt::format("cannot name the finished file: {}", std::strerror(errno)));
+  anonymous_ = false;  // named from here on: removed if what follows fails
+  const int fd = std::exchange(fd_, -1);
   if (::close(fd) != 0) {
+    const int error = errno;
     fs::remove(tmp_, ec);
-    throw Error(path_, "write", fmt::format("write failed: {}", std::strerror(errno)));
+    throw Error(path_, "write", fmt::format("write failed: {}", std::strerror(error)));
   }
   fs::rename(tmp_, path_, ec);
   if (ec) {

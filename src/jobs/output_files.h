@@ -14,9 +14,12 @@
 
 namespace gpuaug::jobs {
 
-// A file written in pieces under a temporary name beside `path` (folders created), renamed into
-// place by commit(); destroyed uncommitted (an error on the way), the temporary is removed, so a
-// reader never sees half a file. Errors name `path` at stage "write".
+// A file written in pieces beside `path` (folders created) and moved into place by commit(), so
+// that a reader never sees half a file. Where the filesystem can (O_TMPFILE: ext4, xfs, tmpfs,
+// btrfs) the file has no name until commit, so a process killed mid-write (kill -9, a rank's
+// abort, a second Ctrl-C) leaves nothing; elsewhere it is a "*.gpuaug-tmp-*" temporary, removed
+// when the AtomicFile is destroyed uncommitted and swept by a resumed job. Errors name `path` at
+// stage "write".
 class AtomicFile {
  public:
   explicit AtomicFile(std::string path);
@@ -27,11 +30,13 @@ class AtomicFile {
   void append(std::span<const uint8_t> bytes);
   // At any offset (holes are zeros until written); safe from several threads at once.
   void write_at(uint64_t offset, std::span<const uint8_t> bytes);
+  // Closes the file (a late write error shows here) and moves it into place.
   void commit();
 
  private:
   std::string path_, tmp_;
   int fd_ = -1;
+  bool anonymous_ = false;  // O_TMPFILE: no name yet
   uint64_t end_ = 0;
 };
 

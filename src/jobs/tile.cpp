@@ -72,8 +72,8 @@ TileSummary run_tile(const TileOptions& o) {
   // Rank 0 writes the tiles as they land; a failure leaves no output (the writer's temporary
   // goes with it).
   std::optional<TileFileWriter> writer;
-  if (world.rank == 0) writer.emplace(o.output, format, plan.fold, spec.output.layout, o.jpeg_quality);
   try {
+    if (world.rank == 0) writer.emplace(o.output, format, plan.fold, spec.output.layout, o.jpeg_quality);
     const plan::PixelStreamId stream{RandomKey::from(spec.seed, o.epoch), plan.id};
     std::optional<pipeline::GpuWorkers> workers;
     if (devices.front().cuda) workers.emplace(devices, false);
@@ -105,6 +105,11 @@ TileSummary run_tile(const TileOptions& o) {
     comm->barrier();
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return s;
+  }
+  try {
+    writer->finish();
+  } catch (const Error& e) {
+    throw e.file().empty() ? e.with_file(o.input) : e;
   }
   writer->commit();
   s.largest_output_rows = writer->largest_rows_held();

@@ -1,5 +1,5 @@
-// TileFileWriter: npy tiles written in place with pwrite (any order, nothing held), png and jpg
-// tile rows held until those above are encoded.
+// TileFileWriter: a band per tile row, filled by the tiles as they land (tile copies, or their
+// 8-bit view for png and jpg), written once complete.
 #include "jobs/tile_writer.h"
 
 #include <fmt/format.h>
@@ -39,75 +39,91 @@ TileFileWriter::TileFileWriter(const std::string& path, Format format, const ops
     file_.append(header);
     return;
   }
-  try {
-    encoder_.emplace(
-        format == Format::kPng ? codec::RowEncoder::Format::kPng : codec::RowEncoder::Format::kJpeg,
-        width_, height_, channels_, jpeg_quality, [this](const uint8_t* data, size_t size) {
-          file_.append({data, size});
-        });
-  } catch (const Error& e) {
-    throw e.file().empty() ? e.with_file(path) : e;
-  }
+  encoder_.emplace(
+      format == Format::kPng ? codec::RowEncoder::Format::kPng : codec::RowEncoder::Format::kJpeg,
+      width_, height_, channels_, jpeg_quality, [this](const uint8_t* data, size_t size) {
+        file_.append({data, size});
+      });
 }
 
 void TileFileWriter::put(const codec::Rect& w, const Tensor& t) {
-  if (format_ == Format::kNpy) {
-    // Each of the tile's rows (per channel in CHW) is one run of bytes in the file.
-    const size_t e = dtype_size(t.dtype);
-    const auto* src = reinterpret_cast<const uint8_t*>(t.data.data());
-    const int planes = layout_ == Layout::kHWC ? 1 : channels_;
-    const size_t run = size_t(w.width) * (layout_ == Layout::kHWC ? channels_ : 1) * e;
-    for (int c = 0; c < planes; ++c)
-      for (int y = 0; y < w.height; ++y) {
-        const size_t element = layout_ == Layout::kHWC
-                                   ? (size_t(w.y + y) * width_ + w.x) * channels_
-                                   : (size_t(c) * height_ + w.y + y) * width_ + w.x;
-        file_.write_at(header_bytes_ + element * e, {src + t.offset(y, 0, c) * e, run});
-      }
-    return;
-  }
-  const Image image = pipeline::viewable_image(t, fold_);
-  Image* rows = nullptr;
+  const bool npy = format_ == Format::kNpy;
+  Band* band = nullptr;
   {
     const std::lock_guard lock(mutex_);
-    PendingRows& p = pending_[w.y];
-    if (p.rows.pixels.empty()) {
-      p.rows = Image(width_, w.height, channels_);
+    auto [it, made] = pending_.try_emplace(w.y);
+    if (made) {
+      if (npy)
+        it->second.tensor = Tensor(fold_.dtype, layout_, w.height, width_, channels_);
+      else
+        it->second.rows = Image(width_, w.height, channels_);
       rows_held_ += size_t(w.height);
       largest_rows_held_ = std::max(largest_rows_held_, rows_held_);
     }
-    rows = &p.rows;  // std::map's elements stay where they are
+    band = &it->second;  // std::map's elements stay where they are
   }
-  // Tiles of one tile row fill distinct columns of it.
-  const size_t bytes = size_t(w.width) * channels_;
-  for (int y = 0; y < w.height; ++y)
-    std::memcpy(rows->row(y) + size_t(w.x) * channels_, image.row(y), bytes);
+  // The tiles of one band fill distinct columns of it, so no lock here.
+  if (npy) {
+    TensorSink(band->tensor).put({w.x, 0, w.width, w.height}, t);
+  } else {
+    const Image image = pipeline::viewable_image(t, fold_);
+    const size_t bytes = size_t(w.width) * channels_;
+    for (int y = 0; y < w.height; ++y)
+      std::memcpy(band->rows.row(y) + size_t(w.x) * channels_, image.row(y), bytes);
+  }
   const std::lock_guard lock(mutex_);
-  pending_[w.y].pixels_in += size_t(w.width) * w.height;
+  band->pixels_in += size_t(w.width) * w.height;
+}
+
+void TileFileWriter::write_npy(int y, const Tensor& band) {
+  const size_t e = dtype_size(band.dtype);
+  const auto* data = reinterpret_cast<const uint8_t*>(band.data.data());
+  if (layout_ == Layout::kHWC) {
+    // The band's rows are one run of the file.
+    file_.write_at(header_bytes_ + size_t(y) * width_ * channels_ * e, {data, band.data.size()});
+    return;
+  }
+  const size_t plane = size_t(band.height) * width_ * e;
+  for (int c = 0; c < channels_; ++c)
+    file_.write_at(header_bytes_ + (size_t(c) * height_ + y) * width_ * e,
+                   {data + size_t(c) * plane, plane});
 }
 
 void TileFileWriter::landed() {
-  if (!encoder_) return;
   const std::lock_guard lock(mutex_);
-  for (auto it = pending_.begin(); it != pending_.end() && it->first == encoder_->rows_written();
-       it = pending_.erase(it)) {
-    const Image& rows = it->second.rows;
-    if (it->second.pixels_in < size_t(rows.width) * rows.height) break;
-    std::vector<const uint8_t*> pointers;
-    for (int y = 0; y < rows.height; ++y) pointers.push_back(rows.row(y));
-    encoder_->write(pointers.data(), rows.height);
-    rows_held_ -= size_t(rows.height);
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    Band& band = it->second;
+    const int rows = format_ == Format::kNpy ? band.tensor.height : band.rows.height;
+    const bool complete = band.pixels_in == size_t(width_) * rows;
+    if (format_ == Format::kNpy) {
+      if (!complete) {
+        ++it;
+        continue;
+      }
+      write_npy(it->first, band.tensor);
+    } else {
+      if (!complete || it->first != rows_written_) break;
+      std::vector<const uint8_t*> pointers;
+      for (int y = 0; y < rows; ++y) pointers.push_back(band.rows.row(y));
+      encoder_->write(pointers.data(), rows);
+    }
+    rows_written_ += rows;
+    rows_held_ -= size_t(rows);
+    it = pending_.erase(it);
   }
 }
 
+void TileFileWriter::finish() {
+  if (finished_) return;
+  if (!pending_.empty() || rows_written_ != height_)
+    throw Error("", "tile",
+                fmt::format("internal: {} of {} output rows written", rows_written_, height_));
+  if (encoder_) encoder_->finish();
+  finished_ = true;
+}
+
 void TileFileWriter::commit() {
-  if (encoder_) {
-    if (!pending_.empty() || encoder_->rows_written() != height_)
-      throw Error(
-          "", "tile",
-          fmt::format("internal: {} of {} output rows written", encoder_->rows_written(), height_));
-    encoder_->finish();
-  }
+  finish();
   file_.commit();
 }
 

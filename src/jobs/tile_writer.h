@@ -1,5 +1,6 @@
-// The output file of `tile` written as its tiles land, so that rank 0 never holds the whole
-// output: npy bytes go straight to their place in the file, png and jpg rows to the encoder.
+// The output file of `tile` (and of augment's images above --tile-threshold) written as its tiles
+// land, so that the output is never whole in memory: a tile row's tiles gather in a band, and a
+// complete band goes to its place in an npy file at once, or to the png/jpg encoder in order.
 #pragma once
 
 #include <cstddef>
@@ -23,26 +24,34 @@ class TileFileWriter final : public TileSink {
   static std::optional<Format> format_named(const std::string& name);
 
   // The output of `fold` (its size, channels and dtype, and its normalize undone for png and
-  // jpg as pipeline::viewable_image does) in `layout`, to `path` through an AtomicFile.
+  // jpg as pipeline::viewable_image does) in `layout`, to `path` through an AtomicFile. The
+  // encoder's refusals (channels, a JPEG too wide) throw with no file named: they are the
+  // image's, which the caller names.
   TileFileWriter(const std::string& path, Format format, const ops::FoldResult& fold, Layout layout,
                  int jpeg_quality);
 
+  // From several threads at once, each with another window.
   void put(const codec::Rect& window, const Tensor& tile) override;
-  // png and jpg: the tile rows now complete and next in order go to the encoder; a tile row
-  // below one still missing waits (a vertical flip's rows land from the bottom up, so there
-  // the whole output is held).
+  // Complete bands go out: npy ones to their offsets in any order (one write a band, a channel
+  // in CHW); png and jpg ones once those above are written (a vertical flip's land bottom up,
+  // so there every band is held until the top one lands).
   void landed() override;
-  // After the last tile: the file is complete and moved into place.
+  // After the last tile: the file is complete (every row written, the encoder finished) and
+  // closed, not yet in place. Throws if a row is missing.
+  void finish();
+  // Moves the finished file into place.
   void commit();
 
-  // png and jpg: the most output rows held at once, waiting for the encoder.
+  // The most output rows held at once, waiting to be written.
   size_t largest_rows_held() const { return largest_rows_held_; }
 
  private:
-  struct PendingRows {
-    Image rows;  // the tile row's output rows, 8-bit
+  struct Band {
+    Tensor tensor;  // npy: the band's output in the output's dtype and layout
+    Image rows;     // png, jpg: its 8-bit rows
     size_t pixels_in = 0;
   };
+  void write_npy(int y, const Tensor& band);
 
   Format format_;
   const ops::FoldResult& fold_;
@@ -52,7 +61,9 @@ class TileFileWriter final : public TileSink {
   size_t header_bytes_ = 0;                   // npy
   std::optional<codec::RowEncoder> encoder_;  // png, jpg
   std::mutex mutex_;
-  std::map<int, PendingRows> pending_;  // by the tile row's first output row
+  std::map<int, Band> pending_;  // by the band's first output row
+  int rows_written_ = 0;
+  bool finished_ = false;
   size_t rows_held_ = 0, largest_rows_held_ = 0;
 };
 

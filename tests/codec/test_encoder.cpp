@@ -140,17 +140,30 @@ TEST(RowEncoder, SinkFailuresAndMiscountedRowsAreErrors) {
   std::vector<const uint8_t*> rows;
   for (int y = 0; y < src.height; ++y) rows.push_back(src.row(y));
   for (const auto format : {RowEncoder::Format::kPng, RowEncoder::Format::kJpeg}) {
-    size_t calls = 0;
+    // The sink fails once the rows have started (the header is written by the constructor):
+    // in write, after which the encoder refuses more; and, with a few rows only, in finish.
+    size_t calls = 0, fail_at = 0;
     auto failing = [&](const uint8_t*, size_t) {
-      if (++calls == 2) throw DiskFull("disk full");
+      if (++calls == fail_at) throw DiskFull("disk full");
     };
-    EXPECT_THROW(
-        {
-          RowEncoder encoder(format, src.width, src.height, 3, 95, failing);
-          encoder.write(rows.data(), src.height);
-          encoder.finish();
-        },
-        DiskFull);
+    {
+      fail_at = 1000000;
+      RowEncoder encoder(format, src.width, src.height, 3, 95, failing);
+      fail_at = calls + 1;
+      EXPECT_THROW(encoder.write(rows.data(), src.height), DiskFull);
+      EXPECT_EQ(expect_error([&] { encoder.write(rows.data(), 1); }).cause(),
+                "internal: the encoder has stopped");
+      EXPECT_EQ(expect_error([&] { encoder.finish(); }).cause(),
+                "internal: the encoder has stopped");
+    }
+    {
+      calls = 0, fail_at = 1000000;
+      RowEncoder encoder(format, src.width, 2, 3, 95, failing);
+      encoder.write(rows.data(), 2);
+      fail_at = calls + 1;
+      EXPECT_THROW(encoder.finish(), DiskFull);
+      EXPECT_THROW(encoder.finish(), gpuaug::Error);  // not a second, silent success
+    }
     RowEncoder encoder(format, 4, 4, 3, 95, [](const uint8_t*, size_t) {});
     const Image small = make_pattern(4, 4, 3);
     std::vector<const uint8_t*> five(5, small.row(0));

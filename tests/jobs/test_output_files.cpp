@@ -1,6 +1,7 @@
 // Output files: names mirroring the input tree (copies, crops, folders, extensions), atomic
 // whole-file writes that leave no temporary files, and .npy headers numpy can read (v1.0).
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -113,6 +114,36 @@ TEST(WriteFileAtomic, ErrorsNameThePathAndStage) {
   EXPECT_EQ(e.stage(), "write");
   EXPECT_EQ(listing(dir.root()), (std::vector<std::string>{"file"}));
   EXPECT_EQ(read_text(blocker), "x");
+}
+
+// A process that dies mid-write (kill -9, an abort) leaves nothing where the filesystem names
+// the file only at commit (O_TMPFILE, as the test folder's ext4 or tmpfs); a destroyed
+// uncommitted file leaves nothing anywhere; pieces at any offset make the whole file.
+TEST(AtomicFile, DeathMidWriteAndUncommittedLeaveNothing) {
+  TempDir dir;
+  const fs::path target = dir.root() / "big.npy";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    AtomicFile file(target.string());
+    file.append(as_bytes(std::string(100000, 'x')));
+    ::_exit(0);  // no destructor, no commit: as a kill -9
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_EQ(listing(dir.root()), std::vector<std::string>{});
+  {
+    AtomicFile file(target.string());
+    file.append(as_bytes("abc"));
+  }
+  EXPECT_EQ(listing(dir.root()), std::vector<std::string>{});
+  AtomicFile file(target.string());
+  file.write_at(4, as_bytes("efg"));
+  file.write_at(0, as_bytes("abcd"));
+  EXPECT_FALSE(fs::exists(target));
+  file.commit();
+  EXPECT_EQ(read_text(target), "abcdefg");
+  EXPECT_EQ(listing(dir.root()), std::vector<std::string>{"big.npy"});
 }
 
 TEST(WriteFileAtomic, TargetIsAFolder) {

@@ -103,7 +103,7 @@ TEST(RunTiled, GroupsOfTileRowsLandInTurnWithTheSameBytes) {
 TEST(TileFileWriter, AnyLandingOrderWritesTheWholeOutputsFile) {
   gpuaug_test::TempDir dir("tile_writer");
   const Image src = pattern(150, 110);
-  ThreadPool pool(2);
+  ThreadPool pool(4);
   for (const DType dtype : {DType::kUInt8, DType::kFloat16}) {
     for (const Layout layout : {Layout::kHWC, Layout::kCHW}) {
       const ops::FoldResult fold = chain(src.width, src.height, dtype);
@@ -119,9 +119,13 @@ TEST(TileFileWriter, AnyLandingOrderWritesTheWholeOutputsFile) {
           for (const auto& w : windows)
             if (w.x == 0) ys.push_back(w.y);
           if (bottom_up) std::reverse(ys.begin(), ys.end());
+          // A tile row's tiles are put from the pool's threads at once, as compute_tiles does.
           for (const int y : ys) {
-            for (const auto& w : windows) {
-              if (w.y != y) continue;
+            std::vector<codec::Rect> row;
+            for (const auto& w : windows)
+              if (w.y == y) row.push_back(w);
+            pool.parallel_for(row.size(), [&](size_t k) {
+              const codec::Rect& w = row[k];
               Tensor t(dtype, layout, w.height, w.width, fold.channels);
               const size_t e = dtype_size(dtype);
               for (int c = 0; c < fold.channels; ++c)
@@ -130,7 +134,7 @@ TEST(TileFileWriter, AnyLandingOrderWritesTheWholeOutputsFile) {
                     std::memcpy(t.data.data() + t.offset(r, x, c) * e,
                                 whole.data.data() + whole.offset(w.y + r, w.x + x, c) * e, e);
               writer.put(w, t);
-            }
+            });
             writer.landed();
           }
           EXPECT_FALSE(fs::exists(path));  // only the temporary until commit
@@ -138,7 +142,7 @@ TEST(TileFileWriter, AnyLandingOrderWritesTheWholeOutputsFile) {
           std::vector<uint8_t> want;
           if (format == TileFileWriter::Format::kNpy) {
             want = encode_npy(whole);
-            EXPECT_EQ(writer.largest_rows_held(), 0u);
+            EXPECT_EQ(writer.largest_rows_held(), 20u);  // a band at a time, in any order
           } else {
             const Image image = pipeline::viewable_image(whole, fold);
             want = format == TileFileWriter::Format::kPng ? codec::encode_png(image)
@@ -168,6 +172,20 @@ TEST(TileFileWriter, UncommittedLeavesNothing) {
     Tensor t(DType::kUInt8, Layout::kHWC, 20, 20, 3);
     writer.put({0, 0, 20, 20}, t);
     writer.landed();
+  }
+  EXPECT_TRUE(fs::is_empty(dir.root()));
+  // A missing tile is an error at commit, for npy as for png, and the file never appears.
+  for (const auto format : {TileFileWriter::Format::kNpy, TileFileWriter::Format::kPng}) {
+    TileFileWriter writer((dir.root() / "short.bin").string(), format, fold, Layout::kHWC, 90);
+    for (const codec::Rect& w : tile_windows(131, 97, 50))
+      if (w.y == 0) writer.put(w, Tensor(DType::kUInt8, Layout::kHWC, w.height, w.width, 3));
+    writer.landed();
+    try {
+      writer.commit();
+      ADD_FAILURE() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.cause(), "internal: 50 of 97 output rows written");
+    }
   }
   EXPECT_TRUE(fs::is_empty(dir.root()));
   std::ofstream(dir.root() / "file") << "x";
