@@ -25,14 +25,15 @@ std::optional<TileFileWriter::Format> TileFileWriter::format_named(const std::st
 }
 
 TileFileWriter::TileFileWriter(const std::string& path, Format format, const ops::FoldResult& fold,
-                               Layout layout, int jpeg_quality)
+                               Layout layout, int jpeg_quality, size_t direct_bytes)
     : format_(format),
       fold_(fold),
       layout_(layout),
       width_(fold.geometry.out_w),
       height_(fold.geometry.out_h),
       channels_(fold.channels),
-      file_(path) {
+      file_(path),
+      direct_bytes_(direct_bytes) {
   if (format == Format::kNpy) {
     const std::vector<uint8_t> header = npy_header(fold.dtype, layout, height_, width_, channels_);
     header_bytes_ = header.size();
@@ -49,10 +50,17 @@ TileFileWriter::TileFileWriter(const std::string& path, Format format, const ops
 void TileFileWriter::put(const codec::Rect& w, const Tensor& t) {
   const bool npy = format_ == Format::kNpy;
   Band* band = nullptr;
+  bool direct = false;
   {
     const std::lock_guard lock(mutex_);
+    if (npy && !direct_) {
+      const size_t run = size_t(w.width) * (layout_ == Layout::kHWC ? channels_ : 1);
+      direct_ = run * dtype_size(t.dtype) >= direct_bytes_;
+    }
+    direct = npy && *direct_;
     auto [it, made] = pending_.try_emplace(w.y);
-    if (made) {
+    if (made) it->second.height = w.height;
+    if (made && !direct) {
       if (npy)
         it->second.tensor = Tensor(fold_.dtype, layout_, w.height, width_, channels_);
       else
@@ -62,8 +70,10 @@ void TileFileWriter::put(const codec::Rect& w, const Tensor& t) {
     }
     band = &it->second;  // std::map's elements stay where they are
   }
-  // The tiles of one band fill distinct columns of it, so no lock here.
-  if (npy) {
+  // The tiles of one band fill distinct columns of it (or of the file), so no lock here.
+  if (direct) {
+    write_npy_tile(w, t);
+  } else if (npy) {
     TensorSink(band->tensor).put({w.x, 0, w.width, w.height}, t);
   } else {
     const Image image = pipeline::viewable_image(t, fold_);
@@ -75,7 +85,21 @@ void TileFileWriter::put(const codec::Rect& w, const Tensor& t) {
   band->pixels_in += size_t(w.width) * w.height;
 }
 
-void TileFileWriter::write_npy(int y, const Tensor& band) {
+void TileFileWriter::write_npy_tile(const codec::Rect& w, const Tensor& t) {
+  const size_t e = dtype_size(t.dtype);
+  const auto* src = reinterpret_cast<const uint8_t*>(t.data.data());
+  const int planes = layout_ == Layout::kHWC ? 1 : channels_;
+  const size_t run = size_t(w.width) * (layout_ == Layout::kHWC ? channels_ : 1) * e;
+  for (int c = 0; c < planes; ++c)
+    for (int y = 0; y < w.height; ++y) {
+      const size_t element = layout_ == Layout::kHWC
+                                 ? (size_t(w.y + y) * width_ + w.x) * channels_
+                                 : (size_t(c) * height_ + w.y + y) * width_ + w.x;
+      file_.write_at(header_bytes_ + element * e, {src + t.offset(y, 0, c) * e, run});
+    }
+}
+
+void TileFileWriter::write_npy_band(int y, const Tensor& band) {
   const size_t e = dtype_size(band.dtype);
   const auto* data = reinterpret_cast<const uint8_t*>(band.data.data());
   if (layout_ == Layout::kHWC) {
@@ -93,14 +117,15 @@ void TileFileWriter::landed() {
   const std::lock_guard lock(mutex_);
   for (auto it = pending_.begin(); it != pending_.end();) {
     Band& band = it->second;
-    const int rows = format_ == Format::kNpy ? band.tensor.height : band.rows.height;
+    const bool direct = format_ == Format::kNpy && *direct_;  // written tile by tile: held nothing
+    const int rows = band.height;
     const bool complete = band.pixels_in == size_t(width_) * rows;
     if (format_ == Format::kNpy) {
       if (!complete) {
         ++it;
         continue;
       }
-      write_npy(it->first, band.tensor);
+      if (!direct) write_npy_band(it->first, band.tensor);
     } else {
       if (!complete || it->first != rows_written_) break;
       std::vector<const uint8_t*> pointers;
@@ -108,7 +133,7 @@ void TileFileWriter::landed() {
       encoder_->write(pointers.data(), rows);
     }
     rows_written_ += rows;
-    rows_held_ -= size_t(rows);
+    if (!direct) rows_held_ -= size_t(rows);
     it = pending_.erase(it);
   }
 }

@@ -20,6 +20,8 @@ namespace gpuaug::jobs {
 class TileFileWriter final : public TileSink {
  public:
   enum class Format { kPng, kJpeg, kNpy };
+  // npy: tiles whose rows are runs of at least this many bytes go straight to the file (below).
+  static constexpr size_t kDirectBytes = 4096;
   // "png", "jpg" or "jpeg", "npy" (any case); nullopt for another name.
   static std::optional<Format> format_named(const std::string& name);
 
@@ -28,13 +30,13 @@ class TileFileWriter final : public TileSink {
   // encoder's refusals (channels, a JPEG too wide) throw with no file named: they are the
   // image's, which the caller names.
   TileFileWriter(const std::string& path, Format format, const ops::FoldResult& fold, Layout layout,
-                 int jpeg_quality);
+                 int jpeg_quality, size_t direct_bytes = kDirectBytes);
 
   // From several threads at once, each with another window.
   void put(const codec::Rect& window, const Tensor& tile) override;
   // Complete bands go out: npy ones to their offsets in any order (one write a band, a channel
-  // in CHW); png and jpg ones once those above are written (a vertical flip's land bottom up,
-  // so there every band is held until the top one lands).
+  // in CHW, unless written tile by tile); png and jpg ones once those above are written (a vertical
+  // flip's land bottom up, so there every band is held until the top one lands).
   void landed() override;
   // After the last tile: the file is complete (every row written, the encoder finished) and
   // closed, not yet in place. Throws if a row is missing.
@@ -47,18 +49,26 @@ class TileFileWriter final : public TileSink {
 
  private:
   struct Band {
-    Tensor tensor;  // npy: the band's output in the output's dtype and layout
-    Image rows;     // png, jpg: its 8-bit rows
+    Tensor tensor;   // npy gathered: the band's output in the output's dtype and layout
+    Image rows;      // png, jpg: its 8-bit rows
+    int height = 0;  // the tile row's
     size_t pixels_in = 0;
   };
-  void write_npy(int y, const Tensor& band);
+  void write_npy_band(int y, const Tensor& band);
+  void write_npy_tile(const codec::Rect& window, const Tensor& tile);
 
   Format format_;
   const ops::FoldResult& fold_;
   Layout layout_;
   int width_, height_, channels_;
   AtomicFile file_;
-  size_t header_bytes_ = 0;                   // npy
+  size_t header_bytes_ = 0;  // npy
+  // npy: tiles whose rows are runs of at least direct_bytes_ go straight to the file (nothing
+  // held: a 4096-pixel tile row of a 50000-pixel-wide float output would be a 2.4 GB band);
+  // narrower ones gather in bands, so that tiny tiles do not make millions of tiny writes.
+  // Decided by the first tile, for the writer's life.
+  size_t direct_bytes_;
+  std::optional<bool> direct_;
   std::optional<codec::RowEncoder> encoder_;  // png, jpg
   std::mutex mutex_;
   std::map<int, Band> pending_;  // by the band's first output row

@@ -110,10 +110,15 @@ TEST(TileFileWriter, AnyLandingOrderWritesTheWholeOutputsFile) {
       const Tensor whole = run_tiled(fold, src, {}, layout, 0, pool).tensor;
       const std::vector<codec::Rect> windows = tile_windows(131, 97, 20);
       for (const bool bottom_up : {false, true}) {
-        for (const auto format : {TileFileWriter::Format::kNpy, TileFileWriter::Format::kPng,
-                                  TileFileWriter::Format::kJpeg}) {
+        // npy twice: tiles gathered in bands (their rows too short to write alone), and each
+        // written straight to the file.
+        for (const auto& [format, direct_bytes] :
+             {std::pair{TileFileWriter::Format::kNpy, TileFileWriter::kDirectBytes},
+              {TileFileWriter::Format::kNpy, size_t(1)},
+              {TileFileWriter::Format::kPng, TileFileWriter::kDirectBytes},
+              {TileFileWriter::Format::kJpeg, TileFileWriter::kDirectBytes}}) {
           const fs::path path = dir.root() / "out.bin";
-          TileFileWriter writer(path.string(), format, fold, layout, 90);
+          TileFileWriter writer(path.string(), format, fold, layout, 90, direct_bytes);
           // Tile rows one at a time, top down or bottom up, each tile cut from the whole output.
           std::vector<int> ys;
           for (const auto& w : windows)
@@ -142,7 +147,8 @@ TEST(TileFileWriter, AnyLandingOrderWritesTheWholeOutputsFile) {
           std::vector<uint8_t> want;
           if (format == TileFileWriter::Format::kNpy) {
             want = encode_npy(whole);
-            EXPECT_EQ(writer.largest_rows_held(), 20u);  // a band at a time, in any order
+            // A band at a time, in any order; nothing when each tile goes straight out.
+            EXPECT_EQ(writer.largest_rows_held(), direct_bytes == 1 ? 0u : 20u);
           } else {
             const Image image = pipeline::viewable_image(whole, fold);
             want = format == TileFileWriter::Format::kPng ? codec::encode_png(image)
@@ -175,8 +181,12 @@ TEST(TileFileWriter, UncommittedLeavesNothing) {
   }
   EXPECT_TRUE(fs::is_empty(dir.root()));
   // A missing tile is an error at commit, for npy as for png, and the file never appears.
-  for (const auto format : {TileFileWriter::Format::kNpy, TileFileWriter::Format::kPng}) {
-    TileFileWriter writer((dir.root() / "short.bin").string(), format, fold, Layout::kHWC, 90);
+  for (const auto& [format, direct_bytes] :
+       {std::pair{TileFileWriter::Format::kNpy, size_t(1)},
+        {TileFileWriter::Format::kNpy, TileFileWriter::kDirectBytes},
+        {TileFileWriter::Format::kPng, TileFileWriter::kDirectBytes}}) {
+    TileFileWriter writer((dir.root() / "short.bin").string(), format, fold, Layout::kHWC, 90,
+                          direct_bytes);
     for (const codec::Rect& w : tile_windows(131, 97, 50))
       if (w.y == 0) writer.put(w, Tensor(DType::kUInt8, Layout::kHWC, w.height, w.width, 3));
     writer.landed();
