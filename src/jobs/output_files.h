@@ -40,12 +40,13 @@ class AtomicFile {
   uint64_t end_ = 0;
 };
 
-// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so that a
-// reader (or a killed job) never sees half a file. Creates parent folders.
+// Writes `bytes` to `path` in one AtomicFile, so that a reader (or a killed job) never sees half
+// a file. Creates parent folders.
 void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes);
 
-// Removes the temporaries write_file_atomic leaves when a job is killed mid-write
-// ("*.gpuaug-tmp-*" anywhere under dir); returns how many. A resumed job calls it first.
+// Removes the named temporaries ("*.gpuaug-tmp-*" anywhere under dir) that AtomicFile leaves
+// when a job is killed mid-write where the filesystem has no O_TMPFILE; returns how many. A
+// resumed job calls it first.
 size_t remove_temporaries(const std::string& dir);
 
 // OUT/<relative without extension>[-<copy>][-c<crop>].<format>. The relative path is made safe

@@ -87,16 +87,9 @@ void TileFileWriter::put(const codec::Rect& w, const Tensor& t) {
 
 void TileFileWriter::write_npy_tile(const codec::Rect& w, const Tensor& t) {
   const size_t e = dtype_size(t.dtype);
-  const auto* src = reinterpret_cast<const uint8_t*>(t.data.data());
-  const int planes = layout_ == Layout::kHWC ? 1 : channels_;
-  const size_t run = size_t(w.width) * (layout_ == Layout::kHWC ? channels_ : 1) * e;
-  for (int c = 0; c < planes; ++c)
-    for (int y = 0; y < w.height; ++y) {
-      const size_t element = layout_ == Layout::kHWC
-                                 ? (size_t(w.y + y) * width_ + w.x) * channels_
-                                 : (size_t(c) * height_ + w.y + y) * width_ + w.x;
-      file_.write_at(header_bytes_ + element * e, {src + t.offset(y, 0, c) * e, run});
-    }
+  for_each_tile_run(w, t, width_, height_, [&](size_t element, const uint8_t* run, size_t bytes) {
+    file_.write_at(header_bytes_ + element * e, {run, bytes});
+  });
 }
 
 void TileFileWriter::write_npy_band(int y, const Tensor& band) {

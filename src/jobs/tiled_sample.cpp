@@ -39,19 +39,12 @@ std::vector<size_t> batch_starts(const std::vector<codec::Rect>& windows, bool g
 }  // namespace
 
 void TensorSink::put(const codec::Rect& w, const Tensor& t) {
+  auto* dst = reinterpret_cast<uint8_t*>(whole_.data.data());
   const size_t e = dtype_size(t.dtype);
-  const auto* src = t.data.data();
-  auto* dst = whole_.data.data();
-  if (t.layout == Layout::kHWC) {
-    const size_t row = size_t(w.width) * t.channels * e;
-    for (int y = 0; y < w.height; ++y)
-      std::memcpy(dst + whole_.offset(w.y + y, w.x, 0) * e, src + t.offset(y, 0, 0) * e, row);
-  } else {
-    for (int c = 0; c < t.channels; ++c)
-      for (int y = 0; y < w.height; ++y)
-        std::memcpy(dst + whole_.offset(w.y + y, w.x, c) * e, src + t.offset(y, 0, c) * e,
-                    size_t(w.width) * e);
-  }
+  for_each_tile_run(w, t, whole_.width, whole_.height,
+                    [&](size_t element, const uint8_t* run, size_t bytes) {
+                      std::memcpy(dst + element * e, run, bytes);
+                    });
 }
 
 std::vector<codec::Rect> tile_windows(int out_w, int out_h, int tile) {
@@ -83,12 +76,10 @@ TiledSample run_tiled(const ops::FoldResult& fold, const Image& source,
       size_t(W) * fold.channels * dtype_size(fold.dtype) * size_t(tile > 0 ? tile : H);
   const size_t rows_a_group = std::max<size_t>(1, group_bytes / std::max<size_t>(1, row_bytes));
   std::vector<size_t> computed;
-  for (size_t first = 0, rows = 0; first < windows.size();) {
+  for (size_t first = 0; first < windows.size();) {
     size_t end = first;
-    for (rows = 0; end < windows.size() && rows < rows_a_group; ++rows) {
-      const int y = windows[end].y;
-      while (end < windows.size() && windows[end].y == y) ++end;
-    }
+    for (size_t rows = 0; end < windows.size() && rows < rows_a_group; ++rows)
+      for (const int y = windows[end].y; end < windows.size() && windows[end].y == y;) ++end;
     const std::vector<codec::Rect> group(windows.begin() + long(first), windows.begin() + long(end));
     compute_tiles(fold, plan::SourceView::of(source), stream, layout, group, sink, pool, devices,
                   comm, computed, out.largest_region_pixels);

@@ -31,6 +31,23 @@ class TileSink {
   virtual void landed() {}
 };
 
+// Tile `t` (window `w` of an output of out_w x out_h, same dtype, layout and channels) as runs of
+// contiguous bytes: fn(element of the output where the run starts, the run's bytes in `t`, its
+// length in bytes). A row a run in HWC, a row of a channel in CHW.
+template <class Fn>
+void for_each_tile_run(const codec::Rect& w, const Tensor& t, int out_w, int out_h, Fn&& fn) {
+  const size_t e = dtype_size(t.dtype);
+  const auto* src = reinterpret_cast<const uint8_t*>(t.data.data());
+  const bool hwc = t.layout == Layout::kHWC;
+  const size_t run = size_t(w.width) * (hwc ? t.channels : 1) * e;
+  for (int c = 0; c < (hwc ? 1 : t.channels); ++c)
+    for (int y = 0; y < w.height; ++y) {
+      const size_t element = hwc ? (size_t(w.y + y) * out_w + w.x) * t.channels
+                                 : (size_t(c) * out_h + w.y + y) * out_w + w.x;
+      fn(element, src + t.offset(y, 0, c) * e, run);
+    }
+}
+
 // Tiles into one tensor of the whole output (same dtype, layout and channels).
 class TensorSink final : public TileSink {
  public:
