@@ -37,8 +37,8 @@ _OPTIONS_DOC = """
 Common arguments (as augment's):
     images: uint8 (N, C, H, W) or (N, H, W, C) batch, or a list of (C, H, W) / (H, W, C) images
         of any sizes; numpy, torch (CPU or CUDA) or any DLPack array. 1 channel: gray, 3: RGB.
-        On the CPU also float images on the [0, 1] scale (float32, float16, bfloat16, float64),
-        computed as torchvision computes float tensors; float16 and bfloat16 keep their dtype.
+        Also float images on the [0, 1] scale (float32, float16, bfloat16, float64), computed as
+        torchvision computes float tensors; float16 and bfloat16 keep their dtype.
     seed, generator: the draws' seed (an int), or drawn once per call from a
         numpy.random.Generator / torch.Generator; neither: from torch's global generator when
         torch is imported, else numpy's, so torch.manual_seed / np.random.seed repeat a run.
@@ -86,13 +86,14 @@ def _is_torch(x: Any) -> bool:
 def _export(x: Any, what: str) -> Any:
     """What the core reads `x` through. CUDA arrays come as a DLPack capsule asked for the
     legacy default stream (stream=1): the producer makes that stream wait for its writes, and
-    the core waits for that stream before reading (plan::DeviceRgbSources). Float images on the
-    CPU of another precision (float16, bfloat16, float64) become float32 here (one copy)."""
+    the core waits for that stream before reading (plan::DeviceRgbSources). Float images of
+    another precision (float16, bfloat16, float64) become float32 here (one copy, on their
+    device)."""
     if isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.dtype != np.float32:
         return x.astype(np.float32)
     if _is_torch(x):
         x = x.detach()  # an image that requires grad is still just pixels here
-        if not x.is_cuda and x.is_floating_point() and x.dtype != sys.modules["torch"].float32:
+        if x.is_floating_point() and x.dtype != sys.modules["torch"].float32:
             x = x.float()
         if x.is_cuda:
             import torch
@@ -170,8 +171,8 @@ def augment(images: Any, spec: Any, *, seed: int | None = None, epoch: int = 0,
         fixed-size crop or resize); numpy, torch CPU or CUDA tensors, or any DLPack array. 1
         channel is gray (ops act as torchvision's on 1-channel tensors: saturation and hue leave
         it, the output keeps 1 channel), 3 is RGB. uint8 images are 0..255, as decoded images
-        are. Float images on the [0, 1] scale (CPU only for now; float32, float16, bfloat16 or
-        float64) are computed in float32 as torchvision computes float tensors: resampled values
+        are. Float images on the [0, 1] scale (float32, float16, bfloat16 or float64; CPU
+        or CUDA) are computed in float32 as torchvision computes float tensors: resampled values
         are not rounded, colour steps clamp to [0, 1] without truncating, the chain starts in the
         float domain (to_dtype uint8 scales by 255), and fills, given 0..255 as for uint8, are
         scaled by 1/255. The result keeps a float16 or bfloat16 input's dtype (float64 comes back

@@ -704,7 +704,7 @@ class ArrayAugmenter {
     return *gpu;
   }
 
-  // The images of a batch or list, checked: uint8 (or float32 on the CPU), 3-D images (4-D
+  // The images of a batch or list, checked: uint8 or float32, 3-D images (4-D
   // batches), 1 or 3 channels, one device; the layout given or inferred.
   static Input read_input(const std::vector<nb::ndarray<nb::ro>>& arrays, bool batched,
                           const std::string& layout) {
@@ -728,13 +728,6 @@ class ArrayAugmenter {
                 "image {} has shape {}: each image of a list is 3-D, (C, H, W) or (H, W, C)", k,
                 shape_text(a)));
       const nb::dlpack::dtype t = a.dtype();
-      const bool is_float = t.code == uint8_t(nb::dlpack::dtype_code::Float) ||
-                            t.code == uint8_t(nb::dlpack::dtype_code::Bfloat);
-      if (is_float && a.device_type() == nb::device::cuda::value)
-        throw Error("", "functional",
-                    fmt::format("{} is {} on a GPU: float images run on the CPU for now; on a GPU "
-                                "pass uint8 images, (x * 255).round().to(torch.uint8)",
-                                what, dlpack_dtype_name(t)));
       if (t != nb::dtype<uint8_t>() && t != nb::dtype<float>())
         throw Error(
             "", "functional",

@@ -95,10 +95,6 @@ void run_images_gpu(std::span<const plan::StridedImage> images, const ImageBatch
                     plan::CudaExecutor& executor, plan::DeviceRgbSources& sources, void* out,
                     size_t out_bytes) {
   if (batch.rows() == 0) return;
-  for (const plan::StridedImage& s : images)
-    if (s.is_float)
-      throw Error("", "functional",
-                  "float images run on the CPU for now; on a GPU pass uint8 images (x * 255).round().to(torch.uint8)");
   const std::vector<const uint8_t*> rgb = sources.prepare(images);
   std::vector<plan::SampleJob> jobs(batch.rows());
   for (size_t r = 0; r < batch.rows(); ++r) {
@@ -110,17 +106,19 @@ void run_images_gpu(std::span<const plan::StridedImage> images, const ImageBatch
     job.device_width = s.width;
     job.device_height = s.height;
   }
-  // The executor's grid holds one sample per block row, at most 65535 of them a launch.
-  constexpr size_t kRowsPerRun = 65535;
   const size_t row_bytes = batch.sample_bytes();
   if (out_bytes < batch.rows() * row_bytes)
     throw Error("", "functional", "internal: the output block is smaller than the batch");
-  for (size_t first = 0; first < jobs.size(); first += kRowsPerRun) {
-    const size_t count = std::min(kRowsPerRun, jobs.size() - first);
-    const plan::OutputTarget target{static_cast<std::byte*>(out) + first * row_bytes,
-                                    count * row_bytes};
-    executor.run(std::span<const plan::SampleJob>(jobs).subspan(first, count), batch.layout,
-                 &target);
+  // One run per stretch of rows whose images share an element type (the kernel is compiled per
+  // type), of at most 65535 rows (the executor's grid holds one sample per block row).
+  constexpr size_t kRowsPerRun = 65535;
+  const auto is_float = [&](size_t r) { return images[batch.image[r]].is_float; };
+  for (size_t first = 0; first < jobs.size();) {
+    size_t count = 1;
+    while (count < kRowsPerRun && first + count < jobs.size() && is_float(first + count) == is_float(first)) ++count;
+    const plan::OutputTarget target{static_cast<std::byte*>(out) + first * row_bytes, count * row_bytes};
+    executor.run(std::span<const plan::SampleJob>(jobs).subspan(first, count), batch.layout, &target);
+    first += count;
   }
 }
 

@@ -115,15 +115,6 @@ struct SourceFetch {
   }
 };
 
-// A float source's fills (given in the uint8 domain, as torchvision's fill) on its [0, 1] scale.
-Fills source_fills(const ops::Geometry& g, bool float_source) {
-  Fills fills = make_fills(g);
-  if (float_source)
-    for (auto& fill : fills.v)
-      for (float& v : fill) v /= 255.0f;
-  return fills;
-}
-
 // sum_j wx_j * px over one column's taps, one pixel's R, G, B in the lanes. K = 0: n taps.
 template <int K>
 Float4 column_sum(const float* src, const Float4* weights, int n) {

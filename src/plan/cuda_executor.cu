@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include <string>
+#include <type_traits>
 
 #include "core/cuda_memory.h"
 #include "core/cuda_runtime_info.h"
@@ -37,8 +38,8 @@ struct GpuSample {
   int32_t blur_weights[kMaxRounds];  // offset into the blur weight table, -1 if not a blur
   int src_w, src_h;     // the decoded image (indices and border rules use its size)
   int src_x0, src_y0;   // its pixel held at `src` (a tile's source region starts there)
-  size_t src_pitch;     // bytes a row of `src`
-  const uint8_t* src;   // the sample's decoded RGB in device memory
+  size_t src_pitch;     // elements a row of `src`
+  const void* src;      // the sample's RGB in device memory: 8-bit, or float for a float source
   int out_w, out_h;     // the whole output
   uint64_t out_offset;  // bytes into the output buffer
   uint64_t work_offset;  // floats into the work buffer (rounds > 0), comp_w x comp_h pixels
@@ -87,17 +88,17 @@ __global__ void axis_table_kernel(const GpuSample* samples, int2* entries, float
 // A warp's source reads through its source edges: a pixel, or the fill of the outer border,
 // as the CPU executor's SourceFetch.
 // kWindowed false: the source is a whole decoded image (x0 = y0 = 0, rows packed), addressed as
-// before tiles existed; true: a region of it.
-template <bool kWindowed>
+// before tiles existed; true: a region of it. Pixel: uint8_t, or float for a float source.
+template <bool kWindowed, class Pixel>
 struct DeviceFetch {
-  const uint8_t* src;
+  const Pixel* src;
   int width, height;  // the decoded image
   int x0, y0;         // its pixel at src
   size_t pitch;
   const Fills* fills;
   const AxisEdges* ex;  // the warp's, per axis
   const AxisEdges* ey;
-  __device__ const uint8_t* at(int x, int y) const {
+  __device__ const Pixel* at(int x, int y) const {
     if constexpr (kWindowed) return src + size_t(y - y0) * pitch + size_t(x - x0) * 3;
     else return src + (size_t(y) * width + x) * 3;
   }
@@ -109,7 +110,7 @@ struct DeviceFetch {
       px[0] = fills->v[f][0], px[1] = fills->v[f][1], px[2] = fills->v[f][2];
       return;
     }
-    const uint8_t* p = at(bx, by);
+    const Pixel* p = at(bx, by);
     px[0] = p[0], px[1] = p[1], px[2] = p[2];
   }
 };
@@ -137,7 +138,7 @@ __device__ void separable_pixel(const GpuSample& s, const int2* entries, const f
     const int row = s.ay.base + ey.x + k;
     float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
     if (inside_x && row >= y_lo && row < y_hi) {
-      const uint8_t* p = fetch.at(col0, row);
+      const auto* p = fetch.at(col0, row);
       for (int j = 0; j < ex.y; ++j, p += 3) {
         const float w = wx[j];
         h0 += w * float(p[0]);
@@ -153,7 +154,7 @@ __device__ void separable_pixel(const GpuSample& s, const int2* entries, const f
         if (f >= 0) {
           px[0] = s.fills.v[f][0], px[1] = s.fills.v[f][1], px[2] = s.fills.v[f][2];
         } else {
-          const uint8_t* p = fetch.at(bx, by);
+          const auto* p = fetch.at(bx, by);
           px[0] = p[0], px[1] = p[1], px[2] = p[2];
         }
         h0 += wx[j] * px[0];
@@ -204,8 +205,10 @@ __device__ void run_ops(const GpuSample& s, const ops::PixelOp* ops, int begin, 
 // One thread per computed pixel; blockIdx.y is the sample. Without barriers the whole chain runs
 // here and the pixel is stored; with barriers it stops at the first and writes the work buffer.
 // kWindowed false (no sample of the batch is a tile): the computed pixels are the output's,
-// read without the window fields, which measured 3.6% faster on the H100.
-template <bool kWindowed>
+// read without the window fields, which measured 3.6% faster on the H100. Pixel: the sources'
+// element type; 8-bit sources resample to levels as torchvision's uint8 resize, float ones
+// keep the sums.
+template <bool kWindowed, class Pixel>
 __global__ void __launch_bounds__(256, 4) resample_kernel(const GpuSample* samples, const ops::PixelOp* all_ops,
                                 const int2* entries, const float* weights, uint8_t* out, float* work) {
   const GpuSample& s = samples[blockIdx.y];
@@ -213,15 +216,16 @@ __global__ void __launch_bounds__(256, 4) resample_kernel(const GpuSample* sampl
   const int cw = kWindowed ? s.comp_w : s.out_w, ch = kWindowed ? s.comp_h : s.out_h;
   if (pixel >= cw * ch) return;
   const int x = (kWindowed ? s.comp_x : 0) + pixel % cw, y = (kWindowed ? s.comp_y : 0) + pixel / cw;
-  const DeviceFetch<kWindowed> fetch{s.src,       s.src_w,   s.src_h,   s.src_x0, s.src_y0,
-                                     s.src_pitch, &s.fills, &s.warp.x, &s.warp.y};
+  const DeviceFetch<kWindowed, Pixel> fetch{static_cast<const Pixel*>(s.src), s.src_w, s.src_h, s.src_x0, s.src_y0,
+                                            s.src_pitch, &s.fills, &s.warp.x, &s.warp.y};
   float v[3];
   if (s.separable) {
     separable_pixel(s, entries, weights, fetch, x, y, v);
   } else {
     warp_pixel(s.warp, x, y, s.fills, fetch, v);
   }
-  v[0] = quantize_resampled(v[0]), v[1] = quantize_resampled(v[1]), v[2] = quantize_resampled(v[2]);
+  if constexpr (std::is_same_v<Pixel, uint8_t>)
+    v[0] = quantize_resampled(v[0]), v[1] = quantize_resampled(v[1]), v[2] = quantize_resampled(v[2]);
   const ops::PixelOp* ops = all_ops + s.op_begin;
   const int end = s.rounds > 0 ? s.barrier[0] : s.op_count;
   run_ops(s, ops, 0, end, v, x, y, 0.0f);
@@ -403,8 +407,15 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   wait();  // the buffers below are reused
   GPUAUG_CUDA_CHECK(cudaSetDevice(m.device), "device");
   cudaStream_t stream = m.stream.get();
-  for (const SampleJob& job : jobs)
-    if (job.fold->float_source) throw Error("", "plan", "float images run on the CPU executor only, for now");
+  // Float sources (images handed over in GPU memory) run as a batch of their own: the kernel
+  // is compiled per source element type.
+  const bool float_sources = !jobs.empty() && jobs.front().fold->float_source;
+  for (const SampleJob& job : jobs) {
+    if (job.fold->float_source != float_sources)
+      throw Error("", "plan", "internal: a batch mixes float and 8-bit sources; run them as two batches");
+    if (float_sources && job.device_source == nullptr)
+      throw Error("", "plan", "internal: a float source must be in device memory (SampleJob::device_source)");
+  }
   std::vector<GpuSample> samples(jobs.size());
   std::vector<ops::PixelOp> all_ops;
   std::vector<float> blur_weights;
@@ -454,7 +465,7 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
     } else {
       s.warp = make_warp_sampler(g);
     }
-    s.fills = make_fills(g);
+    s.fills = source_fills(g, float_sources);
     s.dtype = static_cast<uint8_t>(fold.dtype);
     s.layout = static_cast<uint8_t>(layout);
     s.channels = static_cast<uint8_t>(fold.channels);
@@ -600,12 +611,11 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
       axis_table_kernel<<<table_grid, kTableThreads, 0, stream>>>(gs, m.entries.as<int2>(), m.taps.as<float>());
       GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     }
-    if (windowed)
-      resample_kernel<true><<<grid, kThreads, 0, stream>>>(gs, gops, m.entries.as<int2>(), m.taps.as<float>(),
-                                                           output, m.work.as<float>());
-    else
-      resample_kernel<false><<<grid, kThreads, 0, stream>>>(gs, gops, m.entries.as<int2>(), m.taps.as<float>(),
-                                                            output, m.work.as<float>());
+    const auto launch = [&](auto kernel) {
+      kernel<<<grid, kThreads, 0, stream>>>(gs, gops, m.entries.as<int2>(), m.taps.as<float>(), output, m.work.as<float>());
+    };
+    if (float_sources) windowed ? launch(resample_kernel<true, float>) : launch(resample_kernel<false, float>);
+    else windowed ? launch(resample_kernel<true, uint8_t>) : launch(resample_kernel<false, uint8_t>);
     GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     for (int round = 0; round < max_rounds; ++round) {
       mean_kernel<<<unsigned(jobs.size()), 256, 0, stream>>>(gs, gops, m.work.as<float>(), round, m.means.as<float>());

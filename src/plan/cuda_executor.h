@@ -24,7 +24,9 @@ struct SampleJob {
   const Image* source = nullptr;  // 8-bit RGB on the host; or
   int source_index = -1;          // an image of upload_sources; or
   PixelStreamId stream{};
-  const uint8_t* device_source = nullptr;  // RGB already in this GPU's memory (nvJPEG output)
+  // RGB already in this GPU's memory, packed (nvJPEG output; images handed over in GPU memory):
+  // 8-bit, or float32 on the [0, 1] scale when fold->float_source.
+  const uint8_t* device_source = nullptr;
   int device_width = 0;
   int device_height = 0;
   // Or a host view that holds a region of a larger decoded image (a tile's source region).

@@ -20,12 +20,9 @@ Image to_rgb(const StridedImage& s) {
 
 std::vector<float> to_rgb_float(const StridedImage& s) {
   std::vector<float> rgb(size_t(s.width) * s.height * 3);
-  const float* data = reinterpret_cast<const float*>(s.data);
   for (int y = 0; y < s.height; ++y)
     for (int x = 0; x < s.width; ++x)
-      for (int c = 0; c < 3; ++c)
-        rgb[(size_t(y) * s.width + x) * 3 + c] =
-            data[int64_t(y) * s.stride_y + int64_t(x) * s.stride_x + int64_t(s.channels == 1 ? 0 : c) * s.stride_c];
+      for (int c = 0; c < 3; ++c) rgb[(size_t(y) * s.width + x) * 3 + c] = rgb_value<float>(s, x, y, c);
   return rgb;
 }
 

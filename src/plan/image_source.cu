@@ -1,5 +1,6 @@
-// DeviceRgbSources: the launch that turns images in GPU memory into packed RGB sources; the
-// per-pixel rule is image_source.h's rgb_value, shared with the CPU copy.
+// DeviceRgbSources: the launch that turns images in GPU memory into packed RGB sources (8-bit
+// or float, as the image); the per-pixel rule is image_source.h's rgb_value, shared with the
+// CPU copies.
 #include <algorithm>
 
 #include "core/cuda_memory.h"
@@ -10,7 +11,14 @@ namespace gpuaug::plan {
 
 namespace {
 
-// One thread a pixel; images along grid y (striding past the grid's 65535 limit).
+template <class T>
+__device__ void copy_rgb(const StridedImage& s, int x, int y, void* to) {
+  T* d = static_cast<T*>(to);
+  for (int c = 0; c < 3; ++c) d[c] = rgb_value<T>(s, x, y, c);
+}
+
+// One thread a pixel; images along grid y (striding past the grid's 65535 limit). `offsets` in
+// bytes.
 __global__ void to_rgb_kernel(const StridedImage* images, const size_t* offsets, int count,
                               uint8_t* out) {
   for (int n = blockIdx.y; n < count; n += gridDim.y) {
@@ -18,8 +26,8 @@ __global__ void to_rgb_kernel(const StridedImage* images, const size_t* offsets,
     const int64_t pixel = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (pixel >= int64_t(s.width) * s.height) continue;
     const int y = int(pixel / s.width), x = int(pixel % s.width);
-    uint8_t* d = out + offsets[n] + size_t(pixel) * 3;
-    for (int c = 0; c < 3; ++c) d[c] = rgb_value(s, x, y, c);
+    if (s.is_float) copy_rgb<float>(s, x, y, out + offsets[n] + size_t(pixel) * 3 * sizeof(float));
+    else copy_rgb<uint8_t>(s, x, y, out + offsets[n] + size_t(pixel) * 3);
   }
 }
 
@@ -59,7 +67,8 @@ std::vector<const uint8_t*> DeviceRgbSources::prepare(std::span<const StridedIma
     convert.push_back(s);
     offsets.push_back(bytes);
     which.push_back(i);
-    bytes += size_t(s.width) * s.height * 3;
+    // Each copy starts 16-byte aligned (float ones need 4).
+    bytes += (size_t(s.width) * s.height * 3 * (s.is_float ? sizeof(float) : 1) + 15) / 16 * 16;
     max_pixels = std::max<int64_t>(max_pixels, int64_t(s.width) * s.height);
   }
   if (convert.empty()) return out;

@@ -33,6 +33,9 @@ AxisSampler make_axis_sampler(const ops::Axis& axis, ops::Interp interp, bool an
 WarpSampler make_warp_sampler(const ops::Geometry& geometry);
 AxisEdges make_axis_edges(const ops::Axis& axis);
 Fills make_fills(const ops::Geometry& geometry);
+// The fills a source reads: make_fills' (given in the uint8 domain, as torchvision's fill), or
+// for a float source (FoldResult::float_source) the same on its [0, 1] scale.
+Fills source_fills(const ops::Geometry& geometry, bool float_source);
 // Some edge before the resize or warp mirrors: its taps may read any pixel of the image.
 bool has_source_mirror(const ops::Geometry& geometry);
 
@@ -50,8 +53,8 @@ Tensor execute_cpu(const ops::FoldResult& fold, const Image& source, const Pixel
 // Decoded pixels as the executor reads them: the rectangle `region` of a decoded image that is
 // image_width x image_height (all of it for a whole-image run, a tile's source otherwise).
 // Interleaved RGB, rows `stride` elements apart: 8-bit `pixels`, or, for float images handed
-// over in memory (gpuaug.functional; CPU executor only), `float_pixels` on the [0, 1] scale,
-// whose chains begin in the float domain (FoldResult::float_source).
+// over in memory (gpuaug.functional), `float_pixels` on the [0, 1] scale, whose chains begin in
+// the float domain (FoldResult::float_source).
 struct SourceView {
   const uint8_t* pixels = nullptr;
   size_t stride = 0;

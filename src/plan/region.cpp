@@ -43,6 +43,14 @@ Fills make_fills(const ops::Geometry& g) {
   return f;
 }
 
+Fills source_fills(const ops::Geometry& g, bool float_source) {
+  Fills fills = make_fills(g);
+  if (float_source)
+    for (auto& fill : fills.v)
+      for (float& v : fill) v /= 255.0f;
+  return fills;
+}
+
 AxisSampler make_axis_sampler(const ops::Axis& axis, ops::Interp interp, bool antialias) {
   AxisSampler a;
   a.out_size = axis.out_size;

@@ -1,5 +1,5 @@
 // StridedImage to RGB: interleaved, planar (CHW), padded rows, negative strides and gray images
-// give the pixels an independent index computation gives; in-place checks.
+// give the pixels an independent index computation gives, 8-bit and float; in-place checks.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -61,6 +61,35 @@ TEST(ImageSource, PaddedRowsReadInPlaceNegativeStridesCopied) {
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x)
       for (int c = 0; c < 3; ++c) EXPECT_EQ(f.row(y)[x * 3 + c], value(h - 1 - y, x, c));
+}
+
+// Float images: the CPU executor reads a packed float copy (never in place), the GPU reads a
+// packed interleaved float image in place; planar and gray ones give the same RGB floats.
+TEST(ImageSource, FloatImagesCopyToRgbFloats) {
+  const int h = 4, w = 6;
+  std::vector<float> hwc(size_t(h) * w * 3), chw(hwc.size()), gray(size_t(h) * w);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        hwc[(size_t(y) * w + x) * 3 + c] = float(value(y, x, c)) / 255.0f;
+        chw[(size_t(c) * h + y) * w + x] = float(value(y, x, c)) / 255.0f;
+      }
+      gray[size_t(y) * w + x] = float(value(y, x, 0)) / 255.0f;
+    }
+  const auto bytes = [](const std::vector<float>& v) { return reinterpret_cast<const uint8_t*>(v.data()); };
+  const StridedImage interleaved{bytes(hwc), h, w, 3, int64_t(w) * 3, 3, 1, true};
+  const StridedImage planar{bytes(chw), h, w, 3, w, 1, int64_t(h) * w, true};
+  const StridedImage one{bytes(gray), h, w, 1, w, 1, 0, true};
+  EXPECT_FALSE(is_interleaved_rgb(interleaved));  // the CPU executor reads floats from a copy
+  EXPECT_TRUE(is_packed_rgb(interleaved));         // the GPU reads them in place
+  EXPECT_FALSE(is_packed_rgb(planar));
+  EXPECT_EQ(rgb_value<float>(planar, 5, 3, 2), float(value(3, 5, 2)) / 255.0f);
+  EXPECT_EQ(to_rgb_float(interleaved), hwc);
+  EXPECT_EQ(to_rgb_float(planar), hwc);
+  const std::vector<float> g = to_rgb_float(one);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) EXPECT_EQ(g[(size_t(y) * w + x) * 3 + c], gray[size_t(y) * w + x]);
 }
 
 }  // namespace

@@ -160,3 +160,45 @@ def test_torchvision_float_numerics() -> None:
         got = F.augment(x, chain, seed=0)
         assert isinstance(got, torch.Tensor) and got.dtype == torch.float32
         torch.testing.assert_close(got, reference(x), rtol=0, atol=1e-5, msg=str(chain))
+
+
+FLOAT_GPU_CHAIN = [ops.RandomResizedCrop(size=[20, 24], scale=(0.2, 1.0)), ops.HorizontalFlip(),
+                   ops.Rotate(degrees=15, interpolation="bilinear", fill=[0, 90, 255]),
+                   ops.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1),
+                   ops.GaussianBlur(kernel_size=3), ops.GaussianNoise(sigma=0.05), ops.Normalize(),
+                   ops.RandomErasing()]
+
+
+def test_cuda_float_tensors_give_the_cpu_floats_on_their_gpu() -> None:
+    """Float CUDA tensors (the GPU machine; skipped in CI) give the CPU run's values bit for bit,
+    as uint8 ones do: NCHW and NHWC, gray, a strided view (converted on the GPU), a list, and
+    float16 / float64 inputs, which keep float16 and come back float32 as on the CPU."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU visible to torch")
+    x = as_float(u8_batch(n=6, h=45, w=60, seed=1))
+    gray = as_float(u8_batch(n=3, h=17, w=19, channels=1, seed=2))
+    cases = [(x, "NCHW"), (np.ascontiguousarray(x.transpose(0, 2, 3, 1)), "NHWC"), (gray, "NCHW"),
+             (np.ascontiguousarray(gray.transpose(0, 2, 3, 1)), "NHWC")]
+    for host, layout in cases:
+        cpu = F.augment(host, FLOAT_GPU_CHAIN, seed=5, epoch=2, layout=layout)
+        on_gpu = torch.from_numpy(host).cuda()
+        gpu = F.augment(on_gpu, FLOAT_GPU_CHAIN, seed=5, epoch=2, layout=layout)
+        assert isinstance(gpu, torch.Tensor) and gpu.device == on_gpu.device and gpu.dtype == torch.float32
+        np.testing.assert_array_equal(gpu.cpu().numpy(), cpu)
+        view = on_gpu[:, :, ::2] if layout == "NCHW" else on_gpu[:, ::2]
+        np.testing.assert_array_equal(F.augment(view, FLOAT_GPU_CHAIN, seed=5, layout=layout).cpu().numpy(),
+                                      F.augment(view.cpu().numpy(), FLOAT_GPU_CHAIN, seed=5, layout=layout))
+        listed = F.augment(list(on_gpu), FLOAT_GPU_CHAIN, seed=5, epoch=2, layout=layout[1:])
+        np.testing.assert_array_equal(listed.cpu().numpy(), cpu)
+    # A float and a uint8 image in one list (both end float32): each as it runs alone.
+    u8 = u8_batch(n=1, h=30, w=40, seed=3)[0]
+    mixed = F.augment([torch.from_numpy(x[0]).cuda(), torch.from_numpy(u8).cuda()], FLOAT_GPU_CHAIN, seed=1,
+                      layout="CHW")
+    np.testing.assert_array_equal(mixed.cpu().numpy(),
+                                  F.augment([x[0], u8], FLOAT_GPU_CHAIN, seed=1, layout="CHW"))
+    half = torch.from_numpy(x).cuda().half()
+    resized = F.resize(half, size=[9, 11], seed=0)
+    assert resized.dtype == torch.float16 and resized.is_cuda
+    np.testing.assert_array_equal(resized.cpu().numpy(), F.resize(half.cpu(), size=[9, 11], seed=0).numpy())
+    assert F.resize(torch.from_numpy(x).cuda().double(), size=[9, 11], seed=0).dtype == torch.float32
