@@ -11,6 +11,8 @@
 """
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import importlib
 import json
 import logging
@@ -19,7 +21,7 @@ import queue
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Union
 
 from . import _gpuaug, ops
@@ -139,7 +141,15 @@ class Pipeline:
         same values); the value goes through set(). E.g. {"gaussian_noise.sigma": lambda e, s:
         min(0.1, s / 1000)}.
     prefetch: batches made ahead on a background thread while the loop uses the current one
-        (0: made when asked for). Same batches either way; state_dict counts what was handed out.
+        (0: made when asked for, one at a time). Same batches either way; state_dict counts what
+        was handed out.
+    lanes: batches made at once on each GPU (with prefetch > 0), each lane with its own
+        executor and nvJPEG decoder, all sharing the CPU threads: one batch's decoding overlaps
+        another's kernels, as `gpuaug bench` runs two workers a GPU. Default 2 on a GPU, 1 on
+        the CPU (where a batch already takes every thread). A batch made ahead starts where the one
+        before it ends when no sample is skipped; where one is (on_error="skip"), the batches
+        made ahead of it are made again from where it really ended, so the batches are the same
+        for any lanes and prefetch.
     record: keep each batch's drawn parameters: after a batch is handed out, `records` holds one
         dict a row, as `gpuaug augment --record` writes them (file, index, epoch, copy, ops with
         the values used, those a schedule or set() gave included).
@@ -165,7 +175,7 @@ class Pipeline:
                  world_size: int | None = None, threads: int = 0, as_torch: bool | None = None,
                  prefetch: int = 2,
                  schedule: Mapping[str, Callable[[int, int], Any]] | None = None,
-                 record: bool = False) -> None:
+                 record: bool = False, lanes: int | None = None) -> None:
         devices = _devices(device)
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size}: must be at least 1")
@@ -181,6 +191,9 @@ class Pipeline:
         if prefetch < 0:
             raise ValueError(f"prefetch={prefetch}: must be 0 or more")
         self.prefetch = int(prefetch)
+        lanes = (1 if devices == ["cpu"] else 2) if lanes is None else int(lanes)
+        if lanes < 1:
+            raise ValueError(f"lanes={lanes}: must be 1 or more")
         self.record = bool(record)
         self.records: list[dict[str, Any]] = []
         self.schedule = dict(schedule or {})
@@ -198,11 +211,17 @@ class Pipeline:
         self._cores = []
         for d in devices:
             if isinstance(source, (str, os.PathLike)):
-                self._cores.append(_gpuaug.BatchLoader(text, name, seed, os.fspath(source), threads, on_error, d))
+                self._cores.append(_gpuaug.BatchLoader(text, name, seed, os.fspath(source), threads, on_error, d,
+                                                       lanes))
             else:
                 paths, labels = _list_source(source)
-                self._cores.append(_gpuaug.BatchLoader(text, name, seed, paths, labels, threads, on_error, d))
+                self._cores.append(_gpuaug.BatchLoader(text, name, seed, paths, labels, threads, on_error, d,
+                                                       lanes))
         self._core = self._cores[0]
+        # Where batch k is made: lane k % len, ordered so that batch k lies on device k % len(devices).
+        self._lanes = [(core, lane) for lane in range(self._core.lanes) for core in self._cores]
+        self._failures = {"skipped": 0, "replaced": 0}
+        self._reported: set[str] = set()  # files already logged
         self.devices = devices
         self.seed = self._core.seed
         self.epoch = 0
@@ -218,15 +237,18 @@ class Pipeline:
     @property
     def skipped(self) -> int:
         """Samples left out so far because they could not be read (on_error="skip")."""
-        return sum(c.skipped for c in self._cores)
+        return self._failures["skipped"]
 
     def stats(self) -> dict[str, int]:
         """Samples skipped and replaced so far (on_error "skip" / "replace")."""
-        return {"skipped": sum(c.skipped for c in self._cores), "replaced": sum(c.replaced for c in self._cores)}
+        return dict(self._failures)
 
-    def _log_failures(self) -> None:
-        for core in self._cores:
-            for message in core.take_messages():
+    def _count_failures(self, failures: Sequence[tuple[str, bool, str]]) -> None:
+        """Counts the failed samples of a batch handed out, and logs each file once."""
+        for path, replaced, message in failures:
+            self._failures["replaced" if replaced else "skipped"] += 1
+            if path not in self._reported:
+                self._reported.add(path)
                 _log.warning("gpuaug: %s", message)
 
     def dataset_size(self) -> int:
@@ -280,36 +302,64 @@ class Pipeline:
                 self.set(name, value)
                 self._scheduled[name] = value
 
-    def _batches(self, order: list[int], next_batch: int, cursor: int) -> Iterator[tuple[Any, ...]]:
-        """(images, labels, indices, next_batch, cursor) from a position of the epoch to its end;
-        next_batch and cursor are where the epoch stands once this batch is handed out."""
+    def _batches(self, order: list[int], next_batch: int, cursor: int, ahead: int) -> Iterator[tuple[Any, ...]]:
+        """(images, labels, indices, records, failures, next_batch, cursor) from a position of the
+        epoch to its end; next_batch and cursor are where the epoch stands once this batch is
+        handed out. Up to `ahead` batches are in the making at once, each on its lane's thread,
+        batch k + 1 started where batch k ends if it skips nothing; a batch that started
+        elsewhere (batch k skipped samples and reached further) is thrown away and made again."""
         batches = len(self)
-        while next_batch < batches and cursor < len(order):
-            self._apply_schedule(self.epoch * batches + next_batch)
-            core = self._cores[next_batch % len(self._cores)]
-            images, labels, indices, consumed, records = core.load_from(order, cursor, self.batch_size,
-                                                                        self.epoch, self.record)
-            cursor += consumed
-            next_batch += 1
-            if len(labels) == 0 or (self.drop_last and len(set(indices.tolist())) < self.batch_size):
-                return  # every remaining sample failed, or a short last batch that drop_last drops
-            yield images, labels, indices, records, next_batch, cursor
+        # A thread a lane at most: the batches in the making are consecutive, so on different lanes.
+        workers = concurrent.futures.ThreadPoolExecutor(ahead, thread_name_prefix="gpuaug-lane") if ahead > 1 else None
+        started: collections.deque[tuple[int, Any]] = collections.deque()  # (start, future)
+        k_next, at_next = next_batch, cursor  # the next batch to start, and where
+
+        def start(k: int, at: int) -> Any:
+            self._apply_schedule(self.epoch * batches + k)  # before its snapshot: exact
+            core, lane = self._lanes[k % len(self._lanes)]
+            args = (order, at, self.batch_size, self.epoch, self.record, lane, core.snapshot())
+            return workers.submit(core.load_from, *args) if workers else _Ready(core.load_from, args)
+
+        try:
+            while True:
+                while len(started) < ahead and k_next < batches and at_next < len(order):
+                    started.append((at_next, start(k_next, at_next)))
+                    k_next, at_next = k_next + 1, at_next + self.batch_size
+                if not started:
+                    return
+                at, future = started.popleft()
+                if at != cursor:  # made ahead from where the batch before would have ended
+                    _drop([future, *(f for _, f in started)])
+                    started.clear()
+                    k_next, at_next = next_batch, cursor
+                    continue
+                images, labels, indices, consumed, records, failures = future.result()
+                cursor += consumed
+                next_batch += 1
+                if len(labels) == 0 or (self.drop_last and len(set(indices.tolist())) < self.batch_size):
+                    self._count_failures(failures)
+                    return  # every remaining sample failed, or a short last batch that drop_last drops
+                yield images, labels, indices, records, failures, next_batch, cursor
+        finally:
+            _drop(f for _, f in started)
+            if workers is not None:
+                workers.shutdown(wait=True)
 
     def __iter__(self) -> Iterator[tuple[Any, Any, Any]]:
         torch = self._torch()
-        source: Any = self._batches(self.indices(), self._next_batch, self._cursor)
+        ahead = len(self._lanes) if self.prefetch > 0 else 1
+        source: Any = self._batches(self.indices(), self._next_batch, self._cursor, ahead)
         if self.prefetch > 0:
             source = _Prefetcher(source, self.prefetch)
         try:
-            for images, labels, indices, records, next_batch, cursor in source:
+            for images, labels, indices, records, failures, next_batch, cursor in source:
                 self._next_batch, self._cursor = next_batch, cursor
                 self.records = [json.loads(line) for line in records] if self.record else []
-                self._log_failures()
+                self._count_failures(failures)
                 yield (torch.from_dlpack(images) if torch is not None else images), labels, indices
         finally:
             if isinstance(source, _Prefetcher):
                 source.close()
-            self._log_failures()
         # The epoch ran to its end (a loop that breaks out keeps its place for state_dict).
         self._next_batch = 0
         self._cursor = 0
@@ -341,6 +391,27 @@ def _split_param(name: str) -> tuple[str, str]:
     if not op or not param:
         raise ValueError(f"{name!r}: expected 'op.param', e.g. 'color_jitter.brightness'")
     return op, param
+
+
+class _Ready:
+    """A batch made at once, on the calling thread, with a future's result()."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self._value = fn(*args)
+
+    def result(self) -> Any:
+        return self._value
+
+
+def _drop(futures: Iterable[Any]) -> None:
+    """Throws batches made ahead away: waits for them (their lanes are busy until then) and
+    ignores their results and errors, which belong to batches that will be made again or never
+    handed out."""
+    for future in futures:
+        try:
+            future.result()
+        except BaseException:  # noqa: BLE001 - a discarded batch's error is not the loop's
+            pass
 
 
 class _Prefetcher:

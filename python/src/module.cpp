@@ -6,6 +6,7 @@
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
 #include <algorithm>
@@ -18,8 +19,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -173,17 +174,27 @@ struct GpuSide {
   plan::DeviceSlots slots;
 };
 
+// The spec a loader had at one moment (BatchLoader::snapshot), for a batch started later on
+// another thread to use: a batch made ahead uses the spec of when it was asked for, whatever
+// set() does meanwhile.
+struct SpecSnapshot {
+  std::shared_ptr<const pipeline::Augmenter> augmenter;
+};
+
 // Reads and augments dataset samples by index on a thread pool and returns one contiguous
 // batch: on the CPU, or (device cuda) decoded by the pool and nvJPEG and augmented by the GPU
 // into device memory handed over without a copy. The Python gpuaug.Pipeline owns the epoch
-// order, shards and resumption.
+// order, shards, resumption and the failure counts. On a GPU the loader has `lanes` (each its
+// executor, nvJPEG decoder and device blocks, sharing the pool), and one batch may be made on
+// each lane at once from its own thread: one lane's decoding overlaps another's kernels, as
+// gpuaug bench's two workers a GPU.
 class BatchLoader {
  public:
   // `spec_text` None: `spec_name` is a YAML/JSON file to load.
   BatchLoader(const std::optional<std::string>& spec_text, const std::string& spec_name,
               std::optional<uint64_t> seed, data::Source source, int threads,
-              const std::string& on_error, const std::string& device)
-      : augmenter_(std::make_unique<pipeline::Augmenter>(with_seed(
+              const std::string& on_error, const std::string& device, int lanes)
+      : augmenter_(std::make_shared<const pipeline::Augmenter>(with_seed(
             spec_text ? pipeline::parse_spec(*spec_text, spec_name) : pipeline::load_spec(spec_name), seed))),
         source_(std::move(source)),
         pool_(threads),
@@ -191,17 +202,23 @@ class BatchLoader {
         replacement_(on_error_ == pipeline::OnError::kReplace ? pipeline::load_replacement(augmenter_->chain().spec())
                                                               : std::vector<uint8_t>()) {
     const Device d = parse_device(device);
-    if (d.cuda) gpu_ = std::make_unique<GpuSide>(d, augmenter_->chain().spec().decode.gpu);
+    if (lanes < 1) throw Error("", "pipeline", fmt::format("lanes={}: a loader needs at least one", lanes));
+    for (int k = 0; k < lanes; ++k) {
+      lanes_.push_back(std::make_unique<Lane>());
+      if (d.cuda) lanes_.back()->gpu = std::make_unique<GpuSide>(d, augmenter_->chain().spec().decode.gpu);
+    }
   }
 
-  std::string device() const { return gpu_ ? gpu_->device.name() : "cpu"; }
+  std::string device() const { return lanes_[0]->gpu ? lanes_[0]->gpu->device.name() : "cpu"; }
+  int lanes() const { return int(lanes_.size()); }
+  SpecSnapshot snapshot() const { return {current()}; }
 
   // Parameter `param` of op `op` (the first op of that name, or its position as digits) set
   // to `value` (JSON), checked as the spec's parser and the op check it (gpuaug.Error naming
-  // the op and key otherwise); batches made from then on use it. Waits for a batch in the
-  // making (a prefetch thread's) to finish.
+  // the op and key otherwise); batches started from then on use it (a batch in the making keeps
+  // the spec it started with).
   void set(const std::string& op, const std::string& param, const std::string& value) {
-    const auto lock = lock_batches();
+    const std::lock_guard lock(spec_mutex_);
     pipeline::Spec spec = augmenter_->chain().spec();
     const size_t k = op_position(spec, op);
     const pipeline::Spec one = pipeline::parse_spec(
@@ -211,31 +228,32 @@ class BatchLoader {
     const auto it = std::find_if(params.begin(), params.end(), [&](const auto& p) { return p.first == key; });
     if (it != params.end()) it->second = parsed;
     else params.emplace_back(key, parsed);
-    augmenter_ = std::make_unique<pipeline::Augmenter>(spec);  // checks the op's parameters
+    augmenter_ = std::make_shared<const pipeline::Augmenter>(spec);  // checks the op's parameters
   }
 
   // The value a parameter has in the spec (None: not given, the op's default applies).
   nb::object get(const std::string& op, const std::string& param) const {
-    const pipeline::Spec& spec = augmenter_->chain().spec();
+    const std::shared_ptr<const pipeline::Augmenter> augmenter = current();
+    const pipeline::Spec& spec = augmenter->chain().spec();
     const size_t k = op_position(spec, op);
     for (const auto& [key, value] : spec.ops[k].params)
       if (key == param) return to_python(value, "int");  // int where the value is whole
     return nb::none();
   }
-  size_t device_blocks() const { return gpu_ ? gpu_->slots.blocks() : 0; }
+  size_t device_blocks() const {
+    size_t blocks = 0;
+    for (const auto& lane : lanes_) blocks += lane->gpu ? lane->gpu->slots.blocks() : 0;
+    return blocks;
+  }
 
   size_t size() const { return source_.samples.size(); }
-  uint64_t seed() const { return augmenter_->chain().spec().seed; }
+  uint64_t seed() const { return current()->chain().spec().seed; }
   std::vector<std::string> classes() const { return source_.classes; }
   std::vector<std::string> paths() const {
     std::vector<std::string> out;
     for (const data::SampleRef& s : source_.samples) out.push_back(s.path);
     return out;
   }
-  uint64_t skipped() const { return skipped_; }
-  uint64_t replaced() const { return replaced_; }
-  // One line per file that failed since the last call (each file once per loader), for logging.
-  std::vector<std::string> take_messages() { return std::exchange(messages_, {}); }
 
   // This rank's dataset indices for one epoch: data::shard of data::epoch_order.
   std::vector<uint64_t> indices(uint64_t epoch, bool shuffle, int rank, int world_size,
@@ -248,33 +266,40 @@ class BatchLoader {
   // (local_crops gives several rows per index). Images: (N, C, H, W) or (N, H, W, C).
   // Up to `count` samples taken in order from order[start:]: a sample that fails is raised,
   // replaced, or (skip) left out and the next one in the order taken instead, so that batches
-  // stay full. Returns (images, labels, indices, consumed, records): consumed is how far along
-  // the order the batch reached.
-  // With `record`, a fifth element holds each row's drawn parameters as a --record line (JSON
-  // text): the values this batch used (a schedule's included); empty without.
+  // stay full. Returns (images, labels, indices, consumed, records, failures): consumed is how
+  // far along the order the batch reached; with `record`, records holds each row's drawn
+  // parameters as a --record line (JSON text): the values this batch used (a schedule's
+  // included), empty without; failures holds (file, replaced, message) for each sample that
+  // failed and was skipped or replaced, for the caller to count once it keeps the batch (a
+  // batch made ahead may be thrown away). Made on lane `lane`, with the spec of `spec` (default:
+  // the current one); calls for different lanes may run at once, on different threads.
   nb::tuple load_from(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch,
-                      bool record = false) {
+                      bool record = false, int lane = 0, const SpecSnapshot* spec = nullptr) {
     // The calling thread may end after this batch (Python's prefetch thread, one an epoch): its
     // cached image and tensor blocks go back once the batch's buffers are freed, so the next
     // epoch's thread does not map new ones while they wait for this thread's exit.
     const ReleaseThreadBlocks release;
-    const auto lock = lock_batches();
-    if (gpu_) return load_from_gpu(order, start, count, epoch, record);
+    if (lane < 0 || size_t(lane) >= lanes_.size())
+      throw Error("", "pipeline", fmt::format("lane {}: the loader has {}", lane, lanes_.size()));
+    Lane& l = *lanes_[size_t(lane)];
+    const auto lock = lock_lane(l);
+    Batch b{spec != nullptr ? spec->augmenter : current(), {}};
+    if (l.gpu) return load_from_gpu(*l.gpu, b, order, start, count, epoch, record);
     std::vector<Row> rows;
     size_t consumed = 0, have = 0;
     while (have < count && start + consumed < order.size()) {
       const size_t take = std::min(count - have, order.size() - start - consumed);
       const std::vector<uint64_t> next(order.begin() + ptrdiff_t(start + consumed),
                                        order.begin() + ptrdiff_t(start + consumed + take));
-      have += run(next, epoch, rows);
+      have += run(b, next, epoch, rows);
       consumed += take;
     }
     nb::tuple out = batch(rows);
     std::vector<std::string> records;
     if (record)
       for (const Row& row : rows)
-        for (const pipeline::AugmentedSample& s : row.samples) records.push_back(record_text(row.index, s.plan, epoch));
-    return nb::make_tuple(out[0], out[1], out[2], consumed, records);
+        for (const pipeline::AugmentedSample& s : row.samples) records.push_back(record_text(b, row.index, s.plan, epoch));
+    return nb::make_tuple(out[0], out[1], out[2], consumed, records, b.failures);
   }
 
  private:
@@ -283,18 +308,36 @@ class BatchLoader {
     std::vector<pipeline::AugmentedSample> samples;
   };
 
-  // Held while a batch is made or the spec changes; taken with the GIL released, since the
-  // thread that holds it may need the GIL to finish.
-  std::unique_lock<std::mutex> lock_batches() {
-    std::unique_lock<std::mutex> lock(batch_mutex_, std::defer_lock);
+  // Where one batch is made: its GPU side (none on the CPU), held by one batch at a time.
+  struct Lane {
+    std::mutex mutex;
+    std::unique_ptr<GpuSide> gpu;
+  };
+
+  // One batch in the making: the spec it started with, and its failures so far (file,
+  // replaced, message).
+  struct Batch {
+    std::shared_ptr<const pipeline::Augmenter> augmenter;
+    std::vector<std::tuple<std::string, bool, std::string>> failures;
+  };
+
+  std::shared_ptr<const pipeline::Augmenter> current() const {
+    const std::lock_guard lock(spec_mutex_);
+    return augmenter_;
+  }
+
+  // Held while a batch is made on the lane; taken with the GIL released, since the thread that
+  // holds it may need the GIL to finish.
+  static std::unique_lock<std::mutex> lock_lane(Lane& lane) {
+    std::unique_lock<std::mutex> lock(lane.mutex, std::defer_lock);
     nb::gil_scoped_release released;
     lock.lock();
     return lock;
   }
 
-  std::string record_text(uint64_t index, const pipeline::SamplePlan& plan, uint64_t epoch) const {
+  std::string record_text(const Batch& b, uint64_t index, const pipeline::SamplePlan& plan, uint64_t epoch) const {
     return pipeline::record_line(source_.samples[index].relative, plan.id, epoch,
-                                 augmenter_->chain().has_local_crops(), plan.drawn)
+                                 b.augmenter->chain().has_local_crops(), plan.drawn)
         .dump();
   }
 
@@ -317,14 +360,13 @@ class BatchLoader {
                     fmt::format("index {} out of range: the source has {} samples", i, size()));
   }
 
-  // Counts and logs (once a file) a sample that failed; false when it is to be left out, true
+  // Notes a sample that failed in the batch's failures; false when it is to be left out, true
   // when replaced; throws under on_error raise.
-  bool failed(const Error& error, uint64_t index) {
+  bool failed(Batch& b, const Error& error, uint64_t index) const {
     if (on_error_ == pipeline::OnError::kRaise) throw error;
     const bool replaced = on_error_ == pipeline::OnError::kReplace;
-    ++(replaced ? replaced_ : skipped_);
-    if (reported_.insert(source_.samples[index].path).second)
-      messages_.push_back(fmt::format("{} {}", replaced ? "replaced" : "skipped", error.what()));
+    b.failures.emplace_back(source_.samples[index].path, replaced,
+                            fmt::format("{} {}", replaced ? "replaced" : "skipped", error.what()));
     return replaced;
   }
 
@@ -332,10 +374,10 @@ class BatchLoader {
   // not take) on the pool, then nvJPEG and the kernels, each round's samples written after the
   // previous round's in one device block; failures raise, skip (the next round takes more of
   // the order) or are replaced by the spec's replacement image.
-  nb::tuple load_from_gpu(const std::vector<uint64_t>& order, size_t start, size_t count, uint64_t epoch,
-                          bool record) {
-    GpuSide& gpu = *gpu_;
-    const pipeline::Spec& spec = augmenter_->chain().spec();
+  nb::tuple load_from_gpu(GpuSide& gpu, Batch& b, const std::vector<uint64_t>& order, size_t start, size_t count,
+                          uint64_t epoch, bool record) {
+    const pipeline::Augmenter& augmenter = *b.augmenter;
+    const pipeline::Spec& spec = augmenter.chain().spec();
     std::shared_ptr<void> block;
     size_t capacity = 0, written = 0, sample_bytes = 0;
     std::array<int, 3> shape{0, 0, 0};
@@ -358,19 +400,19 @@ class BatchLoader {
           const data::SampleRef& ref = source_.samples[next[k]];
           try {
             blobs[k] = data::read_sample(source_, ref);
-            prepared[k] = augmenter_->prepare(blobs[k], ref.path, next[k], 0, epoch, nullptr, gpu.nvjpeg != nullptr,
-                                              /*defer_cpu_decode=*/true);
+            prepared[k] = augmenter.prepare(blobs[k], ref.path, next[k], 0, epoch, nullptr, gpu.nvjpeg != nullptr,
+                                            /*defer_cpu_decode=*/true);
           } catch (const Error& e) {
             errors[k] = e.file().empty() ? e.with_file(ref.path) : e;
             if (on_error_ == pipeline::OnError::kReplace)
-              prepared[k] = augmenter_->prepare(replacement_, spec.replacement, next[k], 0, epoch);
+              prepared[k] = augmenter.prepare(replacement_, spec.replacement, next[k], 0, epoch);
           }
         });
       }
       std::vector<pipeline::PreparedImage> images;
       std::vector<uint64_t> image_index;
       for (size_t k = 0; k < take; ++k) {
-        if (errors[k] && !failed(*errors[k], next[k])) continue;
+        if (errors[k] && !failed(b, *errors[k], next[k])) continue;
         images.push_back(std::move(prepared[k]));
         image_index.push_back(next[k]);
       }
@@ -381,17 +423,17 @@ class BatchLoader {
       {
         nb::gil_scoped_release released;
         // nvJPEG decodes its share while the pool decodes the rest.
-        jobs = augmenter_->gpu_jobs(images, epoch, gpu.nvjpeg.get(), &decode_errors, &pool_);
+        jobs = augmenter.gpu_jobs(images, epoch, gpu.nvjpeg.get(), &decode_errors, &pool_);
       }
       for (size_t k = 0; k < images.size(); ++k)
         for (size_t p = 0; p < images[k].plans.size(); ++p) sample_index.push_back(image_index[k]);
       for (size_t k = 0; k < images.size(); ++k) {
-        if (!decode_errors[k] || !failed(*decode_errors[k], image_index[k])) continue;
-        replacements.push_back(augmenter_->prepare(replacement_, spec.replacement, image_index[k], 0, epoch));
+        if (!decode_errors[k] || !failed(b, *decode_errors[k], image_index[k])) continue;
+        replacements.push_back(augmenter.prepare(replacement_, spec.replacement, image_index[k], 0, epoch));
         for (size_t p = 0; p < replacements.back().plans.size(); ++p) sample_index.push_back(image_index[k]);
       }
       if (!replacements.empty()) {
-        const std::vector<plan::SampleJob> more = augmenter_->gpu_jobs(replacements, epoch, nullptr);
+        const std::vector<plan::SampleJob> more = augmenter.gpu_jobs(replacements, epoch, nullptr);
         jobs.insert(jobs.end(), more.begin(), more.end());
       }
       have += size_t(std::count_if(decode_errors.begin(), decode_errors.end(), [](const auto& e) { return !e; })) +
@@ -403,7 +445,7 @@ class BatchLoader {
         shape = {first.channels, first.geometry.out_h, first.geometry.out_w};
         dtype = first.dtype;
         sample_bytes = size_t(shape[0]) * shape[1] * shape[2] * dtype_size(dtype);
-        capacity = std::max<size_t>(count * size_t(augmenter_->chain().samples_per_image()), jobs.size()) *
+        capacity = std::max<size_t>(count * size_t(augmenter.chain().samples_per_image()), jobs.size()) *
                    sample_bytes;
         block = gpu.slots.take(capacity);
       }
@@ -428,9 +470,9 @@ class BatchLoader {
       }
       if (record) {  // in job order: each image's plans, then the replacements'
         for (size_t k = 0; k < images.size(); ++k)
-          for (const pipeline::SamplePlan& p : images[k].plans) records.push_back(record_text(image_index[k], p, epoch));
+          for (const pipeline::SamplePlan& p : images[k].plans) records.push_back(record_text(b, image_index[k], p, epoch));
         for (const pipeline::PreparedImage& r : replacements)
-          for (const pipeline::SamplePlan& p : r.plans) records.push_back(record_text(p.id.index, p, epoch));
+          for (const pipeline::SamplePlan& p : r.plans) records.push_back(record_text(b, p.id.index, p, epoch));
       }
     }
     std::vector<size_t> dims{written};
@@ -443,11 +485,12 @@ class BatchLoader {
     held.release();
     nb::ndarray<nb::array_api> images(data, dims.size(), dims.data(), owner, nullptr, dlpack_dtype(dtype),
                                       nb::device::cuda::value, gpu.device.index);
-    return nb::make_tuple(images, int64_array(labels), int64_array(sample_indices), consumed, records);
+    return nb::make_tuple(images, int64_array(labels), int64_array(sample_indices), consumed, records, b.failures);
   }
 
   // Appends the samples of `indices` that load (or are replaced); returns how many.
-  size_t run(const std::vector<uint64_t>& indices, uint64_t epoch, std::vector<Row>& rows) {
+  size_t run(Batch& b, const std::vector<uint64_t>& indices, uint64_t epoch, std::vector<Row>& rows) {
+    const pipeline::Augmenter& augmenter = *b.augmenter;
     check_indices(indices);
     std::vector<std::vector<pipeline::AugmentedSample>> results(indices.size());
     std::vector<std::optional<Error>> errors(indices.size());
@@ -456,18 +499,18 @@ class BatchLoader {
       pool_.parallel_for(indices.size(), [&](size_t k) {
         const data::SampleRef& ref = source_.samples[indices[k]];
         try {
-          results[k] = augmenter_->run(data::read_sample(source_, ref), ref.path, indices[k], 0, epoch);
+          results[k] = augmenter.run(data::read_sample(source_, ref), ref.path, indices[k], 0, epoch);
         } catch (const Error& e) {
           errors[k] = e.file().empty() ? e.with_file(ref.path) : e;
           if (on_error_ == pipeline::OnError::kReplace)
-            results[k] = augmenter_->run(replacement_, augmenter_->chain().spec().replacement, indices[k], 0, epoch);
+            results[k] = augmenter.run(replacement_, augmenter.chain().spec().replacement, indices[k], 0, epoch);
         }
       });
     }
     size_t added = 0;
     // The lowest index's error, whichever thread met it first.
     for (size_t k = 0; k < indices.size(); ++k) {
-      if (errors[k] && !failed(*errors[k], indices[k])) continue;
+      if (errors[k] && !failed(b, *errors[k], indices[k])) continue;
       rows.push_back({indices[k], std::move(results[k])});
       ++added;
     }
@@ -531,17 +574,13 @@ class BatchLoader {
     return spec;
   }
 
-  std::unique_ptr<pipeline::Augmenter> augmenter_;
-  std::mutex batch_mutex_;
+  std::shared_ptr<const pipeline::Augmenter> augmenter_;  // swapped by set() under spec_mutex_
+  mutable std::mutex spec_mutex_;
   data::Source source_;
-  ThreadPool pool_;
+  ThreadPool pool_;  // shared by the lanes (parallel_for takes several callers at once)
   pipeline::OnError on_error_;
   std::vector<uint8_t> replacement_;
-  uint64_t skipped_ = 0;
-  uint64_t replaced_ = 0;
-  std::set<std::string> reported_;
-  std::vector<std::string> messages_;
-  std::unique_ptr<GpuSide> gpu_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
 };
 
 // A source from a Python list of paths (labels -1) or of (path, label).
@@ -875,39 +914,41 @@ NB_MODULE(_gpuaug, m) {
           "__init__",
           [](BatchLoader* self, const std::optional<std::string>& spec_text,
              const std::string& spec_name, std::optional<uint64_t> seed, const std::string& source,
-             int threads, const std::string& on_error, const std::string& device) {
+             int threads, const std::string& on_error, const std::string& device, int lanes) {
             new (self) BatchLoader(spec_text, spec_name, seed, data::open_source(source), threads,
-                                   on_error, device);
+                                   on_error, device, lanes);
           },
           nb::arg("spec_text").none(), nb::arg("spec_name"), nb::arg("seed").none(),
-          nb::arg("source"), nb::arg("threads") = 0, nb::arg("on_error") = "raise", nb::arg("device") = "cpu")
+          nb::arg("source"), nb::arg("threads") = 0, nb::arg("on_error") = "raise", nb::arg("device") = "cpu",
+          nb::arg("lanes") = 1)
       .def(
           "__init__",
           [](BatchLoader* self, const std::optional<std::string>& spec_text,
              const std::string& spec_name, std::optional<uint64_t> seed,
              const std::vector<std::string>& paths, const std::vector<int64_t>& labels, int threads,
-             const std::string& on_error, const std::string& device) {
+             const std::string& on_error, const std::string& device, int lanes) {
             new (self) BatchLoader(spec_text, spec_name, seed, python::list_source(paths, labels),
-                                   threads, on_error, device);
+                                   threads, on_error, device, lanes);
           },
           nb::arg("spec_text").none(), nb::arg("spec_name"), nb::arg("seed").none(),
           nb::arg("paths"), nb::arg("labels"), nb::arg("threads") = 0,
-          nb::arg("on_error") = "raise", nb::arg("device") = "cpu")
+          nb::arg("on_error") = "raise", nb::arg("device") = "cpu", nb::arg("lanes") = 1)
       .def("__len__", &BatchLoader::size)
       .def_prop_ro("seed", &BatchLoader::seed)
       .def_prop_ro("classes", &BatchLoader::classes)
       .def_prop_ro("paths", &BatchLoader::paths)
-      .def_prop_ro("skipped", &BatchLoader::skipped)
-      .def_prop_ro("replaced", &BatchLoader::replaced)
       .def_prop_ro("device", &BatchLoader::device)
+      .def_prop_ro("lanes", &BatchLoader::lanes)
       .def_prop_ro("device_blocks", &BatchLoader::device_blocks)
-      .def("take_messages", &BatchLoader::take_messages)
       .def("set", &BatchLoader::set, nb::arg("op"), nb::arg("param"), nb::arg("value"))
       .def("get", &BatchLoader::get, nb::arg("op"), nb::arg("param"))
       .def("indices", &BatchLoader::indices, nb::arg("epoch"), nb::arg("shuffle"), nb::arg("rank"),
            nb::arg("world_size"), nb::arg("drop_last"))
+      .def("snapshot", &BatchLoader::snapshot)
       .def("load_from", &BatchLoader::load_from, nb::arg("order"), nb::arg("start"), nb::arg("count"),
-           nb::arg("epoch"), nb::arg("record") = false);
+           nb::arg("epoch"), nb::arg("record") = false, nb::arg("lane") = 0, nb::arg("spec").none() = nb::none());
+
+  nb::class_<python::SpecSnapshot>(m, "SpecSnapshot", "A loader's spec at one moment (BatchLoader.snapshot).");
 
   nb::class_<python::ArrayAugmenter>(m, "ArrayAugmenter")
       .def(nb::init<int>(), nb::arg("threads") = 0)

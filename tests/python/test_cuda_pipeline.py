@@ -109,12 +109,17 @@ def test_cuda_is_torchs_current_device(gpu, jpegs, monkeypatch) -> None:
 
 def test_dropped_batches_give_their_blocks_back(gpu, jpegs) -> None:
     pipe = gpuaug.Pipeline(SPEC, jpegs, batch_size=4, device="cuda")
+    assert pipe._core.lanes == 2
+    made = []
     for epoch in range(6):
         pipe.set_epoch(epoch)
         for images, _, _ in pipe:
             del images
-    # The batch in the loop, those made ahead, and the one in the making.
-    assert pipe._core.device_blocks <= pipe.prefetch + 2, pipe._core.device_blocks
+        made.append(pipe._core.device_blocks)
+    # The batch in the loop, those made ahead and those in the making (one a lane), each lane
+    # keeping its own blocks: bounded, and no new ones after the first epochs.
+    assert made[-1] <= pipe.prefetch + 1 + 2 * pipe._core.lanes, made
+    assert made[-1] == made[2], made
 
 
 def test_corrupt_file_is_skipped_and_the_batch_refilled(gpu, jpegs, tmp_path) -> None:

@@ -273,16 +273,19 @@ def test_corrupt_image_skipped_with_on_error_skip(tree_with_corrupt) -> None:
     assert pipe._core.paths.index(str(bad)) not in indices
 
 
-def test_skip_refills_batches_from_the_order_and_logs_once(tmp_path: Path, caplog) -> None:
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_skip_refills_batches_from_the_order_and_logs_once(tmp_path: Path, caplog, lanes: int) -> None:
     """on_error="skip": the next sample of the order takes the failed one's place, so batches
-    stay full; each bad file is logged once on the "gpuaug" logger and counted in stats()."""
+    stay full; each bad file is logged once on the "gpuaug" logger and counted in stats(). With
+    three lanes, batches made ahead of one that skipped are made again from where it ended: the
+    same batches and counts (a thrown-away batch's failures are not counted)."""
     rng = np.random.default_rng(2)
     (tmp_path / "a").mkdir()
     for i in range(7):
         write_image(tmp_path / "a" / f"{i}.png", rng)
     for name in ("1b.jpg", "4b.jpg"):
         (tmp_path / "a" / name).write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)))
-    pipe = gpuaug.Pipeline(SPEC_DICT, tmp_path, batch_size=3, shuffle=False, on_error="skip")
+    pipe = gpuaug.Pipeline(SPEC_DICT, tmp_path, batch_size=3, shuffle=False, on_error="skip", lanes=lanes)
     assert len(pipe) == 3  # 9 samples: an upper bound once some fail
     with caplog.at_level("WARNING", logger="gpuaug"):
         batches = [np.from_dlpack(idx).tolist() if hasattr(idx, "__dlpack__") else list(idx)
@@ -416,6 +419,8 @@ def test_prefetch_gives_the_same_batches_and_resumes(tree: Path) -> None:
     inline = collect(pipeline(tree, prefetch=0))
     for a, b in zip(ahead, inline):
         np.testing.assert_array_equal(a, b)
+    for a, b in zip(collect(pipeline(tree, prefetch=1, lanes=2)), inline):  # two batches at once
+        np.testing.assert_array_equal(a, b)
     # Breaking out after two batches: state_dict counts what was handed out, not made ahead.
     pipe = pipeline(tree, prefetch=3)
     taken = []
@@ -468,6 +473,9 @@ def test_schedule_is_evaluated_per_batch_and_resumes(tree: Path) -> None:
     scheduled = collect(pipeline(tree, JITTER, prefetch=0, schedule={"gaussian_noise.sigma": sigma}))[0]
     ahead = collect(pipeline(tree, JITTER, prefetch=3, schedule={"gaussian_noise.sigma": sigma}))[0]
     np.testing.assert_array_equal(ahead, scheduled)  # made ahead, the same values per step
+    # Three batches in the making at once: each takes the spec of its step when it starts.
+    lanes = collect(pipeline(tree, JITTER, prefetch=2, lanes=3, schedule={"gaussian_noise.sigma": sigma}))[0]
+    np.testing.assert_array_equal(lanes, scheduled)
     first_two = 2 * 3  # batches 0 and 1 of 3 images: no noise yet
     np.testing.assert_array_equal(scheduled[:first_two], plain[:first_two])
     assert not np.array_equal(scheduled[first_two:], plain[first_two:])
