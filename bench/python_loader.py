@@ -1,11 +1,13 @@
 """The training loop's input pipeline alone, from Python, all systems in one run on one
 machine: gpuaug.Pipeline on the CPU and on the GPU (batches left in GPU memory, handed to torch
-without a copy) against torch's DataLoader with N workers of Pillow + torchvision.transforms.v2
+without a copy; one batch at a time, and two at once, the default lanes=2) against torch's DataLoader with N workers of Pillow + torchvision.transforms.v2
 (pinned, then copied to the GPU). The RN50 training chain: RandomResizedCrop 224, horizontal
 flip, float, normalize; the batch ends on the GPU as float16 (N, 3, 224, 224) in every system.
 
 Usage: python3 bench/python_loader.py [--images 2048] [--corpus DIR] [--workers 16] [--epochs 2]
-Prints a markdown table (issue 5's goal: gpuaug on the GPU >= 20x the DataLoader)."""
+[--lanes 1,2]. Prints a markdown table (issue 5's goal: gpuaug on the GPU >= 20x the DataLoader).
+The DataLoader hands each worker whole batches: give at least 2 x workers x batch images (8192
+for 16 workers of 256), or some workers idle every epoch and its rate reads low."""
 from __future__ import annotations
 
 import argparse
@@ -40,6 +42,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 16)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--lanes", default="1,2", help="lanes of the cuda rows, comma-separated")
     args = ap.parse_args()
     import torch
     import torchvision
@@ -55,8 +58,8 @@ def main() -> int:
     dev = torch.device("cuda")
     rows = []
 
-    for device in ("cpu", "cuda"):
-        pipe = gpuaug.Pipeline(SPEC, [str(p) for p in paths], batch_size=args.batch, device=device)
+    for device, lanes in [("cpu", 1)] + [("cuda", int(n)) for n in args.lanes.split(",")]:
+        pipe = gpuaug.Pipeline(SPEC, [str(p) for p in paths], batch_size=args.batch, device=device, lanes=lanes)
 
         def run_gpuaug(epoch, pipe=pipe, device=device):
             pipe.set_epoch(epoch)
@@ -65,8 +68,8 @@ def main() -> int:
                 if device == "cpu":
                     x = x.pin_memory().to(dev, non_blocking=True)
                 assert x.is_cuda and x.dtype == torch.float16
-        name = ("gpuaug.Pipeline(device='cuda'): nvJPEG + CPU threads, GPU chain, no copy" if device == "cuda"
-                else f"gpuaug.Pipeline(device='cpu'), {os.cpu_count()} threads, then copied to the GPU")
+        name = (f"gpuaug.Pipeline(device='cuda', lanes={lanes}): nvJPEG + CPU threads, GPU chain, no copy"
+                if device == "cuda" else f"gpuaug.Pipeline(device='cpu'), {os.cpu_count()} threads, then copied to the GPU")
         rows.append((name, rate(run_gpuaug, len(paths), args.epochs)))
 
     class Files(torch.utils.data.Dataset):
