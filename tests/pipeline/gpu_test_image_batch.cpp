@@ -18,6 +18,23 @@ namespace gpuaug::pipeline {
 namespace {
 
 #if GPUAUG_HAVE_CUDA
+// The rows of one batch as the CPU and as GPU 0 write them (the same images, on the host and in
+// device memory); the GPU's empty when its copy back failed.
+std::pair<std::vector<std::byte>, std::vector<std::byte>> cpu_and_gpu_rows(
+    const ImageBatchPlan& batch, std::span<const plan::StridedImage> cpu_images,
+    std::span<const plan::StridedImage> gpu_images, plan::DeviceSlots& slots) {
+  std::vector<std::byte> cpu(batch.rows() * batch.sample_bytes());
+  ThreadPool pool(2);
+  run_images_cpu(cpu_images, batch, pool, cpu.data());
+  plan::CudaExecutor executor(0);
+  plan::DeviceRgbSources sources(0);
+  const std::shared_ptr<void> out = slots.take(cpu.size());
+  run_images_gpu(gpu_images, batch, executor, sources, out.get(), cpu.size());
+  std::vector<std::byte> gpu(cpu.size());
+  if (cudaMemcpy(gpu.data(), out.get(), gpu.size(), cudaMemcpyDeviceToHost) != cudaSuccess) gpu.clear();
+  return {cpu, gpu};
+}
+
 TEST(ImageBatchGpu, SameBytesAsTheCpu) {
   if (!plan::cuda_device_available()) GTEST_SKIP() << "no CUDA GPU visible";
   const Augmenter augmenter(
@@ -68,15 +85,7 @@ TEST(ImageBatchGpu, SameBytesAsTheCpu) {
       const std::vector<uint64_t> indices = {9, 4, 1000000007ull};
       const std::span<const uint64_t> idx(indices.data(), end - begin);
       const ImageBatchPlan batch = plan_images(augmenter, cpu_images, idx, 3, layout);
-      std::vector<std::byte> cpu(batch.rows() * batch.sample_bytes());
-      ThreadPool pool(2);
-      run_images_cpu(cpu_images, batch, pool, cpu.data());
-      plan::CudaExecutor executor(0);
-      plan::DeviceRgbSources sources(0);
-      const std::shared_ptr<void> out = slots.take(cpu.size());
-      run_images_gpu(gpu_images, batch, executor, sources, out.get(), cpu.size());
-      std::vector<std::byte> gpu(cpu.size());
-      ASSERT_EQ(cudaMemcpy(gpu.data(), out.get(), gpu.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+      const auto [cpu, gpu] = cpu_and_gpu_rows(batch, cpu_images, gpu_images, slots);
       EXPECT_EQ(gpu, cpu) << "images " << begin << ".." << end << " layout " << layout_name(layout);
     }
   }
@@ -139,15 +148,8 @@ TEST(ImageBatchGpu, FloatImagesGiveTheCpuFloats) {
           const std::span<const plan::StridedImage> gpu_images(on_device.data() + begin, end - begin);
           const ImageBatchPlan batch = plan_images(augmenter, cpu_images, {}, 2, layout, precision);
           ASSERT_EQ(batch.dtype, precision);
-          std::vector<std::byte> cpu(batch.rows() * batch.sample_bytes());
-          ThreadPool pool(2);
-          run_images_cpu(cpu_images, batch, pool, cpu.data());
-          plan::CudaExecutor executor(0);
-          plan::DeviceRgbSources sources(0);
-          const std::shared_ptr<void> out = slots.take(cpu.size());
-          run_images_gpu(gpu_images, batch, executor, sources, out.get(), cpu.size());
-          std::vector<std::byte> gpu(cpu.size());
-          ASSERT_EQ(cudaMemcpy(gpu.data(), out.get(), gpu.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+          const auto [cpu, gpu] = cpu_and_gpu_rows(batch, cpu_images, gpu_images, slots);
+          ASSERT_EQ(gpu.size(), cpu.size());
           size_t differ = 0;
           for (size_t i = 0; i < cpu.size(); ++i) differ += cpu[i] != gpu[i];
           EXPECT_EQ(differ, 0u) << chain << "images " << begin << ".." << end << " layout " << layout_name(layout)
