@@ -235,6 +235,8 @@ int main(int argc, char** argv) {
   reduce_cmd->add_option("--threads", reduce.threads, "CPU threads (0: all cores)");
   reduce_cmd->add_option("--device", reduce.device, kDevicesHelp);
   reduce_cmd->add_option("--batch", reduce.batch, "Images per GPU batch")->check(CLI::PositiveNumber);
+  reduce_cmd->add_option("--gpu-share", reduce.gpu_share, "With cuda: share of JPEGs nvJPEG decodes (eighths)")
+      ->check(CLI::Range(0.0, 1.0));
   reduce_cmd->add_option("--on-error", reduce.on_error, "raise or skip")->check(CLI::IsMember({"raise", "skip"}));
   reduce_cmd->add_flag("--resume", reduce.resume, "Finish an interrupted run from its journal");
   reduce_cmd->add_option("--tile-threshold", reduce.tile_threshold,

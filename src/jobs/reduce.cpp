@@ -63,10 +63,11 @@ struct Reduced {
   std::string error;  // set when on_error is skip and the sample failed
 };
 
-pipeline::Spec resize_spec(int height, int width, bool dct_scaling) {
+pipeline::Spec resize_spec(int height, int width, const ReduceOptions& o) {
   pipeline::Spec spec;
   spec.name = "reduce";
-  spec.decode.dct_scaling = dct_scaling;
+  spec.decode.dct_scaling = o.dct_scaling;
+  spec.decode.gpu_share = o.gpu_share;
   spec.output.layout = Layout::kHWC;
   pipeline::OpSpec resize;
   resize.name = "resize";
@@ -118,6 +119,7 @@ void check_options(const ReduceOptions& o) {
   if (o.format != "jpg" && o.format != "png")
     throw Error("", "reduce", fmt::format("--format {}: expected jpg or png", o.format));
   if (o.quality < 1 || o.quality > 100) throw Error("", "reduce", "--quality must be 1..100");
+  if (o.gpu_share < 0 || o.gpu_share > 1) throw Error("", "reduce", fmt::format("--gpu-share {}: expected [0, 1]", o.gpu_share));
   if (o.shards > 0 && o.shard_size > 0) throw Error("", "reduce", "give --shards or --shard-size, not both");
   if (o.on_error != "raise" && o.on_error != "skip")
     throw Error("", "reduce", fmt::format("--on-error {}: expected raise or skip", o.on_error));
@@ -159,7 +161,7 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
                     // Images above the tile threshold decode on the CPU even where nvJPEG would.
                     {"decoder", on_gpu && codec::NvjpegDecoder::built()
                                     ? fmt::format("nvjpeg {}/8, cpu above {} pixels",
-                                                  pipeline::Spec().decode.gpu_eighths(), o.tile_threshold)
+                                                  resize_spec(1, 1, o).decode.gpu_eighths(), o.tile_threshold)
                                     : "cpu"},
                     {"ranks", world.size}};
   fs::create_directories(o.output);
@@ -236,7 +238,7 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
     r.width = w;
     r.height = h;
     if (w == info.oriented_width() && h == info.oriented_height()) return std::nullopt;
-    return pipeline::Augmenter(resize_spec(h, w, o.dct_scaling));
+    return pipeline::Augmenter(resize_spec(h, w, o));
   };
   auto decode_whole = [&](size_t i, const std::vector<uint8_t>& blob) {
     try {
@@ -253,7 +255,7 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
     }
     r.done = true;
   };
-  const pipeline::Augmenter gpu_runner(resize_spec(1, 1, o.dct_scaling));  // executes any batch of resize plans
+  const pipeline::Augmenter gpu_runner(resize_spec(1, 1, o));  // executes any batch of resize plans
 
   // Images above --tile-threshold, set aside by a window's first pass (their resize in `tiled`,
   // their bytes in `blobs`), resized one at a time in tiles over every thread, or on this GPU.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pipeline/gpu_workers.h"
+#include "pipeline/spec.h"
 
 namespace gpuaug::jobs {
 
@@ -24,6 +25,9 @@ struct ReduceOptions {
   int threads = 0;               // 0: all cores
   std::string device = "cpu";    // cpu, cuda, cuda:N, cuda:N,M,..., cuda:all
   int batch = 64;                // images per GPU batch
+  // With a GPU: of the JPEGs nvJPEG takes, those whose index % 8 is below 8 x this (the spec's
+  // decode.gpu_share, as augment's); the CPU threads decode the rest at the same time.
+  double gpu_share = pipeline::DecodeOptions().gpu_share;
   std::string on_error = "raise";  // raise | skip
   bool resume = false;
   bool progress = true;

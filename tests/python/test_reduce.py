@@ -136,6 +136,19 @@ def test_gpu_equals_cpu(run_gpuaug, tmp_path, dataset, has_gpu):
             np.testing.assert_array_equal(a, b)
         else:
             assert np.abs(a - b).mean() <= 1.5
+    # --gpu-share 0: the CPU threads decode every JPEG, so the files are the CPU run's, byte for byte.
+    cpu_decoded = tmp_path / "gpu_share_0"
+    run_gpuaug("reduce", "--input", dataset, "--output", cpu_decoded, "--max-side", 64, "--format", "png",
+               "--device", "cuda", "--batch", 2, "--gpu-share", 0, "--quiet")
+    for src in sorted(p for p in dataset.rglob("*") if p.is_file()):
+        stem = str(src.relative_to(dataset).with_suffix(""))
+        assert (cpu_decoded / f"{stem}.png").read_bytes() == (cpu / f"{stem}.png").read_bytes(), stem
+
+
+def test_gpu_share_is_checked(run_gpuaug, tmp_path, dataset):
+    proc = run_gpuaug("reduce", "--input", dataset, "--output", tmp_path / "out", "--max-side", 64,
+                      "--gpu-share", 1.5, check=False)
+    assert proc.returncode != 0 and "--gpu-share" in proc.stderr
 
 
 @pytest.mark.parametrize("how", [(), ("--shard-size", "8kB")])
