@@ -3,9 +3,7 @@
 // compile under nvcc's C++20. Arithmetic lives in
 // resample_math.h and pixel_math.h, shared with the CPU executor.
 #include <algorithm>
-#include <climits>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -117,79 +115,57 @@ struct DeviceFetch {
   }
 };
 
-// A pixel whose column or row has no taps is a border's fill: the entry holds its number; of a
-// row's and a column's, the outer.
-__device__ void fill_pixel(const GpuSample& s, int2 ex, int2 ey, float v[3]) {
-  const int f = fill_of(ex.y == 0 ? -1 - ex.x : 0, ey.y == 0 ? -1 - ey.x : 0);
-  v[0] = s.fills.v[f][0], v[1] = s.fills.v[f][1], v[2] = s.fills.v[f][2];
-}
-
-// The horizontal pass over one source row for one output column: sum_j wx_j * pixel(col0 + j,
-// row), in the CPU's order. `inside_x`: the column's taps all lie inside the source (read in
-// place); rows outside [y_lo, y_hi) and other columns go through the edge rules.
-template <class Fetch>
-__device__ void row_sum(const GpuSample& s, const Fetch& fetch, const float* wx, int taps, int col0, bool inside_x,
-                        int row, int y_lo, int y_hi, float h[3]) {
-  float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
-  if (inside_x && row >= y_lo && row < y_hi) {
-    const auto* p = fetch.at(col0, row);
-    for (int j = 0; j < taps; ++j, p += 3) {
-      const float w = wx[j];
-      h0 += w * float(p[0]);
-      h1 += w * float(p[1]);
-      h2 += w * float(p[2]);
-    }
-  } else {
-    const int by = fold_tap(row, s.ay.edges, fetch.height);
-    for (int j = 0; j < taps; ++j) {
-      const int bx = fold_tap(col0 + j, s.ax.edges, fetch.width);
-      const int f = fill_of(bx, by);
-      float px[3];
-      if (f >= 0) {
-        px[0] = s.fills.v[f][0], px[1] = s.fills.v[f][1], px[2] = s.fills.v[f][2];
-      } else {
-        const auto* p = fetch.at(bx, by);
-        px[0] = p[0], px[1] = p[1], px[2] = p[2];
-      }
-      h0 += wx[j] * px[0];
-      h1 += wx[j] * px[1];
-      h2 += wx[j] * px[2];
-    }
-  }
-  h[0] = h0, h[1] = h1, h[2] = h2;
-}
-
-// The rows of the source a sample's taps may read without an edge rule.
-__device__ int2 inner_rows(const GpuSample& s, int height) {
-  return make_int2(max(s.ay.edges.inner_lo, 0), min(s.ay.edges.inner_hi, height));
-}
-
-// Whether a column's taps all lie inside the source (read in place).
-template <class Fetch>
-__device__ bool column_inside(const GpuSample& s, const Fetch& fetch, int col0, int taps) {
-  return col0 >= max(s.ax.edges.inner_lo, 0) && col0 + taps <= min(s.ax.edges.inner_hi, fetch.width);
-}
-
 // The same sums, in the same order, as resample_separable's two passes on the CPU, with the
-// weights from the axis tables: each of the pixel's source rows summed across, then down.
+// weights from the axis tables.
 template <class Fetch>
 __device__ void separable_pixel(const GpuSample& s, const int2* entries, const float* weights,
                                 const Fetch& fetch, int x, int y, float v[3]) {
   const int2 ex = entries[s.x_entries + x], ey = entries[s.y_entries + y];
-  if (ex.y == 0 || ey.y == 0) return fill_pixel(s, ex, ey, v);
+  if (ex.y == 0 || ey.y == 0) {
+    // A border's fill: the entry holds its number; of a row's and a column's, the outer.
+    const int f = fill_of(ex.y == 0 ? -1 - ex.x : 0, ey.y == 0 ? -1 - ey.x : 0);
+    v[0] = s.fills.v[f][0], v[1] = s.fills.v[f][1], v[2] = s.fills.v[f][2];
+    return;
+  }
   const float* wx = weights + s.x_weights + size_t(x) * s.x_stride;
   const float* wy = weights + s.y_weights + size_t(y) * s.y_stride;
   const int col0 = s.ax.base + ex.x;
-  const int2 rows = inner_rows(s, fetch.height);
-  const bool inside_x = column_inside(s, fetch, col0, ex.y);
+  const int x_lo = max(s.ax.edges.inner_lo, 0), x_hi = min(s.ax.edges.inner_hi, fetch.width);
+  const int y_lo = max(s.ay.edges.inner_lo, 0), y_hi = min(s.ay.edges.inner_hi, fetch.height);
+  const bool inside_x = col0 >= x_lo && col0 + ex.y <= x_hi;
   float v0 = 0.0f, v1 = 0.0f, v2 = 0.0f;
   for (int k = 0; k < ey.y; ++k) {
-    float h[3];
-    row_sum(s, fetch, wx, ex.y, col0, inside_x, s.ay.base + ey.x + k, rows.x, rows.y, h);
+    const int row = s.ay.base + ey.x + k;
+    float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
+    if (inside_x && row >= y_lo && row < y_hi) {
+      const auto* p = fetch.at(col0, row);
+      for (int j = 0; j < ex.y; ++j, p += 3) {
+        const float w = wx[j];
+        h0 += w * float(p[0]);
+        h1 += w * float(p[1]);
+        h2 += w * float(p[2]);
+      }
+    } else {
+      const int by = fold_tap(row, s.ay.edges, fetch.height);
+      for (int j = 0; j < ex.y; ++j) {
+        const int bx = fold_tap(col0 + j, s.ax.edges, fetch.width);
+        const int f = fill_of(bx, by);
+        float px[3];
+        if (f >= 0) {
+          px[0] = s.fills.v[f][0], px[1] = s.fills.v[f][1], px[2] = s.fills.v[f][2];
+        } else {
+          const auto* p = fetch.at(bx, by);
+          px[0] = p[0], px[1] = p[1], px[2] = p[2];
+        }
+        h0 += wx[j] * px[0];
+        h1 += wx[j] * px[1];
+        h2 += wx[j] * px[2];
+      }
+    }
     const float w = wy[k];
-    v0 += w * h[0];
-    v1 += w * h[1];
-    v2 += w * h[2];
+    v0 += w * h0;
+    v1 += w * h1;
+    v2 += w * h2;
   }
   v[0] = v0, v[1] = v1, v[2] = v2;
 }
@@ -226,31 +202,12 @@ __device__ void run_ops(const GpuSample& s, const ops::PixelOp* ops, int begin, 
   }
 }
 
-// The rest of a resampled pixel's way through the fused kernel: rounded to a level (8-bit
-// sources, as torchvision's uint8 resize; float ones keep the sums), the pixel program up to
-// the first barrier, then stored, or written to the work buffer (computed pixel `pixel`) for the
-// rounds after it.
-template <bool kWindowed, class Pixel>
-__device__ void finish_pixel(const GpuSample& s, const ops::PixelOp* all_ops, uint8_t* out, float* work, float v[3],
-                             int x, int y, int pixel) {
-  if constexpr (std::is_same_v<Pixel, uint8_t>)
-    v[0] = quantize_resampled(v[0]), v[1] = quantize_resampled(v[1]), v[2] = quantize_resampled(v[2]);
-  const ops::PixelOp* ops = all_ops + s.op_begin;
-  const int end = s.rounds > 0 ? s.barrier[0] : s.op_count;
-  run_ops(s, ops, 0, end, v, x, y, 0.0f);
-  if (s.rounds == 0) {
-    store_pixel<kWindowed>(s, out, x, y, v);
-  } else {
-    float* w = work + s.work_offset + size_t(pixel) * 3;
-    w[0] = v[0], w[1] = v[1], w[2] = v[2];
-  }
-}
-
 // One thread per computed pixel; blockIdx.y is the sample. Without barriers the whole chain runs
 // here and the pixel is stored; with barriers it stops at the first and writes the work buffer.
 // kWindowed false (no sample of the batch is a tile): the computed pixels are the output's,
 // read without the window fields, which measured 3.6% faster on the H100. Pixel: the sources'
-// element type.
+// element type; 8-bit sources resample to levels as torchvision's uint8 resize, float ones
+// keep the sums.
 template <bool kWindowed, class Pixel>
 __global__ void __launch_bounds__(256, 4) resample_kernel(const GpuSample* samples, const ops::PixelOp* all_ops,
                                 const int2* entries, const float* weights, uint8_t* out, float* work) {
@@ -267,81 +224,17 @@ __global__ void __launch_bounds__(256, 4) resample_kernel(const GpuSample* sampl
   } else {
     warp_pixel(s.warp, x, y, s.fills, fetch, v);
   }
-  finish_pixel<kWindowed, Pixel>(s, all_ops, out, work, v, x, y, pixel);
-}
-
-// The two-pass form of resample_kernel for batches without tiles: a block computes a tile of
-// kTileW x kTileH output pixels of one sample (blockIdx.x its tile, blockIdx.y the sample). The
-// horizontal sums of every source row the tile's rows read are computed once, for each of its
-// columns, into shared memory, and each pixel then sums its rows from there: ex + ey taps a
-// pixel instead of ex x ey, and the same floats in the same order as separable_pixel (so the
-// same bytes as the CPU). A tile whose rows read more than kTileRows source rows (a strong
-// downscale), and a warped sample, compute their pixels as resample_kernel does.
-constexpr int kTileW = 32, kTileH = 8, kTileRows = 40;
-
-template <class Pixel>
-__global__ void __launch_bounds__(kTileW * kTileH, 4) two_pass_kernel(const GpuSample* samples, const ops::PixelOp* all_ops,
-                                                                  const int2* entries, const float* weights,
-                                                                  uint8_t* out, float* work) {
-  const GpuSample& s = samples[blockIdx.y];
-  const int tiles_x = (s.out_w + kTileW - 1) / kTileW;
-  if (int(blockIdx.x) >= tiles_x * ((s.out_h + kTileH - 1) / kTileH)) return;
-  const int x0 = int(blockIdx.x) % tiles_x * kTileW, y0 = int(blockIdx.x) / tiles_x * kTileH;
-  const int tw = min(kTileW, s.out_w - x0), th = min(kTileH, s.out_h - y0);
-  const int lx = int(threadIdx.x) % kTileW, ly = int(threadIdx.x) / kTileW;
-  const bool mine = lx < tw && ly < th;
-  const int x = x0 + lx, y = y0 + ly;
-  const DeviceFetch<false, Pixel> fetch{static_cast<const Pixel*>(s.src), s.src_w, s.src_h, 0, 0,
-                                        s.src_pitch, &s.fills, &s.warp.x, &s.warp.y};
-  __shared__ float h[kTileRows][kTileW][3];
-  __shared__ int first_row, last_row;  // the source rows the tile reads: [first_row, last_row)
-  if (threadIdx.x == 0) {
-    int lo = INT_MAX, hi = INT_MIN;
-    if (s.separable)
-      for (int r = 0; r < th; ++r) {
-        const int2 ey = entries[s.y_entries + y0 + r];
-        if (ey.y > 0) lo = min(lo, s.ay.base + ey.x), hi = max(hi, s.ay.base + ey.x + ey.y);
-      }
-    if (lo > hi) lo = hi = 0;  // every row a fill: none read
-    first_row = lo, last_row = hi;
-  }
-  __syncthreads();
-  const int row0 = first_row, rows = last_row - first_row;
-  float v[3];
-  if (!s.separable || rows > kTileRows) {
-    if (!mine) return;
-    if (s.separable) separable_pixel(s, entries, weights, fetch, x, y, v);
-    else warp_pixel(s.warp, x, y, s.fills, fetch, v);
-    return finish_pixel<false, Pixel>(s, all_ops, out, work, v, x, y, y * s.out_w + x);
-  }
-  const int2 inner = inner_rows(s, fetch.height);
-  for (int i = int(threadIdx.x); i < rows * tw; i += kTileW * kTileH) {
-    const int r = i / tw, c = i % tw;
-    const int2 ex = entries[s.x_entries + x0 + c];
-    if (ex.y == 0) continue;  // a fill column reads nothing
-    const int col0 = s.ax.base + ex.x;
-    row_sum(s, fetch, weights + s.x_weights + size_t(x0 + c) * s.x_stride, ex.y, col0,
-            column_inside(s, fetch, col0, ex.y), row0 + r, inner.x, inner.y, h[r][c]);
-  }
-  __syncthreads();
-  if (!mine) return;
-  const int2 ex = entries[s.x_entries + x], ey = entries[s.y_entries + y];
-  if (ex.y == 0 || ey.y == 0) {
-    fill_pixel(s, ex, ey, v);
+  if constexpr (std::is_same_v<Pixel, uint8_t>)
+    v[0] = quantize_resampled(v[0]), v[1] = quantize_resampled(v[1]), v[2] = quantize_resampled(v[2]);
+  const ops::PixelOp* ops = all_ops + s.op_begin;
+  const int end = s.rounds > 0 ? s.barrier[0] : s.op_count;
+  run_ops(s, ops, 0, end, v, x, y, 0.0f);
+  if (s.rounds == 0) {
+    store_pixel<kWindowed>(s, out, x, y, v);
   } else {
-    const float* wy = weights + s.y_weights + size_t(y) * s.y_stride;
-    const int r0 = s.ay.base + ey.x - row0;
-    float v0 = 0.0f, v1 = 0.0f, v2 = 0.0f;
-    for (int k = 0; k < ey.y; ++k) {
-      const float* hk = h[r0 + k][lx];
-      const float w = wy[k];
-      v0 += w * hk[0];
-      v1 += w * hk[1];
-      v2 += w * hk[2];
-    }
-    v[0] = v0, v[1] = v1, v[2] = v2;
+    float* w = work + s.work_offset + size_t(pixel) * 3;
+    w[0] = v[0], w[1] = v[1], w[2] = v[2];
   }
-  finish_pixel<false, Pixel>(s, all_ops, out, work, v, x, y, y * s.out_w + x);
 }
 
 // Contrast's mean for samples whose barrier in this round is a contrast: one block a sample.
@@ -448,18 +341,6 @@ struct CudaExecutor::Impl {
 bool cuda_device_available() { return !cuda_devices().empty(); }
 
 namespace {
-// GPUAUG_RESAMPLE=one_pass runs batches without tiles through resample_kernel instead of
-// two_pass_kernel: the same bytes, for comparing the two in a benchmark.
-bool two_pass_resample() {
-  static const bool two_pass = [] {
-    const char* v = std::getenv("GPUAUG_RESAMPLE");
-    return v == nullptr || std::string(v) != "one_pass";
-  }();
-  return two_pass;
-}
-}  // namespace
-
-namespace {
 int checked_device(int device) {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
@@ -546,7 +427,7 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   m.staging.reserve(std::max<size_t>(source_bytes, 1));
   size_t source_cursor = 0, out_bytes = 0, work_floats = 0, entry_count = 0, tap_count = 0;
   bool windowed = false;  // some sample computes less than its whole output
-  int max_pixels = 1, max_rounds = 0, max_side = 1, max_tiles = 1;
+  int max_pixels = 1, max_rounds = 0, max_side = 1;
   std::vector<size_t> staged_offset(jobs.size(), SIZE_MAX);
   // Host rows to copy into the staging buffer, done after the loop (on the pool when given).
   struct StagedRows {
@@ -671,7 +552,6 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
     out_bytes += target ? sample_bytes : (sample_bytes + 255) / 256 * 256;
     if (s.rounds > 0) work_floats += computed * 3;
     max_pixels = std::max<int>(max_pixels, int(computed));
-    max_tiles = std::max(max_tiles, ((g.out_w + kTileW - 1) / kTileW) * ((g.out_h + kTileH - 1) / kTileH));
     max_rounds = std::max<int>(max_rounds, s.rounds);
   }
   const bool mixed_sources = source_bytes > 0 && source_cursor != source_bytes;
@@ -731,18 +611,11 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
       axis_table_kernel<<<table_grid, kTableThreads, 0, stream>>>(gs, m.entries.as<int2>(), m.taps.as<float>());
       GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     }
-    const auto launch = [&](auto kernel, dim3 blocks, int threads) {
-      kernel<<<blocks, threads, 0, stream>>>(gs, gops, m.entries.as<int2>(), m.taps.as<float>(), output, m.work.as<float>());
+    const auto launch = [&](auto kernel) {
+      kernel<<<grid, kThreads, 0, stream>>>(gs, gops, m.entries.as<int2>(), m.taps.as<float>(), output, m.work.as<float>());
     };
-    if (windowed) {
-      float_sources ? launch(resample_kernel<true, float>, grid, kThreads) : launch(resample_kernel<true, uint8_t>, grid, kThreads);
-    } else if (!two_pass_resample()) {
-      float_sources ? launch(resample_kernel<false, float>, grid, kThreads) : launch(resample_kernel<false, uint8_t>, grid, kThreads);
-    } else {
-      const dim3 tiles(unsigned(max_tiles), unsigned(jobs.size()));
-      float_sources ? launch(two_pass_kernel<float>, tiles, kTileW * kTileH)
-                    : launch(two_pass_kernel<uint8_t>, tiles, kTileW * kTileH);
-    }
+    if (float_sources) windowed ? launch(resample_kernel<true, float>) : launch(resample_kernel<false, float>);
+    else windowed ? launch(resample_kernel<true, uint8_t>) : launch(resample_kernel<false, uint8_t>);
     GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     for (int round = 0; round < max_rounds; ++round) {
       mean_kernel<<<unsigned(jobs.size()), 256, 0, stream>>>(gs, gops, m.work.as<float>(), round, m.means.as<float>());
