@@ -31,6 +31,9 @@ if [ "${SANITIZE:-1}" = 1 ]; then
   echo "memcheck exit $?: $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
   compute-sanitizer --tool racecheck --error-exitcode 9 ./build/tests/test_plan_gpu --gtest_filter='*jitter_blur_jitter_17x19_b7*:*full_chain_f32_64x48_b7*' > "$out/racecheck.log" 2>&1
   echo "racecheck exit $?: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/racecheck.log" | tail -1)"
+  # Images handed over in GPU memory, 8-bit and float (the conversion kernel, both source types).
+  compute-sanitizer --tool memcheck --error-exitcode 9 ./build/tests/test_pipeline_gpu --gtest_filter='ImageBatchGpu.*' > "$out/memcheck_images.log" 2>&1
+  echo "memcheck (image batches) exit $?: $(grep -E 'ERROR SUMMARY' "$out/memcheck_images.log" | tail -1)"
 fi
 # The Python tests with the package of this tree (python/gpuaug and the module built above, in a
 # folder of their own), torch and torchvision being there for the GPU and torchvision-oracle
