@@ -4,7 +4,7 @@ without a copy; one batch at a time, and two at once, the default lanes=2) again
 (pinned, then copied to the GPU). The RN50 training chain: RandomResizedCrop 224, horizontal
 flip, float, normalize; the batch ends on the GPU as float16 (N, 3, 224, 224) in every system.
 
-Usage: python3 bench/python_loader.py [--images 2048] [--corpus DIR] [--workers 16] [--epochs 2]
+Usage: python3 bench/python_loader.py [--images 8192] [--corpus DIR] [--workers 16] [--epochs 2]
 [--lanes 1,2]. Prints a markdown table (issue 5's goal: gpuaug on the GPU >= 20x the DataLoader).
 The DataLoader hands each worker whole batches: give at least 2 x workers x batch images (8192
 for 16 workers of 256), or some workers idle every epoch and its rate reads low."""
@@ -37,7 +37,7 @@ def rate(run_epoch, images: int, epochs: int) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--images", type=int, default=2048)
+    ap.add_argument("--images", type=int, default=8192)
     ap.add_argument("--corpus", default="/tmp/gpuaug-loader-jpegs")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 16)
     ap.add_argument("--epochs", type=int, default=2)

@@ -13,7 +13,7 @@ nvidia-smi -L
 CORPUS=$corpus bash bench/gpu_workers.sh 2>&1 | tee "$out/workers.log"
 build/gpuaug bench --compare --spec bench/rrc_normalize_f16.yaml --input "$corpus" --limit 4096 \
   --output "$out" > "$out/compare.log" 2>&1; tail -22 "$out/compare.log"
-timeout 240 python3 bench/python_loader.py --images 2048 --corpus /tmp/gpuaug-loader --workers 16 --epochs 2 \
+timeout 240 python3 bench/python_loader.py --images 8192 --corpus /tmp/gpuaug-loader --workers 16 --epochs 2 \
   > "$out/loader.log" 2>&1; tail -8 "$out/loader.log"
 if [[ "$skip" != *" example "* ]]; then
   timeout 300 python3 examples/train_classifier.py --loader both --model resnet50 --batch 256 --crop 224 \
