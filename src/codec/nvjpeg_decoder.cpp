@@ -8,6 +8,7 @@
 #include <nvjpeg.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -67,6 +68,7 @@ NvjpegDecoder::NvjpegDecoder(int device) : impl_(std::make_unique<Impl>()) {
   // stray bytes before a marker) without a word, where libjpeg names the damage; refused, such
   // a file goes to the CPU decoder, which reports it.
   const unsigned flags = NVJPEG_FLAGS_BITSTREAM_STRICT;
+  const auto started = std::chrono::steady_clock::now();
   if (nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE, nullptr, nullptr, flags, &impl_->handle) == NVJPEG_STATUS_SUCCESS) {
     impl_->hardware = true;
   } else {
@@ -75,6 +77,9 @@ NvjpegDecoder::NvjpegDecoder(int device) : impl_(std::make_unique<Impl>()) {
   }
   check(nvjpegJpegStateCreate(impl_->handle, &impl_->state), "nvjpegJpegStateCreate");
   check(nvjpegJpegStreamCreate(impl_->handle, &impl_->stream), "nvjpegJpegStreamCreate");
+  if (std::getenv("GPUAUG_TRACE_NVJPEG") != nullptr)
+    std::fprintf(stderr, "nvjpeg: created (%s) in %.1f ms\n", impl_->hardware ? "hardware" : "default",
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
 }
 
 NvjpegDecoder::~NvjpegDecoder() = default;
@@ -140,10 +145,15 @@ std::vector<std::optional<GpuDecoded>> NvjpegDecoder::decode(std::span<const Gpu
     destinations[k].pitch[0] = size_t(shapes[i].width) * 3;
   }
   try {
+    const auto started = std::chrono::steady_clock::now();
+    const auto ms = [&] {
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    };
     if (m.initialized_batch != int(chosen.size())) {
       check(nvjpegDecodeBatchedInitialize(m.handle, m.state, int(chosen.size()), 1, NVJPEG_OUTPUT_RGBI),
             "nvjpegDecodeBatchedInitialize");
       m.initialized_batch = int(chosen.size());
+      if (trace) std::fprintf(stderr, "nvjpeg: initialized for %zu images in %.1f ms\n", chosen.size(), ms());
     }
     if (trace) std::fprintf(stderr, "nvjpeg: decoding %zu images, %zu bytes out\n", chosen.size(), total);
     if (m.hardware) {
@@ -154,6 +164,7 @@ std::vector<std::optional<GpuDecoded>> NvjpegDecoder::decode(std::span<const Gpu
             "nvjpegDecodeBatched");
     }
     GPUAUG_CUDA_CHECK(cudaStreamSynchronize(stream), "decode");
+    if (trace) std::fprintf(stderr, "nvjpeg: decoded %zu images, %.1f ms with initialization\n", chosen.size(), ms());
   } catch (const Error&) {
     m.initialized_batch = -1;  // a failed batch needs a new initialization
     return out;                // every image falls back to the CPU
