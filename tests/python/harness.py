@@ -1,4 +1,5 @@
-"""Driving `gpuaug augment` from the oracle tests: spec files, test images, outputs and records."""
+"""Driving `gpuaug augment` from the oracle tests: spec files, test images, outputs and records;
+and one check of gpuaug.functional on a GPU against the CPU."""
 from __future__ import annotations
 
 import hashlib
@@ -162,3 +163,20 @@ def run_one(run_gpuaug: Callable[..., object], work: Path, ops: Sequence[Op], im
     """One PNG image through the ops: (output array, its record)."""
     result = augment(run_gpuaug, work, ops, {"img.png": image}, **kwargs)  # type: ignore[arg-type]
     return result.only()
+
+
+def check_cuda_equals_cpu(torch: object, host: np.ndarray, chain: Sequence[object], layout: str) -> None:
+    """gpuaug.functional on a CUDA copy of a host batch gives the CPU run's bytes on its GPU: the
+    whole batch, a strided view (every other row: converted on the GPU) and a list of images."""
+    import gpuaug.functional as F
+
+    cpu = F.augment(host, chain, seed=5, epoch=2, layout=layout)
+    on_gpu = torch.from_numpy(host).cuda()
+    gpu = F.augment(on_gpu, chain, seed=5, epoch=2, layout=layout)
+    assert isinstance(gpu, torch.Tensor) and gpu.device == on_gpu.device
+    np.testing.assert_array_equal(gpu.cpu().numpy(), cpu)
+    view = on_gpu[:, :, ::2] if layout == "NCHW" else on_gpu[:, ::2]
+    np.testing.assert_array_equal(F.augment(view, chain, seed=5, layout=layout).cpu().numpy(),
+                                  F.augment(view.cpu().numpy(), chain, seed=5, layout=layout))
+    listed = F.augment(list(on_gpu), chain, seed=5, epoch=2, layout=layout[1:])
+    np.testing.assert_array_equal(listed.cpu().numpy(), cpu)

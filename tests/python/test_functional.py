@@ -16,6 +16,7 @@ from PIL import Image
 pytest.importorskip("gpuaug._gpuaug")
 import gpuaug  # noqa: E402
 import gpuaug.functional as F  # noqa: E402
+from harness import check_cuda_equals_cpu  # noqa: E402
 from gpuaug import ops  # noqa: E402
 from oracles import resize_float, round_u8  # noqa: E402
 
@@ -391,17 +392,7 @@ def test_cuda_tensors_give_the_cpu_bytes_on_their_gpu(cuda) -> None:
     cases = [(x, "NCHW"), (np.ascontiguousarray(x.transpose(0, 2, 3, 1)), "NHWC"), (gray, "NCHW"),
              (np.ascontiguousarray(gray.transpose(0, 2, 3, 1)), "NHWC")]
     for host, layout in cases:
-        cpu = F.augment(host, GPU_CHAIN, seed=5, epoch=2, layout=layout)
-        on_gpu = torch.from_numpy(host).cuda()
-        gpu = F.augment(on_gpu, GPU_CHAIN, seed=5, epoch=2, layout=layout)
-        assert isinstance(gpu, torch.Tensor) and gpu.device == on_gpu.device
-        np.testing.assert_array_equal(gpu.cpu().numpy(), cpu)
-        # A strided view (every other row: converted on the GPU) and a list of images too.
-        view = on_gpu[:, :, ::2] if layout == "NCHW" else on_gpu[:, ::2]
-        np.testing.assert_array_equal(F.augment(view, GPU_CHAIN, seed=5, layout=layout).cpu().numpy(),
-                                      F.augment(view.cpu().numpy(), GPU_CHAIN, seed=5, layout=layout))
-        listed = F.augment(list(on_gpu), GPU_CHAIN, seed=5, epoch=2, layout=layout[1:])
-        np.testing.assert_array_equal(listed.cpu().numpy(), cpu)
+        check_cuda_equals_cpu(torch, host, GPU_CHAIN, layout)
 
 
 def test_cuda_input_written_on_another_stream_is_read_complete(cuda) -> None:
