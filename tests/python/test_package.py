@@ -547,18 +547,53 @@ def test_ops_stubs_are_current_and_installed(repo_root: Path) -> None:
     assert stubs.annotation("float | [float, float, float] | random") == 'float | Sequence[float] | Literal["random"]'
 
 
-def test_breaking_out_and_exiting_at_once_is_clean(tree: Path) -> None:
-    # A script that leaves its loop after one batch and ends: the prefetch thread, busy with the
-    # next batches, is waited for, so the interpreter's exit finds no thread inside the core.
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_breaking_out_and_exiting_at_once_is_clean(tree: Path, lanes: int) -> None:
+    # A script that leaves its loop after one batch and ends: the prefetch thread and the lanes'
+    # threads, busy with the next batches, are waited for, so the interpreter's exit finds no
+    # thread inside the core.
     import subprocess
     import sys
 
     script = ("import gpuaug\n"
               f"pipe = gpuaug.Pipeline({{'ops': [{{'resize': {{'size': [64, 64]}}}}]}}, {str(tree)!r}, "
-              "batch_size=2, threads=1, prefetch=4, as_torch=False)\n"
+              f"batch_size=2, threads=1, prefetch=4, lanes={lanes}, as_torch=False)\n"
               "for batch in pipe:\n"
               "    break\n"
               "print('done')\n")
     for _ in range(5):
         proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
+
+
+def test_ctrl_c_stops_the_loop_and_leaves_no_thread(tree: Path) -> None:
+    """SIGINT while the loop runs (prefetch and three lanes busy): KeyboardInterrupt reaches the
+    loop at once, and once it is out every thread of the loader has ended (no hang, none left)."""
+    import signal
+    import subprocess
+    import sys
+
+    script = ("import threading, time, gpuaug\n"
+              f"pipe = gpuaug.Pipeline({{'ops': [{{'resize': {{'size': [64, 64]}}}}]}}, {str(tree)!r}, "
+              "batch_size=2, threads=1, prefetch=2, lanes=3, as_torch=False)\n"
+              "try:\n"
+              "    while True:\n"
+              "        for batch in pipe:\n"
+              "            print('batch', flush=True)\n"
+              "except KeyboardInterrupt:\n"
+              "    pass\n"
+              "for _ in range(250):\n"
+              "    if threading.active_count() == 1:\n"
+              "        break\n"
+              "    time.sleep(0.02)\n"
+              "print('threads', threading.active_count(), flush=True)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "batch"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    # The interrupt may land between "batch" and its newline: the count ends the output.
+    assert out.rstrip().endswith("threads 1"), (out, err)
