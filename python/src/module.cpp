@@ -962,7 +962,7 @@ NB_MODULE(_gpuaug, m) {
       .def("run", &python::ArrayAugmenter::run, nb::arg("spec_text").none(), nb::arg("spec_name"),
            nb::arg("seed"), nb::arg("epoch"), nb::arg("indices"), nb::arg("arrays"),
            nb::arg("batched"), nb::arg("layout"), nb::arg("float_dtype") = "",
-           "A spec over uint8 (or, on the CPU, float32) arrays in memory (gpuaug.functional): one "
+           "A spec over uint8 or float32 arrays in memory, on the CPU or a GPU (gpuaug.functional): one "
            "4-D batch or a list of 3-D "
            "images, "
            "each drawn as the dataset sample of its index; a new array on the input's device.");

@@ -633,8 +633,9 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   return batch;
 }
 
-// The batch comes back through pinned memory (a pageable copy runs at about half the rate and
-// first needs a zeroed buffer) and is cut into tensors on the pool's threads.
+// The batch comes back through pinned memory (a pageable copy goes through the driver's own
+// staging, and a std::vector for it is zeroed first) and is cut into tensors on the pool's
+// threads.
 std::vector<Tensor> CudaExecutor::run_to_host(std::span<const SampleJob> jobs, Layout layout, ThreadPool* pool) {
   Impl& m = *impl_;
   const DeviceBatch& batch = run(jobs, layout, nullptr, pool);

@@ -36,16 +36,19 @@ GPUAUG_HD_INLINE T rgb_value(const StridedImage& s, int x, int y, int c) {
                                             int64_t(s.channels == 1 ? 0 : c) * s.stride_c];
 }
 
+// Three channels, each pixel's R, G, B side by side (8-bit or float).
+inline bool has_interleaved_pixels(const StridedImage& s) {
+  return s.channels == 3 && s.stride_c == 1 && s.stride_x == 3;
+}
 // Whether the CPU executor reads `s` in place: 8-bit interleaved RGB, rows a non-negative
 // stride apart.
 inline bool is_interleaved_rgb(const StridedImage& s) {
-  return !s.is_float && s.channels == 3 && s.stride_c == 1 && s.stride_x == 3 && s.stride_y >= 0;
+  return !s.is_float && has_interleaved_pixels(s) && s.stride_y >= 0;
 }
 // Whether the CUDA executor reads it in place: interleaved RGB (8-bit or float) with rows
 // packed.
 inline bool is_packed_rgb(const StridedImage& s) {
-  return s.channels == 3 && s.stride_c == 1 && s.stride_x == 3 &&
-         (s.height <= 1 || s.stride_y == int64_t(s.width) * 3);
+  return has_interleaved_pixels(s) && (s.height <= 1 || s.stride_y == int64_t(s.width) * 3);
 }
 
 // `s` as the CPU executor reads it; it must be interleaved RGB (is_interleaved_rgb).
