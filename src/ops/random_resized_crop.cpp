@@ -37,54 +37,46 @@ std::pair<int, int> read_output_size(const OpArgs& args, std::string_view name) 
   return {static_cast<int>(h), static_cast<int>(w)};
 }
 
-namespace {
+ResizedCrop::ResizedCrop(const OpArgs& args, int fanout)
+    : fanout_(fanout),
+      size_(read_output_size(args, "size")),
+      scale_(args.range("scale", 0.0, 1.0,
+                        [](double v) {
+                          return std::pair{v, v};
+                        })),
+      ratio_(args.range("ratio", 1e-6, 1e6,
+                        [](double v) {
+                          return std::pair{v, v};
+                        })),
+      interp_(args.interpolation("interpolation")),
+      antialias_(args.boolean("antialias")) {
+  if (scale_.second <= 0.0) args.fail("scale", "the upper bound must be above 0");
+}
 
-class RandomResizedCrop final : public Op {
- public:
-  explicit RandomResizedCrop(const OpArgs& args)
-      : size_(read_output_size(args, "size")),
-        scale_(args.range("scale", 0.0, 1.0, [](double v) { return std::pair{v, v}; })),
-        ratio_(args.range("ratio", 1e-6, 1e6, [](double v) { return std::pair{v, v}; })),
-        interp_(args.interpolation("interpolation")),
-        antialias_(args.boolean("antialias")) {
-    if (scale_.second <= 0.0) args.fail("scale", "the upper bound must be above 0");
-  }
+Drawn ResizedCrop::draw(RandomStream& rng, const SampleFold& fold) const {
+  const CropBox box = draw_resized_crop_box(rng, fold.width(), fold.height(), scale_, ratio_);
+  Drawn d;
+  d.set("top", double(box.top));
+  d.set("left", double(box.left));
+  d.set("height", double(box.height));
+  d.set("width", double(box.width));
+  d.set("size", {double(size_.first), double(size_.second)});
+  return d;
+}
 
-  Drawn draw(RandomStream& rng, const SampleFold& fold) const override {
-    const CropBox box = draw_resized_crop_box(rng, fold.width(), fold.height(), scale_, ratio_);
-    Drawn d;
-    d.set("top", double(box.top));
-    d.set("left", double(box.left));
-    d.set("height", double(box.height));
-    d.set("width", double(box.width));
-    d.set("size", {double(size_.first), double(size_.second)});
-    return d;
-  }
-
-  GeometryRole geometry_role() const override { return GeometryRole::kResize; }
-
-  void fold(const Drawn& d, SampleFold& fold) const override {
-    fold.crop(int64_t(d.get("top")), int64_t(d.get("left")), int64_t(d.get("height")),
-              int64_t(d.get("width")));
-    fold.resize(size_.first, size_.second, interp_, antialias_);
-  }
-
- private:
-  std::pair<int, int> size_;
-  std::pair<double, double> scale_;
-  std::pair<double, double> ratio_;
-  Interp interp_;
-  bool antialias_;
-};
-
-}  // namespace
+void ResizedCrop::fold(const Drawn& d, SampleFold& fold) const {
+  fold.crop(int64_t(d.get("top")), int64_t(d.get("left")), int64_t(d.get("height")),
+            int64_t(d.get("width")));
+  fold.resize(size_.first, size_.second, interp_, antialias_);
+}
 
 const OpDescriptor& random_resized_crop_descriptor() {
   static const OpDescriptor descriptor{
       "random_resized_crop",
       "Crop a random area and aspect ratio of the image and resize it to `size`",
       "torchvision.transforms.v2.RandomResizedCrop / functional.resized_crop",
-      {{"size", "int | [int, int]", ParamValue::null(), "output size: s -> s x s, or [height, width]"},
+      {{"size", "int | [int, int]", ParamValue::null(),
+        "output size: s -> s x s, or [height, width]"},
        {"scale", "[float, float]", ParamValue::of(std::vector<double>{0.08, 1.0}),
         "range of the crop's area as a fraction of the image"},
        {"ratio", "[float, float]", ParamValue::of(std::vector<double>{3.0 / 4.0, 4.0 / 3.0}),
@@ -92,7 +84,7 @@ const OpDescriptor& random_resized_crop_descriptor() {
        interpolation_param("bilinear"),
        {"antialias", "bool", ParamValue::of(true), "low-pass filter when shrinking"}},
       {"top", "left", "height", "width", "size"},
-      [](const OpArgs& args) { return std::make_unique<RandomResizedCrop>(args); },
+      [](const OpArgs& args) { return std::make_unique<ResizedCrop>(args, 0); },
       true};
   return descriptor;
 }

@@ -20,6 +20,25 @@ struct CropBox {
 CropBox draw_resized_crop_box(RandomStream& rng, int width, int height,
                               std::pair<double, double> scale, std::pair<double, double> ratio);
 
+// The op of random_resized_crop (fanout 0: one sample) and of local_crops (fanout n: n crops
+// of one image, each drawn from its own stream).
+class ResizedCrop final : public Op {
+ public:
+  ResizedCrop(const OpArgs& args, int fanout);
+  int fanout() const override { return fanout_; }
+  Drawn draw(RandomStream& rng, const SampleFold& fold) const override;
+  GeometryRole geometry_role() const override { return GeometryRole::kResize; }
+  void fold(const Drawn& d, SampleFold& fold) const override;
+
+ private:
+  int fanout_;
+  std::pair<int, int> size_;
+  std::pair<double, double> scale_;
+  std::pair<double, double> ratio_;
+  Interp interp_;
+  bool antialias_;
+};
+
 // "size" as torchvision reads it: an int s -> (s, s), [h, w] -> (h, w).
 std::pair<int, int> read_output_size(const OpArgs& args, std::string_view name);
 
