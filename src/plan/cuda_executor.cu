@@ -167,7 +167,7 @@ __device__ void separable_pixel(const GpuSample& s, const int2* entries, const f
   v[0] = v[1] = v[2] = 0.0f;
   float h[3];
   if (inside_x && row0 >= y_lo && row0 + ey.y <= y_hi && ex.y <= kRegisterTaps) {
-    // Every tap inside the image (the common case): 1.09-1.15x the augment-only rate of the
+    // Every tap inside the image (the common case): 1.09-1.11x the augment-only rate of the
     // loop below alone on the H100 (RESULTS run 18).
     float w[kRegisterTaps];
 #pragma unroll
