@@ -243,7 +243,8 @@ __device__ void run_ops(const GpuSample& s, const ops::PixelOp* ops, int begin, 
 // kWindowed false (no sample of the batch is a tile): the computed pixels are the output's,
 // read without the window fields, which measured 3.6% faster on the H100. Pixel: the sources'
 // element type; 8-bit sources resample to levels as torchvision's uint8 resize, float ones
-// keep the sums.
+// keep the sums. kWarps false (every sample separable): compiled without the warp code, whose
+// registers spill (resample_kernel_for).
 template <bool kWindowed, class Pixel, bool kWarps>
 __global__ void __launch_bounds__(256, 4) resample_kernel(const GpuSample* samples, const ops::PixelOp* all_ops,
                                 const int2* entries, const float* weights, uint8_t* out, float* work) {
@@ -271,6 +272,15 @@ __global__ void __launch_bounds__(256, 4) resample_kernel(const GpuSample* sampl
     float* w = work + s.work_offset + size_t(pixel) * 3;
     w[0] = v[0], w[1] = v[1], w[2] = v[2];
   }
+}
+
+using ResampleKernel = void (*)(const GpuSample*, const ops::PixelOp*, const int2*, const float*, uint8_t*, float*);
+
+// The resample kernel a batch runs: by source element type, windows, and whether any sample warps.
+template <bool kWarps>
+ResampleKernel resample_kernel_for(bool float_sources, bool windowed) {
+  if (float_sources) return windowed ? resample_kernel<true, float, kWarps> : resample_kernel<false, float, kWarps>;
+  return windowed ? resample_kernel<true, uint8_t, kWarps> : resample_kernel<false, uint8_t, kWarps>;
 }
 
 // Contrast's mean for samples whose barrier in this round is a contrast: one block a sample.
@@ -657,18 +667,11 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
       });
       GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     }
+    const ResampleKernel resample = warps ? resample_kernel_for<true>(float_sources, windowed)
+                                          : resample_kernel_for<false>(float_sources, windowed);
     for_each_launch([&](const GpuSample* part, size_t, unsigned count) {
-      const auto launch = [&](auto kernel) {
-        kernel<<<dim3(pixel_blocks, count), kThreads, 0, stream>>>(part, gops, m.entries.as<int2>(), m.taps.as<float>(),
+      resample<<<dim3(pixel_blocks, count), kThreads, 0, stream>>>(part, gops, m.entries.as<int2>(), m.taps.as<float>(),
                                                                    output, m.work.as<float>());
-      };
-      // The warp code in a kernel costs registers (and spills) that a batch of separable samples,
-      // the common case, does not need: such a batch runs a kernel compiled without it.
-      const auto with_sources = [&]<bool kWarps>() {
-        if (float_sources) windowed ? launch(resample_kernel<true, float, kWarps>) : launch(resample_kernel<false, float, kWarps>);
-        else windowed ? launch(resample_kernel<true, uint8_t, kWarps>) : launch(resample_kernel<false, uint8_t, kWarps>);
-      };
-      warps ? with_sources.template operator()<true>() : with_sources.template operator()<false>();
     });
     GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     for (int round = 0; round < max_rounds; ++round) {
