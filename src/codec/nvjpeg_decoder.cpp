@@ -11,7 +11,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "core/cuda_memory.h"
 #endif
@@ -69,7 +71,12 @@ NvjpegDecoder::NvjpegDecoder(int device) : impl_(std::make_unique<Impl>()) {
   // a file goes to the CPU decoder, which reports it.
   const unsigned flags = NVJPEG_FLAGS_BITSTREAM_STRICT;
   const auto started = std::chrono::steady_clock::now();
-  if (nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE, nullptr, nullptr, flags, &impl_->handle) == NVJPEG_STATUS_SUCCESS) {
+  // GPUAUG_NVJPEG_BACKEND=default skips the hardware engine, whose start (0.6-0.8 s a handle on
+  // an H100) outweighs its speed in short jobs; for measuring that trade.
+  const char* backend = std::getenv("GPUAUG_NVJPEG_BACKEND");
+  const bool try_hardware = backend == nullptr || std::string_view(backend) != "default";
+  if (try_hardware &&
+      nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE, nullptr, nullptr, flags, &impl_->handle) == NVJPEG_STATUS_SUCCESS) {
     impl_->hardware = true;
   } else {
     impl_->handle = nullptr;
@@ -134,42 +141,57 @@ std::vector<std::optional<GpuDecoded>> NvjpegDecoder::decode(std::span<const Gpu
   }
   if (chosen.empty()) return out;
   m.output.reserve(total, stream);
-  std::vector<const unsigned char*> data;
-  std::vector<size_t> lengths;
-  std::vector<nvjpegImage_t> destinations(chosen.size());
+  const auto started = std::chrono::steady_clock::now();
+  const auto ms = [&] {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  };
+  // Decodes chosen[first, first + n) as one batch. A batch fails as a whole when one bitstream
+  // that passed the header parse is refused mid-decode, so a failed batch is split in two and
+  // each half tried again: only the refused images go back to the CPU, not all of them.
+  std::vector<char> decoded(chosen.size(), 0);
+  const std::function<void(size_t, size_t)> decode_range = [&](size_t first, size_t n) {
+    std::vector<const unsigned char*> data;
+    std::vector<size_t> lengths;
+    std::vector<nvjpegImage_t> destinations(n);
+    std::vector<nvjpegDecodeParams_t> params(m.params.begin() + std::ptrdiff_t(first),
+                                             m.params.begin() + std::ptrdiff_t(first + n));
+    for (size_t k = 0; k < n; ++k) {
+      const size_t i = chosen[first + k];
+      data.push_back(batch[i].bytes.data());
+      lengths.push_back(batch[i].bytes.size());
+      destinations[k].channel[0] = m.output.as<unsigned char>() + offsets[i];
+      destinations[k].pitch[0] = size_t(shapes[i].width) * 3;
+    }
+    try {
+      if (m.initialized_batch != int(n)) {
+        check(nvjpegDecodeBatchedInitialize(m.handle, m.state, int(n), 1, NVJPEG_OUTPUT_RGBI),
+              "nvjpegDecodeBatchedInitialize");
+        m.initialized_batch = int(n);
+        if (trace) std::fprintf(stderr, "nvjpeg: initialized for %zu images in %.1f ms\n", n, ms());
+      }
+      if (trace) std::fprintf(stderr, "nvjpeg: decoding %zu images\n", n);
+      if (m.hardware) {
+        check(nvjpegDecodeBatchedEx(m.handle, m.state, data.data(), lengths.data(), destinations.data(),
+                                    params.data(), stream), "nvjpegDecodeBatchedEx");
+      } else {
+        check(nvjpegDecodeBatched(m.handle, m.state, data.data(), lengths.data(), destinations.data(), stream),
+              "nvjpegDecodeBatched");
+      }
+      GPUAUG_CUDA_CHECK(cudaStreamSynchronize(stream), "decode");
+      std::fill_n(decoded.begin() + std::ptrdiff_t(first), n, char(1));
+      if (trace) std::fprintf(stderr, "nvjpeg: decoded %zu images, %.1f ms with initialization\n", n, ms());
+    } catch (const Error& e) {
+      m.initialized_batch = -1;  // a failed batch needs a new initialization
+      if (trace) std::fprintf(stderr, "nvjpeg: a batch of %zu images failed: %s\n", n, e.what());
+      if (n == 1) return;  // that image falls back to the CPU
+      decode_range(first, n / 2);
+      decode_range(first + n / 2, n - n / 2);
+    }
+  };
+  decode_range(0, chosen.size());
   for (size_t k = 0; k < chosen.size(); ++k) {
+    if (!decoded[k]) continue;
     const size_t i = chosen[k];
-    data.push_back(batch[i].bytes.data());
-    lengths.push_back(batch[i].bytes.size());
-    destinations[k].channel[0] = m.output.as<unsigned char>() + offsets[i];
-    destinations[k].pitch[0] = size_t(shapes[i].width) * 3;
-  }
-  try {
-    const auto started = std::chrono::steady_clock::now();
-    const auto ms = [&] {
-      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-    };
-    if (m.initialized_batch != int(chosen.size())) {
-      check(nvjpegDecodeBatchedInitialize(m.handle, m.state, int(chosen.size()), 1, NVJPEG_OUTPUT_RGBI),
-            "nvjpegDecodeBatchedInitialize");
-      m.initialized_batch = int(chosen.size());
-      if (trace) std::fprintf(stderr, "nvjpeg: initialized for %zu images in %.1f ms\n", chosen.size(), ms());
-    }
-    if (trace) std::fprintf(stderr, "nvjpeg: decoding %zu images, %zu bytes out\n", chosen.size(), total);
-    if (m.hardware) {
-      check(nvjpegDecodeBatchedEx(m.handle, m.state, data.data(), lengths.data(), destinations.data(),
-                                  m.params.data(), stream), "nvjpegDecodeBatchedEx");
-    } else {
-      check(nvjpegDecodeBatched(m.handle, m.state, data.data(), lengths.data(), destinations.data(), stream),
-            "nvjpegDecodeBatched");
-    }
-    GPUAUG_CUDA_CHECK(cudaStreamSynchronize(stream), "decode");
-    if (trace) std::fprintf(stderr, "nvjpeg: decoded %zu images, %.1f ms with initialization\n", chosen.size(), ms());
-  } catch (const Error&) {
-    m.initialized_batch = -1;  // a failed batch needs a new initialization
-    return out;                // every image falls back to the CPU
-  }
-  for (size_t i : chosen) {
     out[i] = shapes[i];
     out[i]->device_rgb = m.output.as<uint8_t>() + offsets[i];
   }

@@ -105,6 +105,34 @@ TEST(Nvjpeg, RefusesWhatItCannotDecodeWithoutThrowing) {
               decoded[1] ? "decoded (silently)" : "refused");
 }
 
+// A file that nvJPEG refuses once decoding (strict bitstreams: a truncated scan) fails its whole
+// batch; the decoder tries the halves again, so its batch-mates are still decoded on the GPU.
+// (Refused at the header parse instead, it never joins the batch: the test holds either way.)
+TEST(Nvjpeg, OneRefusedImageLeavesItsBatchMatesOnTheGpu) {
+  if (!codec::NvjpegDecoder::built()) GTEST_SKIP() << "built without nvJPEG";
+  if (!plan::cuda_device_available()) GTEST_SKIP() << "no CUDA GPU visible";
+  codec::NvjpegDecoder decoder(0);
+  std::vector<std::vector<uint8_t>> files;
+  for (uint32_t seed = 1; seed <= 6; ++seed) files.push_back(codec::encode_jpeg(photo_like(256, 192, seed), 90));
+  std::vector<uint8_t>& cut = files[2];
+  cut.resize(cut.size() * 6 / 10);
+  std::vector<codec::GpuDecodeRequest> requests;
+  for (const auto& f : files) requests.push_back({f, {}});
+  const auto decoded = decoder.decode(requests);
+  ASSERT_EQ(decoded.size(), files.size());
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (i == 2) continue;
+    ASSERT_TRUE(decoded[i].has_value()) << "image " << i << " went back to the CPU with the cut one";
+    std::vector<uint8_t> host(size_t(decoded[i]->width) * decoded[i]->height * 3);
+    ASSERT_EQ(cudaMemcpy(host.data(), decoded[i]->device_rgb, host.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+    const Image cpu = codec::decode_image(files[i], {}).image;
+    EXPECT_LE(compare(host, cpu, 0, 0, cpu.width, cpu.height, 0, 0, cpu.width).max, 16) << "image " << i;
+  }
+  if (decoder.hardware()) EXPECT_FALSE(decoded[2].has_value());
+  std::printf("[ nvJPEG (%s) on a truncated JPEG in a batch of 6: %s ]\n",
+              decoder.hardware() ? "hardware" : "CUDA", decoded[2] ? "decoded (silently)" : "refused");
+}
+
 }  // namespace
 
 #else
