@@ -6,6 +6,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <exception>
 #include <future>
@@ -46,6 +48,12 @@ namespace {
 
 // Fixed, so that a resumed run's windows are the same index ranges as the first run's.
 constexpr size_t kWindow = 64;
+// Images a GPU worker decodes at once, at most, when claims wait for it.
+constexpr size_t kGpuBatch = 512;
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
 
 std::string u128_text(u128 v) {
   if (v == 0) return "0";
@@ -208,6 +216,8 @@ ChannelMoments channel_moments(const PixelSums& s) {
 
 StatsSummary run_stats(const StatsOptions& o) {
   const auto start = std::chrono::steady_clock::now();
+  // Where the time goes: the GPU workers' batches and the CPU's claims, on stderr.
+  const bool trace = std::getenv("GPUAUG_TRACE_STATS") != nullptr;
   if (o.on_error != "raise" && o.on_error != "skip")
     throw Error("", "stats", fmt::format("--on-error {}: expected raise or skip", o.on_error));
   if (o.size < 0) throw Error("", "stats", "--size must be positive");
@@ -414,23 +424,42 @@ StatsSummary run_stats(const StatsOptions& o) {
       pipeline::GpuWorkers workers(devices, true);
       workers.run([&](pipeline::GpuWorker& worker) {
         plan::GpuPixelStats gpu_stats(worker.device.index);
-        for (;;) {
-          std::vector<size_t> claim;
+        // The queued claims' windows, up to kGpuBatch candidates (the GPU starts late, so claims
+        // wait for it, and nvJPEG decodes a few hundred images at a time much faster than a
+        // claim's few dozen). Waits for the first claim only where `wait` says so.
+        auto take_claims = [&](bool wait) {
+          std::vector<size_t> windows;
+          size_t candidates = 0;
           {
             std::unique_lock lock(gpu_queue.mutex);
-            gpu_queue.changed.wait(lock, [&] { return gpu_queue.closed || !gpu_queue.claims.empty() || abandon; });
-            if (gpu_queue.claims.empty() || abandon || stop_requested()) break;
-            claim = std::move(gpu_queue.claims.front());
-            gpu_queue.claims.pop_front();
+            if (wait)
+              gpu_queue.changed.wait(lock, [&] { return gpu_queue.closed || !gpu_queue.claims.empty() || abandon; });
+            while (!gpu_queue.claims.empty() && !abandon && !stop_requested() && candidates < kGpuBatch) {
+              for (size_t w : gpu_queue.claims.front()) {
+                windows.push_back(w);
+                for (size_t i : window_items(w)) candidates += gpu_candidate(i) ? 1 : 0;
+              }
+              gpu_queue.claims.pop_front();
+            }
           }
           gpu_queue.changed.notify_all();
-          // The claim's candidates read and peeked on the pool (one thread reading them in turn
-          // kept the GPU waiting), then split into what nvJPEG takes and what it gives back.
-          std::vector<size_t> candidates, members, given_back;
-          for (size_t w : claim)
+          return windows;
+        };
+        // The windows' candidates read and peeked on the pool (one thread reading them in turn
+        // kept the GPU waiting), then split into what nvJPEG takes and what it gives back.
+        struct ReadWindows {
+          std::vector<size_t> windows, members, given_back;
+          std::vector<std::vector<uint8_t>> blobs;
+          size_t candidates = 0;
+        };
+        auto read_windows = [&](std::vector<size_t> windows) {
+          ReadWindows r;
+          r.windows = std::move(windows);
+          std::vector<size_t> candidates;
+          for (size_t w : r.windows)
             for (size_t i : window_items(w))
               if (gpu_candidate(i)) candidates.push_back(i);
-          std::vector<std::vector<uint8_t>> read(candidates.size()), blobs;
+          std::vector<std::vector<uint8_t>> read(candidates.size());
           std::vector<char> takes(candidates.size(), 0), opened(candidates.size(), 0);
           pool.parallel_for(candidates.size(), [&](size_t k) {
             const auto info = open_sample(candidates[k], read[k]);
@@ -440,19 +469,40 @@ StatsSummary run_stats(const StatsOptions& o) {
           for (size_t k = 0; k < candidates.size(); ++k) {
             if (!opened[k]) continue;
             if (takes[k]) {
-              members.push_back(candidates[k]);
-              blobs.push_back(std::move(read[k]));
+              r.members.push_back(candidates[k]);
+              r.blobs.push_back(std::move(read[k]));
             } else {
-              given_back.push_back(candidates[k]);
+              r.given_back.push_back(candidates[k]);
             }
           }
+          r.candidates = candidates.size();
+          return r;
+        };
+        // The next windows are read while nvJPEG decodes these.
+        std::future<ReadWindows> ahead;
+        if (trace) std::fprintf(stderr, "stats: %s ready at %.3f s\n", worker.device.name().c_str(), seconds_since(start));
+        for (;;) {
+          if (abandon || stop_requested()) break;
+          ReadWindows batch;
+          if (ahead.valid()) {
+            batch = ahead.get();
+          } else {
+            std::vector<size_t> windows = take_claims(true);
+            if (windows.empty()) break;
+            batch = read_windows(std::move(windows));
+          }
+          if (std::vector<size_t> next = take_claims(false); !next.empty())
+            ahead = std::async(std::launch::async, read_windows, std::move(next));
+          const auto traced = std::chrono::steady_clock::now();
           std::vector<codec::GpuDecodeRequest> requests;
-          for (const auto& blob : blobs) requests.push_back({blob, {}});
+          for (const auto& blob : batch.blobs) requests.push_back({blob, {}});
           const auto decoded = worker.nvjpeg->decode(requests);
-          std::vector<PixelSums> window_sums(claim.size());
+          std::vector<PixelSums> window_sums(batch.windows.size());
+          std::vector<size_t>& given_back = batch.given_back;
+          const std::vector<size_t>& members = batch.members;
           size_t m = 0;
-          for (size_t b = 0; b < claim.size(); ++b) {
-            for (; m < members.size() && members[m] / kWindow == claim[b]; ++m) {
+          for (size_t b = 0; b < batch.windows.size(); ++b) {
+            for (; m < members.size() && members[m] / kWindow == batch.windows[b]; ++m) {
               if (decoded[m])
                 gpu_stats.add(decoded[m]->device_rgb, size_t(decoded[m]->width) * size_t(decoded[m]->height));
               else
@@ -460,19 +510,23 @@ StatsSummary run_stats(const StatsOptions& o) {
             }
             window_sums[b].add(gpu_stats.take());
           }
+          if (trace)
+            std::fprintf(stderr, "stats: %s measured %zu images of %zu windows at %.3f s in %.1f ms (%zu read ahead)\n",
+                         worker.device.name().c_str(), members.size(), batch.windows.size(), seconds_since(start),
+                         1e3 * seconds_since(traced), ahead.valid() ? size_t(1) : size_t(0));
           // What nvJPEG would not take or decode, on the CPU pool (which the main thread shares).
           std::sort(given_back.begin(), given_back.end());
           const std::vector<PixelSums> cpu_sums = measure_all_on_cpu(given_back);
           {
             std::lock_guard lock(state_mutex);
             for (size_t k = 0; k < given_back.size(); ++k) state[given_back[k] / kWindow].gpu.merge(cpu_sums[k]);
-            for (size_t b = 0; b < claim.size(); ++b) {
-              WindowState& ws = state[claim[b]];
+            for (size_t b = 0; b < batch.windows.size(); ++b) {
+              WindowState& ws = state[batch.windows[b]];
               ws.gpu.merge(window_sums[b]);
               ws.gpu_done = true;
             }
           }
-          worker.items += candidates.size();
+          worker.items += batch.candidates;
         }
       });
       shares = workers.shares();
@@ -522,7 +576,11 @@ StatsSummary run_stats(const StatsOptions& o) {
       }
       gpu_queue.changed.notify_all();
     }
+    const auto traced = std::chrono::steady_clock::now();
     const std::vector<PixelSums> sums = measure_all_on_cpu(cpu_items);
+    if (trace)
+      std::fprintf(stderr, "stats: cpu measured %zu images at %.3f s in %.1f ms\n", cpu_items.size(),
+                   seconds_since(start), 1e3 * seconds_since(traced));
     throw_if_stopped();
     {
       std::lock_guard lock(state_mutex);

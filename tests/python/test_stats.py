@@ -137,6 +137,33 @@ def test_stats_on_gpu_match_cpu(run_gpuaug, tmp_path, tmp_images, has_gpu):
     assert json.loads(cpu.read_text()) == json.loads(gpu.read_text())
 
 
+def test_stats_on_gpu_same_however_the_batches_fall(run_gpuaug, tmp_path, tmp_images, has_gpu):
+    """A GPU worker decodes the claims waiting for it together (up to 512 images) and reads the
+    next ones while nvJPEG decodes: which side measures a sample depends on its index only, so
+    the file is the same whether one thread or eight feed it, and over 1,200 images (several
+    batches, a corrupt file and PNGs among them) within nvJPEG's margins of the CPU's."""
+    if not has_gpu:
+        pytest.skip("no GPU")
+    rng = np.random.default_rng(7)
+    images = {f"c{i % 3}/{i:04d}.jpg": rng.integers(0, 256, (24 + i % 5, 32 + i % 7, 3), np.uint8)
+              for i in range(1200)}
+    images.update({f"png/{i}.png": rng.integers(0, 256, (17, 19, 3), np.uint8) for i in range(40)})
+    tmp_images(images, quality=90)
+    (tmp_path / "images" / "c0" / "0003.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    runs = {}
+    for name, args in {"cpu": ("--threads", "4"), "one": ("--device", "cuda", "--threads", "1"),
+                       "eight": ("--device", "cuda", "--threads", "8")}.items():
+        out = tmp_path / f"{name}.json"
+        run_gpuaug("stats", "--input", tmp_path / "images", "--output", out, "--on-error", "skip", "--quiet", *args)
+        runs[name] = json.loads(out.read_text())
+    assert runs["one"] == runs["eight"]
+    cpu, gpu = runs["cpu"], runs["eight"]
+    assert gpu["measured"] == cpu["measured"] == 1239 and len(gpu["errors"]) == 1
+    assert gpu["pixels"] == cpu["pixels"] and gpu["formats"] == cpu["formats"]
+    np.testing.assert_allclose(gpu["mean"], cpu["mean"], atol=1.5 / 255)
+    np.testing.assert_allclose(gpu["std"], cpu["std"], atol=3 / 255)
+
+
 def test_stats_plots(run_gpuaug, tmp_path, tmp_images):
     """--plots DIR: histogram.png and sizes.png drawn by matplotlib (python -m gpuaug.plots)."""
     pytest.importorskip("matplotlib")
