@@ -4,7 +4,11 @@ decode + v2, and a Pillow + v2 DataLoader; augment-only and end to end.
 
 Usage: python3 bench/gpu_vs_peers.py [--images 2048] [--corpus DIR] [--gpuaug build/gpuaug]
        [--workers 16] [--skip-dataloader]
-Prints markdown tables; paste them into bench/RESULTS.md with the device, date and command."""
+Prints markdown tables; paste them into bench/RESULTS.md with the device, date and command.
+DALI's row needs `pip install nvidia-dali-cuda130` (2.4.0: a 199 MB wheel, plus the
+nvidia-nvimgcodec-cu13 and nvidia-libnvcomp-cu13 it requires). The GPU machine this project is
+measured on reaches no registry and takes at most 64 MiB besides the tree, so that row has not
+run there."""
 import argparse, io, json, os, subprocess, sys, time
 from pathlib import Path
 
