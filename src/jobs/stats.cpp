@@ -511,9 +511,9 @@ StatsSummary run_stats(const StatsOptions& o) {
             window_sums[b].add(gpu_stats.take());
           }
           if (trace)
-            std::fprintf(stderr, "stats: %s measured %zu images of %zu windows at %.3f s in %.1f ms (%zu read ahead)\n",
+            std::fprintf(stderr, "stats: %s measured %zu images of %zu windows at %.3f s in %.1f ms (%s)\n",
                          worker.device.name().c_str(), members.size(), batch.windows.size(), seconds_since(start),
-                         1e3 * seconds_since(traced), ahead.valid() ? size_t(1) : size_t(0));
+                         1e3 * seconds_since(traced), ahead.valid() ? "next batch read ahead" : "nothing queued");
           // What nvJPEG would not take or decode, on the CPU pool (which the main thread shares).
           std::sort(given_back.begin(), given_back.end());
           const std::vector<PixelSums> cpu_sums = measure_all_on_cpu(given_back);

@@ -4,7 +4,6 @@
 // resample_math.h and pixel_math.h, shared with the CPU executor.
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
