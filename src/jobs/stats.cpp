@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -544,54 +545,89 @@ StatsSummary run_stats(const StatsOptions& o) {
     }
   } abandon_on_exit{abandon, gpu_queue};  // destroyed before gpu_work, whose destructor waits
 
-  // The main thread: claims, then the claim's CPU part on the pool, journaling what is complete.
+  // A claim loop: claims, hands the GPU part on, measures the CPU part on the pool, journals what
+  // is complete.
   dist::ChunkQueue claims((pending.size() + claim_windows - 1) / claim_windows,
                           world.distributed() && on_demand ? &comm : nullptr);
-  size_t cpu_measured = 0;
-  while (!stop_requested()) {
-    if (use_gpu) {
-      std::unique_lock lock(gpu_queue.mutex);
-      gpu_queue.changed.wait(lock, [&] { return gpu_queue.claims.size() < max_ahead || gpu_queue.failed; });
-      if (gpu_queue.failed) break;
-    }
-    const auto c = claims.next();
-    if (!c) break;
-    std::vector<size_t> claim(pending.begin() + *c * claim_windows,
-                              pending.begin() + std::min(pending.size(), (*c + 1) * claim_windows));
-    std::vector<size_t> cpu_items;
-    {
-      std::lock_guard lock(state_mutex);
-      for (size_t w : claim) {
-        WindowState& ws = state[w];
-        for (size_t i : window_items(w))
-          if (gpu_candidate(i)) continue;
-          else ++ws.cpu_left, cpu_items.push_back(i);
-        ws.gpu_done = !use_gpu;
+  std::atomic<size_t> cpu_measured{0};
+  std::atomic<bool> claims_end{false};  // one claim loop failed: the other stops too
+  auto claim_loop = [&] {
+    while (!stop_requested() && !claims_end) {
+      if (use_gpu) {
+        std::unique_lock lock(gpu_queue.mutex);
+        gpu_queue.changed.wait(lock, [&] {
+          return gpu_queue.claims.size() < max_ahead || gpu_queue.failed || claims_end;
+        });
+        if (gpu_queue.failed || claims_end) break;
       }
+      const auto c = claims.next();
+      if (!c) break;
+      std::vector<size_t> claim(pending.begin() + *c * claim_windows,
+                                pending.begin() + std::min(pending.size(), (*c + 1) * claim_windows));
+      std::vector<size_t> cpu_items;
+      {
+        std::lock_guard lock(state_mutex);
+        for (size_t w : claim) {
+          WindowState& ws = state[w];
+          for (size_t i : window_items(w))
+            if (gpu_candidate(i)) continue;
+            else ++ws.cpu_left, cpu_items.push_back(i);
+          ws.gpu_done = !use_gpu;
+        }
+      }
+      if (use_gpu) {
+        {
+          std::lock_guard lock(gpu_queue.mutex);
+          gpu_queue.claims.push_back(claim);
+        }
+        gpu_queue.changed.notify_all();
+      }
+      const auto traced = std::chrono::steady_clock::now();
+      const std::vector<PixelSums> sums = measure_all_on_cpu(cpu_items);
+      if (trace)
+        std::fprintf(stderr, "stats: cpu measured %zu images at %.3f s in %.1f ms\n", cpu_items.size(),
+                     seconds_since(start), 1e3 * seconds_since(traced));
+      throw_if_stopped();
+      {
+        std::lock_guard lock(state_mutex);
+        for (size_t k = 0; k < cpu_items.size(); ++k) {
+          WindowState& ws = state[cpu_items[k] / kWindow];
+          ws.cpu.merge(sums[k]);
+          --ws.cpu_left;
+        }
+      }
+      cpu_measured += cpu_items.size();
+      journal_ready(false);
     }
-    if (use_gpu) {
+  };
+  // Two claim loops: while the last items of one claim finish on a few threads, the pool's other
+  // threads take the next claim's items instead of idling through every claim's tail.
+  {
+    auto end_claims = [&] {
       {
         std::lock_guard lock(gpu_queue.mutex);
-        gpu_queue.claims.push_back(claim);
+        claims_end = true;
       }
       gpu_queue.changed.notify_all();
-    }
-    const auto traced = std::chrono::steady_clock::now();
-    const std::vector<PixelSums> sums = measure_all_on_cpu(cpu_items);
-    if (trace)
-      std::fprintf(stderr, "stats: cpu measured %zu images at %.3f s in %.1f ms\n", cpu_items.size(),
-                   seconds_since(start), 1e3 * seconds_since(traced));
-    throw_if_stopped();
-    {
-      std::lock_guard lock(state_mutex);
-      for (size_t k = 0; k < cpu_items.size(); ++k) {
-        WindowState& ws = state[cpu_items[k] / kWindow];
-        ws.cpu.merge(sums[k]);
-        --ws.cpu_left;
+    };
+    std::exception_ptr second_error;
+    std::thread second([&] {
+      try {
+        claim_loop();
+      } catch (...) {
+        second_error = std::current_exception();
+        end_claims();
       }
+    });
+    try {
+      claim_loop();
+    } catch (...) {
+      end_claims();
+      second.join();
+      throw;
     }
-    cpu_measured += cpu_items.size();
-    journal_ready(false);
+    second.join();
+    if (second_error) std::rethrow_exception(second_error);
   }
   if (use_gpu) {
     {
@@ -603,7 +639,7 @@ StatsSummary run_stats(const StatsOptions& o) {
   }
   throw_if_stopped();
   journal_ready(true);
-  shares.insert(shares.begin(), {fmt::format("cpu {} threads", pool.size()), cpu_measured});
+  shares.insert(shares.begin(), {fmt::format("cpu {} threads", pool.size()), cpu_measured.load()});
   name_by_rank(shares, world);
   progress.finish();
 
