@@ -422,7 +422,8 @@ StatsSummary run_stats(const StatsOptions& o) {
           queue.changed.notify_all();
         }
       } failed_on_throw{gpu_queue};
-      pipeline::GpuWorkers workers(devices, true);
+      auto owned = std::make_unique<pipeline::GpuWorkers>(devices, true);
+      pipeline::GpuWorkers& workers = *owned;
       workers.run([&](pipeline::GpuWorker& worker) {
         plan::GpuPixelStats gpu_stats(worker.device.index);
         // The queued claims' windows, up to kGpuBatch candidates (the GPU starts late, so claims
@@ -531,6 +532,11 @@ StatsSummary run_stats(const StatsOptions& o) {
         }
       });
       shares = workers.shares();
+      if (trace) std::fprintf(stderr, "stats: GPU work done at %.3f s\n", seconds_since(start));
+      // The process ended about 0.35 s after the last batch on an H100 (RESULTS run 19); these
+      // two times say how much of that is closing nvJPEG and CUDA.
+      owned.reset();
+      if (trace) std::fprintf(stderr, "stats: GPU workers closed at %.3f s\n", seconds_since(start));
     });
 
   struct AbandonOnExit {
@@ -716,6 +722,7 @@ StatsSummary run_stats(const StatsOptions& o) {
               {"errors", errors}};
   const std::string text = result.dump(1) + "\n";
   write_file_atomic(o.output, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+  if (trace) std::fprintf(stderr, "stats: written at %.3f s\n", seconds_since(start));
   if (world.distributed()) comm.barrier();
   journal.finish();
   summary.measured = widths.size();
