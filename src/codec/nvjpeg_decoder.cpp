@@ -71,21 +71,27 @@ NvjpegDecoder::NvjpegDecoder(int device) : impl_(std::make_unique<Impl>()) {
   // a file goes to the CPU decoder, which reports it.
   const unsigned flags = NVJPEG_FLAGS_BITSTREAM_STRICT;
   const auto started = std::chrono::steady_clock::now();
-  // GPUAUG_NVJPEG_BACKEND=default skips the hardware engine, whose start (0.6-0.8 s a handle on
-  // an H100) outweighs its speed in short jobs; for measuring that trade.
-  const char* backend = std::getenv("GPUAUG_NVJPEG_BACKEND");
-  const bool try_hardware = backend == nullptr || std::string_view(backend) != "default";
-  if (try_hardware &&
+  // GPUAUG_NVJPEG_BACKEND skips the hardware engine, whose start (0.6-0.8 s a handle on an H100)
+  // outweighs its speed in short jobs; for measuring that trade. `default`: nvJPEG's default
+  // backend (Huffman decoding on the CPU for images this size); `gpu_hybrid`: Huffman decoding on
+  // the GPU too in batches of more than 50.
+  const char* backend_name = std::getenv("GPUAUG_NVJPEG_BACKEND");
+  const std::string_view backend = backend_name != nullptr ? backend_name : "";
+  if (!backend.empty() && backend != "default" && backend != "gpu_hybrid")
+    throw Error("", "decode", "GPUAUG_NVJPEG_BACKEND must be default or gpu_hybrid, not " + std::string(backend));
+  if (backend.empty() &&
       nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE, nullptr, nullptr, flags, &impl_->handle) == NVJPEG_STATUS_SUCCESS) {
     impl_->hardware = true;
   } else {
     impl_->handle = nullptr;
-    check(nvjpegCreateEx(NVJPEG_BACKEND_DEFAULT, nullptr, nullptr, flags, &impl_->handle), "nvjpegCreateEx");
+    const nvjpegBackend_t fallback = backend == "gpu_hybrid" ? NVJPEG_BACKEND_GPU_HYBRID : NVJPEG_BACKEND_DEFAULT;
+    check(nvjpegCreateEx(fallback, nullptr, nullptr, flags, &impl_->handle), "nvjpegCreateEx");
   }
   check(nvjpegJpegStateCreate(impl_->handle, &impl_->state), "nvjpegJpegStateCreate");
   check(nvjpegJpegStreamCreate(impl_->handle, &impl_->stream), "nvjpegJpegStreamCreate");
   if (std::getenv("GPUAUG_TRACE_NVJPEG") != nullptr)
-    std::fprintf(stderr, "nvjpeg: created (%s) in %.1f ms\n", impl_->hardware ? "hardware" : "default",
+    std::fprintf(stderr, "nvjpeg: created (%s) in %.1f ms\n",
+                 impl_->hardware ? "hardware" : backend == "gpu_hybrid" ? "gpu_hybrid" : "default",
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
 }
 
