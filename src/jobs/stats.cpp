@@ -607,8 +607,11 @@ StatsSummary run_stats(const StatsOptions& o) {
     }
   };
   // Two claim loops: while the last items of one claim finish on a few threads, the pool's other
-  // threads take the next claim's items instead of idling through every claim's tail.
-  {
+  // threads take the next claim's items instead of idling through every claim's tail. Not with
+  // `--threads 1`, where the second loop's thread would be a second decoding thread.
+  if (pool.size() == 1) {
+    claim_loop();
+  } else {
     auto end_claims = [&] {
       {
         std::lock_guard lock(gpu_queue.mutex);
