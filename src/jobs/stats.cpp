@@ -17,7 +17,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -608,35 +607,31 @@ StatsSummary run_stats(const StatsOptions& o) {
   };
   // Two claim loops: while the last items of one claim finish on a few threads, the pool's other
   // threads take the next claim's items instead of idling through every claim's tail. Not with
-  // `--threads 1`, where the second loop's thread would be a second decoding thread.
-  if (pool.size() == 1) {
-    claim_loop();
-  } else {
-    auto end_claims = [&] {
+  // `--threads 1`, where the second loop's thread would be a second decoding thread. A loop that
+  // fails ends the other too, which may be waiting for the GPU's queue.
+  auto claim_loop_ending_both = [&] {
+    try {
+      claim_loop();
+    } catch (...) {
       {
         std::lock_guard lock(gpu_queue.mutex);
         claims_end = true;
       }
       gpu_queue.changed.notify_all();
-    };
-    std::exception_ptr second_error;
-    std::thread second([&] {
-      try {
-        claim_loop();
-      } catch (...) {
-        second_error = std::current_exception();
-        end_claims();
-      }
-    });
-    try {
-      claim_loop();
-    } catch (...) {
-      end_claims();
-      second.join();
       throw;
     }
-    second.join();
-    if (second_error) std::rethrow_exception(second_error);
+  };
+  if (pool.size() == 1) {
+    claim_loop();
+  } else {
+    auto second = std::async(std::launch::async, claim_loop_ending_both);
+    try {
+      claim_loop_ending_both();
+    } catch (...) {
+      second.wait();
+      throw;
+    }
+    second.get();
   }
   if (use_gpu) {
     {
