@@ -1,5 +1,5 @@
-// decode_jpeg and JpegRowReader: libjpeg calls behind setjmp guards, crop/skip for regions, CMYK
-// to RGB; decode_jpeg reads all of a reader's rows into one image.
+// decode_jpeg, JpegRowReader and JpegPlaneReader: libjpeg calls behind setjmp guards, crop/skip for
+// regions, CMYK to RGB; decode_jpeg reads all of a reader's rows into one image.
 #include "codec/jpeg_decoder.h"
 
 #include <jpeglib.h>
@@ -198,6 +198,89 @@ void JpegRowReader::read(uint8_t* const* dst, int count) {
         } else {
           jpeg_abort_decompress(&cinfo);
         }
+      })) {
+    throw m.d.error();
+  }
+}
+
+struct JpegPlaneReader::Impl {
+  Decompressor d;
+  JpegPlanes layout;
+  bool finishable = false;
+  int luma_rows_per_call = 0;     // max_v_samp_factor * 8: the rows jpeg_read_raw_data takes
+  int plane_rows_per_call[3] = {};
+};
+
+JpegPlaneReader::JpegPlaneReader(std::span<const uint8_t> bytes, uint64_t max_pixels)
+    : impl_(std::make_unique<Impl>()) {
+  if (bytes.empty()) throw Error("", "decode", "empty file");
+  Decompressor& d = impl_->d;
+  jpeg_decompress_struct& cinfo = d.cinfo;
+  if (!guarded(d, [&] {
+        jpeg_create_decompress(&cinfo);
+        cinfo.progress = &d.progress;
+        jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+        jpeg_read_header(&cinfo, TRUE);
+      })) {
+    throw d.error();
+  }
+  const int width = int(cinfo.image_width), height = int(cinfo.image_height);
+  check_image_size(width, height, max_pixels, "decode");
+  JpegPlanes& p = impl_->layout;
+  p.width = width, p.height = height, p.components = cinfo.num_components;
+  const jpeg_component_info* c = cinfo.comp_info;
+  if (cinfo.jpeg_color_space == JCS_GRAYSCALE && cinfo.num_components == 1) {
+    impl_->finishable = true;
+  } else if (cinfo.jpeg_color_space == JCS_YCbCr && cinfo.num_components == 3 && c[1].h_samp_factor == 1 &&
+             c[1].v_samp_factor == 1 && c[2].h_samp_factor == 1 && c[2].v_samp_factor == 1) {
+    p.h_factor = c[0].h_samp_factor, p.v_factor = c[0].v_samp_factor;
+    impl_->finishable = (p.h_factor == 1 && p.v_factor == 1) || (p.h_factor == 2 && p.v_factor == 1) ||
+                        (p.h_factor == 2 && p.v_factor == 2);
+  }
+  if (!impl_->finishable) return;
+  cinfo.raw_data_out = TRUE;
+  cinfo.dct_method = JDCT_ISLOW;
+  if (!guarded(d, [&] { jpeg_start_decompress(&cinfo); })) throw d.error();
+  // Rows padded to whole iMCUs, across and down: libjpeg writes every block of them.
+  const int imcu_columns = ceil_div(width, cinfo.max_h_samp_factor * DCTSIZE);
+  const int imcu_rows = ceil_div(height, cinfo.max_v_samp_factor * DCTSIZE);
+  impl_->luma_rows_per_call = cinfo.max_v_samp_factor * DCTSIZE;
+  for (int ci = 0; ci < p.components; ++ci) {
+    p.pitch[ci] = imcu_columns * c[ci].h_samp_factor * DCTSIZE;
+    impl_->plane_rows_per_call[ci] = c[ci].v_samp_factor * DCTSIZE;
+    p.offset[ci] = p.bytes;
+    p.bytes += size_t(p.pitch[ci]) * size_t(imcu_rows) * size_t(impl_->plane_rows_per_call[ci]);
+  }
+  if (p.components == 3) p.chroma_width = int(c[1].downsampled_width), p.chroma_height = int(c[1].downsampled_height);
+}
+
+JpegPlaneReader::~JpegPlaneReader() = default;
+
+bool JpegPlaneReader::finishable() const { return impl_->finishable; }
+const JpegPlanes& JpegPlaneReader::layout() const { return impl_->layout; }
+
+void JpegPlaneReader::read(uint8_t* buffer) {
+  Impl& m = *impl_;
+  if (!m.finishable) throw Error("", "decode", "internal: JpegPlaneReader::read on planes it cannot finish");
+  jpeg_decompress_struct& cinfo = m.d.cinfo;
+  const JpegPlanes& p = m.layout;
+  // Row pointers for one iMCU row of every plane, moved down the buffer call by call.
+  std::vector<JSAMPROW> rows[3];
+  JSAMPARRAY planes[3] = {};
+  for (int ci = 0; ci < p.components; ++ci) {
+    rows[ci].resize(size_t(m.plane_rows_per_call[ci]));
+    planes[ci] = rows[ci].data();
+  }
+  if (!guarded(m.d, [&] {
+        for (size_t imcu_row = 0; cinfo.output_scanline < cinfo.output_height; ++imcu_row) {
+          for (int ci = 0; ci < p.components; ++ci)
+            for (int y = 0; y < m.plane_rows_per_call[ci]; ++y)
+              rows[ci][size_t(y)] =
+                  buffer + p.offset[ci] +
+                  (imcu_row * size_t(m.plane_rows_per_call[ci]) + size_t(y)) * size_t(p.pitch[ci]);
+          jpeg_read_raw_data(&cinfo, planes, JDIMENSION(m.luma_rows_per_call));
+        }
+        jpeg_finish_decompress(&cinfo);
       })) {
     throw m.d.error();
   }

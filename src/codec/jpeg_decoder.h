@@ -1,4 +1,5 @@
-// decode_jpeg: libjpeg-turbo decode of a raw (un-oriented) JPEG, scaled and cropped.
+// decode_jpeg: libjpeg-turbo decode of a raw (un-oriented) JPEG, scaled and cropped; JpegPlaneReader:
+// its planes before upsampling and colour conversion.
 #pragma once
 
 #include <cstdint>
@@ -6,6 +7,7 @@
 #include <span>
 
 #include "codec/image_info.h"
+#include "codec/jpeg_planes.h"
 #include "core/tensor.h"
 
 namespace gpuaug::codec {
@@ -67,6 +69,34 @@ class JpegRowReader {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   int origin_x_ = 0, origin_y_ = 0, scaled_width_ = 0, scaled_height_ = 0;
+};
+
+// A JPEG decoded to its planes (libjpeg's raw data: IDCT output before upsampling and colour
+// conversion) for jpeg_planes_rgb to finish, where the header allows it exactly: gray, or YCbCr
+// with Cb and Cr at one sample each and luma at 1x1, 2x1 or 2x2. The constructor reads the
+// header (errors as decode_jpeg's, max_pixels checked before anything is allocated); `bytes`
+// must outlive the reader. Whole image, full scale, the stored orientation (stats' sums do not
+// depend on it).
+class JpegPlaneReader {
+ public:
+  JpegPlaneReader(std::span<const uint8_t> bytes, uint64_t max_pixels);
+  ~JpegPlaneReader();
+  JpegPlaneReader(const JpegPlaneReader&) = delete;
+  JpegPlaneReader& operator=(const JpegPlaneReader&) = delete;
+
+  // False for other colour spaces and samplings (CMYK, RGB-coded, 4:1:1, 4:4:0, ...), which
+  // decode_jpeg decodes.
+  bool finishable() const;
+  // The planes' layout in a buffer of layout().bytes; its rows are padded to whole iMCUs,
+  // which libjpeg writes whole.
+  const JpegPlanes& layout() const;
+  // Decodes every plane into `buffer` (layout().bytes of it). Once only; errors (corrupt or
+  // truncated data) throw as decode_jpeg's.
+  void read(uint8_t* buffer);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace gpuaug::codec

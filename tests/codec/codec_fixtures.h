@@ -89,6 +89,7 @@ struct JpegSpec {
   J_COLOR_SPACE jpeg_space = JCS_UNKNOWN;  // JCS_UNKNOWN: jpeg_set_defaults' choice
   int quality = 90;
   bool subsample_444 = false;  // else the defaults (4:2:0 for YCbCr)
+  int luma_h = 0, luma_v = 0;  // > 0: luma's sampling factors (chroma's stay 1): 2,1 is 4:2:2
   bool progressive = false;
   bool arithmetic = false;
   bool restart_rows = false;               // a restart marker every MCU row
@@ -118,6 +119,7 @@ inline std::vector<uint8_t> write_jpeg(const Image& image, const JpegSpec& spec 
       cinfo.comp_info[c].h_samp_factor = cinfo.comp_info[c].v_samp_factor = 1;
     }
   }
+  if (spec.luma_h > 0) cinfo.comp_info[0].h_samp_factor = spec.luma_h, cinfo.comp_info[0].v_samp_factor = spec.luma_v;
   if (spec.progressive) jpeg_simple_progression(&cinfo);
   if (!spec.scans.empty()) {
     cinfo.scan_info = spec.scans.data();

@@ -288,3 +288,102 @@ TEST(DecodeJpeg, CropsReserveTheWholeImageAtTheirScale) {
   EXPECT_LT(half.image.pixels.size(), size_t(320 * 240 * 3));
   EXPECT_EQ(half.image.pixels.capacity(), size_t(320 * 240 * 3));
 }
+
+// --- JpegPlaneReader ---------------------------------------------------------------------
+
+namespace {
+
+// Noise over a gradient, so that every chroma sample differs from its neighbours and each of
+// the upsampler's weights and roundings shows.
+Image noisy_image(int width, int height, uint32_t seed) {
+  Image image(width, height, 3);
+  uint32_t state = seed * 2654435761u + 1;
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width * 3; ++x) {
+      state = state * 1664525u + 1013904223u;
+      image.row(y)[x] = uint8_t((x * 5 + y * 3) % 256 / 2 + (state >> 25));
+    }
+  return image;
+}
+
+Image finished_planes(const std::vector<uint8_t>& bytes) {
+  JpegPlaneReader reader(bytes, kDefaultMaxPixels);
+  EXPECT_TRUE(reader.finishable());
+  const JpegPlanes& p = reader.layout();
+  std::vector<uint8_t> buffer(p.bytes);
+  reader.read(buffer.data());
+  Image out(p.width, p.height, 3);
+  for (int y = 0; y < p.height; ++y)
+    for (int x = 0; x < p.width; ++x) {
+      int rgb[3];
+      jpeg_planes_rgb(p, buffer.data(), x, y, rgb);
+      for (int c = 0; c < 3; ++c) out.row(y)[3 * x + c] = uint8_t(rgb[c]);
+    }
+  return out;
+}
+
+}  // namespace
+
+// Oracle: libjpeg-turbo's own RGB decode (decode_jpeg, as Pillow decodes). Tolerance: exact, at
+// 4:4:4, 4:2:2 and 4:2:0, baseline and progressive, sizes odd and even, 1 to 3 chroma samples
+// wide (where libjpeg replicates instead of upsampling smoothly), and gray.
+TEST(JpegPlaneReader, FinishedPlanesEqualLibjpegsRgbExactly) {
+  const int sizes[][2] = {{1, 1}, {2, 2}, {3, 5}, {4, 9}, {5, 3}, {6, 1}, {8, 8}, {9, 17}, {17, 33},
+                          {31, 23}, {40, 2}, {2, 40}, {100, 75}, {333, 97}, {501, 377}};
+  const int samplings[][2] = {{1, 1}, {2, 1}, {2, 2}};
+  uint32_t seed = 1;
+  for (const auto& size : sizes)
+    for (const auto& sampling : samplings)
+      for (bool progressive : {false, true}) {
+        JpegSpec spec;
+        spec.luma_h = sampling[0], spec.luma_v = sampling[1];
+        spec.progressive = progressive;
+        spec.quality = 50 + int(seed * 7 % 50);
+        const auto bytes = write_jpeg(noisy_image(size[0], size[1], ++seed), spec);
+        const Image want = decode_full(bytes).image;
+        const Image got = finished_planes(bytes);
+        ASSERT_EQ(max_abs_diff(got, want), 0) << size[0] << "x" << size[1] << " luma " << sampling[0] << "x"
+                                              << sampling[1] << (progressive ? " progressive" : "");
+      }
+  Image gray(37, 29, 1);
+  for (int y = 0; y < 29; ++y)
+    for (int x = 0; x < 37; ++x) gray.row(y)[x] = uint8_t(x * 7 + y * 13);
+  JpegSpec gray_spec;
+  gray_spec.in_space = JCS_GRAYSCALE;
+  const auto gray_bytes = write_jpeg(gray, gray_spec);
+  EXPECT_EQ(max_abs_diff(finished_planes(gray_bytes), decode_full(gray_bytes).image), 0);
+}
+
+// What jpeg_planes_rgb does not finish is left to decode_jpeg: CMYK, RGB-coded, luma 1x2.
+TEST(JpegPlaneReader, OtherColourSpacesAndSamplingsAreNotFinishable) {
+  Image cmyk(16, 16, 4);
+  JpegSpec cmyk_spec;
+  cmyk_spec.in_space = JCS_CMYK;
+  EXPECT_FALSE(JpegPlaneReader(write_jpeg(cmyk, cmyk_spec), kDefaultMaxPixels).finishable());
+  JpegSpec rgb_spec;
+  rgb_spec.jpeg_space = JCS_RGB;
+  EXPECT_FALSE(JpegPlaneReader(write_jpeg(noisy_image(16, 16, 3), rgb_spec), kDefaultMaxPixels).finishable());
+  JpegSpec tall;
+  tall.luma_h = 1, tall.luma_v = 2;
+  const JpegPlaneReader reader(write_jpeg(noisy_image(16, 16, 4), tall), kDefaultMaxPixels);
+  EXPECT_FALSE(reader.finishable());
+}
+
+// Damage is an error naming the stage, with libjpeg's words, as decode_jpeg's: truncated
+// (a header cut or the scan), a size past max_pixels before any plane is allocated.
+TEST(JpegPlaneReader, TruncatedAndHugeAreErrors) {
+  const auto bytes = write_jpeg(noisy_image(64, 48, 5));
+  for (size_t n : {size_t(0), size_t(20), bytes.size() / 2, bytes.size() - 2}) {
+    const std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + long(n));
+    const gpuaug::Error e = expect_error([&] {
+      JpegPlaneReader reader(cut, kDefaultMaxPixels);
+      std::vector<uint8_t> buffer(reader.layout().bytes);
+      reader.read(buffer.data());
+    });
+    EXPECT_EQ(e.stage(), "decode") << n;
+    if (n > 300) {
+      EXPECT_EQ(e.cause(), "Premature end of JPEG file") << n;
+    }
+  }
+  EXPECT_EQ(expect_error([&] { JpegPlaneReader(bytes, 64 * 47); }).stage(), "decode");
+}
