@@ -34,9 +34,12 @@ Device parse_device(const std::string& text) {
 
 std::vector<Device> parse_devices(const std::string& text, int local_rank, int local_size) {
   if (text == "cpu") return {Device{}};
-  const int visible = int(cuda_devices().size());
   if (local_size < 1) local_size = 1;
-  if (text == "cuda") return {{true, local_size > 1 && visible > 0 ? local_rank % visible : 0}};
+  // Counting GPUs starts the CUDA driver (0.2 s on an H100 machine): only where the count
+  // matters, so that `cuda` alone starts it on the GPU's own thread while the CPU works.
+  if (text == "cuda" && local_size == 1) return {{true, 0}};
+  const int visible = int(cuda_devices().size());
+  if (text == "cuda") return {{true, visible > 0 ? local_rank % visible : 0}};
   if (text == "cuda:all") {
     if (visible == 0) throw Error("", "device", "cuda:all: no CUDA GPU is visible (no driver, no device, or a build without CUDA)");
     std::vector<Device> devices;
