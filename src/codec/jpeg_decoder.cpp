@@ -95,6 +95,22 @@ void cmyk_to_rgb(const uint8_t* cmyk, uint8_t* rgb, int width) {
 
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
+// Starts the decompressor on `bytes` and reads the header; a size past max_pixels is an error
+// before anything is allocated.
+void read_header(Decompressor& d, std::span<const uint8_t> bytes, uint64_t max_pixels) {
+  if (bytes.empty()) throw Error("", "decode", "empty file");
+  jpeg_decompress_struct& cinfo = d.cinfo;
+  if (!guarded(d, [&] {
+        jpeg_create_decompress(&cinfo);
+        cinfo.progress = &d.progress;
+        jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+        jpeg_read_header(&cinfo, TRUE);
+      })) {
+    throw d.error();
+  }
+  check_image_size(int(cinfo.image_width), int(cinfo.image_height), max_pixels, "decode");
+}
+
 }  // namespace
 
 struct JpegRowReader::Impl {
@@ -112,19 +128,10 @@ JpegRowReader::JpegRowReader(std::span<const uint8_t> bytes, int scale_denom, Re
     throw Error("", "decode",
                 "scale_denom must be 1, 2, 4 or 8 (got " + std::to_string(scale_denom) + ")");
   }
-  if (bytes.empty()) throw Error("", "decode", "empty file");
   Decompressor& d = impl_->d;
   jpeg_decompress_struct& cinfo = d.cinfo;
-  if (!guarded(d, [&] {
-        jpeg_create_decompress(&cinfo);
-        cinfo.progress = &d.progress;
-        jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
-        jpeg_read_header(&cinfo, TRUE);
-      })) {
-    throw d.error();
-  }
+  read_header(d, bytes, max_pixels);
   const int width = int(cinfo.image_width), height = int(cinfo.image_height);
-  check_image_size(width, height, max_pixels, "decode");
 
   const Rect region = clip_region(raw_region, width, height);
   const int x0 = region.x, y0 = region.y;
@@ -213,19 +220,10 @@ struct JpegPlaneReader::Impl {
 
 JpegPlaneReader::JpegPlaneReader(std::span<const uint8_t> bytes, uint64_t max_pixels)
     : impl_(std::make_unique<Impl>()) {
-  if (bytes.empty()) throw Error("", "decode", "empty file");
   Decompressor& d = impl_->d;
   jpeg_decompress_struct& cinfo = d.cinfo;
-  if (!guarded(d, [&] {
-        jpeg_create_decompress(&cinfo);
-        cinfo.progress = &d.progress;
-        jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
-        jpeg_read_header(&cinfo, TRUE);
-      })) {
-    throw d.error();
-  }
+  read_header(d, bytes, max_pixels);
   const int width = int(cinfo.image_width), height = int(cinfo.image_height);
-  check_image_size(width, height, max_pixels, "decode");
   JpegPlanes& p = impl_->layout;
   p.width = width, p.height = height, p.components = cinfo.num_components;
   const jpeg_component_info* c = cinfo.comp_info;
