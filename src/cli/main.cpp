@@ -205,8 +205,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   stats_cmd->add_option("--threads", stats.threads, "CPU threads (0: all cores)");
   stats_cmd->add_option("--device", stats.device,
-                        "cpu, cuda, cuda:N, cuda:N,M,... or cuda:all (nvJPEG decode + GPU reduction, a worker per GPU)");
-  stats_cmd->add_option("--gpu-share", stats.gpu_share, "With cuda: share of JPEGs nvJPEG decodes (eighths)")
+                        "cpu, cuda, cuda:N, cuda:N,M,... or cuda:all (the GPUs sum what the CPU decodes: same file as cpu)");
+  stats_cmd->add_option("--gpu-share", stats.gpu_share,
+                        "With cuda: share of JPEGs nvJPEG decodes (eighths; default 0: pixels differ slightly from the CPU's)")
       ->check(CLI::Range(0.0, 1.0));
   stats_cmd->add_option("--on-error", stats.on_error, "skip (list the file) or raise")
       ->check(CLI::IsMember({"raise", "skip"}));

@@ -28,7 +28,10 @@ class CudaStream {
 
 class CudaEvent {
  public:
-  CudaEvent() { GPUAUG_CUDA_CHECK(cudaEventCreate(&event_), "device"); }
+  // cudaEventBlockingSync in `flags`: synchronize() sleeps instead of spinning a core.
+  explicit CudaEvent(unsigned flags = cudaEventDefault) {
+    GPUAUG_CUDA_CHECK(cudaEventCreateWithFlags(&event_, flags), "device");
+  }
   ~CudaEvent() { if (event_) cudaEventDestroy(event_); }
   CudaEvent(const CudaEvent&) = delete;
   CudaEvent& operator=(const CudaEvent&) = delete;

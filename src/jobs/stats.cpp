@@ -22,6 +22,7 @@
 
 #include "codec/decoder.h"
 #include "codec/image_info.h"
+#include "codec/jpeg_decoder.h"
 #include "codec/nvjpeg_decoder.h"
 #include "core/device.h"
 #include "core/error.h"
@@ -50,6 +51,8 @@ namespace {
 constexpr size_t kWindow = 64;
 // Images a GPU worker decodes at once, at most, when claims wait for it.
 constexpr size_t kGpuBatch = 512;
+// Pinned memory the CPU threads decode into for the GPUs' sums, at most: 450 images of 500x375.
+constexpr size_t kPinnedBudget = size_t(256) << 20;
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -218,6 +221,14 @@ StatsSummary run_stats(const StatsOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   // Where the time goes: the GPU workers' batches and the CPU's claims, on stderr.
   const bool trace = std::getenv("GPUAUG_TRACE_STATS") != nullptr;
+  // Last of all: when everything this function holds (GPU threads, pinned slots, the pool) is gone.
+  struct TraceReturn {
+    bool on;
+    std::chrono::steady_clock::time_point start;
+    ~TraceReturn() {
+      if (on) std::fprintf(stderr, "stats: returned at %.3f s\n", seconds_since(start));
+    }
+  } trace_return{trace, start};
   if (o.on_error != "raise" && o.on_error != "skip")
     throw Error("", "stats", fmt::format("--on-error {}: expected raise or skip", o.on_error));
   if (o.size < 0) throw Error("", "stats", "--size must be positive");
@@ -229,7 +240,9 @@ StatsSummary run_stats(const StatsOptions& o) {
   const std::vector<Device> devices = dist::process_devices(o.device, world);
   const int gpu_eighths = int(std::lround(std::clamp(o.gpu_share, 0.0, 1.0) * 8));
   const bool use_gpu = devices.front().cuda && o.size == 0 && codec::NvjpegDecoder::built() && gpu_eighths > 0;
-  if (devices.front().cuda && !use_gpu) plan::GpuPixelStats probe(devices.front().index);  // says so without a GPU
+  // With --device cuda the GPUs also sum what the CPU threads decode (below).
+  const bool gpu_sums = devices.front().cuda && o.size == 0;
+  if (devices.front().cuda && !use_gpu && !gpu_sums) plan::GpuPixelStats probe(devices.front().index);  // says so without a GPU
   const json header{{"job", "stats"},
                     {"input", fs::absolute(o.input).lexically_normal().string()},
                     {"samples", count},
@@ -294,7 +307,7 @@ StatsSummary run_stats(const StatsOptions& o) {
   // already works. A window is journaled once both sides are done with it.
   struct WindowState {
     PixelSums cpu, gpu;
-    size_t cpu_left = 0;   // samples the CPU still has to measure
+    size_t cpu_left = 0;   // samples the CPU (or a GPU, summing what the CPU decoded) still has to measure
     bool gpu_done = false;
     bool journaled = false;
   };
@@ -337,13 +350,81 @@ StatsSummary run_stats(const StatsOptions& o) {
       return std::nullopt;
     }
   };
-  auto measure_on_cpu = [&](size_t i, PixelSums& into) {
+  // The GPUs' second part, on with --device cuda: the CPU threads decode into pinned slots and a
+  // GPU sums what they decoded (the histograms and products are about a third of an image's CPU
+  // time). JPEGs go as libjpeg's planes before upsampling and colour conversion, which the GPU
+  // finishes to libjpeg-turbo's RGB exactly (codec/jpeg_planes.h: a fifth of the decode, half the
+  // bytes at 4:2:0); other images as RGB rows. The sums are exact integers of the same pixels as
+  // the CPU's, so the file never depends on which side summed an image, and an image goes to
+  // whichever is free: a CPU thread that finds no GPU ready or no free slot sums it itself.
+  struct SumItem {
+    size_t sample, slot, pixels;
+    codec::JpegPlanes planes;  // components 0: RGB rows
+  };
+  struct SumQueue {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::deque<SumItem> items;
+    bool closed = false;  // no more images are coming
+    bool failed = false;  // a GPU failed (its error comes from sum_work)
+  } sum_queue;
+  std::atomic<bool> sums_ready{false};  // a GPU sums: its CUDA context exists, so slots may be allocated
+  std::optional<plan::PinnedSlots> slots;
+  if (gpu_sums) slots.emplace(devices.front().index, std::max<size_t>(16, 4 * pool.size()), kPinnedBudget);
+  // Decodes sample i (read, peeked) into a slot and queues it for a GPU; false where it did not.
+  // A file that fails to decode here goes back to the CPU's decode, whose error the file lists
+  // (the same words whichever side was free).
+  auto hand_to_gpu = [&](size_t i, std::span<const uint8_t> blob, const codec::ImageInfo& info) {
+    if (!sums_ready) return false;
+    const size_t pixels = size_t(info.width) * size_t(info.height);  // the sums ignore orientation
+    std::optional<size_t> slot;
+    codec::JpegPlanes planes;
+    try {
+      std::optional<codec::JpegPlaneReader> jpeg;
+      if (info.format == codec::ImageFormat::kJpeg) jpeg.emplace(blob, codec::kDefaultMaxPixels);
+      if (jpeg && jpeg->finishable()) {
+        if (!(slot = slots->try_acquire(jpeg->layout().bytes))) return false;
+        jpeg->read(slots->data(*slot));
+        planes = jpeg->layout();  // its width x height is `pixels`, whatever the EXIF orientation
+      } else {
+        if (!codec::RowReader::takes(info) || !(slot = slots->try_acquire(3 * pixels))) return false;
+        codec::RowReader reader(blob, {});
+        if (size_t(reader.width()) * size_t(reader.rows()) != pixels) {
+          slots->release(*slot);
+          return false;
+        }
+        std::vector<uint8_t*> rows(size_t(reader.rows()));
+        for (size_t y = 0; y < rows.size(); ++y) rows[y] = slots->data(*slot) + 3 * y * size_t(reader.width());
+        reader.read(rows.data(), reader.rows());
+      }
+    } catch (const Error&) {
+      if (slot) slots->release(*slot);
+      return false;
+    } catch (...) {
+      if (slot) slots->release(*slot);
+      throw;
+    }
+    {
+      std::lock_guard lock(sum_queue.mutex);
+      if (!sum_queue.failed) {
+        sum_queue.items.push_back({i, *slot, pixels, planes});
+        sum_queue.changed.notify_one();
+        return true;
+      }
+    }
+    slots->release(*slot);
+    return false;
+  };
+  // Measures sample i into `into`; true where it went to a GPU instead (`may_hand_to_gpu`).
+  auto measure_on_cpu = [&](size_t i, PixelSums& into, bool may_hand_to_gpu) {
     const data::SampleRef& ref = source.samples[i];
     std::vector<uint8_t> blob;
-    if (!open_sample(i, blob)) return;
+    const std::optional<codec::ImageInfo> info = open_sample(i, blob);
+    if (!info) return false;
     try {
       Image image;
       try {
+        if (may_hand_to_gpu && hand_to_gpu(i, blob, *info)) return true;
         if (resizer) {
           auto samples = resizer->run(blob, ref.path, i, 0, 0);
           image = pipeline::viewable_image(samples.at(0));
@@ -357,15 +438,20 @@ StatsSummary run_stats(const StatsOptions& o) {
     } catch (const Error& e) {
       fail(i, e);
     }
+    return false;
   };
-  // Measures samples on the pool, each into its own sums, then adds them in order.
-  auto measure_all_on_cpu = [&](const std::vector<size_t>& samples) {
-    std::vector<PixelSums> sums(samples.size());
+  // Measures samples on the pool, each into its own sums (or hands them to a GPU).
+  struct Measured {
+    std::vector<PixelSums> sums;
+    std::vector<char> handed;  // went to a GPU, whose sums come later
+  };
+  auto measure_all_on_cpu = [&](const std::vector<size_t>& samples, bool may_hand_to_gpu) {
+    Measured m{std::vector<PixelSums>(samples.size()), std::vector<char>(samples.size(), 0)};
     pool.parallel_for(samples.size(), [&](size_t k) {
       if (stop_requested()) return;
-      measure_on_cpu(samples[k], sums[k]);
+      m.handed[k] = measure_on_cpu(samples[k], m.sums[k], may_hand_to_gpu);
     });
-    return sums;
+    return m;
   };
   auto journal_ready = [&](bool final_pass) {
     std::lock_guard lock(state_mutex);
@@ -517,7 +603,7 @@ StatsSummary run_stats(const StatsOptions& o) {
                          1e3 * seconds_since(traced), ahead.valid() ? "next batch read ahead" : "nothing queued");
           // What nvJPEG would not take or decode, on the CPU pool (which the main thread shares).
           std::sort(given_back.begin(), given_back.end());
-          const std::vector<PixelSums> cpu_sums = measure_all_on_cpu(given_back);
+          const std::vector<PixelSums> cpu_sums = measure_all_on_cpu(given_back, false).sums;
           {
             std::lock_guard lock(state_mutex);
             for (size_t k = 0; k < given_back.size(); ++k) state[given_back[k] / kWindow].gpu.merge(cpu_sums[k]);
@@ -538,17 +624,77 @@ StatsSummary run_stats(const StatsOptions& o) {
       if (trace) std::fprintf(stderr, "stats: GPU workers closed at %.3f s\n", seconds_since(start));
     });
 
+  // One thread a GPU sums what the CPU threads handed over, in batches of what has queued (two a
+  // GPU, one's copy overlapping the other's wait, measured no faster: RESULTS run 20).
+  std::vector<std::future<void>> sum_work;
+  std::vector<pipeline::WorkerShare> sum_shares;  // each written by its GPU's thread, read after
+  for (const Device& device : gpu_sums ? devices : std::vector<Device>{})
+    sum_shares.push_back({fmt::format("cpu decode + {} sums", device.name()), 0});
+  for (size_t g = 0; g < sum_shares.size(); ++g)
+    sum_work.push_back(std::async(std::launch::async, [&, g] {
+      try {
+        plan::GpuPixelStats gpu(devices[g].index);
+        {
+          std::lock_guard lock(sum_queue.mutex);
+          sums_ready = true;
+        }
+        sum_queue.changed.notify_all();
+        if (trace) std::fprintf(stderr, "stats: %s sums ready at %.3f s\n", devices[g].name().c_str(), seconds_since(start));
+        size_t batches = 0;
+        for (;;) {
+          std::vector<SumItem> batch;
+          {
+            std::unique_lock lock(sum_queue.mutex);
+            sum_queue.changed.wait(lock, [&] { return sum_queue.closed || !sum_queue.items.empty() || abandon; });
+            if (abandon || stop_requested() || sum_queue.items.empty()) break;
+            while (!sum_queue.items.empty() && batch.size() < plan::GpuPixelStats::kMaxMeasured) {
+              batch.push_back(sum_queue.items.front());
+              sum_queue.items.pop_front();
+            }
+          }
+          std::vector<plan::HostPixels> images;
+          for (const SumItem& item : batch) images.push_back({slots->data(item.slot), item.pixels, item.planes});
+          const std::vector<plan::PixelTotals> totals = gpu.measure(images);
+          for (const SumItem& item : batch) slots->release(item.slot);
+          {
+            std::lock_guard lock(state_mutex);
+            for (size_t k = 0; k < batch.size(); ++k) {
+              WindowState& ws = state[batch[k].sample / kWindow];
+              ws.cpu.add(totals[k]);
+              --ws.cpu_left;
+            }
+          }
+          sum_shares[g].items += batch.size();
+          ++batches;
+          journal_ready(false);
+        }
+        if (trace)
+          std::fprintf(stderr, "stats: %s summed %zu images in %zu batches, done at %.3f s\n",
+                       devices[g].name().c_str(), sum_shares[g].items, batches, seconds_since(start));
+      } catch (...) {
+        {
+          std::lock_guard lock(sum_queue.mutex);
+          sum_queue.failed = true;
+        }
+        sums_ready = false;
+        sum_queue.changed.notify_all();
+        throw;
+      }
+    }));
+
   struct AbandonOnExit {
     std::atomic<bool>& flag;
     GpuQueue& queue;
+    SumQueue& sums;
     ~AbandonOnExit() {
       {
-        std::lock_guard lock(queue.mutex);
+        std::scoped_lock lock(queue.mutex, sums.mutex);
         flag = true;
       }
       queue.changed.notify_all();
+      sums.changed.notify_all();
     }
-  } abandon_on_exit{abandon, gpu_queue};  // destroyed before gpu_work, whose destructor waits
+  } abandon_on_exit{abandon, gpu_queue, sum_queue};  // destroyed before gpu_work and sum_work, whose destructors wait
 
   // A claim loop: claims, hands the GPU part on, measures the CPU part on the pool, journals what
   // is complete.
@@ -556,7 +702,14 @@ StatsSummary run_stats(const StatsOptions& o) {
                           world.distributed() && on_demand ? &comm : nullptr);
   std::atomic<size_t> cpu_measured{0};
   std::atomic<bool> claims_end{false};  // one claim loop failed: the other stops too
+  // GPUAUG_STATS_AWAIT_GPU=1: claim nothing before a GPU sums (or failed), so that a small
+  // dataset surely reaches it (tests), and the GPU's part can be measured alone.
+  const bool await_gpu_sums = gpu_sums && std::getenv("GPUAUG_STATS_AWAIT_GPU") != nullptr;
   auto claim_loop = [&] {
+    if (await_gpu_sums) {
+      std::unique_lock lock(sum_queue.mutex);
+      sum_queue.changed.wait(lock, [&] { return sums_ready || sum_queue.failed || abandon || claims_end; });
+    }
     while (!stop_requested() && !claims_end) {
       if (use_gpu) {
         std::unique_lock lock(gpu_queue.mutex);
@@ -564,6 +717,10 @@ StatsSummary run_stats(const StatsOptions& o) {
           return gpu_queue.claims.size() < max_ahead || gpu_queue.failed || claims_end;
         });
         if (gpu_queue.failed || claims_end) break;
+      }
+      if (gpu_sums) {
+        std::lock_guard lock(sum_queue.mutex);
+        if (sum_queue.failed) break;
       }
       const auto c = claims.next();
       if (!c) break;
@@ -588,20 +745,23 @@ StatsSummary run_stats(const StatsOptions& o) {
         gpu_queue.changed.notify_all();
       }
       const auto traced = std::chrono::steady_clock::now();
-      const std::vector<PixelSums> sums = measure_all_on_cpu(cpu_items);
+      const Measured measured = measure_all_on_cpu(cpu_items, gpu_sums);
       if (trace)
         std::fprintf(stderr, "stats: cpu measured %zu images at %.3f s in %.1f ms\n", cpu_items.size(),
                      seconds_since(start), 1e3 * seconds_since(traced));
       throw_if_stopped();
+      size_t summed_here = 0;
       {
         std::lock_guard lock(state_mutex);
         for (size_t k = 0; k < cpu_items.size(); ++k) {
+          if (measured.handed[k]) continue;  // the GPU's sums count it down
           WindowState& ws = state[cpu_items[k] / kWindow];
-          ws.cpu.merge(sums[k]);
+          ws.cpu.merge(measured.sums[k]);
           --ws.cpu_left;
+          ++summed_here;
         }
       }
-      cpu_measured += cpu_items.size();
+      cpu_measured += summed_here;
       journal_ready(false);
     }
   };
@@ -640,6 +800,16 @@ StatsSummary run_stats(const StatsOptions& o) {
     }
     gpu_queue.changed.notify_all();
     gpu_work.get();
+  }
+  if (gpu_sums) {
+    {
+      std::lock_guard lock(sum_queue.mutex);
+      sum_queue.closed = true;
+    }
+    sum_queue.changed.notify_all();
+    for (auto& work : sum_work) work.get();
+    if (trace) std::fprintf(stderr, "stats: GPU sums done at %.3f s\n", seconds_since(start));
+    shares.insert(shares.begin(), sum_shares.begin(), sum_shares.end());
   }
   throw_if_stopped();
   journal_ready(true);

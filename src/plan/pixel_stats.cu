@@ -2,8 +2,12 @@
 // reduced across the warp, then one atomic per warp (sums) and per bin and block (histograms).
 #include "plan/pixel_stats.h"
 
+#include <algorithm>
+#include <string>
+
 #include "core/cuda_check.h"
 #include "core/cuda_memory.h"
+#include "core/error.h"
 
 namespace gpuaug::plan {
 
@@ -13,14 +17,18 @@ constexpr int kSums = 9;  // 3 sums, 6 products
 constexpr int kTotals = kSums + 3 * 256;
 constexpr int kThreads = 256;
 
-__global__ void pixel_stats_kernel(const uint8_t* __restrict__ rgb, size_t pixels,
-                                   unsigned long long* __restrict__ totals) {
+// Adds pixels first, first + stride, ... (rgb_at(i, r, g, b) gives pixel i) into `totals` (kSums
+// sums, then 3 x 256 bins).
+template <class RgbAt>
+__device__ void measure_pixels(const RgbAt& rgb_at, size_t pixels, size_t first, size_t stride,
+                               unsigned long long* __restrict__ totals) {
   __shared__ unsigned int histogram[3 * 256];
   for (int i = threadIdx.x; i < 3 * 256; i += blockDim.x) histogram[i] = 0;
   __syncthreads();
   unsigned long long s[kSums] = {};
-  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < pixels; i += size_t(gridDim.x) * blockDim.x) {
-    const unsigned r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2];
+  for (size_t i = first; i < pixels; i += stride) {
+    unsigned r, g, b;
+    rgb_at(i, r, g, b);
     s[0] += r, s[1] += g, s[2] += b;
     s[3] += r * r, s[4] += g * g, s[5] += b * b, s[6] += r * g, s[7] += r * b, s[8] += g * b;
     atomicAdd(&histogram[r], 1u);
@@ -36,6 +44,64 @@ __global__ void pixel_stats_kernel(const uint8_t* __restrict__ rgb, size_t pixel
     if (histogram[i]) atomicAdd(&totals[kSums + i], (unsigned long long)histogram[i]);
 }
 
+struct InterleavedRgb {
+  const uint8_t* __restrict__ rgb;
+  __device__ void operator()(size_t i, unsigned& r, unsigned& g, unsigned& b) const {
+    r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2];
+  }
+};
+
+// An image's pixels are fewer than 2^32 (kDefaultMaxPixels and any max_pixels a decoder takes).
+struct FinishedPlanes {
+  codec::JpegPlanes planes;
+  const uint8_t* base;
+  __device__ void operator()(size_t i, unsigned& r, unsigned& g, unsigned& b) const {
+    const unsigned pixel = unsigned(i), width = unsigned(planes.width);
+    int rgb[3];
+    codec::jpeg_planes_rgb(planes, base, int(pixel % width), int(pixel / width), rgb);
+    r = unsigned(rgb[0]), g = unsigned(rgb[1]), b = unsigned(rgb[2]);
+  }
+};
+
+__global__ void pixel_stats_kernel(const uint8_t* __restrict__ rgb, size_t pixels,
+                                   unsigned long long* __restrict__ totals) {
+  measure_pixels(InterleavedRgb{rgb}, pixels, size_t(blockIdx.x) * blockDim.x + threadIdx.x,
+                 size_t(gridDim.x) * blockDim.x, totals);
+}
+
+// Where one of measure()'s images lies in its staging buffer, and how it is laid out.
+struct MeasuredImage {
+  unsigned long long offset = 0;
+  unsigned long long pixels = 0;
+  codec::JpegPlanes planes{};  // components 0: interleaved RGB
+};
+
+// Image blockIdx.y into its own totals.
+__global__ void pixel_stats_batch_kernel(const uint8_t* __restrict__ staging, const MeasuredImage* __restrict__ images,
+                                         unsigned long long* __restrict__ totals) {
+  const MeasuredImage& image = images[blockIdx.y];
+  const size_t first = size_t(blockIdx.x) * blockDim.x + threadIdx.x, stride = size_t(gridDim.x) * blockDim.x;
+  unsigned long long* own = totals + size_t(blockIdx.y) * kTotals;
+  if (image.planes.components == 0)
+    measure_pixels(InterleavedRgb{staging + image.offset}, image.pixels, first, stride, own);
+  else
+    measure_pixels(FinishedPlanes{image.planes, staging + image.offset}, image.pixels, first, stride, own);
+}
+
+size_t image_bytes(const HostPixels& image) {
+  return image.planes.components > 0 ? image.planes.bytes : 3 * image.pixels;
+}
+
+PixelTotals unpack_totals(const unsigned long long* t, uint64_t pixels) {
+  PixelTotals out;
+  out.pixels = pixels;
+  for (int k = 0; k < 3; ++k) out.sum[k] = t[k];
+  for (int k = 0; k < 6; ++k) out.products[k] = t[3 + k];
+  for (int c = 0; c < 3; ++c)
+    for (int v = 0; v < 256; ++v) out.histogram[c][v] = t[kSums + c * 256 + v];
+  return out;
+}
+
 }  // namespace
 
 struct GpuPixelStats::Impl {
@@ -45,6 +111,11 @@ struct GpuPixelStats::Impl {
   DeviceBuffer totals;
   PinnedBuffer host;
   uint64_t pixels = 0;
+  // measure()'s images, their places and totals; its wait sleeps, leaving the core to the
+  // CPU's decoders.
+  DeviceBuffer staging, measured_totals, descriptors;
+  PinnedBuffer measured_host, descriptors_host;
+  CudaEvent measured{cudaEventBlockingSync | cudaEventDisableTiming};
 };
 
 GpuPixelStats::GpuPixelStats(int device) {
@@ -81,15 +152,114 @@ PixelTotals GpuPixelStats::take() {
                     "device copy");
   GPUAUG_CUDA_CHECK(cudaMemsetAsync(impl_->totals.get(), 0, bytes, stream), "device");
   impl_->stream.synchronize();
-  const auto* t = static_cast<const unsigned long long*>(impl_->host.get());
-  PixelTotals out;
-  out.pixels = impl_->pixels;
+  const uint64_t pixels = impl_->pixels;
   impl_->pixels = 0;
-  for (int k = 0; k < 3; ++k) out.sum[k] = t[k];
-  for (int k = 0; k < 6; ++k) out.products[k] = t[3 + k];
-  for (int c = 0; c < 3; ++c)
-    for (int v = 0; v < 256; ++v) out.histogram[c][v] = t[kSums + c * 256 + v];
+  return unpack_totals(static_cast<const unsigned long long*>(impl_->host.get()), pixels);
+}
+
+std::vector<PixelTotals> GpuPixelStats::measure(std::span<const HostPixels> images) {
+  if (images.size() > kMaxMeasured)
+    throw Error("", "stats kernel",
+                "internal: " + std::to_string(images.size()) + " images in one measure, at most " +
+                    std::to_string(kMaxMeasured));
+  std::vector<PixelTotals> out(images.size());
+  if (images.empty()) return out;
+  GPUAUG_CUDA_CHECK(cudaSetDevice(impl_->device), "device");
+  cudaStream_t stream = impl_->stream.get();
+  impl_->descriptors_host.reserve(kMaxMeasured * sizeof(MeasuredImage));
+  auto* where = impl_->descriptors_host.as<MeasuredImage>();
+  size_t bytes = 0, most_pixels = 0;
+  for (size_t k = 0; k < images.size(); ++k) {
+    where[k] = MeasuredImage{bytes, images[k].pixels, images[k].planes};
+    bytes += (image_bytes(images[k]) + 255) / 256 * 256;
+    most_pixels = std::max(most_pixels, images[k].pixels);
+  }
+  const size_t totals_bytes = images.size() * kTotals * sizeof(unsigned long long);
+  impl_->staging.reserve(bytes, stream);
+  impl_->measured_totals.reserve(totals_bytes, stream);
+  impl_->descriptors.reserve(kMaxMeasured * sizeof(MeasuredImage), stream);
+  impl_->measured_host.reserve(totals_bytes);
+  auto* staging = impl_->staging.as<uint8_t>();
+  for (size_t k = 0; k < images.size(); ++k)
+    if (image_bytes(images[k]))
+      GPUAUG_CUDA_CHECK(cudaMemcpyAsync(staging + where[k].offset, images[k].data, image_bytes(images[k]),
+                                        cudaMemcpyHostToDevice, stream),
+                        "device copy");
+  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(impl_->descriptors.get(), where, images.size() * sizeof(MeasuredImage),
+                                    cudaMemcpyHostToDevice, stream),
+                    "device copy");
+  GPUAUG_CUDA_CHECK(cudaMemsetAsync(impl_->measured_totals.get(), 0, totals_bytes, stream), "device");
+  // Enough blocks an image to fill the GPU with a batch of a few dozen, each thread some dozens
+  // of pixels (every block ends with 768 atomics of its histogram).
+  const size_t per_image_cap = std::max<size_t>(1, 2 * size_t(impl_->blocks_per_image) / images.size());
+  const size_t blocks = std::clamp<size_t>((most_pixels + kThreads * 16 - 1) / (kThreads * 16), 1, per_image_cap);
+  pixel_stats_batch_kernel<<<dim3(unsigned(blocks), unsigned(images.size())), kThreads, 0, stream>>>(
+      staging, impl_->descriptors.as<MeasuredImage>(), impl_->measured_totals.as<unsigned long long>());
+  GPUAUG_CUDA_CHECK(cudaGetLastError(), "stats kernel");
+  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(impl_->measured_host.get(), impl_->measured_totals.get(), totals_bytes,
+                                    cudaMemcpyDeviceToHost, stream),
+                    "device copy");
+  impl_->measured.record(stream);
+  impl_->measured.synchronize();
+  const auto* t = static_cast<const unsigned long long*>(impl_->measured_host.get());
+  for (size_t k = 0; k < images.size(); ++k) out[k] = unpack_totals(t + k * kTotals, images[k].pixels);
   return out;
+}
+
+struct PinnedSlots::Slot {
+  PinnedBuffer memory;
+};
+
+PinnedSlots::PinnedSlots(int device, size_t count, size_t budget_bytes) : device_(device), budget_(budget_bytes) {
+  for (size_t k = 0; k < count; ++k) {
+    slots_.push_back(std::make_unique<Slot>());
+    free_.push_back(count - 1 - k);
+  }
+}
+
+PinnedSlots::~PinnedSlots() = default;
+
+std::optional<size_t> PinnedSlots::try_acquire(size_t bytes) {
+  const size_t rounded = (std::max<size_t>(bytes, 1) + (size_t(1) << 20) - 1) >> 20 << 20;
+  size_t slot = 0, old_size = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (free_.empty()) return std::nullopt;
+    // The smallest free slot that holds it; else the largest, grown, if the budget allows.
+    size_t best = free_.size();
+    for (size_t k = 0; k < free_.size(); ++k) {
+      const size_t size = slots_[free_[k]]->memory.size();
+      if (size >= bytes && (best == free_.size() || size < slots_[free_[best]]->memory.size())) best = k;
+    }
+    if (best == free_.size()) {
+      best = 0;
+      for (size_t k = 1; k < free_.size(); ++k)
+        if (slots_[free_[k]]->memory.size() > slots_[free_[best]]->memory.size()) best = k;
+      old_size = slots_[free_[best]]->memory.size();
+      if (allocated_ - old_size + rounded > budget_) return std::nullopt;
+      allocated_ = allocated_ - old_size + rounded;
+    }
+    slot = free_[best];
+    free_.erase(free_.begin() + ptrdiff_t(best));
+  }
+  if (slots_[slot]->memory.size() >= bytes) return slot;
+  try {
+    GPUAUG_CUDA_CHECK(cudaSetDevice(device_), "device");
+    slots_[slot]->memory.reserve(rounded);
+    return slot;
+  } catch (const Error&) {
+    std::lock_guard lock(mutex_);
+    allocated_ = allocated_ - rounded + slots_[slot]->memory.size();
+    free_.push_back(slot);
+    return std::nullopt;
+  }
+}
+
+uint8_t* PinnedSlots::data(size_t slot) const { return slots_[slot]->memory.as<uint8_t>(); }
+
+void PinnedSlots::release(size_t slot) {
+  std::lock_guard lock(mutex_);
+  free_.push_back(slot);
 }
 
 }  // namespace gpuaug::plan

@@ -6,6 +6,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "codec/jpeg_planes.h"
 
 namespace gpuaug::plan {
 
@@ -16,6 +22,15 @@ struct PixelTotals {
   std::array<uint64_t, 3> sum{};
   std::array<uint64_t, 6> products{};  // rr gg bb rg rb gb
   std::array<std::array<uint64_t, 256>, 3> histogram{};
+};
+
+// An image in page-locked host memory (a PinnedSlots slot): interleaved RGB pixels, or where
+// planes.components > 0 a JPEG's planes, which the GPU finishes to libjpeg-turbo's RGB first
+// (codec::jpeg_planes_rgb).
+struct HostPixels {
+  const uint8_t* data = nullptr;
+  size_t pixels = 0;
+  codec::JpegPlanes planes{};
 };
 
 class GpuPixelStats {
@@ -30,10 +45,42 @@ class GpuPixelStats {
   void add(const uint8_t* rgb, size_t pixels);
   // Waits for the adds, returns their totals and starts again from zero.
   PixelTotals take();
+  // Each image's own totals, in order (apart from add's): copies the images up on this object's
+  // stream, measures them in one launch and waits. At most kMaxMeasured images a call.
+  static constexpr size_t kMaxMeasured = 64;
+  std::vector<PixelTotals> measure(std::span<const HostPixels> images);
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// Page-locked host buffers that CPU threads decode images into, for GpuPixelStats::measure: a
+// copy from pageable memory would be a CPU copy on the GPU's one thread. A slot grows to the
+// image it is given (rounded up to 1 MiB) while the slots together stay within a budget;
+// try_acquire never waits, so a caller that finds none measures the image itself. Thread-safe;
+// the memory is allocated (cudaMallocHost, with `device` current) by the thread that acquires.
+class PinnedSlots {
+ public:
+  PinnedSlots(int device, size_t count, size_t budget_bytes);
+  ~PinnedSlots();
+  PinnedSlots(const PinnedSlots&) = delete;
+  PinnedSlots& operator=(const PinnedSlots&) = delete;
+
+  // A free slot of at least `bytes`, or nullopt: none is free, the budget would be passed, or
+  // allocating failed. Without CUDA always nullopt.
+  std::optional<size_t> try_acquire(size_t bytes);
+  uint8_t* data(size_t slot) const;
+  void release(size_t slot);
+
+ private:
+  struct Slot;
+  int device_;
+  size_t budget_;
+  size_t allocated_ = 0;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<size_t> free_;
 };
 
 }  // namespace gpuaug::plan

@@ -1,4 +1,5 @@
-// GpuPixelStats for builds without CUDA: constructing one says why it cannot run.
+// GpuPixelStats and PinnedSlots for builds without CUDA: constructing a GpuPixelStats says why it
+// cannot run, and PinnedSlots never has a slot.
 #if !GPUAUG_HAVE_CUDA
 #include "core/error.h"
 #include "plan/pixel_stats.h"
@@ -13,6 +14,14 @@ GpuPixelStats::GpuPixelStats(int) {
 GpuPixelStats::~GpuPixelStats() = default;
 void GpuPixelStats::add(const uint8_t*, size_t) {}
 PixelTotals GpuPixelStats::take() { return {}; }
+std::vector<PixelTotals> GpuPixelStats::measure(std::span<const HostPixels>) { return {}; }
+
+struct PinnedSlots::Slot {};
+PinnedSlots::PinnedSlots(int device, size_t, size_t budget_bytes) : device_(device), budget_(budget_bytes) {}
+PinnedSlots::~PinnedSlots() = default;
+std::optional<size_t> PinnedSlots::try_acquire(size_t) { return std::nullopt; }
+uint8_t* PinnedSlots::data(size_t) const { return nullptr; }
+void PinnedSlots::release(size_t) {}
 
 }  // namespace gpuaug::plan
 #endif

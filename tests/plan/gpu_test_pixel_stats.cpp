@@ -1,10 +1,15 @@
 // GpuPixelStats against the CPU's integer sums (stats' reference): exact, for odd sizes, many
-// images before a take, and after a take (totals start again from zero).
+// images before a take, and after a take (totals start again from zero); measure()'s totals of
+// each image; PinnedSlots' budget.
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <optional>
 
-#include "core/error.h"
+#include "../codec/codec_fixtures.h"
 #include "../common/references.h"
+#include "codec/jpeg_decoder.h"
+#include "core/error.h"
 #include "jobs/stats.h"
 #include "plan/cuda_executor.h"
 #include "plan/pixel_stats.h"
@@ -39,7 +44,114 @@ TEST(GpuPixelStats, EqualsTheCpuSumsExactly) {
   }
   for (void* p : device) cudaFree(p);
 }
+
+// measure(): each image's own totals, from pinned slots, in batches of 1, 7 and the most, with
+// odd sizes (offsets in the staging buffer that are not multiples of 3 x 256 bytes).
+TEST(GpuPixelStats, MeasureGivesEachImageItsOwnExactTotals) {
+  if (!cuda_device_available()) GTEST_SKIP() << "no GPU";
+  PinnedSlots slots(0, GpuPixelStats::kMaxMeasured, size_t(512) << 20);
+  GpuPixelStats gpu(0);
+  for (size_t batch : {size_t(1), size_t(7), GpuPixelStats::kMaxMeasured}) {
+    std::vector<Image> images;
+    std::vector<size_t> held;
+    std::vector<HostPixels> hosts;
+    for (size_t k = 0; k < batch; ++k) {
+      const int width = k == 0 ? 1 : int(17 + 37 * k % 301), height = k == 0 ? 1 : int(19 + 53 * k % 211);
+      images.push_back(gpuaug_test::make_image(width, height, 3, uint32_t(100 * batch + k)));
+      const std::optional<size_t> slot = slots.try_acquire(images.back().pixels.size());
+      ASSERT_TRUE(slot.has_value()) << "image " << k;
+      std::memcpy(slots.data(*slot), images.back().pixels.data(), images.back().pixels.size());
+      held.push_back(*slot);
+      hosts.push_back({slots.data(*slot), size_t(width) * size_t(height)});
+    }
+    const std::vector<PixelTotals> totals = gpu.measure(hosts);
+    ASSERT_EQ(totals.size(), batch);
+    for (size_t k = 0; k < batch; ++k) {
+      jobs::PixelSums cpu, from_gpu;
+      cpu.add(images[k]);
+      from_gpu.add(totals[k]);
+      EXPECT_EQ(from_gpu.to_json(), cpu.to_json()) << "batch " << batch << ", image " << k;
+    }
+    for (size_t slot : held) slots.release(slot);
+  }
+  std::vector<HostPixels> too_many(GpuPixelStats::kMaxMeasured + 1);
+  EXPECT_THROW(gpu.measure(too_many), Error);
+}
+
+// JPEG planes finished on the GPU (codec::jpeg_planes_rgb) give the totals of libjpeg-turbo's
+// RGB decode exactly, at 4:4:4, 4:2:2, 4:2:0 and gray, odd sizes and chroma 1-3 samples wide,
+// beside an interleaved RGB image in the same batch.
+TEST(GpuPixelStats, MeasureFinishesJpegPlanesExactly) {
+  if (!cuda_device_available()) GTEST_SKIP() << "no GPU";
+  std::vector<std::vector<uint8_t>> files;
+  const int sizes[][2] = {{3, 5}, {5, 3}, {17, 33}, {501, 377}};
+  const int samplings[][2] = {{1, 1}, {2, 1}, {2, 2}};
+  uint32_t seed = 1;
+  for (const auto& size : sizes)
+    for (const auto& sampling : samplings) {
+      codec_test::JpegSpec spec;
+      spec.luma_h = sampling[0], spec.luma_v = sampling[1];
+      spec.progressive = seed % 2 == 0;
+      files.push_back(codec_test::write_jpeg(gpuaug_test::make_image(size[0], size[1], 3, ++seed), spec));
+    }
+  codec_test::JpegSpec gray;
+  gray.in_space = JCS_GRAYSCALE;
+  files.push_back(codec_test::write_jpeg(gpuaug_test::make_image(37, 29, 1, 99), gray));
+  PinnedSlots slots(0, files.size() + 1, size_t(64) << 20);
+  std::vector<HostPixels> hosts;
+  std::vector<jobs::PixelSums> want(files.size() + 1);
+  for (size_t k = 0; k < files.size(); ++k) {
+    codec::JpegPlaneReader reader(files[k], codec::kDefaultMaxPixels);
+    ASSERT_TRUE(reader.finishable()) << k;
+    const auto slot = slots.try_acquire(reader.layout().bytes);
+    ASSERT_TRUE(slot);
+    reader.read(slots.data(*slot));
+    hosts.push_back({slots.data(*slot), size_t(reader.layout().width) * size_t(reader.layout().height), reader.layout()});
+    want[k].add(codec::decode_jpeg(files[k], 1, {}, codec::kDefaultMaxPixels).image);
+  }
+  const Image rgb = gpuaug_test::make_image(19, 7, 3, 5);
+  const auto slot = slots.try_acquire(rgb.pixels.size());
+  ASSERT_TRUE(slot);
+  std::memcpy(slots.data(*slot), rgb.pixels.data(), rgb.pixels.size());
+  hosts.push_back({slots.data(*slot), size_t(19 * 7)});
+  want.back().add(rgb);
+  GpuPixelStats gpu(0);
+  const std::vector<PixelTotals> totals = gpu.measure(hosts);
+  for (size_t k = 0; k < hosts.size(); ++k) {
+    jobs::PixelSums got;
+    got.add(totals[k]);
+    EXPECT_EQ(got.to_json(), want[k].to_json()) << "image " << k;
+  }
+}
+
+// PinnedSlots never waits: none free or past the budget is nullopt (the caller sums on the CPU),
+// and a released slot is given again without growing.
+TEST(PinnedSlots, GiveNoneWhenAllAreTakenOrTheBudgetIsSpent) {
+  if (!cuda_device_available()) GTEST_SKIP() << "no GPU";
+  PinnedSlots slots(0, 3, size_t(5) << 20);
+  const auto a = slots.try_acquire(size_t(2) << 20), b = slots.try_acquire(1000);
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(*a, *b);
+  EXPECT_FALSE(slots.try_acquire(size_t(3) << 20)) << "2 + 1 + 3 MiB is past the 5 MiB budget";
+  const auto c = slots.try_acquire(size_t(2) << 20);
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(slots.try_acquire(1)) << "all three are taken";
+  slots.data(*a)[(size_t(2) << 20) - 1] = 7;  // the whole size is there
+  slots.release(*a);
+  const auto again = slots.try_acquire(size_t(1) << 20);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *a);
+}
 #endif
+
+TEST(PinnedSlots, WithoutCudaThereIsNeverASlot) {
+#if GPUAUG_HAVE_CUDA
+  GTEST_SKIP() << "built with CUDA";
+#else
+  PinnedSlots slots(0, 4, size_t(64) << 20);
+  EXPECT_FALSE(slots.try_acquire(100));
+#endif
+}
 
 TEST(GpuPixelStats, WithoutAGpuConstructionSaysWhy) {
   if (cuda_device_available()) GTEST_SKIP() << "a GPU is present";

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -114,18 +116,22 @@ def test_stats_lists_bad_files_and_measures_the_rest(run_gpuaug, tmp_path, tmp_i
 
 
 def test_stats_on_gpu_match_cpu(run_gpuaug, tmp_path, tmp_images, has_gpu):
-    """--device cuda: PNGs as on the CPU; JPEGs decoded by nvJPEG, whose pixels differ from
-    libjpeg-turbo's by a little (tests/codec/gpu_test_nvjpeg.cpp: mean |diff| <= 1.5 levels).
-    The reduction itself is exact (gtest GpuPixelStats.EqualsTheCpuSumsExactly); on these
-    noise-heavy 4:2:0 JPEGs the chroma upsampling differences move blue's std by 1.7 levels
-    (measured on an H100), so std gets 3 levels."""
+    """--device cuda: the GPU sums what the CPU threads decode, so the file is --device cpu's.
+    --gpu-share 0.5: half the JPEGs decoded by nvJPEG, whose pixels differ from libjpeg-turbo's
+    by a little (tests/codec/gpu_test_nvjpeg.cpp: mean |diff| <= 1.5 levels). The reduction
+    itself is exact (gtest GpuPixelStats.EqualsTheCpuSumsExactly); on these noise-heavy 4:2:0
+    JPEGs the chroma upsampling differences move blue's std by 1.7 levels (measured on an
+    H100), so std gets 3 levels."""
     if not has_gpu:
         pytest.skip("no GPU")
     _dataset(tmp_images)
-    cpu, gpu = tmp_path / "cpu.json", tmp_path / "gpu.json"
+    cpu, gpu, nvjpeg = tmp_path / "cpu.json", tmp_path / "gpu.json", tmp_path / "nvjpeg.json"
     run_gpuaug("stats", "--input", tmp_path / "images", "--output", cpu, "--quiet")
     run_gpuaug("stats", "--input", tmp_path / "images", "--output", gpu, "--device", "cuda", "--quiet")
-    a, b = json.loads(cpu.read_text()), json.loads(gpu.read_text())
+    assert json.loads(cpu.read_text()) == json.loads(gpu.read_text())
+    run_gpuaug("stats", "--input", tmp_path / "images", "--output", nvjpeg, "--device", "cuda",
+               "--gpu-share", 0.5, "--quiet")
+    a, b = json.loads(cpu.read_text()), json.loads(nvjpeg.read_text())
     assert a["pixels"] == b["pixels"] and a["formats"] == b["formats"] and a["width"] == b["width"]
     np.testing.assert_allclose(b["mean"], a["mean"], atol=1.5 / 255)
     np.testing.assert_allclose(b["std"], a["std"], atol=3 / 255)
@@ -133,26 +139,34 @@ def test_stats_on_gpu_match_cpu(run_gpuaug, tmp_path, tmp_images, has_gpu):
     for p in (tmp_path / "images").rglob("*.jpg"):
         p.unlink()
     run_gpuaug("stats", "--input", tmp_path / "images", "--output", cpu, "--quiet")
-    run_gpuaug("stats", "--input", tmp_path / "images", "--output", gpu, "--device", "cuda", "--quiet")
-    assert json.loads(cpu.read_text()) == json.loads(gpu.read_text())
+    run_gpuaug("stats", "--input", tmp_path / "images", "--output", nvjpeg, "--device", "cuda",
+               "--gpu-share", 0.5, "--quiet")
+    assert json.loads(cpu.read_text()) == json.loads(nvjpeg.read_text())
 
 
-def test_stats_on_gpu_same_however_the_batches_fall(run_gpuaug, tmp_path, tmp_images, has_gpu):
-    """A GPU worker decodes the claims waiting for it together (up to 512 images) and reads the
-    next ones while nvJPEG decodes: which side measures a sample depends on its index only, so
-    the file is the same whether one thread or eight feed it, and over 1,200 images (several
-    batches, a corrupt file and PNGs among them) within nvJPEG's margins of the CPU's."""
-    if not has_gpu:
-        pytest.skip("no GPU")
+def _many_images(tmp_images, tmp_path):
+    """1,200 small JPEGs of varied sizes in three folders, 40 PNGs, one corrupt file."""
     rng = np.random.default_rng(7)
     images = {f"c{i % 3}/{i:04d}.jpg": rng.integers(0, 256, (24 + i % 5, 32 + i % 7, 3), np.uint8)
               for i in range(1200)}
     images.update({f"png/{i}.png": rng.integers(0, 256, (17, 19, 3), np.uint8) for i in range(40)})
     tmp_images(images, quality=90)
     (tmp_path / "images" / "c0" / "0003.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+
+
+def test_stats_on_gpu_same_however_the_batches_fall(run_gpuaug, tmp_path, tmp_images, has_gpu):
+    """--gpu-share 0.5: a GPU worker decodes the claims waiting for it together (up to 512
+    images) and reads the next ones while nvJPEG decodes: which side measures a sample depends on
+    its index only, so the file is the same whether one thread or eight feed it, and over 1,200
+    images (several batches, a corrupt file and PNGs among them) within nvJPEG's margins of the
+    CPU's."""
+    if not has_gpu:
+        pytest.skip("no GPU")
+    _many_images(tmp_images, tmp_path)
     runs = {}
-    for name, args in {"cpu": ("--threads", "4"), "one": ("--device", "cuda", "--threads", "1"),
-                       "eight": ("--device", "cuda", "--threads", "8")}.items():
+    for name, args in {"cpu": ("--threads", "4"),
+                       "one": ("--device", "cuda", "--gpu-share", "0.5", "--threads", "1"),
+                       "eight": ("--device", "cuda", "--gpu-share", "0.5", "--threads", "8")}.items():
         out = tmp_path / f"{name}.json"
         run_gpuaug("stats", "--input", tmp_path / "images", "--output", out, "--on-error", "skip", "--quiet", *args)
         runs[name] = json.loads(out.read_text())
@@ -162,6 +176,42 @@ def test_stats_on_gpu_same_however_the_batches_fall(run_gpuaug, tmp_path, tmp_im
     assert gpu["pixels"] == cpu["pixels"] and gpu["formats"] == cpu["formats"]
     np.testing.assert_allclose(gpu["mean"], cpu["mean"], atol=1.5 / 255)
     np.testing.assert_allclose(gpu["std"], cpu["std"], atol=3 / 255)
+
+
+def test_stats_gpu_sums_equal_the_cpu_exactly(run_gpuaug, tmp_path, tmp_images, has_gpu):
+    """--device cuda: the CPU threads decode into pinned slots and the GPU sums them, an image
+    going to whichever side is free. JPEGs go as libjpeg's planes, which the GPU finishes to
+    libjpeg-turbo's RGB (4:2:0 here, gray, and an EXIF-rotated one: the sums ignore orientation);
+    PNGs and a CMYK JPEG as RGB rows; a corrupt file stays on the CPU. The sums are exact
+    integers of the same pixels, so the file equals --device cpu's, byte for byte, with one
+    thread or eight."""
+    if not has_gpu:
+        pytest.skip("no GPU")
+    _many_images(tmp_images, tmp_path)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rng = np.random.default_rng(8)
+    Image.fromarray(rng.integers(0, 256, (23, 31, 3), np.uint8)).save(
+        tmp_path / "images" / "rotated.jpg", exif=exif, quality=90)
+    Image.fromarray(rng.integers(0, 256, (40, 30), np.uint8)).save(tmp_path / "images" / "gray.jpg", quality=90)
+    Image.fromarray(rng.integers(0, 256, (21, 26, 3), np.uint8)).convert("CMYK").save(
+        tmp_path / "images" / "cmyk.jpg", quality=90)
+    texts = {}
+    # GPUAUG_STATS_AWAIT_GPU: nothing is claimed before the GPU sums, which this small a dataset
+    # would otherwise finish before (CUDA starts in a few hundred ms).
+    env = {**os.environ, "GPUAUG_STATS_AWAIT_GPU": "1"}
+    for name, args in {"cpu": ("--threads", "4"), "one": ("--device", "cuda", "--threads", "1"),
+                       "eight": ("--device", "cuda", "--threads", "8")}.items():
+        out = tmp_path / f"{name}.json"
+        proc = run_gpuaug("stats", "--input", tmp_path / "images", "--output", out, "--on-error", "skip", *args,
+                          env=env)
+        texts[name] = out.read_text()
+        if name != "cpu":
+            summed = re.search(r"cpu decode \+ cuda:0 sums (\d+) images", proc.stderr)
+            assert summed and int(summed.group(1)) > 0, proc.stderr
+    assert texts["one"] == texts["cpu"] and texts["eight"] == texts["cpu"]
+    stats = json.loads(texts["cpu"])
+    assert stats["measured"] == 1242 and len(stats["errors"]) == 1
 
 
 def test_stats_plots(run_gpuaug, tmp_path, tmp_images):
