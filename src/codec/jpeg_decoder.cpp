@@ -236,9 +236,9 @@ JpegPlaneReader::JpegPlaneReader(std::span<const uint8_t> bytes, uint64_t max_pi
                         (p.h_factor == 2 && p.v_factor == 2);
   }
   if (!impl_->finishable) return;
-  cinfo.raw_data_out = TRUE;
-  cinfo.dct_method = JDCT_ISLOW;
-  if (!guarded(d, [&] { jpeg_start_decompress(&cinfo); })) throw d.error();
+  // The layout from the header alone (jpeg_read_header has set the sampling and downsampled
+  // sizes): jpeg_start_decompress would already decode every scan of a progressive file, which
+  // a caller that then finds no room for the planes would pay twice.
   // Rows padded to whole iMCUs, across and down: libjpeg writes every block of them.
   const int imcu_columns = ceil_div(width, cinfo.max_h_samp_factor * DCTSIZE);
   const int imcu_rows = ceil_div(height, cinfo.max_v_samp_factor * DCTSIZE);
@@ -262,6 +262,8 @@ void JpegPlaneReader::read(uint8_t* buffer) {
   if (!m.finishable) throw Error("", "decode", "internal: JpegPlaneReader::read on planes it cannot finish");
   jpeg_decompress_struct& cinfo = m.d.cinfo;
   const JpegPlanes& p = m.layout;
+  cinfo.raw_data_out = TRUE;
+  cinfo.dct_method = JDCT_ISLOW;
   // Row pointers for one iMCU row of every plane, moved down the buffer call by call.
   std::vector<JSAMPROW> rows[3];
   JSAMPARRAY planes[3] = {};
@@ -270,6 +272,7 @@ void JpegPlaneReader::read(uint8_t* buffer) {
     planes[ci] = rows[ci].data();
   }
   if (!guarded(m.d, [&] {
+        jpeg_start_decompress(&cinfo);
         for (size_t imcu_row = 0; cinfo.output_scanline < cinfo.output_height; ++imcu_row) {
           for (int ci = 0; ci < p.components; ++ci)
             for (int y = 0; y < m.plane_rows_per_call[ci]; ++y)

@@ -383,6 +383,8 @@ StatsSummary run_stats(const StatsOptions& o) {
       std::optional<codec::JpegPlaneReader> jpeg;
       if (info.format == codec::ImageFormat::kJpeg) jpeg.emplace(blob, codec::kDefaultMaxPixels);
       if (jpeg && jpeg->finishable()) {
+        // The kernel walks `pixels` over the planes' width: they must agree (they always have).
+        if (size_t(jpeg->layout().width) * size_t(jpeg->layout().height) != pixels) return false;
         if (!(slot = slots->try_acquire(jpeg->layout().bytes))) return false;
         jpeg->read(slots->data(*slot));
         planes = jpeg->layout();  // its width x height is `pixels`, whatever the EXIF orientation
@@ -490,9 +492,10 @@ StatsSummary run_stats(const StatsOptions& o) {
   // Alone, the CPU never waits for the GPUs (which start about a second later); with ranks to
   // share the claims with, it runs at most a few claims per GPU ahead of them.
   const size_t max_ahead = world.distributed() && on_demand ? 4 * std::max<size_t>(gpu_count, 1) : SIZE_MAX;
-  std::future<void> gpu_work;
   std::atomic<bool> abandon{false};  // the main thread failed: the GPU workers stop too
   std::vector<pipeline::WorkerShare> shares;  // the GPU workers' (read once gpu_work is done), then all
+  // Declared after everything its thread touches: unwinding waits for the thread before those go.
+  std::future<void> gpu_work;
   if (use_gpu)
     gpu_work = std::async(std::launch::async, [&] {
       struct FailedOnThrow {
@@ -626,10 +629,10 @@ StatsSummary run_stats(const StatsOptions& o) {
 
   // One thread a GPU sums what the CPU threads handed over, in batches of what has queued (two a
   // GPU, one's copy overlapping the other's wait, measured no faster: RESULTS run 20).
-  std::vector<std::future<void>> sum_work;
   std::vector<pipeline::WorkerShare> sum_shares;  // each written by its GPU's thread, read after
   for (const Device& device : gpu_sums ? devices : std::vector<Device>{})
     sum_shares.push_back({fmt::format("cpu decode + {} sums", device.name()), 0});
+  std::vector<std::future<void>> sum_work;  // after what its threads touch, as gpu_work
   for (size_t g = 0; g < sum_shares.size(); ++g)
     sum_work.push_back(std::async(std::launch::async, [&, g] {
       try {
