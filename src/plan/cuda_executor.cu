@@ -10,6 +10,8 @@
 #include <string>
 #include <type_traits>
 
+#include <cuda_fp16.h>
+
 #include "core/cuda_memory.h"
 #include "core/cuda_runtime_info.h"
 #include "core/error.h"
@@ -145,11 +147,115 @@ __device__ __forceinline__ void sum_row_taps(const Pixel* p, const float* w, int
   }
 }
 
+// The vertical sum of `rows` rows, each the horizontal sum of kTaps taps with the weights w held
+// in registers, in sum_row_taps' order. A pixel with fewer taps than kTaps (its warp's most)
+// has weight 0 for the rest, which add +0: a level times 0 is +0, and +0 leaves every sum
+// unchanged but -0, which these sums of products never are (x + -x rounds to +0). So the
+// result has the bits of the pixel's own count, without the predicated-off taps that the
+// kRegisterTaps loop issues (ncu, RESULTS run 21: the kernel is bound by instructions issued).
+template <int kTaps, class Fetch>
+__device__ __forceinline__ void sum_rows_of_taps(const Fetch& fetch, int col0, int row0, int rows, const float* wy,
+                                                 const float* w, float v[3]) {
+  for (int k = 0; k < rows; ++k) {
+    const auto* p = fetch.at(col0, row0 + k);
+    float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kTaps; ++j) {
+      h0 += w[j] * float(p[3 * j]);
+      h1 += w[j] * float(p[3 * j + 1]);
+      h2 += w[j] * float(p[3 * j + 2]);
+    }
+    const float wk = wy[k];
+    v[0] += wk * h0, v[1] += wk * h1, v[2] += wk * h2;
+  }
+}
+
+// The most of `v` over the warp; every lane must call it.
+__device__ __forceinline__ int warp_max(int v) {
+#if __CUDA_ARCH__ >= 800
+  return __reduce_max_sync(0xffffffffu, v);
+#else
+  for (int offset = 16; offset > 0; offset /= 2) v = max(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+#endif
+}
+
+// Output rows y0 .. y0 + kRows - 1 of one column (so the same taps across), pixel i with row
+// taps first[i] .. first[i] + count[i] (count 0: no such pixel) and weights wy + i * y_stride:
+// each source row that any of them uses is summed across once and added to each that uses it,
+// in row order, which is each pixel's tap order. kTaps as sum_rows_of_taps.
+template <int kTaps, int kRows, class Fetch>
+__device__ __forceinline__ void sum_rows_of_strip(const Fetch& fetch, int col0, const int (&first)[kRows],
+                                                  const int (&count)[kRows], const float* wy, int y_stride,
+                                                  const float* w, float (&v)[kRows][3]) {
+  int lo = first[0], hi = first[0] + count[0];
+#pragma unroll
+  for (int i = 1; i < kRows; ++i)
+    if (count[i] > 0) lo = min(lo, first[i]), hi = max(hi, first[i] + count[i]);
+  for (int r = lo; r < hi; ++r) {
+    bool used[kRows], any = false;
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) used[i] = r >= first[i] && r < first[i] + count[i], any = any || used[i];
+    if (!any) continue;
+    const auto* p = fetch.at(col0, r);
+    float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kTaps; ++j) {
+      h0 += w[j] * float(p[3 * j]);
+      h1 += w[j] * float(p[3 * j + 1]);
+      h2 += w[j] * float(p[3 * j + 2]);
+    }
+#pragma unroll
+    for (int i = 0; i < kRows; ++i)
+      if (used[i]) {
+        const float wk = wy[i * y_stride + (r - first[i])];
+        v[i][0] += wk * h0, v[i][1] += wk * h1, v[i][2] += wk * h2;
+      }
+  }
+}
+
+// Pixels (x, y0 + i), i < rows, by sum_rows_of_strip where all have every tap inside the image
+// and at most warp_taps column taps; false (nothing written) otherwise.
+template <int kRows, class Fetch>
+__device__ bool separable_strip(const GpuSample& s, const int2* entries, const float* weights, const Fetch& fetch,
+                                int x, int y0, int rows, float (&v)[kRows][3], int warp_taps) {
+  const int2 ex = entries[s.x_entries + x];
+  if (warp_taps <= 0 || ex.y == 0 || ex.y > warp_taps) return false;
+  const int col0 = s.ax.base + ex.x;
+  const int x_lo = max(s.ax.edges.inner_lo, 0), x_hi = min(s.ax.edges.inner_hi, fetch.width);
+  const int y_lo = max(s.ay.edges.inner_lo, 0), y_hi = min(s.ay.edges.inner_hi, fetch.height);
+  if (col0 < x_lo || col0 + warp_taps > x_hi) return false;
+  int first[kRows], count[kRows];
+#pragma unroll
+  for (int i = 0; i < kRows; ++i) {
+    const int2 ey = i < rows ? entries[s.y_entries + y0 + i] : make_int2(0, 0);
+    first[i] = s.ay.base + ey.x;
+    count[i] = ey.y;
+    if (i < rows && (ey.y == 0 || first[i] < y_lo || first[i] + ey.y > y_hi)) return false;
+    v[i][0] = v[i][1] = v[i][2] = 0.0f;
+  }
+  const float* wx = weights + s.x_weights + size_t(x) * s.x_stride;
+  const float* wy = weights + s.y_weights + size_t(y0) * s.y_stride;
+  float w[kRegisterTaps];
+#pragma unroll
+  for (int j = 0; j < kRegisterTaps; ++j) w[j] = j < ex.y ? wx[j] : 0.0f;
+  switch (warp_taps) {
+    case 1: sum_rows_of_strip<1>(fetch, col0, first, count, wy, s.y_stride, w, v); break;
+    case 2: sum_rows_of_strip<2>(fetch, col0, first, count, wy, s.y_stride, w, v); break;
+    case 3: sum_rows_of_strip<3>(fetch, col0, first, count, wy, s.y_stride, w, v); break;
+    case 4: sum_rows_of_strip<4>(fetch, col0, first, count, wy, s.y_stride, w, v); break;
+    case 5: sum_rows_of_strip<5>(fetch, col0, first, count, wy, s.y_stride, w, v); break;
+    default: sum_rows_of_strip<kRegisterTaps>(fetch, col0, first, count, wy, s.y_stride, w, v); break;
+  }
+  return true;
+}
+
 // The same sums, in the same order, as resample_separable's two passes on the CPU, with the
-// weights from the axis tables.
+// weights from the axis tables. warp_taps (8-bit sources): the most column taps of the pixels
+// of this warp that have at most kRegisterTaps, 0 where not known.
 template <class Fetch>
 __device__ void separable_pixel(const GpuSample& s, const int2* entries, const float* weights,
-                                const Fetch& fetch, int x, int y, float v[3]) {
+                                const Fetch& fetch, int x, int y, float v[3], int warp_taps = 0) {
   const int2 ex = entries[s.x_entries + x], ey = entries[s.y_entries + y];
   if (ex.y == 0 || ey.y == 0) {
     // A border's fill: the entry holds its number; of a row's and a column's, the outer.
@@ -165,7 +271,24 @@ __device__ void separable_pixel(const GpuSample& s, const int2* entries, const f
   const bool inside_x = col0 >= x_lo && col0 + ex.y <= x_hi;
   v[0] = v[1] = v[2] = 0.0f;
   float h[3];
-  if (inside_x && row0 >= y_lo && row0 + ey.y <= y_hi && ex.y <= kRegisterTaps) {
+  const bool inside_y = row0 >= y_lo && row0 + ey.y <= y_hi;
+  if (warp_taps > 0 && ex.y <= warp_taps && col0 >= x_lo && col0 + warp_taps <= x_hi && inside_y) {
+    // Every one of the warp's taps inside the image (the common case): the warp's tap count,
+    // one unrolled loop for all its pixels.
+    float w[kRegisterTaps];
+#pragma unroll
+    for (int j = 0; j < kRegisterTaps; ++j) w[j] = j < ex.y ? wx[j] : 0.0f;
+    switch (warp_taps) {
+      case 1: sum_rows_of_taps<1>(fetch, col0, row0, ey.y, wy, w, v); break;
+      case 2: sum_rows_of_taps<2>(fetch, col0, row0, ey.y, wy, w, v); break;
+      case 3: sum_rows_of_taps<3>(fetch, col0, row0, ey.y, wy, w, v); break;
+      case 4: sum_rows_of_taps<4>(fetch, col0, row0, ey.y, wy, w, v); break;
+      case 5: sum_rows_of_taps<5>(fetch, col0, row0, ey.y, wy, w, v); break;
+      default: sum_rows_of_taps<kRegisterTaps>(fetch, col0, row0, ey.y, wy, w, v); break;
+    }
+    return;
+  }
+  if (inside_x && inside_y && ex.y <= kRegisterTaps) {
     // Every tap inside the image (the common case): 1.09-1.11x the augment-only rate of the
     // loop below alone on the H100 (RESULTS run 18).
     float w[kRegisterTaps];
@@ -207,20 +330,34 @@ __device__ void separable_pixel(const GpuSample& s, const int2* entries, const f
 
 // Output pixel (x, y) of the whole output, stored at its place in the window (kWindowed false:
 // the batch has no windows, the window is the output, and its fields need not be read).
+// float_to_half_bits by the hardware's conversion (round to nearest even, subnormals, overflow
+// to infinity: the same bits) in one instruction instead of its dozen; NaN keeps the CPU's.
+__device__ __forceinline__ uint16_t half_bits(float v) {
+  return isnan(v) ? float_to_half_bits(v) : __half_as_ushort(__float2half_rn(v));
+}
+
 template <bool kWindowed = true>
 __device__ void store_pixel(const GpuSample& s, uint8_t* out, int x, int y, const float v[3]) {
   const size_t plane = kWindowed ? size_t(s.win_w) * s.win_h : size_t(s.out_w) * s.out_h;
   const size_t pixel = kWindowed ? size_t(y - s.win_y) * s.win_w + (x - s.win_x) : size_t(y) * s.out_w + x;
   const int C = s.channels;
   uint8_t* base = out + s.out_offset;
-  for (int c = 0; c < C; ++c) {
-    const size_t i = s.layout == static_cast<uint8_t>(Layout::kHWC) ? pixel * C + c : size_t(c) * plane + pixel;
-    switch (static_cast<DType>(s.dtype)) {
-      case DType::kUInt8: base[i] = static_cast<uint8_t>(v[c]); break;
-      case DType::kFloat32: reinterpret_cast<float*>(base)[i] = v[c]; break;
-      case DType::kFloat16: reinterpret_cast<uint16_t*>(base)[i] = float_to_half_bits(v[c]); break;
-      case DType::kBFloat16: reinterpret_cast<uint16_t*>(base)[i] = float_to_bfloat16_bits(v[c]); break;
-    }
+  const bool hwc = s.layout == static_cast<uint8_t>(Layout::kHWC);
+  const auto at = [&](int c) { return hwc ? pixel * C + c : size_t(c) * plane + pixel; };
+  // The batch's dtype chosen once, not per channel.
+  switch (static_cast<DType>(s.dtype)) {
+    case DType::kUInt8:
+      for (int c = 0; c < C; ++c) base[at(c)] = static_cast<uint8_t>(v[c]);
+      break;
+    case DType::kFloat32:
+      for (int c = 0; c < C; ++c) reinterpret_cast<float*>(base)[at(c)] = v[c];
+      break;
+    case DType::kFloat16:
+      for (int c = 0; c < C; ++c) reinterpret_cast<uint16_t*>(base)[at(c)] = half_bits(v[c]);
+      break;
+    case DType::kBFloat16:
+      for (int c = 0; c < C; ++c) reinterpret_cast<uint16_t*>(base)[at(c)] = float_to_bfloat16_bits(v[c]);
+      break;
   }
 }
 
@@ -250,13 +387,23 @@ __global__ void __launch_bounds__(256, 4) resample_kernel(const GpuSample* sampl
   const GpuSample& s = samples[blockIdx.y];
   const int pixel = blockIdx.x * blockDim.x + threadIdx.x;
   const int cw = kWindowed ? s.comp_w : s.out_w, ch = kWindowed ? s.comp_h : s.out_h;
-  if (pixel >= cw * ch) return;
+  const bool computed = pixel < cw * ch;
   const int x = (kWindowed ? s.comp_x : 0) + pixel % cw, y = (kWindowed ? s.comp_y : 0) + pixel / cw;
+  // 8-bit sources: the warp's most column taps (of at most kRegisterTaps), before any lane
+  // leaves (blocks are whole warps, and the sample is the block's, so every lane gets here).
+  int warp_taps = 0;
+  if constexpr (std::is_same_v<Pixel, uint8_t>) {
+    if (!kWarps || s.separable) {
+      const int taps = computed ? entries[s.x_entries + x].y : 0;
+      warp_taps = warp_max(taps <= kRegisterTaps ? taps : 0);
+    }
+  }
+  if (!computed) return;
   const DeviceFetch<kWindowed, Pixel> fetch{static_cast<const Pixel*>(s.src), s.src_w, s.src_h, s.src_x0, s.src_y0,
                                             s.src_pitch, &s.fills, &s.warp.x, &s.warp.y};
   float v[3];
   if (!kWarps || s.separable) {
-    separable_pixel(s, entries, weights, fetch, x, y, v);
+    separable_pixel(s, entries, weights, fetch, x, y, v, warp_taps);
   } else {
     warp_pixel(s.warp, x, y, s.fills, fetch, v);
   }
@@ -270,6 +417,53 @@ __global__ void __launch_bounds__(256, 4) resample_kernel(const GpuSample* sampl
   } else {
     float* w = work + s.work_offset + size_t(pixel) * 3;
     w[0] = v[0], w[1] = v[1], w[2] = v[2];
+  }
+}
+
+// Output rows a thread computes in resample_strips_kernel. On the H100, RN50 chain (RESULTS run
+// 21, augment-only images/s against one pixel a thread): 2 rows 1.24x, 3 rows 1.35x, 4 rows
+// 1.18x (80 registers, so 3 blocks an SM instead of 4; with 64 they spill).
+constexpr int kStripRows = 3;
+
+// The resample kernel of whole 8-bit sources, all separable (random resized crop and the like),
+// with a thread a strip of kStripRows pixels of a column: they share their column taps and most
+// of their source rows, so a strip sums about half the rows across that its pixels alone would,
+// and the per-pixel setup is paid once.
+__global__ void __launch_bounds__(256, 4) resample_strips_kernel(const GpuSample* samples, const ops::PixelOp* all_ops,
+                                                                 const int2* entries, const float* weights,
+                                                                 uint8_t* out, float* work) {
+  const GpuSample& s = samples[blockIdx.y];
+  const int item = blockIdx.x * blockDim.x + threadIdx.x;
+  const int cw = s.out_w, ch = s.out_h;
+  const bool computed = item < cw * ((ch + kStripRows - 1) / kStripRows);
+  const int x = item % cw, y0 = kStripRows * (item / cw);
+  const int taps = computed ? entries[s.x_entries + x].y : 0;
+  const int warp_taps = warp_max(taps <= kRegisterTaps ? taps : 0);
+  if (!computed) return;
+  const DeviceFetch<false, uint8_t> fetch{static_cast<const uint8_t*>(s.src), s.src_w, s.src_h, s.src_x0, s.src_y0,
+                                          s.src_pitch, &s.fills, &s.warp.x, &s.warp.y};
+  const int rows = min(kStripRows, ch - y0);
+  float v[kStripRows][3];
+  if (!separable_strip(s, entries, weights, fetch, x, y0, rows, v, warp_taps)) {
+#pragma unroll
+    for (int i = 0; i < kStripRows; ++i)
+      if (i < rows) separable_pixel(s, entries, weights, fetch, x, y0 + i, v[i], warp_taps);
+  }
+  const ops::PixelOp* ops = all_ops + s.op_begin;
+  const int end = s.rounds > 0 ? s.barrier[0] : s.op_count;
+#pragma unroll
+  for (int i = 0; i < kStripRows; ++i) {
+    if (i >= rows) break;
+    float* p = v[i];
+    const int y = y0 + i;
+    p[0] = quantize_resampled(p[0]), p[1] = quantize_resampled(p[1]), p[2] = quantize_resampled(p[2]);
+    run_ops(s, ops, 0, end, p, x, y, 0.0f);
+    if (s.rounds == 0) {
+      store_pixel<false>(s, out, x, y, p);
+    } else {
+      float* w = work + s.work_offset + (size_t(y) * cw + x) * 3;
+      w[0] = p[0], w[1] = p[1], w[2] = p[2];
+    }
   }
 }
 
@@ -474,6 +668,7 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   bool windowed = false;  // some sample computes less than its whole output
   bool warps = false;      // some sample is not separable (rotate, affine)
   int max_pixels = 1, max_rounds = 0, max_side = 1;
+  size_t max_strips = 1;  // resample_strips_kernel's threads a sample
   std::vector<size_t> staged_offset(jobs.size(), SIZE_MAX);
   // Host rows to copy into the staging buffer, done after the loop (on the pool when given).
   struct StagedRows {
@@ -599,6 +794,7 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
     out_bytes += target ? sample_bytes : (sample_bytes + 255) / 256 * 256;
     if (s.rounds > 0) work_floats += computed * 3;
     max_pixels = std::max<int>(max_pixels, int(computed));
+    max_strips = std::max(max_strips, size_t(g.out_w) * size_t((g.out_h + kStripRows - 1) / kStripRows));
     max_rounds = std::max<int>(max_rounds, s.rounds);
   }
   const bool mixed_sources = source_bytes > 0 && source_cursor != source_bytes;
@@ -666,11 +862,14 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
       });
       GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     }
-    const ResampleKernel resample = warps ? resample_kernel_for<true>(float_sources, windowed)
-                                          : resample_kernel_for<false>(float_sources, windowed);
+    const bool strips = !warps && !float_sources && !windowed;
+    const ResampleKernel resample = strips  ? resample_strips_kernel
+                                    : warps ? resample_kernel_for<true>(float_sources, windowed)
+                                            : resample_kernel_for<false>(float_sources, windowed);
+    const unsigned resample_blocks = strips ? unsigned((max_strips + kThreads - 1) / kThreads) : pixel_blocks;
     for_each_launch([&](const GpuSample* part, size_t, unsigned count) {
-      resample<<<dim3(pixel_blocks, count), kThreads, 0, stream>>>(part, gops, m.entries.as<int2>(), m.taps.as<float>(),
-                                                                   output, m.work.as<float>());
+      resample<<<dim3(resample_blocks, count), kThreads, 0, stream>>>(part, gops, m.entries.as<int2>(),
+                                                                      m.taps.as<float>(), output, m.work.as<float>());
     });
     GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     for (int round = 0; round < max_rounds; ++round) {
