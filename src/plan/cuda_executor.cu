@@ -157,16 +157,10 @@ template <int kTaps, class Fetch>
 __device__ __forceinline__ void sum_rows_of_taps(const Fetch& fetch, int col0, int row0, int rows, const float* wy,
                                                  const float* w, float v[3]) {
   for (int k = 0; k < rows; ++k) {
-    const auto* p = fetch.at(col0, row0 + k);
-    float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
-#pragma unroll
-    for (int j = 0; j < kTaps; ++j) {
-      h0 += w[j] * float(p[3 * j]);
-      h1 += w[j] * float(p[3 * j + 1]);
-      h2 += w[j] * float(p[3 * j + 2]);
-    }
+    float h[3];
+    sum_row_taps<kTaps>(fetch.at(col0, row0 + k), w, kTaps, h);
     const float wk = wy[k];
-    v[0] += wk * h0, v[1] += wk * h1, v[2] += wk * h2;
+    v[0] += wk * h[0], v[1] += wk * h[1], v[2] += wk * h[2];
   }
 }
 
@@ -197,19 +191,13 @@ __device__ __forceinline__ void sum_rows_of_strip(const Fetch& fetch, int col0, 
 #pragma unroll
     for (int i = 0; i < kRows; ++i) used[i] = r >= first[i] && r < first[i] + count[i], any = any || used[i];
     if (!any) continue;
-    const auto* p = fetch.at(col0, r);
-    float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f;
-#pragma unroll
-    for (int j = 0; j < kTaps; ++j) {
-      h0 += w[j] * float(p[3 * j]);
-      h1 += w[j] * float(p[3 * j + 1]);
-      h2 += w[j] * float(p[3 * j + 2]);
-    }
+    float h[3];
+    sum_row_taps<kTaps>(fetch.at(col0, r), w, kTaps, h);
 #pragma unroll
     for (int i = 0; i < kRows; ++i)
       if (used[i]) {
         const float wk = wy[i * y_stride + (r - first[i])];
-        v[i][0] += wk * h0, v[i][1] += wk * h1, v[i][2] += wk * h2;
+        v[i][0] += wk * h[0], v[i][1] += wk * h[1], v[i][2] += wk * h[2];
       }
   }
 }
