@@ -51,6 +51,9 @@ namespace {
 constexpr size_t kWindow = 64;
 // Images a GPU worker decodes at once, at most, when claims wait for it.
 constexpr size_t kGpuBatch = 512;
+// Images a GPU worker resizes at once with --size (decoded whole on the CPU: about 0.5 MB each
+// for 500x375, held twice while the next batch is read and decoded).
+constexpr size_t kGpuResizeBatch = 128;
 // Pinned memory the CPU threads decode into for the GPUs' sums, at most. Slots are rounded up to
 // 1 MiB, so 64 slots of 500x375 JPEGs take 64 MiB; the budget caps large images, which past it
 // are summed on the CPU.
@@ -241,17 +244,21 @@ StatsSummary run_stats(const StatsOptions& o) {
   const bool on_demand = dist::shares_work_on_demand(world);
   const std::vector<Device> devices = dist::process_devices(o.device, world);
   const int gpu_eighths = int(std::lround(std::clamp(o.gpu_share, 0.0, 1.0) * 8));
-  const bool use_gpu = devices.front().cuda && o.size == 0 && codec::NvjpegDecoder::built() && gpu_eighths > 0;
+  const bool nvjpeg_share = devices.front().cuda && o.size == 0 && codec::NvjpegDecoder::built() && gpu_eighths > 0;
+  // --size with cuda: the CPU threads decode (as --device cpu does, DCT scaling and all) and the
+  // GPU workers resize, in the fused kernel whose bytes are the CPU's, and sum.
+  const bool resize_on_gpu = devices.front().cuda && o.size > 0;
+  const bool use_gpu = nvjpeg_share || resize_on_gpu;  // GPU workers take claims
   // With --device cuda the GPUs also sum what the CPU threads decode (below).
   const bool gpu_sums = devices.front().cuda && o.size == 0;
-  // --size with cuda measures on the CPU; this says so at once where no GPU is.
-  if (devices.front().cuda && o.size > 0) plan::GpuPixelStats probe(devices.front().index);
+  // The GPU workers start on a thread of their own: this says at once where no GPU is.
+  if (resize_on_gpu) plan::GpuPixelStats probe(devices.front().index);
   const json header{{"job", "stats"},
                     {"input", fs::absolute(o.input).lexically_normal().string()},
                     {"samples", count},
                     {"size", o.size},
                     {"window", kWindow},
-                    {"decoder", use_gpu ? fmt::format("nvjpeg {}/8", gpu_eighths) : "cpu"},
+                    {"decoder", nvjpeg_share ? fmt::format("nvjpeg {}/8", gpu_eighths) : "cpu"},
                     {"ranks", world.size}};
   // One journal a rank.
   Journal journal(o.output + ".journal" + (world.distributed() ? fmt::format(".rank{}", world.rank) : ""),
@@ -303,7 +310,8 @@ StatsSummary run_stats(const StatsOptions& o) {
   // Work goes out in claims of a few windows, on demand (to the other ranks' too, under mpirun;
   // without MPI each rank takes the windows w with w % size == rank). Within a claim the GPU
   // workers (one per GPU) take the JPEGs nvJPEG takes among the samples whose index % 8 <
-  // gpu_eighths, the CPU pool everything else plus what a GPU refuses. Which side measures a
+  // gpu_eighths (with --size, every sample, to resize), the CPU pool everything else plus what a
+  // GPU refuses. Which side measures a
   // sample never depends on timing or on which GPU took the claim, so neither do the results.
   // The main thread claims, hands the claim's GPU part to the GPU workers' queue and measures
   // the CPU part on the pool; the GPU workers start (CUDA, nvJPEG: about a second) while the CPU
@@ -323,7 +331,7 @@ StatsSummary run_stats(const StatsOptions& o) {
   std::mutex state_mutex;
   std::vector<std::optional<ImageMeta>> item_metas(count);
   std::vector<std::string> item_errors(count);
-  auto gpu_candidate = [&](size_t i) { return use_gpu && int(i % 8) < gpu_eighths; };
+  auto gpu_candidate = [&](size_t i) { return resize_on_gpu || (nvjpeg_share && int(i % 8) < gpu_eighths); };
   auto window_items = [&](size_t w) {
     std::vector<size_t> items;
     for (size_t i = w * kWindow; i < std::min(count, (w + 1) * kWindow); ++i) items.push_back(i);
@@ -513,7 +521,7 @@ StatsSummary run_stats(const StatsOptions& o) {
           queue.changed.notify_all();
         }
       } failed_on_throw{gpu_queue};
-      auto owned = std::make_unique<pipeline::GpuWorkers>(devices, true);
+      auto owned = std::make_unique<pipeline::GpuWorkers>(devices, nvjpeg_share);
       pipeline::GpuWorkers& workers = *owned;
       workers.run([&](pipeline::GpuWorker& worker) {
         plan::GpuPixelStats gpu_stats(worker.device.index);
@@ -527,7 +535,8 @@ StatsSummary run_stats(const StatsOptions& o) {
             std::unique_lock lock(gpu_queue.mutex);
             if (wait)
               gpu_queue.changed.wait(lock, [&] { return gpu_queue.closed || !gpu_queue.claims.empty() || abandon; });
-            while (!gpu_queue.claims.empty() && !abandon && !stop_requested() && candidates < kGpuBatch) {
+            const size_t most = resize_on_gpu ? kGpuResizeBatch : kGpuBatch;
+            while (!gpu_queue.claims.empty() && !abandon && !stop_requested() && candidates < most) {
               for (size_t w : gpu_queue.claims.front()) {
                 windows.push_back(w);
                 for (size_t i : window_items(w)) candidates += gpu_candidate(i) ? 1 : 0;
@@ -539,10 +548,14 @@ StatsSummary run_stats(const StatsOptions& o) {
           return windows;
         };
         // The windows' candidates read and peeked on the pool (one thread reading them in turn
-        // kept the GPU waiting), then split into what nvJPEG takes and what it gives back.
+        // kept the GPU waiting), then split into what nvJPEG takes and what it gives back. With
+        // --size they are decoded and planned there too (resize_on_gpu: `prepared`, one a member),
+        // and what fails or does not resize to 3 channels goes back to the CPU, which lists the
+        // same error or measures it as --device cpu does.
         struct ReadWindows {
           std::vector<size_t> windows, members, given_back;
           std::vector<std::vector<uint8_t>> blobs;
+          std::vector<pipeline::PreparedImage> prepared;
           size_t candidates = 0;
         };
         auto read_windows = [&](std::vector<size_t> windows) {
@@ -554,16 +567,29 @@ StatsSummary run_stats(const StatsOptions& o) {
               if (gpu_candidate(i)) candidates.push_back(i);
           std::vector<std::vector<uint8_t>> read(candidates.size());
           std::vector<char> takes(candidates.size(), 0), opened(candidates.size(), 0);
+          std::vector<pipeline::PreparedImage> prepared(resize_on_gpu ? candidates.size() : 0);
           pool.parallel_for(candidates.size(), [&](size_t k) {
             const auto info = open_sample(candidates[k], read[k]);
             opened[k] = info.has_value();
-            takes[k] = info && codec::NvjpegDecoder::takes(read[k], *info);
+            if (!info) return;
+            if (!resize_on_gpu) {
+              takes[k] = codec::NvjpegDecoder::takes(read[k], *info);
+              return;
+            }
+            try {
+              prepared[k] = resizer->prepare(read[k], source.samples[candidates[k]].path, candidates[k], 0, 0);
+              const auto& plans = prepared[k].plans;
+              takes[k] = plans.size() == 1 && plans[0].fold.channels == 3 && plans[0].fold.dtype == DType::kUInt8;
+            } catch (const Error&) {
+              takes[k] = false;  // the CPU's decode lists it
+            }
           });
           for (size_t k = 0; k < candidates.size(); ++k) {
             if (!opened[k]) continue;
             if (takes[k]) {
               r.members.push_back(candidates[k]);
               r.blobs.push_back(std::move(read[k]));
+              if (resize_on_gpu) r.prepared.push_back(std::move(prepared[k]));
             } else {
               r.given_back.push_back(candidates[k]);
             }
@@ -571,7 +597,7 @@ StatsSummary run_stats(const StatsOptions& o) {
           r.candidates = candidates.size();
           return r;
         };
-        // The next windows are read while nvJPEG decodes these.
+        // The next windows are read (and with --size decoded) while the GPU works on these.
         std::future<ReadWindows> ahead;
         if (trace) std::fprintf(stderr, "stats: %s ready at %.3f s\n", worker.device.name().c_str(), seconds_since(start));
         for (;;) {
@@ -587,29 +613,49 @@ StatsSummary run_stats(const StatsOptions& o) {
           if (std::vector<size_t> next = take_claims(false); !next.empty())
             ahead = std::async(std::launch::async, read_windows, std::move(next));
           const auto traced = std::chrono::steady_clock::now();
-          std::vector<codec::GpuDecodeRequest> requests;
-          for (const auto& blob : batch.blobs) requests.push_back({blob, {}});
-          const auto decoded = worker.nvjpeg->decode(requests);
           std::vector<PixelSums> window_sums(batch.windows.size());
           std::vector<size_t>& given_back = batch.given_back;
           const std::vector<size_t>& members = batch.members;
-          size_t m = 0;
-          for (size_t b = 0; b < batch.windows.size(); ++b) {
-            for (; m < members.size() && members[m] / kWindow == batch.windows[b]; ++m) {
-              if (decoded[m])
-                gpu_stats.add(decoded[m]->device_rgb, size_t(decoded[m]->width) * size_t(decoded[m]->height));
-              else
-                given_back.push_back(members[m]);
+          if (resize_on_gpu) {
+            // One job a member (its one plan); the output stays on the device, where it is summed.
+            const std::vector<plan::SampleJob> jobs = resizer->gpu_jobs(batch.prepared, 0, nullptr, nullptr, &pool);
+            const plan::DeviceBatch& out = worker.executor->run(jobs, Layout::kHWC, nullptr, &pool);
+            size_t m = 0;
+            for (size_t b = 0; b < batch.windows.size(); ++b) {
+              for (; m < members.size() && members[m] / kWindow == batch.windows[b]; ++m) {
+                const auto& shape = out.shapes[m];
+                gpu_stats.add(static_cast<const uint8_t*>(out.data) + out.offsets[m], size_t(shape[1]) * size_t(shape[2]));
+              }
+              window_sums[b].add(gpu_stats.take());
             }
-            window_sums[b].add(gpu_stats.take());
+            worker.items += members.size();
+          } else {
+            std::vector<codec::GpuDecodeRequest> requests;
+            for (const auto& blob : batch.blobs) requests.push_back({blob, {}});
+            const auto decoded = worker.nvjpeg->decode(requests);
+            size_t m = 0;
+            for (size_t b = 0; b < batch.windows.size(); ++b) {
+              for (; m < members.size() && members[m] / kWindow == batch.windows[b]; ++m) {
+                if (decoded[m])
+                  gpu_stats.add(decoded[m]->device_rgb, size_t(decoded[m]->width) * size_t(decoded[m]->height));
+                else
+                  given_back.push_back(members[m]);
+              }
+              window_sums[b].add(gpu_stats.take());
+            }
+            worker.items += batch.candidates;
           }
           if (trace)
             std::fprintf(stderr, "stats: %s measured %zu images of %zu windows at %.3f s in %.1f ms (%s)\n",
                          worker.device.name().c_str(), members.size(), batch.windows.size(), seconds_since(start),
                          1e3 * seconds_since(traced), ahead.valid() ? "next batch read ahead" : "nothing queued");
-          // What nvJPEG would not take or decode, on the CPU pool (which the main thread shares).
+          // What nvJPEG would not take or decode (or, with --size, what did not decode or resize
+          // to 3 channels), on the CPU pool (which the main thread shares).
           std::sort(given_back.begin(), given_back.end());
           const std::vector<PixelSums> cpu_sums = measure_all_on_cpu(given_back, false).sums;
+          // A stop skips the rest of those: the windows must not count as done, or a claim loop
+          // could journal them short before the stop reaches the main thread.
+          if (stop_requested()) break;
           {
             std::lock_guard lock(state_mutex);
             for (size_t k = 0; k < given_back.size(); ++k) state[given_back[k] / kWindow].gpu.merge(cpu_sums[k]);
@@ -619,7 +665,6 @@ StatsSummary run_stats(const StatsOptions& o) {
               ws.gpu_done = true;
             }
           }
-          worker.items += batch.candidates;
         }
       });
       shares = workers.shares();

@@ -125,29 +125,31 @@ def test_python_iterator_stops_on_sigint_within_a_second(tmp_path, tmp_images):
     assert elapsed < 1.0, f"took {elapsed:.2f} s to stop"
 
 
+@pytest.mark.parametrize("size", [(), ("--size", "16")], ids=["sums", "resize"])
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill9", "int"])
-def test_stats_on_gpu_interrupted_then_resumed_equals_the_cpu_run(gpuaug_bin, tmp_path, dataset, sig, has_gpu,
+def test_stats_on_gpu_interrupted_then_resumed_equals_the_cpu_run(gpuaug_bin, tmp_path, dataset, sig, size, has_gpu,
                                                                  monkeypatch):
     """stats --device cuda with the GPU summing what the CPU decodes (GPUAUG_STATS_AWAIT_GPU, so
-    that it surely does, even on 48 images): stopped at random moments, often while the GPU's
-    thread is inside a batch, then resumed, the file equals the CPU run's and nothing is left."""
+    that it surely does, even on 48 images), or with --size resizing it too: stopped at random
+    moments, often while the GPU's thread is inside a batch, then resumed, the file equals the
+    CPU run's and nothing is left."""
     if not has_gpu:
         pytest.skip("no GPU")
     monkeypatch.setenv("GPUAUG_STATS_AWAIT_GPU", "1")
     reference = tmp_path / "reference"
     reference.mkdir()
-    subprocess.run([str(gpuaug_bin), *map(str, _jobs(dataset, reference)["stats"]), "--quiet"], check=True,
+    subprocess.run([str(gpuaug_bin), *map(str, _jobs(dataset, reference)["stats"]), *size, "--quiet"], check=True,
                    capture_output=True, timeout=120)
     timed = tmp_path / "timed"
     timed.mkdir()
     start = time.monotonic()
-    subprocess.run([str(gpuaug_bin), *map(str, _jobs(dataset, timed)["stats"]), "--device", "cuda", "--threads", "1",
-                    "--quiet"], check=True, capture_output=True, timeout=120)
+    subprocess.run([str(gpuaug_bin), *map(str, _jobs(dataset, timed)["stats"]), *size, "--device", "cuda",
+                    "--threads", "1", "--quiet"], check=True, capture_output=True, timeout=120)
     full_s = time.monotonic() - start
     assert (timed / "stats.json").read_text() == (reference / "stats.json").read_text()
     out = tmp_path / "interrupted"
     out.mkdir()
-    codes = _kill_and_resume(gpuaug_bin, [*_jobs(dataset, out)["stats"], "--device", "cuda"],
-                             random.Random(f"gpu-{sig}"), sig, full_s)
+    codes = _kill_and_resume(gpuaug_bin, [*_jobs(dataset, out)["stats"], *size, "--device", "cuda"],
+                             random.Random(f"gpu-{sig}-{len(size)}"), sig, full_s)
     assert json.loads((out / "stats.json").read_text()) == json.loads((reference / "stats.json").read_text()), codes
     assert not [p for p in out.rglob("*") if ".gpuaug-tmp-" in p.name or p.name.endswith(".journal")]

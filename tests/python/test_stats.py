@@ -154,6 +154,16 @@ def _many_images(tmp_images, tmp_path):
     (tmp_path / "images" / "c0" / "0003.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
 
 
+def _odd_jpegs(folder: Path):
+    """An EXIF-rotated JPEG, a gray one and a CMYK one."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rng = np.random.default_rng(8)
+    Image.fromarray(rng.integers(0, 256, (23, 31, 3), np.uint8)).save(folder / "rotated.jpg", exif=exif, quality=90)
+    Image.fromarray(rng.integers(0, 256, (40, 30), np.uint8)).save(folder / "gray.jpg", quality=90)
+    Image.fromarray(rng.integers(0, 256, (21, 26, 3), np.uint8)).convert("CMYK").save(folder / "cmyk.jpg", quality=90)
+
+
 def test_stats_on_gpu_same_however_the_batches_fall(run_gpuaug, tmp_path, tmp_images, has_gpu):
     """--gpu-share 0.5: a GPU worker decodes the claims waiting for it together (up to 512
     images) and reads the next ones while nvJPEG decodes: which side measures a sample depends on
@@ -178,40 +188,40 @@ def test_stats_on_gpu_same_however_the_batches_fall(run_gpuaug, tmp_path, tmp_im
     np.testing.assert_allclose(gpu["std"], cpu["std"], atol=3 / 255)
 
 
-def test_stats_gpu_sums_equal_the_cpu_exactly(run_gpuaug, tmp_path, tmp_images, has_gpu):
-    """--device cuda: the CPU threads decode into pinned slots and the GPU sums them, an image
-    going to whichever side is free. JPEGs go as libjpeg's planes, which the GPU finishes to
+@pytest.mark.parametrize("mode", ["sums", "resize"])
+def test_stats_on_gpu_equal_the_cpu_exactly(run_gpuaug, tmp_path, tmp_images, has_gpu, mode):
+    """--device cuda, "sums": the CPU threads decode into pinned slots and the GPU sums them, an
+    image going to whichever side is free. JPEGs go as libjpeg's planes, which the GPU finishes to
     libjpeg-turbo's RGB (4:2:0 here, gray, and an EXIF-rotated one: the sums ignore orientation);
-    PNGs and a CMYK JPEG as RGB rows; a corrupt file stays on the CPU. The sums are exact
-    integers of the same pixels, so the file equals --device cpu's, byte for byte, with one
-    thread or eight."""
+    PNGs and a CMYK JPEG as RGB rows. "resize" (--size): the CPU threads decode (DCT-scaled, as
+    --device cpu; gray and CMYK made RGB, the rotated one turned) and the GPU resizes in the fused
+    kernel and sums on the device. A corrupt file goes back to the CPU's path either way. The sums
+    are exact integers of the same pixels, so the file equals --device cpu's, byte for byte, with
+    one thread or eight."""
     if not has_gpu:
         pytest.skip("no GPU")
     _many_images(tmp_images, tmp_path)
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    rng = np.random.default_rng(8)
-    Image.fromarray(rng.integers(0, 256, (23, 31, 3), np.uint8)).save(
-        tmp_path / "images" / "rotated.jpg", exif=exif, quality=90)
-    Image.fromarray(rng.integers(0, 256, (40, 30), np.uint8)).save(tmp_path / "images" / "gray.jpg", quality=90)
-    Image.fromarray(rng.integers(0, 256, (21, 26, 3), np.uint8)).convert("CMYK").save(
-        tmp_path / "images" / "cmyk.jpg", quality=90)
+    _odd_jpegs(tmp_path / "images")
+    size = ("--size", 24) if mode == "resize" else ()
+    gpu_share = r"cpu decode \+ cuda:0 sums (\d+) images" if mode == "sums" else r"cuda:0 (\d+) images"
     texts = {}
     # GPUAUG_STATS_AWAIT_GPU: nothing is claimed before the GPU sums, which this small a dataset
-    # would otherwise finish before (CUDA starts in a few hundred ms).
+    # would otherwise finish before (CUDA starts in a few hundred ms). --size sends every image
+    # to the GPU workers anyway.
     env = {**os.environ, "GPUAUG_STATS_AWAIT_GPU": "1"}
     for name, args in {"cpu": ("--threads", "4"), "one": ("--device", "cuda", "--threads", "1"),
                        "eight": ("--device", "cuda", "--threads", "8")}.items():
         out = tmp_path / f"{name}.json"
-        proc = run_gpuaug("stats", "--input", tmp_path / "images", "--output", out, "--on-error", "skip", *args,
+        proc = run_gpuaug("stats", "--input", tmp_path / "images", "--output", out, *size, "--on-error", "skip", *args,
                           env=env)
         texts[name] = out.read_text()
         if name != "cpu":
-            summed = re.search(r"cpu decode \+ cuda:0 sums (\d+) images", proc.stderr)
-            assert summed and int(summed.group(1)) > 0, proc.stderr
+            on_gpu = re.search(gpu_share, proc.stderr)
+            assert on_gpu and int(on_gpu.group(1)) > (1000 if size else 0), proc.stderr
     assert texts["one"] == texts["cpu"] and texts["eight"] == texts["cpu"]
     stats = json.loads(texts["cpu"])
     assert stats["measured"] == 1242 and len(stats["errors"]) == 1
+    assert stats["size"] == (24 if size else None)
 
 
 def test_stats_plots(run_gpuaug, tmp_path, tmp_images):
