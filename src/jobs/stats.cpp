@@ -665,6 +665,10 @@ StatsSummary run_stats(const StatsOptions& o) {
               ws.gpu_done = true;
             }
           }
+          // The claim loops journal what is complete after each claim, but may be done with
+          // their claims long before this batch (with --size they have no part of their own):
+          // without this, a stopped run would find its journal empty.
+          journal_ready(false);
         }
       });
       shares = workers.shares();

@@ -102,6 +102,8 @@ struct DeviceFetch {
   const Fills* fills;
   const AxisEdges* ex;  // the warp's, per axis
   const AxisEdges* ey;
+  // One past the last column held at src: a region's (a tile's source) ends before the image's.
+  __device__ int columns_end() const { return kWindowed ? x0 + int(pitch / 3) : width; }
   __device__ const Pixel* at(int x, int y) const {
     if constexpr (kWindowed) return src + size_t(y - y0) * pitch + size_t(x - x0) * 3;
     else return src + (size_t(y) * width + x) * 3;
@@ -260,9 +262,11 @@ __device__ void separable_pixel(const GpuSample& s, const int2* entries, const f
   v[0] = v[1] = v[2] = 0.0f;
   float h[3];
   const bool inside_y = row0 >= y_lo && row0 + ey.y <= y_hi;
-  if (warp_taps > 0 && ex.y <= warp_taps && col0 >= x_lo && col0 + warp_taps <= x_hi && inside_y) {
+  if (warp_taps > 0 && ex.y <= warp_taps && col0 >= x_lo && col0 + warp_taps <= min(x_hi, fetch.columns_end()) &&
+      inside_y) {
     // Every one of the warp's taps inside the image (the common case): the warp's tap count,
-    // one unrolled loop for all its pixels.
+    // one unrolled loop for all its pixels. The taps past a pixel's own weigh 0 but are read, so
+    // they too must lie in what was uploaded (a tile's region holds only its own taps' columns).
     float w[kRegisterTaps];
 #pragma unroll
     for (int j = 0; j < kRegisterTaps; ++j) w[j] = j < ex.y ? wx[j] : 0.0f;
