@@ -51,8 +51,10 @@ namespace {
 constexpr size_t kWindow = 64;
 // Images a GPU worker decodes at once, at most, when claims wait for it.
 constexpr size_t kGpuBatch = 512;
-// Images a GPU worker resizes at once with --size (decoded whole on the CPU: about 0.5 MB each
-// for 500x375, held twice while the next batch is read and decoded).
+// With --size, a GPU worker takes whole claims (up to 4 windows of 64) until its batch holds this
+// many images, so a batch holds up to 383. Each is decoded whole on the CPU (about 0.5 MB for
+// 500x375) and held twice while the next batch is read and decoded; the bound is by images, not
+// bytes, so large PNGs can want far more (design.md).
 constexpr size_t kGpuResizeBatch = 128;
 // Pinned memory the CPU threads decode into for the GPUs' sums, at most. Slots are rounded up to
 // 1 MiB, so 64 slots of 500x375 JPEGs take 64 MiB; the budget caps large images, which past it

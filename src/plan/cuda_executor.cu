@@ -320,14 +320,14 @@ __device__ void separable_pixel(const GpuSample& s, const int2* entries, const f
   }
 }
 
-// Output pixel (x, y) of the whole output, stored at its place in the window (kWindowed false:
-// the batch has no windows, the window is the output, and its fields need not be read).
 // float_to_half_bits by the hardware's conversion (round to nearest even, subnormals, overflow
 // to infinity: the same bits) in one instruction instead of its dozen; NaN keeps the CPU's.
 __device__ __forceinline__ uint16_t half_bits(float v) {
   return isnan(v) ? float_to_half_bits(v) : __half_as_ushort(__float2half_rn(v));
 }
 
+// Output pixel (x, y) of the whole output, stored at its place in the window (kWindowed false:
+// the batch has no windows, the window is the output, and its fields need not be read).
 template <bool kWindowed = true>
 __device__ void store_pixel(const GpuSample& s, uint8_t* out, int x, int y, const float v[3]) {
   const size_t plane = kWindowed ? size_t(s.win_w) * s.win_h : size_t(s.out_w) * s.out_h;
