@@ -52,10 +52,16 @@ constexpr size_t kWindow = 64;
 // Images a GPU worker decodes at once, at most, when claims wait for it.
 constexpr size_t kGpuBatch = 512;
 // With --size, a GPU worker takes whole claims (up to 4 windows of 64) until its batch holds this
-// many images, so a batch holds up to 383. Each is decoded whole on the CPU (about 0.5 MB for
-// 500x375) and held twice while the next batch is read and decoded; the bound is by images, not
-// bytes, so large PNGs can want far more (design.md).
+// many images, so a batch holds up to 383. Each is decoded on the CPU (about 0.5 MB for 500x375)
+// and held twice while the next batch is read and decoded.
 constexpr size_t kGpuResizeBatch = 128;
+// ... and at most this many decoded bytes (bounded by the headers before anything is decoded):
+// the rest of a batch, and any image larger alone, is measured on the CPU, one image a thread.
+constexpr size_t kGpuResizeBytes = size_t(256) << 20;
+// With --size, claims waiting for each ready GPU, at most: enough that a GPU never waits between
+// batches; past it the claim loops wait, so that the pool decodes for the GPU (whose part of an
+// image costs the CPU less than the whole of it) rather than for claims of its own.
+constexpr size_t kGpuResizeQueue = 2;
 // Pinned memory the CPU threads decode into for the GPUs' sums, at most. Slots are rounded up to
 // 1 MiB, so 64 slots of 500x375 JPEGs take 64 MiB; the budget caps large images, which past it
 // are summed on the CPU.
@@ -312,12 +318,13 @@ StatsSummary run_stats(const StatsOptions& o) {
   // Work goes out in claims of a few windows, on demand (to the other ranks' too, under mpirun;
   // without MPI each rank takes the windows w with w % size == rank). Within a claim the GPU
   // workers (one per GPU) take the JPEGs nvJPEG takes among the samples whose index % 8 <
-  // gpu_eighths (with --size, every sample, to resize), the CPU pool everything else plus what a
-  // GPU refuses. Which side measures a
-  // sample never depends on timing or on which GPU took the claim, so neither do the results.
-  // The main thread claims, hands the claim's GPU part to the GPU workers' queue and measures
-  // the CPU part on the pool; the GPU workers start (CUDA, nvJPEG: about a second) while the CPU
-  // already works. A window is journaled once both sides are done with it.
+  // gpu_eighths, the CPU pool everything else plus what a GPU refuses: which side measures a
+  // sample never depends on timing or on which GPU took the claim (nvJPEG's pixels are not
+  // libjpeg's), so neither do the results. With --size the GPU's bytes are the CPU's, so a whole
+  // claim goes to whichever side timing favours: to the CPU until a GPU is ready (CUDA's start)
+  // and after every GPU failed, else to the GPUs. Claim loops claim, hand the claim's GPU part
+  // to the GPU workers' queue and measure the CPU part on the pool; the GPU workers start while
+  // the CPU already works. A window is journaled once both sides are done with it.
   struct WindowState {
     PixelSums cpu, gpu;
     size_t cpu_left = 0;   // samples the CPU (or a GPU, summing what the CPU decoded) still has to measure
@@ -333,6 +340,7 @@ StatsSummary run_stats(const StatsOptions& o) {
   std::mutex state_mutex;
   std::vector<std::optional<ImageMeta>> item_metas(count);
   std::vector<std::string> item_errors(count);
+  // Samples of a claim handed to the GPUs that the GPUs take (with --size, every one).
   auto gpu_candidate = [&](size_t i) { return resize_on_gpu || (nvjpeg_share && int(i % 8) < gpu_eighths); };
   auto window_items = [&](size_t w) {
     std::vector<size_t> items;
@@ -500,6 +508,7 @@ StatsSummary run_stats(const StatsOptions& o) {
     std::deque<std::vector<size_t>> claims;
     bool closed = false;  // no more claims are coming
     bool failed = false;  // a GPU worker failed (its error comes from gpu_work)
+    size_t ready = 0;     // GPU workers taking claims: started, not failed, not ended
   } gpu_queue;
   const size_t gpu_count = use_gpu ? devices.size() : 0;
   // Alone, the CPU never waits for the GPUs (which start about a second later); with ranks to
@@ -527,6 +536,29 @@ StatsSummary run_stats(const StatsOptions& o) {
       pipeline::GpuWorkers& workers = *owned;
       workers.run([&](pipeline::GpuWorker& worker) {
         plan::GpuPixelStats gpu_stats(worker.device.index);
+        // Counted among the ready GPUs from here until it leaves, fails or retires (claim loops
+        // with --size hand claims to the GPUs only while one is ready).
+        struct Readiness {
+          GpuQueue& queue;
+          bool counted = false;
+          void set(bool on) {
+            if (on == counted) return;
+            {
+              std::lock_guard lock(queue.mutex);
+              on ? ++queue.ready : --queue.ready;
+            }
+            counted = on;
+            queue.changed.notify_all();
+          }
+          ~Readiness() { set(false); }
+        } readiness{gpu_queue};
+        readiness.set(true);
+        // With --size: this GPU failed a batch (out of device memory, say). That batch and the
+        // claims still queued for it are measured on the CPU, and the claim loops keep the rest.
+        std::atomic<bool> retired{false};  // read by the read-ahead's thread too
+        // GPUAUG_STATS_FAIL_GPU_BATCH=n: the n-th batch fails as a GPU failure would (tests).
+        const char* fail_at = std::getenv("GPUAUG_STATS_FAIL_GPU_BATCH");
+        size_t batches = 0;
         // The queued claims' windows, up to kGpuBatch candidates (the GPU starts late, so claims
         // wait for it, and nvJPEG decodes a few hundred images at a time much faster than a
         // claim's few dozen). Waits for the first claim only where `wait` says so.
@@ -570,6 +602,7 @@ StatsSummary run_stats(const StatsOptions& o) {
           std::vector<std::vector<uint8_t>> read(candidates.size());
           std::vector<char> takes(candidates.size(), 0), opened(candidates.size(), 0);
           std::vector<pipeline::PreparedImage> prepared(resize_on_gpu ? candidates.size() : 0);
+          std::atomic<size_t> decoded_bytes{0};  // with --size, of the images this batch decodes
           pool.parallel_for(candidates.size(), [&](size_t k) {
             const auto info = open_sample(candidates[k], read[k]);
             opened[k] = info.has_value();
@@ -578,6 +611,10 @@ StatsSummary run_stats(const StatsOptions& o) {
               takes[k] = codec::NvjpegDecoder::takes(read[k], *info);
               return;
             }
+            // At most what a full-scale decode holds; which images pass the bound depends on
+            // timing, the results not (either side's bytes are the same).
+            const size_t bytes = size_t(info->width) * size_t(info->height) * size_t(std::max(info->channels, 3));
+            if (retired || decoded_bytes.fetch_add(bytes) + bytes > kGpuResizeBytes) return;  // the CPU measures it
             try {
               prepared[k] = resizer->prepare(read[k], source.samples[candidates[k]].path, candidates[k], 0, 0);
               const auto& plans = prepared[k].plans;
@@ -585,13 +622,16 @@ StatsSummary run_stats(const StatsOptions& o) {
             } catch (const Error&) {
               takes[k] = false;  // the CPU's decode lists it
             }
+            read[k] = {};  // decoded: the kernel needs the pixels only
           });
           for (size_t k = 0; k < candidates.size(); ++k) {
             if (!opened[k]) continue;
             if (takes[k]) {
               r.members.push_back(candidates[k]);
-              r.blobs.push_back(std::move(read[k]));
-              if (resize_on_gpu) r.prepared.push_back(std::move(prepared[k]));
+              if (resize_on_gpu)
+                r.prepared.push_back(std::move(prepared[k]));
+              else
+                r.blobs.push_back(std::move(read[k]));
             } else {
               r.given_back.push_back(candidates[k]);
             }
@@ -619,18 +659,35 @@ StatsSummary run_stats(const StatsOptions& o) {
           std::vector<size_t>& given_back = batch.given_back;
           const std::vector<size_t>& members = batch.members;
           if (resize_on_gpu) {
-            // One job a member (its one plan); the output stays on the device, where it is summed.
-            const std::vector<plan::SampleJob> jobs = resizer->gpu_jobs(batch.prepared, 0, nullptr, nullptr, &pool);
-            const plan::DeviceBatch& out = worker.executor->run(jobs, Layout::kHWC, nullptr, &pool);
-            size_t m = 0;
-            for (size_t b = 0; b < batch.windows.size(); ++b) {
-              for (; m < members.size() && members[m] / kWindow == batch.windows[b]; ++m) {
-                const auto& shape = out.shapes[m];
-                gpu_stats.add(static_cast<const uint8_t*>(out.data) + out.offsets[m], size_t(shape[1]) * size_t(shape[2]));
+            ++batches;
+            try {
+              if (retired) throw Error("", "device", "retired");
+              if (fail_at && std::strtoull(fail_at, nullptr, 10) == batches)
+                throw Error("", "device", "failure injected by GPUAUG_STATS_FAIL_GPU_BATCH");
+              // One job a member (its one plan); the output stays on the device, where it is summed.
+              const std::vector<plan::SampleJob> jobs = resizer->gpu_jobs(batch.prepared, 0, nullptr, nullptr, &pool);
+              const plan::DeviceBatch& out = worker.executor->run(jobs, Layout::kHWC, nullptr, &pool);
+              size_t m = 0;
+              for (size_t b = 0; b < batch.windows.size(); ++b) {
+                for (; m < members.size() && members[m] / kWindow == batch.windows[b]; ++m) {
+                  const auto& shape = out.shapes[m];
+                  gpu_stats.add(static_cast<const uint8_t*>(out.data) + out.offsets[m],
+                                size_t(shape[1]) * size_t(shape[2]));
+                }
+                window_sums[b].add(gpu_stats.take());
               }
-              window_sums[b].add(gpu_stats.take());
+              worker.items += members.size();
+            } catch (const Error& e) {
+              // The CPU's bytes are the same, so the batch goes back whole; the GPU takes no more
+              // (a failed context stays failed), and says so once.
+              if (!retired)
+                std::fprintf(stderr, "stats: %s failed (%s); its images are measured on the CPU\n",
+                             worker.device.name().c_str(), e.what());
+              retired = true;
+              readiness.set(false);
+              window_sums.assign(batch.windows.size(), PixelSums());
+              given_back.insert(given_back.end(), members.begin(), members.end());
             }
-            worker.items += members.size();
           } else {
             std::vector<codec::GpuDecodeRequest> requests;
             for (const auto& blob : batch.blobs) requests.push_back({blob, {}});
@@ -758,21 +815,30 @@ StatsSummary run_stats(const StatsOptions& o) {
                           world.distributed() && on_demand ? &comm : nullptr);
   std::atomic<size_t> cpu_measured{0};
   std::atomic<bool> claims_end{false};  // one claim loop failed: the other stops too
-  // GPUAUG_STATS_AWAIT_GPU=1: claim nothing before a GPU sums (or failed), so that a small
-  // dataset surely reaches it (tests), and the GPU's part can be measured alone.
-  const bool await_gpu_sums = gpu_sums && std::getenv("GPUAUG_STATS_AWAIT_GPU") != nullptr;
+  // GPUAUG_STATS_AWAIT_GPU=1: claim nothing before a GPU sums or (with --size) resizes, or
+  // failed, so that a small dataset surely reaches it (tests), and the GPU's part can be measured
+  // alone.
+  const bool await_gpu = std::getenv("GPUAUG_STATS_AWAIT_GPU") != nullptr;
   auto claim_loop = [&] {
-    if (await_gpu_sums) {
+    if (await_gpu && gpu_sums) {
       std::unique_lock lock(sum_queue.mutex);
       sum_queue.changed.wait(lock, [&] { return sums_ready || sum_queue.failed || abandon || claims_end; });
     }
+    if (await_gpu && resize_on_gpu) {
+      std::unique_lock lock(gpu_queue.mutex);
+      gpu_queue.changed.wait(lock, [&] { return gpu_queue.ready > 0 || gpu_queue.failed || abandon || claims_end; });
+    }
     while (!stop_requested() && !claims_end) {
+      bool to_gpu = use_gpu;  // the claim's GPU part goes to the GPUs' queue
       if (use_gpu) {
         std::unique_lock lock(gpu_queue.mutex);
         gpu_queue.changed.wait(lock, [&] {
-          return gpu_queue.claims.size() < max_ahead || gpu_queue.failed || claims_end;
+          const size_t bound =
+              resize_on_gpu && gpu_queue.ready > 0 ? std::min(max_ahead, kGpuResizeQueue * gpu_queue.ready) : max_ahead;
+          return gpu_queue.claims.size() < bound || gpu_queue.failed || claims_end;
         });
         if (gpu_queue.failed || claims_end) break;
+        if (resize_on_gpu) to_gpu = gpu_queue.ready > 0;
       }
       if (gpu_sums) {
         std::lock_guard lock(sum_queue.mutex);
@@ -788,12 +854,12 @@ StatsSummary run_stats(const StatsOptions& o) {
         for (size_t w : claim) {
           WindowState& ws = state[w];
           for (size_t i : window_items(w))
-            if (gpu_candidate(i)) continue;
+            if (to_gpu && gpu_candidate(i)) continue;
             else ++ws.cpu_left, cpu_items.push_back(i);
-          ws.gpu_done = !use_gpu;
+          ws.gpu_done = !to_gpu;
         }
       }
-      if (use_gpu) {
+      if (to_gpu) {
         {
           std::lock_guard lock(gpu_queue.mutex);
           gpu_queue.claims.push_back(claim);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -153,3 +154,40 @@ def test_stats_on_gpu_interrupted_then_resumed_equals_the_cpu_run(gpuaug_bin, tm
                              random.Random(f"gpu-{sig}-{len(size)}"), sig, full_s)
     assert json.loads((out / "stats.json").read_text()) == json.loads((reference / "stats.json").read_text()), codes
     assert not [p for p in out.rglob("*") if ".gpuaug-tmp-" in p.name or p.name.endswith(".journal")]
+
+
+@pytest.mark.parametrize("size", [(), ("--size", "16")], ids=["sums", "resize"])
+def test_stats_on_gpu_stopped_keeps_the_windows_it_finished(gpuaug_bin, tmp_path, tmp_images, size, has_gpu,
+                                                            monkeypatch):
+    """A GPU run journals each window of 64 as it completes (with --size the GPU's thread does it:
+    the claim loops have no part of their own): stopped by SIGINT once the journal holds an entry,
+    it leaves those entries, --resume measures only the rest, and the file equals the CPU run's.
+    20 windows, so that the stop comes mid-run."""
+    if not has_gpu:
+        pytest.skip("no GPU")
+    monkeypatch.setenv("GPUAUG_STATS_AWAIT_GPU", "1")
+    tmp_images({f"img_{i:04d}.jpg": mixed_image(240, 320, seed=i) for i in range(1280)}, quality=90)
+    dataset = tmp_path / "images"
+    reference = tmp_path / "reference.json"
+    subprocess.run([str(gpuaug_bin), "stats", "--input", str(dataset), "--output", str(reference), *size, "--quiet"],
+                   check=True, capture_output=True, timeout=120)
+    out = tmp_path / "out" / "stats.json"
+    journal = Path(f"{out}.journal")
+    args = [str(gpuaug_bin), "stats", "--input", str(dataset), "--output", str(out), *size, "--device", "cuda",
+            "--threads", "1"]
+    proc = subprocess.Popen([*args, "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if journal.exists() and len(journal.read_text().splitlines()) >= 2:  # the header and an entry
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT, err  # stopped mid-run, not finished
+    entries = [json.loads(line) for line in journal.read_text().splitlines()[1:] if line.strip()]
+    done = sum(1 for e in entries for _ in e["images"])
+    assert 0 < done < 1280, done
+    resumed = subprocess.run([*args, "--resume"], check=True, capture_output=True, text=True, timeout=120)
+    assert re.search(rf"resumed: {done} done before", resumed.stderr), resumed.stderr
+    assert json.loads(out.read_text()) == json.loads(reference.read_text())
+    assert not journal.exists()

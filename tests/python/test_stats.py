@@ -224,6 +224,28 @@ def test_stats_on_gpu_equal_the_cpu_exactly(run_gpuaug, tmp_path, tmp_images, ha
     assert stats["size"] == (24 if size else None)
 
 
+def test_stats_size_on_gpu_splits_by_timing_and_survives_a_gpu_failure(run_gpuaug, tmp_path, tmp_images, has_gpu):
+    """--size --device cuda: claims go to the CPU threads until the GPU is ready and to the GPU
+    after (its bytes are the CPU's, so the split may follow timing), and a batch that fails on the
+    GPU (GPUAUG_STATS_FAIL_GPU_BATCH=2, as running out of device memory would) is measured on the
+    CPU with every claim after it. Either way the file equals --device cpu's byte for byte."""
+    if not has_gpu:
+        pytest.skip("no GPU")
+    _many_images(tmp_images, tmp_path)
+    _odd_jpegs(tmp_path / "images")
+    common = ("stats", "--input", tmp_path / "images", "--size", 24, "--on-error", "skip")
+    run_gpuaug(*common, "--output", tmp_path / "cpu.json", "--threads", "4")
+    expected = (tmp_path / "cpu.json").read_text()
+    run_gpuaug(*common, "--output", tmp_path / "split.json", "--device", "cuda", "--threads", "8")
+    assert (tmp_path / "split.json").read_text() == expected
+    env = {**os.environ, "GPUAUG_STATS_AWAIT_GPU": "1", "GPUAUG_STATS_FAIL_GPU_BATCH": "2"}
+    proc = run_gpuaug(*common, "--output", tmp_path / "failed.json", "--device", "cuda", "--threads", "8", env=env)
+    assert (tmp_path / "failed.json").read_text() == expected
+    assert "cuda:0 failed (failure injected by GPUAUG_STATS_FAIL_GPU_BATCH)" in proc.stderr, proc.stderr
+    on_gpu = re.search(r"cuda:0 (\d+) images", proc.stderr)
+    assert on_gpu and 0 < int(on_gpu.group(1)) < 1242, proc.stderr  # the first batch only
+
+
 def test_stats_plots(run_gpuaug, tmp_path, tmp_images):
     """--plots DIR: histogram.png and sizes.png drawn by matplotlib (python -m gpuaug.plots)."""
     pytest.importorskip("matplotlib")
