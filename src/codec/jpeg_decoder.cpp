@@ -1,5 +1,6 @@
 // decode_jpeg, JpegRowReader and JpegPlaneReader: libjpeg calls behind setjmp guards, crop/skip for
-// regions, CMYK to RGB; decode_jpeg reads all of a reader's rows into one image.
+// regions, CMYK to RGB; decode_jpeg reads all of a reader's rows into one image; coefficients
+// copied out of libjpeg's virtual block arrays.
 #include "codec/jpeg_decoder.h"
 
 #include <jpeglib.h>
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <csetjmp>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -210,9 +212,34 @@ void JpegRowReader::read(uint8_t* const* dst, int count) {
   }
 }
 
+namespace {
+
+// Whether libjpeg's output pass may give other samples than a plain IDCT of the coefficients:
+// decompress_smooth_data (jdcoefct.c; chosen by smoothing_ok, with every scan read, as read()
+// reaches it) replaces an AC coefficient that is still zero by an estimate from neighbouring DC
+// values, but only one of the first five (zigzag 1..5) whose coef_bits, the successive-
+// approximation bits still missing or -1 for never sent, are not 0. (2.1's wider smoothing also
+// estimates 6..9, and the DC, only when a component has no AC data at all, which makes 1..5
+// nonzero too.) So a progressive file in which every component's coefficients 1..5 are complete
+// decodes as its IDCT, as every encoder's default script (all bits of all coefficients) does.
+// Conservative: smoothing_ok also declines for a component without DC data or with a zero
+// quantizer there, and an estimate may come out 0, which this does not ask.
+bool would_smooth_blocks(const jpeg_decompress_struct& cinfo) {
+  if (!cinfo.progressive_mode || !cinfo.do_block_smoothing || cinfo.coef_bits == nullptr) {
+    return false;
+  }
+  for (int ci = 0; ci < cinfo.num_components; ++ci)
+    for (int k = 1; k <= 5; ++k)
+      if (cinfo.coef_bits[ci][k] != 0) return true;
+  return false;
+}
+
+}  // namespace
+
 struct JpegPlaneReader::Impl {
   Decompressor d;
   JpegPlanes layout;
+  JpegCoefficients coefficients;
   bool finishable = false;
   int luma_rows_per_call = 0;     // max_v_samp_factor * 8: the rows jpeg_read_raw_data takes
   int plane_rows_per_call[3] = {};
@@ -250,12 +277,34 @@ JpegPlaneReader::JpegPlaneReader(std::span<const uint8_t> bytes, uint64_t max_pi
     p.bytes += size_t(p.pitch[ci]) * size_t(imcu_rows) * size_t(impl_->plane_rows_per_call[ci]);
   }
   if (p.components == 3) p.chroma_width = int(c[1].downsampled_width), p.chroma_height = int(c[1].downsampled_height);
+
+  // The coefficients: quant tables first (128 bytes each), then each component's blocks (128
+  // bytes each), so every offset stays a multiple of 128. The blocks are the ones libjpeg's IDCT
+  // runs over: width_in_blocks across (decompress_onepass stops at the last MCU's useful width,
+  // decompress_data at last_MCU_col = width_in_blocks - 1) and height_in_blocks down (the last
+  // iMCU row's last_row_height, or height_in_blocks % v_samp_factor), not the dummy blocks that
+  // pad the virtual arrays to whole MCUs.
+  constexpr size_t kBlockBytes = DCTSIZE2 * sizeof(JCOEF);
+  static_assert(sizeof(JCOEF) == sizeof(int16_t) && kBlockBytes == 128);
+  JpegCoefficients& k = impl_->coefficients;
+  k.planes = p;
+  for (int ci = 0; ci < p.components; ++ci) {
+    k.quant_offset[ci] = k.bytes;
+    k.bytes += DCTSIZE2 * sizeof(uint16_t);
+  }
+  for (int ci = 0; ci < p.components; ++ci) {
+    k.blocks_wide[ci] = int(c[ci].width_in_blocks);
+    k.blocks_high[ci] = int(c[ci].height_in_blocks);
+    k.block_offset[ci] = k.bytes;
+    k.bytes += size_t(k.blocks_wide[ci]) * size_t(k.blocks_high[ci]) * kBlockBytes;
+  }
 }
 
 JpegPlaneReader::~JpegPlaneReader() = default;
 
 bool JpegPlaneReader::finishable() const { return impl_->finishable; }
 const JpegPlanes& JpegPlaneReader::layout() const { return impl_->layout; }
+const JpegCoefficients& JpegPlaneReader::coefficient_layout() const { return impl_->coefficients; }
 
 void JpegPlaneReader::read(uint8_t* buffer) {
   Impl& m = *impl_;
@@ -285,6 +334,44 @@ void JpegPlaneReader::read(uint8_t* buffer) {
       })) {
     throw m.d.error();
   }
+}
+
+bool JpegPlaneReader::read_coefficients(uint8_t* buffer) {
+  Impl& m = *impl_;
+  if (!m.finishable) {
+    throw Error("", "decode",
+                "internal: JpegPlaneReader::read_coefficients on planes it cannot finish");
+  }
+  jpeg_decompress_struct& cinfo = m.d.cinfo;
+  const JpegCoefficients& k = m.coefficients;
+  bool smoothed = false;
+  if (!guarded(m.d, [&] {
+        jvirt_barray_ptr* arrays = jpeg_read_coefficients(&cinfo);
+        for (int ci = 0; ci < k.planes.components; ++ci) {
+          // The table the IDCT would use: latched when the component's first scan began
+          // (jdinput.c's latch_quant_tables). None for a component no scan carried, whose
+          // blocks stay zero: libjpeg's IDCT multiplier table is then all zero too.
+          const JQUANT_TBL* quant = cinfo.comp_info[ci].quant_table;
+          if (quant != nullptr) {
+            std::memcpy(buffer + k.quant_offset[ci], quant->quantval, DCTSIZE2 * sizeof(uint16_t));
+          } else {
+            std::memset(buffer + k.quant_offset[ci], 0, DCTSIZE2 * sizeof(uint16_t));
+          }
+          // One block row per call: the arrays lie wholly in memory (no max_memory_to_use), but a
+          // row need not follow the one above it there.
+          const size_t row_bytes = size_t(k.blocks_wide[ci]) * sizeof(JBLOCK);
+          for (int y = 0; y < k.blocks_high[ci]; ++y) {
+            JBLOCKARRAY row = (*cinfo.mem->access_virt_barray)(
+                reinterpret_cast<j_common_ptr>(&cinfo), arrays[ci], JDIMENSION(y), 1, FALSE);
+            std::memcpy(buffer + k.block_offset[ci] + size_t(y) * row_bytes, row[0], row_bytes);
+          }
+        }
+        smoothed = would_smooth_blocks(cinfo);
+        jpeg_finish_decompress(&cinfo);
+      })) {
+    throw m.d.error();
+  }
+  return !smoothed;
 }
 
 JpegDecodeResult decode_jpeg(std::span<const uint8_t> bytes, int scale_denom, Rect raw_region,

@@ -1,5 +1,5 @@
 // decode_jpeg: libjpeg-turbo decode of a raw (un-oriented) JPEG, scaled and cropped; JpegPlaneReader:
-// its planes before upsampling and colour conversion.
+// its planes before upsampling and colour conversion, or their quantized DCT coefficients.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +7,7 @@
 #include <span>
 
 #include "codec/image_info.h"
+#include "codec/jpeg_idct.h"
 #include "codec/jpeg_planes.h"
 #include "core/tensor.h"
 
@@ -76,7 +77,8 @@ class JpegRowReader {
 // with Cb and Cr at one sample each and luma at 1x1, 2x1 or 2x2. The constructor reads the
 // header (errors as decode_jpeg's, max_pixels checked before anything is allocated); `bytes`
 // must outlive the reader. Whole image, full scale, the stored orientation (stats' sums do not
-// depend on it).
+// depend on it). Or, to move the IDCT off the CPU, only entropy-decoded to the planes' quantized
+// DCT coefficients (read_coefficients) for jpeg_idct_islow to finish (codec/jpeg_idct.h).
 class JpegPlaneReader {
  public:
   JpegPlaneReader(std::span<const uint8_t> bytes, uint64_t max_pixels);
@@ -93,6 +95,20 @@ class JpegPlaneReader {
   // Decodes every plane into `buffer` (layout().bytes of it). Once only; errors (corrupt or
   // truncated data) throw as decode_jpeg's.
   void read(uint8_t* buffer);
+
+  // The layout of read_coefficients' buffer, from the header as layout() is (its planes are
+  // layout()), so a caller can find room before anything is decoded.
+  const JpegCoefficients& coefficient_layout() const;
+  // Entropy-decodes every block (jpeg_read_coefficients: no IDCT) and copies the blocks and the
+  // components' quantization tables into `buffer` (coefficient_layout().bytes of it), for
+  // idct_planes or its GPU twin to finish. Once only, instead of read(); errors throw as read()'s.
+  // Returns whether that IDCT gives read()'s planes exactly. It does (bit for bit, for any
+  // coefficients) unless libjpeg would smooth the blocks: a progressive file whose scans leave one
+  // of the first 5 AC coefficients of a component unrefined is decoded with those estimated from
+  // neighbouring DC values (jdcoefct.c's decompress_smooth_data), which the IDCT alone does not
+  // do. On false the buffer still holds the coefficients, but the planes must come from a new
+  // reader's read().
+  [[nodiscard]] bool read_coefficients(uint8_t* buffer);
 
  private:
   struct Impl;
