@@ -69,28 +69,57 @@ __global__ void pixel_stats_kernel(const uint8_t* __restrict__ rgb, size_t pixel
                  size_t(gridDim.x) * blockDim.x, totals);
 }
 
-// Where one of measure()'s images lies in its staging buffer, and how it is laid out.
+// Where one of measure()'s images lies on the device (its staging copy, or for coefficients the
+// planes their IDCT wrote), and how it is laid out.
 struct MeasuredImage {
-  unsigned long long offset = 0;
+  const uint8_t* data = nullptr;
   unsigned long long pixels = 0;
   codec::JpegPlanes planes{};  // components 0: interleaved RGB
 };
 
 // Image blockIdx.y into its own totals.
-__global__ void pixel_stats_batch_kernel(const uint8_t* __restrict__ staging, const MeasuredImage* __restrict__ images,
+__global__ void pixel_stats_batch_kernel(const MeasuredImage* __restrict__ images,
                                          unsigned long long* __restrict__ totals) {
   const MeasuredImage& image = images[blockIdx.y];
   const size_t first = size_t(blockIdx.x) * blockDim.x + threadIdx.x, stride = size_t(gridDim.x) * blockDim.x;
   unsigned long long* own = totals + size_t(blockIdx.y) * kTotals;
   if (image.planes.components == 0)
-    measure_pixels(InterleavedRgb{staging + image.offset}, image.pixels, first, stride, own);
+    measure_pixels(InterleavedRgb{image.data}, image.pixels, first, stride, own);
   else
-    measure_pixels(FinishedPlanes{image.planes, staging + image.offset}, image.pixels, first, stride, own);
+    measure_pixels(FinishedPlanes{image.planes, image.data}, image.pixels, first, stride, own);
+}
+
+// A JPEG of measure()'s given as coefficients: where they lie and where its planes go.
+struct IdctImage {
+  const uint8_t* coefficients = nullptr;
+  uint8_t* planes = nullptr;
+  codec::JpegCoefficients layout{};
+  unsigned blocks = 0;  // of all components
+};
+
+// One thread an 8x8 block of image blockIdx.y, components one after the other: a block's IDCT
+// is a few hundred instructions, far less than copying its 128 bytes up.
+__global__ void idct_kernel(const IdctImage* __restrict__ images) {
+  const IdctImage& image = images[blockIdx.y];
+  for (unsigned b = blockIdx.x * blockDim.x + threadIdx.x; b < image.blocks; b += gridDim.x * blockDim.x) {
+    unsigned rest = b;
+    int c = 0;
+    for (; c < image.layout.planes.components; ++c) {
+      const unsigned here = unsigned(image.layout.blocks_wide[c]) * unsigned(image.layout.blocks_high[c]);
+      if (rest < here) break;
+      rest -= here;
+    }
+    const unsigned wide = unsigned(image.layout.blocks_wide[c]);
+    codec::idct_block(image.layout, image.coefficients, image.planes, c, int(rest % wide), int(rest / wide));
+  }
 }
 
 size_t image_bytes(const HostPixels& image) {
+  if (image.coefficients.planes.components > 0) return image.coefficients.bytes;
   return image.planes.components > 0 ? image.planes.bytes : 3 * image.pixels;
 }
+
+size_t rounded_256(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 PixelTotals unpack_totals(const unsigned long long* t, uint64_t pixels) {
   PixelTotals out;
@@ -111,10 +140,10 @@ struct GpuPixelStats::Impl {
   DeviceBuffer totals;
   PinnedBuffer host;
   uint64_t pixels = 0;
-  // measure()'s images, their places and totals; its wait sleeps, leaving the core to the
-  // CPU's decoders.
-  DeviceBuffer staging, measured_totals, descriptors;
-  PinnedBuffer measured_host, descriptors_host;
+  // measure()'s images, the planes of those given as coefficients, their places and totals;
+  // its wait sleeps, leaving the core to the CPU's decoders.
+  DeviceBuffer staging, idct_planes, measured_totals, descriptors, idct_descriptors;
+  PinnedBuffer measured_host, descriptors_host, idct_descriptors_host;
   CudaEvent measured{cudaEventBlockingSync | cudaEventDisableTiming};
 };
 
@@ -166,35 +195,69 @@ std::vector<PixelTotals> GpuPixelStats::measure(std::span<const HostPixels> imag
   if (images.empty()) return out;
   GPUAUG_CUDA_CHECK(cudaSetDevice(impl_->device), "device");
   cudaStream_t stream = impl_->stream.get();
-  impl_->descriptors_host.reserve(kMaxMeasured * sizeof(MeasuredImage));
-  auto* where = impl_->descriptors_host.as<MeasuredImage>();
-  size_t bytes = 0, most_pixels = 0;
+  // Staging offsets first, then (once the buffers stand) the device addresses.
+  std::vector<size_t> staged(images.size()), planes_at(images.size());
+  size_t bytes = 0, planes_bytes = 0, most_pixels = 0, idct_count = 0, most_blocks = 0;
   for (size_t k = 0; k < images.size(); ++k) {
-    where[k] = MeasuredImage{bytes, images[k].pixels, images[k].planes};
-    bytes += (image_bytes(images[k]) + 255) / 256 * 256;
+    staged[k] = bytes;
+    bytes += rounded_256(image_bytes(images[k]));
     most_pixels = std::max(most_pixels, images[k].pixels);
+    if (const codec::JpegCoefficients& c = images[k].coefficients; c.planes.components > 0) {
+      planes_at[k] = planes_bytes;
+      planes_bytes += rounded_256(c.planes.bytes);
+      ++idct_count;
+    }
   }
   const size_t totals_bytes = images.size() * kTotals * sizeof(unsigned long long);
   impl_->staging.reserve(bytes, stream);
+  impl_->idct_planes.reserve(planes_bytes, stream);
   impl_->measured_totals.reserve(totals_bytes, stream);
   impl_->descriptors.reserve(kMaxMeasured * sizeof(MeasuredImage), stream);
+  impl_->idct_descriptors.reserve(kMaxMeasured * sizeof(IdctImage), stream);
   impl_->measured_host.reserve(totals_bytes);
+  impl_->descriptors_host.reserve(kMaxMeasured * sizeof(MeasuredImage));
+  impl_->idct_descriptors_host.reserve(kMaxMeasured * sizeof(IdctImage));
   auto* staging = impl_->staging.as<uint8_t>();
+  auto* where = impl_->descriptors_host.as<MeasuredImage>();
+  auto* idct = impl_->idct_descriptors_host.as<IdctImage>();
+  size_t i = 0;
+  for (size_t k = 0; k < images.size(); ++k) {
+    const codec::JpegCoefficients& c = images[k].coefficients;
+    if (c.planes.components > 0) {
+      uint8_t* planes = impl_->idct_planes.as<uint8_t>() + planes_at[k];
+      unsigned blocks = 0;
+      for (int ci = 0; ci < c.planes.components; ++ci) blocks += unsigned(c.blocks_wide[ci]) * unsigned(c.blocks_high[ci]);
+      idct[i++] = IdctImage{staging + staged[k], planes, c, blocks};
+      most_blocks = std::max<size_t>(most_blocks, blocks);
+      where[k] = MeasuredImage{planes, images[k].pixels, c.planes};
+    } else {
+      where[k] = MeasuredImage{staging + staged[k], images[k].pixels, images[k].planes};
+    }
+  }
   for (size_t k = 0; k < images.size(); ++k)
     if (image_bytes(images[k]))
-      GPUAUG_CUDA_CHECK(cudaMemcpyAsync(staging + where[k].offset, images[k].data, image_bytes(images[k]),
+      GPUAUG_CUDA_CHECK(cudaMemcpyAsync(staging + staged[k], images[k].data, image_bytes(images[k]),
                                         cudaMemcpyHostToDevice, stream),
                         "device copy");
   GPUAUG_CUDA_CHECK(cudaMemcpyAsync(impl_->descriptors.get(), where, images.size() * sizeof(MeasuredImage),
                                     cudaMemcpyHostToDevice, stream),
                     "device copy");
+  if (idct_count > 0) {
+    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(impl_->idct_descriptors.get(), idct, idct_count * sizeof(IdctImage),
+                                      cudaMemcpyHostToDevice, stream),
+                      "device copy");
+    const size_t idct_blocks = std::clamp<size_t>((most_blocks + kThreads - 1) / kThreads, 1, 1024);
+    idct_kernel<<<dim3(unsigned(idct_blocks), unsigned(idct_count)), kThreads, 0, stream>>>(
+        impl_->idct_descriptors.as<IdctImage>());
+    GPUAUG_CUDA_CHECK(cudaGetLastError(), "stats kernel");
+  }
   GPUAUG_CUDA_CHECK(cudaMemsetAsync(impl_->measured_totals.get(), 0, totals_bytes, stream), "device");
   // Enough blocks an image to fill the GPU with a batch of a few dozen, each thread some dozens
   // of pixels (every block ends with 768 atomics of its histogram).
   const size_t per_image_cap = std::max<size_t>(1, 2 * size_t(impl_->blocks_per_image) / images.size());
   const size_t blocks = std::clamp<size_t>((most_pixels + kThreads * 16 - 1) / (kThreads * 16), 1, per_image_cap);
   pixel_stats_batch_kernel<<<dim3(unsigned(blocks), unsigned(images.size())), kThreads, 0, stream>>>(
-      staging, impl_->descriptors.as<MeasuredImage>(), impl_->measured_totals.as<unsigned long long>());
+      impl_->descriptors.as<MeasuredImage>(), impl_->measured_totals.as<unsigned long long>());
   GPUAUG_CUDA_CHECK(cudaGetLastError(), "stats kernel");
   GPUAUG_CUDA_CHECK(cudaMemcpyAsync(impl_->measured_host.get(), impl_->measured_totals.get(), totals_bytes,
                                     cudaMemcpyDeviceToHost, stream),

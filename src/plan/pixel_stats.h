@@ -11,6 +11,7 @@
 #include <span>
 #include <vector>
 
+#include "codec/jpeg_idct.h"
 #include "codec/jpeg_planes.h"
 
 namespace gpuaug::plan {
@@ -24,13 +25,16 @@ struct PixelTotals {
   std::array<std::array<uint64_t, 256>, 3> histogram{};
 };
 
-// An image in page-locked host memory (a PinnedSlots slot): interleaved RGB pixels, or where
+// An image in page-locked host memory (a PinnedSlots slot): interleaved RGB pixels; or where
 // planes.components > 0 a JPEG's planes, which the GPU finishes to libjpeg-turbo's RGB first
-// (codec::jpeg_planes_rgb).
+// (codec::jpeg_planes_rgb); or where coefficients.planes.components > 0 its quantized DCT
+// coefficients, which the GPU turns into those planes first (codec::idct_block, libjpeg-turbo's
+// IDCT bit for bit).
 struct HostPixels {
   const uint8_t* data = nullptr;
   size_t pixels = 0;
   codec::JpegPlanes planes{};
+  codec::JpegCoefficients coefficients{};
 };
 
 class GpuPixelStats {
