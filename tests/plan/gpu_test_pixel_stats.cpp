@@ -78,61 +78,17 @@ TEST(GpuPixelStats, MeasureGivesEachImageItsOwnExactTotals) {
   EXPECT_THROW(gpu.measure(too_many), Error);
 }
 
-// JPEG planes finished on the GPU (codec::jpeg_planes_rgb) give the totals of libjpeg-turbo's
-// RGB decode exactly, at 4:4:4, 4:2:2, 4:2:0 and gray, odd sizes and chroma 1-3 samples wide,
-// beside an interleaved RGB image in the same batch.
-TEST(GpuPixelStats, MeasureFinishesJpegPlanesExactly) {
+// JPEGs given as planes (JpegPlaneReader::read), finished on the GPU (codec::jpeg_planes_rgb),
+// or as quantized DCT coefficients (read_coefficients), which the GPU first turns into those
+// planes (codec::idct_block, libjpeg-turbo's IDCT): either way the totals of libjpeg-turbo's RGB
+// decode exactly, at 4:4:4, 4:2:2, 4:2:0 and gray, odd sizes and chroma 1-3 samples wide,
+// quality 5 to 100 (quant tables from 1 to 255: the largest coefficients), baseline and
+// progressive, beside an interleaved RGB image in the same batch; all planes, all coefficients,
+// and the two mixed.
+TEST(GpuPixelStats, MeasureFinishesJpegPlanesAndCoefficientsExactly) {
   if (!cuda_device_available()) GTEST_SKIP() << "no GPU";
   std::vector<std::vector<uint8_t>> files;
-  const int sizes[][2] = {{3, 5}, {5, 3}, {17, 33}, {501, 377}};
-  const int samplings[][2] = {{1, 1}, {2, 1}, {2, 2}};
-  uint32_t seed = 1;
-  for (const auto& size : sizes)
-    for (const auto& sampling : samplings) {
-      codec_test::JpegSpec spec;
-      spec.luma_h = sampling[0], spec.luma_v = sampling[1];
-      spec.progressive = seed % 2 == 0;
-      files.push_back(codec_test::write_jpeg(gpuaug_test::make_image(size[0], size[1], 3, ++seed), spec));
-    }
-  codec_test::JpegSpec gray;
-  gray.in_space = JCS_GRAYSCALE;
-  files.push_back(codec_test::write_jpeg(gpuaug_test::make_image(37, 29, 1, 99), gray));
-  PinnedSlots slots(0, files.size() + 1, size_t(64) << 20);
-  std::vector<HostPixels> hosts;
-  std::vector<jobs::PixelSums> want(files.size() + 1);
-  for (size_t k = 0; k < files.size(); ++k) {
-    codec::JpegPlaneReader reader(files[k], codec::kDefaultMaxPixels);
-    ASSERT_TRUE(reader.finishable()) << k;
-    const auto slot = slots.try_acquire(reader.layout().bytes);
-    ASSERT_TRUE(slot);
-    reader.read(slots.data(*slot));
-    hosts.push_back({slots.data(*slot), size_t(reader.layout().width) * size_t(reader.layout().height), reader.layout()});
-    want[k].add(codec::decode_jpeg(files[k], 1, {}, codec::kDefaultMaxPixels).image);
-  }
-  const Image rgb = gpuaug_test::make_image(19, 7, 3, 5);
-  const auto slot = slots.try_acquire(rgb.pixels.size());
-  ASSERT_TRUE(slot);
-  std::memcpy(slots.data(*slot), rgb.pixels.data(), rgb.pixels.size());
-  hosts.push_back({slots.data(*slot), size_t(19 * 7)});
-  want.back().add(rgb);
-  GpuPixelStats gpu(0);
-  const std::vector<PixelTotals> totals = gpu.measure(hosts);
-  for (size_t k = 0; k < hosts.size(); ++k) {
-    jobs::PixelSums got;
-    got.add(totals[k]);
-    EXPECT_EQ(got.to_json(), want[k].to_json()) << "image " << k;
-  }
-}
-
-// JPEGs given as quantized DCT coefficients (JpegPlaneReader::read_coefficients) go through
-// libjpeg-turbo's IDCT on the GPU (codec::idct_block) and then the planes' finish: the totals of
-// libjpeg-turbo's RGB decode exactly, at every sampling, quality 5 to 100 (quant tables from 1 to
-// 255: the largest coefficients), baseline and progressive, beside images given as planes and as
-// RGB in the same batch.
-TEST(GpuPixelStats, MeasureRunsTheIdctOfJpegCoefficientsExactly) {
-  if (!cuda_device_available()) GTEST_SKIP() << "no GPU";
-  std::vector<std::vector<uint8_t>> files;
-  const int sizes[][2] = {{1, 1}, {5, 3}, {17, 33}, {501, 377}};
+  const int sizes[][2] = {{1, 1}, {3, 5}, {5, 3}, {17, 33}, {501, 377}};
   const int samplings[][2] = {{1, 1}, {2, 1}, {2, 2}};
   const int qualities[] = {5, 50, 90, 100};
   uint32_t seed = 1;
@@ -148,42 +104,38 @@ TEST(GpuPixelStats, MeasureRunsTheIdctOfJpegCoefficientsExactly) {
   gray.in_space = JCS_GRAYSCALE;
   gray.quality = 100;
   files.push_back(codec_test::write_jpeg(gpuaug_test::make_image(37, 29, 1, 99), gray));
-  PinnedSlots slots(0, files.size() + 1, size_t(64) << 20);
-  std::vector<HostPixels> hosts;
   std::vector<jobs::PixelSums> want(files.size() + 1);
-  size_t as_coefficients = 0;
-  for (size_t k = 0; k < files.size(); ++k) {
-    codec::JpegPlaneReader reader(files[k], codec::kDefaultMaxPixels);
-    ASSERT_TRUE(reader.finishable()) << k;
-    const size_t pixels = size_t(reader.layout().width) * size_t(reader.layout().height);
-    if (k % 3 != 2) {  // two in three as coefficients, the others as planes
-      const auto slot = slots.try_acquire(reader.coefficient_layout().bytes);
-      ASSERT_TRUE(slot);
-      ASSERT_TRUE(reader.read_coefficients(slots.data(*slot))) << k;
-      hosts.push_back({slots.data(*slot), pixels, {}, reader.coefficient_layout()});
-      ++as_coefficients;
-    } else {
-      const auto slot = slots.try_acquire(reader.layout().bytes);
-      ASSERT_TRUE(slot);
-      reader.read(slots.data(*slot));
-      hosts.push_back({slots.data(*slot), pixels, reader.layout()});
-    }
-    want[k].add(codec::decode_jpeg(files[k], 1, {}, codec::kDefaultMaxPixels).image);
-  }
-  ASSERT_GE(as_coefficients, 9u);
+  for (size_t k = 0; k < files.size(); ++k) want[k].add(codec::decode_jpeg(files[k], 1, {}, codec::kDefaultMaxPixels).image);
   const Image rgb = gpuaug_test::make_image(19, 7, 3, 5);
-  const auto slot = slots.try_acquire(rgb.pixels.size());
-  ASSERT_TRUE(slot);
-  std::memcpy(slots.data(*slot), rgb.pixels.data(), rgb.pixels.size());
-  hosts.push_back({slots.data(*slot), size_t(19 * 7)});
   want.back().add(rgb);
-  GpuPixelStats gpu(0);
-  for (int round = 0; round < 2; ++round) {  // the second reuses the grown buffers
+  GpuPixelStats gpu(0);  // one for every mode: later batches reuse the grown buffers
+  for (const char* mode : {"planes", "coefficients", "mixed"}) {
+    PinnedSlots slots(0, files.size() + 1, size_t(64) << 20);
+    std::vector<HostPixels> hosts;
+    for (size_t k = 0; k < files.size(); ++k) {
+      codec::JpegPlaneReader reader(files[k], codec::kDefaultMaxPixels);
+      ASSERT_TRUE(reader.finishable()) << k;
+      const size_t pixels = size_t(reader.layout().width) * size_t(reader.layout().height);
+      const bool as_coefficients = mode[0] == 'c' || (mode[0] == 'm' && k % 2 == 0);
+      const auto slot = slots.try_acquire(as_coefficients ? reader.coefficient_layout().bytes : reader.layout().bytes);
+      ASSERT_TRUE(slot);
+      if (as_coefficients) {
+        ASSERT_TRUE(reader.read_coefficients(slots.data(*slot))) << k;
+        hosts.push_back({slots.data(*slot), pixels, {}, reader.coefficient_layout()});
+      } else {
+        reader.read(slots.data(*slot));
+        hosts.push_back({slots.data(*slot), pixels, reader.layout()});
+      }
+    }
+    const auto slot = slots.try_acquire(rgb.pixels.size());
+    ASSERT_TRUE(slot);
+    std::memcpy(slots.data(*slot), rgb.pixels.data(), rgb.pixels.size());
+    hosts.push_back({slots.data(*slot), size_t(19 * 7)});
     const std::vector<PixelTotals> totals = gpu.measure(hosts);
     for (size_t k = 0; k < hosts.size(); ++k) {
       jobs::PixelSums got;
       got.add(totals[k]);
-      EXPECT_EQ(got.to_json(), want[k].to_json()) << "image " << k << ", round " << round;
+      EXPECT_EQ(got.to_json(), want[k].to_json()) << mode << ", image " << k;
     }
   }
 }
