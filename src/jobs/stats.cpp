@@ -386,9 +386,9 @@ StatsSummary run_stats(const StatsOptions& o) {
   // The GPU's IDCT is libjpeg-turbo's as its x86-64 SIMD code computes it (codec/jpeg_idct.h):
   // elsewhere libjpeg's IDCT may differ on extreme coefficients, so the CPU runs it there.
 #if defined(__x86_64__)
-  const bool idct_on_gpu = std::getenv("GPUAUG_PROBE_STATS_PLANES") == nullptr;
+  constexpr bool idct_on_gpu = true;
 #else
-  const bool idct_on_gpu = false;
+  constexpr bool idct_on_gpu = false;
 #endif
   struct SumQueue {
     std::mutex mutex;
@@ -529,6 +529,7 @@ StatsSummary run_stats(const StatsOptions& o) {
     std::deque<std::vector<size_t>> claims;
     bool closed = false;  // no more claims are coming
     bool failed = false;  // a GPU worker failed (its error comes from gpu_work)
+    bool ended = false;   // the GPU workers are gone (failed, stopped or done): none takes claims
     size_t ready = 0;     // GPU workers taking claims: started, not failed, not ended
   } gpu_queue;
   const size_t gpu_count = use_gpu ? devices.size() : 0;
@@ -537,22 +538,26 @@ StatsSummary run_stats(const StatsOptions& o) {
   const size_t max_ahead = world.distributed() && on_demand ? 4 * std::max<size_t>(gpu_count, 1) : SIZE_MAX;
   std::atomic<bool> abandon{false};  // the main thread failed: the GPU workers stop too
   std::vector<pipeline::WorkerShare> shares;  // the GPU workers' (read once gpu_work is done), then all
+  std::atomic<size_t> cpu_measured{0};  // images the CPU measured (with --size, a GPU's given back too)
   // Declared after everything its thread touches: unwinding waits for the thread before those go.
   std::future<void> gpu_work;
   if (use_gpu)
     gpu_work = std::async(std::launch::async, [&] {
-      struct FailedOnThrow {
+      // Claim loops that wait for a GPU (to be ready, or to take queued claims) stop waiting once
+      // the workers are gone, whatever ended them: a worker stopped at once is ready only for a
+      // moment, which a waiting claim loop can miss.
+      struct EndedOnExit {
         GpuQueue& queue;
         int unwinding = std::uncaught_exceptions();
-        ~FailedOnThrow() {
-          if (std::uncaught_exceptions() == unwinding) return;
+        ~EndedOnExit() {
           {
             std::lock_guard lock(queue.mutex);
-            queue.failed = true;
+            queue.ended = true;
+            if (std::uncaught_exceptions() != unwinding) queue.failed = true;
           }
           queue.changed.notify_all();
         }
-      } failed_on_throw{gpu_queue};
+      } ended_on_exit{gpu_queue};
       auto owned = std::make_unique<pipeline::GpuWorkers>(devices, nvjpeg_share);
       pipeline::GpuWorkers& workers = *owned;
       workers.run([&](pipeline::GpuWorker& worker) {
@@ -736,6 +741,7 @@ StatsSummary run_stats(const StatsOptions& o) {
           // A stop skips the rest of those: the windows must not count as done, or a claim loop
           // could journal them short before the stop reaches the main thread.
           if (stop_requested()) break;
+          if (resize_on_gpu) cpu_measured += given_back.size();
           {
             std::lock_guard lock(state_mutex);
             for (size_t k = 0; k < given_back.size(); ++k) state[given_back[k] / kWindow].gpu.merge(cpu_sums[k]);
@@ -835,7 +841,6 @@ StatsSummary run_stats(const StatsOptions& o) {
   // is complete.
   dist::ChunkQueue claims((pending.size() + claim_windows - 1) / claim_windows,
                           world.distributed() && on_demand ? &comm : nullptr);
-  std::atomic<size_t> cpu_measured{0};
   std::atomic<bool> claims_end{false};  // one claim loop failed: the other stops too
   // GPUAUG_STATS_AWAIT_GPU=1: claim nothing before a GPU sums or (with --size) resizes, or
   // failed, so that a small dataset surely reaches it (tests), and the GPU's part can be measured
@@ -848,7 +853,7 @@ StatsSummary run_stats(const StatsOptions& o) {
     }
     if (await_gpu && resize_on_gpu) {
       std::unique_lock lock(gpu_queue.mutex);
-      gpu_queue.changed.wait(lock, [&] { return gpu_queue.ready > 0 || gpu_queue.failed || abandon || claims_end; });
+      gpu_queue.changed.wait(lock, [&] { return gpu_queue.ready > 0 || gpu_queue.ended || abandon || claims_end; });
     }
     while (!stop_requested() && !claims_end) {
       bool to_gpu = use_gpu;  // the claim's GPU part goes to the GPUs' queue
@@ -857,9 +862,13 @@ StatsSummary run_stats(const StatsOptions& o) {
         gpu_queue.changed.wait(lock, [&] {
           const size_t bound =
               resize_on_gpu && gpu_queue.ready > 0 ? std::min(max_ahead, kGpuResizeQueue * gpu_queue.ready) : max_ahead;
-          return gpu_queue.claims.size() < bound || gpu_queue.failed || claims_end;
+          return gpu_queue.claims.size() < bound || gpu_queue.ended || claims_end;
         });
         if (gpu_queue.failed || claims_end) break;
+        if (gpu_queue.ended) {
+          if (!stop_requested()) throw Error("", "stats", "internal: the GPU workers ended before the claims");
+          break;
+        }
         if (resize_on_gpu) to_gpu = gpu_queue.ready > 0;
       }
       if (gpu_sums) {

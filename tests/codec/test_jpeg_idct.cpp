@@ -116,6 +116,13 @@ std::vector<uint8_t> write_coefficients(const CoefficientSpec& spec, const Block
   cinfo.input_components = spec.components;
   cinfo.in_color_space = spec.components == 1 ? JCS_GRAYSCALE : JCS_YCbCr;
   jpeg_set_defaults(&cinfo);
+#if JPEG_LIB_VERSION >= 70
+  // The jpeg8 ABI (Ubuntu's libjpeg-turbo8) takes a transcoded image's DCT-domain size as given,
+  // as jpeg_copy_critical_parameters sets it, and stops on 0 x 0 ("Empty JPEG image").
+  cinfo.jpeg_width = cinfo.image_width;
+  cinfo.jpeg_height = cinfo.image_height;
+  cinfo.min_DCT_h_scaled_size = cinfo.min_DCT_v_scaled_size = DCTSIZE;
+#endif
   for (int ci = 0; ci < spec.components; ++ci) {
     jpeg_component_info& c = cinfo.comp_info[ci];
     c.h_samp_factor = ci == 0 ? spec.luma_h : 1;

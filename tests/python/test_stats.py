@@ -241,9 +241,11 @@ def test_stats_size_on_gpu_splits_by_timing_and_survives_a_gpu_failure(run_gpuau
     env = {**os.environ, "GPUAUG_STATS_AWAIT_GPU": "1", "GPUAUG_STATS_FAIL_GPU_BATCH": "2"}
     proc = run_gpuaug(*common, "--output", tmp_path / "failed.json", "--device", "cuda", "--threads", "8", env=env)
     assert (tmp_path / "failed.json").read_text() == expected
-    assert "cuda:0 failed (failure injected by GPUAUG_STATS_FAIL_GPU_BATCH)" in proc.stderr, proc.stderr
-    on_gpu = re.search(r"cuda:0 (\d+) images", proc.stderr)
+    assert re.search(r"cuda:0 failed \(.*failure injected by GPUAUG_STATS_FAIL_GPU_BATCH\); its images are measured on "
+                     r"the CPU", proc.stderr), proc.stderr
+    on_gpu, on_cpu = re.search(r"cuda:0 (\d+) images", proc.stderr), re.search(r"cpu 8 threads (\d+) images", proc.stderr)
     assert on_gpu and 0 < int(on_gpu.group(1)) < 1242, proc.stderr  # the first batch only
+    assert on_cpu and int(on_cpu.group(1)) + int(on_gpu.group(1)) == 1242, proc.stderr
 
 
 def test_stats_plots(run_gpuaug, tmp_path, tmp_images):
