@@ -115,4 +115,13 @@ class JpegPlaneReader {
   std::unique_ptr<Impl> impl_;
 };
 
+// Whether this process's libjpeg runs the IDCT that jpeg_idct_islow ports (libjpeg-turbo's x86
+// SIMD code), so that read_coefficients plus jpeg_idct_islow give read()'s planes for every file.
+// A libjpeg with another IDCT (the C one of a build without SIMD or under JSIMD_FORCENONE=1, or
+// IJG's) gives other samples for extreme coefficients. Tried once, on idct_probe_jpeg.
+bool libjpeg_idct_is_ported();
+// A 16x8 gray JPEG of two worst-case blocks (a DC past 16 bits once dequantized; every AC at
+// Huffman's limit, quant 255), on which libjpeg-turbo's SIMD and C IDCTs differ.
+std::span<const uint8_t> idct_probe_jpeg();
+
 }  // namespace gpuaug::codec

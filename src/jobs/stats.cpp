@@ -383,13 +383,10 @@ StatsSummary run_stats(const StatsOptions& o) {
     codec::JpegPlanes planes;  // components 0: RGB rows (or coefficients)
     codec::JpegCoefficients coefficients;
   };
-  // The GPU's IDCT is libjpeg-turbo's as its x86-64 SIMD code computes it (codec/jpeg_idct.h):
-  // elsewhere libjpeg's IDCT may differ on extreme coefficients, so the CPU runs it there.
-#if defined(__x86_64__)
-  constexpr bool idct_on_gpu = true;
-#else
-  constexpr bool idct_on_gpu = false;
-#endif
+  // The GPU's IDCT is libjpeg-turbo's as its x86 SIMD code computes it (codec/jpeg_idct.h): with
+  // another libjpeg IDCT, which may differ on extreme coefficients, the CPU runs the IDCT (which
+  // side sums an image depends on timing, so both must give the same pixels).
+  const bool idct_on_gpu = gpu_sums && codec::libjpeg_idct_is_ported();
   struct SumQueue {
     std::mutex mutex;
     std::condition_variable changed;
@@ -531,6 +528,7 @@ StatsSummary run_stats(const StatsOptions& o) {
     bool failed = false;  // a GPU worker failed (its error comes from gpu_work)
     bool ended = false;   // the GPU workers are gone (failed, stopped or done): none takes claims
     size_t ready = 0;     // GPU workers taking claims: started, not failed, not ended
+    size_t started = 0;   // GPU workers that were ever ready (only grows: a wait on `ready` could miss a moment)
   } gpu_queue;
   const size_t gpu_count = use_gpu ? devices.size() : 0;
   // Alone, the CPU never waits for the GPUs (which start about a second later); with ranks to
@@ -571,7 +569,7 @@ StatsSummary run_stats(const StatsOptions& o) {
             if (on == counted) return;
             {
               std::lock_guard lock(queue.mutex);
-              on ? ++queue.ready : --queue.ready;
+              on ? (++queue.ready, ++queue.started) : --queue.ready;
             }
             counted = on;
             queue.changed.notify_all();
@@ -593,10 +591,12 @@ StatsSummary run_stats(const StatsOptions& o) {
           size_t candidates = 0;
           {
             std::unique_lock lock(gpu_queue.mutex);
-            if (wait)
-              gpu_queue.changed.wait(lock, [&] { return gpu_queue.closed || !gpu_queue.claims.empty() || abandon; });
+            // A retired worker takes the claims left queued only where no GPU is ready to (it
+            // gives them all to the CPU).
+            auto may_take = [&] { return !gpu_queue.claims.empty() && (!retired || gpu_queue.ready == 0); };
+            if (wait) gpu_queue.changed.wait(lock, [&] { return gpu_queue.closed || may_take() || abandon; });
             const size_t most = resize_on_gpu ? kGpuResizeBatch : kGpuBatch;
-            while (!gpu_queue.claims.empty() && !abandon && !stop_requested() && candidates < most) {
+            while (may_take() && !abandon && !stop_requested() && candidates < most) {
               for (size_t w : gpu_queue.claims.front()) {
                 windows.push_back(w);
                 for (size_t i : window_items(w)) candidates += gpu_candidate(i) ? 1 : 0;
@@ -625,11 +625,17 @@ StatsSummary run_stats(const StatsOptions& o) {
           for (size_t w : r.windows)
             for (size_t i : window_items(w))
               if (gpu_candidate(i)) candidates.push_back(i);
+          r.candidates = candidates.size();
+          if (retired) {  // read once, by the CPU's path
+            r.given_back = std::move(candidates);
+            return r;
+          }
           std::vector<std::vector<uint8_t>> read(candidates.size());
           std::vector<char> takes(candidates.size(), 0), opened(candidates.size(), 0);
           std::vector<pipeline::PreparedImage> prepared(resize_on_gpu ? candidates.size() : 0);
           std::atomic<size_t> decoded_bytes{0};  // with --size, of the images this batch decodes
           pool.parallel_for(candidates.size(), [&](size_t k) {
+            if (stop_requested()) return;  // the batch is dropped: its windows are not marked done
             const auto info = open_sample(candidates[k], read[k]);
             opened[k] = info.has_value();
             if (!info) return;
@@ -637,10 +643,13 @@ StatsSummary run_stats(const StatsOptions& o) {
               takes[k] = codec::NvjpegDecoder::takes(read[k], *info);
               return;
             }
-            // At most what a full-scale decode holds; which images pass the bound depends on
-            // timing, the results not (either side's bytes are the same).
+            // At most what a full-scale decode holds (headers give sizes below 2^32 each way, so
+            // no overflow); which images pass the bound depends on timing, the results not
+            // (either side's bytes are the same). What does not pass the CPU measures.
             const size_t bytes = size_t(info->width) * size_t(info->height) * size_t(std::max(info->channels, 3));
-            if (retired || decoded_bytes.fetch_add(bytes) + bytes > kGpuResizeBytes) return;  // the CPU measures it
+            for (size_t held = decoded_bytes.load();;)
+              if (bytes > kGpuResizeBytes - held) return;
+              else if (decoded_bytes.compare_exchange_weak(held, held + bytes)) break;
             try {
               prepared[k] = resizer->prepare(read[k], source.samples[candidates[k]].path, candidates[k], 0, 0);
               const auto& plans = prepared[k].plans;
@@ -662,7 +671,6 @@ StatsSummary run_stats(const StatsOptions& o) {
               r.given_back.push_back(candidates[k]);
             }
           }
-          r.candidates = candidates.size();
           return r;
         };
         // The next windows are read (and with --size decoded) while the GPU works on these.
@@ -683,15 +691,23 @@ StatsSummary run_stats(const StatsOptions& o) {
           const auto traced = std::chrono::steady_clock::now();
           std::vector<PixelSums> window_sums(batch.windows.size());
           std::vector<size_t>& given_back = batch.given_back;
-          const std::vector<size_t>& members = batch.members;
+          std::vector<size_t>& members = batch.members;
           if (resize_on_gpu) {
             ++batches;
+            // One job a member (its one plan); a planning error is the data's, not the GPU's:
+            // the batch goes back to the CPU, whose path lists it.
+            std::vector<plan::SampleJob> jobs;
+            try {
+              if (!retired) jobs = resizer->gpu_jobs(batch.prepared, 0, nullptr, nullptr, &pool);
+            } catch (const Error&) {
+              given_back.insert(given_back.end(), members.begin(), members.end());
+              members.clear();
+            }
             try {
               if (retired) throw Error("", "device", "retired");
               if (fail_at && std::strtoull(fail_at, nullptr, 10) == batches)
                 throw Error("", "device", "failure injected by GPUAUG_STATS_FAIL_GPU_BATCH");
-              // One job a member (its one plan); the output stays on the device, where it is summed.
-              const std::vector<plan::SampleJob> jobs = resizer->gpu_jobs(batch.prepared, 0, nullptr, nullptr, &pool);
+              // The output stays on the device, where it is summed.
               const plan::DeviceBatch& out = worker.executor->run(jobs, Layout::kHWC, nullptr, &pool);
               size_t m = 0;
               for (size_t b = 0; b < batch.windows.size(); ++b) {
@@ -853,7 +869,7 @@ StatsSummary run_stats(const StatsOptions& o) {
     }
     if (await_gpu && resize_on_gpu) {
       std::unique_lock lock(gpu_queue.mutex);
-      gpu_queue.changed.wait(lock, [&] { return gpu_queue.ready > 0 || gpu_queue.ended || abandon || claims_end; });
+      gpu_queue.changed.wait(lock, [&] { return gpu_queue.started > 0 || gpu_queue.ended || abandon || claims_end; });
     }
     while (!stop_requested() && !claims_end) {
       bool to_gpu = use_gpu;  // the claim's GPU part goes to the GPUs' queue

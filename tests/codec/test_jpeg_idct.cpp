@@ -497,3 +497,25 @@ TEST(JpegIdct, TruncatedAndUnfinishableAreErrors) {
                 .find("cannot finish"),
             std::string::npos);
 }
+
+// The probe stats uses to choose where the IDCT runs: this process's libjpeg-turbo runs its SIMD
+// IDCT, which the port follows.
+TEST(JpegIdct, ProbeSaysLibjpegRunsThePortedIdct) {
+  EXPECT_TRUE(libjpeg_idct_is_ported());
+  JpegPlaneReader reader(idct_probe_jpeg(), kDefaultMaxPixels);
+  EXPECT_EQ(reader.layout().width, 16);
+  EXPECT_EQ(reader.layout().height, 8);
+}
+
+// ... and its blocks are ones on which libjpeg's C IDCT differs: without SIMD (JSIMD_FORCENONE=1,
+// read at libjpeg-turbo's first decode in a process: hence a threadsafe death test, whose child is
+// a fresh process that decodes nothing before the statement) the probe says no.
+TEST(JpegIdctDeathTest, ProbeSaysNoForLibjpegsCIdct) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        setenv("JSIMD_FORCENONE", "1", 1);
+        std::exit(libjpeg_idct_is_ported() ? 1 : 3);
+      },
+      testing::ExitedWithCode(3), "");
+}

@@ -83,8 +83,8 @@ TEST(GpuPixelStats, MeasureGivesEachImageItsOwnExactTotals) {
 // planes (codec::idct_block, libjpeg-turbo's IDCT): either way the totals of libjpeg-turbo's RGB
 // decode exactly, at 4:4:4, 4:2:2, 4:2:0 and gray, odd sizes and chroma 1-3 samples wide,
 // quality 5 to 100 (quant tables from 1 to 255: the largest coefficients), baseline and
-// progressive, beside an interleaved RGB image in the same batch; all planes, all coefficients,
-// and the two mixed.
+// progressive, worst-case blocks (codec::idct_probe_jpeg), beside an interleaved RGB image in the
+// same batch; all planes, all coefficients, and the two mixed.
 TEST(GpuPixelStats, MeasureFinishesJpegPlanesAndCoefficientsExactly) {
   if (!cuda_device_available()) GTEST_SKIP() << "no GPU";
   std::vector<std::vector<uint8_t>> files;
@@ -104,6 +104,10 @@ TEST(GpuPixelStats, MeasureFinishesJpegPlanesAndCoefficientsExactly) {
   gray.in_space = JCS_GRAYSCALE;
   gray.quality = 100;
   files.push_back(codec_test::write_jpeg(gpuaug_test::make_image(37, 29, 1, 99), gray));
+  // Worst-case blocks (a DC past 16 bits once dequantized, every AC at Huffman's limit), on which
+  // libjpeg-turbo's SIMD and C IDCTs differ: the GPU follows the SIMD code, as libjpeg here.
+  ASSERT_TRUE(codec::libjpeg_idct_is_ported());
+  files.emplace_back(codec::idct_probe_jpeg().begin(), codec::idct_probe_jpeg().end());
   std::vector<jobs::PixelSums> want(files.size() + 1);
   for (size_t k = 0; k < files.size(); ++k) want[k].add(codec::decode_jpeg(files[k], 1, {}, codec::kDefaultMaxPixels).image);
   const Image rgb = gpuaug_test::make_image(19, 7, 3, 5);

@@ -191,3 +191,23 @@ def test_stats_on_gpu_stopped_keeps_the_windows_it_finished(gpuaug_bin, tmp_path
     assert re.search(rf"resumed: {done} done before", resumed.stderr), resumed.stderr
     assert json.loads(out.read_text()) == json.loads(reference.read_text())
     assert not journal.exists()
+
+
+@pytest.mark.parametrize("size", [(), ("--size", "16")], ids=["sums", "resize"])
+def test_stats_on_gpu_stopped_before_cuda_is_up_exits(gpuaug_bin, tmp_path, tmp_images, size, has_gpu, monkeypatch):
+    """SIGINT right after the start, while CUDA comes up: a GPU worker then is ready only for a
+    moment, and claim loops waiting for it (GPUAUG_STATS_AWAIT_GPU) must not miss that and wait
+    forever (a hang device call 23 found). The run stops, with the usual exit code."""
+    if not has_gpu:
+        pytest.skip("no GPU")
+    monkeypatch.setenv("GPUAUG_STATS_AWAIT_GPU", "1")
+    tmp_images({f"img_{i:03d}.jpg": mixed_image(120, 160, seed=i) for i in range(200)}, quality=90)
+    for delay in (0.0, 0.05, 0.15, 0.3):
+        out = tmp_path / f"out{delay}" / "stats.json"
+        proc = subprocess.Popen([str(gpuaug_bin), "stats", "--input", str(tmp_path / "images"), "--output", str(out),
+                                 *size, "--device", "cuda", "--threads", "2", "--quiet"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)  # a hang fails here
+        assert proc.returncode in (0, 128 + signal.SIGINT, -signal.SIGINT), (delay, err)
