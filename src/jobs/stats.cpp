@@ -373,15 +373,16 @@ StatsSummary run_stats(const StatsOptions& o) {
   };
   // The GPUs' second part, on with --device cuda: the CPU threads decode into pinned slots and a
   // GPU sums what they decoded (the histograms and products are about a third of an image's CPU
-  // time). JPEGs go as libjpeg's planes before upsampling and colour conversion, which the GPU
-  // finishes to libjpeg-turbo's RGB exactly (codec/jpeg_planes.h: a fifth of the decode, half the
-  // bytes at 4:2:0); other images as RGB rows. The sums are exact integers of the same pixels as
-  // the CPU's, so the file never depends on which side summed an image, and an image goes to
-  // whichever is free: a CPU thread that finds no GPU ready or no free slot sums it itself.
+  // time). JPEGs go as their quantized DCT coefficients, which the GPU turns into libjpeg's planes
+  // (codec/jpeg_idct.h: a fifth of the CPU's part) and finishes to libjpeg-turbo's RGB exactly
+  // (codec/jpeg_planes.h: a fifth of the decode); or, where this libjpeg's IDCT is not the one
+  // ported, as the planes; other images as RGB rows. The sums are exact integers of the same
+  // pixels as the CPU's, so the file never depends on which side summed an image, and an image
+  // goes to whichever is free: a CPU thread that finds no GPU ready or no free slot sums it.
   struct SumItem {
     size_t sample, slot, pixels;
-    codec::JpegPlanes planes;  // components 0: RGB rows (or coefficients)
-    codec::JpegCoefficients coefficients;
+    codec::JpegPlanes planes;              // components 0: RGB rows or coefficients
+    codec::JpegCoefficients coefficients;  // planes.components 0: RGB rows or planes
   };
   // The GPU's IDCT is libjpeg-turbo's as its x86 SIMD code computes it (codec/jpeg_idct.h): with
   // another libjpeg IDCT, which may differ on extreme coefficients, the CPU runs the IDCT (which

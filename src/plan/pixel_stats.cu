@@ -226,7 +226,8 @@ std::vector<PixelTotals> GpuPixelStats::measure(std::span<const HostPixels> imag
     if (c.planes.components > 0) {
       uint8_t* planes = impl_->idct_planes.as<uint8_t>() + planes_at[k];
       unsigned blocks = 0;
-      for (int ci = 0; ci < c.planes.components; ++ci) blocks += unsigned(c.blocks_wide[ci]) * unsigned(c.blocks_high[ci]);
+      for (int ci = 0; ci < c.planes.components; ++ci)
+        blocks += unsigned(c.blocks_wide[ci]) * unsigned(c.blocks_high[ci]);
       idct[i++] = IdctImage{staging + staged[k], planes, c, blocks};
       most_blocks = std::max<size_t>(most_blocks, blocks);
       where[k] = MeasuredImage{planes, images[k].pixels, c.planes};
