@@ -695,41 +695,45 @@ StatsSummary run_stats(const StatsOptions& o) {
           std::vector<size_t>& members = batch.members;
           if (resize_on_gpu) {
             ++batches;
+            if (retired) {  // read ahead before this GPU retired
+              given_back.insert(given_back.end(), members.begin(), members.end());
+              members.clear();
+            }
             // One job a member (its one plan); a planning error is the data's, not the GPU's:
             // the batch goes back to the CPU, whose path lists it.
             std::vector<plan::SampleJob> jobs;
             try {
-              if (!retired) jobs = resizer->gpu_jobs(batch.prepared, 0, nullptr, nullptr, &pool);
+              if (!members.empty()) jobs = resizer->gpu_jobs(batch.prepared, 0, nullptr, nullptr, &pool);
             } catch (const Error&) {
               given_back.insert(given_back.end(), members.begin(), members.end());
               members.clear();
             }
-            try {
-              if (retired) throw Error("", "device", "retired");
-              if (fail_at && std::strtoull(fail_at, nullptr, 10) == batches)
-                throw Error("", "device", "failure injected by GPUAUG_STATS_FAIL_GPU_BATCH");
-              // The output stays on the device, where it is summed.
-              const plan::DeviceBatch& out = worker.executor->run(jobs, Layout::kHWC, nullptr, &pool);
-              size_t m = 0;
-              for (size_t b = 0; b < batch.windows.size(); ++b) {
-                for (; m < members.size() && members[m] / kWindow == batch.windows[b]; ++m) {
-                  const auto& shape = out.shapes[m];
-                  gpu_stats.add(static_cast<const uint8_t*>(out.data) + out.offsets[m],
-                                size_t(shape[1]) * size_t(shape[2]));
+            if (!members.empty()) {
+              try {
+                if (fail_at && std::strtoull(fail_at, nullptr, 10) == batches)
+                  throw Error("", "device", "failure injected by GPUAUG_STATS_FAIL_GPU_BATCH");
+                // The output stays on the device, where it is summed.
+                const plan::DeviceBatch& out = worker.executor->run(jobs, Layout::kHWC, nullptr, &pool);
+                size_t m = 0;
+                for (size_t b = 0; b < batch.windows.size(); ++b) {
+                  for (; m < members.size() && members[m] / kWindow == batch.windows[b]; ++m) {
+                    const auto& shape = out.shapes[m];
+                    gpu_stats.add(static_cast<const uint8_t*>(out.data) + out.offsets[m],
+                                  size_t(shape[1]) * size_t(shape[2]));
+                  }
+                  window_sums[b].add(gpu_stats.take());
                 }
-                window_sums[b].add(gpu_stats.take());
-              }
-              worker.items += members.size();
-            } catch (const Error& e) {
-              // The CPU's bytes are the same, so the batch goes back whole; the GPU takes no more
-              // (a failed context stays failed), and says so once.
-              if (!retired)
+                worker.items += members.size();
+              } catch (const Error& e) {
+                // The CPU's bytes are the same, so the batch goes back whole; the GPU retires (a
+                // failed context stays failed) and says so, once: a retired GPU runs nothing.
                 std::fprintf(stderr, "stats: %s failed (%s); its images are measured on the CPU\n",
                              worker.device.name().c_str(), e.what());
-              retired = true;
-              readiness.set(false);
-              window_sums.assign(batch.windows.size(), PixelSums());
-              given_back.insert(given_back.end(), members.begin(), members.end());
+                retired = true;
+                readiness.set(false);
+                window_sums.assign(batch.windows.size(), PixelSums());
+                given_back.insert(given_back.end(), members.begin(), members.end());
+              }
             }
           } else {
             std::vector<codec::GpuDecodeRequest> requests;
