@@ -374,6 +374,126 @@ bool JpegPlaneReader::read_coefficients(uint8_t* buffer) {
   return !smoothed;
 }
 
+namespace {
+
+// libjpeg's jpeg_natural_order: zigzag index to natural order, with 16 guard entries (63) that an
+// AC run past the block's end writes through.
+constexpr uint8_t kNaturalOrder[80] = {
+    0,  1,  8,  16, 9,  2,  3,  10, 17, 24, 32, 25, 18, 11, 4,  5,  12, 19, 26, 33,
+    40, 48, 41, 34, 27, 20, 13, 6,  7,  14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36,
+    29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54,
+    47, 55, 62, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63};
+
+constexpr size_t kMaxScanTables = 8;  // DC and AC, 4 each
+size_t rounded_16(size_t bytes) { return (bytes + 15) / 16 * 16; }
+
+}  // namespace
+
+size_t JpegPlaneReader::entropy_bytes_bound() const {
+  const JpegCoefficients& k = impl_->coefficients;
+  return k.block_offset[0] + sizeof kNaturalOrder + kMaxScanTables * sizeof(JpegHuffmanTable) +
+         rounded_16(impl_->d.cinfo.src->bytes_in_buffer) + 16;
+}
+
+std::optional<JpegScan> JpegPlaneReader::read_entropy(uint8_t* buffer) {
+  Impl& m = *impl_;
+  if (!m.finishable) throw Error("", "decode", "internal: JpegPlaneReader::read_entropy on planes it cannot finish");
+  const jpeg_decompress_struct& cinfo = m.d.cinfo;
+  // What jdhuff.c decodes without a warning, in one scan that ends the file.
+  if (cinfo.progressive_mode || cinfo.arith_code || cinfo.data_precision != 8 || cinfo.restart_interval != 0 ||
+      cinfo.comps_in_scan != cinfo.num_components || cinfo.Ss != 0 || cinfo.Se != DCTSIZE2 - 1 || cinfo.Ah != 0 ||
+      cinfo.Al != 0) {
+    return std::nullopt;
+  }
+  JpegScan scan;
+  scan.layout = m.coefficients;
+  const JpegCoefficients& k = scan.layout;
+  for (int ci = 0; ci < cinfo.num_components; ++ci) {
+    const JQUANT_TBL* quant = cinfo.quant_tbl_ptrs[cinfo.comp_info[ci].quant_tbl_no];
+    if (quant == nullptr) return std::nullopt;
+    std::memcpy(buffer + k.quant_offset[ci], quant->quantval, DCTSIZE2 * sizeof(uint16_t));
+  }
+  size_t at = k.block_offset[0];
+  scan.natural_order_offset = at;
+  std::memcpy(buffer + at, kNaturalOrder, sizeof kNaturalOrder);
+  at += sizeof kNaturalOrder;
+  scan.tables_offset = at;
+  auto* tables = reinterpret_cast<JpegHuffmanTable*>(buffer + at);
+  int8_t table_of[kMaxScanTables];  // slot in `tables` of DC table n (n) and AC table n (4 + n)
+  std::fill(std::begin(table_of), std::end(table_of), int8_t(-1));
+  auto table = [&](bool dc, int number) -> int {
+    int8_t& slot = table_of[(dc ? 0 : 4) + number];
+    if (slot < 0) {
+      const JHUFF_TBL* t = dc ? cinfo.dc_huff_tbl_ptrs[number] : cinfo.ac_huff_tbl_ptrs[number];
+      // libjpeg-turbo fills in a missing table with the standard one (Motion-JPEG): left to it.
+      if (t == nullptr || !derive_huffman_table(t->bits, t->huffval, dc, tables[scan.tables])) return -1;
+      slot = int8_t(scan.tables++);
+    }
+    return slot;
+  };
+  // The MCU as jdinput.c's per_scan_setup builds it: one block for a component alone, else each
+  // component's h x v blocks in turn, in the scan's order.
+  if (cinfo.comps_in_scan == 1) {
+    const jpeg_component_info& c = *cinfo.cur_comp_info[0];
+    scan.blocks_in_mcu = 1;
+    scan.mcus_per_row = int(c.width_in_blocks);
+    scan.mcus = uint32_t(c.width_in_blocks) * uint32_t(c.height_in_blocks);
+    scan.block_component[0] = int8_t(c.component_index);
+    scan.mcu_blocks_wide[c.component_index] = scan.mcu_blocks_high[c.component_index] = 1;
+    const int dc = table(true, c.dc_tbl_no), ac = table(false, c.ac_tbl_no);
+    if (dc < 0 || ac < 0) return std::nullopt;
+    scan.block_dc[0] = int8_t(dc), scan.block_ac[0] = int8_t(ac);
+  } else {
+    scan.mcus_per_row = ceil_div(int(cinfo.image_width), cinfo.max_h_samp_factor * DCTSIZE);
+    scan.mcus = uint32_t(scan.mcus_per_row) *
+                uint32_t(ceil_div(int(cinfo.image_height), cinfo.max_v_samp_factor * DCTSIZE));
+    for (int i = 0; i < cinfo.comps_in_scan; ++i) {
+      const jpeg_component_info& c = *cinfo.cur_comp_info[i];
+      const int dc = table(true, c.dc_tbl_no), ac = table(false, c.ac_tbl_no);
+      if (dc < 0 || ac < 0) return std::nullopt;
+      scan.mcu_blocks_wide[c.component_index] = c.h_samp_factor;
+      scan.mcu_blocks_high[c.component_index] = c.v_samp_factor;
+      for (int y = 0; y < c.v_samp_factor; ++y)
+        for (int x = 0; x < c.h_samp_factor; ++x) {
+          const int b = scan.blocks_in_mcu++;
+          if (b >= 6) return std::nullopt;
+          scan.block_component[b] = int8_t(c.component_index), scan.block_dx[b] = int8_t(x);
+          scan.block_dy[b] = int8_t(y), scan.block_dc[b] = int8_t(dc), scan.block_ac[b] = int8_t(ac);
+        }
+    }
+  }
+  scan.total_blocks = scan.mcus * uint32_t(scan.blocks_in_mcu);
+  // The entropy-coded bytes, unstuffed as jdhuff.c's fill_bit_buffer reads them (0xFF, any
+  // fill 0xFFs, 0x00: one 0xFF), up to the marker that ends them, which must be EOI.
+  at += size_t(scan.tables) * sizeof(JpegHuffmanTable);
+  scan.data_offset = at;
+  const uint8_t* p = cinfo.src->next_input_byte;
+  const uint8_t* const end = p + cinfo.src->bytes_in_buffer;
+  uint8_t* const data = buffer + at;
+  uint8_t* out = data;
+  for (;;) {
+    const auto* ff = static_cast<const uint8_t*>(std::memchr(p, 0xFF, size_t(end - p)));
+    if (ff == nullptr) return std::nullopt;  // no EOI: truncated
+    std::memcpy(out, p, size_t(ff - p));
+    out += ff - p;
+    const uint8_t* q = ff + 1;
+    while (q < end && *q == 0xFF) ++q;
+    if (q == end) return std::nullopt;
+    if (*q == 0x00) {
+      *out++ = 0xFF;
+      p = q + 1;
+      continue;
+    }
+    if (*q != 0xD9) return std::nullopt;  // another scan, a restart or another marker
+    break;
+  }
+  if (out - data >= (ptrdiff_t(1) << 28)) return std::nullopt;  // bit positions are 32-bit
+  scan.data_bytes = uint32_t(out - data);
+  std::memset(out, 0, rounded_16(scan.data_bytes) + 16 - scan.data_bytes);
+  scan.bytes = at + rounded_16(scan.data_bytes) + 16;
+  return scan;
+}
+
 JpegDecodeResult decode_jpeg(std::span<const uint8_t> bytes, int scale_denom, Rect raw_region,
                              uint64_t max_pixels) {
   JpegRowReader reader(bytes, scale_denom, raw_region, max_pixels);

@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "codec/image_info.h"
+#include "codec/jpeg_huffman.h"
 #include "codec/jpeg_idct.h"
 #include "codec/jpeg_planes.h"
 #include "core/tensor.h"
@@ -109,6 +111,17 @@ class JpegPlaneReader {
   // do. On false the buffer still holds the coefficients, but the planes must come from a new
   // reader's read().
   [[nodiscard]] bool read_coefficients(uint8_t* buffer);
+
+  // At most the bytes read_entropy lays out: the tables and the file's remaining bytes.
+  size_t entropy_bytes_bound() const;
+  // Or, to move the Huffman decoding off the CPU too: the scan's tables and its entropy-coded
+  // bytes, unstuffed, laid out in `buffer` (entropy_bytes_bound() of it) for the chunked decoder
+  // (codec/jpeg_huffman.h, whose blocks are read_coefficients' bit for bit). Decodes nothing.
+  // nullopt where that decoder does not take the file, which read() or read_coefficients then
+  // decode: not baseline Huffman at 8 bits in one scan of every component, restart markers, a
+  // Huffman or quantization table missing or one libjpeg rejects, or a scan not ended by EOI.
+  // It reads nothing through libjpeg, so read() or read_coefficients() may follow it.
+  std::optional<JpegScan> read_entropy(uint8_t* buffer);
 
  private:
   struct Impl;

@@ -93,6 +93,7 @@ struct JpegSpec {
   bool progressive = false;
   bool arithmetic = false;
   bool restart_rows = false;               // a restart marker every MCU row
+  bool optimize = false;                   // Huffman tables optimized for the image
   std::vector<std::vector<uint8_t>> app1;  // APP1 payloads, written after APP0
   std::vector<jpeg_scan_info> scans;       // a custom scan script, when not empty
 };
@@ -127,6 +128,7 @@ inline std::vector<uint8_t> write_jpeg(const Image& image, const JpegSpec& spec 
   }
   cinfo.arith_code = spec.arithmetic ? TRUE : FALSE;
   if (spec.restart_rows) cinfo.restart_in_rows = 1;
+  if (spec.optimize) cinfo.optimize_coding = TRUE;
   jpeg_start_compress(&cinfo, TRUE);
   for (const auto& payload : spec.app1) {
     jpeg_write_marker(&cinfo, JPEG_APP0 + 1, payload.data(), unsigned(payload.size()));
