@@ -371,18 +371,20 @@ StatsSummary run_stats(const StatsOptions& o) {
       return std::nullopt;
     }
   };
-  // The GPUs' second part, on with --device cuda: the CPU threads decode into pinned slots and a
-  // GPU sums what they decoded (the histograms and products are about a third of an image's CPU
-  // time). JPEGs go as their quantized DCT coefficients, which the GPU turns into libjpeg's planes
-  // (codec/jpeg_idct.h: a fifth of the CPU's part) and finishes to libjpeg-turbo's RGB exactly
-  // (codec/jpeg_planes.h: a fifth of the decode); or, where this libjpeg's IDCT is not the one
-  // ported, as the planes; other images as RGB rows. The sums are exact integers of the same
+  // The GPUs' second part, on with --device cuda: the CPU threads read images into pinned slots
+  // and a GPU decodes and sums them. A baseline JPEG goes as its scan (the CPU only reads the
+  // header and unstuffs the bytes), which the GPU Huffman-decodes into libjpeg's blocks
+  // (codec/jpeg_huffman.h, declining damaged data, which the CPU then measures), turns into
+  // libjpeg's planes (codec/jpeg_idct.h) and finishes to libjpeg-turbo's RGB exactly
+  // (codec/jpeg_planes.h); other JPEGs as their quantized DCT coefficients (entropy-decoded here)
+  // or, where this libjpeg's IDCT is not the one ported, as the planes; other images as RGB rows. The sums are exact integers of the same
   // pixels as the CPU's, so the file never depends on which side summed an image, and an image
   // goes to whichever is free: a CPU thread that finds no GPU ready or no free slot sums it.
   struct SumItem {
     size_t sample, slot, pixels;
-    codec::JpegPlanes planes;              // components 0: RGB rows or coefficients
-    codec::JpegCoefficients coefficients;  // planes.components 0: RGB rows or planes
+    codec::JpegPlanes planes;              // components 0: RGB rows, coefficients or a scan
+    codec::JpegCoefficients coefficients;  // planes.components 0: RGB rows, planes or a scan
+    codec::JpegScan scan;                  // layout.planes.components 0: not a scan
   };
   // The GPU's IDCT is libjpeg-turbo's as its x86 SIMD code computes it (codec/jpeg_idct.h): with
   // another libjpeg IDCT, which may differ on extreme coefficients, the CPU runs the IDCT (which
@@ -397,7 +399,10 @@ StatsSummary run_stats(const StatsOptions& o) {
   } sum_queue;
   std::atomic<bool> sums_ready{false};  // a GPU sums: its CUDA context exists, so slots may be allocated
   std::optional<plan::PinnedSlots> slots;
-  if (gpu_sums) slots.emplace(devices.front().index, std::max<size_t>(16, 4 * pool.size()), kPinnedBudget);
+  // Batches' worth for every GPU thread and one more that the CPU threads fill meanwhile (a thread
+  // that finds no free slot decodes the image itself, at twenty times the cost of laying out a
+  // scan).
+  if (gpu_sums) slots.emplace(devices.front().index, std::max<size_t>(16, 16 * pool.size()), kPinnedBudget);
   // Decodes sample i (read, peeked) into a slot and queues it for a GPU; false where it did not.
   // A file that fails to decode here goes back to the CPU's decode, whose error the file lists
   // (the same words whichever side was free).
@@ -407,6 +412,7 @@ StatsSummary run_stats(const StatsOptions& o) {
     std::optional<size_t> slot;
     codec::JpegPlanes planes;
     codec::JpegCoefficients coefficients;
+    codec::JpegScan scan;
     try {
       std::optional<codec::JpegPlaneReader> jpeg;
       if (info.format == codec::ImageFormat::kJpeg) jpeg.emplace(blob, codec::kDefaultMaxPixels);
@@ -414,15 +420,23 @@ StatsSummary run_stats(const StatsOptions& o) {
         // The kernel walks `pixels` over the planes' width: they must agree (they always have).
         if (size_t(jpeg->layout().width) * size_t(jpeg->layout().height) != pixels) return false;
         if (idct_on_gpu) {
-          // Entropy-decoded only (a fifth less of the CPU's time): the GPU runs the IDCT, where
-          // read_coefficients says it gives libjpeg's planes (not where libjpeg would smooth a
-          // progressive file's blocks: then the CPU decodes it).
-          if (!(slot = slots->try_acquire(jpeg->coefficient_layout().bytes))) return false;
-          if (!jpeg->read_coefficients(slots->data(*slot))) {
+          // The scan's bytes, unstuffed: the GPU decodes them (libjpeg's blocks bit for bit), then
+          // runs the IDCT. Where the GPU's Huffman decoder does not take the file, entropy-decoded
+          // here (a fifth less of the CPU's time), where read_coefficients says the IDCT gives
+          // libjpeg's planes (not where libjpeg would smooth a progressive file's blocks: then the
+          // CPU decodes it).
+          if (!(slot = slots->try_acquire(jpeg->entropy_bytes_bound()))) return false;
+          if (std::optional<codec::JpegScan> taken = jpeg->read_entropy(slots->data(*slot))) {
+            scan = *taken;
+          } else {
             slots->release(*slot);
-            return false;
+            if (!(slot = slots->try_acquire(jpeg->coefficient_layout().bytes))) return false;
+            if (!jpeg->read_coefficients(slots->data(*slot))) {
+              slots->release(*slot);
+              return false;
+            }
+            coefficients = jpeg->coefficient_layout();
           }
-          coefficients = jpeg->coefficient_layout();
         } else {
           if (!(slot = slots->try_acquire(jpeg->layout().bytes))) return false;
           jpeg->read(slots->data(*slot));
@@ -449,7 +463,7 @@ StatsSummary run_stats(const StatsOptions& o) {
     {
       std::lock_guard lock(sum_queue.mutex);
       if (!sum_queue.failed) {
-        sum_queue.items.push_back({i, *slot, pixels, planes, coefficients});
+        sum_queue.items.push_back({i, *slot, pixels, planes, coefficients, scan});
         sum_queue.changed.notify_one();
         return true;
       }
@@ -785,14 +799,19 @@ StatsSummary run_stats(const StatsOptions& o) {
       if (trace) std::fprintf(stderr, "stats: GPU workers closed at %.3f s\n", seconds_since(start));
     });
 
-  // One thread a GPU sums what the CPU threads handed over, in batches of what has queued (two a
-  // GPU, one's copy overlapping the other's wait, measured no faster: RESULTS run 20).
-  std::vector<pipeline::WorkerShare> sum_shares;  // each written by its GPU's thread, read after
+  // Two threads a GPU, each with its own stream, decode and sum what the CPU threads handed over,
+  // in batches of what has queued (up to 256): one's copies and kernels overlap the other's, which
+  // the Huffman decoder's few threads an image leave room for (one thread and batches of 64: 1.03-
+  // 1.09 s on 20,000 JPEGs; two and 256: 0.82-0.89 s; RESULTS run 23).
+  std::vector<pipeline::WorkerShare> sum_shares;  // one a GPU, filled in once its threads are done
   for (const Device& device : gpu_sums ? devices : std::vector<Device>{})
     sum_shares.push_back({fmt::format("cpu decode + {} sums", device.name()), 0});
+  constexpr size_t sum_threads_per_gpu = 2;
+  std::vector<size_t> summed(sum_shares.size() * sum_threads_per_gpu, 0);  // each written by its thread
   std::vector<std::future<void>> sum_work;  // after what its threads touch, as gpu_work
-  for (size_t g = 0; g < sum_shares.size(); ++g)
-    sum_work.push_back(std::async(std::launch::async, [&, g] {
+  for (size_t t = 0; t < summed.size(); ++t)
+    sum_work.push_back(std::async(std::launch::async, [&, t] {
+      const size_t g = t / sum_threads_per_gpu;
       try {
         plan::GpuPixelStats gpu(devices[g].index);
         {
@@ -815,24 +834,37 @@ StatsSummary run_stats(const StatsOptions& o) {
           }
           std::vector<plan::HostPixels> images;
           for (const SumItem& item : batch)
-            images.push_back({slots->data(item.slot), item.pixels, item.planes, item.coefficients});
+            images.push_back({slots->data(item.slot), item.pixels, item.planes, item.coefficients, item.scan});
           const std::vector<plan::PixelTotals> totals = gpu.measure(images);
           for (const SumItem& item : batch) slots->release(item.slot);
+          // What the GPU's Huffman decoder declined (damaged data, mostly), here as --device cpu
+          // measures it, errors and all.
+          std::vector<PixelSums> declined(batch.size());
+          size_t declined_count = 0;
+          for (size_t k = 0; k < batch.size(); ++k)
+            if (totals[k].declined) {
+              ++declined_count;
+              measure_on_cpu(batch[k].sample, declined[k], false);
+            }
           {
             std::lock_guard lock(state_mutex);
             for (size_t k = 0; k < batch.size(); ++k) {
               WindowState& ws = state[batch[k].sample / kWindow];
-              ws.cpu.add(totals[k]);
+              if (totals[k].declined)
+                ws.cpu.merge(declined[k]);
+              else
+                ws.cpu.add(totals[k]);
               --ws.cpu_left;
             }
           }
-          sum_shares[g].items += batch.size();
+          cpu_measured += declined_count;
+          summed[t] += batch.size() - declined_count;
           ++batches;
           journal_ready(false);
         }
         if (trace)
           std::fprintf(stderr, "stats: %s summed %zu images in %zu batches, done at %.3f s\n",
-                       devices[g].name().c_str(), sum_shares[g].items, batches, seconds_since(start));
+                       devices[g].name().c_str(), summed[t], batches, seconds_since(start));
       } catch (...) {
         {
           std::lock_guard lock(sum_queue.mutex);
@@ -982,6 +1014,7 @@ StatsSummary run_stats(const StatsOptions& o) {
     }
     sum_queue.changed.notify_all();
     for (auto& work : sum_work) work.get();
+    for (size_t t = 0; t < summed.size(); ++t) sum_shares[t / sum_threads_per_gpu].items += summed[t];
     if (trace) std::fprintf(stderr, "stats: GPU sums done at %.3f s\n", seconds_since(start));
     shares.insert(shares.begin(), sum_shares.begin(), sum_shares.end());
   }

@@ -75,12 +75,16 @@ struct MeasuredImage {
   const uint8_t* data = nullptr;
   unsigned long long pixels = 0;
   codec::JpegPlanes planes{};  // components 0: interleaved RGB
+  const uint32_t* status = nullptr;  // of a scan's Huffman decode: skipped where declined
 };
+
+__device__ bool declined(const uint32_t* status) { return status != nullptr && status[1] != 0; }
 
 // Image blockIdx.y into its own totals.
 __global__ void pixel_stats_batch_kernel(const MeasuredImage* __restrict__ images,
                                          unsigned long long* __restrict__ totals) {
   const MeasuredImage& image = images[blockIdx.y];
+  if (declined(image.status)) return;
   const size_t first = size_t(blockIdx.x) * blockDim.x + threadIdx.x, stride = size_t(gridDim.x) * blockDim.x;
   unsigned long long* own = totals + size_t(blockIdx.y) * kTotals;
   if (image.planes.components == 0)
@@ -95,12 +99,14 @@ struct IdctImage {
   uint8_t* planes = nullptr;
   codec::JpegCoefficients layout{};
   unsigned blocks = 0;  // of all components
+  const uint32_t* status = nullptr;  // as MeasuredImage's
 };
 
 // One thread an 8x8 block of image blockIdx.y, components one after the other: a block's IDCT
 // is a few hundred instructions, far less than copying its 128 bytes up.
 __global__ void idct_kernel(const IdctImage* __restrict__ images) {
   const IdctImage& image = images[blockIdx.y];
+  if (declined(image.status)) return;
   for (unsigned b = blockIdx.x * blockDim.x + threadIdx.x; b < image.blocks; b += gridDim.x * blockDim.x) {
     unsigned rest = b;
     int c = 0;
@@ -114,7 +120,60 @@ __global__ void idct_kernel(const IdctImage* __restrict__ images) {
   }
 }
 
+// A JPEG of measure()'s given as its scan: its scratch, and where its chunks start among the
+// launch's. The passes of codec/jpeg_huffman.h, one thread a chunk (or an image).
+struct EntropyImage {
+  codec::ScanWork work;
+  uint32_t first_chunk = 0;
+};
+
+struct ChunkOf {
+  const EntropyImage* images;
+  const uint8_t* chunk_image;
+  uint32_t chunks;
+  __device__ bool find(const codec::ScanWork*& work, uint32_t& chunk) const {
+    const uint32_t t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= chunks) return false;
+    const EntropyImage& image = images[chunk_image[t]];
+    work = &image.work, chunk = t - image.first_chunk;
+    return true;
+  }
+};
+
+__global__ void scout_kernel(ChunkOf of) {
+  const codec::ScanWork* w;
+  uint32_t chunk;
+  if (of.find(w, chunk)) codec::scout_chunk(*w, chunk);
+}
+
+__global__ void sync_kernel(ChunkOf of, int pass) {
+  const codec::ScanWork* w;
+  uint32_t chunk;
+  if (of.find(w, chunk)) codec::sync_chunk(*w, chunk, pass);
+}
+
+__global__ void write_kernel(ChunkOf of) {
+  const codec::ScanWork* w;
+  uint32_t chunk;
+  if (of.find(w, chunk)) codec::write_chunk(*w, chunk);
+}
+
+__global__ void finish_dc_kernel(ChunkOf of) {
+  const codec::ScanWork* w;
+  uint32_t chunk;
+  if (of.find(w, chunk)) codec::finish_dc(*w, chunk);
+}
+
+__global__ void resolve_kernel(const EntropyImage* images, unsigned count) {
+  if (const unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < count) codec::resolve_chunks(images[i].work);
+}
+
+__global__ void carry_dc_kernel(const EntropyImage* images, unsigned count) {
+  if (const unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < count) codec::carry_dc(images[i].work);
+}
+
 size_t image_bytes(const HostPixels& image) {
+  if (image.scan.layout.planes.components > 0) return image.scan.bytes;
   if (image.coefficients.planes.components > 0) return image.coefficients.bytes;
   return image.planes.components > 0 ? image.planes.bytes : 3 * image.pixels;
 }
@@ -144,6 +203,9 @@ struct GpuPixelStats::Impl {
   // its wait sleeps, leaving the core to the CPU's decoders.
   DeviceBuffer staging, idct_planes, measured_totals, descriptors, idct_descriptors;
   PinnedBuffer measured_host, descriptors_host, idct_descriptors_host;
+  // The scans': the coefficients they decode into, their chunks' scratch, their descriptors.
+  DeviceBuffer scan_coefficients, scan_scratch, scan_descriptors;
+  PinnedBuffer scan_host;
   CudaEvent measured{cudaEventBlockingSync | cudaEventDisableTiming};
 };
 
@@ -195,44 +257,103 @@ std::vector<PixelTotals> GpuPixelStats::measure(std::span<const HostPixels> imag
   if (images.empty()) return out;
   GPUAUG_CUDA_CHECK(cudaSetDevice(impl_->device), "device");
   cudaStream_t stream = impl_->stream.get();
-  // Staging offsets first, then (once the buffers stand) the device addresses.
-  std::vector<size_t> staged(images.size()), planes_at(images.size());
-  size_t bytes = 0, planes_bytes = 0, most_pixels = 0, idct_count = 0, most_blocks = 0;
+  Impl& m = *impl_;
+  // Offsets first, then (once the buffers stand) the device addresses: each image's staging copy;
+  // the planes of those given as coefficients or scans; the coefficients the scans decode into,
+  // their chunks and DC differences.
+  std::vector<size_t> staged(images.size()), planes_at(images.size()), coefficients_at(images.size());
+  std::vector<size_t> scans;  // the images given as scans
+  size_t bytes = 0, planes_bytes = 0, coefficient_bytes = 0, most_pixels = 0, idct_count = 0, most_blocks = 0;
+  size_t chunks = 0, diffs = 0;
   for (size_t k = 0; k < images.size(); ++k) {
     staged[k] = bytes;
     bytes += rounded_256(image_bytes(images[k]));
     most_pixels = std::max(most_pixels, images[k].pixels);
-    if (const codec::JpegCoefficients& c = images[k].coefficients; c.planes.components > 0) {
+    const codec::JpegScan& scan = images[k].scan;
+    const codec::JpegCoefficients& c = scan.layout.planes.components > 0 ? scan.layout : images[k].coefficients;
+    if (c.planes.components > 0) {
       planes_at[k] = planes_bytes;
       planes_bytes += rounded_256(c.planes.bytes);
       ++idct_count;
     }
+    if (scan.layout.planes.components > 0) {
+      scans.push_back(k);
+      coefficients_at[k] = coefficient_bytes;
+      coefficient_bytes += rounded_256(scan.layout.bytes);
+      chunks += scan.chunks();
+      diffs += rounded_256(size_t(scan.total_blocks) * sizeof(int16_t));
+    }
   }
+  // The scans' scratch, in one buffer.
+  size_t scratch = 0;
+  auto carve = [&](size_t n) {
+    const size_t at = scratch;
+    scratch += rounded_256(n);
+    return at;
+  };
+  const size_t ends_at[2] = {carve(8 * chunks), carve(8 * chunks)}, starts_at = carve(8 * chunks),
+               carry_at = carve(24 * chunks), blocks_at = carve(4 * chunks), first_block_at = carve(4 * chunks),
+               sums_at = carve(12 * chunks), owner_at = carve(chunks), diffs_at = carve(diffs),
+               status_at = carve(8 * kMaxMeasured);
   const size_t totals_bytes = images.size() * kTotals * sizeof(unsigned long long);
-  impl_->staging.reserve(bytes, stream);
-  impl_->idct_planes.reserve(planes_bytes, stream);
-  impl_->measured_totals.reserve(totals_bytes, stream);
-  impl_->descriptors.reserve(kMaxMeasured * sizeof(MeasuredImage), stream);
-  impl_->idct_descriptors.reserve(kMaxMeasured * sizeof(IdctImage), stream);
-  impl_->measured_host.reserve(totals_bytes);
-  impl_->descriptors_host.reserve(kMaxMeasured * sizeof(MeasuredImage));
-  impl_->idct_descriptors_host.reserve(kMaxMeasured * sizeof(IdctImage));
-  auto* staging = impl_->staging.as<uint8_t>();
-  auto* where = impl_->descriptors_host.as<MeasuredImage>();
-  auto* idct = impl_->idct_descriptors_host.as<IdctImage>();
+  m.staging.reserve(bytes, stream);
+  m.idct_planes.reserve(planes_bytes, stream);
+  m.measured_totals.reserve(totals_bytes, stream);
+  m.descriptors.reserve(kMaxMeasured * sizeof(MeasuredImage), stream);
+  m.idct_descriptors.reserve(kMaxMeasured * sizeof(IdctImage), stream);
+  m.measured_host.reserve(totals_bytes + 8 * kMaxMeasured);
+  m.descriptors_host.reserve(kMaxMeasured * sizeof(MeasuredImage));
+  m.idct_descriptors_host.reserve(kMaxMeasured * sizeof(IdctImage));
+  if (!scans.empty()) {
+    m.scan_coefficients.reserve(coefficient_bytes, stream);
+    m.scan_scratch.reserve(scratch, stream);
+    m.scan_descriptors.reserve(kMaxMeasured * sizeof(EntropyImage), stream);
+    m.scan_host.reserve(kMaxMeasured * sizeof(EntropyImage) + chunks);
+  }
+  auto* staging = m.staging.as<uint8_t>();
+  auto* scratch_base = m.scan_scratch.as<uint8_t>();
+  auto* status = scans.empty() ? nullptr : reinterpret_cast<uint32_t*>(scratch_base + status_at);
+  auto* where = m.descriptors_host.as<MeasuredImage>();
+  auto* idct = m.idct_descriptors_host.as<IdctImage>();
+  auto* entropy = m.scan_host.as<EntropyImage>();
+  auto* owner = m.scan_host.as<uint8_t>() + kMaxMeasured * sizeof(EntropyImage);
   size_t i = 0;
-  for (size_t k = 0; k < images.size(); ++k) {
-    const codec::JpegCoefficients& c = images[k].coefficients;
+  for (size_t k = 0, s = 0, chunk = 0, diff = 0; k < images.size(); ++k) {
+    const codec::JpegScan& scan = images[k].scan;
+    const bool is_scan = scan.layout.planes.components > 0;
+    const codec::JpegCoefficients& c = is_scan ? scan.layout : images[k].coefficients;
+    const uint32_t* image_status = is_scan ? status + 2 * s : nullptr;
+    if (is_scan) {
+      codec::ScanWork& w = entropy[s].work;
+      w = codec::ScanWork{};
+      w.buffer = staging + staged[k];
+      w.coefficients = m.scan_coefficients.as<uint8_t>() + coefficients_at[k];
+      w.dc_diffs = reinterpret_cast<int16_t*>(scratch_base + diffs_at + diff);
+      for (int e = 0; e < 2; ++e) w.ends[e] = reinterpret_cast<uint64_t*>(scratch_base + ends_at[e]) + chunk;
+      w.starts = reinterpret_cast<uint64_t*>(scratch_base + starts_at) + chunk;
+      w.blocks = reinterpret_cast<uint32_t*>(scratch_base + blocks_at) + chunk;
+      w.first_block = reinterpret_cast<uint32_t*>(scratch_base + first_block_at) + chunk;
+      w.dc_sums = reinterpret_cast<int32_t*>(scratch_base + sums_at) + 3 * chunk;
+      w.dc_carry = reinterpret_cast<int64_t*>(scratch_base + carry_at) + 3 * chunk;
+      w.status = status + 2 * s;
+      w.scan = scan;
+      entropy[s].first_chunk = uint32_t(chunk);
+      for (uint32_t n = 0; n < scan.chunks(); ++n) owner[chunk + n] = uint8_t(s);
+      chunk += scan.chunks();
+      diff += rounded_256(size_t(scan.total_blocks) * sizeof(int16_t));
+      ++s;
+    }
     if (c.planes.components > 0) {
-      uint8_t* planes = impl_->idct_planes.as<uint8_t>() + planes_at[k];
+      uint8_t* planes = m.idct_planes.as<uint8_t>() + planes_at[k];
       unsigned blocks = 0;
       for (int ci = 0; ci < c.planes.components; ++ci)
         blocks += unsigned(c.blocks_wide[ci]) * unsigned(c.blocks_high[ci]);
-      idct[i++] = IdctImage{staging + staged[k], planes, c, blocks};
+      const uint8_t* coefficients = is_scan ? m.scan_coefficients.as<uint8_t>() + coefficients_at[k] : staging + staged[k];
+      idct[i++] = IdctImage{coefficients, planes, c, blocks, image_status};
       most_blocks = std::max<size_t>(most_blocks, blocks);
-      where[k] = MeasuredImage{planes, images[k].pixels, c.planes};
+      where[k] = MeasuredImage{planes, images[k].pixels, c.planes, image_status};
     } else {
-      where[k] = MeasuredImage{staging + staged[k], images[k].pixels, images[k].planes};
+      where[k] = MeasuredImage{staging + staged[k], images[k].pixels, images[k].planes, nullptr};
     }
   }
   for (size_t k = 0; k < images.size(); ++k)
@@ -240,34 +361,73 @@ std::vector<PixelTotals> GpuPixelStats::measure(std::span<const HostPixels> imag
       GPUAUG_CUDA_CHECK(cudaMemcpyAsync(staging + staged[k], images[k].data, image_bytes(images[k]),
                                         cudaMemcpyHostToDevice, stream),
                         "device copy");
-  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(impl_->descriptors.get(), where, images.size() * sizeof(MeasuredImage),
+  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.descriptors.get(), where, images.size() * sizeof(MeasuredImage),
                                     cudaMemcpyHostToDevice, stream),
                     "device copy");
+  if (!scans.empty()) decode_scans(scans.size(), chunks, coefficient_bytes, owner_at, status_at);
   if (idct_count > 0) {
-    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(impl_->idct_descriptors.get(), idct, idct_count * sizeof(IdctImage),
+    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.idct_descriptors.get(), idct, idct_count * sizeof(IdctImage),
                                       cudaMemcpyHostToDevice, stream),
                       "device copy");
     const size_t idct_blocks = std::clamp<size_t>((most_blocks + kThreads - 1) / kThreads, 1, 1024);
     idct_kernel<<<dim3(unsigned(idct_blocks), unsigned(idct_count)), kThreads, 0, stream>>>(
-        impl_->idct_descriptors.as<IdctImage>());
+        m.idct_descriptors.as<IdctImage>());
     GPUAUG_CUDA_CHECK(cudaGetLastError(), "stats kernel");
   }
-  GPUAUG_CUDA_CHECK(cudaMemsetAsync(impl_->measured_totals.get(), 0, totals_bytes, stream), "device");
+  GPUAUG_CUDA_CHECK(cudaMemsetAsync(m.measured_totals.get(), 0, totals_bytes, stream), "device");
   // Enough blocks an image to fill the GPU with a batch of a few dozen, each thread some dozens
   // of pixels (every block ends with 768 atomics of its histogram).
-  const size_t per_image_cap = std::max<size_t>(1, 2 * size_t(impl_->blocks_per_image) / images.size());
+  const size_t per_image_cap = std::max<size_t>(1, 2 * size_t(m.blocks_per_image) / images.size());
   const size_t blocks = std::clamp<size_t>((most_pixels + kThreads * 16 - 1) / (kThreads * 16), 1, per_image_cap);
   pixel_stats_batch_kernel<<<dim3(unsigned(blocks), unsigned(images.size())), kThreads, 0, stream>>>(
-      impl_->descriptors.as<MeasuredImage>(), impl_->measured_totals.as<unsigned long long>());
+      m.descriptors.as<MeasuredImage>(), m.measured_totals.as<unsigned long long>());
   GPUAUG_CUDA_CHECK(cudaGetLastError(), "stats kernel");
-  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(impl_->measured_host.get(), impl_->measured_totals.get(), totals_bytes,
+  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.measured_host.get(), m.measured_totals.get(), totals_bytes,
                                     cudaMemcpyDeviceToHost, stream),
                     "device copy");
-  impl_->measured.record(stream);
-  impl_->measured.synchronize();
-  const auto* t = static_cast<const unsigned long long*>(impl_->measured_host.get());
-  for (size_t k = 0; k < images.size(); ++k) out[k] = unpack_totals(t + k * kTotals, images[k].pixels);
+  auto* statuses = reinterpret_cast<uint32_t*>(m.measured_host.as<uint8_t>() + totals_bytes);
+  if (!scans.empty())
+    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(statuses, status, 8 * scans.size(), cudaMemcpyDeviceToHost, stream),
+                      "device copy");
+  m.measured.record(stream);
+  m.measured.synchronize();
+  const auto* t = static_cast<const unsigned long long*>(m.measured_host.get());
+  for (size_t k = 0, s = 0; k < images.size(); ++k) {
+    out[k] = unpack_totals(t + k * kTotals, images[k].pixels);
+    if (images[k].scan.layout.planes.components > 0 && statuses[2 * s++ + 1] != 0) {
+      out[k] = PixelTotals{};
+      out[k].declined = true;
+    }
+  }
   return out;
+}
+
+// The passes of the chunked Huffman decoder over measure()'s scans (their descriptors and chunk
+// owners in scan_host), on the stream, without a wait.
+void GpuPixelStats::decode_scans(size_t scans, size_t chunks, size_t coefficient_bytes, size_t owner_at,
+                                 size_t status_at) {
+  Impl& m = *impl_;
+  cudaStream_t stream = m.stream.get();
+  auto* scratch_base = m.scan_scratch.as<uint8_t>();
+  const uint8_t* owner_host = m.scan_host.as<uint8_t>() + kMaxMeasured * sizeof(EntropyImage);
+  GPUAUG_CUDA_CHECK(cudaMemsetAsync(m.scan_coefficients.get(), 0, coefficient_bytes, stream), "device");
+  GPUAUG_CUDA_CHECK(cudaMemsetAsync(scratch_base + status_at, 0, 8 * kMaxMeasured, stream), "device");
+  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.scan_descriptors.get(), m.scan_host.get(), scans * sizeof(EntropyImage),
+                                    cudaMemcpyHostToDevice, stream),
+                    "device copy");
+  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(scratch_base + owner_at, owner_host, chunks, cudaMemcpyHostToDevice, stream),
+                    "device copy");
+  const ChunkOf of{m.scan_descriptors.as<EntropyImage>(), scratch_base + owner_at, uint32_t(chunks)};
+  constexpr int kChunkThreads = 128;
+  const unsigned grid = unsigned((chunks + kChunkThreads - 1) / kChunkThreads);
+  const unsigned image_grid = unsigned((scans + kChunkThreads - 1) / kChunkThreads);
+  scout_kernel<<<grid, kChunkThreads, 0, stream>>>(of);
+  for (int pass = 0; pass < codec::kSyncPasses; ++pass) sync_kernel<<<grid, kChunkThreads, 0, stream>>>(of, pass);
+  resolve_kernel<<<image_grid, kChunkThreads, 0, stream>>>(m.scan_descriptors.as<EntropyImage>(), unsigned(scans));
+  write_kernel<<<grid, kChunkThreads, 0, stream>>>(of);
+  carry_dc_kernel<<<image_grid, kChunkThreads, 0, stream>>>(m.scan_descriptors.as<EntropyImage>(), unsigned(scans));
+  finish_dc_kernel<<<grid, kChunkThreads, 0, stream>>>(of);
+  GPUAUG_CUDA_CHECK(cudaGetLastError(), "stats kernel");
 }
 
 struct PinnedSlots::Slot {
@@ -284,7 +444,7 @@ PinnedSlots::PinnedSlots(int device, size_t count, size_t budget_bytes) : device
 PinnedSlots::~PinnedSlots() = default;
 
 std::optional<size_t> PinnedSlots::try_acquire(size_t bytes) {
-  const size_t rounded = (std::max<size_t>(bytes, 1) + (size_t(1) << 20) - 1) >> 20 << 20;
+  const size_t rounded = (std::max<size_t>(bytes, 1) + (size_t(1) << 18) - 1) >> 18 << 18;
   size_t slot = 0, old_size = 0;
   {
     std::lock_guard lock(mutex_);

@@ -11,6 +11,7 @@
 #include <span>
 #include <vector>
 
+#include "codec/jpeg_huffman.h"
 #include "codec/jpeg_idct.h"
 #include "codec/jpeg_planes.h"
 
@@ -23,18 +24,24 @@ struct PixelTotals {
   std::array<uint64_t, 3> sum{};
   std::array<uint64_t, 6> products{};  // rr gg bb rg rb gb
   std::array<std::array<uint64_t, 256>, 3> histogram{};
+  // measure(): a JPEG given as its scan that the GPU's Huffman decoder declined (damaged data, or
+  // data it cannot be sure libjpeg reads alike). Its totals are zero: measure it on the CPU.
+  bool declined = false;
 };
 
 // An image in page-locked host memory (a PinnedSlots slot): interleaved RGB pixels; or where
 // planes.components > 0 a JPEG's planes, which the GPU finishes to libjpeg-turbo's RGB first
 // (codec::jpeg_planes_rgb); or where coefficients.planes.components > 0 its quantized DCT
 // coefficients, which the GPU turns into those planes first (codec::idct_block, libjpeg-turbo's
-// IDCT bit for bit).
+// IDCT bit for bit); or where scan.layout.planes.components > 0 its entropy-coded scan
+// (JpegPlaneReader::read_entropy), which the GPU Huffman-decodes into those coefficients first
+// (codec/jpeg_huffman.h, libjpeg's blocks bit for bit, or declined).
 struct HostPixels {
   const uint8_t* data = nullptr;
   size_t pixels = 0;
   codec::JpegPlanes planes{};
   codec::JpegCoefficients coefficients{};
+  codec::JpegScan scan{};
 };
 
 class GpuPixelStats {
@@ -51,17 +58,18 @@ class GpuPixelStats {
   PixelTotals take();
   // Each image's own totals, in order (apart from add's): copies the images up on this object's
   // stream, measures them in one launch and waits. At most kMaxMeasured images a call.
-  static constexpr size_t kMaxMeasured = 64;
+  static constexpr size_t kMaxMeasured = 256;
   std::vector<PixelTotals> measure(std::span<const HostPixels> images);
 
  private:
+  void decode_scans(size_t scans, size_t chunks, size_t coefficient_bytes, size_t owner_at, size_t status_at);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
 // Page-locked host buffers that CPU threads decode images into, for GpuPixelStats::measure: a
 // copy from pageable memory would be a CPU copy on the GPU's one thread. A slot grows to the
-// image it is given (rounded up to 1 MiB) while the slots together stay within a budget;
+// image it is given (rounded up to 256 KiB) while the slots together stay within a budget;
 // try_acquire never waits, so a caller that finds none measures the image itself. Thread-safe;
 // the memory is allocated (cudaMallocHost, with `device` current) by the thread that acquires.
 class PinnedSlots {

@@ -144,6 +144,119 @@ TEST(GpuPixelStats, MeasureFinishesJpegPlanesAndCoefficientsExactly) {
   }
 }
 
+// JPEGs given as their scans (JpegPlaneReader::read_entropy): the GPU's Huffman decoder, IDCT and
+// finish give libjpeg's RGB totals exactly, for every sampling, qualities 5 to 100, noise (whose
+// chunks mostly fall into step only in the sequential pass) and gradients, 1x1 to 1600x1200 (over
+// a thousand chunks), gray, the IDCT's worst-case blocks; in one batch with coefficients and RGB.
+// Damaged scans (bits flipped, bytes cut): declined wherever libjpeg fails, else libjpeg's totals.
+TEST(GpuPixelStats, MeasureDecodesJpegScansExactly) {
+  if (!cuda_device_available()) GTEST_SKIP() << "no GPU";
+  ASSERT_TRUE(codec::libjpeg_idct_is_ported());
+  std::vector<std::vector<uint8_t>> files;
+  const int sizes[][2] = {{1, 1}, {17, 33}, {501, 377}, {1600, 1200}};
+  const int samplings[][2] = {{1, 1}, {2, 1}, {2, 2}};
+  uint32_t seed = 1;
+  for (const auto& size : sizes)
+    for (const auto& sampling : samplings)
+      for (int quality : {5, 90, 100}) {
+        codec_test::JpegSpec spec;
+        spec.luma_h = sampling[0], spec.luma_v = sampling[1], spec.quality = quality, spec.optimize = seed % 2 == 0;
+        files.push_back(codec_test::write_jpeg(gpuaug_test::make_image(size[0], size[1], 3, ++seed), spec));
+      }
+  codec_test::JpegSpec gray;
+  gray.in_space = JCS_GRAYSCALE;
+  gray.quality = 100;
+  files.push_back(codec_test::write_jpeg(gpuaug_test::make_image(640, 480, 1, 99), gray));
+  files.emplace_back(codec::idct_probe_jpeg().begin(), codec::idct_probe_jpeg().end());
+  const size_t intact = files.size();
+  // Damage inside the scan of a 4:2:0 image (EOI kept).
+  const auto good = codec_test::write_jpeg(gpuaug_test::make_image(160, 120, 3, 3), {});
+  size_t sos = 0;
+  for (size_t i = 0; i + 1 < good.size(); ++i)
+    if (good[i] == 0xFF && good[i + 1] == 0xDA) sos = i;
+  const size_t data = sos + 2 + (size_t(good[sos + 2]) << 8 | good[sos + 3]), data_end = good.size() - 2;
+  uint64_t state = 5;
+  auto random = [&](size_t n) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return size_t(state >> 33) % n;
+  };
+  for (int trial = 0; files.size() < 62; ++trial) {
+    std::vector<uint8_t> bytes = good;
+    if (trial % 3 == 2) {
+      const size_t at = data + random(data_end - data - 40);
+      bytes.erase(bytes.begin() + ptrdiff_t(at), bytes.begin() + ptrdiff_t(at + 1 + random(30)));
+    } else {
+      bytes[data + random(data_end - data)] ^= uint8_t(1 << random(8));
+    }
+    files.push_back(bytes);
+  }
+  std::vector<std::optional<jobs::PixelSums>> want(files.size());
+  size_t libjpeg_fails = 0;
+  for (size_t k = 0; k < files.size(); ++k) try {
+      jobs::PixelSums sums;
+      sums.add(codec::decode_jpeg(files[k], 1, {}, codec::kDefaultMaxPixels).image);
+      want[k] = sums;
+    } catch (const Error&) {
+      ++libjpeg_fails;
+    }
+  ASSERT_GT(libjpeg_fails, 0u);
+  PinnedSlots slots(0, files.size() + 2, size_t(512) << 20);
+  std::vector<HostPixels> hosts;
+  std::vector<size_t> file_of;
+  for (size_t k = 0; k < files.size(); ++k) {
+    codec::JpegPlaneReader reader(files[k], codec::kDefaultMaxPixels);
+    const size_t pixels = size_t(reader.layout().width) * size_t(reader.layout().height);
+    const auto slot = slots.try_acquire(reader.entropy_bytes_bound());
+    ASSERT_TRUE(slot);
+    const std::optional<codec::JpegScan> scan = reader.read_entropy(slots.data(*slot));
+    if (!scan) {
+      EXPECT_GE(k, intact) << "an intact file the GPU's Huffman decoder does not take";
+      continue;
+    }
+    HostPixels host{slots.data(*slot), pixels};
+    host.scan = *scan;
+    hosts.push_back(host);
+    file_of.push_back(k);
+  }
+  // A JPEG as coefficients and an RGB image in the same batch.
+  {
+    codec::JpegPlaneReader reader(files[2], codec::kDefaultMaxPixels);
+    const auto slot = slots.try_acquire(reader.coefficient_layout().bytes);
+    ASSERT_TRUE(slot && reader.read_coefficients(slots.data(*slot)));
+    hosts.push_back({slots.data(*slot), size_t(reader.layout().width) * size_t(reader.layout().height), {},
+                     reader.coefficient_layout()});
+    file_of.push_back(2);
+  }
+  const Image rgb = gpuaug_test::make_image(19, 7, 3, 5);
+  const auto slot = slots.try_acquire(rgb.pixels.size());
+  ASSERT_TRUE(slot);
+  std::memcpy(slots.data(*slot), rgb.pixels.data(), rgb.pixels.size());
+  hosts.push_back({slots.data(*slot), size_t(19 * 7)});
+  ASSERT_LE(hosts.size(), GpuPixelStats::kMaxMeasured);
+  GpuPixelStats gpu(0);
+  for (int round = 0; round < 2; ++round) {  // the second reuses the grown buffers
+    const std::vector<PixelTotals> totals = gpu.measure(hosts);
+    size_t declined = 0;
+    for (size_t h = 0; h + 1 < hosts.size(); ++h) {
+      const size_t k = file_of[h];
+      if (totals[h].declined) {
+        ++declined;
+        EXPECT_GE(k, intact) << "declined an intact file, " << k;
+        continue;
+      }
+      ASSERT_TRUE(want[k].has_value()) << "accepted a file libjpeg rejects, " << k;
+      jobs::PixelSums got;
+      got.add(totals[h]);
+      EXPECT_EQ(got.to_json(), want[k]->to_json()) << "file " << k;
+    }
+    EXPECT_GT(declined, 0u);
+    jobs::PixelSums got, want_rgb;
+    got.add(totals.back());
+    want_rgb.add(rgb);
+    EXPECT_EQ(got.to_json(), want_rgb.to_json());
+  }
+}
+
 // PinnedSlots never waits: none free or past the budget is nullopt (the caller sums on the CPU),
 // and a released slot is given again without growing.
 TEST(PinnedSlots, GiveNoneWhenAllAreTakenOrTheBudgetIsSpent) {
@@ -152,7 +265,7 @@ TEST(PinnedSlots, GiveNoneWhenAllAreTakenOrTheBudgetIsSpent) {
   const auto a = slots.try_acquire(size_t(2) << 20), b = slots.try_acquire(1000);
   ASSERT_TRUE(a && b);
   EXPECT_NE(*a, *b);
-  EXPECT_FALSE(slots.try_acquire(size_t(3) << 20)) << "2 + 1 + 3 MiB is past the 5 MiB budget";
+  EXPECT_FALSE(slots.try_acquire(size_t(3) << 20)) << "2 MiB + 256 KiB (the least a slot grows by) + 3 MiB is past the 5 MiB budget";
   const auto c = slots.try_acquire(size_t(2) << 20);
   ASSERT_TRUE(c);
   EXPECT_FALSE(slots.try_acquire(1)) << "all three are taken";

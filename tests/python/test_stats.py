@@ -1,6 +1,7 @@
 """stats oracle: gpuaug stats equals numpy over Pillow-decoded pixels (float64, 1e-9 relative)."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -188,13 +189,29 @@ def test_stats_on_gpu_same_however_the_batches_fall(run_gpuaug, tmp_path, tmp_im
     np.testing.assert_allclose(gpu["std"], cpu["std"], atol=3 / 255)
 
 
+def _damaged_scans(folder: Path):
+    """Two JPEGs whose headers are whole and whose scans are not: 20 bytes cut from the middle
+    (libjpeg runs out of data or meets a bad code: an error), one bit flipped."""
+    rng = np.random.default_rng(9)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (48, 64, 3), np.uint8)).save(buffer, "JPEG", quality=90)
+    good = buffer.getvalue()
+    data = good.rindex(b"\xff\xda") + 2 + int.from_bytes(good[good.rindex(b"\xff\xda") + 2:][:2], "big")
+    middle = (data + len(good) - 2) // 2
+    (folder / "cut.jpg").write_bytes(good[:middle] + good[middle + 20:])
+    flipped = bytearray(good)
+    flipped[middle] ^= 0x10
+    (folder / "flipped.jpg").write_bytes(bytes(flipped))
+
+
 @pytest.mark.parametrize("mode", ["sums", "resize"])
 def test_stats_on_gpu_equal_the_cpu_exactly(run_gpuaug, tmp_path, tmp_images, has_gpu, mode):
-    """--device cuda, "sums": the CPU threads decode into pinned slots and the GPU sums them, an
-    image going to whichever side is free. JPEGs go as quantized DCT coefficients, which the GPU
-    turns into libjpeg's planes (libjpeg-turbo's IDCT) and finishes to libjpeg-turbo's RGB (4:2:0
-    here, gray, and an EXIF-rotated one: the sums ignore orientation);
-    PNGs and a CMYK JPEG as RGB rows. "resize" (--size): the CPU threads decode (DCT-scaled, as
+    """--device cuda, "sums": the CPU threads read images into pinned slots and the GPU sums them,
+    an image going to whichever side is free. JPEGs go as their scans, which the GPU
+    Huffman-decodes (libjpeg's blocks), turns into libjpeg's planes (libjpeg-turbo's IDCT) and
+    finishes to libjpeg-turbo's RGB (4:2:0 here, gray, and an EXIF-rotated one: the sums ignore
+    orientation); two with damaged scans, which the GPU declines and the CPU lists or measures as
+    --device cpu does; PNGs and a CMYK JPEG as RGB rows. "resize" (--size): the CPU threads decode (DCT-scaled, as
     --device cpu; gray and CMYK made RGB, the rotated one turned) and the GPU resizes in the fused
     kernel and sums on the device. A corrupt file goes back to the CPU's path either way. The sums
     are exact integers of the same pixels, so the file equals --device cpu's, byte for byte, with
@@ -203,6 +220,7 @@ def test_stats_on_gpu_equal_the_cpu_exactly(run_gpuaug, tmp_path, tmp_images, ha
         pytest.skip("no GPU")
     _many_images(tmp_images, tmp_path)
     _odd_jpegs(tmp_path / "images")
+    _damaged_scans(tmp_path / "images")
     size = ("--size", 24) if mode == "resize" else ()
     gpu_share = r"cpu decode \+ cuda:0 sums (\d+) images" if mode == "sums" else r"cuda:0 (\d+) images"
     texts = {}
@@ -221,7 +239,8 @@ def test_stats_on_gpu_equal_the_cpu_exactly(run_gpuaug, tmp_path, tmp_images, ha
             assert on_gpu and int(on_gpu.group(1)) > (1000 if size else 0), proc.stderr
     assert texts["one"] == texts["cpu"] and texts["eight"] == texts["cpu"]
     stats = json.loads(texts["cpu"])
-    assert stats["measured"] == 1242 and len(stats["errors"]) == 1
+    assert stats["measured"] + len(stats["errors"]) == 1245 and len(stats["errors"]) >= 2
+    assert any("cut.jpg" in e["file"] for e in stats["errors"])
     assert stats["size"] == (24 if size else None)
 
 
