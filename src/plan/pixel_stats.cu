@@ -2,6 +2,8 @@
 // reduced across the warp, then one atomic per warp (sums) and per bin and block (histograms).
 #include "plan/pixel_stats.h"
 
+#include "plan/jpeg_scan_decode.h"
+
 #include <algorithm>
 #include <string>
 
@@ -78,8 +80,6 @@ struct MeasuredImage {
   const uint32_t* status = nullptr;  // of a scan's Huffman decode: skipped where declined
 };
 
-__device__ bool declined(const uint32_t* status) { return status != nullptr && status[1] != 0; }
-
 // Image blockIdx.y into its own totals.
 __global__ void pixel_stats_batch_kernel(const MeasuredImage* __restrict__ images,
                                          unsigned long long* __restrict__ totals) {
@@ -91,85 +91,6 @@ __global__ void pixel_stats_batch_kernel(const MeasuredImage* __restrict__ image
     measure_pixels(InterleavedRgb{image.data}, image.pixels, first, stride, own);
   else
     measure_pixels(FinishedPlanes{image.planes, image.data}, image.pixels, first, stride, own);
-}
-
-// A JPEG of measure()'s given as coefficients: where they lie and where its planes go.
-struct IdctImage {
-  const uint8_t* coefficients = nullptr;
-  uint8_t* planes = nullptr;
-  codec::JpegCoefficients layout{};
-  unsigned blocks = 0;  // of all components
-  const uint32_t* status = nullptr;  // as MeasuredImage's
-};
-
-// One thread an 8x8 block of image blockIdx.y, components one after the other: a block's IDCT
-// is a few hundred instructions, far less than copying its 128 bytes up.
-__global__ void idct_kernel(const IdctImage* __restrict__ images) {
-  const IdctImage& image = images[blockIdx.y];
-  if (declined(image.status)) return;
-  for (unsigned b = blockIdx.x * blockDim.x + threadIdx.x; b < image.blocks; b += gridDim.x * blockDim.x) {
-    unsigned rest = b;
-    int c = 0;
-    for (; c < image.layout.planes.components; ++c) {
-      const unsigned here = unsigned(image.layout.blocks_wide[c]) * unsigned(image.layout.blocks_high[c]);
-      if (rest < here) break;
-      rest -= here;
-    }
-    const unsigned wide = unsigned(image.layout.blocks_wide[c]);
-    codec::idct_block(image.layout, image.coefficients, image.planes, c, int(rest % wide), int(rest / wide));
-  }
-}
-
-// A JPEG of measure()'s given as its scan: its scratch, and where its chunks start among the
-// launch's. The passes of codec/jpeg_huffman.h, one thread a chunk (or an image).
-struct EntropyImage {
-  codec::ScanWork work;
-  uint32_t first_chunk = 0;
-};
-
-struct ChunkOf {
-  const EntropyImage* images;
-  const uint8_t* chunk_image;
-  uint32_t chunks;
-  __device__ bool find(const codec::ScanWork*& work, uint32_t& chunk) const {
-    const uint32_t t = blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= chunks) return false;
-    const EntropyImage& image = images[chunk_image[t]];
-    work = &image.work, chunk = t - image.first_chunk;
-    return true;
-  }
-};
-
-__global__ void scout_kernel(ChunkOf of) {
-  const codec::ScanWork* w;
-  uint32_t chunk;
-  if (of.find(w, chunk)) codec::scout_chunk(*w, chunk);
-}
-
-__global__ void sync_kernel(ChunkOf of, int pass) {
-  const codec::ScanWork* w;
-  uint32_t chunk;
-  if (of.find(w, chunk)) codec::sync_chunk(*w, chunk, pass);
-}
-
-__global__ void write_kernel(ChunkOf of) {
-  const codec::ScanWork* w;
-  uint32_t chunk;
-  if (of.find(w, chunk)) codec::write_chunk(*w, chunk);
-}
-
-__global__ void finish_dc_kernel(ChunkOf of) {
-  const codec::ScanWork* w;
-  uint32_t chunk;
-  if (of.find(w, chunk)) codec::finish_dc(*w, chunk);
-}
-
-__global__ void resolve_kernel(const EntropyImage* images, unsigned count) {
-  if (const unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < count) codec::resolve_chunks(images[i].work);
-}
-
-__global__ void carry_dc_kernel(const EntropyImage* images, unsigned count) {
-  if (const unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < count) codec::carry_dc(images[i].work);
 }
 
 size_t image_bytes(const HostPixels& image) {
@@ -203,9 +124,9 @@ struct GpuPixelStats::Impl {
   // its wait sleeps, leaving the core to the CPU's decoders.
   DeviceBuffer staging, idct_planes, measured_totals, descriptors, idct_descriptors;
   PinnedBuffer measured_host, descriptors_host, idct_descriptors_host;
-  // The scans': the coefficients they decode into, their chunks' scratch, their descriptors.
-  DeviceBuffer scan_coefficients, scan_scratch, scan_descriptors;
-  PinnedBuffer scan_host;
+  // The scans': the coefficients they decode into, and the decoder's scratch.
+  DeviceBuffer scan_coefficients;
+  ScanDecoding scans;
   CudaEvent measured{cudaEventBlockingSync | cudaEventDisableTiming};
 };
 
@@ -253,18 +174,17 @@ std::vector<PixelTotals> GpuPixelStats::measure(std::span<const HostPixels> imag
     throw Error("", "stats kernel",
                 "internal: " + std::to_string(images.size()) + " images in one measure, at most " +
                     std::to_string(kMaxMeasured));
+  static_assert(kMaxMeasured <= ScanDecoding::kMaxScans);
   std::vector<PixelTotals> out(images.size());
   if (images.empty()) return out;
   GPUAUG_CUDA_CHECK(cudaSetDevice(impl_->device), "device");
   cudaStream_t stream = impl_->stream.get();
   Impl& m = *impl_;
   // Offsets first, then (once the buffers stand) the device addresses: each image's staging copy;
-  // the planes of those given as coefficients or scans; the coefficients the scans decode into,
-  // their chunks and DC differences.
+  // the planes of those given as coefficients or scans; the coefficients the scans decode into.
   std::vector<size_t> staged(images.size()), planes_at(images.size()), coefficients_at(images.size());
-  std::vector<size_t> scans;  // the images given as scans
   size_t bytes = 0, planes_bytes = 0, coefficient_bytes = 0, most_pixels = 0, idct_count = 0, most_blocks = 0;
-  size_t chunks = 0, diffs = 0;
+  size_t scan_count = 0;
   for (size_t k = 0; k < images.size(); ++k) {
     staged[k] = bytes;
     bytes += rounded_256(image_bytes(images[k]));
@@ -277,24 +197,11 @@ std::vector<PixelTotals> GpuPixelStats::measure(std::span<const HostPixels> imag
       ++idct_count;
     }
     if (scan.layout.planes.components > 0) {
-      scans.push_back(k);
+      ++scan_count;
       coefficients_at[k] = coefficient_bytes;
       coefficient_bytes += rounded_256(scan.layout.bytes);
-      chunks += scan.chunks();
-      diffs += rounded_256(size_t(scan.total_blocks) * sizeof(int16_t));
     }
   }
-  // The scans' scratch, in one buffer.
-  size_t scratch = 0;
-  auto carve = [&](size_t n) {
-    const size_t at = scratch;
-    scratch += rounded_256(n);
-    return at;
-  };
-  const size_t ends_at[2] = {carve(8 * chunks), carve(8 * chunks)}, starts_at = carve(8 * chunks),
-               carry_at = carve(24 * chunks), blocks_at = carve(4 * chunks), first_block_at = carve(4 * chunks),
-               sums_at = carve(12 * chunks), owner_at = carve(chunks), diffs_at = carve(diffs),
-               status_at = carve(8 * kMaxMeasured);
   const size_t totals_bytes = images.size() * kTotals * sizeof(unsigned long long);
   m.staging.reserve(bytes, stream);
   m.idct_planes.reserve(planes_bytes, stream);
@@ -304,75 +211,51 @@ std::vector<PixelTotals> GpuPixelStats::measure(std::span<const HostPixels> imag
   m.measured_host.reserve(totals_bytes + 8 * kMaxMeasured);
   m.descriptors_host.reserve(kMaxMeasured * sizeof(MeasuredImage));
   m.idct_descriptors_host.reserve(kMaxMeasured * sizeof(IdctImage));
-  if (!scans.empty()) {
-    m.scan_coefficients.reserve(coefficient_bytes, stream);
-    m.scan_scratch.reserve(scratch, stream);
-    m.scan_descriptors.reserve(kMaxMeasured * sizeof(EntropyImage), stream);
-    m.scan_host.reserve(kMaxMeasured * sizeof(EntropyImage) + chunks);
-  }
+  m.scan_coefficients.reserve(coefficient_bytes, stream);
   auto* staging = m.staging.as<uint8_t>();
-  auto* scratch_base = m.scan_scratch.as<uint8_t>();
-  auto* status = scans.empty() ? nullptr : reinterpret_cast<uint32_t*>(scratch_base + status_at);
+  for (size_t k = 0; k < images.size(); ++k)
+    if (image_bytes(images[k]))
+      GPUAUG_CUDA_CHECK(cudaMemcpyAsync(staging + staged[k], images[k].data, image_bytes(images[k]),
+                                        cudaMemcpyHostToDevice, stream),
+                        "device copy");
+  // The scans' Huffman decoding, before the descriptors that point at its status words.
+  std::vector<DeviceScan> scans;
+  for (size_t k = 0; k < images.size(); ++k)
+    if (images[k].scan.layout.planes.components > 0)
+      scans.push_back({images[k].scan, staging + staged[k], m.scan_coefficients.as<uint8_t>() + coefficients_at[k]});
+  if (!scans.empty()) {
+    GPUAUG_CUDA_CHECK(cudaMemsetAsync(m.scan_coefficients.get(), 0, coefficient_bytes, stream), "device");
+    m.scans.enqueue(stream, scans);
+  }
   auto* where = m.descriptors_host.as<MeasuredImage>();
   auto* idct = m.idct_descriptors_host.as<IdctImage>();
-  auto* entropy = m.scan_host.as<EntropyImage>();
-  auto* owner = m.scan_host.as<uint8_t>() + kMaxMeasured * sizeof(EntropyImage);
   size_t i = 0;
-  for (size_t k = 0, s = 0, chunk = 0, diff = 0; k < images.size(); ++k) {
+  for (size_t k = 0, s = 0; k < images.size(); ++k) {
     const codec::JpegScan& scan = images[k].scan;
     const bool is_scan = scan.layout.planes.components > 0;
     const codec::JpegCoefficients& c = is_scan ? scan.layout : images[k].coefficients;
-    const uint32_t* image_status = is_scan ? status + 2 * s : nullptr;
-    if (is_scan) {
-      codec::ScanWork& w = entropy[s].work;
-      w = codec::ScanWork{};
-      w.buffer = staging + staged[k];
-      w.coefficients = m.scan_coefficients.as<uint8_t>() + coefficients_at[k];
-      w.dc_diffs = reinterpret_cast<int16_t*>(scratch_base + diffs_at + diff);
-      for (int e = 0; e < 2; ++e) w.ends[e] = reinterpret_cast<uint64_t*>(scratch_base + ends_at[e]) + chunk;
-      w.starts = reinterpret_cast<uint64_t*>(scratch_base + starts_at) + chunk;
-      w.blocks = reinterpret_cast<uint32_t*>(scratch_base + blocks_at) + chunk;
-      w.first_block = reinterpret_cast<uint32_t*>(scratch_base + first_block_at) + chunk;
-      w.dc_sums = reinterpret_cast<int32_t*>(scratch_base + sums_at) + 3 * chunk;
-      w.dc_carry = reinterpret_cast<int64_t*>(scratch_base + carry_at) + 3 * chunk;
-      w.status = status + 2 * s;
-      w.scan = scan;
-      entropy[s].first_chunk = uint32_t(chunk);
-      for (uint32_t n = 0; n < scan.chunks(); ++n) owner[chunk + n] = uint8_t(s);
-      chunk += scan.chunks();
-      diff += rounded_256(size_t(scan.total_blocks) * sizeof(int16_t));
-      ++s;
-    }
+    const uint32_t* status = is_scan ? m.scans.status(s++) : nullptr;
     if (c.planes.components > 0) {
       uint8_t* planes = m.idct_planes.as<uint8_t>() + planes_at[k];
       unsigned blocks = 0;
       for (int ci = 0; ci < c.planes.components; ++ci)
         blocks += unsigned(c.blocks_wide[ci]) * unsigned(c.blocks_high[ci]);
       const uint8_t* coefficients = is_scan ? m.scan_coefficients.as<uint8_t>() + coefficients_at[k] : staging + staged[k];
-      idct[i++] = IdctImage{coefficients, planes, c, blocks, image_status};
+      idct[i++] = IdctImage{coefficients, planes, c, blocks, status};
       most_blocks = std::max<size_t>(most_blocks, blocks);
-      where[k] = MeasuredImage{planes, images[k].pixels, c.planes, image_status};
+      where[k] = MeasuredImage{planes, images[k].pixels, c.planes, status};
     } else {
       where[k] = MeasuredImage{staging + staged[k], images[k].pixels, images[k].planes, nullptr};
     }
   }
-  for (size_t k = 0; k < images.size(); ++k)
-    if (image_bytes(images[k]))
-      GPUAUG_CUDA_CHECK(cudaMemcpyAsync(staging + staged[k], images[k].data, image_bytes(images[k]),
-                                        cudaMemcpyHostToDevice, stream),
-                        "device copy");
   GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.descriptors.get(), where, images.size() * sizeof(MeasuredImage),
                                     cudaMemcpyHostToDevice, stream),
                     "device copy");
-  if (!scans.empty()) decode_scans(scans.size(), chunks, coefficient_bytes, owner_at, status_at);
   if (idct_count > 0) {
     GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.idct_descriptors.get(), idct, idct_count * sizeof(IdctImage),
                                       cudaMemcpyHostToDevice, stream),
                       "device copy");
-    const size_t idct_blocks = std::clamp<size_t>((most_blocks + kThreads - 1) / kThreads, 1, 1024);
-    idct_kernel<<<dim3(unsigned(idct_blocks), unsigned(idct_count)), kThreads, 0, stream>>>(
-        m.idct_descriptors.as<IdctImage>());
-    GPUAUG_CUDA_CHECK(cudaGetLastError(), "stats kernel");
+    enqueue_idct(stream, m.idct_descriptors.as<IdctImage>(), idct_count, most_blocks);
   }
   GPUAUG_CUDA_CHECK(cudaMemsetAsync(m.measured_totals.get(), 0, totals_bytes, stream), "device");
   // Enough blocks an image to fill the GPU with a batch of a few dozen, each thread some dozens
@@ -386,8 +269,8 @@ std::vector<PixelTotals> GpuPixelStats::measure(std::span<const HostPixels> imag
                                     cudaMemcpyDeviceToHost, stream),
                     "device copy");
   auto* statuses = reinterpret_cast<uint32_t*>(m.measured_host.as<uint8_t>() + totals_bytes);
-  if (!scans.empty())
-    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(statuses, status, 8 * scans.size(), cudaMemcpyDeviceToHost, stream),
+  if (scan_count > 0)  // the scans' status words lie one after the other
+    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(statuses, m.scans.status(0), 8 * scan_count, cudaMemcpyDeviceToHost, stream),
                       "device copy");
   m.measured.record(stream);
   m.measured.synchronize();
@@ -400,34 +283,6 @@ std::vector<PixelTotals> GpuPixelStats::measure(std::span<const HostPixels> imag
     }
   }
   return out;
-}
-
-// The passes of the chunked Huffman decoder over measure()'s scans (their descriptors and chunk
-// owners in scan_host), on the stream, without a wait.
-void GpuPixelStats::decode_scans(size_t scans, size_t chunks, size_t coefficient_bytes, size_t owner_at,
-                                 size_t status_at) {
-  Impl& m = *impl_;
-  cudaStream_t stream = m.stream.get();
-  auto* scratch_base = m.scan_scratch.as<uint8_t>();
-  const uint8_t* owner_host = m.scan_host.as<uint8_t>() + kMaxMeasured * sizeof(EntropyImage);
-  GPUAUG_CUDA_CHECK(cudaMemsetAsync(m.scan_coefficients.get(), 0, coefficient_bytes, stream), "device");
-  GPUAUG_CUDA_CHECK(cudaMemsetAsync(scratch_base + status_at, 0, 8 * kMaxMeasured, stream), "device");
-  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.scan_descriptors.get(), m.scan_host.get(), scans * sizeof(EntropyImage),
-                                    cudaMemcpyHostToDevice, stream),
-                    "device copy");
-  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(scratch_base + owner_at, owner_host, chunks, cudaMemcpyHostToDevice, stream),
-                    "device copy");
-  const ChunkOf of{m.scan_descriptors.as<EntropyImage>(), scratch_base + owner_at, uint32_t(chunks)};
-  constexpr int kChunkThreads = 128;
-  const unsigned grid = unsigned((chunks + kChunkThreads - 1) / kChunkThreads);
-  const unsigned image_grid = unsigned((scans + kChunkThreads - 1) / kChunkThreads);
-  scout_kernel<<<grid, kChunkThreads, 0, stream>>>(of);
-  for (int pass = 0; pass < codec::kSyncPasses; ++pass) sync_kernel<<<grid, kChunkThreads, 0, stream>>>(of, pass);
-  resolve_kernel<<<image_grid, kChunkThreads, 0, stream>>>(m.scan_descriptors.as<EntropyImage>(), unsigned(scans));
-  write_kernel<<<grid, kChunkThreads, 0, stream>>>(of);
-  carry_dc_kernel<<<image_grid, kChunkThreads, 0, stream>>>(m.scan_descriptors.as<EntropyImage>(), unsigned(scans));
-  finish_dc_kernel<<<grid, kChunkThreads, 0, stream>>>(of);
-  GPUAUG_CUDA_CHECK(cudaGetLastError(), "stats kernel");
 }
 
 struct PinnedSlots::Slot {

@@ -62,7 +62,6 @@ class GpuPixelStats {
   std::vector<PixelTotals> measure(std::span<const HostPixels> images);
 
  private:
-  void decode_scans(size_t scans, size_t chunks, size_t coefficient_bytes, size_t owner_at, size_t status_at);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

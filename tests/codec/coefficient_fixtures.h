@@ -1,5 +1,6 @@
-// Test fixtures for the tests of JPEGs' coefficients (codec/jpeg_idct.h, codec/jpeg_huffman.h):
-// JPEGs written from given quantized blocks, and random blocks of every kind.
+// Test fixtures for the tests of JPEGs' coefficients and scans (codec/jpeg_idct.h,
+// codec/jpeg_huffman.h and their GPU users): JPEGs written from given quantized blocks, random
+// blocks of every kind, noisy images, and scans damaged in place.
 #pragma once
 
 #include <jpeglib.h>
@@ -11,7 +12,43 @@
 #include <functional>
 #include <vector>
 
+#include "core/tensor.h"
+
 namespace codec_test {
+
+// Noise over a gradient: at quality 100 its coefficients are large, at 5 its blocks mostly DC.
+inline gpuaug::Image textured_image(int width, int height, int channels, uint32_t seed) {
+  gpuaug::Image image(width, height, channels);
+  uint32_t state = seed * 2654435761u + 1;
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width * channels; ++x) {
+      state = state * 1664525u + 1013904223u;
+      image.row(y)[x] = uint8_t((x * 3 + y * 5) % 256 / 2 + (state >> 25));
+    }
+  return image;
+}
+
+// A copy of a baseline JPEG damaged inside its scan (between the last SOS segment and EOI, which
+// stays): variant % 3 == 2 cuts 1 to 30 bytes out, else one bit flips. Where, from `seed`.
+inline std::vector<uint8_t> damaged_scan(const std::vector<uint8_t>& jpeg, uint64_t seed, int variant) {
+  size_t sos = 0;
+  for (size_t i = 0; i + 1 < jpeg.size(); ++i)
+    if (jpeg[i] == 0xFF && jpeg[i + 1] == 0xDA) sos = i;
+  const size_t data = sos + 2 + (size_t(jpeg[sos + 2]) << 8 | jpeg[sos + 3]), data_end = jpeg.size() - 2;
+  uint64_t state = seed * 6364136223846793005ull + 1442695040888963407ull;
+  auto random = [&](size_t n) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return size_t(state >> 33) % n;
+  };
+  std::vector<uint8_t> bytes = jpeg;
+  if (variant % 3 == 2) {
+    const size_t at = data + random(data_end - data - 40);
+    bytes.erase(bytes.begin() + ptrdiff_t(at), bytes.begin() + ptrdiff_t(at + 1 + random(30)));
+  } else {
+    bytes[data + random(data_end - data)] ^= uint8_t(1 << random(8));
+  }
+  return bytes;
+}
 
 // --- JPEGs from coefficients ---------------------------------------------------------------
 

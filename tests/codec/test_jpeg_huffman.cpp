@@ -61,18 +61,6 @@ std::string chunks_vs_libjpeg(const std::vector<uint8_t>& bytes) {
   return "";
 }
 
-// Noise over a gradient: at quality 100 its coefficients are large, at 5 its blocks mostly DC.
-Image noisy_image(int width, int height, int channels, uint32_t seed) {
-  Image image(width, height, channels);
-  uint32_t state = seed * 2654435761u + 1;
-  for (int y = 0; y < height; ++y)
-    for (int x = 0; x < width * channels; ++x) {
-      state = state * 1664525u + 1013904223u;
-      image.row(y)[x] = uint8_t((x * 3 + y * 5) % 256 / 2 + (state >> 25));
-    }
-  return image;
-}
-
 }  // namespace
 
 // Oracle: libjpeg-turbo's blocks of the same file (jpeg_read_coefficients). Tolerance: exact,
@@ -93,7 +81,7 @@ TEST(JpegHuffman, BlocksEqualLibjpegsForEncodedImages) {
         spec.quality = quality, spec.optimize = optimize;
         if (c.channels == 1) spec.in_space = JCS_GRAYSCALE;
         if (c.channels == 3) spec.luma_h = c.luma_h, spec.luma_v = c.luma_v;
-        const auto bytes = write_jpeg(noisy_image(c.width, c.height, c.channels, uint32_t(quality)), spec);
+        const auto bytes = write_jpeg(textured_image(c.width, c.height, c.channels, uint32_t(quality)), spec);
         EXPECT_EQ(chunks_vs_libjpeg(bytes), "")
             << c.width << "x" << c.height << "x" << c.channels << " " << c.luma_h << "x" << c.luma_v << " q" << quality
             << (optimize ? " optimized" : "");
@@ -135,7 +123,7 @@ TEST(JpegHuffman, ExtremeCoefficientsEqualLibjpegs) {
 
 // Over 300 chunks of noise, some of them left out of step until the sequential pass.
 TEST(JpegHuffman, LargeImageOfManyChunksEqualsLibjpegs) {
-  const auto bytes = write_jpeg(noisy_image(1600, 1200, 3, 7), {});
+  const auto bytes = write_jpeg(textured_image(1600, 1200, 3, 7), {});
   const ChunkedDecode d = blocks_by_chunks(bytes);
   ASSERT_TRUE(d.accepted);
   EXPECT_GT(d.chunks, 300u);
@@ -144,7 +132,7 @@ TEST(JpegHuffman, LargeImageOfManyChunksEqualsLibjpegs) {
 
 // What the chunked decoder leaves to libjpeg: read_entropy says nullopt.
 TEST(JpegHuffman, DeclinesWhatItDoesNotDecode) {
-  const Image image = noisy_image(64, 48, 3, 1);
+  const Image image = textured_image(64, 48, 3, 1);
   JpegSpec progressive, arithmetic, restarts;
   progressive.progressive = true, arithmetic.arithmetic = true, restarts.restart_rows = true;
   for (const JpegSpec& spec : {progressive, arithmetic, restarts}) EXPECT_FALSE(blocks_by_chunks(write_jpeg(image, spec)).taken);
@@ -182,24 +170,10 @@ TEST(JpegHuffman, DeriveRejectsWhatLibjpegRejects) {
 // (a bad code, data missing or left over, all warnings for it) the chunked decoder declines;
 // what it accepts is libjpeg's, bit for bit.
 TEST(JpegHuffman, DamagedScansAreDeclinedOrEqualLibjpegs) {
-  const auto good = write_jpeg(noisy_image(160, 120, 3, 3), {});
-  // Where the scan starts: after the SOS segment (the last FFDA).
-  size_t sos = 0;
-  for (size_t i = 0; i + 1 < good.size(); ++i)
-    if (good[i] == 0xFF && good[i + 1] == 0xDA) sos = i;
-  const size_t data = sos + 2 + (size_t(good[sos + 2]) << 8 | good[sos + 3]);
-  const size_t data_end = good.size() - 2;
-  Random random{11};
+  const auto good = write_jpeg(textured_image(160, 120, 3, 3), {});
   int accepted = 0, libjpeg_ok = 0;
   for (int trial = 0; trial < 400; ++trial) {
-    std::vector<uint8_t> bytes = good;
-    if (trial % 4 == 3) {  // cut some bytes out of the scan
-      const size_t at = data + size_t(random.in(0, int(data_end - data - 40)));
-      bytes.erase(bytes.begin() + ptrdiff_t(at), bytes.begin() + ptrdiff_t(at + size_t(random.in(1, 30))));
-    } else {
-      for (int flips = random.in(1, 3); flips > 0; --flips)
-        bytes[data + size_t(random.in(0, int(data_end - data - 1)))] ^= uint8_t(1 << random.in(0, 7));
-    }
+    const std::vector<uint8_t> bytes = damaged_scan(good, uint64_t(trial), trial);
     std::vector<uint8_t> want;
     bool ok = true;
     try {

@@ -22,18 +22,6 @@ namespace {
 // stay untouched by the IDCT path too, and the whole buffers compare.
 constexpr uint8_t kSentinel = 0xA5;
 
-// Noise over a gradient: at quality 100 its coefficients are large, at 5 its blocks mostly DC.
-Image textured_image(int width, int height, int channels, uint32_t seed) {
-  Image image(width, height, channels);
-  uint32_t state = seed * 2654435761u + 1;
-  for (int y = 0; y < height; ++y)
-    for (int x = 0; x < width * channels; ++x) {
-      state = state * 1664525u + 1013904223u;
-      image.row(y)[x] = uint8_t((x * 3 + y * 5) % 256 / 2 + (state >> 25));
-    }
-  return image;
-}
-
 // The oracle: libjpeg-turbo's planes (jpeg_read_raw_data, its SIMD IDCT on this x86-64 machine).
 std::vector<uint8_t> planes_by_libjpeg(const std::vector<uint8_t>& bytes) {
   JpegPlaneReader reader(bytes, kDefaultMaxPixels);

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "../codec/codec_fixtures.h"
+#include "../codec/coefficient_fixtures.h"
 #include "../common/references.h"
 #include "codec/jpeg_decoder.h"
 #include "core/error.h"
@@ -171,25 +172,7 @@ TEST(GpuPixelStats, MeasureDecodesJpegScansExactly) {
   const size_t intact = files.size();
   // Damage inside the scan of a 4:2:0 image (EOI kept).
   const auto good = codec_test::write_jpeg(gpuaug_test::make_image(160, 120, 3, 3), {});
-  size_t sos = 0;
-  for (size_t i = 0; i + 1 < good.size(); ++i)
-    if (good[i] == 0xFF && good[i + 1] == 0xDA) sos = i;
-  const size_t data = sos + 2 + (size_t(good[sos + 2]) << 8 | good[sos + 3]), data_end = good.size() - 2;
-  uint64_t state = 5;
-  auto random = [&](size_t n) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    return size_t(state >> 33) % n;
-  };
-  for (int trial = 0; files.size() < 62; ++trial) {
-    std::vector<uint8_t> bytes = good;
-    if (trial % 3 == 2) {
-      const size_t at = data + random(data_end - data - 40);
-      bytes.erase(bytes.begin() + ptrdiff_t(at), bytes.begin() + ptrdiff_t(at + 1 + random(30)));
-    } else {
-      bytes[data + random(data_end - data)] ^= uint8_t(1 << random(8));
-    }
-    files.push_back(bytes);
-  }
+  for (int trial = 0; files.size() < 62; ++trial) files.push_back(codec_test::damaged_scan(good, uint64_t(trial) + 5, trial));
   std::vector<std::optional<jobs::PixelSums>> want(files.size());
   size_t libjpeg_fails = 0;
   for (size_t k = 0; k < files.size(); ++k) try {
