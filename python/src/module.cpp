@@ -40,6 +40,7 @@
 #include "pipeline/record.h"
 #include "pipeline/spec.h"
 #include "plan/cuda_executor.h"
+#include "plan/gpu_jpeg_decoder.h"
 #include "plan/image_source.h"
 
 namespace nb = nanobind;
@@ -171,6 +172,7 @@ struct GpuSide {
   Device device;
   plan::CudaExecutor executor;
   std::unique_ptr<codec::NvjpegDecoder> nvjpeg;
+  std::unique_ptr<plan::GpuJpegDecoder> exact;  // started by the first batch whose spec asks for it
   plan::DeviceSlots slots;
 };
 
@@ -378,6 +380,8 @@ class BatchLoader {
                           uint64_t epoch, bool record) {
     const pipeline::Augmenter& augmenter = *b.augmenter;
     const pipeline::Spec& spec = augmenter.chain().spec();
+    if (spec.decode.gpu && spec.decode.exact_eighths() > 0 && !gpu.exact)
+      gpu.exact = std::make_unique<plan::GpuJpegDecoder>(gpu.device.index);
     std::shared_ptr<void> block;
     size_t capacity = 0, written = 0, sample_bytes = 0;
     std::array<int, 3> shape{0, 0, 0};
@@ -401,7 +405,7 @@ class BatchLoader {
           try {
             blobs[k] = data::read_sample(source_, ref);
             prepared[k] = augmenter.prepare(blobs[k], ref.path, next[k], 0, epoch, nullptr, gpu.nvjpeg != nullptr,
-                                            /*defer_cpu_decode=*/true);
+                                            /*defer_cpu_decode=*/true, gpu.exact != nullptr);
           } catch (const Error& e) {
             errors[k] = e.file().empty() ? e.with_file(ref.path) : e;
             if (on_error_ == pipeline::OnError::kReplace)
@@ -422,8 +426,8 @@ class BatchLoader {
       std::vector<uint64_t> sample_index;  // each job's dataset index
       {
         nb::gil_scoped_release released;
-        // nvJPEG decodes its share while the pool decodes the rest.
-        jobs = augmenter.gpu_jobs(images, epoch, gpu.nvjpeg.get(), &decode_errors, &pool_);
+        // nvJPEG and GpuJpegDecoder decode their shares while the pool decodes the rest.
+        jobs = augmenter.gpu_jobs(images, epoch, gpu.nvjpeg.get(), &decode_errors, &pool_, gpu.exact.get());
       }
       for (size_t k = 0; k < images.size(); ++k)
         for (size_t p = 0; p < images[k].plans.size(); ++p) sample_index.push_back(image_index[k]);

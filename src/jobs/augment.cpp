@@ -348,7 +348,8 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     // Two workers per GPU, sharing the pool: each takes a batch, decodes it on the pool (nvJPEG
     // takes the JPEGs it suits), runs it on its GPU, then encodes and writes on the pool; one's
     // host work overlaps the other's kernels.
-    pipeline::GpuWorkers workers(devices, codec::NvjpegDecoder::built() && spec.decode.gpu, 2);
+    pipeline::GpuWorkers workers(devices, codec::NvjpegDecoder::built() && spec.decode.gpu, 2,
+                                 spec.decode.gpu && spec.decode.exact_eighths() > 0);
     const size_t batch = size_t(std::max(options.batch, 1));
     dist::ChunkQueue chunks((todo.size() + batch - 1) / batch, on_demand ? comm : nullptr);
     workers.run([&](pipeline::GpuWorker& worker) {
@@ -366,7 +367,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
             blobs[k] = data::read_sample(source, source.samples[item.index]);
             if (set_aside_if_large(todo[begin + k], blobs[k])) return;  // prepared[k] stays empty
             prepared[k] = augmenter.prepare(blobs[k], path, item.index, item.copy, epoch, replay_lookup, nvjpeg,
-                                            /*defer_cpu_decode=*/true);
+                                            /*defer_cpu_decode=*/true, worker.exact != nullptr);
           }, [&] {
             const WorkItem& item = items[todo[begin + k]];
             prepared[k] = augmenter.prepare(replacement, spec.replacement, item.index, item.copy, epoch,
@@ -374,9 +375,9 @@ AugmentSummary run_augment(const AugmentOptions& options) {
           });
         });
         std::vector<std::optional<Error>> decode_errors;
-        // nvJPEG decodes its share while the pool decodes the rest.
-        auto results =
-            augmenter.execute_gpu(*worker.executor, prepared, epoch, worker.nvjpeg.get(), &decode_errors, &pool);
+        // nvJPEG and GpuJpegDecoder decode their shares while the pool decodes the rest.
+        auto results = augmenter.execute_gpu(*worker.executor, prepared, epoch, worker.nvjpeg.get(), &decode_errors,
+                                             &pool, worker.exact.get());
         pool.parallel_for(end - begin, [&](size_t k) {
           const size_t n = todo[begin + k];
           if (set_aside[n]) return;

@@ -129,12 +129,13 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
                           const std::vector<std::vector<uint8_t>>& files, const BenchOptions& options,
                           ThreadPool& pool, pipeline::GpuWorkers& workers, BenchResult& result) {
   if (workers[0].nvjpeg) result.decoder = workers[0].nvjpeg->hardware() ? "nvJPEG hardware + CPU" : "nvJPEG CUDA + CPU";
+  if (workers[0].exact) result.decoder += result.decoder.empty() ? "exact GPU + CPU" : " + exact GPU";
   struct WorkerState {
     double kernel_ms = 0.0;
     // Wall time of the two sides, summed over batches: preparing on the pool (header, plan) and
     // launching (both decoders at once, then the kernels). The larger one bounds the rate.
     double prepare_s = 0.0, decode_s = 0.0, launch_s = 0.0;
-    size_t on_nvjpeg = 0, images = 0;
+    size_t on_nvjpeg = 0, on_exact = 0, images = 0;
     std::vector<pipeline::PreparedImage> slots[2];
   };
   std::vector<WorkerState> states(workers.size());
@@ -148,7 +149,7 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
     pool.parallel_for(end - begin, [&](size_t k) {
       const auto image_start = Clock::now();
       out[k] = augmenter.prepare(files[begin + k], source.samples[begin + k].path, begin + k, 0, epoch, nullptr,
-                                 worker.nvjpeg != nullptr, /*defer_cpu_decode=*/true);
+                                 worker.nvjpeg != nullptr, /*defer_cpu_decode=*/true, worker.exact != nullptr);
       decode_ns += nanos_since(image_start);
     });
     st.prepare_s += seconds_since(start);
@@ -156,9 +157,10 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
   auto launch = [&](pipeline::GpuWorker& worker, WorkerState& st, std::vector<pipeline::PreparedImage>& prepared,
                     uint64_t epoch) {
     const auto start = Clock::now();
-    for (const auto& p : prepared) st.on_nvjpeg += p.decode_on_gpu;
+    for (const auto& p : prepared) st.on_nvjpeg += p.decode_on_gpu, st.on_exact += p.decode_exact_on_gpu;
     st.images += prepared.size();
-    const std::vector<plan::SampleJob> jobs = augmenter.gpu_jobs(prepared, epoch, worker.nvjpeg.get(), nullptr, &pool);
+    const std::vector<plan::SampleJob> jobs =
+        augmenter.gpu_jobs(prepared, epoch, worker.nvjpeg.get(), nullptr, &pool, worker.exact.get());
     st.decode_s += seconds_since(start);
     worker.executor->run(jobs, augmenter.chain().spec().output.layout, nullptr, &pool);
     st.kernel_ms += worker.executor->last_kernel_ms();
@@ -195,16 +197,18 @@ void bench_gpu_end_to_end(const pipeline::Augmenter& augmenter, const data::Sour
   }
   result.seconds = seconds_since(start);
   result.samples = produced;
-  size_t on_nvjpeg = 0, images = 0;
+  size_t on_nvjpeg = 0, on_exact = 0, images = 0;
   for (const auto& st : states) {
     result.kernel_ms += st.kernel_ms;
     result.prepare_wall_s += st.prepare_s;
     result.decode_wall_s += st.decode_s;
     result.launch_wall_s += st.launch_s;
     on_nvjpeg += st.on_nvjpeg;
+    on_exact += st.on_exact;
     images += st.images;
   }
   result.gpu_decode_share = images ? double(on_nvjpeg) / double(images) : 0.0;
+  result.exact_decode_share = images ? double(on_exact) / double(images) : 0.0;
   result.decode_thread_s = double(decode_ns.load()) * 1e-9;
 }
 
@@ -323,7 +327,9 @@ BenchResult run_bench(const BenchOptions& options) {
   } else {
     // Two workers per listed GPU, as augment and reduce run: one's host work (planning, packing,
     // staging) overlaps the other's decoding and kernels (1.4x end to end on the H200, run 10).
-    pipeline::GpuWorkers workers(devices, !options.augment_only && augmenter.chain().spec().decode.gpu, 2);
+    const pipeline::DecodeOptions& decode = augmenter.chain().spec().decode;
+    pipeline::GpuWorkers workers(devices, !options.augment_only && decode.gpu, 2,
+                                 !options.augment_only && decode.gpu && decode.exact_eighths() > 0);
     std::set<int> distinct;
     for (const Device& d : devices) distinct.insert(d.index);
     result.gpus = int(distinct.size());
@@ -359,6 +365,7 @@ std::string bench_json(const BenchResult& r) {
   j["mode"] = r.mode;
   j["decoder"] = r.decoder;
   if (r.gpu_decode_share > 0) j["gpu_decode_share"] = r.gpu_decode_share;
+  if (r.exact_decode_share > 0) j["exact_decode_share"] = r.exact_decode_share;
   if (r.launch_wall_s > 0) {
     j["prepare_wall_s"] = r.prepare_wall_s;
     j["decode_wall_s"] = r.decode_wall_s;

@@ -39,6 +39,7 @@ struct BenchResult {
   std::string mode = "decode+augment";
   std::string decoder = "CPU";     // who decoded: CPU threads, or nvJPEG beside them
   double gpu_decode_share = 0.0;   // GPU: the share of the images nvJPEG decoded (decode.gpu_share)
+  double exact_decode_share = 0.0; // GPU: the share left to GpuJpegDecoder (decode.exact_share)
   double kernel_ms = 0.0;          // GPU: device time of the kernels, summed over GPUs (CUDA events)
   double kernel_images_per_s = 0.0;  // samples per second of kernel time (one GPU's rate)
   double kernel_gb_per_s = 0.0;    // bytes the kernels read (source regions) + wrote, per second

@@ -8,6 +8,7 @@
 #include <future>
 
 #include "codec/decoder.h"
+#include "codec/jpeg_decoder.h"
 #include "core/error.h"
 #include "core/half.h"
 #include "plan/plan.h"
@@ -18,9 +19,15 @@ bool Augmenter::nvjpeg_share(uint64_t index) const {
   return int(index % 8) < chain_.spec().decode.gpu_eighths();
 }
 
+bool Augmenter::exact_share(uint64_t index) const {
+  const DecodeOptions& d = chain_.spec().decode;
+  return int(index % 8) >= d.gpu_eighths() && int(index % 8) < d.gpu_eighths() + d.exact_eighths();
+}
+
 PreparedImage Augmenter::prepare(std::span<const uint8_t> bytes, const std::string& file,
                                 uint64_t index, uint32_t copy, uint64_t epoch,
-                                const ReplayLookup* replay, bool leave_for_gpu, bool defer_cpu_decode) const {
+                                const ReplayLookup* replay, bool leave_for_gpu, bool defer_cpu_decode,
+                                bool exact_on_gpu) const {
   try {
     const Spec& spec = chain_.spec();
     const codec::ImageInfo info = codec::peek_image(bytes, spec.decode.max_pixels);
@@ -39,6 +46,24 @@ PreparedImage Augmenter::prepare(std::span<const uint8_t> bytes, const std::stri
       prepared.bytes = bytes;
       prepared.file = file;
       return prepared;
+    }
+    if (exact_on_gpu && spec.decode.gpu && exact_share(index) && info.format == codec::ImageFormat::kJpeg &&
+        info.orientation == 1 && plan::GpuJpegDecoder::exact()) {
+      // Whole and at full scale, as the GPU decodes it; where it does not take the file, decoded
+      // below as any other.
+      codec::JpegPlaneReader reader(bytes, spec.decode.max_pixels);
+      if (reader.finishable()) {
+        prepared.scan_buffer.resize(reader.entropy_bytes_bound());
+        if (std::optional<codec::JpegScan> scan = reader.read_entropy(prepared.scan_buffer.data())) {
+          prepared.decode_exact_on_gpu = true;
+          prepared.scan = *scan;
+          prepared.region = plan::decode_needs(folds, info.oriented_width(), info.oriented_height(), false).region;
+          prepared.bytes = bytes;
+          prepared.file = file;
+          return prepared;
+        }
+        prepared.scan_buffer = {};
+      }
     }
     const plan::DecodeNeeds needs = plan::decode_needs(folds, info.oriented_width(),
                                                        info.oriented_height(), spec.decode.dct_scaling);
@@ -101,7 +126,8 @@ void decode_on_cpu(PreparedImage& image, const codec::DecodeRequest& request) {
 
 std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& images, uint64_t epoch,
                                                  codec::NvjpegDecoder* nvjpeg,
-                                                 std::vector<std::optional<Error>>* errors, ThreadPool* pool) const {
+                                                 std::vector<std::optional<Error>>* errors, ThreadPool* pool,
+                                                 plan::GpuJpegDecoder* exact) const {
   const RandomKey key = RandomKey::from(chain_.spec().seed, epoch);
   std::vector<std::optional<Error>> failures(images.size());
   // A decode that failed: raised (no `errors`), or recorded and the image left without samples
@@ -110,15 +136,24 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& ima
     failures[i] = e.file().empty() ? e.with_file(images[i].file) : e;
     images[i].plans.clear();
   };
-  std::vector<size_t> pending, deferred;
+  std::vector<size_t> pending, deferred, scanned;
   std::vector<codec::GpuDecodeRequest> requests;
+  std::vector<plan::JpegScanInput> scans;
   for (size_t i = 0; i < images.size(); ++i) {
     if (images[i].decode_on_gpu) {
       pending.push_back(i);
       requests.push_back({images[i].bytes, images[i].region});
     }
     if (images[i].decode_deferred) deferred.push_back(i);
+    if (images[i].decode_exact_on_gpu) {
+      scanned.push_back(i);
+      scans.push_back({images[i].scan_buffer, images[i].scan});
+    }
   }
+  // GpuJpegDecoder's share on a thread of its own (its stream), beside nvJPEG and the pool.
+  std::future<std::vector<std::optional<codec::GpuDecoded>>> exact_side;
+  if (!scans.empty() && exact != nullptr)
+    exact_side = std::async(std::launch::async, [&] { return exact->decode(scans); });
   // The CPU's share on the pool, at the same time as nvJPEG's below on this thread.
   auto decode_deferred = [&](size_t k) {
     PreparedImage& image = images[deferred[k]];
@@ -141,29 +176,39 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& ima
   } catch (...) {
     nvjpeg_error = std::current_exception();  // rethrown once the CPU side is done with `images`
   }
+  std::vector<std::optional<codec::GpuDecoded>> exact_decoded(scanned.size());
+  try {
+    if (exact_side.valid()) exact_decoded = exact_side.get();
+  } catch (...) {
+    if (!nvjpeg_error) nvjpeg_error = std::current_exception();
+  }
   if (cpu_side.valid()) cpu_side.get();
   else
     for (size_t k = 0; k < deferred.size(); ++k) decode_deferred(k);
   if (nvjpeg_error) std::rethrow_exception(nvjpeg_error);
   std::vector<const codec::GpuDecoded*> on_device(images.size(), nullptr);
-  for (size_t k = 0; k < pending.size(); ++k) {
-    PreparedImage& image = images[pending[k]];
-    if (decoded[k]) {
+  // Image i as a GPU decoder left it: decoded (its plans moved onto the decoded part; GpuJpegDecoder's
+  // is the whole image), or refused by nvJPEG or declined (damaged data): then the CPU decodes the
+  // same region, at full scale, and names any fault.
+  auto place = [&](size_t i, const std::optional<codec::GpuDecoded>& decoded_here) {
+    PreparedImage& image = images[i];
+    if (decoded_here) {
       for (SamplePlan& p : image.plans)
-        p.fold.geometry = plan::retarget(p.fold.geometry, 1, decoded[k]->origin_x, decoded[k]->origin_y);
-      on_device[pending[k]] = &*decoded[k];
-      continue;
+        p.fold.geometry = plan::retarget(p.fold.geometry, 1, decoded_here->origin_x, decoded_here->origin_y);
+      on_device[i] = &*decoded_here;
+      return;
     }
-    // nvJPEG refused it: the CPU decodes the same region.
     try {
       codec::DecodeRequest request;
       request.region = image.region;
       request.max_pixels = chain_.spec().decode.max_pixels;
       decode_on_cpu(image, request);
     } catch (const Error& e) {
-      failed(pending[k], e);
+      failed(i, e);
     }
-  }
+  };
+  for (size_t k = 0; k < scanned.size(); ++k) place(scanned[k], exact_decoded[k]);
+  for (size_t k = 0; k < pending.size(); ++k) place(pending[k], decoded[k]);
   if (errors) {
     *errors = std::move(failures);
   } else {
@@ -187,8 +232,9 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& ima
 
 std::vector<std::vector<AugmentedSample>> Augmenter::execute_gpu(
     plan::CudaExecutor& executor, std::vector<PreparedImage>& images, uint64_t epoch,
-    codec::NvjpegDecoder* nvjpeg, std::vector<std::optional<Error>>* errors, ThreadPool* pool) const {
-  const std::vector<plan::SampleJob> jobs = gpu_jobs(images, epoch, nvjpeg, errors, pool);
+    codec::NvjpegDecoder* nvjpeg, std::vector<std::optional<Error>>* errors, ThreadPool* pool,
+    plan::GpuJpegDecoder* exact) const {
+  const std::vector<plan::SampleJob> jobs = gpu_jobs(images, epoch, nvjpeg, errors, pool, exact);
   std::vector<Tensor> tensors = executor.run_to_host(jobs, chain_.spec().output.layout, pool);
   std::vector<std::vector<AugmentedSample>> out(images.size());
   size_t next = 0;

@@ -15,6 +15,7 @@
 #include "codec/nvjpeg_decoder.h"
 #include "pipeline/chain.h"
 #include "plan/cuda_executor.h"
+#include "plan/gpu_jpeg_decoder.h"
 
 namespace gpuaug::pipeline {
 
@@ -37,6 +38,11 @@ struct PreparedImage {
   // defer_cpu_decode): the request, from `bytes`.
   bool decode_deferred = false;
   codec::DecodeRequest cpu_request;
+  // Left for GpuJpegDecoder (prepare's exact_on_gpu): the scan laid out by read_entropy, plans
+  // in source coordinates, `region` for the CPU decoder should the GPU decline the scan.
+  bool decode_exact_on_gpu = false;
+  std::vector<uint8_t> scan_buffer;
+  codec::JpegScan scan;
 };
 
 class Augmenter {
@@ -54,11 +60,16 @@ class Augmenter {
   // not decoded here (PreparedImage::decode_on_gpu); with `defer_cpu_decode` the others are not
   // either, but left for gpu_jobs to decode on the pool while nvJPEG works (`bytes` must then
   // stay alive until gpu_jobs).
+  // With `exact_on_gpu` a baseline JPEG whose index falls in the spec's exact share
+  // (decode.exact_share) is only read into its scan (PreparedImage::decode_exact_on_gpu).
   PreparedImage prepare(std::span<const uint8_t> bytes, const std::string& file, uint64_t index,
                         uint32_t copy, uint64_t epoch, const ReplayLookup* replay = nullptr,
-                        bool leave_for_gpu = false, bool defer_cpu_decode = false) const;
+                        bool leave_for_gpu = false, bool defer_cpu_decode = false,
+                        bool exact_on_gpu = false) const;
   // Whether nvJPEG takes sample `index` of a file it suits: the spec's share, by index % 8.
   bool nvjpeg_share(uint64_t index) const;
+  // Whether GpuJpegDecoder takes sample `index` of a file it suits: the share after nvJPEG's.
+  bool exact_share(uint64_t index) const;
   // Executes prepared images as one GPU batch; result[i] holds image i's samples. An image the
   // CPU fallback cannot decode (nvJPEG refused it) throws, or with `errors` lands there (sized
   // to images) and gets no samples, so that the caller applies its on_error.
@@ -67,15 +78,18 @@ class Augmenter {
                                                         uint64_t epoch,
                                                         codec::NvjpegDecoder* nvjpeg = nullptr,
                                                         std::vector<std::optional<Error>>* errors = nullptr,
-                                                        ThreadPool* pool = nullptr) const;
+                                                        ThreadPool* pool = nullptr,
+                                                        plan::GpuJpegDecoder* exact = nullptr) const;
   // The jobs of prepared images: nvJPEG decodes those left to it on this thread while `pool`
   // decodes the deferred ones (on this thread without a pool); `errors`, sized to images here,
   // as execute_gpu's (a deferred decode that fails lands there too). The jobs point into
   // `images` and into nvJPEG's memory, valid until its next decode: run them first.
+  // `exact` decodes the images left to it (PreparedImage::decode_exact_on_gpu) at the same time,
+  // its jobs pointing into its memory likewise; a scan it declines the CPU decodes.
   std::vector<plan::SampleJob> gpu_jobs(std::vector<PreparedImage>& images, uint64_t epoch,
                                         codec::NvjpegDecoder* nvjpeg,
                                         std::vector<std::optional<Error>>* errors = nullptr,
-                                        ThreadPool* pool = nullptr) const;
+                                        ThreadPool* pool = nullptr, plan::GpuJpegDecoder* exact = nullptr) const;
  private:
   Chain chain_;
 };

@@ -33,7 +33,7 @@ void on_threads(size_t n, const std::function<void(size_t)>& fn) {
 
 }  // namespace
 
-GpuWorkers::GpuWorkers(const std::vector<Device>& devices, bool with_nvjpeg, int per_gpu) {
+GpuWorkers::GpuWorkers(const std::vector<Device>& devices, bool with_nvjpeg, int per_gpu, bool with_exact) {
   std::map<int, int> seen;
   for (const Device& d : devices) {
     if (!d.cuda) throw Error("", "device", "GPU workers need cuda devices, not cpu");
@@ -50,6 +50,7 @@ GpuWorkers::GpuWorkers(const std::vector<Device>& devices, bool with_nvjpeg, int
     GpuWorker& w = *workers_[i];
     w.executor = std::make_unique<plan::CudaExecutor>(w.device.index);
     if (with_nvjpeg && codec::NvjpegDecoder::built()) w.nvjpeg = std::make_unique<codec::NvjpegDecoder>(w.device.index);
+    if (with_exact) w.exact = std::make_unique<plan::GpuJpegDecoder>(w.device.index);
   });
 }
 

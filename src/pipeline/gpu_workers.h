@@ -14,6 +14,7 @@
 #include "codec/nvjpeg_decoder.h"
 #include "core/device.h"
 #include "plan/cuda_executor.h"
+#include "plan/gpu_jpeg_decoder.h"
 
 namespace gpuaug::pipeline {
 
@@ -23,6 +24,7 @@ struct GpuWorker {
   std::string name;  // "cuda:0"; "cuda:0#2" for the second worker on cuda:0
   std::unique_ptr<plan::CudaExecutor> executor;
   std::unique_ptr<codec::NvjpegDecoder> nvjpeg;  // null without nvJPEG (not built or not wanted)
+  std::unique_ptr<plan::GpuJpegDecoder> exact;   // gpuaug's own JPEG decoder; null where not wanted
   size_t items = 0;  // work it did, for the summary's shares (its own thread writes it)
 };
 
@@ -38,7 +40,8 @@ class GpuWorkers {
   // each takes about a second. Errors (no such GPU) name the device. `per_gpu` workers for each
   // listed device: jobs whose workers run each batch's host and GPU work in turn ask for two, so
   // one's decoding and writing overlap the other's kernels.
-  GpuWorkers(const std::vector<Device>& devices, bool with_nvjpeg, int per_gpu = 1);
+  // `with_exact` starts each worker's GpuJpegDecoder too (decode.exact_share).
+  GpuWorkers(const std::vector<Device>& devices, bool with_nvjpeg, int per_gpu = 1, bool with_exact = false);
   ~GpuWorkers();
   GpuWorkers(const GpuWorkers&) = delete;
   GpuWorkers& operator=(const GpuWorkers&) = delete;

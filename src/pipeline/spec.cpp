@@ -143,12 +143,20 @@ Spec parse_spec(const std::string& text, const std::string& name) {
     }
     if (const YAML::Node decode = root["decode"]; decode && !decode.IsNull()) {
       if (!decode.IsMap()) fail(name, decode, "decode: expected a mapping");
-      check_keys(name, decode, " in decode", {"dct_scaling", "max_pixels", "gpu", "gpu_share"});
+      check_keys(name, decode, " in decode", {"dct_scaling", "max_pixels", "gpu", "gpu_share", "exact_share"});
       if (decode["gpu_share"]) {
         const auto v = to_param(name, "decode.gpu_share", decode["gpu_share"]);
         if (v.kind != ops::ParamValue::Kind::kNumber || !(v.number >= 0.0 && v.number <= 1.0))
           fail(name, decode["gpu_share"], "decode.gpu_share: expected a number from 0 to 1 (in steps of 1/8)");
         spec.decode.gpu_share = v.number;
+      }
+      if (decode["exact_share"]) {
+        const auto v = to_param(name, "decode.exact_share", decode["exact_share"]);
+        if (v.kind != ops::ParamValue::Kind::kNumber || !(v.number >= 0.0 && v.number <= 1.0))
+          fail(name, decode["exact_share"], "decode.exact_share: expected a number from 0 to 1 (in steps of 1/8)");
+        spec.decode.exact_share = v.number;
+        if (spec.decode.gpu_eighths() + spec.decode.exact_eighths() > 8)
+          fail(name, decode["exact_share"], "decode.exact_share: with decode.gpu_share it may not pass 1");
       }
       if (decode["gpu"]) {
         const auto v = to_param(name, "decode.gpu", decode["gpu"]);

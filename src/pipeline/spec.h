@@ -33,6 +33,12 @@ struct DecodeOptions {
   // fewer cores wants more (1.0: every JPEG it suits).
   double gpu_share = 0.625;
   int gpu_eighths() const { return int(gpu_share * 8 + 0.5); }
+  // The share, in eighths after nvJPEG's, that gpuaug's own GPU decoder takes (plan::
+  // GpuJpegDecoder): baseline JPEGs whole at full scale, libjpeg-turbo's pixels bit for bit, the
+  // CPU threads only reading headers and scans; other files (and a damaged scan) go to the CPU
+  // decoder. Samples whose index % 8 is in [gpu_eighths, gpu_eighths + exact_eighths).
+  double exact_share = 0.0;
+  int exact_eighths() const { return int(exact_share * 8 + 0.5); }
 };
 
 struct OutputOptions {
