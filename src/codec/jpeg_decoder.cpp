@@ -409,7 +409,11 @@ std::optional<JpegScan> JpegPlaneReader::read_entropy(uint8_t* buffer) {
   scan.layout = m.coefficients;
   const JpegCoefficients& k = scan.layout;
   for (int ci = 0; ci < cinfo.num_components; ++ci) {
-    const JQUANT_TBL* quant = cinfo.quant_tbl_ptrs[cinfo.comp_info[ci].quant_tbl_no];
+    // libjpeg checks the table numbers when it uses them (latch_quant_tables, jdhuff.c's
+    // start_pass), not when it reads them: out of range is libjpeg's error to report.
+    const int number = cinfo.comp_info[ci].quant_tbl_no;
+    if (number < 0 || number >= NUM_QUANT_TBLS) return std::nullopt;
+    const JQUANT_TBL* quant = cinfo.quant_tbl_ptrs[number];
     if (quant == nullptr) return std::nullopt;
     std::memcpy(buffer + k.quant_offset[ci], quant->quantval, DCTSIZE2 * sizeof(uint16_t));
   }
@@ -422,6 +426,7 @@ std::optional<JpegScan> JpegPlaneReader::read_entropy(uint8_t* buffer) {
   int8_t table_of[kMaxScanTables];  // slot in `tables` of DC table n (n) and AC table n (4 + n)
   std::fill(std::begin(table_of), std::end(table_of), int8_t(-1));
   auto table = [&](bool dc, int number) -> int {
+    if (number < 0 || number >= NUM_HUFF_TBLS) return -1;
     int8_t& slot = table_of[(dc ? 0 : 4) + number];
     if (slot < 0) {
       const JHUFF_TBL* t = dc ? cinfo.dc_huff_tbl_ptrs[number] : cinfo.ac_huff_tbl_ptrs[number];

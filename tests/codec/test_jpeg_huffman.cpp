@@ -141,6 +141,23 @@ TEST(JpegHuffman, DeclinesWhatItDoesNotDecode) {
   truncated.resize(truncated.size() - 40);
   EXPECT_FALSE(blocks_by_chunks(truncated).taken);
   EXPECT_TRUE(blocks_by_chunks(write_jpeg(image, {})).taken);
+  // Table numbers past libjpeg's 4, which it reads without a word and rejects when it uses them
+  // (found by fuzz_jpeg): the first component's quantization table (SOF0) and DC table (SOS).
+  const auto good = write_jpeg(image, {});
+  auto marker = [&](uint8_t code) {
+    for (size_t i = 0; i + 1 < good.size(); ++i)
+      if (good[i] == 0xFF && good[i + 1] == code) return i;
+    return size_t(0);
+  };
+  auto bad_quant = good, bad_dc = good;
+  bad_quant[marker(0xC0) + 12] = 5;
+  bad_dc[marker(0xDA) + 6] = 0x50;
+  for (const auto& bytes : {bad_quant, bad_dc}) {
+    EXPECT_FALSE(blocks_by_chunks(bytes).taken);
+    JpegPlaneReader reader(bytes, kDefaultMaxPixels);
+    std::vector<uint8_t> blocks(reader.coefficient_layout().bytes);
+    EXPECT_THROW((void)reader.read_coefficients(blocks.data()), gpuaug::Error);
+  }
 }
 
 // libjpeg's checks of a DHT (jpeg_make_d_derived_tbl).

@@ -3,11 +3,16 @@
 //
 // Input: [scale | flags][x][y][w][h] then the file. Checked: only gpuaug::Error escapes; a
 // decode returns an RGB image of consistent size, placed inside the scaled full image, and
-// covering the requested region as decoder.h promises.
+// covering the requested region as decoder.h promises; the chunked Huffman decoder (the GPU's,
+// codec/jpeg_huffman.h) accepts only what libjpeg decodes, and then gives libjpeg's blocks.
 #include <algorithm>
+#include <optional>
+#include <vector>
 
 #include "codec/decoder.h"
 #include "codec/image_info.h"
+#include "codec/jpeg_decoder.h"
+#include "codec/jpeg_huffman.h"
 #include "core/error.h"
 #include "fuzz_common.h"
 
@@ -17,6 +22,31 @@ constexpr uint64_t kJpegMaxPixels = 1u << 20;  // 1 Mpx: 3 MB of RGB, fast under
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// The file's scan through read_entropy and decode_scan_chunked against jpeg_read_coefficients.
+inline void check_chunked_huffman(std::span<const uint8_t> file) {
+  std::vector<uint8_t> buffer, chunked;
+  std::optional<codec::JpegScan> scan;
+  {
+    codec::JpegPlaneReader reader(file, kJpegMaxPixels);  // a bad header throws: nothing to check
+    if (!reader.finishable()) return;
+    buffer.resize(reader.entropy_bytes_bound());
+    scan = reader.read_entropy(buffer.data());
+  }
+  if (!scan) return;
+  chunked.assign(scan->layout.bytes, 0);
+  if (!codec::decode_scan_chunked(*scan, buffer.data(), chunked.data())) return;  // declined
+  codec::JpegPlaneReader libjpeg(file, kJpegMaxPixels);
+  std::vector<uint8_t> blocks(libjpeg.coefficient_layout().bytes, 0);
+  bool decoded = true;
+  try {
+    (void)libjpeg.read_coefficients(blocks.data());
+  } catch (const Error&) {
+    decoded = false;
+  }
+  GPUAUG_FUZZ_CHECK(decoded);  // accepted a scan libjpeg rejects
+  GPUAUG_FUZZ_CHECK(blocks == chunked);
+}
+
 inline int jpeg_one_input(const uint8_t* data, size_t size) {
   const Split in = split(data, size, 5);
   if (in.params.empty()) return 0;
@@ -24,6 +54,10 @@ inline int jpeg_one_input(const uint8_t* data, size_t size) {
   codec::DecodeRequest request;
   request.scale_denom = 1 << (p[0] & 3);
   request.max_pixels = kJpegMaxPixels;
+  try {
+    check_chunked_huffman(in.payload);
+  } catch (const Error&) {
+  }
   try {
     const codec::ImageInfo info = codec::peek_image(in.payload, kJpegMaxPixels);
     const int ow = info.oriented_width(), oh = info.oriented_height();

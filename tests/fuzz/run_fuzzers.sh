@@ -26,8 +26,8 @@ read -r -a TARGETS <<<"${FUZZ_TARGETS:-fuzz_jpeg fuzz_png fuzz_exif fuzz_spec fu
 declare -A MAX_LEN=([fuzz_jpeg]=65536 [fuzz_png]=65536 [fuzz_exif]=4096 [fuzz_spec]=4096
   [fuzz_tar]=16384)
 CODEC_SOURCES="src/codec/decoder.cpp src/codec/image_info.cpp src/codec/exif.cpp
-  src/codec/jpeg_decoder.cpp src/codec/png_decoder.cpp src/codec/orientation.cpp
-  src/core/tensor.cpp src/core/block_pool.cpp"
+  src/codec/jpeg_decoder.cpp src/codec/jpeg_huffman.cpp src/codec/png_decoder.cpp
+  src/codec/orientation.cpp src/core/tensor.cpp src/core/block_pool.cpp"
 TAR_SOURCES="src/data/tar_reader.cpp src/data/mapped_file.cpp src/jobs/tar_writer.cpp"
 SPEC_SOURCES="src/pipeline/spec.cpp src/pipeline/chain.cpp src/core/random.cpp
   src/core/tensor.cpp src/core/block_pool.cpp src/plan/region.cpp $(echo src/ops/*.cpp)"
@@ -37,7 +37,7 @@ declare -A SOURCES=(
 # What FUZZ_COVERAGE reports for each: the code the target is there to exercise.
 declare -A COVERS=(
   [fuzz_jpeg]="src/codec/decoder.cpp src/codec/image_info.cpp src/codec/exif.cpp
-    src/codec/jpeg_decoder.cpp src/codec/orientation.cpp"
+    src/codec/jpeg_decoder.cpp src/codec/jpeg_huffman.cpp src/codec/orientation.cpp"
   [fuzz_png]="src/codec/decoder.cpp src/codec/image_info.cpp src/codec/png_decoder.cpp"
   [fuzz_exif]="src/codec/exif.cpp"
   [fuzz_spec]="src/pipeline/spec.cpp src/pipeline/chain.cpp src/plan/region.cpp $(echo src/ops/*.cpp)"
