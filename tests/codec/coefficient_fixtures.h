@@ -12,6 +12,8 @@
 #include <functional>
 #include <vector>
 
+#include "codec/jpeg_decoder.h"
+#include "codec_fixtures.h"
 #include "core/tensor.h"
 
 namespace codec_test {
@@ -26,6 +28,31 @@ inline gpuaug::Image textured_image(int width, int height, int channels, uint32_
       image.row(y)[x] = uint8_t((x * 3 + y * 5) % 256 / 2 + (state >> 25));
     }
   return image;
+}
+
+// Baseline JPEGs of every kind the exact GPU decoders take: 4:4:4, 4:2:2 and 4:2:0 at qualities 5,
+// 90 and 100 (optimized Huffman tables on every other), 1x1 to 1600x1200 of noise over a gradient
+// (over a thousand chunks, some out of step until the sequential pass); a gray one at quality 100;
+// the IDCT's worst-case blocks (idct_probe_jpeg).
+inline std::vector<std::vector<uint8_t>> exact_decoder_jpegs() {
+  std::vector<std::vector<uint8_t>> files;
+  const int sizes[][2] = {{1, 1}, {3, 5}, {17, 33}, {501, 377}, {1600, 1200}};
+  const int samplings[][2] = {{1, 1}, {2, 1}, {2, 2}};
+  uint32_t seed = 1;
+  for (const auto& size : sizes)
+    for (const auto& sampling : samplings)
+      for (int quality : {5, 90, 100}) {
+        JpegSpec spec;
+        spec.luma_h = sampling[0], spec.luma_v = sampling[1], spec.quality = quality, spec.optimize = seed % 2 == 0;
+        files.push_back(write_jpeg(textured_image(size[0], size[1], 3, ++seed), spec));
+      }
+  JpegSpec gray;
+  gray.in_space = JCS_GRAYSCALE;
+  gray.quality = 100;
+  files.push_back(write_jpeg(textured_image(640, 480, 1, 99), gray));
+  const auto probe = gpuaug::codec::idct_probe_jpeg();
+  files.emplace_back(probe.begin(), probe.end());
+  return files;
 }
 
 // A copy of a baseline JPEG damaged inside its scan (between the last SOS segment and EOI, which

@@ -49,21 +49,7 @@ bool same_pixels(const codec::GpuDecoded& d, const Image& want) {
 TEST(GpuJpegDecoder, GivesLibjpegsPixels) {
   if (!cuda_device_available()) GTEST_SKIP() << "no GPU";
   ASSERT_TRUE(GpuJpegDecoder::exact());
-  std::vector<std::vector<uint8_t>> files;
-  const int sizes[][2] = {{1, 1}, {3, 5}, {17, 33}, {501, 377}, {1600, 1200}};
-  const int samplings[][2] = {{1, 1}, {2, 1}, {2, 2}};
-  uint32_t seed = 1;
-  for (const auto& size : sizes)
-    for (const auto& sampling : samplings)
-      for (int quality : {5, 90, 100}) {
-        codec_test::JpegSpec spec;
-        spec.luma_h = sampling[0], spec.luma_v = sampling[1], spec.quality = quality, spec.optimize = seed % 2 == 0;
-        files.push_back(codec_test::write_jpeg(gpuaug_test::make_image(size[0], size[1], 3, ++seed), spec));
-      }
-  codec_test::JpegSpec gray;
-  gray.in_space = JCS_GRAYSCALE;
-  files.push_back(codec_test::write_jpeg(gpuaug_test::make_image(37, 29, 1, 99), gray));
-  files.emplace_back(codec::idct_probe_jpeg().begin(), codec::idct_probe_jpeg().end());
+  std::vector<std::vector<uint8_t>> files = codec_test::exact_decoder_jpegs();
   // Past one group of the decoder's passes (256 scans): small ones fill the rest.
   for (int k = 0; files.size() < 300; ++k)
     files.push_back(codec_test::write_jpeg(gpuaug_test::make_image(9 + k % 13, 7 + k % 11, 3, uint32_t(500 + k)), {}));

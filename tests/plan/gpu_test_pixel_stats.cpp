@@ -146,29 +146,14 @@ TEST(GpuPixelStats, MeasureFinishesJpegPlanesAndCoefficientsExactly) {
 }
 
 // JPEGs given as their scans (JpegPlaneReader::read_entropy): the GPU's Huffman decoder, IDCT and
-// finish give libjpeg's RGB totals exactly, for every sampling, qualities 5 to 100, noise (whose
-// chunks mostly fall into step only in the sequential pass) and gradients, 1x1 to 1600x1200 (over
-// a thousand chunks), gray, the IDCT's worst-case blocks; in one batch with coefficients and RGB.
+// finish give libjpeg's RGB totals exactly for codec_test::exact_decoder_jpegs (every sampling,
+// qualities 5 to 100, 1x1 to 1600x1200, gray, the IDCT's worst-case blocks), in one batch with
+// coefficients and RGB.
 // Damaged scans (bits flipped, bytes cut): declined wherever libjpeg fails, else libjpeg's totals.
 TEST(GpuPixelStats, MeasureDecodesJpegScansExactly) {
   if (!cuda_device_available()) GTEST_SKIP() << "no GPU";
   ASSERT_TRUE(codec::libjpeg_idct_is_ported());
-  std::vector<std::vector<uint8_t>> files;
-  const int sizes[][2] = {{1, 1}, {17, 33}, {501, 377}, {1600, 1200}};
-  const int samplings[][2] = {{1, 1}, {2, 1}, {2, 2}};
-  uint32_t seed = 1;
-  for (const auto& size : sizes)
-    for (const auto& sampling : samplings)
-      for (int quality : {5, 90, 100}) {
-        codec_test::JpegSpec spec;
-        spec.luma_h = sampling[0], spec.luma_v = sampling[1], spec.quality = quality, spec.optimize = seed % 2 == 0;
-        files.push_back(codec_test::write_jpeg(gpuaug_test::make_image(size[0], size[1], 3, ++seed), spec));
-      }
-  codec_test::JpegSpec gray;
-  gray.in_space = JCS_GRAYSCALE;
-  gray.quality = 100;
-  files.push_back(codec_test::write_jpeg(gpuaug_test::make_image(640, 480, 1, 99), gray));
-  files.emplace_back(codec::idct_probe_jpeg().begin(), codec::idct_probe_jpeg().end());
+  std::vector<std::vector<uint8_t>> files = codec_test::exact_decoder_jpegs();
   const size_t intact = files.size();
   // Damage inside the scan of a 4:2:0 image (EOI kept).
   const auto good = codec_test::write_jpeg(gpuaug_test::make_image(160, 120, 3, 3), {});
