@@ -485,6 +485,11 @@ std::optional<JpegScan> JpegPlaneReader::read_entropy(uint8_t* buffer) {
     while (q < end && *q == 0xFF) ++q;
     if (q == end) return std::nullopt;
     if (*q == 0x00) {
+      // Fill bytes before a stuffed zero: jdhuff.c's slow path reads one 0xFF, but libjpeg-turbo's
+      // fast path (decode_mcu_fast, far from the end) takes 0xFF 0xFF for a marker, decodes zeros,
+      // then decodes the MCU again over what it wrote, silently: its blocks are not the slow
+      // path's. Left to libjpeg.
+      if (q != ff + 1) return std::nullopt;
       *out++ = 0xFF;
       p = q + 1;
       continue;
@@ -493,6 +498,10 @@ std::optional<JpegScan> JpegPlaneReader::read_entropy(uint8_t* buffer) {
     break;
   }
   if (out - data >= (ptrdiff_t(1) << 28)) return std::nullopt;  // bit positions are 32-bit
+  // Every block takes at least a DC code and an EOB (2 bits): fewer bytes cannot be the scan the
+  // header announces (a few hundred bytes claiming 13000 x 13000 pixels would otherwise have the
+  // GPU set aside gigabytes before declining it). libjpeg reports it.
+  if (uint64_t(out - data) * 8 < 2 * uint64_t(scan.total_blocks)) return std::nullopt;
   scan.data_bytes = uint32_t(out - data);
   std::memset(out, 0, rounded_16(scan.data_bytes) + 16 - scan.data_bytes);
   scan.bytes = at + rounded_16(scan.data_bytes) + 16;

@@ -317,8 +317,9 @@ GPUAUG_HD_INLINE void carry_dc(const ScanWork& w) {
   if (w.status[0] == 0 || (w.status[0] - 1 + 7) / 8 != w.scan.data_bytes) w.status[1] = 1;
 }
 
-// Pass 6, every chunk at once: its blocks' DC values, as libjpeg's running sums (an int past
-// INT_MAX, where libjpeg stops with "Corrupt JPEG data", declines the image).
+// Pass 6, every chunk at once: its blocks' DC values, as libjpeg's running sums, stored in 16 bits
+// as libjpeg stores them. A running sum past the range of an int declines the image (libjpeg-turbo
+// 2.1 lets it wrap; declining leaves such a file to libjpeg, whose blocks then count).
 GPUAUG_HD_INLINE void finish_dc(const ScanWork& w, uint32_t chunk) {
   const JpegScan& scan = w.scan;
   const uint32_t first = w.first_block[chunk];

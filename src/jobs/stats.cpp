@@ -62,10 +62,14 @@ constexpr size_t kGpuResizeBytes = size_t(256) << 20;
 // batches; past it the claim loops wait, so that the pool decodes for the GPU (whose part of an
 // image costs the CPU less than the whole of it) rather than for claims of its own.
 constexpr size_t kGpuResizeQueue = 2;
-// Pinned memory the CPU threads decode into for the GPUs' sums, at most. Slots are rounded up to
-// 1 MiB, so 64 slots of 500x375 JPEGs take 64 MiB; the budget caps large images, which past it
-// are summed on the CPU.
+// Pinned memory the CPU threads lay images out in for the GPUs' sums, at most. Slots grow in steps
+// of 256 KiB, so 256 slots of 500x375 JPEGs' scans take 64 MiB; the budget caps large images,
+// which past it are summed on the CPU.
 constexpr size_t kPinnedBudget = size_t(256) << 20;
+// What one GPU sum thread's batch may hold on the device: a JPEG sent as its scan becomes about
+// 4.5 bytes a pixel there (coefficients and planes, at 4:2:0), twenty times its file; 256 photos
+// of 24 MP would otherwise ask for 28 GB. At least one image a batch, whatever its size.
+constexpr size_t kSumBatchDeviceBytes = size_t(1) << 30;
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -400,7 +404,7 @@ StatsSummary run_stats(const StatsOptions& o) {
   std::atomic<bool> sums_ready{false};  // a GPU sums: its CUDA context exists, so slots may be allocated
   std::optional<plan::PinnedSlots> slots;
   // Batches' worth for every GPU thread and one more that the CPU threads fill meanwhile (a thread
-  // that finds no free slot decodes the image itself, at twenty times the cost of laying out a
+  // that finds no free slot decodes the image itself, at forty times the cost of laying out a
   // scan).
   if (gpu_sums) slots.emplace(devices.front().index, std::max<size_t>(16, 16 * pool.size()), kPinnedBudget);
   // Decodes sample i (read, peeked) into a slot and queues it for a GPU; false where it did not.
@@ -827,8 +831,17 @@ StatsSummary run_stats(const StatsOptions& o) {
             std::unique_lock lock(sum_queue.mutex);
             sum_queue.changed.wait(lock, [&] { return sum_queue.closed || !sum_queue.items.empty() || abandon; });
             if (abandon || stop_requested() || sum_queue.items.empty()) break;
-            while (!sum_queue.items.empty() && batch.size() < plan::GpuPixelStats::kMaxMeasured) {
-              batch.push_back(sum_queue.items.front());
+            for (size_t device_bytes = 0;
+                 !sum_queue.items.empty() && batch.size() < plan::GpuPixelStats::kMaxMeasured;) {
+              const SumItem& item = sum_queue.items.front();
+              const bool rgb = item.planes.components == 0 && item.coefficients.planes.components == 0 &&
+                               item.scan.layout.planes.components == 0;
+              const size_t bytes = item.scan.bytes + item.scan.layout.bytes + item.scan.layout.planes.bytes +
+                                   item.coefficients.bytes + item.coefficients.planes.bytes + item.planes.bytes +
+                                   (rgb ? 3 * item.pixels : 0);
+              if (!batch.empty() && device_bytes + bytes > kSumBatchDeviceBytes) break;
+              device_bytes += bytes;
+              batch.push_back(item);
               sum_queue.items.pop_front();
             }
           }

@@ -4,6 +4,7 @@
 #include "plan/gpu_jpeg_decoder.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "codec/jpeg_decoder.h"
@@ -81,7 +82,8 @@ std::vector<std::optional<codec::GpuDecoded>> GpuJpegDecoder::decode(std::span<c
   }
   constexpr size_t kGroup = ScanDecoding::kMaxScans;
   const size_t descriptor_bytes = kGroup * (sizeof(IdctImage) + sizeof(RgbImage));
-  m.staging_host.reserve(staged_bytes);
+  // Page-locked memory is slow to allocate: grown in powers of two, as DeviceBuffer grows.
+  m.staging_host.reserve(std::bit_ceil(staged_bytes));
   m.descriptors_host.reserve(descriptor_bytes + 8 * kGroup);
   m.staging.reserve(staged_bytes, stream);
   m.coefficients.reserve(coefficient_bytes, stream);

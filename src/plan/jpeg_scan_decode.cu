@@ -3,6 +3,7 @@
 #include "plan/jpeg_scan_decode.h"
 
 #include <algorithm>
+#include <bit>
 #include <string>
 
 #include "core/cuda_check.h"
@@ -108,7 +109,7 @@ void ScanDecoding::enqueue(cudaStream_t stream, std::span<const DeviceScan> scan
                status_at = carve(8 * kMaxScans);
   scratch_.reserve(bytes, stream);
   descriptors_.reserve(kMaxScans * sizeof(EntropyImage), stream);
-  host_.reserve(kMaxScans * sizeof(EntropyImage) + chunks);
+  host_.reserve(std::bit_ceil(kMaxScans * sizeof(EntropyImage) + chunks));  // slow to allocate: few sizes
   status_at_ = status_at;
   auto* base = scratch_.as<uint8_t>();
   auto* images = host_.as<EntropyImage>();

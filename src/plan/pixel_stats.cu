@@ -5,6 +5,7 @@
 #include "plan/jpeg_scan_decode.h"
 
 #include <algorithm>
+#include <bit>
 #include <string>
 
 #include "core/cuda_check.h"
@@ -208,7 +209,7 @@ std::vector<PixelTotals> GpuPixelStats::measure(std::span<const HostPixels> imag
   m.measured_totals.reserve(totals_bytes, stream);
   m.descriptors.reserve(kMaxMeasured * sizeof(MeasuredImage), stream);
   m.idct_descriptors.reserve(kMaxMeasured * sizeof(IdctImage), stream);
-  m.measured_host.reserve(totals_bytes + 8 * kMaxMeasured);
+  m.measured_host.reserve(std::bit_ceil(totals_bytes + 8 * kMaxMeasured));  // slow to allocate: few sizes
   m.descriptors_host.reserve(kMaxMeasured * sizeof(MeasuredImage));
   m.idct_descriptors_host.reserve(kMaxMeasured * sizeof(IdctImage));
   m.scan_coefficients.reserve(coefficient_bytes, stream);

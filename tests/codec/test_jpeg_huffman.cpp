@@ -152,12 +152,49 @@ TEST(JpegHuffman, DeclinesWhatItDoesNotDecode) {
   auto bad_quant = good, bad_dc = good;
   bad_quant[marker(0xC0) + 12] = 5;
   bad_dc[marker(0xDA) + 6] = 0x50;
+  // Fill bytes before a stuffed zero (found by a review): libjpeg-turbo's fast path, which runs
+  // while 512 bytes an MCU block remain, takes 0xFF 0xFF for a marker and decodes the MCU twice,
+  // silently, into other blocks than its slow path's.
+  const auto gray = [&] {
+    JpegSpec spec;
+    spec.in_space = JCS_GRAYSCALE;
+    return write_jpeg(textured_image(128, 128, 1, 5), spec);
+  }();
+  const size_t scan = [&] {
+    for (size_t i = gray.size() - 3; i > 0; --i)
+      if (gray[i] == 0xFF && gray[i + 1] == 0xDA) return i;
+    return size_t(0);
+  }();
+  size_t stuffed = scan + 4;
+  while (stuffed + 1 < gray.size() && !(gray[stuffed] == 0xFF && gray[stuffed + 1] == 0x00)) ++stuffed;
+  ASSERT_LT(stuffed + 600, gray.size()) << "no stuffed byte early in the scan";
+  auto filled = gray;
+  filled.insert(filled.begin() + ptrdiff_t(stuffed), uint8_t(0xFF));
+  EXPECT_FALSE(blocks_by_chunks(filled).taken);
+  // A header announcing more blocks than its data could hold (2 bits each at least): 64x48 claimed
+  // as 65280x48 (73,440 blocks).
+  auto wide = good;
+  const size_t sof = marker(0xC0);
+  wide[sof + 7] = 0xFF, wide[sof + 8] = 0x00;
+  EXPECT_FALSE(blocks_by_chunks(wide).taken);
   for (const auto& bytes : {bad_quant, bad_dc}) {
     EXPECT_FALSE(blocks_by_chunks(bytes).taken);
     JpegPlaneReader reader(bytes, kDefaultMaxPixels);
     std::vector<uint8_t> blocks(reader.coefficient_layout().bytes);
     EXPECT_THROW((void)reader.read_coefficients(blocks.data()), gpuaug::Error);
   }
+}
+
+// Fill bytes (0xFF) before EOI are not data (jdhuff.c skips them before a marker), nor are the
+// bytes after EOI; libjpeg decodes both files without a word.
+TEST(JpegHuffman, FillBytesAndTrailingBytesAreNotData) {
+  const auto good = write_jpeg(textured_image(64, 48, 3, 2), {});
+  auto filled = good;
+  filled.insert(filled.end() - 2, {0xFF, 0xFF, 0xFF});
+  EXPECT_EQ(chunks_vs_libjpeg(filled), "");
+  auto trailing = good;
+  trailing.insert(trailing.end(), {0x12, 0x34, 0xFF, 0x00});
+  EXPECT_EQ(chunks_vs_libjpeg(trailing), "");
 }
 
 // libjpeg's checks of a DHT (jpeg_make_d_derived_tbl).
