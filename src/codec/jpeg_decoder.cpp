@@ -468,8 +468,8 @@ std::optional<JpegScan> JpegPlaneReader::read_entropy(uint8_t* buffer) {
     }
   }
   scan.total_blocks = scan.mcus * uint32_t(scan.blocks_in_mcu);
-  // The entropy-coded bytes, unstuffed as jdhuff.c's fill_bit_buffer reads them (0xFF, any
-  // fill 0xFFs, 0x00: one 0xFF), up to the marker that ends them, which must be EOI.
+  // The entropy-coded bytes, unstuffed (0xFF 0x00: one 0xFF), up to the marker that ends them,
+  // which must be EOI (fill 0xFFs may stand before it).
   at += size_t(scan.tables) * sizeof(JpegHuffmanTable);
   scan.data_offset = at;
   const uint8_t* p = cinfo.src->next_input_byte;

@@ -119,7 +119,9 @@ class JpegPlaneReader {
   // (codec/jpeg_huffman.h, whose blocks are read_coefficients' bit for bit). Decodes nothing.
   // nullopt where that decoder does not take the file, which read() or read_coefficients then
   // decode: not baseline Huffman at 8 bits in one scan of every component, restart markers, a
-  // Huffman or quantization table missing or one libjpeg rejects, or a scan not ended by EOI.
+  // Huffman or quantization table missing or one libjpeg rejects, fill bytes before a stuffed
+  // zero (libjpeg-turbo's fast path decodes those otherwise), a scan not ended by EOI, or one too
+  // short for the blocks the header announces.
   // It reads nothing through libjpeg, so read() or read_coefficients() may follow it.
   std::optional<JpegScan> read_entropy(uint8_t* buffer);
 

@@ -50,7 +50,8 @@ bool derive_huffman_table(const uint8_t* bits, const uint8_t* values, bool dc, J
 
 bool decode_scan_chunked(const JpegScan& scan, const uint8_t* buffer, uint8_t* coefficients, uint32_t* resolved) {
   const uint32_t chunks = scan.chunks();
-  std::vector<uint64_t> ends_a(chunks), ends_b(chunks), starts(chunks), carry(3 * size_t(chunks));
+  std::vector<uint64_t> ends_a(chunks), ends_b(chunks), starts(chunks);
+  std::vector<int64_t> carry(3 * size_t(chunks));
   std::vector<uint32_t> blocks(chunks), first_block(chunks), status{0, 0};
   std::vector<int32_t> dc_sums(3 * size_t(chunks));
   std::vector<int16_t> dc_diffs(scan.total_blocks);
@@ -58,7 +59,7 @@ bool decode_scan_chunked(const JpegScan& scan, const uint8_t* buffer, uint8_t* c
   w.buffer = buffer, w.coefficients = coefficients, w.dc_diffs = dc_diffs.data();
   w.ends[0] = ends_a.data(), w.ends[1] = ends_b.data(), w.starts = starts.data();
   w.blocks = blocks.data(), w.first_block = first_block.data(), w.dc_sums = dc_sums.data();
-  w.dc_carry = reinterpret_cast<int64_t*>(carry.data()), w.status = status.data(), w.scan = scan;
+  w.dc_carry = carry.data(), w.status = status.data(), w.scan = scan;
   for (uint32_t c = 0; c < chunks; ++c) scout_chunk(w, c);
   for (int pass = 0; pass < kSyncPasses; ++pass)
     for (uint32_t c = 0; c < chunks; ++c) sync_chunk(w, c, pass);

@@ -2,7 +2,7 @@
 // of kHuffmanChunkBits that threads decode at once, each from a guessed start until the guesses
 // agree (JPEG's Huffman codes resynchronize within a few symbols), then into libjpeg's quantized
 // DCT blocks (codec/jpeg_idct.h's JpegCoefficients) bit for bit. The per-chunk steps are shared
-// by the GPU kernels (plan/pixel_stats.cu) and decode_scan_chunked, their CPU reference.
+// by the GPU kernels (plan/jpeg_scan_decode.cu) and decode_scan_chunked, their CPU reference.
 #pragma once
 
 #include <cstddef>
@@ -125,7 +125,7 @@ GPUAUG_HD_INLINE void decode_symbol(const JpegHuffmanTable& t, uint32_t bits, in
 
 // What a walk reports per code: nothing (NullVisitor) or the blocks' values (the write pass).
 struct NullVisitor {
-  GPUAUG_HD_INLINE bool dc(const HuffmanState&, int) { return true; }
+  GPUAUG_HD_INLINE void dc(const HuffmanState&, int) {}
   GPUAUG_HD_INLINE void ac(int, int) {}
   GPUAUG_HD_INLINE bool block_done(const HuffmanState&) { return true; }
   GPUAUG_HD_INLINE void bad_code() {}
@@ -154,7 +154,7 @@ GPUAUG_HD_INLINE HuffmanState walk(const JpegScan& scan, const uint8_t* buffer, 
     const int value = size == 0 ? 0 : extend((bits << length) >> (32 - size), size);
     if (s.k == 0) {
       ++dc_codes;
-      if (!visitor.dc(s, value)) return s;
+      visitor.dc(s, value);
       s.k = 1;
     } else if (size != 0) {
       const uint32_t k = s.k + uint32_t(symbol >> 4);
@@ -178,30 +178,31 @@ GPUAUG_HD_INLINE uint32_t chunk_stop(const JpegScan& scan, uint32_t chunk) {
   return end < scan.data_bits() ? end : scan.data_bits();
 }
 
+// The 64 values of the scan's block `block` in the coefficients, or null for a padding block (of
+// an MCU past the image's right or bottom edge, which libjpeg decodes and drops).
+GPUAUG_HD_INLINE int16_t* block_coefficients(const ScanWork& w, uint32_t block) {
+  const JpegScan& scan = w.scan;
+  const uint32_t mcu = block / uint32_t(scan.blocks_in_mcu), b = block % uint32_t(scan.blocks_in_mcu);
+  const int c = scan.block_component[b];
+  const uint32_t x = (mcu % uint32_t(scan.mcus_per_row)) * uint32_t(scan.mcu_blocks_wide[c]) + uint32_t(scan.block_dx[b]);
+  const uint32_t y = (mcu / uint32_t(scan.mcus_per_row)) * uint32_t(scan.mcu_blocks_high[c]) + uint32_t(scan.block_dy[b]);
+  if (x >= uint32_t(scan.layout.blocks_wide[c]) || y >= uint32_t(scan.layout.blocks_high[c])) return nullptr;
+  return reinterpret_cast<int16_t*>(w.coefficients + scan.layout.block_offset[c]) +
+         (size_t(y) * size_t(scan.layout.blocks_wide[c]) + x) * 64;
+}
+
 // The write pass's visitor: block values into the coefficients, DC differences aside.
 struct WriteVisitor {
   const ScanWork& w;
-  uint32_t block;  // the scan's block being decoded
-  int16_t* coefficients = nullptr;  // its 64 values, null for a padding block
+  uint32_t block;                   // the scan's block being decoded
+  int16_t* coefficients = nullptr;  // its 64 values (block_coefficients)
   int32_t dc_sum[3] = {};
   bool bad = false, ended = false;
   uint32_t end_bit = 0;
 
-  GPUAUG_HD_INLINE void aim() {
-    const JpegScan& scan = w.scan;
-    const uint32_t mcu = block / uint32_t(scan.blocks_in_mcu), b = block % uint32_t(scan.blocks_in_mcu);
-    const int c = scan.block_component[b];
-    const uint32_t x = (mcu % uint32_t(scan.mcus_per_row)) * uint32_t(scan.mcu_blocks_wide[c]) + uint32_t(scan.block_dx[b]);
-    const uint32_t y = (mcu / uint32_t(scan.mcus_per_row)) * uint32_t(scan.mcu_blocks_high[c]) + uint32_t(scan.block_dy[b]);
-    coefficients = nullptr;
-    if (x < uint32_t(scan.layout.blocks_wide[c]) && y < uint32_t(scan.layout.blocks_high[c]))
-      coefficients = reinterpret_cast<int16_t*>(w.coefficients + scan.layout.block_offset[c]) +
-                     (size_t(y) * size_t(scan.layout.blocks_wide[c]) + x) * 64;
-  }
-  GPUAUG_HD_INLINE bool dc(const HuffmanState& s, int value) {
+  GPUAUG_HD_INLINE void dc(const HuffmanState& s, int value) {
     w.dc_diffs[block] = int16_t(value);
     dc_sum[w.scan.block_component[s.block]] += value;
-    return true;
   }
   GPUAUG_HD_INLINE void ac(int position, int value) {
     if (coefficients) coefficients[position] = int16_t(value);
@@ -211,7 +212,7 @@ struct WriteVisitor {
       ended = true, end_bit = s.bit;
       return false;
     }
-    aim();
+    coefficients = block_coefficients(w, block);
     return true;
   }
   GPUAUG_HD_INLINE void bad_code() { bad = true; }
@@ -237,29 +238,26 @@ GPUAUG_HD_INLINE void scout_chunk(const ScanWork& w, uint32_t chunk) {
 }
 
 // Pass 2, kSyncPasses times (pass p reads ends[p % 2], writes ends[(p + 1) % 2]): chunk c (> 0)
-// decoded again from chunk c - 1's end, where it was decoded from another start. Returns whether
-// its end moved. After n passes chunks 0..n hold their true ends, and so does every chunk whose
+// decoded again from chunk c - 1's end, where it was decoded from another start. After n passes chunks 0..n hold their true ends, and so does every chunk whose
 // guess fell into step with the true decoding within its bits (the usual case: a chain of chunks
 // out of step is left where a chunk's bits hold no point at which both decodings agree on the
 // block and the coefficient, which dense blocks at high quality can make long).
 constexpr int kSyncPasses = 2;
-GPUAUG_HD_INLINE bool sync_chunk(const ScanWork& w, uint32_t chunk, int pass) {
+GPUAUG_HD_INLINE void sync_chunk(const ScanWork& w, uint32_t chunk, int pass) {
   const uint64_t* ends_in = w.ends[pass & 1];
   uint64_t* ends_out = w.ends[(pass + 1) & 1];
   if (chunk == 0 || w.starts[chunk] == ends_in[chunk - 1]) {
     ends_out[chunk] = ends_in[chunk];
-    return false;
+    return;
   }
   huffman_detail::NullVisitor none;
   uint32_t dc = 0;
   const uint64_t start = ends_in[chunk - 1];
-  const uint64_t end =
+  ends_out[chunk] =
       huffman_detail::walk(w.scan, w.buffer, HuffmanState::unpack(start), huffman_detail::chunk_stop(w.scan, chunk), none, dc)
           .packed();
-  ends_out[chunk] = end;
   w.starts[chunk] = start;
   w.blocks[chunk] = dc;
-  return end != ends_in[chunk];
 }
 
 // Pass 3, one thread an image: the chains the sync passes left, chunk after chunk, from chunk 0's
@@ -294,10 +292,9 @@ GPUAUG_HD_INLINE void write_chunk(const ScanWork& w, uint32_t chunk) {
   const HuffmanState start = HuffmanState::unpack(w.starts[chunk]);
   uint32_t block = w.first_block[chunk];
   if (start.k != 0) --block;  // the block begun in the chunk before goes on here
-  huffman_detail::WriteVisitor v{w, block};
   for (int c = 0; c < 3; ++c) w.dc_sums[3 * chunk + c] = 0;
   if (block >= scan.total_blocks) return;  // past the scan's end: data the last block left over
-  v.aim();
+  huffman_detail::WriteVisitor v{w, block, huffman_detail::block_coefficients(w, block)};
   uint32_t dc = 0;
   huffman_detail::walk(scan, w.buffer, start, huffman_detail::chunk_stop(scan, chunk), v, dc);
   for (int c = 0; c < 3; ++c) w.dc_sums[3 * chunk + c] = v.dc_sum[c];
@@ -326,14 +323,12 @@ GPUAUG_HD_INLINE void finish_dc(const ScanWork& w, uint32_t chunk) {
   uint32_t end = chunk + 1 < scan.chunks() ? w.first_block[chunk + 1] : scan.total_blocks;
   if (end > scan.total_blocks) end = scan.total_blocks;
   int64_t running[3] = {w.dc_carry[3 * chunk], w.dc_carry[3 * chunk + 1], w.dc_carry[3 * chunk + 2]};
-  huffman_detail::WriteVisitor v{w, first};
   for (uint32_t block = first; block < end; ++block) {
-    v.block = block;
-    v.aim();
     const int c = scan.block_component[block % uint32_t(scan.blocks_in_mcu)];
     running[c] += w.dc_diffs[block];
     if (running[c] > INT32_MAX || running[c] < INT32_MIN) w.status[1] = 1;
-    if (v.coefficients) v.coefficients[0] = int16_t(uint16_t(uint64_t(running[c])));
+    if (int16_t* values = huffman_detail::block_coefficients(w, block))
+      values[0] = int16_t(uint16_t(uint64_t(running[c])));
   }
 }
 

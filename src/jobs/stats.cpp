@@ -381,9 +381,10 @@ StatsSummary run_stats(const StatsOptions& o) {
   // (codec/jpeg_huffman.h, declining damaged data, which the CPU then measures), turns into
   // libjpeg's planes (codec/jpeg_idct.h) and finishes to libjpeg-turbo's RGB exactly
   // (codec/jpeg_planes.h); other JPEGs as their quantized DCT coefficients (entropy-decoded here)
-  // or, where this libjpeg's IDCT is not the one ported, as the planes; other images as RGB rows. The sums are exact integers of the same
-  // pixels as the CPU's, so the file never depends on which side summed an image, and an image
-  // goes to whichever is free: a CPU thread that finds no GPU ready or no free slot sums it.
+  // or, where this libjpeg's IDCT is not the one ported, as the planes; other images as RGB rows.
+  // The sums are exact integers of the same pixels as the CPU's, so the file never depends on
+  // which side summed an image, and an image goes to whichever is free: a CPU thread that finds
+  // no GPU ready or no free slot sums it.
   struct SumItem {
     size_t sample, slot, pixels;
     codec::JpegPlanes planes;              // components 0: RGB rows, coefficients or a scan
@@ -812,6 +813,9 @@ StatsSummary run_stats(const StatsOptions& o) {
     sum_shares.push_back({fmt::format("cpu decode + {} sums", device.name()), 0});
   constexpr size_t sum_threads_per_gpu = 2;
   std::vector<size_t> summed(sum_shares.size() * sum_threads_per_gpu, 0);  // each written by its thread
+  auto host_pixels = [&](const SumItem& item) {
+    return plan::HostPixels{slots->data(item.slot), item.pixels, item.planes, item.coefficients, item.scan};
+  };
   std::vector<std::future<void>> sum_work;  // after what its threads touch, as gpu_work
   for (size_t t = 0; t < summed.size(); ++t)
     sum_work.push_back(std::async(std::launch::async, [&, t] {
@@ -833,21 +837,15 @@ StatsSummary run_stats(const StatsOptions& o) {
             if (abandon || stop_requested() || sum_queue.items.empty()) break;
             for (size_t device_bytes = 0;
                  !sum_queue.items.empty() && batch.size() < plan::GpuPixelStats::kMaxMeasured;) {
-              const SumItem& item = sum_queue.items.front();
-              const bool rgb = item.planes.components == 0 && item.coefficients.planes.components == 0 &&
-                               item.scan.layout.planes.components == 0;
-              const size_t bytes = item.scan.bytes + item.scan.layout.bytes + item.scan.layout.planes.bytes +
-                                   item.coefficients.bytes + item.coefficients.planes.bytes + item.planes.bytes +
-                                   (rgb ? 3 * item.pixels : 0);
+              const size_t bytes = host_pixels(sum_queue.items.front()).device_bytes();
               if (!batch.empty() && device_bytes + bytes > kSumBatchDeviceBytes) break;
               device_bytes += bytes;
-              batch.push_back(item);
+              batch.push_back(sum_queue.items.front());
               sum_queue.items.pop_front();
             }
           }
           std::vector<plan::HostPixels> images;
-          for (const SumItem& item : batch)
-            images.push_back({slots->data(item.slot), item.pixels, item.planes, item.coefficients, item.scan});
+          for (const SumItem& item : batch) images.push_back(host_pixels(item));
           const std::vector<plan::PixelTotals> totals = gpu.measure(images);
           for (const SumItem& item : batch) slots->release(item.slot);
           // What the GPU's Huffman decoder declined (damaged data, mostly), here as --device cpu

@@ -94,12 +94,6 @@ __global__ void pixel_stats_batch_kernel(const MeasuredImage* __restrict__ image
     measure_pixels(FinishedPlanes{image.planes, image.data}, image.pixels, first, stride, own);
 }
 
-size_t image_bytes(const HostPixels& image) {
-  if (image.scan.layout.planes.components > 0) return image.scan.bytes;
-  if (image.coefficients.planes.components > 0) return image.coefficients.bytes;
-  return image.planes.components > 0 ? image.planes.bytes : 3 * image.pixels;
-}
-
 size_t rounded_256(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 PixelTotals unpack_totals(const unsigned long long* t, uint64_t pixels) {
@@ -188,7 +182,7 @@ std::vector<PixelTotals> GpuPixelStats::measure(std::span<const HostPixels> imag
   size_t scan_count = 0;
   for (size_t k = 0; k < images.size(); ++k) {
     staged[k] = bytes;
-    bytes += rounded_256(image_bytes(images[k]));
+    bytes += rounded_256(images[k].bytes());
     most_pixels = std::max(most_pixels, images[k].pixels);
     const codec::JpegScan& scan = images[k].scan;
     const codec::JpegCoefficients& c = scan.layout.planes.components > 0 ? scan.layout : images[k].coefficients;
@@ -215,8 +209,8 @@ std::vector<PixelTotals> GpuPixelStats::measure(std::span<const HostPixels> imag
   m.scan_coefficients.reserve(coefficient_bytes, stream);
   auto* staging = m.staging.as<uint8_t>();
   for (size_t k = 0; k < images.size(); ++k)
-    if (image_bytes(images[k]))
-      GPUAUG_CUDA_CHECK(cudaMemcpyAsync(staging + staged[k], images[k].data, image_bytes(images[k]),
+    if (images[k].bytes())
+      GPUAUG_CUDA_CHECK(cudaMemcpyAsync(staging + staged[k], images[k].data, images[k].bytes(),
                                         cudaMemcpyHostToDevice, stream),
                         "device copy");
   // The scans' Huffman decoding, before the descriptors that point at its status words.

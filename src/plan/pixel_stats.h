@@ -42,6 +42,20 @@ struct HostPixels {
   codec::JpegPlanes planes{};
   codec::JpegCoefficients coefficients{};
   codec::JpegScan scan{};
+
+  // The bytes at `data`, which measure() copies up.
+  size_t bytes() const {
+    if (scan.layout.planes.components > 0) return scan.bytes;
+    if (coefficients.planes.components > 0) return coefficients.bytes;
+    return planes.components > 0 ? planes.bytes : 3 * pixels;
+  }
+  // What measure() holds on the device for it: the copy, and the coefficients a scan decodes into
+  // and the planes either's IDCT writes (about 4.5 bytes a pixel at 4:2:0, from a scan).
+  size_t device_bytes() const {
+    if (scan.layout.planes.components > 0) return bytes() + scan.layout.bytes + scan.layout.planes.bytes;
+    if (coefficients.planes.components > 0) return bytes() + coefficients.planes.bytes;
+    return bytes();
+  }
 };
 
 class GpuPixelStats {
