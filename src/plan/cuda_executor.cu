@@ -3,7 +3,9 @@
 // compile under nvcc's C++20. Arithmetic lives in
 // resample_math.h and pixel_math.h, shared with the CPU executor.
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -54,6 +56,10 @@ struct GpuSample {
   uint32_t x_entries, y_entries;  // index of column 0 / row 0 in the entry array
   int x_stride, y_stride;         // weight slots per entry
   uint64_t x_weights, y_weights;  // float offset of column 0 / row 0 in the weight array
+  // The sample's pixel program as a table of output bits, 256 levels a channel (filled by
+  // level_table_kernel; the tiles kernel reads it); null where the program runs step by step.
+  uint32_t* levels;
+  int tiles_x, tiles;  // resample_tiles_kernel's tiles across and in all
   // Tiles (last, away from the fields every pixel reads): what is computed and stored.
   int comp_x, comp_y, comp_w, comp_h;  // pixels computed: the window and its blur halo
   int win_x, win_y, win_w, win_h;      // pixels stored (the whole output unless tiled)
@@ -125,9 +131,9 @@ struct DeviceFetch {
 // their weights are held in registers across the rows instead of being read again per row.
 constexpr int kRegisterTaps = 6;
 
-// One row's horizontal sum of `count` taps from p (interleaved RGB) with weights w, tap by tap
-// in order. kUnrolled > 0: count <= kUnrolled, the loop unrolled so that a w held in registers
-// stays there.
+// One row's horizontal sum of `count` taps from p (interleaved RGB, device memory the kernel only
+// reads: loaded through the read-only path) with weights w, tap by tap in order. kUnrolled > 0:
+// count <= kUnrolled, the loop unrolled so that a w held in registers stays there.
 template <int kUnrolled, class Pixel>
 __device__ __forceinline__ void sum_row_taps(const Pixel* p, const float* w, int count, float h[3]) {
   h[0] = h[1] = h[2] = 0.0f;
@@ -135,16 +141,16 @@ __device__ __forceinline__ void sum_row_taps(const Pixel* p, const float* w, int
 #pragma unroll
     for (int j = 0; j < kUnrolled; ++j) {
       if (j < count) {
-        h[0] += w[j] * float(p[3 * j]);
-        h[1] += w[j] * float(p[3 * j + 1]);
-        h[2] += w[j] * float(p[3 * j + 2]);
+        h[0] += w[j] * float(__ldg(p + 3 * j));
+        h[1] += w[j] * float(__ldg(p + 3 * j + 1));
+        h[2] += w[j] * float(__ldg(p + 3 * j + 2));
       }
     }
   } else {
     for (int j = 0; j < count; ++j, p += 3) {
-      h[0] += w[j] * float(p[0]);
-      h[1] += w[j] * float(p[1]);
-      h[2] += w[j] * float(p[2]);
+      h[0] += w[j] * float(__ldg(p));
+      h[1] += w[j] * float(__ldg(p + 1));
+      h[2] += w[j] * float(__ldg(p + 2));
     }
   }
 }
@@ -172,6 +178,16 @@ __device__ __forceinline__ int warp_max(int v) {
   return __reduce_max_sync(0xffffffffu, v);
 #else
   for (int offset = 16; offset > 0; offset /= 2) v = max(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+#endif
+}
+
+// The least of `v` over the warp; every lane must call it.
+__device__ __forceinline__ int warp_min(int v) {
+#if __CUDA_ARCH__ >= 800
+  return __reduce_min_sync(0xffffffffu, v);
+#else
+  for (int offset = 16; offset > 0; offset /= 2) v = min(v, __shfl_xor_sync(0xffffffffu, v, offset));
   return v;
 #endif
 }
@@ -326,6 +342,17 @@ __device__ __forceinline__ uint16_t half_bits(float v) {
   return isnan(v) ? float_to_half_bits(v) : __half_as_ushort(__float2half_rn(v));
 }
 
+// A value as the bits the output dtype stores (uint8 and the 16-bit types in the low bits).
+__device__ __forceinline__ uint32_t output_bits(DType dtype, float v) {
+  switch (dtype) {
+    case DType::kUInt8: return static_cast<uint8_t>(v);
+    case DType::kFloat32: return __float_as_uint(v);
+    case DType::kFloat16: return half_bits(v);
+    case DType::kBFloat16: return float_to_bfloat16_bits(v);
+  }
+  return 0;
+}
+
 // Output pixel (x, y) of the whole output, stored at its place in the window (kWindowed false:
 // the batch has no windows, the window is the output, and its fields need not be read).
 template <bool kWindowed = true>
@@ -364,6 +391,19 @@ __device__ void run_ops(const GpuSample& s, const ops::PixelOp* ops, int begin, 
       apply_pixel_op(ops[k], v, ctx);
     }
   }
+}
+
+// A table of each channel's output bits for each of the 256 levels a resampled 8-bit pixel can
+// take, for samples whose pixel program maps each channel's value alone, wherever the pixel is
+// (level_table_program): thread t runs the program on the level t, as a pixel of that level
+// would, so the table holds that pixel's bits. A block a sample.
+__global__ void level_table_kernel(const GpuSample* samples, const ops::PixelOp* all_ops) {
+  const GpuSample& s = samples[blockIdx.x];
+  if (s.levels == nullptr) return;
+  const float level = float(threadIdx.x);
+  float v[3] = {level, level, level};
+  run_ops(s, all_ops + s.op_begin, 0, s.op_count, v, 0, 0, 0.0f);
+  for (int c = 0; c < 3; ++c) s.levels[c * 256 + threadIdx.x] = output_bits(static_cast<DType>(s.dtype), v[c]);
 }
 
 // One thread per computed pixel; blockIdx.y is the sample. Without barriers the whole chain runs
@@ -412,6 +452,21 @@ __global__ void __launch_bounds__(256, 4) resample_kernel(const GpuSample* sampl
   }
 }
 
+// A resampled pixel (x, y) of a whole 8-bit-sourced output: quantized to levels, the chain's
+// pixel program up to its first barrier, then stored, or written to the work buffer for the
+// barrier's kernels.
+__device__ __forceinline__ void finish_whole_pixel(const GpuSample& s, const ops::PixelOp* ops, float p[3], int x,
+                                                   int y, uint8_t* out, float* work) {
+  p[0] = quantize_resampled(p[0]), p[1] = quantize_resampled(p[1]), p[2] = quantize_resampled(p[2]);
+  run_ops(s, ops, 0, s.rounds > 0 ? s.barrier[0] : s.op_count, p, x, y, 0.0f);
+  if (s.rounds == 0) {
+    store_pixel<false>(s, out, x, y, p);
+  } else {
+    float* w = work + s.work_offset + (size_t(y) * s.out_w + x) * 3;
+    w[0] = p[0], w[1] = p[1], w[2] = p[2];
+  }
+}
+
 // Output rows a thread computes in resample_strips_kernel. On the H100, RN50 chain (RESULTS run
 // 21, augment-only images/s against one pixel a thread): 2 rows 1.24x, 3 rows 1.35x, 4 rows
 // 1.18x (80 registers, so 3 blocks an SM instead of 4; with 64 they spill).
@@ -441,22 +496,234 @@ __global__ void __launch_bounds__(256, 4) resample_strips_kernel(const GpuSample
     for (int i = 0; i < kStripRows; ++i)
       if (i < rows) separable_pixel(s, entries, weights, fetch, x, y0 + i, v[i], warp_taps);
   }
-  const ops::PixelOp* ops = all_ops + s.op_begin;
-  const int end = s.rounds > 0 ? s.barrier[0] : s.op_count;
 #pragma unroll
   for (int i = 0; i < kStripRows; ++i) {
     if (i >= rows) break;
-    float* p = v[i];
-    const int y = y0 + i;
-    p[0] = quantize_resampled(p[0]), p[1] = quantize_resampled(p[1]), p[2] = quantize_resampled(p[2]);
-    run_ops(s, ops, 0, end, p, x, y, 0.0f);
-    if (s.rounds == 0) {
-      store_pixel<false>(s, out, x, y, p);
-    } else {
-      float* w = work + s.work_offset + (size_t(y) * cw + x) * 3;
-      w[0] = p[0], w[1] = p[1], w[2] = p[2];
+    finish_whole_pixel(s, all_ops + s.op_begin, v[i], x, y0 + i, out, work);
+  }
+}
+
+// Output tiles of resample_tiles_kernel: a warp's lanes are its columns; 8 warps share its rows.
+constexpr int kTileCols = 32, kTileRows = 32, kTileThreads = 256;
+// Words of one level table: 256 levels for each of 3 channels.
+constexpr size_t kLevelTableWords = 3 * 256;
+// Source rows a tile's column sums may span: 3 floats each per column in shared memory (36 KiB),
+// enough for a shrink of about 2.8x in height (kTileRows - 1 rows apart, plus the taps).
+constexpr int kTileSourceRows = 96;
+
+// Source rows [first, rows) in steps of `step`, summed across by one lane with the tile's tap
+// count (the weights past the lane's own are 0: see sum_rows_of_taps), into the shared sums.
+template <int kTaps>
+__device__ __forceinline__ void sum_tile_rows(const uint8_t* column, size_t row_bytes, int first, int rows, int step,
+                                              const float* w, float (&sums)[3][kTileSourceRows][kTileCols], int lane) {
+  for (int r = first; r < rows; r += step) {
+    float h[3];
+    sum_row_taps<kTaps>(column + size_t(r) * row_bytes, w, kTaps, h);
+    sums[0][r][lane] = h[0], sums[1][r][lane] = h[1], sums[2][r][lane] = h[2];
+  }
+}
+
+// A pixel's vertical sum of its `count` rows of the shared sums from r0, tap by tap in order.
+// kTaps > 0: count == kTaps, unrolled (the count is the warp's: its lanes share the row).
+template <int kTaps>
+__device__ __forceinline__ void sum_tile_column(const float* wy, const float (&sums)[3][kTileSourceRows][kTileCols],
+                                                int r0, int count, int lane, float v[3]) {
+  v[0] = v[1] = v[2] = 0.0f;
+  if constexpr (kTaps > 0) {
+#pragma unroll
+    for (int k = 0; k < kTaps; ++k) {
+      const float wk = wy[k];
+      v[0] += wk * sums[0][r0 + k][lane], v[1] += wk * sums[1][r0 + k][lane], v[2] += wk * sums[2][r0 + k][lane];
+    }
+  } else {
+    for (int k = 0; k < count; ++k) {
+      const float wk = wy[k];
+      v[0] += wk * sums[0][r0 + k][lane], v[1] += wk * sums[1][r0 + k][lane], v[2] += wk * sums[2][r0 + k][lane];
     }
   }
+}
+
+// Pixel (lane's column, y) of a tile from the shared sums of its source rows from `base`.
+__device__ __forceinline__ void sum_tile_pixel(const GpuSample& s, const int2* entries, const float* weights,
+                                               const float (&sums)[3][kTileSourceRows][kTileCols], int base, int lane,
+                                               int y, float v[3]) {
+  const int2 ey = entries[s.y_entries + y];
+  const int r0 = s.ay.base + ey.x - base;
+  const float* wy = weights + s.y_weights + size_t(y) * s.y_stride;
+  switch (ey.y) {
+    case 1: sum_tile_column<1>(wy, sums, r0, 1, lane, v); break;
+    case 2: sum_tile_column<2>(wy, sums, r0, 2, lane, v); break;
+    case 3: sum_tile_column<3>(wy, sums, r0, 3, lane, v); break;
+    case 4: sum_tile_column<4>(wy, sums, r0, 4, lane, v); break;
+    case 5: sum_tile_column<5>(wy, sums, r0, 5, lane, v); break;
+    case 6: sum_tile_column<6>(wy, sums, r0, 6, lane, v); break;
+    case 7: sum_tile_column<7>(wy, sums, r0, 7, lane, v); break;
+    default: sum_tile_column<0>(wy, sums, r0, ey.y, lane, v); break;
+  }
+}
+
+// A level table's three channels for a resampled pixel, stored at (x, y) of a whole 3-channel
+// output: quantize_resampled's level (clamp, round half to even) by the hardware's conversion.
+__device__ __forceinline__ void store_tabled_pixel(const GpuSample& s, uint8_t* out, const uint32_t* levels, int x, int y,
+                                                   const float v[3]) {
+  const uint32_t b0 = levels[__float2int_rn(fminf(fmaxf(v[0], 0.0f), 255.0f))];
+  const uint32_t b1 = levels[256 + __float2int_rn(fminf(fmaxf(v[1], 0.0f), 255.0f))];
+  const uint32_t b2 = levels[512 + __float2int_rn(fminf(fmaxf(v[2], 0.0f), 255.0f))];
+  const size_t pixel = size_t(y) * s.out_w + x;
+  const bool hwc = s.layout == static_cast<uint8_t>(Layout::kHWC);
+  const size_t first = hwc ? pixel * 3 : pixel, step = hwc ? 1 : size_t(s.out_w) * s.out_h;
+  uint8_t* base = out + s.out_offset;
+  switch (static_cast<DType>(s.dtype)) {
+    case DType::kUInt8: {
+      uint8_t* p = base + first;
+      p[0] = uint8_t(b0), p[step] = uint8_t(b1), p[2 * step] = uint8_t(b2);
+      break;
+    }
+    case DType::kFloat32: {
+      uint32_t* p = reinterpret_cast<uint32_t*>(base) + first;
+      p[0] = b0, p[step] = b1, p[2 * step] = b2;
+      break;
+    }
+    default: {
+      uint16_t* p = reinterpret_cast<uint16_t*>(base) + first;
+      p[0] = uint16_t(b0), p[step] = uint16_t(b1), p[2 * step] = uint16_t(b2);
+      break;
+    }
+  }
+}
+
+// The resample kernel of whole 8-bit separable sources where every tile's taps lie inside the
+// image: a block a tile of kTileCols x kTileRows output pixels. Each source row the tile needs is
+// summed across once per column into shared memory, then each pixel sums its rows of those, in
+// the CPU's order (resample_separable: across, then down), so the bits equal the CPU's. The
+// strips kernel sums a source row once per strip of kStripRows pixels that uses it instead.
+// A tile with a tap outside the image (pads, fills, mirrored output edges) or more source rows
+// than kTileSourceRows computes its pixels one by one (separable_pixel), as the pixel kernel.
+// Every warp holds the tile's 32 columns, and a lane each of its 32 rows while it decides, so
+// each reaches the same decision alone.
+__global__ void __launch_bounds__(kTileThreads, 4) resample_tiles_kernel(const GpuSample* __restrict__ samples,
+                                                                         const ops::PixelOp* all_ops,
+                                                                         const int2* __restrict__ entries,
+                                                                         const float* __restrict__ weights,
+                                                                         uint8_t* out, float* work) {
+  static_assert(kTileCols == 32 && kTileRows == 32, "a warp's lanes are a tile's columns, then its rows");
+  __shared__ float sums[3][kTileSourceRows][kTileCols];
+  __shared__ uint32_t levels[kLevelTableWords];
+  const GpuSample& s = samples[blockIdx.y];
+  if (int(blockIdx.x) >= s.tiles) return;  // the whole block
+  const bool tabled = s.levels != nullptr;
+  if (tabled)
+    for (int i = int(threadIdx.x); i < int(kLevelTableWords); i += kTileThreads) levels[i] = __ldg(s.levels + i);
+  const int lane = int(threadIdx.x) % kTileCols, group = int(threadIdx.x) / kTileCols;
+  constexpr int kGroups = kTileThreads / kTileCols;
+  const int tile_y = int(blockIdx.x) / s.tiles_x;
+  const int x = (int(blockIdx.x) - tile_y * s.tiles_x) * kTileCols + lane;
+  const int y_begin = tile_y * kTileRows, y_end = min(y_begin + kTileRows, s.out_h);
+  const bool column = x < s.out_w;
+  const int2 ex = column ? entries[s.x_entries + x] : make_int2(0, 0);
+  const int tile_taps = warp_max(ex.y);
+  const int col0 = s.ax.base + ex.x;
+  const int x_lo = max(s.ax.edges.inner_lo, 0), x_hi = min(s.ax.edges.inner_hi, s.src_w);
+  const int y_lo = max(s.ay.edges.inner_lo, 0), y_hi = min(s.ay.edges.inner_hi, s.src_h);
+  // The taps past a column's own weigh 0 but are read: they too must lie in the image.
+  bool inside = !column || (ex.y > 0 && col0 >= x_lo && col0 + tile_taps <= x_hi);
+  const int row_y = y_begin + lane;  // the row this lane checks
+  int lo = INT_MAX, hi = INT_MIN;
+  if (row_y < y_end) {
+    const int2 ey = entries[s.y_entries + row_y];
+    const int first = s.ay.base + ey.x;
+    inside = inside && ey.y > 0 && first >= y_lo && first + ey.y <= y_hi;
+    lo = first, hi = first + ey.y;
+  }
+  inside = __all_sync(0xffffffffu, inside);
+  const int base = warp_min(lo), rows = warp_max(hi) - base;
+  const ops::PixelOp* ops = all_ops + s.op_begin;
+  if (!inside || rows > kTileSourceRows) {
+    const DeviceFetch<false, uint8_t> fetch{static_cast<const uint8_t*>(s.src), s.src_w, s.src_h, 0, 0,
+                                            s.src_pitch, &s.fills, &s.warp.x, &s.warp.y};
+    if (tabled) __syncthreads();  // the level table
+    for (int y = y_begin + group; column && y < y_end; y += kGroups) {
+      float v[3];
+      separable_pixel(s, entries, weights, fetch, x, y, v);
+      if (tabled) store_tabled_pixel(s, out, levels, x, y, v);
+      else finish_whole_pixel(s, ops, v, x, y, out, work);
+    }
+    return;
+  }
+  const size_t row_bytes = size_t(s.src_w) * 3;
+  const uint8_t* col = static_cast<const uint8_t*>(s.src) + size_t(base) * row_bytes + size_t(column ? col0 : 0) * 3;
+  const float* wx = weights + s.x_weights + size_t(column ? x : 0) * s.x_stride;
+  if (!column) {
+    for (int r = group; r < rows; r += kGroups) sums[0][r][lane] = sums[1][r][lane] = sums[2][r][lane] = 0.0f;
+  } else if (tile_taps > kRegisterTaps) {
+    for (int r = group; r < rows; r += kGroups) {
+      float h[3];
+      sum_row_taps<0>(col + size_t(r) * row_bytes, wx, ex.y, h);
+      sums[0][r][lane] = h[0], sums[1][r][lane] = h[1], sums[2][r][lane] = h[2];
+    }
+  } else {
+    float w[kRegisterTaps];
+#pragma unroll
+    for (int j = 0; j < kRegisterTaps; ++j) w[j] = j < ex.y ? wx[j] : 0.0f;
+    switch (tile_taps) {
+      case 1: sum_tile_rows<1>(col, row_bytes, group, rows, kGroups, w, sums, lane); break;
+      case 2: sum_tile_rows<2>(col, row_bytes, group, rows, kGroups, w, sums, lane); break;
+      case 3: sum_tile_rows<3>(col, row_bytes, group, rows, kGroups, w, sums, lane); break;
+      case 4: sum_tile_rows<4>(col, row_bytes, group, rows, kGroups, w, sums, lane); break;
+      case 5: sum_tile_rows<5>(col, row_bytes, group, rows, kGroups, w, sums, lane); break;
+      default: sum_tile_rows<kRegisterTaps>(col, row_bytes, group, rows, kGroups, w, sums, lane); break;
+    }
+  }
+  __syncthreads();
+  if (!column) return;
+  // Two loops, so that the table's keeps its sums in registers (the program's indexes them).
+  if (tabled) {
+    for (int y = y_begin + group; y < y_end; y += kGroups) {
+      float v[3];
+      sum_tile_pixel(s, entries, weights, sums, base, lane, y, v);
+      store_tabled_pixel(s, out, levels, x, y, v);
+    }
+  } else {
+    for (int y = y_begin + group; y < y_end; y += kGroups) {
+      float v[3];
+      sum_tile_pixel(s, entries, weights, sums, base, lane, y, v);
+      finish_whole_pixel(s, ops, v, x, y, out, work);
+    }
+  }
+}
+
+// The resample kernel of a batch of whole 8-bit separable sources. GPUAUG_RESAMPLE_KERNEL
+// (tiles, strips or pixels) forces one, for the tests and benchmarks that compare them; unset,
+// the tiles where every sample's tile rows fit kTileSourceRows, else the strips.
+enum class ResampleChoice { kAuto, kTiles, kStrips, kPixels };
+
+ResampleChoice resample_choice_from_environment() {
+  const char* value = std::getenv("GPUAUG_RESAMPLE_KERNEL");
+  if (value == nullptr || *value == 0) return ResampleChoice::kAuto;
+  const std::string name = value;
+  if (name == "tiles") return ResampleChoice::kTiles;
+  if (name == "strips") return ResampleChoice::kStrips;
+  if (name == "pixels") return ResampleChoice::kPixels;
+  throw Error("", "device", "GPUAUG_RESAMPLE_KERNEL is '" + name + "': it takes tiles, strips or pixels");
+}
+
+// Whether a sample's pixel program can run as a level table in the tiles kernel: every step maps
+// each channel's value alone and ignores where the pixel is (no noise, erase or colour mixing),
+// none is a barrier, and the output has 3 channels. The resampled levels of an 8-bit source are
+// the integers 0..255, so a table of the program's output for each is the program.
+bool level_table_program(const ops::FoldResult& fold) {
+  if (fold.channels != 3 || fold.float_source) return false;
+  for (const ops::PixelOp& op : fold.pixels)
+    switch (op.kind) {
+      case ops::PixelKind::kBrightness:
+      case ops::PixelKind::kToFloat:
+      case ops::PixelKind::kToUInt8:
+      case ops::PixelKind::kNormalize:
+        continue;
+      default:
+        return false;
+    }
+  return true;
 }
 
 using ResampleKernel = void (*)(const GpuSample*, const ops::PixelOp*, const int2*, const float*, uint8_t*, float*);
@@ -557,10 +824,11 @@ __global__ void segment_kernel(const GpuSample* samples, const ops::PixelOp* all
 
 struct CudaExecutor::Impl {
   int device = 0;
+  ResampleChoice choice = resample_choice_from_environment();
   CudaStream stream;
   CudaEvent start, stop;
   PinnedBuffer staging, download;
-  DeviceBuffer sources, uploaded, samples, ops, weights, work, tmp, means, output, entries, taps;
+  DeviceBuffer sources, uploaded, samples, ops, weights, work, tmp, means, output, entries, taps, levels;
   std::vector<size_t> uploaded_offsets;
   std::vector<std::array<int, 2>> uploaded_sizes;
   DeviceBatch batch;
@@ -661,6 +929,8 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   bool warps = false;      // some sample is not separable (rotate, affine)
   int max_pixels = 1, max_rounds = 0, max_side = 1;
   size_t max_strips = 1;  // resample_strips_kernel's threads a sample
+  size_t max_tiles = 1;   // resample_tiles_kernel's blocks a sample
+  bool tiles_fit = true;  // every sample's tile rows fit kTileSourceRows (the tiles' fast path)
   std::vector<size_t> staged_offset(jobs.size(), SIZE_MAX);
   // Host rows to copy into the staging buffer, done after the loop (on the pool when given).
   struct StagedRows {
@@ -787,8 +1057,27 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
     if (s.rounds > 0) work_floats += computed * 3;
     max_pixels = std::max<int>(max_pixels, int(computed));
     max_strips = std::max(max_strips, size_t(g.out_w) * size_t((g.out_h + kStripRows - 1) / kStripRows));
+    s.tiles_x = (g.out_w + kTileCols - 1) / kTileCols;
+    s.tiles = s.tiles_x * ((g.out_h + kTileRows - 1) / kTileRows);
+    max_tiles = std::max(max_tiles, size_t(s.tiles));
+    // A tile's rows span (kTileRows - 1) output rows' centres apart, plus one row's taps.
+    if (g.separable && std::ceil((kTileRows - 1) * std::fabs(s.ay.scale)) + max_taps(s.ay) + 1 > kTileSourceRows)
+      tiles_fit = false;
     max_rounds = std::max<int>(max_rounds, s.rounds);
   }
+  // Whole 8-bit separable sources: tiles where every sample's tile rows fit, else strips.
+  const bool whole = !warps && !float_sources && !windowed;
+  const ResampleChoice choice = !whole ? ResampleChoice::kPixels
+                                : m.choice != ResampleChoice::kAuto ? m.choice
+                                : tiles_fit ? ResampleChoice::kTiles
+                                            : ResampleChoice::kStrips;
+  // The tiles kernel's level tables, one per sample whose program is a function of each level.
+  size_t tables = 0;
+  if (choice == ResampleChoice::kTiles)
+    for (const SampleJob& job : jobs) tables += level_table_program(*job.fold);
+  m.levels.reserve(std::max<size_t>(tables, 1) * kLevelTableWords * sizeof(uint32_t), stream);
+  for (size_t i = 0, t = 0; i < jobs.size() && tables > 0; ++i)
+    if (level_table_program(*jobs[i].fold)) samples[i].levels = m.levels.as<uint32_t>() + kLevelTableWords * t++;
   const bool mixed_sources = source_bytes > 0 && source_cursor != source_bytes;
   if (mixed_sources) throw Error("", "device", "internal: source packing mismatch");
   if (target != nullptr) {
@@ -854,11 +1143,20 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
       });
       GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     }
-    const bool strips = !warps && !float_sources && !windowed;
-    const ResampleKernel resample = strips  ? resample_strips_kernel
+    if (tables > 0) {
+      for_each_launch([&](const GpuSample* part, size_t, unsigned count) {
+        level_table_kernel<<<count, 256, 0, stream>>>(part, gops);
+      });
+      GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
+    }
+    const ResampleKernel resample = choice == ResampleChoice::kTiles    ? resample_tiles_kernel
+                                    : choice == ResampleChoice::kStrips ? resample_strips_kernel
                                     : warps ? resample_kernel_for<true>(float_sources, windowed)
                                             : resample_kernel_for<false>(float_sources, windowed);
-    const unsigned resample_blocks = strips ? unsigned((max_strips + kThreads - 1) / kThreads) : pixel_blocks;
+    const unsigned resample_blocks = choice == ResampleChoice::kTiles    ? unsigned(max_tiles)
+                                     : choice == ResampleChoice::kStrips ? unsigned((max_strips + kThreads - 1) / kThreads)
+                                                                         : pixel_blocks;
+    static_assert(kTileThreads == kThreads);
     for_each_launch([&](const GpuSample* part, size_t, unsigned count) {
       resample<<<dim3(resample_blocks, count), kThreads, 0, stream>>>(part, gops, m.entries.as<int2>(),
                                                                       m.taps.as<float>(), output, m.work.as<float>());

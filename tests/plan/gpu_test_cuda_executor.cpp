@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -210,6 +211,105 @@ TEST(CudaExecutor, BatchesBeyondOneLaunchEqualTheCpu) {
   for (size_t i = 0; i < plans.size(); ++i)
     if (differs(got[i], want[i]) && differing++ == 0) first = i;
   EXPECT_EQ(differing, 0u) << "of " << plans.size() << " samples, the first " << first;
+}
+
+// The resample kernels of whole 8-bit separable sources (tiles, strips, one pixel a thread),
+// each forced by GPUAUG_RESAMPLE_KERNEL and the automatic choice, at benchmark sizes: many
+// tiles a sample, partial ones at the right and bottom, flips, shrinks past the register taps
+// and past the tiles' shared rows (which then compute pixel by pixel), enlargements, pads (taps
+// outside the image), and a barrier's work buffer. Every kernel must give the CPU's samples.
+struct KernelCase {
+  const char* name;
+  const char* ops;
+  const char* layout;
+};
+const KernelCase kKernelCases[] = {
+    {"rn50_f16", "[{random_resized_crop: {size: 224}}, {horizontal_flip: {}}, {to_dtype: {dtype: float16}}, {normalize: {}}]", "CHW"},
+    {"rrc_partial_tiles_vflip", "[{random_resized_crop: {size: [37, 100]}}, {vertical_flip: {}}, {horizontal_flip: {}}]", "HWC"},
+    {"resize_shrink_bicubic", "[{resize: {size: [61, 45], interpolation: bicubic}}]", "CHW"},
+    {"resize_enlarge", "[{resize: {size: [700, 530]}}]", "HWC"},
+    {"resize_noaa", "[{resize: {size: [150, 120], antialias: false}}]", "HWC"},
+    {"center_crop_pad", "[{center_crop: {size: [420, 560]}}]", "HWC"},
+    {"rrc_contrast_f32", "[{random_resized_crop: {size: 96, scale: [0.5, 1.0]}}, {color_jitter: {contrast: 0.5}}, {to_dtype: {dtype: float32}}]", "CHW"},
+    // Level tables (the program a function of each channel's level) in every output dtype, and
+    // programs that cannot be one (noise: where the pixel is; saturation and hue: mixing).
+    {"brightness_normalize_bf16", "[{random_resized_crop: {size: 64}}, {color_jitter: {brightness: 0.5}}, {to_dtype: {dtype: bfloat16}}, {normalize: {mean: [0.5, 0.4, 0.3], std: [0.2, 0.3, 0.1]}}]", "HWC"},
+    {"float_round_trip_u8", "[{resize: {size: 80}}, {to_dtype: {dtype: float32}}, {to_dtype: {dtype: uint8}}]", "CHW"},
+    {"rrc_noise_f32", "[{random_resized_crop: {size: 72}}, {to_dtype: {dtype: float32}}, {gaussian_noise: {sigma: 0.1}}]", "CHW"},
+    {"rrc_saturation_hue", "[{random_resized_crop: {size: 50}}, {color_jitter: {saturation: 0.5, hue: 0.1}}]", "HWC"},
+};
+
+class ResampleKernels : public ::testing::TestWithParam<std::tuple<KernelCase, const char*>> {};
+
+TEST_P(ResampleKernels, EqualTheCpu) {
+  if (!plan::cuda_device_available()) GTEST_SKIP() << "no CUDA GPU visible";
+  const auto& [test_case, kernel] = GetParam();
+  const std::string text = std::string("seed: 8\nops: ") + test_case.ops + "\noutput: {layout: " + test_case.layout + "}\n";
+  const pipeline::Chain chain(pipeline::parse_spec(text, test_case.name));
+  const Layout layout = chain.spec().output.layout;
+  const std::pair<int, int> sizes[] = {{500, 375}, {375, 500}, {130, 97}, {1300, 980}, {64, 400}, {500, 375}};
+  std::vector<Image> sources;
+  for (size_t b = 0; b < std::size(sizes); ++b)
+    sources.push_back(random_image(sizes[b].first, sizes[b].second, uint32_t(20 + b)));
+  std::vector<pipeline::SamplePlan> plans;
+  std::vector<int> plan_source;
+  const RandomKey key = RandomKey::from(8, 2);
+  for (size_t b = 0; b < sources.size(); ++b)
+    for (auto& p : chain.plan(key, b, 0, sources[b].width, sources[b].height)) {
+      plans.push_back(std::move(p));
+      plan_source.push_back(int(b));
+    }
+  std::vector<plan::SampleJob> jobs;
+  for (size_t i = 0; i < plans.size(); ++i)
+    jobs.push_back({&plans[i].fold, &sources[plan_source[i]], -1, {key, plans[i].id}});
+  // The choice is read when the executor is made.
+  if (*kernel != 0) setenv("GPUAUG_RESAMPLE_KERNEL", kernel, 1);
+  else unsetenv("GPUAUG_RESAMPLE_KERNEL");
+  std::vector<Tensor> got;
+  try {
+    plan::CudaExecutor gpu(0);
+    got = gpu.run_to_host(jobs, layout);
+  } catch (...) {
+    unsetenv("GPUAUG_RESAMPLE_KERNEL");
+    throw;
+  }
+  unsetenv("GPUAUG_RESAMPLE_KERNEL");
+  ASSERT_EQ(got.size(), plans.size());
+  double max_diff = 0.0;
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const Tensor want = plan::execute_cpu(plans[i].fold, sources[plan_source[i]], {key, plans[i].id}, layout);
+    ASSERT_EQ(got[i].elements(), want.elements());
+    for (size_t e = 0; e < want.elements(); ++e)
+      max_diff = std::max(max_diff, std::abs(double(element(got[i], e)) - double(element(want, e))));
+    if (want.dtype == DType::kUInt8) {
+      EXPECT_EQ(std::memcmp(got[i].data.data(), want.data.data(), want.data.size()), 0)
+          << test_case.name << " sample " << i << " differs (" << sizes[plan_source[i]].first << "x"
+          << sizes[plan_source[i]].second << ")";
+    }
+  }
+  EXPECT_LE(max_diff, plans[0].fold.dtype == DType::kUInt8 ? 0.0 : 1e-5) << test_case.name;
+  std::printf("[ %s, kernel %s ] max |gpu - cpu| = %g\n", test_case.name, *kernel ? kernel : "auto", max_diff);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, ResampleKernels,
+                         ::testing::Combine(::testing::ValuesIn(kKernelCases),
+                                            ::testing::Values("", "tiles", "strips", "pixels")),
+                         [](const auto& info) {
+                           const char* kernel = std::get<1>(info.param);
+                           return std::string(std::get<0>(info.param).name) + "_" + (*kernel ? kernel : "auto");
+                         });
+
+TEST(CudaExecutor, UnknownResampleKernelIsAnError) {
+  if (!plan::cuda_device_available()) GTEST_SKIP() << "no CUDA GPU visible";
+  setenv("GPUAUG_RESAMPLE_KERNEL", "fastest", 1);
+  try {
+    plan::CudaExecutor executor(0);
+    unsetenv("GPUAUG_RESAMPLE_KERNEL");
+    FAIL() << "GPUAUG_RESAMPLE_KERNEL=fastest accepted";
+  } catch (const Error& e) {
+    unsetenv("GPUAUG_RESAMPLE_KERNEL");
+    EXPECT_NE(std::string(e.what()).find("tiles, strips or pixels"), std::string::npos) << e.what();
+  }
 }
 
 TEST(CudaExecutor, MissingDeviceIsAnError) {
