@@ -60,6 +60,7 @@ struct GpuSample {
   // level_table_kernel; the tiles kernel reads it); null where the program runs step by step.
   uint32_t* levels;
   int tiles_x, tiles;  // resample_tiles_kernel's tiles across and in all
+  uint32_t* tile_counts;  // the batch's [tiles run, tiles pixel by pixel] (ResampleReport)
   // Tiles (last, away from the fields every pixel reads): what is computed and stored.
   int comp_x, comp_y, comp_w, comp_h;  // pixels computed: the window and its blur halo
   int win_x, win_y, win_w, win_h;      // pixels stored (the whole output unless tiled)
@@ -625,8 +626,11 @@ __global__ void __launch_bounds__(kTileThreads, 4) resample_tiles_kernel(const G
   const int col0 = s.ax.base + ex.x;
   const int x_lo = max(s.ax.edges.inner_lo, 0), x_hi = min(s.ax.edges.inner_hi, s.src_w);
   const int y_lo = max(s.ay.edges.inner_lo, 0), y_hi = min(s.ay.edges.inner_hi, s.src_h);
-  // The taps past a column's own weigh 0 but are read: they too must lie in the image.
-  bool inside = !column || (ex.y > 0 && col0 >= x_lo && col0 + tile_taps <= x_hi);
+  bool inside = !column || (ex.y > 0 && col0 >= x_lo && col0 + ex.y <= x_hi);
+  // The unrolled row loop reads the tile's most taps in every column (those past a column's own
+  // weigh 0): only where they too lie in the image. Not so at an image's right edge, whose last
+  // columns have fewer taps: there each column reads its own.
+  const bool padded = __all_sync(0xffffffffu, !column || col0 + tile_taps <= x_hi);
   const int row_y = y_begin + lane;  // the row this lane checks
   int lo = INT_MAX, hi = INT_MIN;
   if (row_y < y_end) {
@@ -638,7 +642,9 @@ __global__ void __launch_bounds__(kTileThreads, 4) resample_tiles_kernel(const G
   inside = __all_sync(0xffffffffu, inside);
   const int base = warp_min(lo), rows = warp_max(hi) - base;
   const ops::PixelOp* ops = all_ops + s.op_begin;
-  if (!inside || rows > kTileSourceRows) {
+  const bool by_pixel = !inside || rows > kTileSourceRows;
+  if (threadIdx.x == 0) atomicAdd(s.tile_counts + (by_pixel ? 1 : 0), 1u);
+  if (by_pixel) {
     const DeviceFetch<false, uint8_t> fetch{static_cast<const uint8_t*>(s.src), s.src_w, s.src_h, 0, 0,
                                             s.src_pitch, &s.fills, &s.warp.x, &s.warp.y};
     if (tabled) __syncthreads();  // the level table
@@ -655,7 +661,7 @@ __global__ void __launch_bounds__(kTileThreads, 4) resample_tiles_kernel(const G
   const float* wx = weights + s.x_weights + size_t(column ? x : 0) * s.x_stride;
   if (!column) {
     for (int r = group; r < rows; r += kGroups) sums[0][r][lane] = sums[1][r][lane] = sums[2][r][lane] = 0.0f;
-  } else if (tile_taps > kRegisterTaps) {
+  } else if (tile_taps > kRegisterTaps || !padded) {
     for (int r = group; r < rows; r += kGroups) {
       float h[3];
       sum_row_taps<0>(col + size_t(r) * row_bytes, wx, ex.y, h);
@@ -828,7 +834,9 @@ struct CudaExecutor::Impl {
   CudaStream stream;
   CudaEvent start, stop;
   PinnedBuffer staging, download;
-  DeviceBuffer sources, uploaded, samples, ops, weights, work, tmp, means, output, entries, taps, levels;
+  DeviceBuffer sources, uploaded, samples, ops, weights, work, tmp, means, output, entries, taps, levels, counts;
+  PinnedBuffer counts_host;  // the tiles kernel's counts, copied back with each batch
+  ResampleReport report;
   std::vector<size_t> uploaded_offsets;
   std::vector<std::array<int, 2>> uploaded_sizes;
   DeviceBatch batch;
@@ -866,6 +874,8 @@ int CudaExecutor::device() const { return impl_->device; }
 
 float CudaExecutor::last_kernel_ms() const { return impl_->kernel_ms; }
 
+const CudaExecutor::ResampleReport& CudaExecutor::last_resample() const { return impl_->report; }
+
 void CudaExecutor::upload_sources(std::span<const Image* const> images) {
   Impl& m = *impl_;
   GPUAUG_CUDA_CHECK(cudaSetDevice(m.device), "device");
@@ -898,6 +908,11 @@ void CudaExecutor::wait() {
   m.in_flight = false;
   m.stream.synchronize();
   if (m.timed) GPUAUG_CUDA_CHECK(cudaEventElapsedTime(&m.kernel_ms, m.start.get(), m.stop.get()), "timing");
+  if (m.timed && m.report.kernel == "tiles") {
+    const uint32_t* counts = m.counts_host.as<uint32_t>();
+    m.report.tiles = size_t(counts[0]) + counts[1];
+    m.report.tiles_pixel_by_pixel = counts[1];
+  }
 }
 
 const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target,
@@ -1075,9 +1090,18 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   size_t tables = 0;
   if (choice == ResampleChoice::kTiles)
     for (const SampleJob& job : jobs) tables += level_table_program(*job.fold);
-  m.levels.reserve(std::max<size_t>(tables, 1) * kLevelTableWords * sizeof(uint32_t), stream);
+  if (tables > 0) m.levels.reserve(tables * kLevelTableWords * sizeof(uint32_t), stream);
   for (size_t i = 0, t = 0; i < jobs.size() && tables > 0; ++i)
     if (level_table_program(*jobs[i].fold)) samples[i].levels = m.levels.as<uint32_t>() + kLevelTableWords * t++;
+  m.report = {};
+  m.report.kernel = choice == ResampleChoice::kTiles ? "tiles" : choice == ResampleChoice::kStrips ? "strips" : "pixels";
+  m.report.tabled_samples = tables;
+  if (choice == ResampleChoice::kTiles) {
+    m.counts.reserve(2 * sizeof(uint32_t), stream);
+    m.counts_host.reserve(2 * sizeof(uint32_t));
+    GPUAUG_CUDA_CHECK(cudaMemsetAsync(m.counts.get(), 0, 2 * sizeof(uint32_t), stream), "upload");
+    for (GpuSample& sample : samples) sample.tile_counts = m.counts.as<uint32_t>();
+  }
   const bool mixed_sources = source_bytes > 0 && source_cursor != source_bytes;
   if (mixed_sources) throw Error("", "device", "internal: source packing mismatch");
   if (target != nullptr) {
@@ -1176,6 +1200,9 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
       GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     }
     m.stop.record(stream);
+    if (choice == ResampleChoice::kTiles)
+      GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.counts_host.get(), m.counts.get(), 2 * sizeof(uint32_t),
+                                        cudaMemcpyDeviceToHost, stream), "download");
   }
   m.in_flight = true;
   m.timed = !jobs.empty();

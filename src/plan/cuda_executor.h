@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -108,6 +109,15 @@ class CudaExecutor {
 
   // Device time of the last run's kernels in milliseconds (CUDA events), for benchmarks.
   float last_kernel_ms() const;
+
+  // How the last run resampled (after wait): which kernel, and for the tiles kernel how many
+  // tiles ran its fast path or went pixel by pixel, and how many samples ran their pixel
+  // program as a level table. For tests and diagnostics.
+  struct ResampleReport {
+    std::string kernel;  // "tiles", "strips" or "pixels"
+    size_t tiles = 0, tiles_pixel_by_pixel = 0, tabled_samples = 0;
+  };
+  const ResampleReport& last_resample() const;
 
  private:
   struct Impl;

@@ -177,6 +177,20 @@ INSTANTIATE_TEST_SUITE_P(Chains, CpuVsGpuLarge,
                          ::testing::Values(kCases[10], kCases[13], kCases[23], kCases[25]),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// The plans of 7,000 indexes of `source` under a chain of local crops, and their jobs: more
+// samples than one launch takes.
+struct ManySamples {
+  std::vector<pipeline::SamplePlan> plans;
+  std::vector<plan::SampleJob> jobs;
+};
+ManySamples many_samples(const pipeline::Chain& chain, const Image& source, const RandomKey& key) {
+  ManySamples many;
+  for (uint64_t index = 0; index < 7000; ++index)
+    for (auto& p : chain.plan(key, index, 0, source.width, source.height)) many.plans.push_back(std::move(p));
+  for (const auto& p : many.plans) many.jobs.push_back({&p.fold, &source, -1, {key, p.id}});
+  return many;
+}
+
 // More samples than a launch's gridDim.y takes (65,535), and more pixel ops than 16 bits count
 // (2 a sample: 140,000): the executor launches in parts, and every sample, its contrast mean and
 // blur rounds included, equals the CPU's. (Before, samples past op 65,535 read other samples'
@@ -188,12 +202,9 @@ TEST(CudaExecutor, BatchesBeyondOneLaunchEqualTheCpu) {
       "{gaussian_blur: {kernel_size: 3}}]\noutput: {layout: HWC}\n", "many"));
   const Image source = random_image(9, 7, 11);
   const RandomKey key = RandomKey::from(4, 0);
-  std::vector<pipeline::SamplePlan> plans;
-  for (uint64_t index = 0; index < 7000; ++index)
-    for (auto& p : chain.plan(key, index, 0, source.width, source.height)) plans.push_back(std::move(p));
+  const ManySamples many = many_samples(chain, source, key);
+  const auto& [plans, jobs] = many;
   ASSERT_GT(plans.size(), 65535u);
-  std::vector<plan::SampleJob> jobs;
-  for (const auto& p : plans) jobs.push_back({&p.fold, &source, -1, {key, p.id}});
   std::vector<Tensor> want;
   for (const auto& p : plans) want.push_back(plan::execute_cpu(p.fold, source, {key, p.id}, Layout::kHWC));
   const auto differs = [](const Tensor& a, const Tensor& b) {
@@ -217,27 +228,51 @@ TEST(CudaExecutor, BatchesBeyondOneLaunchEqualTheCpu) {
 // each forced by GPUAUG_RESAMPLE_KERNEL and the automatic choice, at benchmark sizes: many
 // tiles a sample, partial ones at the right and bottom, flips, shrinks past the register taps
 // and past the tiles' shared rows (which then compute pixel by pixel), enlargements, pads (taps
-// outside the image), and a barrier's work buffer. Every kernel must give the CPU's samples.
+// outside the image), and a barrier's work buffer. Every kernel must give the CPU's samples,
+// bit for bit in every dtype; the executor's report says the tiles' fast path and the level
+// tables did run where they should.
 struct KernelCase {
   const char* name;
   const char* ops;
   const char* layout;
+  bool tabled;  // the program is a level table (per-channel, position-free steps only)
+  bool pads;    // some tiles have taps outside the image, so go pixel by pixel
 };
 const KernelCase kKernelCases[] = {
-    {"rn50_f16", "[{random_resized_crop: {size: 224}}, {horizontal_flip: {}}, {to_dtype: {dtype: float16}}, {normalize: {}}]", "CHW"},
-    {"rrc_partial_tiles_vflip", "[{random_resized_crop: {size: [37, 100]}}, {vertical_flip: {}}, {horizontal_flip: {}}]", "HWC"},
-    {"resize_shrink_bicubic", "[{resize: {size: [61, 45], interpolation: bicubic}}]", "CHW"},
-    {"resize_enlarge", "[{resize: {size: [700, 530]}}]", "HWC"},
-    {"resize_noaa", "[{resize: {size: [150, 120], antialias: false}}]", "HWC"},
-    {"center_crop_pad", "[{center_crop: {size: [420, 560]}}]", "HWC"},
-    {"rrc_contrast_f32", "[{random_resized_crop: {size: 96, scale: [0.5, 1.0]}}, {color_jitter: {contrast: 0.5}}, {to_dtype: {dtype: float32}}]", "CHW"},
-    // Level tables (the program a function of each channel's level) in every output dtype, and
-    // programs that cannot be one (noise: where the pixel is; saturation and hue: mixing).
-    {"brightness_normalize_bf16", "[{random_resized_crop: {size: 64}}, {color_jitter: {brightness: 0.5}}, {to_dtype: {dtype: bfloat16}}, {normalize: {mean: [0.5, 0.4, 0.3], std: [0.2, 0.3, 0.1]}}]", "HWC"},
-    {"float_round_trip_u8", "[{resize: {size: 80}}, {to_dtype: {dtype: float32}}, {to_dtype: {dtype: uint8}}]", "CHW"},
-    {"rrc_noise_f32", "[{random_resized_crop: {size: 72}}, {to_dtype: {dtype: float32}}, {gaussian_noise: {sigma: 0.1}}]", "CHW"},
-    {"rrc_saturation_hue", "[{random_resized_crop: {size: 50}}, {color_jitter: {saturation: 0.5, hue: 0.1}}]", "HWC"},
+    {"rn50_f16", "[{random_resized_crop: {size: 224}}, {horizontal_flip: {}}, {to_dtype: {dtype: float16}}, {normalize: {}}]", "CHW", true, false},
+    {"rrc_partial_tiles_vflip", "[{random_resized_crop: {size: [37, 100]}}, {vertical_flip: {}}, {horizontal_flip: {}}]", "HWC", true, false},
+    {"resize_shrink_bicubic", "[{resize: {size: [61, 45], interpolation: bicubic}}]", "CHW", true, false},
+    {"resize_enlarge", "[{resize: {size: [700, 530]}}]", "HWC", true, false},
+    {"resize_noaa", "[{resize: {size: [150, 120], antialias: false}}]", "HWC", true, false},
+    {"center_crop_pad", "[{center_crop: {size: [420, 560]}}]", "HWC", true, true},
+    {"rrc_contrast_f32", "[{random_resized_crop: {size: 96, scale: [0.5, 1.0]}}, {color_jitter: {contrast: 0.5}}, {to_dtype: {dtype: float32}}]", "CHW", false, false},
+    // Level tables in every output dtype and layout, and programs that cannot be one (noise:
+    // where the pixel is; saturation and hue: the channels mix).
+    {"brightness_normalize_bf16", "[{random_resized_crop: {size: 64}}, {color_jitter: {brightness: 0.5}}, {to_dtype: {dtype: bfloat16}}, {normalize: {mean: [0.5, 0.4, 0.3], std: [0.2, 0.3, 0.1]}}]", "HWC", true, false},
+    {"float_round_trip_u8", "[{resize: {size: 80}}, {to_dtype: {dtype: float32}}, {to_dtype: {dtype: uint8}}]", "CHW", true, false},
+    {"resize_normalize_f32", "[{resize: {size: [90, 70]}}, {to_dtype: {dtype: float32}}, {normalize: {}}]", "HWC", true, false},
+    {"rrc_f32", "[{random_resized_crop: {size: 40}}, {to_dtype: {dtype: float32}}]", "CHW", true, false},
+    {"rrc_noise_f32", "[{random_resized_crop: {size: 72}}, {to_dtype: {dtype: float32}}, {gaussian_noise: {sigma: 0.1}}]", "CHW", false, false},
+    {"rrc_saturation_hue", "[{random_resized_crop: {size: 50}}, {color_jitter: {saturation: 0.5, hue: 0.1}}]", "HWC", false, false},
 };
+
+// Runs `jobs` on a new executor with GPUAUG_RESAMPLE_KERNEL set to `kernel` ("" unset), which
+// the executor reads when it is made; its report of the run goes to `report`.
+std::vector<Tensor> run_with_kernel(const char* kernel, std::span<const plan::SampleJob> jobs, Layout layout,
+                                    plan::CudaExecutor::ResampleReport& report) {
+  if (*kernel != 0) setenv("GPUAUG_RESAMPLE_KERNEL", kernel, 1);
+  else unsetenv("GPUAUG_RESAMPLE_KERNEL");
+  try {
+    plan::CudaExecutor gpu(0);
+    std::vector<Tensor> got = gpu.run_to_host(jobs, layout);
+    report = gpu.last_resample();
+    unsetenv("GPUAUG_RESAMPLE_KERNEL");
+    return got;
+  } catch (...) {
+    unsetenv("GPUAUG_RESAMPLE_KERNEL");
+    throw;
+  }
+}
 
 class ResampleKernels : public ::testing::TestWithParam<std::tuple<KernelCase, const char*>> {};
 
@@ -262,33 +297,36 @@ TEST_P(ResampleKernels, EqualTheCpu) {
   std::vector<plan::SampleJob> jobs;
   for (size_t i = 0; i < plans.size(); ++i)
     jobs.push_back({&plans[i].fold, &sources[plan_source[i]], -1, {key, plans[i].id}});
-  // The choice is read when the executor is made.
-  if (*kernel != 0) setenv("GPUAUG_RESAMPLE_KERNEL", kernel, 1);
-  else unsetenv("GPUAUG_RESAMPLE_KERNEL");
-  std::vector<Tensor> got;
-  try {
-    plan::CudaExecutor gpu(0);
-    got = gpu.run_to_host(jobs, layout);
-  } catch (...) {
-    unsetenv("GPUAUG_RESAMPLE_KERNEL");
-    throw;
-  }
-  unsetenv("GPUAUG_RESAMPLE_KERNEL");
+  plan::CudaExecutor::ResampleReport report;
+  const std::vector<Tensor> got = run_with_kernel(kernel, jobs, layout, report);
   ASSERT_EQ(got.size(), plans.size());
   double max_diff = 0.0;
   for (size_t i = 0; i < plans.size(); ++i) {
     const Tensor want = plan::execute_cpu(plans[i].fold, sources[plan_source[i]], {key, plans[i].id}, layout);
-    ASSERT_EQ(got[i].elements(), want.elements());
+    ASSERT_EQ(got[i].dtype, want.dtype);
+    ASSERT_EQ(got[i].data.size(), want.data.size());
     for (size_t e = 0; e < want.elements(); ++e)
       max_diff = std::max(max_diff, std::abs(double(element(got[i], e)) - double(element(want, e))));
-    if (want.dtype == DType::kUInt8) {
-      EXPECT_EQ(std::memcmp(got[i].data.data(), want.data.data(), want.data.size()), 0)
-          << test_case.name << " sample " << i << " differs (" << sizes[plan_source[i]].first << "x"
-          << sizes[plan_source[i]].second << ")";
+    EXPECT_EQ(std::memcmp(got[i].data.data(), want.data.data(), want.data.size()), 0)
+        << test_case.name << " sample " << i << " differs in its bits (" << sizes[plan_source[i]].first << "x"
+        << sizes[plan_source[i]].second << ", max |gpu - cpu| so far " << max_diff << ")";
+  }
+  // Which kernel ran, and whether the tiles' fast path and the level tables did their part.
+  if (*kernel != 0) {
+    EXPECT_EQ(report.kernel, kernel);
+  } else {
+    EXPECT_TRUE(report.kernel == "tiles" || report.kernel == "strips") << report.kernel;
+  }
+  if (report.kernel == "tiles") {
+    EXPECT_EQ(report.tabled_samples, test_case.tabled ? plans.size() : 0u) << test_case.name;
+    EXPECT_GT(report.tiles, report.tiles_pixel_by_pixel) << test_case.name << ": no tile took the fast path";
+    if (test_case.pads) {
+      EXPECT_GT(report.tiles_pixel_by_pixel, 0u) << test_case.name;
     }
   }
-  EXPECT_LE(max_diff, plans[0].fold.dtype == DType::kUInt8 ? 0.0 : 1e-5) << test_case.name;
-  std::printf("[ %s, kernel %s ] max |gpu - cpu| = %g\n", test_case.name, *kernel ? kernel : "auto", max_diff);
+  std::printf("[ %s, kernel %s ] %s: %zu tiles, %zu pixel by pixel, %zu samples tabled; max |gpu - cpu| = %g\n",
+              test_case.name, *kernel ? kernel : "auto", report.kernel.c_str(), report.tiles,
+              report.tiles_pixel_by_pixel, report.tabled_samples, max_diff);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, ResampleKernels,
@@ -298,6 +336,31 @@ INSTANTIATE_TEST_SUITE_P(Kernels, ResampleKernels,
                            const char* kernel = std::get<1>(info.param);
                            return std::string(std::get<0>(info.param).name) + "_" + (*kernel ? kernel : "auto");
                          });
+
+// Level tables past one launch's 65,535 samples: 70,000 local crops run as two launches of the
+// table and tiles kernels, each sample with its own table.
+TEST(CudaExecutor, TabledBatchesBeyondOneLaunchEqualTheCpu) {
+  if (!plan::cuda_device_available()) GTEST_SKIP() << "no CUDA GPU visible";
+  const pipeline::Chain chain(pipeline::parse_spec(
+      "seed: 6\nops: [{local_crops: {n: 10, size: 4}}, {color_jitter: {brightness: 0.5}}, {to_dtype: {dtype: float16}}, "
+      "{normalize: {}}]\noutput: {layout: CHW}\n", "many tabled"));
+  const Image source = random_image(9, 7, 12);
+  const RandomKey key = RandomKey::from(6, 0);
+  const ManySamples many = many_samples(chain, source, key);
+  const auto& [plans, jobs] = many;
+  ASSERT_GT(plans.size(), 65535u);
+  plan::CudaExecutor::ResampleReport report;
+  const std::vector<Tensor> got = run_with_kernel("", jobs, Layout::kCHW, report);
+  ASSERT_EQ(got.size(), plans.size());
+  EXPECT_EQ(report.kernel, "tiles");
+  EXPECT_EQ(report.tabled_samples, plans.size());
+  size_t differing = 0, first = 0;
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const Tensor want = plan::execute_cpu(plans[i].fold, source, {key, plans[i].id}, Layout::kCHW);
+    if (std::memcmp(got[i].data.data(), want.data.data(), want.data.size()) != 0 && differing++ == 0) first = i;
+  }
+  EXPECT_EQ(differing, 0u) << "of " << plans.size() << " samples, the first " << first;
+}
 
 TEST(CudaExecutor, UnknownResampleKernelIsAnError) {
   if (!plan::cuda_device_available()) GTEST_SKIP() << "no CUDA GPU visible";
