@@ -183,15 +183,8 @@ __device__ __forceinline__ int warp_max(int v) {
 #endif
 }
 
-// The least of `v` over the warp; every lane must call it.
-__device__ __forceinline__ int warp_min(int v) {
-#if __CUDA_ARCH__ >= 800
-  return __reduce_min_sync(0xffffffffu, v);
-#else
-  for (int offset = 16; offset > 0; offset /= 2) v = min(v, __shfl_xor_sync(0xffffffffu, v, offset));
-  return v;
-#endif
-}
+// The least of `v` (> INT_MIN) over the warp; every lane must call it.
+__device__ __forceinline__ int warp_min(int v) { return -warp_max(-v); }
 
 // Output rows y0 .. y0 + kRows - 1 of one column (so the same taps across), pixel i with row
 // taps first[i] .. first[i] + count[i] (count 0: no such pixel) and weights wy + i * y_stride:
@@ -565,6 +558,8 @@ __device__ __forceinline__ void sum_tile_pixel(const GpuSample& s, const int2* e
 
 // A level table's three channels for a resampled pixel, stored at (x, y) of a whole 3-channel
 // output: quantize_resampled's level (clamp, round half to even) by the hardware's conversion.
+// store_pixel's layout, written for exactly 3 channels of ready bits: its loop over a runtime
+// channel count kept the values in local memory (ncu, RESULTS run 24).
 __device__ __forceinline__ void store_tabled_pixel(const GpuSample& s, uint8_t* out, const uint32_t* levels, int x, int y,
                                                    const float v[3]) {
   const uint32_t b0 = levels[__float2int_rn(fminf(fmaxf(v[0], 0.0f), 255.0f))];
@@ -1087,12 +1082,13 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
                                 : tiles_fit ? ResampleChoice::kTiles
                                             : ResampleChoice::kStrips;
   // The tiles kernel's level tables, one per sample whose program is a function of each level.
-  size_t tables = 0;
+  std::vector<size_t> tabled;
   if (choice == ResampleChoice::kTiles)
-    for (const SampleJob& job : jobs) tables += level_table_program(*job.fold);
+    for (size_t i = 0; i < jobs.size(); ++i)
+      if (level_table_program(*jobs[i].fold)) tabled.push_back(i);
+  const size_t tables = tabled.size();
   if (tables > 0) m.levels.reserve(tables * kLevelTableWords * sizeof(uint32_t), stream);
-  for (size_t i = 0, t = 0; i < jobs.size() && tables > 0; ++i)
-    if (level_table_program(*jobs[i].fold)) samples[i].levels = m.levels.as<uint32_t>() + kLevelTableWords * t++;
+  for (size_t t = 0; t < tables; ++t) samples[tabled[t]].levels = m.levels.as<uint32_t>() + kLevelTableWords * t;
   m.report = {};
   m.report.kernel = choice == ResampleChoice::kTiles ? "tiles" : choice == ResampleChoice::kStrips ? "strips" : "pixels";
   m.report.tabled_samples = tables;
