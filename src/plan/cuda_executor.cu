@@ -507,10 +507,20 @@ constexpr int kTileSourceRows = 96;
 
 // Source rows [first, rows) in steps of `step`, summed across by one lane with the tile's tap
 // count (the weights past the lane's own are 0: see sum_rows_of_taps), into the shared sums.
+// Two rows an iteration, so that a warp waits on the loads of both at once rather than of one
+// after the other (each row's are a round trip to L2 or memory).
 template <int kTaps>
 __device__ __forceinline__ void sum_tile_rows(const uint8_t* column, size_t row_bytes, int first, int rows, int step,
                                               const float* w, float (&sums)[3][kTileSourceRows][kTileCols], int lane) {
-  for (int r = first; r < rows; r += step) {
+  int r = first;
+  for (; r + step < rows; r += 2 * step) {
+    float h[3], g[3];
+    sum_row_taps<kTaps>(column + size_t(r) * row_bytes, w, kTaps, h);
+    sum_row_taps<kTaps>(column + size_t(r + step) * row_bytes, w, kTaps, g);
+    sums[0][r][lane] = h[0], sums[1][r][lane] = h[1], sums[2][r][lane] = h[2];
+    sums[0][r + step][lane] = g[0], sums[1][r + step][lane] = g[1], sums[2][r + step][lane] = g[2];
+  }
+  if (r < rows) {
     float h[3];
     sum_row_taps<kTaps>(column + size_t(r) * row_bytes, w, kTaps, h);
     sums[0][r][lane] = h[0], sums[1][r][lane] = h[1], sums[2][r][lane] = h[2];
@@ -588,6 +598,44 @@ __device__ __forceinline__ void store_tabled_pixel(const GpuSample& s, uint8_t* 
   }
 }
 
+// Warps of a tile, each with a lane a column; a thread computes every kTileWarps-th row.
+constexpr int kTileWarps = kTileThreads / kTileCols;
+constexpr int kRowsPerThread = kTileRows / kTileWarps;
+// Row taps up to which a tabled tile's column sums run unrolled (store_tabled_rows): an
+// antialiased bilinear shrink of up to about 3.5x.
+constexpr int kTileRowTaps = 8;
+
+// A tabled tile's pixels of the lane's column on the thread's rows (group, group + kTileWarps,
+// ...), from the shared sums, looked up in the level table and stored. row_first: each tile
+// row's first source row from the sums' base; row_weights: its weights, 0 past its own count
+// (and for rows past the output's end), so that every row runs the same kTaps sums: the taps
+// past a row's own add +0 to sums that are never -0, as sum_rows_of_taps' (the sums' rows they
+// read are zeroed). The rows' sums are independent of each other, so their shared loads are in
+// flight together instead of a row's chain (entry, weights, sums, table, store) after another's.
+template <int kTaps>
+__device__ __forceinline__ void store_tabled_rows(const GpuSample& s, uint8_t* out, const uint32_t* levels,
+                                                  const float (&sums)[3][kTileSourceRows][kTileCols],
+                                                  const int* row_first, const float (&row_weights)[kTileRows][kTileRowTaps],
+                                                  int lane, int group, int x, int y_begin, int y_end) {
+  float v[kRowsPerThread][3];
+#pragma unroll
+  for (int j = 0; j < kRowsPerThread; ++j) {
+    const int i = group + j * kTileWarps;
+    const int r0 = row_first[i];
+    v[j][0] = v[j][1] = v[j][2] = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kTaps; ++k) {
+      const float wk = row_weights[i][k];
+      v[j][0] += wk * sums[0][r0 + k][lane], v[j][1] += wk * sums[1][r0 + k][lane], v[j][2] += wk * sums[2][r0 + k][lane];
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < kRowsPerThread; ++j) {
+    const int y = y_begin + group + j * kTileWarps;
+    if (y < y_end) store_tabled_pixel(s, out, levels, x, y, v[j]);
+  }
+}
+
 // The resample kernel of whole 8-bit separable sources where every tile's taps lie inside the
 // image: a block a tile of kTileCols x kTileRows output pixels. Each source row the tile needs is
 // summed across once per column into shared memory, then each pixel sums its rows of those, in
@@ -597,7 +645,8 @@ __device__ __forceinline__ void store_tabled_pixel(const GpuSample& s, uint8_t* 
 // than kTileSourceRows computes its pixels one by one (separable_pixel), as the pixel kernel.
 // Every warp holds the tile's 32 columns, and a lane each of its 32 rows while it decides, so
 // each reaches the same decision alone.
-__global__ void __launch_bounds__(kTileThreads, 4) resample_tiles_kernel(const GpuSample* __restrict__ samples,
+template <bool kAllTabled>
+__global__ void __launch_bounds__(kTileThreads, kAllTabled ? 5 : 4) resample_tiles_kernel(const GpuSample* __restrict__ samples,
                                                                          const ops::PixelOp* all_ops,
                                                                          const int2* __restrict__ entries,
                                                                          const float* __restrict__ weights,
@@ -605,13 +654,15 @@ __global__ void __launch_bounds__(kTileThreads, 4) resample_tiles_kernel(const G
   static_assert(kTileCols == 32 && kTileRows == 32, "a warp's lanes are a tile's columns, then its rows");
   __shared__ float sums[3][kTileSourceRows][kTileCols];
   __shared__ uint32_t levels[kLevelTableWords];
+  __shared__ float row_weights[kTileRows][kTileRowTaps];  // store_tabled_rows'
+  __shared__ int row_first[kTileRows];
   const GpuSample& s = samples[blockIdx.y];
   if (int(blockIdx.x) >= s.tiles) return;  // the whole block
-  const bool tabled = s.levels != nullptr;
+  const bool tabled = kAllTabled || s.levels != nullptr;
   if (tabled)
     for (int i = int(threadIdx.x); i < int(kLevelTableWords); i += kTileThreads) levels[i] = __ldg(s.levels + i);
   const int lane = int(threadIdx.x) % kTileCols, group = int(threadIdx.x) / kTileCols;
-  constexpr int kGroups = kTileThreads / kTileCols;
+  constexpr int kGroups = kTileWarps;
   const int tile_y = int(blockIdx.x) / s.tiles_x;
   const int x = (int(blockIdx.x) - tile_y * s.tiles_x) * kTileCols + lane;
   const int y_begin = tile_y * kTileRows, y_end = min(y_begin + kTileRows, s.out_h);
@@ -628,14 +679,15 @@ __global__ void __launch_bounds__(kTileThreads, 4) resample_tiles_kernel(const G
   const bool padded = __all_sync(0xffffffffu, !column || col0 + tile_taps <= x_hi);
   const int row_y = y_begin + lane;  // the row this lane checks
   int lo = INT_MAX, hi = INT_MIN;
+  int2 ey = make_int2(0, 0);
   if (row_y < y_end) {
-    const int2 ey = entries[s.y_entries + row_y];
+    ey = entries[s.y_entries + row_y];
     const int first = s.ay.base + ey.x;
     inside = inside && ey.y > 0 && first >= y_lo && first + ey.y <= y_hi;
     lo = first, hi = first + ey.y;
   }
   inside = __all_sync(0xffffffffu, inside);
-  const int base = warp_min(lo), rows = warp_max(hi) - base;
+  const int base = warp_min(lo), rows = warp_max(hi) - base, row_taps = warp_max(ey.y);
   const ops::PixelOp* ops = all_ops + s.op_begin;
   const bool by_pixel = !inside || rows > kTileSourceRows;
   if (threadIdx.x == 0) atomicAdd(s.tile_counts + (by_pixel ? 1 : 0), 1u);
@@ -650,6 +702,18 @@ __global__ void __launch_bounds__(kTileThreads, 4) resample_tiles_kernel(const G
       else finish_whole_pixel(s, ops, v, x, y, out, work);
     }
     return;
+  }
+  // Tabled tiles whose rows have few taps sum their columns unrolled (store_tabled_rows): the
+  // rows' first source rows and weights, and the sums' rows past `rows` that the taps past a
+  // row's own read, zeroed. Warp g writes tap g of every row (its lanes hold the rows' entries).
+  const bool unrolled_rows = tabled && row_taps <= kTileRowTaps && rows + row_taps <= kTileSourceRows;
+  if (unrolled_rows) {
+    for (int k = group; k < kTileRowTaps; k += kTileWarps)
+      row_weights[lane][k] = k < ey.y ? __ldg(weights + s.y_weights + size_t(row_y) * s.y_stride + k) : 0.0f;
+    if (group == 0) row_first[lane] = ey.y > 0 ? s.ay.base + ey.x - base : 0;
+    for (int i = int(threadIdx.x); i < row_taps * kTileCols; i += kTileThreads)
+      sums[0][rows + i / kTileCols][i % kTileCols] = sums[1][rows + i / kTileCols][i % kTileCols] =
+          sums[2][rows + i / kTileCols][i % kTileCols] = 0.0f;
   }
   const size_t row_bytes = size_t(s.src_w) * 3;
   const uint8_t* col = static_cast<const uint8_t*>(s.src) + size_t(base) * row_bytes + size_t(column ? col0 : 0) * 3;
@@ -677,6 +741,19 @@ __global__ void __launch_bounds__(kTileThreads, 4) resample_tiles_kernel(const G
   }
   __syncthreads();
   if (!column) return;
+  if (unrolled_rows) {
+    switch (row_taps) {
+      case 1: store_tabled_rows<1>(s, out, levels, sums, row_first, row_weights, lane, group, x, y_begin, y_end); break;
+      case 2: store_tabled_rows<2>(s, out, levels, sums, row_first, row_weights, lane, group, x, y_begin, y_end); break;
+      case 3: store_tabled_rows<3>(s, out, levels, sums, row_first, row_weights, lane, group, x, y_begin, y_end); break;
+      case 4: store_tabled_rows<4>(s, out, levels, sums, row_first, row_weights, lane, group, x, y_begin, y_end); break;
+      case 5: store_tabled_rows<5>(s, out, levels, sums, row_first, row_weights, lane, group, x, y_begin, y_end); break;
+      case 6: store_tabled_rows<6>(s, out, levels, sums, row_first, row_weights, lane, group, x, y_begin, y_end); break;
+      case 7: store_tabled_rows<7>(s, out, levels, sums, row_first, row_weights, lane, group, x, y_begin, y_end); break;
+      default: store_tabled_rows<kTileRowTaps>(s, out, levels, sums, row_first, row_weights, lane, group, x, y_begin, y_end); break;
+    }
+    return;
+  }
   // Two loops, so that the table's keeps its sums in registers (the program's indexes them).
   if (tabled) {
     for (int y = y_begin + group; y < y_end; y += kGroups) {
@@ -828,7 +905,7 @@ struct CudaExecutor::Impl {
   ResampleChoice choice = resample_choice_from_environment();
   CudaStream stream;
   CudaEvent start, stop;
-  PinnedBuffer staging, download;
+  PinnedBuffer staging, download, samples_host, ops_host;
   DeviceBuffer sources, uploaded, samples, ops, weights, work, tmp, means, output, entries, taps, levels, counts;
   PinnedBuffer counts_host;  // the tiles kernel's counts, copied back with each batch
   ResampleReport report;
@@ -925,8 +1002,16 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
     if (float_sources && job.device_source == nullptr)
       throw Error("", "plan", "internal: a float source must be in device memory (SampleJob::device_source)");
   }
-  std::vector<GpuSample> samples(jobs.size());
-  std::vector<ops::PixelOp> all_ops;
+  // The samples and their ops are written straight into pinned memory, which the copies below
+  // read as they run: from a pageable vector (~1.7 KB a sample) the driver would first copy
+  // them on this thread. The previous batch's copies are done (wait above).
+  size_t op_total = 0;
+  for (const SampleJob& job : jobs) op_total += job.fold->pixels.size();
+  m.samples_host.reserve(std::max<size_t>(jobs.size(), 1) * sizeof(GpuSample));
+  m.ops_host.reserve(std::max<size_t>(op_total, 1) * sizeof(ops::PixelOp));
+  const std::span<GpuSample> samples(m.samples_host.as<GpuSample>(), jobs.size());
+  ops::PixelOp* const all_ops = m.ops_host.as<ops::PixelOp>();
+  size_t op_count = 0;
   std::vector<float> blur_weights;
   // Sources given as host images are packed into the staging buffer for one copy.
   size_t source_bytes = 0;
@@ -983,11 +1068,11 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
     s.dtype = static_cast<uint8_t>(fold.dtype);
     s.layout = static_cast<uint8_t>(layout);
     s.channels = static_cast<uint8_t>(fold.channels);
-    s.op_begin = static_cast<uint32_t>(all_ops.size());
+    s.op_begin = static_cast<uint32_t>(op_count);
     s.op_count = static_cast<uint16_t>(fold.pixels.size());
     for (size_t k = 0; k < fold.pixels.size(); ++k) {
       const ops::PixelOp& op = fold.pixels[k];
-      all_ops.push_back(op);
+      all_ops[op_count++] = op;
       if (!ops::is_barrier(op.kind)) continue;
       if (s.rounds == kMaxRounds) throw Error("", "plan", "more than 8 contrast/blur steps in one sample");
       s.barrier[s.rounds] = static_cast<uint16_t>(k);
@@ -1123,15 +1208,15 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
       if (staged_offset[i] != SIZE_MAX) samples[i].src = m.sources.as<uint8_t>() + staged_offset[i];
   }
   m.samples.reserve(samples.size() * sizeof(GpuSample), stream);
-  m.ops.reserve(std::max<size_t>(all_ops.size(), 1) * sizeof(ops::PixelOp), stream);
+  m.ops.reserve(std::max<size_t>(op_count, 1) * sizeof(ops::PixelOp), stream);
   if (target == nullptr) m.output.reserve(std::max<size_t>(out_bytes, 1), stream);
   uint8_t* const output = target ? static_cast<uint8_t*>(target->data) : m.output.as<uint8_t>();
   m.entries.reserve(std::max<size_t>(entry_count, 1) * sizeof(int2), stream);
   m.taps.reserve(std::max<size_t>(tap_count, 1) * sizeof(float), stream);
   GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.samples.get(), samples.data(), samples.size() * sizeof(GpuSample),
                                     cudaMemcpyHostToDevice, stream), "upload");
-  if (!all_ops.empty())
-    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.ops.get(), all_ops.data(), all_ops.size() * sizeof(ops::PixelOp),
+  if (op_count > 0)
+    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.ops.get(), all_ops, op_count * sizeof(ops::PixelOp),
                                       cudaMemcpyHostToDevice, stream), "upload");
   if (max_rounds > 0) {
     m.work.reserve(work_floats * sizeof(float), stream);
@@ -1169,7 +1254,8 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
       });
       GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     }
-    const ResampleKernel resample = choice == ResampleChoice::kTiles    ? resample_tiles_kernel
+    const ResampleKernel resample = choice == ResampleChoice::kTiles    ? tables == jobs.size() ? resample_tiles_kernel<true>
+                                                                                          : resample_tiles_kernel<false>
                                     : choice == ResampleChoice::kStrips ? resample_strips_kernel
                                     : warps ? resample_kernel_for<true>(float_sources, windowed)
                                             : resample_kernel_for<false>(float_sources, windowed);
