@@ -2,8 +2,12 @@
 CUDA (per-sample loop and one draw per batch), Kornia (when importable), torchvision's GPU
 decode + v2, and a Pillow + v2 DataLoader; augment-only and end to end.
 
-Usage: python3 bench/gpu_vs_peers.py [--images 2048] [--corpus DIR] [--gpuaug build/gpuaug]
+Usage: python3 bench/gpu_vs_peers.py [--images 8000] [--corpus DIR] [--gpuaug build/gpuaug]
        [--workers 16] [--skip-dataloader]
+--images: the JPEGs gpuaug's runs and the end-to-end rows take (issue 4's corpus is 8000; with
+2048, 8 batches a pass, gpuaug's augment-only pass is mostly its pipeline filling and draining:
+748k against 1.04-1.08M, RESULTS run 24). The peers' augment-only rows time one batch of 256
+decoded images (their per-sample loops 64), which the corpus size does not change.
 Prints markdown tables; paste them into bench/RESULTS.md with the device, date and command.
 DALI's row needs `pip install nvidia-dali-cuda130` (2.4.0: a 199 MB wheel, plus the
 nvidia-nvimgcodec-cu13 and nvidia-libnvcomp-cu13 it requires). The GPU machine this project is
@@ -77,7 +81,7 @@ def dali_rate(paths, threads, device="mixed", batch=256, repeat=3):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--images", type=int, default=2048)
+    ap.add_argument("--images", type=int, default=8000)
     ap.add_argument("--corpus", default="/tmp/gpuaug-bench-jpegs")
     ap.add_argument("--gpuaug", default=str(HERE.parent / "build" / "gpuaug"))
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 16)

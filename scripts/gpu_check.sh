@@ -47,6 +47,6 @@ if [ "${PYTEST:-1}" = 1 ]; then
   tail -3 "$out/pytest.log"
 fi
 if [ "${BENCH:-1}" = 1 ]; then
-  PYTHONUNBUFFERED=1 python3 bench/gpu_vs_peers.py --images "${IMAGES:-2048}" ${GPU_BENCH_ARGS:-} > "$out/gpu_bench.md" 2>&1; tail -22 "$out/gpu_bench.md"
+  PYTHONUNBUFFERED=1 python3 bench/gpu_vs_peers.py --images "${IMAGES:-8000}" ${GPU_BENCH_ARGS:-} > "$out/gpu_bench.md" 2>&1; tail -22 "$out/gpu_bench.md"
   PYTHONUNBUFFERED=1 python3 bench/cpu_decode_augment.py --images 1000 > "$out/cpu_bench.md" 2>&1; tail -14 "$out/cpu_bench.md"
 fi
