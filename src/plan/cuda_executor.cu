@@ -601,8 +601,8 @@ __device__ __forceinline__ void store_tabled_pixel(const GpuSample& s, uint8_t* 
 // Warps of a tile, each with a lane a column; a thread computes every kTileWarps-th row.
 constexpr int kTileWarps = kTileThreads / kTileCols;
 constexpr int kRowsPerThread = kTileRows / kTileWarps;
-// Row taps up to which a tabled tile's column sums run unrolled (store_tabled_rows): an
-// antialiased bilinear shrink of up to about 3.5x.
+// Row taps up to which a tabled tile's column sums run unrolled (store_tabled_rows): bicubic
+// shrinks of up to about 2x, and bilinear ones as far as the shared rows go (~2.8x).
 constexpr int kTileRowTaps = 8;
 
 // A tabled tile's pixels of the lane's column on the thread's rows (group, group + kTileWarps,
@@ -913,7 +913,10 @@ struct CudaExecutor::Impl {
   std::vector<std::array<int, 2>> uploaded_sizes;
   DeviceBatch batch;
   float kernel_ms = 0.0f;
-  bool in_flight = false;  // a submitted batch not yet waited for
+  // Work on the stream that reads this executor's buffers (pinned staging, samples, ops) and
+  // that submit must wait for before it rewrites them: set before the first thing is queued,
+  // so that a batch abandoned by an error half way is waited for too.
+  bool in_flight = false;
   bool timed = false;
 };
 
@@ -991,6 +994,8 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
                                         ThreadPool* pool) {
   Impl& m = *impl_;
   wait();  // the buffers below are reused
+  m.in_flight = true;
+  m.timed = false;  // until the events are recorded
   GPUAUG_CUDA_CHECK(cudaSetDevice(m.device), "device");
   cudaStream_t stream = m.stream.get();
   // Float sources (images handed over in GPU memory) run as a batch of their own: the kernel
@@ -1007,8 +1012,10 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   // them on this thread. The previous batch's copies are done (wait above).
   size_t op_total = 0;
   for (const SampleJob& job : jobs) op_total += job.fold->pixels.size();
-  m.samples_host.reserve(std::max<size_t>(jobs.size(), 1) * sizeof(GpuSample));
-  m.ops_host.reserve(std::max<size_t>(op_total, 1) * sizeof(ops::PixelOp));
+  // Sizes rounded up to a power of two: a batch a few ops longer than any before would
+  // otherwise free and pin again, and freeing pinned memory waits for the whole device.
+  m.samples_host.reserve(std::bit_ceil(std::max<size_t>(jobs.size(), 1) * sizeof(GpuSample)));
+  m.ops_host.reserve(std::bit_ceil(std::max<size_t>(op_total, 1) * sizeof(ops::PixelOp)));
   const std::span<GpuSample> samples(m.samples_host.as<GpuSample>(), jobs.size());
   ops::PixelOp* const all_ops = m.ops_host.as<ops::PixelOp>();
   size_t op_count = 0;
@@ -1286,7 +1293,6 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
       GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.counts_host.get(), m.counts.get(), 2 * sizeof(uint32_t),
                                         cudaMemcpyDeviceToHost, stream), "download");
   }
-  m.in_flight = true;
   m.timed = !jobs.empty();
   batch.data = output;
   batch.bytes = out_bytes;

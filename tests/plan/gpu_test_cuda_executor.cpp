@@ -258,8 +258,14 @@ const KernelCase kKernelCases[] = {
     {"rrc_saturation_hue", "[{random_resized_crop: {size: 50}}, {color_jitter: {saturation: 0.5, hue: 0.1}}]", "HWC", Tabled::kNone, false},
     // A batch of tabled samples and others (2 of the 6 turn gray, which mixes the channels).
     {"rrc_gray_some_f16", "[{random_resized_crop: {size: 96}}, {grayscale: {p: 0.5}}, {to_dtype: {dtype: float16}}, {normalize: {}}]", "CHW", Tabled::kSome, false},
-    // Row taps past the tiles' unrolled column sums (bicubic, a shrink of about 2.3x) and within.
+    // Tabled tiles' column sums, by the rows' most taps: past the unrolled sums' 8 (bicubic
+    // shrinks of 2.3x, 10 taps: the loop), and an enlargement's 4; 4, 6, 7 and 8 taps; 1 tap
+    // (nearest); and rows that fit the shared sums but not with the unrolled sums' padding
+    // (a bilinear shrink of 2.76x: the loop again).
     {"resize_shrink_bicubic_mid", "[{resize: {size: [160, 213], interpolation: bicubic}}, {to_dtype: {dtype: float32}}]", "HWC", Tabled::kAll, false},
+    {"resize_bicubic_taps_4_to_8", "[{resize: {size: [250, 300], interpolation: bicubic}}]", "CHW", Tabled::kAll, false},
+    {"resize_nearest_f16", "[{resize: {size: [200, 150], interpolation: nearest}}, {to_dtype: {dtype: float16}}]", "CHW", Tabled::kAll, false},
+    {"resize_shrink_2_76", "[{resize: {size: [136, 181]}}]", "HWC", Tabled::kAll, false},
 };
 
 // Runs `jobs` on a new executor with GPUAUG_RESAMPLE_KERNEL set to `kernel` ("" unset), which
