@@ -1,9 +1,12 @@
 // resample_math.h against independent oracles: filter kernels by hand, per-axis taps and weights
 // against torchvision's antialias formula in double precision, border rules against numpy.pad,
-// rounding ties, and one warp pixel's mask-of-ones fill worked out by hand.
+// rounding ties, one warp pixel's mask-of-ones fill worked out by hand, and the zero-weight
+// padding of taps that the GPU kernels rely on.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <random>
 #include <vector>
 
 #include "../common/references.h"
@@ -392,4 +395,51 @@ TEST(WarpSampler, SupersamplesOnlyShrinkingResizedWarps) {
 }
 
 }  // namespace
+// The GPU kernels run every pixel of a warp (and every row of a tile) with the most taps of any
+// of them, the taps past a pixel's own weighing 0 (sum_rows_of_taps, sum_tile_rows,
+// store_tabled_rows in cuda_executor.cu). That keeps the CPU's bits because each sum starts at
+// +0 and a sum of products is never -0 (x + -x and +0 + -0 round to +0), so adding 0 * v = +-0
+// changes nothing. Checked here with real tap weights (bicubic's are negative in places) over
+// levels and over row sums, which are negative, zero and -0 in places.
+TEST(PaddedTaps, ZeroWeightsPastAPixelsTapsLeaveItsBits) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> out_size(213, 2000);  // a shrink of up to 3x, an enlargement up to 3x
+  std::uniform_int_distribution<int> level(0, 255);
+  size_t sums = 0;
+  for (int trial = 0; trial < 4000; ++trial) {
+    const AxisCase axis_case{640, out_size(rng), trial % 2 == 1};
+    const AxisSampler a = make_axis_sampler(resized_axis(axis_case, 0), axis_case.bicubic ? ops::Interp::kBicubic
+                                                                                          : ops::Interp::kBilinear, true);
+    for (int i = 0; i < a.out_size; i += 7) {
+      double centre = 0.0;
+      int fill = 0, first = 0;
+      if (!axis_centre(a, i, centre, fill)) continue;
+      const int count = axis_taps(a, centre, first);
+      const double total = axis_total(a, centre, first, count);
+      std::vector<float> w(size_t(count) + 8, 0.0f);
+      for (int j = 0; j < count; ++j) w[size_t(j)] = axis_weight(a, centre, first + j, total);
+      for (const bool row_sums : {false, true}) {
+        // Levels, or row sums: a level times a weight (-0 where 0 meets a negative one), less
+        // a quarter of another level in places.
+        std::vector<float> v(w.size());
+        for (size_t j = 0; j < v.size(); ++j) {
+          v[j] = float(level(rng));
+          if (row_sums) v[j] = v[j] * w[j % size_t(count)] - (level(rng) % 4 == 0 ? 0.25f * float(level(rng)) : 0.0f);
+        }
+        if (row_sums && trial % 5 == 0) v[0] = -0.0f;
+        float own = 0.0f;
+        for (int j = 0; j < count; ++j) own += w[size_t(j)] * v[size_t(j)];
+        for (int padded = count + 1; padded <= count + 8; ++padded) {
+          float sum = 0.0f;
+          for (int j = 0; j < padded; ++j) sum += w[size_t(j)] * v[size_t(j)];
+          ASSERT_EQ(std::memcmp(&sum, &own, sizeof sum), 0) << "taps " << count << " padded to " << padded << ": "
+                                                            << own << " became " << sum;
+          ++sums;
+        }
+      }
+    }
+  }
+  EXPECT_GT(sums, 100000u);
+}
+
 }  // namespace gpuaug::plan
