@@ -136,10 +136,13 @@ AugmentSummary run_augment(const AugmentOptions& options) {
       {"format", options.format},
       {"quality", options.jpeg_quality},
       {"replay", options.replay_path.empty() ? std::string() : text_hash(file_text(options.replay_path))},
-      // Images above the tile threshold decode on the CPU even where nvJPEG would.
-      {"decoder", on_gpu && codec::NvjpegDecoder::built() && spec.decode.gpu
-                      ? fmt::format("nvjpeg {}/8, cpu above {} pixels", spec.decode.gpu_eighths(),
-                                    options.tile_threshold)
+      // Which decoder takes which samples (it makes their pixels): a resumed run must split them
+      // as the journal's did. Images above the tile threshold decode on the CPU even where a GPU
+      // decoder would; without nvJPEG its share goes to the CPU.
+      {"decoder", on_gpu && spec.decode.gpu
+                      ? fmt::format("nvjpeg {}/8, exact {}/8, cpu above {} pixels",
+                                    codec::NvjpegDecoder::built() ? spec.decode.gpu_eighths() : 0,
+                                    spec.decode.exact_eighths(), options.tile_threshold)
                       : "cpu"},
       {"ranks", world.size}};
   std::filesystem::create_directories(options.output);

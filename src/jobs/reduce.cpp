@@ -68,6 +68,7 @@ pipeline::Spec resize_spec(int height, int width, const ReduceOptions& o) {
   spec.name = "reduce";
   spec.decode.dct_scaling = o.dct_scaling;
   spec.decode.gpu_share = o.gpu_share;
+  spec.decode.exact_share = 0.0;  // the rest to the CPU threads: reduce runs no exact GPU decoder
   spec.output.layout = Layout::kHWC;
   pipeline::OpSpec resize;
   resize.name = "resize";

@@ -26,19 +26,20 @@ struct DecodeOptions {
   // libjpeg-turbo's); false keeps every decode on the CPU, bit-identical to the CPU path.
   bool gpu = true;
   // The share of those JPEGs nvJPEG takes, in eighths: the samples whose index % 8 is below
-  // 8 x gpu_share; the CPU threads decode the rest at the same time. Fixed, so which decoder made
-  // a sample's pixels never depends on timing or on the machine. The default balances the
-  // H100/H200 machines' rates: nvJPEG's hardware engine ~24.7k images/s against 16 CPU threads'
-  // 14.5k (full scale) to 18.3k (1/2 scale) images/s (bench/RESULTS.md, run 4); a machine with
-  // fewer cores wants more (1.0: every JPEG it suits).
-  double gpu_share = 0.625;
+  // 8 x gpu_share. Fixed, so which decoder made a sample's pixels never depends on timing or on
+  // the machine. Default 0: its engine tops out near 25k images/s on the H100/H200 machines and
+  // its pixels differ from libjpeg-turbo's, where the exact share alone runs at 66-68k
+  // (bench/RESULTS.md, run 23: nvJPEG 5/8 + CPU, the default before, 29k).
+  double gpu_share = 0.0;
   int gpu_eighths() const { return int(gpu_share * 8 + 0.5); }
   // The share, in eighths after nvJPEG's, that gpuaug's own GPU decoder takes (plan::
   // GpuJpegDecoder): baseline JPEGs whole at full scale, libjpeg-turbo's pixels bit for bit, the
   // CPU threads only reading headers and scans; other files (and a damaged scan) go to the CPU
-  // decoder. Samples whose index % 8 is in [gpu_eighths, gpu_eighths + exact_eighths).
-  double exact_share = 0.0;
-  int exact_eighths() const { return int(exact_share * 8 + 0.5); }
+  // decoder, as does everything past both shares. Samples whose index % 8 is in
+  // [gpu_eighths, gpu_eighths + exact_eighths). Unset (< 0): what nvJPEG's share leaves, so by
+  // default every JPEG it suits.
+  double exact_share = -1.0;
+  int exact_eighths() const { return exact_share < 0 ? 8 - gpu_eighths() : int(exact_share * 8 + 0.5); }
 };
 
 struct OutputOptions {

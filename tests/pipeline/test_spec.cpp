@@ -146,8 +146,20 @@ TEST(SpecErrors, UnknownDecodeAndOutputKeys) {
   expect_spec_error("ops:\noutput:\n  dtype: float32\n", 3, {"unknown key 'dtype' in output", "layout"});
 }
 
-TEST(ParseSpec, NvjpegShareInEighths) {
-  EXPECT_EQ(Spec().decode.gpu_eighths(), 5);  // the default 0.625
+// By default every JPEG the exact GPU decoder suits is its (libjpeg-turbo's pixels, the fastest
+// on the H100); nvJPEG takes a share only when asked, and the exact decoder then what it leaves,
+// unless exact_share says otherwise (the CPU threads take the rest).
+TEST(ParseSpec, DecoderSharesInEighths) {
+  EXPECT_EQ(Spec().decode.gpu_eighths(), 0);
+  EXPECT_EQ(Spec().decode.exact_eighths(), 8);
+  EXPECT_EQ(parse_spec("decode: {dct_scaling: false}\n", "s.yaml").decode.exact_eighths(), 8);
+  EXPECT_EQ(parse_spec("decode: {gpu_share: 0.625}\n", "s.yaml").decode.exact_eighths(), 3);
+  EXPECT_EQ(parse_spec("decode: {gpu_share: 1.0}\n", "s.yaml").decode.exact_eighths(), 0);
+  EXPECT_EQ(parse_spec("decode: {exact_share: 0}\n", "s.yaml").decode.exact_eighths(), 0);
+  EXPECT_EQ(parse_spec("decode: {gpu_share: 0.25, exact_share: 0.5}\n", "s.yaml").decode.exact_eighths(), 4);
+  EXPECT_EQ(parse_spec("decode: {exact_share: 0.5, gpu_share: 0.5}\n", "s.yaml").decode.gpu_eighths(), 4);
+  expect_spec_error("decode:\n  gpu_share: 0.75\n  exact_share: 0.5\n", 3, {"decode.exact_share", "may not pass 1"});
+  expect_spec_error("decode:\n  exact_share: 2\n", 2, {"decode.exact_share: expected a number from 0 to 1"});
   EXPECT_EQ(parse_spec("decode: {gpu_share: 1.0}\n", "s.yaml").decode.gpu_eighths(), 8);
   EXPECT_EQ(parse_spec("decode: {gpu_share: 0}\n", "s.yaml").decode.gpu_eighths(), 0);
   EXPECT_EQ(parse_spec("decode: {gpu_share: 0.3}\n", "s.yaml").decode.gpu_eighths(), 2);

@@ -348,9 +348,10 @@ def test_bench_and_preview_name_each_bad_file(gpuaug_bin, spec, tmp_path, comman
 
 
 def test_whole_corpus_on_gpu_matches_cpu(gpuaug_bin, spec, tmp_path, has_gpu):
-    # The GPU path (nvJPEG where it takes a file, the fused kernel for all) over the whole corpus
-    # with --on-error skip: the same files written and the same files reported (with the same
-    # stage) as on the CPU; PNGs byte-identical, JPEGs (nvJPEG or the CPU fallback) close.
+    # The GPU path (the default spec: gpuaug's exact GPU decoder where it takes a JPEG, the CPU
+    # threads for the rest, the fused kernel for all) over the whole corpus with --on-error skip:
+    # the same files written and the same files reported (with the same stage) as on the CPU;
+    # PNGs byte-identical, JPEGs close (the CPU path decodes at DCT scale where it may).
     if not has_gpu:
         pytest.skip("no GPU")
     folder = tmp_path / "in"
