@@ -48,7 +48,8 @@ PreparedImage Augmenter::prepare(std::span<const uint8_t> bytes, const std::stri
       return prepared;
     }
     if (exact_on_gpu && spec.decode.gpu && exact_share(index) && info.format == codec::ImageFormat::kJpeg &&
-        info.orientation == 1 && plan::GpuJpegDecoder::exact()) {
+        info.orientation == 1 && uint64_t(info.width) * uint64_t(info.height) <= kExactGpuMaxPixels &&
+        plan::GpuJpegDecoder::exact()) {
       // Whole and at full scale, as the GPU decodes it; where it does not take the file, decoded
       // below as any other.
       codec::JpegPlaneReader reader(bytes, spec.decode.max_pixels);

@@ -45,6 +45,13 @@ struct PreparedImage {
   codec::JpegScan scan;
 };
 
+// The largest JPEG (width x height) that GpuJpegDecoder takes: it decodes whole images at full
+// scale and holds ~7.5 bytes a pixel of its batch on the device, where the CPU threads decode
+// only the region a crop reads, at DCT scale. Above this (4.2 MP: every ImageNet- or COCO-sized
+// photo is below) a file is the CPU threads' in every run, so the choice never depends on the
+// batch; a batch of 256 at the bound holds ~8 GB.
+inline constexpr uint64_t kExactGpuMaxPixels = uint64_t(1) << 22;
+
 class Augmenter {
  public:
   explicit Augmenter(const Spec& spec) : chain_(spec) {}
@@ -60,8 +67,9 @@ class Augmenter {
   // not decoded here (PreparedImage::decode_on_gpu); with `defer_cpu_decode` the others are not
   // either, but left for gpu_jobs to decode on the pool while nvJPEG works (`bytes` must then
   // stay alive until gpu_jobs).
-  // With `exact_on_gpu` a baseline JPEG whose index falls in the spec's exact share
-  // (decode.exact_share) is only read into its scan (PreparedImage::decode_exact_on_gpu).
+  // With `exact_on_gpu` a baseline JPEG of at most kExactGpuMaxPixels whose index falls in the
+  // spec's exact share (decode.exact_share) is only read into its scan
+  // (PreparedImage::decode_exact_on_gpu).
   PreparedImage prepare(std::span<const uint8_t> bytes, const std::string& file, uint64_t index,
                         uint32_t copy, uint64_t epoch, const ReplayLookup* replay = nullptr,
                         bool leave_for_gpu = false, bool defer_cpu_decode = false,

@@ -12,6 +12,8 @@
 #include "codec/decoder.h"
 #include "codec/encoder.h"
 #include "pipeline/augmenter.h"
+#include "plan/cuda_executor.h"
+#include "plan/gpu_jpeg_decoder.h"
 #include "plan/plan.h"
 
 namespace gpuaug::pipeline {
@@ -205,6 +207,66 @@ TEST(Augment, SameInputsSameBytesOtherCopyDiffers) {
   const auto bytes = [](const Tensor& t) { return std::vector<std::byte>(t.data.data(), t.data.data() + t.data.size()); };
   EXPECT_EQ(bytes(a.at(0).tensor), bytes(b.at(0).tensor));
   EXPECT_NE(bytes(a.at(0).tensor), bytes(c.at(0).tensor));
+}
+
+// Which decoder prepare leaves a file to on a GPU (CPU only here: the flags, not the decoders).
+// By default gpuaug's exact GPU decoder takes every baseline JPEG up to kExactGpuMaxPixels
+// (decode.exact_share: all that nvJPEG's share leaves); larger files, PNGs, and the shares a spec
+// gives others go to the CPU threads (deferred to gpu_jobs) or nvJPEG.
+TEST(AugmentGpuRouting, TheExactDecoderTakesJpegsUpToItsBound) {
+  if (!plan::GpuJpegDecoder::exact()) GTEST_SKIP() << "this libjpeg's IDCT is not the one the GPU ports";
+  const auto small = codec::encode_jpeg(make_image(64, 48), 90);
+  const auto at_bound = codec::encode_jpeg(make_image(2048, 2048), 50);   // 4,194,304 pixels
+  const auto past_bound = codec::encode_jpeg(make_image(2049, 2048), 50);
+  const auto png = codec::encode_png(make_image(64, 48));
+  const std::string ops = "ops:\n  - random_resized_crop: {size: 32}\n";
+  auto exact_indices = [&](const std::string& decode, const std::vector<uint8_t>& bytes) {
+    const Augmenter augmenter(parse_spec(decode + ops, "route.yaml"));
+    std::string taken;
+    for (uint64_t index = 0; index < 8; ++index) {
+      const PreparedImage p = augmenter.prepare(bytes, "f", index, 0, 0, nullptr, /*leave_for_gpu=*/false,
+                                                /*defer_cpu_decode=*/true, /*exact_on_gpu=*/true);
+      EXPECT_NE(p.decode_exact_on_gpu, p.decode_deferred) << decode << " index " << index;
+      taken += p.decode_exact_on_gpu ? 'x' : '.';
+    }
+    return taken;
+  };
+  EXPECT_EQ(exact_indices("", small), "xxxxxxxx");
+  EXPECT_EQ(exact_indices("", at_bound), "xxxxxxxx");
+  EXPECT_EQ(exact_indices("", past_bound), "........");
+  EXPECT_EQ(exact_indices("", png), "........");
+  EXPECT_EQ(exact_indices("decode: {exact_share: 0}\n", small), "........");
+  EXPECT_EQ(exact_indices("decode: {gpu: false}\n", small), "........");
+  // nvJPEG's 4/8 first (left to the CPU here: no leave_for_gpu), the exact decoder the rest.
+  EXPECT_EQ(exact_indices("decode: {gpu_share: 0.5}\n", small), "....xxxx");
+  EXPECT_EQ(exact_indices("decode: {gpu_share: 0.25, exact_share: 0.5}\n", small), "..xxxx..");
+}
+
+// A scan the exact decoder does not decode (declined, or no decoder at all here) is decoded by
+// the CPU in gpu_jobs, at full scale: the samples equal the CPU path's with dct_scaling off,
+// which equals the exact decoder's (libjpeg-turbo's pixels), so which one decoded never shows.
+TEST(AugmentGpuRouting, ScansTheGpuLeavesDecodeOnTheCpuAtFullScale) {
+  if (!plan::GpuJpegDecoder::exact()) GTEST_SKIP() << "this libjpeg's IDCT is not the one the GPU ports";
+  const auto jpeg = codec::encode_jpeg(make_image(203, 151), 90);
+  const std::string ops = "ops:\n  - random_resized_crop: {size: [24, 20], scale: [0.05, 0.5]}\n  - horizontal_flip: {}\n";
+  const Augmenter augmenter(parse_spec("seed: 5\n" + ops, "declined.yaml"));
+  const Augmenter full_scale(parse_spec("seed: 5\ndecode: {dct_scaling: false}\n" + ops, "cpu.yaml"));
+  std::vector<PreparedImage> prepared;
+  for (uint64_t index = 0; index < 8; ++index) {
+    prepared.push_back(augmenter.prepare(jpeg, "d.jpg", index, 0, 2, nullptr, false, true, true));
+    ASSERT_TRUE(prepared.back().decode_exact_on_gpu);
+  }
+  const std::vector<plan::SampleJob> jobs = augmenter.gpu_jobs(prepared, 2, nullptr, nullptr, nullptr, nullptr);
+  ASSERT_EQ(jobs.size(), 8u);
+  for (uint64_t index = 0; index < 8; ++index) {
+    const plan::SampleJob& job = jobs[index];
+    ASSERT_NE(job.source, nullptr);
+    const Tensor got = plan::execute_cpu(*job.fold, *job.source, job.stream, Layout::kCHW);
+    const auto want = full_scale.run(jpeg, "d.jpg", index, 0, 2);
+    ASSERT_EQ(want.size(), 1u);
+    ASSERT_EQ(got.data.size(), want[0].tensor.data.size());
+    EXPECT_EQ(std::memcmp(got.data.data(), want[0].tensor.data.data(), got.data.size()), 0) << "index " << index;
+  }
 }
 
 TEST(AugmentErrors, TruncatedJpegNamesTheFileAndStage) {
