@@ -26,7 +26,7 @@ SPEC = {"seed": 0, "ops": [{"random_resized_crop": {"size": 224}}, {"horizontal_
 
 def rate(run_epoch, images: int, epochs: int) -> float:
     import torch
-    run_epoch(0)  # warm-up: threads, workers, nvJPEG, allocations
+    run_epoch(0)  # warm-up: threads, workers, GPU decoders, allocations
     torch.cuda.synchronize()
     start = time.perf_counter()
     for e in range(1, epochs + 1):
@@ -68,7 +68,7 @@ def main() -> int:
                 if device == "cpu":
                     x = x.pin_memory().to(dev, non_blocking=True)
                 assert x.is_cuda and x.dtype == torch.float16
-        name = (f"gpuaug.Pipeline(device='cuda', lanes={lanes}): nvJPEG + CPU threads, GPU chain, no copy"
+        name = (f"gpuaug.Pipeline(device='cuda', lanes={lanes}): GPU decode + CPU threads, GPU chain, no copy"
                 if device == "cuda" else f"gpuaug.Pipeline(device='cpu'), {os.cpu_count()} threads, then copied to the GPU")
         rows.append((name, rate(run_gpuaug, len(paths), args.epochs)))
 

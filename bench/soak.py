@@ -1,7 +1,7 @@
 """Soak benchmark: many epochs over a small set, memory after each — host RSS (and GPU memory in
 use on cuda) must stay flat within 2% after epoch 2 (issue 8). Runs the Python Pipeline (CPU)
 in this process, and `gpuaug bench --iters N` (one process, one pass an epoch) on the CPU and,
-where there is a GPU, end to end with nvJPEG and augment-only.
+where there is a GPU, end to end (the default GPU decode) and augment-only.
 
 Usage: python3 bench/soak.py [--epochs 100] [--images 256] [--gpuaug build/gpuaug]
        [--devices cpu,cuda] [--workdir /tmp/soak] [--threads 0]
@@ -114,7 +114,7 @@ def main() -> int:
         if r.get("host_heap_in_use_bytes"):
             rows.append((name, "malloc in use", r["host_heap_in_use_bytes"]))
     if "cuda" in args.devices.split(","):
-        for name, extra in (("end to end (nvJPEG)", ["--batch", "128"]), ("augment-only", ["--augment-only"])):
+        for name, extra in (("end to end (GPU decode)", ["--batch", "128"]), ("augment-only", ["--augment-only"])):
             r = cli_bench(args.gpuaug, corpus, args.epochs, "cuda", args.threads, extra)
             rows.append((f"gpuaug bench cuda {name}", "host RSS", r["host_rss_bytes"]))
             if r.get("host_heap_in_use_bytes"):

@@ -127,8 +127,9 @@ class Pipeline:
         stays full; an epoch may then end a batch early, `len` being an upper bound) or
         "replace" (the spec's `replacement:` image stands in, with the failed sample's label
         and draws). Counts in `stats()`.
-    device: "cpu", or "cuda" / "cuda:N": JPEGs decoded by nvJPEG (what it does not take, by the
-        CPU threads), the chain run by the GPU, and the batch left in GPU memory — a block that
+    device: "cpu", or "cuda" / "cuda:N": JPEGs decoded on the GPU by gpuaug's exact decoder (or
+        nvJPEG, where the spec's decode.gpu_share asks; what they do not take, by the CPU
+        threads), the chain run by the GPU, and the batch left in GPU memory — a block that
         goes back to the loader when the last tensor viewing it is dropped, so GPU memory stays
         flat. gpuaug.Error (stage "device") where there is no GPU or the build has no CUDA.
         "cuda" under DDP is this rank's GPU: torch's current device once torch has set one up,
@@ -144,7 +145,7 @@ class Pipeline:
         (0: made when asked for, one at a time). Same batches either way; state_dict counts what
         was handed out.
     lanes: batches made at once on each GPU (with prefetch > 0), each lane with its own
-        executor and nvJPEG decoder, all sharing the CPU threads: one batch's decoding overlaps
+        executor and GPU decoders, all sharing the CPU threads: one batch's decoding overlaps
         another's kernels, as `gpuaug bench` runs two workers a GPU. Default 2 on a GPU, 1 on
         the CPU (where a batch already takes every thread). A batch made ahead starts where the one
         before it ends when no sample is skipped; where one is (on_error="skip"), the batches

@@ -159,20 +159,23 @@ nb::ndarray<nb::numpy, int64_t, nb::ndim<1>> int64_array(const std::vector<int64
   return nb::ndarray<nb::numpy, int64_t, nb::ndim<1>>(data, {n}, owner);
 }
 
-// The GPU side of a loader: the executor, nvJPEG where the build has it, and the blocks batches
-// are written into and handed to Python in (one block a batch, back to the list when the
-// consumer drops the tensor).
+// The GPU side of a loader: the executor, its GPU decoders, and the blocks batches are written
+// into and handed to Python in (one block a batch, back to the list when the consumer drops the
+// tensor).
 struct GpuSide {
-  explicit GpuSide(const Device& d, bool nvjpeg_wanted)
-      : device(d),
-        executor(d.index),
-        nvjpeg(nvjpeg_wanted && codec::NvjpegDecoder::built() ? std::make_unique<codec::NvjpegDecoder>(d.index)
-                                                               : nullptr),
-        slots(d.index) {}
+  explicit GpuSide(const Device& d) : device(d), executor(d.index), slots(d.index) {}
+  // Each decoder is started by the first batch whose spec gives it a share: an nvJPEG handle
+  // takes 0.6-0.8 s to make, and the default gives nvJPEG none.
+  void start_decoders(const pipeline::DecodeOptions& decode) {
+    if (decode.gpu && decode.gpu_eighths() > 0 && !nvjpeg && codec::NvjpegDecoder::built())
+      nvjpeg = std::make_unique<codec::NvjpegDecoder>(device.index);
+    if (decode.gpu && decode.exact_eighths() > 0 && !exact)
+      exact = std::make_unique<plan::GpuJpegDecoder>(device.index);
+  }
   Device device;
   plan::CudaExecutor executor;
   std::unique_ptr<codec::NvjpegDecoder> nvjpeg;
-  std::unique_ptr<plan::GpuJpegDecoder> exact;  // started by the first batch whose spec asks for it
+  std::unique_ptr<plan::GpuJpegDecoder> exact;
   plan::DeviceSlots slots;
 };
 
@@ -207,7 +210,7 @@ class BatchLoader {
     if (lanes < 1) throw Error("", "pipeline", fmt::format("lanes={}: a loader needs at least one", lanes));
     for (int k = 0; k < lanes; ++k) {
       lanes_.push_back(std::make_unique<Lane>());
-      if (d.cuda) lanes_.back()->gpu = std::make_unique<GpuSide>(d, augmenter_->chain().spec().decode.gpu);
+      if (d.cuda) lanes_.back()->gpu = std::make_unique<GpuSide>(d);
     }
   }
 
@@ -380,8 +383,7 @@ class BatchLoader {
                           uint64_t epoch, bool record) {
     const pipeline::Augmenter& augmenter = *b.augmenter;
     const pipeline::Spec& spec = augmenter.chain().spec();
-    if (spec.decode.gpu && spec.decode.exact_eighths() > 0 && !gpu.exact)
-      gpu.exact = std::make_unique<plan::GpuJpegDecoder>(gpu.device.index);
+    gpu.start_decoders(spec.decode);
     std::shared_ptr<void> block;
     size_t capacity = 0, written = 0, sample_bytes = 0;
     std::array<int, 3> shape{0, 0, 0};

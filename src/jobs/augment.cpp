@@ -36,6 +36,7 @@
 #include "pipeline/gpu_workers.h"
 #include "pipeline/on_error.h"
 #include "pipeline/record.h"
+#include "plan/gpu_jpeg_decoder.h"
 
 namespace gpuaug::jobs {
 
@@ -140,9 +141,10 @@ AugmentSummary run_augment(const AugmentOptions& options) {
       // as the journal's did. Images above the tile threshold decode on the CPU even where a GPU
       // decoder would; without nvJPEG its share goes to the CPU.
       {"decoder", on_gpu && spec.decode.gpu
-                      ? fmt::format("nvjpeg {}/8, exact {}/8, cpu above {} pixels",
+                      ? fmt::format("nvjpeg {}/8, exact {}/8 up to {} pixels, cpu above {} pixels",
                                     codec::NvjpegDecoder::built() ? spec.decode.gpu_eighths() : 0,
-                                    spec.decode.exact_eighths(), options.tile_threshold)
+                                    plan::GpuJpegDecoder::exact() ? spec.decode.exact_eighths() : 0,
+                                    pipeline::kExactGpuMaxPixels, options.tile_threshold)
                       : "cpu"},
       {"ranks", world.size}};
   std::filesystem::create_directories(options.output);
@@ -348,10 +350,10 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     shares.push_back({fmt::format("cpu {} threads", pool.size()), mine.load()});
     run_large(nullptr);
   } else {
-    // Two workers per GPU, sharing the pool: each takes a batch, decodes it on the pool (nvJPEG
-    // takes the JPEGs it suits), runs it on its GPU, then encodes and writes on the pool; one's
-    // host work overlaps the other's kernels.
-    pipeline::GpuWorkers workers(devices, codec::NvjpegDecoder::built() && spec.decode.gpu, 2,
+    // Two workers per GPU, sharing the pool: each takes a batch, decodes it (the GPU decoders
+    // their shares, the pool the rest), runs it on its GPU, then encodes and writes on the pool;
+    // one's host work overlaps the other's kernels.
+    pipeline::GpuWorkers workers(devices, spec.decode.gpu && spec.decode.gpu_eighths() > 0, 2,
                                  spec.decode.gpu && spec.decode.exact_eighths() > 0);
     const size_t batch = size_t(std::max(options.batch, 1));
     dist::ChunkQueue chunks((todo.size() + batch - 1) / batch, on_demand ? comm : nullptr);

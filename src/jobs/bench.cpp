@@ -328,7 +328,7 @@ BenchResult run_bench(const BenchOptions& options) {
     // Two workers per listed GPU, as augment and reduce run: one's host work (planning, packing,
     // staging) overlaps the other's decoding and kernels (1.4x end to end on the H200, run 10).
     const pipeline::DecodeOptions& decode = augmenter.chain().spec().decode;
-    pipeline::GpuWorkers workers(devices, !options.augment_only && decode.gpu, 2,
+    pipeline::GpuWorkers workers(devices, !options.augment_only && decode.gpu && decode.gpu_eighths() > 0, 2,
                                  !options.augment_only && decode.gpu && decode.exact_eighths() > 0);
     std::set<int> distinct;
     for (const Device& d : devices) distinct.insert(d.index);

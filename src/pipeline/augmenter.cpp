@@ -180,6 +180,10 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& ima
   std::vector<std::optional<codec::GpuDecoded>> exact_decoded(scanned.size());
   try {
     if (exact_side.valid()) exact_decoded = exact_side.get();
+  } catch (const Error& e) {
+    // Out of device memory (a batch of large photos on a small GPU): every scan is left to the
+    // CPU below, at full scale, which gives the exact decoder's pixels. Anything else is raised.
+    if (e.stage() != "device memory" && !nvjpeg_error) nvjpeg_error = std::current_exception();
   } catch (...) {
     if (!nvjpeg_error) nvjpeg_error = std::current_exception();
   }
@@ -189,27 +193,37 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& ima
   if (nvjpeg_error) std::rethrow_exception(nvjpeg_error);
   std::vector<const codec::GpuDecoded*> on_device(images.size(), nullptr);
   // Image i as a GPU decoder left it: decoded (its plans moved onto the decoded part; GpuJpegDecoder's
-  // is the whole image), or refused by nvJPEG or declined (damaged data): then the CPU decodes the
-  // same region, at full scale, and names any fault.
+  // is the whole image), or refused by nvJPEG or declined (damaged data, or no room on the device):
+  // then the CPU decodes the same region, at full scale, and names any fault (on the pool: a
+  // whole batch may come back).
+  std::vector<size_t> left;
   auto place = [&](size_t i, const std::optional<codec::GpuDecoded>& decoded_here) {
-    PreparedImage& image = images[i];
-    if (decoded_here) {
-      for (SamplePlan& p : image.plans)
-        p.fold.geometry = plan::retarget(p.fold.geometry, 1, decoded_here->origin_x, decoded_here->origin_y);
-      on_device[i] = &*decoded_here;
+    if (!decoded_here) {
+      left.push_back(i);
       return;
     }
+    for (SamplePlan& p : images[i].plans)
+      p.fold.geometry = plan::retarget(p.fold.geometry, 1, decoded_here->origin_x, decoded_here->origin_y);
+    on_device[i] = &*decoded_here;
+  };
+  for (size_t k = 0; k < scanned.size(); ++k) place(scanned[k], exact_decoded[k]);
+  for (size_t k = 0; k < pending.size(); ++k) place(pending[k], decoded[k]);
+  auto decode_left = [&](size_t k) {
+    PreparedImage& image = images[left[k]];
     try {
       codec::DecodeRequest request;
       request.region = image.region;
       request.max_pixels = chain_.spec().decode.max_pixels;
       decode_on_cpu(image, request);
     } catch (const Error& e) {
-      failed(i, e);
+      failed(left[k], e);
+    } catch (const std::bad_alloc&) {
+      failed(left[k], Error(image.file, "decode", "out of memory"));
     }
   };
-  for (size_t k = 0; k < scanned.size(); ++k) place(scanned[k], exact_decoded[k]);
-  for (size_t k = 0; k < pending.size(); ++k) place(pending[k], decoded[k]);
+  if (pool != nullptr && left.size() > 1) pool->parallel_for(left.size(), decode_left);
+  else
+    for (size_t k = 0; k < left.size(); ++k) decode_left(k);
   if (errors) {
     *errors = std::move(failures);
   } else {

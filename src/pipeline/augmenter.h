@@ -46,11 +46,13 @@ struct PreparedImage {
 };
 
 // The largest JPEG (width x height) that GpuJpegDecoder takes: it decodes whole images at full
-// scale and holds ~7.5 bytes a pixel of its batch on the device, where the CPU threads decode
-// only the region a crop reads, at DCT scale. Above this (4.2 MP: every ImageNet- or COCO-sized
-// photo is below) a file is the CPU threads' in every run, so the choice never depends on the
-// batch; a batch of 256 at the bound holds ~8 GB.
-inline constexpr uint64_t kExactGpuMaxPixels = uint64_t(1) << 22;
+// scale and holds 7.5-8.4 bytes a pixel of its batch on the device (4:2:0; ~14 for 4:4:4), in
+// buffers rounded up to a power of two, one decoder a worker (two a GPU); the CPU threads decode
+// only the region a crop reads, at DCT scale. Above this (2.1 MP: 1920x1080 and every ImageNet-
+// or COCO-sized photo are below) a file is the CPU threads' in every run, so the choice never
+// depends on the batch. A batch of 256 at the bound holds up to 8 GB a decoder; a decoder that
+// still finds no room leaves its batch to the CPU (Augmenter::gpu_jobs).
+inline constexpr uint64_t kExactGpuMaxPixels = uint64_t(1) << 21;
 
 class Augmenter {
  public:

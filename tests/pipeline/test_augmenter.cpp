@@ -11,6 +11,7 @@
 #include "../common/references.h"
 #include "codec/decoder.h"
 #include "codec/encoder.h"
+#include "core/thread_pool.h"
 #include "pipeline/augmenter.h"
 #include "plan/cuda_executor.h"
 #include "plan/gpu_jpeg_decoder.h"
@@ -216,8 +217,8 @@ TEST(Augment, SameInputsSameBytesOtherCopyDiffers) {
 TEST(AugmentGpuRouting, TheExactDecoderTakesJpegsUpToItsBound) {
   if (!plan::GpuJpegDecoder::exact()) GTEST_SKIP() << "this libjpeg's IDCT is not the one the GPU ports";
   const auto small = codec::encode_jpeg(make_image(64, 48), 90);
-  const auto at_bound = codec::encode_jpeg(make_image(2048, 2048), 50);   // 4,194,304 pixels
-  const auto past_bound = codec::encode_jpeg(make_image(2049, 2048), 50);
+  const auto at_bound = codec::encode_jpeg(make_image(2048, 1024), 50);   // 2,097,152 pixels
+  const auto past_bound = codec::encode_jpeg(make_image(2049, 1024), 50);
   const auto png = codec::encode_png(make_image(64, 48));
   const std::string ops = "ops:\n  - random_resized_crop: {size: 32}\n";
   auto exact_indices = [&](const std::string& decode, const std::vector<uint8_t>& bytes) {
@@ -256,16 +257,23 @@ TEST(AugmentGpuRouting, ScansTheGpuLeavesDecodeOnTheCpuAtFullScale) {
     prepared.push_back(augmenter.prepare(jpeg, "d.jpg", index, 0, 2, nullptr, false, true, true));
     ASSERT_TRUE(prepared.back().decode_exact_on_gpu);
   }
-  const std::vector<plan::SampleJob> jobs = augmenter.gpu_jobs(prepared, 2, nullptr, nullptr, nullptr, nullptr);
-  ASSERT_EQ(jobs.size(), 8u);
-  for (uint64_t index = 0; index < 8; ++index) {
-    const plan::SampleJob& job = jobs[index];
-    ASSERT_NE(job.source, nullptr);
-    const Tensor got = plan::execute_cpu(*job.fold, *job.source, job.stream, Layout::kCHW);
-    const auto want = full_scale.run(jpeg, "d.jpg", index, 0, 2);
-    ASSERT_EQ(want.size(), 1u);
-    ASSERT_EQ(got.data.size(), want[0].tensor.data.size());
-    EXPECT_EQ(std::memcmp(got.data.data(), want[0].tensor.data.data(), got.data.size()), 0) << "index " << index;
+  // Once on this thread, once on a pool (as a batch a GPU decoder left whole is decoded).
+  ThreadPool pool(3);
+  for (ThreadPool* on : {static_cast<ThreadPool*>(nullptr), &pool}) {
+    std::vector<PreparedImage> images;
+    for (const PreparedImage& p : prepared) images.push_back(p);
+    const std::vector<plan::SampleJob> jobs = augmenter.gpu_jobs(images, 2, nullptr, nullptr, on, nullptr);
+    ASSERT_EQ(jobs.size(), 8u);
+    for (uint64_t index = 0; index < 8; ++index) {
+      const plan::SampleJob& job = jobs[index];
+      ASSERT_NE(job.source, nullptr);
+      const Tensor got = plan::execute_cpu(*job.fold, *job.source, job.stream, Layout::kCHW);
+      const auto want = full_scale.run(jpeg, "d.jpg", index, 0, 2);
+      ASSERT_EQ(want.size(), 1u);
+      ASSERT_EQ(got.data.size(), want[0].tensor.data.size());
+      EXPECT_EQ(std::memcmp(got.data.data(), want[0].tensor.data.data(), got.data.size()), 0)
+          << "index " << index << (on ? " on the pool" : "");
+    }
   }
 }
 

@@ -347,26 +347,32 @@ def test_bench_and_preview_name_each_bad_file(gpuaug_bin, spec, tmp_path, comman
     _no_temporaries(tmp_path)
 
 
-def test_whole_corpus_on_gpu_matches_cpu(gpuaug_bin, spec, tmp_path, has_gpu):
-    # The GPU path (the default spec: gpuaug's exact GPU decoder where it takes a JPEG, the CPU
-    # threads for the rest, the fused kernel for all) over the whole corpus with --on-error skip:
-    # the same files written and the same files reported (with the same stage) as on the CPU;
-    # PNGs byte-identical, JPEGs close (the CPU path decodes at DCT scale where it may).
+@pytest.mark.parametrize("decoder", ["exact", "nvjpeg"])
+def test_whole_corpus_on_gpu_matches_cpu(gpuaug_bin, spec, tmp_path, has_gpu, decoder):
+    # The GPU path over the whole corpus with --on-error skip, with the default decoders (gpuaug's
+    # exact GPU decoder where it takes a JPEG, the CPU threads for the rest) and with nvJPEG taking
+    # every JPEG it suits: the same files written and the same files reported (with the same
+    # stage) as on the CPU; PNGs byte-identical, JPEGs byte-identical with the exact decoder
+    # (full-scale decodes on both sides) and close with nvJPEG; the fused kernel for all.
     if not has_gpu:
         pytest.skip("no GPU")
     folder = tmp_path / "in"
     for case in CASES:
         _place(case, folder)
+    run_spec = spec
+    if decoder == "nvjpeg":
+        run_spec = tmp_path / "nvjpeg.yaml"
+        run_spec.write_text(SPEC.replace("{dct_scaling: false}", "{dct_scaling: false, gpu_share: 1, exact_share: 0}"))
     runs = {}
     for device in ("cpu", "cuda"):
         out = tmp_path / f"out-{device}"
-        proc = _run(gpuaug_bin, "augment", "--spec", spec, "--input", folder, "--output", out,
+        proc = _run(gpuaug_bin, "augment", "--spec", run_spec, "--input", folder, "--output", out,
                     "--format", "png", "--threads", 2, "--on-error", "skip", "--device", device)
         assert proc.returncode == 0, proc.stderr
         runs[device] = (out, {(m["file"], m["stage"]) for m in _errors(proc.stderr)})
     (cpu_out, cpu_errors), (gpu_out, gpu_errors) = runs["cpu"], runs["cuda"]
     # Damaged scans ("either": decode or fail cleanly) may go either way on each path: the CPU
-    # decodes the whole image, the GPU path's fallback decodes nvJPEG's region, and libjpeg
+    # decodes the whole image, the GPU path's fallback decodes a GPU decoder's region, and libjpeg
     # reports corrupt data differently on the two (measured on Ubuntu 24.04's libjpeg-turbo).
     # Corrupt-but-whole files ("gpu": "either") too: nvJPEG decodes them without a word.
     loose = [c for c in CASES if c["expect"] == "either" or c.get("gpu") == "either"]
@@ -387,6 +393,8 @@ def test_whole_corpus_on_gpu_matches_cpu(gpuaug_bin, spec, tmp_path, has_gpu):
         source = folder / case_name
         if source.is_file() and os.access(source, os.R_OK) and source.read_bytes()[:4] == b"\x89PNG":
             assert diff.max() == 0, name  # decoded by libpng on both paths, same kernel
+        elif decoder == "exact" and name not in either_outputs:
+            assert diff.max() == 0, (name, diff.max())  # libjpeg-turbo's pixels on both paths
         else:
             # nvJPEG's IDCT and chroma upsampling against libjpeg-turbo's: up to max 25, mean 4.5
             # levels on the corpus' 21x27 noise JPEGs (H100); a wrong orientation, channel order

@@ -19,7 +19,7 @@ LISTS = ["cuda:all", "cuda:0,0"]
 
 @pytest.fixture
 def dataset(tmp_images, tmp_path) -> Path:
-    # JPEGs (nvJPEG decodes those it takes) and PNGs, odd sizes, three classes.
+    # JPEGs (the GPU decodes those it takes) and PNGs, odd sizes, three classes.
     tmp_images({f"c{i % 3}/img_{i:02d}.{'jpg' if i % 2 else 'png'}": mixed_image(61 + 3 * i, 83 + i, seed=i)
                 for i in range(37)}, quality=90)
     return tmp_path / "images"
