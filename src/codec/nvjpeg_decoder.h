@@ -38,8 +38,10 @@ class NvjpegDecoder {
   // What the header says nvJPEG can take: baseline Huffman JPEG, 1 or 3 components, no EXIF
   // rotation. The decoder may still refuse an image; decode() then returns nullopt for it.
   static bool suits(const ImageInfo& info);
-  // suits(info), and the file is whole (ends in EOI): nvJPEG may decode a truncated JPEG without
-  // a word, so those stay with the CPU decoder, which names the truncation.
+  // suits(info), and the file is whole (ends in EOI), defines the quantization tables its frame
+  // uses, and holds at least 2 bits of scan a block: nvJPEG may decode a truncated JPEG, one
+  // without its DQT, or one whose SOF claims more pixels than its data holds without a word,
+  // so those stay with the CPU decoder, which names the fault.
   static bool takes(std::span<const uint8_t> bytes, const ImageInfo& info);
   // Decodes on the decoder's own stream and waits for it, so the outputs are ready for any
   // stream. They live in the decoder's memory until the next call. nullopt where nvJPEG

@@ -8,6 +8,7 @@
 
 #include "codec/decoder.h"
 #include "codec/jpeg_decoder.h"
+#include "codec/nvjpeg_decoder.h"
 #include "codec/orientation.h"
 #include "codec/png_decoder.h"
 #include "codec_fixtures.h"
@@ -263,4 +264,69 @@ TEST(RowReader, GivesDecodeImagesRowsInAnyChunks) {
     for (uint8_t* p = row.data(); reader.rows_read() < reader.rows();) reader.read(&p, 1);
   });
   EXPECT_EQ(e.stage(), "decode");
+}
+
+namespace {
+
+// The segments of marker `marker` dropped (the walk of tests/data/make_bad_inputs.py).
+std::vector<uint8_t> without_segments(const std::vector<uint8_t>& jpeg, uint8_t marker) {
+  std::vector<uint8_t> out(jpeg.begin(), jpeg.begin() + 2);
+  size_t at = 2;
+  while (at + 4 <= jpeg.size() && jpeg[at] == 0xFF && jpeg[at + 1] != 0xDA) {
+    const size_t length = size_t(jpeg[at + 2]) << 8 | jpeg[at + 3];
+    if (jpeg[at + 1] != marker) out.insert(out.end(), jpeg.begin() + long(at), jpeg.begin() + long(at + 2 + length));
+    at += 2 + length;
+  }
+  out.insert(out.end(), jpeg.begin() + long(at), jpeg.end());
+  return out;
+}
+
+// The SOF's height and width set to these, the data left as it is.
+std::vector<uint8_t> with_frame_size(std::vector<uint8_t> jpeg, int width, int height) {
+  for (size_t at = 2; at + 9 < jpeg.size();) {
+    const size_t length = size_t(jpeg[at + 2]) << 8 | jpeg[at + 3];
+    if (jpeg[at + 1] == 0xC0) {
+      jpeg[at + 5] = uint8_t(height >> 8), jpeg[at + 6] = uint8_t(height);
+      jpeg[at + 7] = uint8_t(width >> 8), jpeg[at + 8] = uint8_t(width);
+      return jpeg;
+    }
+    at += 2 + length;
+  }
+  ADD_FAILURE() << "no SOF0";
+  return jpeg;
+}
+
+}  // namespace
+
+// What nvJPEG is given: whole baseline files whose frame's tables are defined and whose scans
+// hold at least 2 bits a block. nvJPEG decodes the others without a word on the H100 (run 25's
+// whole-corpus test: no_dqt.jpg, big_header_small_data.jpg), where libjpeg names the fault, so
+// they stay with the CPU decoder. Checked on the header alone: no GPU needed.
+TEST(NvjpegTakes, OnlyFilesWhoseTablesAndDataAreThere) {
+  const Image pattern = make_pattern(37, 29, 3);
+  const auto takes = [](const std::vector<uint8_t>& bytes) { return NvjpegDecoder::takes(bytes, peek_image(bytes)); };
+  JpegSpec spec;
+  const auto jpeg = write_jpeg(pattern, spec);
+  EXPECT_TRUE(takes(jpeg));
+  spec.subsample_444 = true;
+  EXPECT_TRUE(takes(write_jpeg(pattern, spec)));
+  spec.restart_rows = true;
+  EXPECT_TRUE(takes(write_jpeg(pattern, spec)));
+  JpegSpec gray;
+  gray.in_space = JCS_GRAYSCALE;
+  EXPECT_TRUE(takes(write_jpeg(make_pattern(37, 29, 1), gray)));
+  // The least data a valid file has: one colour, Huffman tables optimized for it.
+  Image flat(64, 64, 3);
+  std::fill(flat.pixels.begin(), flat.pixels.end(), uint8_t(90));
+  JpegSpec least;
+  least.optimize = true;
+  least.quality = 10;
+  EXPECT_TRUE(takes(write_jpeg(flat, least)));
+
+  EXPECT_FALSE(takes(without_segments(jpeg, 0xDB)));          // no DQT
+  EXPECT_FALSE(takes(with_frame_size(jpeg, 6000, 5000)));     // SOF over 37x29 worth of data
+  EXPECT_FALSE(takes(std::vector<uint8_t>(jpeg.begin(), jpeg.end() - 2)));  // no EOI
+  EXPECT_TRUE(takes(with_frame_size(jpeg, 37, 29)));
+  for (const auto& bytes : {without_segments(jpeg, 0xDB), with_frame_size(jpeg, 6000, 5000)})
+    EXPECT_THROW(decode_image(bytes, {}), gpuaug::Error);  // libjpeg does name them
 }
