@@ -41,6 +41,8 @@ ImageInfo peek_jpeg(std::span<const uint8_t> bytes) {
   ImageInfo info;
   info.format = ImageFormat::kJpeg;
   bool have_sof = false, have_exif = false;
+  bool defined[4] = {false, false, false, false};  // quantization tables, by DQT
+  uint32_t used = 0;                                // bit t: a component quantizes with table t
   const char* stopped = "truncated header";  // why the walk ended, should it end before SOF
   size_t pos = 2;                            // after SOI
   // Walk to SOS rather than stopping at SOF: an Exif APP1 after SOF still counts for Pillow
@@ -57,6 +59,12 @@ ImageInfo peek_jpeg(std::span<const uint8_t> bytes) {
     if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length field
     if (marker == 0xDA || marker == 0xD9) {                              // SOS, EOI
       stopped = "malformed JPEG header (no SOF marker before the scan data)";
+      if (marker == 0xDA && pos + 2 <= bytes.size()) {
+        info.jpeg_scan_offset = pos + be16(&bytes[pos]);
+        info.jpeg_tables_defined = true;
+        for (int t = 0; t < 4; ++t)
+          if ((used >> t & 1) && !defined[t]) info.jpeg_tables_defined = false;
+      }
       break;
     }
     if (pos + 2 > bytes.size()) break;
@@ -76,6 +84,25 @@ ImageInfo peek_jpeg(std::span<const uint8_t> bytes) {
       info.channels = payload[5];
       info.progressive = marker != 0xC0;
       have_sof = true;
+      // Each component's blocks: its share of the frame by its sampling factors (H, V), in 8x8s.
+      const int components = info.channels;
+      if (payload.size() >= size_t(6 + 3 * components)) {
+        uint64_t h_max = 1, v_max = 1;
+        for (int c = 0; c < components; ++c) {
+          h_max = std::max<uint64_t>(h_max, payload[7 + 3 * c] >> 4);
+          v_max = std::max<uint64_t>(v_max, payload[7 + 3 * c] & 15);
+        }
+        for (int c = 0; c < components; ++c) {
+          const uint64_t h = std::max(1, payload[7 + 3 * c] >> 4), v = std::max(1, payload[7 + 3 * c] & 15);
+          const uint64_t width = (uint64_t(info.width) * h + h_max - 1) / h_max;
+          const uint64_t height = (uint64_t(info.height) * v + v_max - 1) / v_max;
+          info.jpeg_blocks += ((width + 7) / 8) * ((height + 7) / 8);
+          used |= 1u << (payload[8 + 3 * c] & 3);
+        }
+      }
+    } else if (marker == 0xDB) {  // DQT: (precision << 4 | table), then 64 entries of 1 or 2 bytes
+      for (size_t k = 0; k < payload.size(); k += 1 + ((payload[k] >> 4) ? 128 : 64))
+        defined[payload[k] & 3] = true;
     } else if (marker == 0xE1 && !have_exif && payload.size() >= 6 &&
                std::equal(payload.begin(), payload.begin() + 6, "Exif\0\0")) {
       info.orientation = exif_orientation(payload);  // the first Exif APP1 wins, as in Pillow

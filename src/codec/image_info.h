@@ -26,6 +26,12 @@ struct ImageInfo {
   // nvJPEG's hardware engine rejects. PNG: Adam7 interlaced.
   bool progressive = false;
   int bit_depth = 8;  // JPEG sample precision, PNG bit depth per sample (1..16)
+  // JPEG: the 8x8 blocks the frame codes (every component), whether each quantization table its
+  // components use is defined before the first scan, and where that scan's data begins (0: no
+  // scan header in the file).
+  uint64_t jpeg_blocks = 0;
+  bool jpeg_tables_defined = false;
+  size_t jpeg_scan_offset = 0;
 
   int oriented_width() const { return orientation >= 5 ? height : width; }
   int oriented_height() const { return orientation >= 5 ? width : height; }

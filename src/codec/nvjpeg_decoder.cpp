@@ -2,7 +2,6 @@
 // regions of interest (nvjpegDecodeBatchedEx) and the CUDA backend's whole-image batches.
 #include "codec/nvjpeg_decoder.h"
 
-#include <algorithm>
 #include <cstdint>
 
 #include "core/error.h"
@@ -28,72 +27,16 @@ bool NvjpegDecoder::suits(const ImageInfo& info) {
          (info.channels == 1 || info.channels == 3) && info.bit_depth == 8;
 }
 
-namespace {
-
-// Whether a whole baseline JPEG's header defines every quantization table its frame uses
-// before the first scan, and the scans hold at least 2 bits a block (each block's DC code and
-// its end of block are a Huffman code of at least a bit each). nvJPEG decodes a file without
-// its DQT, or an SOF that claims more pixels than the data holds, without a word, where libjpeg
-// names the fault (tests/data/make_bad_inputs.py's no_dqt.jpg, big_header_small_data.jpg, on an
-// H100); such files go to the CPU decoder. False as well where the walk finds the header
-// malformed, so that libjpeg says why.
-bool tables_and_scan_plausible(std::span<const uint8_t> bytes) {
-  bool defined[4] = {false, false, false, false};
-  uint32_t used = 0;  // bit t: a component quantizes with table t
-  uint64_t blocks = 0;
-  size_t at = 2;  // past SOI
-  while (at + 4 <= bytes.size()) {
-    if (bytes[at] != 0xFF) return false;
-    const uint8_t marker = bytes[at + 1];
-    if (marker == 0xFF) {  // fill
-      ++at;
-      continue;
-    }
-    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) {  // no length
-      at += 2;
-      continue;
-    }
-    const size_t length = size_t(bytes[at + 2]) << 8 | bytes[at + 3];
-    if (length < 2 || at + 2 + length > bytes.size()) return false;
-    const uint8_t* p = bytes.data() + at + 4;
-    const size_t n = length - 2;
-    if (marker == 0xDB) {  // DQT: (precision << 4 | table), then 64 entries of 1 or 2 bytes
-      for (size_t k = 0; k < n;) {
-        defined[p[k] & 3] = true;
-        k += 1 + ((p[k] >> 4) ? 128 : 64);
-      }
-    } else if (marker == 0xC0 || marker == 0xC1) {  // SOF: P, Y, X, Nf, then (id, HV, Tq) each
-      if (n < 6) return false;
-      const uint64_t height = uint64_t(p[1]) << 8 | p[2], width = uint64_t(p[3]) << 8 | p[4];
-      const int components = p[5];
-      if (n < size_t(6 + 3 * components)) return false;
-      int h_max = 1, v_max = 1;
-      for (int c = 0; c < components; ++c) {
-        h_max = std::max(h_max, p[7 + 3 * c] >> 4);
-        v_max = std::max(v_max, p[7 + 3 * c] & 15);
-      }
-      for (int c = 0; c < components; ++c) {
-        const int h = std::max(1, p[7 + 3 * c] >> 4), v = std::max(1, p[7 + 3 * c] & 15);
-        const uint64_t w = (width * h + h_max - 1) / h_max, ht = (height * v + v_max - 1) / v_max;
-        blocks += ((w + 7) / 8) * ((ht + 7) / 8);
-        used |= 1u << (p[8 + 3 * c] & 3);
-      }
-    } else if (marker == 0xDA) {  // the first scan: the tables must be there, and enough data
-      for (int t = 0; t < 4; ++t)
-        if ((used >> t & 1) && !defined[t]) return false;
-      const size_t data = bytes.size() - (at + 2 + length);
-      return blocks > 0 && uint64_t(data) * 8 >= 2 * blocks;
-    }
-    at += 2 + length;
-  }
-  return false;
-}
-
-}  // namespace
-
 bool NvjpegDecoder::takes(std::span<const uint8_t> bytes, const ImageInfo& info) {
   const bool whole = bytes.size() >= 2 && bytes[bytes.size() - 2] == 0xFF && bytes.back() == 0xD9;
-  return whole && suits(info) && tables_and_scan_plausible(bytes);
+  // nvJPEG decodes a file without its DQT, or an SOF that claims more pixels than the data
+  // holds, without a word, where libjpeg names the fault (tests/data/make_bad_inputs.py's
+  // no_dqt.jpg, big_header_small_data.jpg, on an H100): the scans must hold at least 2 bits a
+  // block (each block's DC code and its end of block are a Huffman code of a bit or more).
+  const bool plausible = info.jpeg_tables_defined && info.jpeg_blocks > 0 && info.jpeg_scan_offset > 0 &&
+                         info.jpeg_scan_offset <= bytes.size() &&
+                         uint64_t(bytes.size() - info.jpeg_scan_offset) * 8 >= 2 * info.jpeg_blocks;
+  return whole && suits(info) && plausible;
 }
 
 #if GPUAUG_HAVE_NVJPEG

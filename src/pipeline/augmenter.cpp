@@ -137,6 +137,18 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& ima
     failures[i] = e.file().empty() ? e.with_file(images[i].file) : e;
     images[i].plans.clear();
   };
+  // Image i decoded on this thread by `request`; false (and recorded) where that fails.
+  auto decode_here = [&](size_t i, const codec::DecodeRequest& request) {
+    try {
+      decode_on_cpu(images[i], request);
+      return true;
+    } catch (const Error& e) {
+      failed(i, e);
+    } catch (const std::bad_alloc&) {
+      failed(i, Error(images[i].file, "decode", "out of memory"));
+    }
+    return false;
+  };
   std::vector<size_t> pending, deferred, scanned;
   std::vector<codec::GpuDecodeRequest> requests;
   std::vector<plan::JpegScanInput> scans;
@@ -157,15 +169,7 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& ima
     exact_side = std::async(std::launch::async, [&] { return exact->decode(scans); });
   // The CPU's share on the pool, at the same time as nvJPEG's below on this thread.
   auto decode_deferred = [&](size_t k) {
-    PreparedImage& image = images[deferred[k]];
-    try {
-      decode_on_cpu(image, image.cpu_request);
-      image.decode_deferred = false;
-    } catch (const Error& e) {
-      failed(deferred[k], e);
-    } catch (const std::bad_alloc&) {
-      failed(deferred[k], Error(image.file, "decode", "out of memory"));
-    }
+    if (decode_here(deferred[k], images[deferred[k]].cpu_request)) images[deferred[k]].decode_deferred = false;
   };
   std::future<void> cpu_side;
   if (pool != nullptr && !deferred.empty())
@@ -209,17 +213,10 @@ std::vector<plan::SampleJob> Augmenter::gpu_jobs(std::vector<PreparedImage>& ima
   for (size_t k = 0; k < scanned.size(); ++k) place(scanned[k], exact_decoded[k]);
   for (size_t k = 0; k < pending.size(); ++k) place(pending[k], decoded[k]);
   auto decode_left = [&](size_t k) {
-    PreparedImage& image = images[left[k]];
-    try {
-      codec::DecodeRequest request;
-      request.region = image.region;
-      request.max_pixels = chain_.spec().decode.max_pixels;
-      decode_on_cpu(image, request);
-    } catch (const Error& e) {
-      failed(left[k], e);
-    } catch (const std::bad_alloc&) {
-      failed(left[k], Error(image.file, "decode", "out of memory"));
-    }
+    codec::DecodeRequest request;
+    request.region = images[left[k]].region;
+    request.max_pixels = chain_.spec().decode.max_pixels;
+    decode_here(left[k], request);
   };
   if (pool != nullptr && left.size() > 1) pool->parallel_for(left.size(), decode_left);
   else

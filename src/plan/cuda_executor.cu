@@ -507,20 +507,11 @@ constexpr int kTileSourceRows = 96;
 
 // Source rows [first, rows) in steps of `step`, summed across by one lane with the tile's tap
 // count (the weights past the lane's own are 0: see sum_rows_of_taps), into the shared sums.
-// Two rows an iteration, so that a warp waits on the loads of both at once rather than of one
-// after the other (each row's are a round trip to L2 or memory).
+// (Two rows an iteration measured even with one on the H100, RESULTS run 25.)
 template <int kTaps>
 __device__ __forceinline__ void sum_tile_rows(const uint8_t* column, size_t row_bytes, int first, int rows, int step,
                                               const float* w, float (&sums)[3][kTileSourceRows][kTileCols], int lane) {
-  int r = first;
-  for (; r + step < rows; r += 2 * step) {
-    float h[3], g[3];
-    sum_row_taps<kTaps>(column + size_t(r) * row_bytes, w, kTaps, h);
-    sum_row_taps<kTaps>(column + size_t(r + step) * row_bytes, w, kTaps, g);
-    sums[0][r][lane] = h[0], sums[1][r][lane] = h[1], sums[2][r][lane] = h[2];
-    sums[0][r + step][lane] = g[0], sums[1][r + step][lane] = g[1], sums[2][r + step][lane] = g[2];
-  }
-  if (r < rows) {
+  for (int r = first; r < rows; r += step) {
     float h[3];
     sum_row_taps<kTaps>(column + size_t(r) * row_bytes, w, kTaps, h);
     sums[0][r][lane] = h[0], sums[1][r][lane] = h[1], sums[2][r][lane] = h[2];
@@ -662,7 +653,6 @@ __global__ void __launch_bounds__(kTileThreads, kAllTabled ? 5 : 4) resample_til
   if (tabled)
     for (int i = int(threadIdx.x); i < int(kLevelTableWords); i += kTileThreads) levels[i] = __ldg(s.levels + i);
   const int lane = int(threadIdx.x) % kTileCols, group = int(threadIdx.x) / kTileCols;
-  constexpr int kGroups = kTileWarps;
   const int tile_y = int(blockIdx.x) / s.tiles_x;
   const int x = (int(blockIdx.x) - tile_y * s.tiles_x) * kTileCols + lane;
   const int y_begin = tile_y * kTileRows, y_end = min(y_begin + kTileRows, s.out_h);
@@ -695,7 +685,7 @@ __global__ void __launch_bounds__(kTileThreads, kAllTabled ? 5 : 4) resample_til
     const DeviceFetch<false, uint8_t> fetch{static_cast<const uint8_t*>(s.src), s.src_w, s.src_h, 0, 0,
                                             s.src_pitch, &s.fills, &s.warp.x, &s.warp.y};
     if (tabled) __syncthreads();  // the level table
-    for (int y = y_begin + group; column && y < y_end; y += kGroups) {
+    for (int y = y_begin + group; column && y < y_end; y += kTileWarps) {
       float v[3];
       separable_pixel(s, entries, weights, fetch, x, y, v);
       if (tabled) store_tabled_pixel(s, out, levels, x, y, v);
@@ -719,9 +709,9 @@ __global__ void __launch_bounds__(kTileThreads, kAllTabled ? 5 : 4) resample_til
   const uint8_t* col = static_cast<const uint8_t*>(s.src) + size_t(base) * row_bytes + size_t(column ? col0 : 0) * 3;
   const float* wx = weights + s.x_weights + size_t(column ? x : 0) * s.x_stride;
   if (!column) {
-    for (int r = group; r < rows; r += kGroups) sums[0][r][lane] = sums[1][r][lane] = sums[2][r][lane] = 0.0f;
+    for (int r = group; r < rows; r += kTileWarps) sums[0][r][lane] = sums[1][r][lane] = sums[2][r][lane] = 0.0f;
   } else if (tile_taps > kRegisterTaps || !padded) {
-    for (int r = group; r < rows; r += kGroups) {
+    for (int r = group; r < rows; r += kTileWarps) {
       float h[3];
       sum_row_taps<0>(col + size_t(r) * row_bytes, wx, ex.y, h);
       sums[0][r][lane] = h[0], sums[1][r][lane] = h[1], sums[2][r][lane] = h[2];
@@ -731,12 +721,12 @@ __global__ void __launch_bounds__(kTileThreads, kAllTabled ? 5 : 4) resample_til
 #pragma unroll
     for (int j = 0; j < kRegisterTaps; ++j) w[j] = j < ex.y ? wx[j] : 0.0f;
     switch (tile_taps) {
-      case 1: sum_tile_rows<1>(col, row_bytes, group, rows, kGroups, w, sums, lane); break;
-      case 2: sum_tile_rows<2>(col, row_bytes, group, rows, kGroups, w, sums, lane); break;
-      case 3: sum_tile_rows<3>(col, row_bytes, group, rows, kGroups, w, sums, lane); break;
-      case 4: sum_tile_rows<4>(col, row_bytes, group, rows, kGroups, w, sums, lane); break;
-      case 5: sum_tile_rows<5>(col, row_bytes, group, rows, kGroups, w, sums, lane); break;
-      default: sum_tile_rows<kRegisterTaps>(col, row_bytes, group, rows, kGroups, w, sums, lane); break;
+      case 1: sum_tile_rows<1>(col, row_bytes, group, rows, kTileWarps, w, sums, lane); break;
+      case 2: sum_tile_rows<2>(col, row_bytes, group, rows, kTileWarps, w, sums, lane); break;
+      case 3: sum_tile_rows<3>(col, row_bytes, group, rows, kTileWarps, w, sums, lane); break;
+      case 4: sum_tile_rows<4>(col, row_bytes, group, rows, kTileWarps, w, sums, lane); break;
+      case 5: sum_tile_rows<5>(col, row_bytes, group, rows, kTileWarps, w, sums, lane); break;
+      default: sum_tile_rows<kRegisterTaps>(col, row_bytes, group, rows, kTileWarps, w, sums, lane); break;
     }
   }
   __syncthreads();
@@ -756,13 +746,13 @@ __global__ void __launch_bounds__(kTileThreads, kAllTabled ? 5 : 4) resample_til
   }
   // Two loops, so that the table's keeps its sums in registers (the program's indexes them).
   if (tabled) {
-    for (int y = y_begin + group; y < y_end; y += kGroups) {
+    for (int y = y_begin + group; y < y_end; y += kTileWarps) {
       float v[3];
       sum_tile_pixel(s, entries, weights, sums, base, lane, y, v);
       store_tabled_pixel(s, out, levels, x, y, v);
     }
   } else {
-    for (int y = y_begin + group; y < y_end; y += kGroups) {
+    for (int y = y_begin + group; y < y_end; y += kTileWarps) {
       float v[3];
       sum_tile_pixel(s, entries, weights, sums, base, lane, y, v);
       finish_whole_pixel(s, ops, v, x, y, out, work);

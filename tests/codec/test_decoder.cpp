@@ -308,6 +308,12 @@ TEST(NvjpegTakes, OnlyFilesWhoseTablesAndDataAreThere) {
   JpegSpec spec;
   const auto jpeg = write_jpeg(pattern, spec);
   EXPECT_TRUE(takes(jpeg));
+  // What peek_image's walk found: 4:2:0, luma 5x4 blocks and each chroma 3x2; both tables.
+  const ImageInfo info = peek_image(jpeg);
+  EXPECT_EQ(info.jpeg_blocks, 20u + 6u + 6u);
+  EXPECT_TRUE(info.jpeg_tables_defined);
+  EXPECT_GT(info.jpeg_scan_offset, 0u);
+  EXPECT_FALSE(peek_image(without_segments(jpeg, 0xDB)).jpeg_tables_defined);
   spec.subsample_444 = true;
   EXPECT_TRUE(takes(write_jpeg(pattern, spec)));
   spec.restart_rows = true;
