@@ -234,13 +234,14 @@ void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::So
     std::vector<plan::SampleJob> jobs;
   };
   struct WorkerState {
-    Slot slots[2];
-    double bytes = 0.0, kernel_ms = 0.0;
+    Slot slot;  // planned over once submitted (submit copies what it needs)
+    double bytes = 0.0, kernel_ms = 0.0, plan_s = 0.0, submit_s = 0.0;
   };
   std::vector<WorkerState> states(workers.size());
   const size_t batches = (files.size() + options.batch - 1) / options.batch;
   // Plans of batch b on the pool; the worker's GPU meanwhile runs its previous batch.
   auto plan_batch = [&](WorkerState& st, size_t b, uint64_t epoch, Slot& slot) {
+    const auto start = Clock::now();
     const RandomKey key = RandomKey::from(chain.spec().seed, epoch);
     const size_t begin = b * options.batch, end = std::min(files.size(), begin + options.batch);
     slot.plans.resize(end - begin);
@@ -254,6 +255,7 @@ void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::So
         slot.jobs.push_back({&p.fold, nullptr, int(begin + k), {key, p.id}});
         st.bytes += sample_bytes(p.fold, images[begin + k]);
       }
+    st.plan_s += seconds_since(start);
   };
   std::atomic<size_t> produced{0};
   auto pass = [&](uint64_t epoch) {
@@ -261,22 +263,25 @@ void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::So
     workers.run([&](pipeline::GpuWorker& worker) {
       WorkerState& st = states[worker.index];
       std::optional<uint64_t> b = chunks.next();
-      if (b) plan_batch(st, *b, epoch, st.slots[0]);
-      for (size_t k = 0; b; ++k) {
-        // The GPU runs batch b while the pool plans the next one.
-        worker.executor->submit(st.slots[k % 2].jobs, chain.spec().output.layout);
-        const std::optional<uint64_t> after = chunks.next();
-        if (after) plan_batch(st, *after, epoch, st.slots[(k + 1) % 2]);
-        worker.executor->wait();
-        st.kernel_ms += worker.executor->last_kernel_ms();
-        produced += st.slots[k % 2].jobs.size();
-        worker.items += st.slots[k % 2].plans.size();
-        b = after;
+      if (b) plan_batch(st, *b, epoch, st.slot);
+      const double kernel_ms_before = worker.executor->total_kernel_ms();
+      while (b) {
+        // The GPU runs batch b while the pool plans the next one and this thread packs and
+        // queues it behind b (submit waits only for the batch before b).
+        const auto start = Clock::now();
+        worker.executor->submit(st.slot.jobs, chain.spec().output.layout);
+        st.submit_s += seconds_since(start);
+        produced += st.slot.jobs.size();
+        worker.items += st.slot.plans.size();
+        b = chunks.next();
+        if (b) plan_batch(st, *b, epoch, st.slot);
       }
+      worker.executor->wait();
+      st.kernel_ms += worker.executor->total_kernel_ms() - kernel_ms_before;
     });
   };
   for (int w = 0; w < options.warmup; ++w) pass(1000000 + uint64_t(w));
-  for (auto& st : states) st.kernel_ms = 0, st.bytes = 0;
+  for (auto& st : states) st.kernel_ms = 0, st.bytes = 0, st.plan_s = 0, st.submit_s = 0;
   for (size_t w = 0; w < workers.size(); ++w) workers[w].items = 0;
   produced = 0;
   const auto start = Clock::now();
@@ -287,7 +292,11 @@ void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::So
   result.seconds = seconds_since(start);
   result.samples = produced;
   double bytes = 0.0;
-  for (const auto& st : states) result.kernel_ms += st.kernel_ms, bytes += st.bytes;
+  for (const auto& st : states) {
+    result.kernel_ms += st.kernel_ms, bytes += st.bytes;
+    result.prepare_wall_s += st.plan_s;
+    result.launch_wall_s += st.submit_s;
+  }
   // Per GPU: the bytes each moved over its own kernel time, summed over GPUs.
   if (result.kernel_ms > 0) result.kernel_gb_per_s = bytes / (result.kernel_ms * 1e-3) / 1e9 * double(workers.size());
 }

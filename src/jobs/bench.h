@@ -51,7 +51,8 @@ struct BenchResult {
   // GPU end to end, wall time summed over batches (and workers): the pool preparing batches
   // (header, plan), decoding (nvJPEG its share while the pool decodes the rest), and the whole
   // launch (decoding, then kernels). Each worker overlaps its preparing with its launch.
-  // decode_thread_s is then the header and plan time alone.
+  // decode_thread_s is then the header and plan time alone. Augment-only: planning on the
+  // pool, and submit (packing and queueing a batch) on the worker's thread.
   double prepare_wall_s = 0.0, decode_wall_s = 0.0, launch_wall_s = 0.0;
   // After each timed pass: this process' resident host memory, the bytes malloc has handed out
   // and not got back (glibc), and GPU memory in use (cuda).

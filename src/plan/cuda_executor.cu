@@ -38,6 +38,7 @@ struct GpuSample {
   WarpSampler warp;
   Fills fills;
   uint8_t separable, dtype, layout, channels, rounds;
+  uint8_t fills_levels;  // level_table_kernel fills `levels` from this sample (others share it)
   uint16_t op_count;
   uint32_t op_begin;  // into the batch's op array: 16 bits wrapped past 65,535 ops a batch
   uint16_t barrier[kMaxRounds];    // op index of each barrier, in order
@@ -58,6 +59,7 @@ struct GpuSample {
   uint64_t x_weights, y_weights;  // float offset of column 0 / row 0 in the weight array
   // The sample's pixel program as a table of output bits, 256 levels a channel (filled by
   // level_table_kernel; the tiles kernel reads it); null where the program runs step by step.
+  // Samples next to each other with the same program share one table (same_level_table).
   uint32_t* levels;
   int tiles_x, tiles;  // resample_tiles_kernel's tiles across and in all
   uint32_t* tile_counts;  // the batch's [tiles run, tiles pixel by pixel] (ResampleReport)
@@ -393,7 +395,7 @@ __device__ void run_ops(const GpuSample& s, const ops::PixelOp* ops, int begin, 
 // would, so the table holds that pixel's bits. A block a sample.
 __global__ void level_table_kernel(const GpuSample* samples, const ops::PixelOp* all_ops) {
   const GpuSample& s = samples[blockIdx.x];
-  if (s.levels == nullptr) return;
+  if (s.levels == nullptr || !s.fills_levels) return;
   const float level = float(threadIdx.x);
   float v[3] = {level, level, level};
   run_ops(s, all_ops + s.op_begin, 0, s.op_count, v, 0, 0, 0.0f);
@@ -794,6 +796,19 @@ bool level_table_program(const ops::FoldResult& fold) {
   return true;
 }
 
+// Whether two level_table_program samples have the same table: the same output dtype and the
+// same steps with the same parameters, bit for bit.
+bool same_level_table(const ops::FoldResult& a, const ops::FoldResult& b) {
+  if (a.dtype != b.dtype || a.pixels.size() != b.pixels.size()) return false;
+  for (size_t k = 0; k < a.pixels.size(); ++k) {
+    const ops::PixelOp &p = a.pixels[k], &q = b.pixels[k];
+    if (p.kind != q.kind || p.uint8_domain != q.uint8_domain || p.channels != q.channels ||
+        std::memcmp(p.a.data(), q.a.data(), sizeof p.a) != 0)
+      return false;
+  }
+  return true;
+}
+
 using ResampleKernel = void (*)(const GpuSample*, const ops::PixelOp*, const int2*, const float*, uint8_t*, float*);
 
 // The resample kernel a batch runs: by source element type, windows, and whether any sample warps.
@@ -890,24 +905,57 @@ __global__ void segment_kernel(const GpuSample* samples, const ops::PixelOp* all
 
 }  // namespace
 
+// What one batch in flight owns: its host staging, its device buffers and its results. The
+// executor has two, so that the host packs and queues a batch while the GPU runs the one
+// before (submit, wait); each is reused only once the batch that last used it is done.
+struct BatchBuffers {
+  PinnedBuffer staging, samples_host, ops_host;
+  DeviceBuffer sources, samples, ops, weights, work, tmp, means, output, entries, taps, levels, counts;
+  PinnedBuffer counts_host;  // the tiles kernel's counts, copied back with each batch
+  CudaEvent start, stop;     // around the batch's kernels
+  CudaEvent done{cudaEventDisableTiming};  // after the last of the batch's work (the counts' copy)
+  CudaExecutor::ResampleReport report;
+  DeviceBatch batch;
+  // Work on the stream that reads these buffers: set before the first thing is queued, so that
+  // a batch abandoned by an error half way is waited for too (by the whole stream, as `done`
+  // was not recorded).
+  bool in_flight = false;
+  bool timed = false;
+  bool done_recorded = false;
+};
+
 struct CudaExecutor::Impl {
   int device = 0;
   ResampleChoice choice = resample_choice_from_environment();
   CudaStream stream;
-  CudaEvent start, stop;
-  PinnedBuffer staging, download, samples_host, ops_host;
-  DeviceBuffer sources, uploaded, samples, ops, weights, work, tmp, means, output, entries, taps, levels, counts;
-  PinnedBuffer counts_host;  // the tiles kernel's counts, copied back with each batch
-  ResampleReport report;
+  BatchBuffers buffers[2];
+  int last = 1;  // buffers[last] holds the latest batch submitted
+  PinnedBuffer download;
+  DeviceBuffer uploaded;
   std::vector<size_t> uploaded_offsets;
   std::vector<std::array<int, 2>> uploaded_sizes;
-  DeviceBatch batch;
+  // Of the latest batch waited for, and of every batch so far.
+  ResampleReport report;
   float kernel_ms = 0.0f;
-  // Work on the stream that reads this executor's buffers (pinned staging, samples, ops) and
-  // that submit must wait for before it rewrites them: set before the first thing is queued,
-  // so that a batch abandoned by an error half way is waited for too.
-  bool in_flight = false;
-  bool timed = false;
+  double total_kernel_ms = 0.0;
+
+  // Waits for the batch in `buf`, if any, and takes its timing and report.
+  void retire(BatchBuffers& buf) {
+    if (!buf.in_flight) return;
+    buf.in_flight = false;
+    if (buf.done_recorded) buf.done.synchronize();
+    else stream.synchronize();
+    if (buf.timed) {
+      GPUAUG_CUDA_CHECK(cudaEventElapsedTime(&kernel_ms, buf.start.get(), buf.stop.get()), "timing");
+      total_kernel_ms += kernel_ms;
+      if (buf.report.kernel == "tiles") {
+        const uint32_t* counts = buf.counts_host.as<uint32_t>();
+        buf.report.tiles = size_t(counts[0]) + counts[1];
+        buf.report.tiles_pixel_by_pixel = counts[1];
+      }
+    }
+    report = buf.report;
+  }
 };
 
 bool cuda_device_available() { return !cuda_devices().empty(); }
@@ -939,11 +987,14 @@ int CudaExecutor::device() const { return impl_->device; }
 
 float CudaExecutor::last_kernel_ms() const { return impl_->kernel_ms; }
 
+double CudaExecutor::total_kernel_ms() const { return impl_->total_kernel_ms; }
+
 const CudaExecutor::ResampleReport& CudaExecutor::last_resample() const { return impl_->report; }
 
 void CudaExecutor::upload_sources(std::span<const Image* const> images) {
   Impl& m = *impl_;
   GPUAUG_CUDA_CHECK(cudaSetDevice(m.device), "device");
+  wait();  // batches in flight may read the old sources, and the staging below is a batch's
   m.uploaded_offsets.clear();
   m.uploaded_sizes.clear();
   size_t total = 0;
@@ -952,40 +1003,39 @@ void CudaExecutor::upload_sources(std::span<const Image* const> images) {
     m.uploaded_sizes.push_back({image->width, image->height});
     total += image->pixels.size();
   }
-  m.staging.reserve(std::max<size_t>(total, 1));
+  PinnedBuffer& staging = m.buffers[0].staging;
+  staging.reserve(std::max<size_t>(total, 1));
   for (size_t i = 0; i < images.size(); ++i)
-    std::memcpy(m.staging.as<uint8_t>() + m.uploaded_offsets[i], images[i]->pixels.data(), images[i]->pixels.size());
+    std::memcpy(staging.as<uint8_t>() + m.uploaded_offsets[i], images[i]->pixels.data(), images[i]->pixels.size());
   m.uploaded.reserve(std::max<size_t>(total, 1), m.stream.get());
-  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.uploaded.get(), m.staging.get(), total, cudaMemcpyHostToDevice, m.stream.get()), "upload");
+  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.uploaded.get(), staging.get(), total, cudaMemcpyHostToDevice, m.stream.get()), "upload");
   m.stream.synchronize();
 }
 
 const DeviceBatch& CudaExecutor::run(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target,
                                      ThreadPool* pool) {
-  submit(jobs, layout, target, pool);
+  const DeviceBatch& batch = submit(jobs, layout, target, pool);
   wait();
-  return impl_->batch;
+  return batch;
 }
 
 void CudaExecutor::wait() {
   Impl& m = *impl_;
-  if (!m.in_flight) return;
-  m.in_flight = false;
-  m.stream.synchronize();
-  if (m.timed) GPUAUG_CUDA_CHECK(cudaEventElapsedTime(&m.kernel_ms, m.start.get(), m.stop.get()), "timing");
-  if (m.timed && m.report.kernel == "tiles") {
-    const uint32_t* counts = m.counts_host.as<uint32_t>();
-    m.report.tiles = size_t(counts[0]) + counts[1];
-    m.report.tiles_pixel_by_pixel = counts[1];
-  }
+  m.retire(m.buffers[1 - m.last]);  // the older first: the timing and report end at the latest
+  m.retire(m.buffers[m.last]);
 }
 
 const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target,
                                         ThreadPool* pool) {
   Impl& m = *impl_;
-  wait();  // the buffers below are reused
-  m.in_flight = true;
-  m.timed = false;  // until the events are recorded
+  // The batch before last used these buffers; the last batch may still run meanwhile.
+  const int next = 1 - m.last;
+  BatchBuffers& buf = m.buffers[next];
+  m.retire(buf);
+  m.last = next;
+  buf.in_flight = true;
+  buf.timed = false;  // until the events are recorded
+  buf.done_recorded = false;
   GPUAUG_CUDA_CHECK(cudaSetDevice(m.device), "device");
   cudaStream_t stream = m.stream.get();
   // Float sources (images handed over in GPU memory) run as a batch of their own: the kernel
@@ -999,15 +1049,15 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   }
   // The samples and their ops are written straight into pinned memory, which the copies below
   // read as they run: from a pageable vector (~1.7 KB a sample) the driver would first copy
-  // them on this thread. The previous batch's copies are done (wait above).
+  // them on this thread. The copies of the batch that last used them are done (retire above).
   size_t op_total = 0;
   for (const SampleJob& job : jobs) op_total += job.fold->pixels.size();
   // Sizes rounded up to a power of two: a batch a few ops longer than any before would
   // otherwise free and pin again, and freeing pinned memory waits for the whole device.
-  m.samples_host.reserve(std::bit_ceil(std::max<size_t>(jobs.size(), 1) * sizeof(GpuSample)));
-  m.ops_host.reserve(std::bit_ceil(std::max<size_t>(op_total, 1) * sizeof(ops::PixelOp)));
-  const std::span<GpuSample> samples(m.samples_host.as<GpuSample>(), jobs.size());
-  ops::PixelOp* const all_ops = m.ops_host.as<ops::PixelOp>();
+  buf.samples_host.reserve(std::bit_ceil(std::max<size_t>(jobs.size(), 1) * sizeof(GpuSample)));
+  buf.ops_host.reserve(std::bit_ceil(std::max<size_t>(op_total, 1) * sizeof(ops::PixelOp)));
+  const std::span<GpuSample> samples(buf.samples_host.as<GpuSample>(), jobs.size());
+  ops::PixelOp* const all_ops = buf.ops_host.as<ops::PixelOp>();
   size_t op_count = 0;
   std::vector<float> blur_weights;
   // Sources given as host images are packed into the staging buffer for one copy.
@@ -1015,7 +1065,7 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   for (const SampleJob& job : jobs)
     if (job.source != nullptr) source_bytes += job.source->pixels.size();
     else if (job.source_view.pixels != nullptr) source_bytes += size_t(job.source_view.region.width) * job.source_view.region.height * 3;
-  m.staging.reserve(std::max<size_t>(source_bytes, 1));
+  buf.staging.reserve(std::max<size_t>(source_bytes, 1));
   size_t source_cursor = 0, out_bytes = 0, work_floats = 0, entry_count = 0, tap_count = 0;
   bool windowed = false;  // some sample computes less than its whole output
   bool warps = false;      // some sample is not separable (rotate, affine)
@@ -1032,7 +1082,7 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
     int rows;
   };
   std::vector<StagedRows> staged;
-  DeviceBatch& batch = m.batch;
+  DeviceBatch& batch = buf.batch;
   batch.offsets.assign(jobs.size(), 0);
   batch.shapes.assign(jobs.size(), {0, 0, 0});
   batch.layout = layout;
@@ -1087,7 +1137,7 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
       s.src_h = job.source->height;
       s.src_pitch = job.source->stride();
       staged_offset[i] = source_cursor;
-      staged.push_back({m.staging.as<uint8_t>() + source_cursor, job.source->pixels.data(), job.source->pixels.size(),
+      staged.push_back({buf.staging.as<uint8_t>() + source_cursor, job.source->pixels.data(), job.source->pixels.size(),
                         job.source->pixels.size(), 1});
       source_cursor += job.source->pixels.size();
     } else if (job.source_view.pixels != nullptr) {
@@ -1098,7 +1148,7 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
       s.src_y0 = v.region.y;
       s.src_pitch = size_t(v.region.width) * 3;
       staged_offset[i] = source_cursor;
-      staged.push_back({m.staging.as<uint8_t>() + source_cursor, v.pixels, s.src_pitch, v.stride, v.region.height});
+      staged.push_back({buf.staging.as<uint8_t>() + source_cursor, v.pixels, s.src_pitch, v.stride, v.region.height});
       source_cursor += s.src_pitch * v.region.height;
     } else if (job.device_source != nullptr) {
       s.src_w = job.device_width;
@@ -1163,22 +1213,32 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
                                 : m.choice != ResampleChoice::kAuto ? m.choice
                                 : tiles_fit ? ResampleChoice::kTiles
                                             : ResampleChoice::kStrips;
-  // The tiles kernel's level tables, one per sample whose program is a function of each level.
-  std::vector<size_t> tabled;
+  // The tiles kernel's level tables, for samples whose program is a function of each level: one
+  // for each run of such samples with the same program (a chain without random pixel steps
+  // builds one table a batch, instead of one a sample).
+  std::vector<size_t> tabled, table_of;
+  size_t level_tables = 0;
   if (choice == ResampleChoice::kTiles)
-    for (size_t i = 0; i < jobs.size(); ++i)
-      if (level_table_program(*jobs[i].fold)) tabled.push_back(i);
-  const size_t tables = tabled.size();
-  if (tables > 0) m.levels.reserve(tables * kLevelTableWords * sizeof(uint32_t), stream);
-  for (size_t t = 0; t < tables; ++t) samples[tabled[t]].levels = m.levels.as<uint32_t>() + kLevelTableWords * t;
-  m.report = {};
-  m.report.kernel = choice == ResampleChoice::kTiles ? "tiles" : choice == ResampleChoice::kStrips ? "strips" : "pixels";
-  m.report.tabled_samples = tables;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (!level_table_program(*jobs[i].fold)) continue;
+      const bool shares = !tabled.empty() && same_level_table(*jobs[tabled.back()].fold, *jobs[i].fold);
+      if (!shares) ++level_tables;
+      samples[i].fills_levels = !shares;
+      tabled.push_back(i);
+      table_of.push_back(level_tables - 1);
+    }
+  const size_t tables = tabled.size();  // samples tabled
+  if (tables > 0) buf.levels.reserve(level_tables * kLevelTableWords * sizeof(uint32_t), stream);
+  for (size_t t = 0; t < tables; ++t) samples[tabled[t]].levels = buf.levels.as<uint32_t>() + kLevelTableWords * table_of[t];
+  buf.report = {};
+  buf.report.kernel = choice == ResampleChoice::kTiles ? "tiles" : choice == ResampleChoice::kStrips ? "strips" : "pixels";
+  buf.report.tabled_samples = tables;
+  buf.report.level_tables = level_tables;
   if (choice == ResampleChoice::kTiles) {
-    m.counts.reserve(2 * sizeof(uint32_t), stream);
-    m.counts_host.reserve(2 * sizeof(uint32_t));
-    GPUAUG_CUDA_CHECK(cudaMemsetAsync(m.counts.get(), 0, 2 * sizeof(uint32_t), stream), "upload");
-    for (GpuSample& sample : samples) sample.tile_counts = m.counts.as<uint32_t>();
+    buf.counts.reserve(2 * sizeof(uint32_t), stream);
+    buf.counts_host.reserve(2 * sizeof(uint32_t));
+    GPUAUG_CUDA_CHECK(cudaMemsetAsync(buf.counts.get(), 0, 2 * sizeof(uint32_t), stream), "upload");
+    for (GpuSample& sample : samples) sample.tile_counts = buf.counts.as<uint32_t>();
   }
   const bool mixed_sources = source_bytes > 0 && source_cursor != source_bytes;
   if (mixed_sources) throw Error("", "device", "internal: source packing mismatch");
@@ -1199,36 +1259,36 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
     if (pool != nullptr && staged.size() > 1) pool->parallel_for(staged.size(), copy);
     else
       for (size_t k = 0; k < staged.size(); ++k) copy(k);
-    m.sources.reserve(source_bytes, stream);
-    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.sources.get(), m.staging.get(), source_bytes, cudaMemcpyHostToDevice, stream), "upload");
+    buf.sources.reserve(source_bytes, stream);
+    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(buf.sources.get(), buf.staging.get(), source_bytes, cudaMemcpyHostToDevice, stream), "upload");
     for (size_t i = 0; i < jobs.size(); ++i)
-      if (staged_offset[i] != SIZE_MAX) samples[i].src = m.sources.as<uint8_t>() + staged_offset[i];
+      if (staged_offset[i] != SIZE_MAX) samples[i].src = buf.sources.as<uint8_t>() + staged_offset[i];
   }
-  m.samples.reserve(samples.size() * sizeof(GpuSample), stream);
-  m.ops.reserve(std::max<size_t>(op_count, 1) * sizeof(ops::PixelOp), stream);
-  if (target == nullptr) m.output.reserve(std::max<size_t>(out_bytes, 1), stream);
-  uint8_t* const output = target ? static_cast<uint8_t*>(target->data) : m.output.as<uint8_t>();
-  m.entries.reserve(std::max<size_t>(entry_count, 1) * sizeof(int2), stream);
-  m.taps.reserve(std::max<size_t>(tap_count, 1) * sizeof(float), stream);
-  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.samples.get(), samples.data(), samples.size() * sizeof(GpuSample),
+  buf.samples.reserve(samples.size() * sizeof(GpuSample), stream);
+  buf.ops.reserve(std::max<size_t>(op_count, 1) * sizeof(ops::PixelOp), stream);
+  if (target == nullptr) buf.output.reserve(std::max<size_t>(out_bytes, 1), stream);
+  uint8_t* const output = target ? static_cast<uint8_t*>(target->data) : buf.output.as<uint8_t>();
+  buf.entries.reserve(std::max<size_t>(entry_count, 1) * sizeof(int2), stream);
+  buf.taps.reserve(std::max<size_t>(tap_count, 1) * sizeof(float), stream);
+  GPUAUG_CUDA_CHECK(cudaMemcpyAsync(buf.samples.get(), samples.data(), samples.size() * sizeof(GpuSample),
                                     cudaMemcpyHostToDevice, stream), "upload");
   if (op_count > 0)
-    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.ops.get(), all_ops, op_count * sizeof(ops::PixelOp),
+    GPUAUG_CUDA_CHECK(cudaMemcpyAsync(buf.ops.get(), all_ops, op_count * sizeof(ops::PixelOp),
                                       cudaMemcpyHostToDevice, stream), "upload");
   if (max_rounds > 0) {
-    m.work.reserve(work_floats * sizeof(float), stream);
-    m.tmp.reserve(work_floats * sizeof(float), stream);
-    m.means.reserve(jobs.size() * kMaxRounds * sizeof(float), stream);
+    buf.work.reserve(work_floats * sizeof(float), stream);
+    buf.tmp.reserve(work_floats * sizeof(float), stream);
+    buf.means.reserve(jobs.size() * kMaxRounds * sizeof(float), stream);
     if (!blur_weights.empty()) {
-      m.weights.reserve(blur_weights.size() * sizeof(float), stream);
-      GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.weights.get(), blur_weights.data(), blur_weights.size() * sizeof(float),
+      buf.weights.reserve(blur_weights.size() * sizeof(float), stream);
+      GPUAUG_CUDA_CHECK(cudaMemcpyAsync(buf.weights.get(), blur_weights.data(), blur_weights.size() * sizeof(float),
                                         cudaMemcpyHostToDevice, stream), "upload");
     }
   }
   if (!jobs.empty()) {
     constexpr int kThreads = 256;
-    const auto* gs = m.samples.as<GpuSample>();
-    const auto* gops = m.ops.as<ops::PixelOp>();
+    const auto* gs = buf.samples.as<GpuSample>();
+    const auto* gops = buf.ops.as<ops::PixelOp>();
     // The kernels take the sample from blockIdx.y, which stops at 65,535: a larger batch (many
     // local crops of many images) runs as several launches of at most that many samples.
     const auto for_each_launch = [&](auto&& launch) {
@@ -1236,12 +1296,12 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
         launch(gs + base, base, unsigned(std::min(kMaxSamplesPerLaunch, jobs.size() - base)));
     };
     const unsigned pixel_blocks = unsigned((max_pixels + kThreads - 1) / kThreads);
-    m.start.record(stream);
+    buf.start.record(stream);
     if (entry_count > 0) {
       constexpr int kTableThreads = 128;
       for_each_launch([&](const GpuSample* part, size_t, unsigned count) {
         const dim3 table_grid((max_side + kTableThreads - 1) / kTableThreads, count, 2);
-        axis_table_kernel<<<table_grid, kTableThreads, 0, stream>>>(part, m.entries.as<int2>(), m.taps.as<float>());
+        axis_table_kernel<<<table_grid, kTableThreads, 0, stream>>>(part, buf.entries.as<int2>(), buf.taps.as<float>());
       });
       GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     }
@@ -1261,29 +1321,31 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
                                                                          : pixel_blocks;
     static_assert(kTileThreads == kThreads);
     for_each_launch([&](const GpuSample* part, size_t, unsigned count) {
-      resample<<<dim3(resample_blocks, count), kThreads, 0, stream>>>(part, gops, m.entries.as<int2>(),
-                                                                      m.taps.as<float>(), output, m.work.as<float>());
+      resample<<<dim3(resample_blocks, count), kThreads, 0, stream>>>(part, gops, buf.entries.as<int2>(),
+                                                                      buf.taps.as<float>(), output, buf.work.as<float>());
     });
     GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     for (int round = 0; round < max_rounds; ++round) {
-      mean_kernel<<<unsigned(jobs.size()), 256, 0, stream>>>(gs, gops, m.work.as<float>(), round, m.means.as<float>());
+      mean_kernel<<<unsigned(jobs.size()), 256, 0, stream>>>(gs, gops, buf.work.as<float>(), round, buf.means.as<float>());
       for_each_launch([&](const GpuSample* part, size_t base, unsigned count) {
         const dim3 grid(pixel_blocks, count);
-        float* work = m.work.as<float>();
-        float* tmp = m.tmp.as<float>();
-        blur_kernel<<<grid, kThreads, 0, stream>>>(part, gops, m.weights.as<float>(), work, tmp, round, false);
-        blur_kernel<<<grid, kThreads, 0, stream>>>(part, gops, m.weights.as<float>(), work, tmp, round, true);
-        segment_kernel<<<grid, kThreads, 0, stream>>>(part, gops, m.means.as<float>() + base * kMaxRounds, work, output,
+        float* work = buf.work.as<float>();
+        float* tmp = buf.tmp.as<float>();
+        blur_kernel<<<grid, kThreads, 0, stream>>>(part, gops, buf.weights.as<float>(), work, tmp, round, false);
+        blur_kernel<<<grid, kThreads, 0, stream>>>(part, gops, buf.weights.as<float>(), work, tmp, round, true);
+        segment_kernel<<<grid, kThreads, 0, stream>>>(part, gops, buf.means.as<float>() + base * kMaxRounds, work, output,
                                                       round);
       });
       GPUAUG_CUDA_CHECK(cudaGetLastError(), "kernel");
     }
-    m.stop.record(stream);
+    buf.stop.record(stream);
     if (choice == ResampleChoice::kTiles)
-      GPUAUG_CUDA_CHECK(cudaMemcpyAsync(m.counts_host.get(), m.counts.get(), 2 * sizeof(uint32_t),
+      GPUAUG_CUDA_CHECK(cudaMemcpyAsync(buf.counts_host.get(), buf.counts.get(), 2 * sizeof(uint32_t),
                                         cudaMemcpyDeviceToHost, stream), "download");
   }
-  m.timed = !jobs.empty();
+  buf.timed = !jobs.empty();
+  buf.done.record(stream);
+  buf.done_recorded = true;
   batch.data = output;
   batch.bytes = out_bytes;
   return batch;

@@ -93,29 +93,35 @@ class CudaExecutor {
   // Sources kept on the device for jobs that name them by source_index (augment-only runs).
   void upload_sources(std::span<const Image* const> images);
 
-  // Runs a batch; the result stays on the device until the next run. Synchronous. With `pool`,
-  // the host sources are copied into the pinned staging buffer on its threads (one thread
-  // copying a batch's CPU-decoded images held the GPU back).
+  // Runs a batch; the result stays on the device until the run after next. Synchronous. With
+  // `pool`, the host sources are copied into the pinned staging buffer on its threads (one
+  // thread copying a batch's CPU-decoded images held the GPU back).
   const DeviceBatch& run(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target = nullptr,
                          ThreadPool* pool = nullptr);
-  // The same in two halves: submit uploads and launches (the host may plan the next batch
-  // meanwhile); wait blocks until the batch is done. A submit waits for the previous batch.
-  // The jobs' host sources must stay alive until wait returns.
+  // The same in two halves: submit packs, uploads and launches a batch and returns; wait blocks
+  // until every batch submitted is done. Two batches may be in flight: a submit waits only for
+  // the batch before the last (whose buffers it reuses), so the host packs and queues a batch
+  // while the GPU runs the one before. The jobs and their host sources may go once submit
+  // returns (they are copied), their device sources once wait returns; the DeviceBatch
+  // returned stays valid until the submit after next.
   const DeviceBatch& submit(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target = nullptr,
                             ThreadPool* pool = nullptr);
   void wait();
   // Runs and copies each sample back into a host tensor.
   std::vector<Tensor> run_to_host(std::span<const SampleJob> jobs, Layout layout, ThreadPool* pool = nullptr);
 
-  // Device time of the last run's kernels in milliseconds (CUDA events), for benchmarks.
+  // Device time of the kernels of the latest batch waited for, and of every batch waited for
+  // so far, in milliseconds (CUDA events), for benchmarks.
   float last_kernel_ms() const;
+  double total_kernel_ms() const;
 
-  // How the last run resampled (after wait): which kernel, and for the tiles kernel how many
+  // How the latest batch waited for resampled: which kernel, and for the tiles kernel how many
   // tiles ran its fast path or went pixel by pixel, and how many samples ran their pixel
   // program as a level table. For tests and diagnostics.
   struct ResampleReport {
     std::string kernel;  // "tiles", "strips" or "pixels"
     size_t tiles = 0, tiles_pixel_by_pixel = 0, tabled_samples = 0;
+    size_t level_tables = 0;  // tables built: runs of tabled samples with the same program share one
   };
   const ResampleReport& last_resample() const;
 

@@ -26,6 +26,7 @@ std::vector<Tensor> CudaExecutor::run_to_host(std::span<const SampleJob>, Layout
   throw Error("", "device", "no CUDA in this build");
 }
 float CudaExecutor::last_kernel_ms() const { return 0.0f; }
+double CudaExecutor::total_kernel_ms() const { return 0.0; }
 const CudaExecutor::ResampleReport& CudaExecutor::last_resample() const {
   static const ResampleReport none;
   return none;

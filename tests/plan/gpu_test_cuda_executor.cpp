@@ -17,6 +17,10 @@
 #include "plan/cuda_executor.h"
 #include "plan/plan.h"
 
+#if GPUAUG_HAVE_CUDA
+#include <cuda_runtime.h>
+#endif
+
 using namespace gpuaug;
 
 namespace {
@@ -336,14 +340,24 @@ TEST_P(ResampleKernels, EqualTheCpu) {
     } else {
       EXPECT_EQ(report.tabled_samples, test_case.tabled == Tabled::kAll ? plans.size() : 0u) << test_case.name;
     }
+    // Samples with the same program share a table: the normalize of every sample, and none of
+    // the random brightnesses.
+    EXPECT_LE(report.level_tables, report.tabled_samples) << test_case.name;
+    if (std::string(test_case.name) == "rn50_f16") {
+      EXPECT_EQ(report.level_tables, 1u);
+    }
+    if (std::string(test_case.name) == "brightness_normalize_bf16") {
+      EXPECT_EQ(report.level_tables, report.tabled_samples);
+    }
     EXPECT_GT(report.tiles, report.tiles_pixel_by_pixel) << test_case.name << ": no tile took the fast path";
     if (test_case.pads) {
       EXPECT_GT(report.tiles_pixel_by_pixel, 0u) << test_case.name;
     }
   }
-  std::printf("[ %s, kernel %s ] %s: %zu tiles, %zu pixel by pixel, %zu samples tabled; max |gpu - cpu| = %g\n",
+  std::printf("[ %s, kernel %s ] %s: %zu tiles, %zu pixel by pixel, %zu samples tabled (%zu tables); "
+              "max |gpu - cpu| = %g\n",
               test_case.name, *kernel ? kernel : "auto", report.kernel.c_str(), report.tiles,
-              report.tiles_pixel_by_pixel, report.tabled_samples, max_diff);
+              report.tiles_pixel_by_pixel, report.tabled_samples, report.level_tables, max_diff);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, ResampleKernels,
@@ -371,6 +385,9 @@ TEST(CudaExecutor, TabledBatchesBeyondOneLaunchEqualTheCpu) {
   ASSERT_EQ(got.size(), plans.size());
   EXPECT_EQ(report.kernel, "tiles");
   EXPECT_EQ(report.tabled_samples, plans.size());
+  // Each crop draws its own brightness (two neighbours may draw the same float, and share).
+  EXPECT_LE(report.level_tables, plans.size());
+  EXPECT_GE(report.level_tables, plans.size() - plans.size() / 100);
   size_t differing = 0, first = 0;
   for (size_t i = 0; i < plans.size(); ++i) {
     const Tensor want = plan::execute_cpu(plans[i].fold, source, {key, plans[i].id}, Layout::kCHW);
@@ -378,6 +395,90 @@ TEST(CudaExecutor, TabledBatchesBeyondOneLaunchEqualTheCpu) {
   }
   EXPECT_EQ(differing, 0u) << "of " << plans.size() << " samples, the first " << first;
 }
+
+#if GPUAUG_HAVE_CUDA
+// A batch's samples copied back from the device, cut by its offsets.
+std::vector<std::vector<uint8_t>> download(const plan::DeviceBatch& batch) {
+  std::vector<uint8_t> all(batch.bytes);
+  if (cudaMemcpy(all.data(), batch.data, batch.bytes, cudaMemcpyDeviceToHost) != cudaSuccess) return {};
+  std::vector<std::vector<uint8_t>> samples;
+  for (size_t i = 0; i < batch.offsets.size(); ++i) {
+    const auto& shape = batch.shapes[i];
+    const size_t bytes = size_t(shape[0]) * shape[1] * shape[2] * dtype_size(batch.dtype);
+    samples.emplace_back(all.begin() + ptrdiff_t(batch.offsets[i]), all.begin() + ptrdiff_t(batch.offsets[i] + bytes));
+  }
+  return samples;
+}
+
+// Two batches in flight (submit, submit, wait): the second is packed and queued while the first
+// runs, in the other half of the executor's buffers. Each equals the CPU, its DeviceBatch stays
+// valid until the submit after next, and the host images, plans and jobs may go once submit
+// returns: they are overwritten or freed before the wait here. The batches differ in chain (tiles with level
+// tables; a contrast and blur, whose work buffers and means each half holds), size and count.
+TEST(CudaExecutor, TwoBatchesInFlightEqualTheCpu) {
+  if (!plan::cuda_device_available()) GTEST_SKIP() << "no CUDA GPU visible";
+  const pipeline::Chain tabled(pipeline::parse_spec(
+      "seed: 3\nops: [{random_resized_crop: {size: 224}}, {horizontal_flip: {}}, {to_dtype: {dtype: float16}}, "
+      "{normalize: {}}]\noutput: {layout: CHW}\n", "rn50"));
+  const pipeline::Chain barriers(pipeline::parse_spec(
+      "seed: 5\nops: [{random_resized_crop: {size: [48, 40]}}, {color_jitter: {contrast: 0.5}}, "
+      "{gaussian_blur: {kernel_size: 5}}]\noutput: {layout: HWC}\n", "contrast blur"));
+  const RandomKey key = RandomKey::from(3, 0);
+  struct Batch {
+    std::vector<Image> sources;
+    std::vector<pipeline::SamplePlan> plans;
+    std::vector<plan::SampleJob> jobs;
+    std::vector<Tensor> want;
+  };
+  const auto make = [&](const pipeline::Chain& chain, size_t count, uint32_t seed) {
+    Batch b;
+    for (size_t i = 0; i < count; ++i) b.sources.push_back(random_image(500 - int(i % 3) * 60, 375, seed + uint32_t(i)));
+    for (size_t i = 0; i < count; ++i)
+      for (auto& p : chain.plan(key, i, 0, b.sources[i].width, b.sources[i].height)) b.plans.push_back(std::move(p));
+    for (const auto& p : b.plans) {
+      const Image& source = b.sources[p.id.index];
+      b.jobs.push_back({&p.fold, &source, -1, {key, p.id}});
+      b.want.push_back(plan::execute_cpu(p.fold, source, {key, p.id}, chain.spec().output.layout));
+    }
+    return b;
+  };
+  // What a batch's samples must be; its images and jobs overwritten (as if gone) once submitted.
+  const auto forget = [](Batch& b) {
+    for (Image& image : b.sources) std::fill(image.pixels.begin(), image.pixels.end(), uint8_t(0));
+    b.jobs.clear();
+    b.plans.clear();
+  };
+  const auto same = [](const std::vector<std::vector<uint8_t>>& got, const std::vector<Tensor>& want) {
+    size_t differing = got.size() == want.size() ? 0 : want.size();
+    for (size_t i = 0; i < got.size() && i < want.size(); ++i)
+      differing += got[i].size() != want[i].data.size() ||
+                   std::memcmp(got[i].data(), want[i].data.data(), got[i].size()) != 0;
+    return differing;
+  };
+  Batch first = make(tabled, 40, 100), second = make(barriers, 23, 200), third = make(tabled, 17, 300);
+  plan::CudaExecutor gpu(0);
+  const plan::DeviceBatch& first_out = gpu.submit(first.jobs, Layout::kCHW);
+  forget(first);
+  const plan::DeviceBatch& second_out = gpu.submit(second.jobs, Layout::kHWC);
+  forget(second);
+  gpu.wait();
+  EXPECT_EQ(same(download(first_out), first.want), 0u) << "first batch";
+  EXPECT_EQ(same(download(second_out), second.want), 0u) << "second batch";
+  EXPECT_EQ(gpu.last_resample().tabled_samples, 0u) << "the latest batch waited for is the second";
+  const double after_two = gpu.total_kernel_ms();
+  EXPECT_GT(after_two, 0.0);
+  // The third reuses the first's half; the second's output is still there.
+  const plan::DeviceBatch& third_out = gpu.submit(third.jobs, Layout::kCHW);
+  forget(third);
+  gpu.wait();
+  EXPECT_EQ(same(download(third_out), third.want), 0u) << "third batch";
+  EXPECT_EQ(same(download(second_out), second.want), 0u) << "second batch, after the third";
+  EXPECT_EQ(gpu.last_resample().kernel, "tiles");
+  EXPECT_EQ(gpu.last_resample().tabled_samples, third.want.size());
+  EXPECT_EQ(gpu.last_resample().level_tables, 1u) << "one normalize for every sample";
+  EXPECT_GT(gpu.total_kernel_ms(), after_two);
+}
+#endif
 
 TEST(CudaExecutor, UnknownResampleKernelIsAnError) {
   if (!plan::cuda_device_available()) GTEST_SKIP() << "no CUDA GPU visible";
