@@ -413,8 +413,9 @@ std::vector<std::vector<uint8_t>> download(const plan::DeviceBatch& batch) {
 // Two batches in flight (submit, submit, wait): the second is packed and queued while the first
 // runs, in the other half of the executor's buffers. Each equals the CPU, its DeviceBatch stays
 // valid until the submit after next, and the host images, plans and jobs may go once submit
-// returns: they are overwritten or freed before the wait here. The batches differ in chain (tiles with level
-// tables; a contrast and blur, whose work buffers and means each half holds), size and count.
+// returns: they are overwritten or freed before the wait here. The batches differ in chain
+// (tiles with level tables; a contrast and blur, whose work buffers and means each half holds),
+// size and count.
 TEST(CudaExecutor, TwoBatchesInFlightEqualTheCpu) {
   if (!plan::cuda_device_available()) GTEST_SKIP() << "no CUDA GPU visible";
   const pipeline::Chain tabled(pipeline::parse_spec(
