@@ -797,7 +797,9 @@ bool level_table_program(const ops::FoldResult& fold) {
 }
 
 // Whether two level_table_program samples have the same table: the same output dtype and the
-// same steps with the same parameters, bit for bit.
+// same steps with the same parameters, bit for bit. The steps level_table_program admits read
+// only these fields of a PixelOp (run_ops: not rect, nor op_index, which noise keys on): admit
+// another kind there, and compare what it reads here.
 bool same_level_table(const ops::FoldResult& a, const ops::FoldResult& b) {
   if (a.dtype != b.dtype || a.pixels.size() != b.pixels.size()) return false;
   for (size_t k = 0; k < a.pixels.size(); ++k) {
@@ -909,7 +911,7 @@ __global__ void segment_kernel(const GpuSample* samples, const ops::PixelOp* all
 // executor has two, so that the host packs and queues a batch while the GPU runs the one
 // before (submit, wait); each is reused only once the batch that last used it is done.
 struct BatchBuffers {
-  PinnedBuffer staging, samples_host, ops_host;
+  PinnedBuffer staging, samples_host, ops_host, weights_host;
   DeviceBuffer sources, samples, ops, weights, work, tmp, means, output, entries, taps, levels, counts;
   PinnedBuffer counts_host;  // the tiles kernel's counts, copied back with each batch
   CudaEvent start, stop;     // around the batch's kernels
@@ -954,7 +956,7 @@ struct CudaExecutor::Impl {
         buf.report.tiles_pixel_by_pixel = counts[1];
       }
     }
-    report = buf.report;
+    if (buf.done_recorded) report = buf.report;  // not a batch abandoned half way
   }
 };
 
@@ -1028,11 +1030,12 @@ void CudaExecutor::wait() {
 const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target,
                                         ThreadPool* pool) {
   Impl& m = *impl_;
-  // The batch before last used these buffers; the last batch may still run meanwhile.
-  const int next = 1 - m.last;
+  // The other set while the latest batch is in flight (its batch before last is retired); else
+  // the latest's own, so that callers that wait for each batch (run) use one set's memory.
+  // m.last moves only once the batch is queued: a submit that throws leaves the latest alone.
+  const int next = m.buffers[m.last].in_flight ? 1 - m.last : m.last;
   BatchBuffers& buf = m.buffers[next];
   m.retire(buf);
-  m.last = next;
   buf.in_flight = true;
   buf.timed = false;  // until the events are recorded
   buf.done_recorded = false;
@@ -1280,9 +1283,14 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
     buf.tmp.reserve(work_floats * sizeof(float), stream);
     buf.means.reserve(jobs.size() * kMaxRounds * sizeof(float), stream);
     if (!blur_weights.empty()) {
-      buf.weights.reserve(blur_weights.size() * sizeof(float), stream);
-      GPUAUG_CUDA_CHECK(cudaMemcpyAsync(buf.weights.get(), blur_weights.data(), blur_weights.size() * sizeof(float),
-                                        cudaMemcpyHostToDevice, stream), "upload");
+      // Through pinned memory: a copy from pageable memory may wait for the stream, that is
+      // for the batch in flight.
+      const size_t bytes = blur_weights.size() * sizeof(float);
+      buf.weights.reserve(bytes, stream);
+      buf.weights_host.reserve(std::bit_ceil(bytes));
+      std::memcpy(buf.weights_host.get(), blur_weights.data(), bytes);
+      GPUAUG_CUDA_CHECK(cudaMemcpyAsync(buf.weights.get(), buf.weights_host.get(), bytes, cudaMemcpyHostToDevice, stream),
+                        "upload");
     }
   }
   if (!jobs.empty()) {
@@ -1346,6 +1354,7 @@ const DeviceBatch& CudaExecutor::submit(std::span<const SampleJob> jobs, Layout 
   buf.timed = !jobs.empty();
   buf.done.record(stream);
   buf.done_recorded = true;
+  m.last = next;
   batch.data = output;
   batch.bytes = out_bytes;
   return batch;

@@ -40,7 +40,7 @@ struct SampleJob {
 // A batch left on the device: one buffer, samples at byte offsets. `uniform` when every
 // sample has the same shape, so the buffer is one N x C x H x W (or N x H x W x C) tensor.
 struct DeviceBatch {
-  void* data = nullptr;  // valid until the next run on the same executor
+  void* data = nullptr;  // valid until a later submit reuses its buffers (CudaExecutor::submit)
   size_t bytes = 0;
   DType dtype = DType::kUInt8;
   Layout layout = Layout::kCHW;
@@ -93,17 +93,19 @@ class CudaExecutor {
   // Sources kept on the device for jobs that name them by source_index (augment-only runs).
   void upload_sources(std::span<const Image* const> images);
 
-  // Runs a batch; the result stays on the device until the run after next. Synchronous. With
-  // `pool`, the host sources are copied into the pinned staging buffer on its threads (one
-  // thread copying a batch's CPU-decoded images held the GPU back).
+  // Runs a batch (submit, then wait); the result stays on the device until the next run or
+  // submit. With `pool`, the host sources are copied into the pinned staging buffer on its
+  // threads (one thread copying a batch's CPU-decoded images held the GPU back).
   const DeviceBatch& run(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target = nullptr,
                          ThreadPool* pool = nullptr);
   // The same in two halves: submit packs, uploads and launches a batch and returns; wait blocks
-  // until every batch submitted is done. Two batches may be in flight: a submit waits only for
-  // the batch before the last (whose buffers it reuses), so the host packs and queues a batch
-  // while the GPU runs the one before. The jobs and their host sources may go once submit
-  // returns (they are copied), their device sources once wait returns; the DeviceBatch
-  // returned stays valid until the submit after next.
+  // until every batch submitted is done. Two batches may be in flight, in two sets of buffers:
+  // while the latest batch runs, a submit takes the other set and waits only for the batch
+  // before it, so the host packs and queues a batch while the GPU runs the one before; once the
+  // latest is waited for, a submit reuses its set. The jobs and their host sources may go once
+  // submit returns (they are copied); their device sources and the target must stay until wait
+  // returns. The DeviceBatch returned stays valid until a submit reuses its set: the one after
+  // next, or the next one if the batch was waited for before it.
   const DeviceBatch& submit(std::span<const SampleJob> jobs, Layout layout, const OutputTarget* target = nullptr,
                             ThreadPool* pool = nullptr);
   void wait();

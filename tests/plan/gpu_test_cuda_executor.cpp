@@ -411,11 +411,12 @@ std::vector<std::vector<uint8_t>> download(const plan::DeviceBatch& batch) {
 }
 
 // Two batches in flight (submit, submit, wait): the second is packed and queued while the first
-// runs, in the other half of the executor's buffers. Each equals the CPU, its DeviceBatch stays
-// valid until the submit after next, and the host images, plans and jobs may go once submit
-// returns: they are overwritten or freed before the wait here. The batches differ in chain
-// (tiles with level tables; a contrast and blur, whose work buffers and means each half holds),
-// size and count.
+// runs, in the other set of the executor's buffers. Each equals the CPU; the host images, plans
+// and jobs may go once submit returns (they are overwritten or freed before the wait here). A
+// submit after the wait reuses the latest batch's set, and the first's output is still there.
+// The first batch is long on the GPU (large sources: the strips kernel), so that the second is
+// packed while it runs; the second has a contrast and blur (work buffers, means, blur weights),
+// whose set the third (tiles, level tables) then reuses.
 TEST(CudaExecutor, TwoBatchesInFlightEqualTheCpu) {
   if (!plan::cuda_device_available()) GTEST_SKIP() << "no CUDA GPU visible";
   const pipeline::Chain tabled(pipeline::parse_spec(
@@ -431,9 +432,10 @@ TEST(CudaExecutor, TwoBatchesInFlightEqualTheCpu) {
     std::vector<plan::SampleJob> jobs;
     std::vector<Tensor> want;
   };
-  const auto make = [&](const pipeline::Chain& chain, size_t count, uint32_t seed) {
+  const auto make = [&](const pipeline::Chain& chain, size_t count, int width, int height, uint32_t seed) {
     Batch b;
-    for (size_t i = 0; i < count; ++i) b.sources.push_back(random_image(500 - int(i % 3) * 60, 375, seed + uint32_t(i)));
+    for (size_t i = 0; i < count; ++i)
+      b.sources.push_back(random_image(width - int(i % 3) * 60, height, seed + uint32_t(i)));
     for (size_t i = 0; i < count; ++i)
       for (auto& p : chain.plan(key, i, 0, b.sources[i].width, b.sources[i].height)) b.plans.push_back(std::move(p));
     for (const auto& p : b.plans) {
@@ -443,37 +445,39 @@ TEST(CudaExecutor, TwoBatchesInFlightEqualTheCpu) {
     }
     return b;
   };
-  // What a batch's samples must be; its images and jobs overwritten (as if gone) once submitted.
+  // What a batch's samples must be is in `want`; its images, plans and jobs are overwritten or
+  // freed (as if gone) once it is submitted.
   const auto forget = [](Batch& b) {
     for (Image& image : b.sources) std::fill(image.pixels.begin(), image.pixels.end(), uint8_t(0));
     b.jobs.clear();
     b.plans.clear();
   };
-  const auto same = [](const std::vector<std::vector<uint8_t>>& got, const std::vector<Tensor>& want) {
-    size_t differing = got.size() == want.size() ? 0 : want.size();
+  const auto differing = [](const std::vector<std::vector<uint8_t>>& got, const std::vector<Tensor>& want) {
+    size_t count = got.size() == want.size() ? 0 : want.size();
     for (size_t i = 0; i < got.size() && i < want.size(); ++i)
-      differing += got[i].size() != want[i].data.size() ||
-                   std::memcmp(got[i].data(), want[i].data.data(), got[i].size()) != 0;
-    return differing;
+      count += got[i].size() != want[i].data.size() || std::memcmp(got[i].data(), want[i].data.data(), got[i].size()) != 0;
+    return count;
   };
-  Batch first = make(tabled, 40, 100), second = make(barriers, 23, 200), third = make(tabled, 17, 300);
+  Batch first = make(tabled, 24, 1600, 1200, 100), second = make(barriers, 23, 500, 375, 200),
+        third = make(tabled, 17, 500, 375, 300);
   plan::CudaExecutor gpu(0);
   const plan::DeviceBatch& first_out = gpu.submit(first.jobs, Layout::kCHW);
   forget(first);
   const plan::DeviceBatch& second_out = gpu.submit(second.jobs, Layout::kHWC);
   forget(second);
+  EXPECT_NE(&first_out, &second_out) << "two batches in flight share a set";
   gpu.wait();
-  EXPECT_EQ(same(download(first_out), first.want), 0u) << "first batch";
-  EXPECT_EQ(same(download(second_out), second.want), 0u) << "second batch";
+  EXPECT_EQ(differing(download(first_out), first.want), 0u) << "first batch";
+  EXPECT_EQ(differing(download(second_out), second.want), 0u) << "second batch";
   EXPECT_EQ(gpu.last_resample().tabled_samples, 0u) << "the latest batch waited for is the second";
   const double after_two = gpu.total_kernel_ms();
   EXPECT_GT(after_two, 0.0);
-  // The third reuses the first's half; the second's output is still there.
   const plan::DeviceBatch& third_out = gpu.submit(third.jobs, Layout::kCHW);
   forget(third);
+  EXPECT_EQ(&third_out, &second_out) << "after a wait, a submit reuses the latest batch's set";
   gpu.wait();
-  EXPECT_EQ(same(download(third_out), third.want), 0u) << "third batch";
-  EXPECT_EQ(same(download(second_out), second.want), 0u) << "second batch, after the third";
+  EXPECT_EQ(differing(download(third_out), third.want), 0u) << "third batch";
+  EXPECT_EQ(differing(download(first_out), first.want), 0u) << "first batch, after the third";
   EXPECT_EQ(gpu.last_resample().kernel, "tiles");
   EXPECT_EQ(gpu.last_resample().tabled_samples, third.want.size());
   EXPECT_EQ(gpu.last_resample().level_tables, 1u) << "one normalize for every sample";
