@@ -983,7 +983,15 @@ CudaExecutor::CudaExecutor(int device) {
   impl_->device = device;
 }
 
-CudaExecutor::~CudaExecutor() = default;
+// Batches still in flight read this executor's pinned and device memory: wait for them before
+// it goes (an error here has no one left to tell).
+CudaExecutor::~CudaExecutor() {
+  if (!impl_) return;
+  try {
+    wait();
+  } catch (...) {
+  }
+}
 
 int CudaExecutor::device() const { return impl_->device; }
 
