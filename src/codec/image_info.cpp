@@ -62,8 +62,8 @@ ImageInfo peek_jpeg(std::span<const uint8_t> bytes) {
       if (marker == 0xDA && pos + 2 <= bytes.size()) {
         info.jpeg_scan_offset = pos + be16(&bytes[pos]);
         info.jpeg_tables_defined = true;
-        for (int t = 0; t < 4; ++t)
-          if ((used >> t & 1) && !defined[t]) info.jpeg_tables_defined = false;
+        for (int t = 0; t < 5; ++t)
+          if ((used >> t & 1) && (t == 4 || !defined[t])) info.jpeg_tables_defined = false;
       }
       break;
     }
@@ -97,12 +97,13 @@ ImageInfo peek_jpeg(std::span<const uint8_t> bytes) {
           const uint64_t width = (uint64_t(info.width) * h + h_max - 1) / h_max;
           const uint64_t height = (uint64_t(info.height) * v + v_max - 1) / v_max;
           info.jpeg_blocks += ((width + 7) / 8) * ((height + 7) / 8);
-          used |= 1u << (payload[8 + 3 * c] & 3);
+          used |= 1u << std::min(payload[8 + 3 * c], uint8_t(4));  // past 3: no table defines it
         }
       }
     } else if (marker == 0xDB) {  // DQT: (precision << 4 | table), then 64 entries of 1 or 2 bytes
+      // A table number past 3 is libjpeg's "bogus DQT index": it defines none.
       for (size_t k = 0; k < payload.size(); k += 1 + ((payload[k] >> 4) ? 128 : 64))
-        defined[payload[k] & 3] = true;
+        if ((payload[k] & 15) < 4) defined[payload[k] & 15] = true;
     } else if (marker == 0xE1 && !have_exif && payload.size() >= 6 &&
                std::equal(payload.begin(), payload.begin() + 6, "Exif\0\0")) {
       info.orientation = exif_orientation(payload);  // the first Exif APP1 wins, as in Pillow

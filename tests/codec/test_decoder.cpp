@@ -330,9 +330,24 @@ TEST(NvjpegTakes, OnlyFilesWhoseTablesAndDataAreThere) {
   EXPECT_TRUE(takes(write_jpeg(flat, least)));
 
   EXPECT_FALSE(takes(without_segments(jpeg, 0xDB)));          // no DQT
+  // A DQT whose table number is past 3 defines no table (libjpeg: "bogus DQT index"), and a
+  // component that names such a table has none.
+  std::vector<uint8_t> bogus_dqt = jpeg, bogus_selector = jpeg;
+  for (size_t k = 2; k + 4 < jpeg.size(); ++k)
+    if (jpeg[k] == 0xFF && jpeg[k + 1] == 0xDB) {
+      bogus_dqt[k + 4] = uint8_t((jpeg[k + 4] & 0xF0) | 4);  // table 0 renumbered 4 (not 0: 4 & 3)
+      break;
+    }
+  for (size_t k = 2; k + 12 < jpeg.size(); ++k)
+    if (jpeg[k] == 0xFF && jpeg[k + 1] == 0xC0) {
+      bogus_selector[k + 12] = 4;  // the first component's table: after length, P, Y, X, Nf, id, HV
+      break;
+    }
+  EXPECT_FALSE(takes(bogus_dqt));
+  EXPECT_FALSE(takes(bogus_selector));
   EXPECT_FALSE(takes(with_frame_size(jpeg, 6000, 5000)));     // SOF over 37x29 worth of data
   EXPECT_FALSE(takes(std::vector<uint8_t>(jpeg.begin(), jpeg.end() - 2)));  // no EOI
   EXPECT_TRUE(takes(with_frame_size(jpeg, 37, 29)));
-  for (const auto& bytes : {without_segments(jpeg, 0xDB), with_frame_size(jpeg, 6000, 5000)})
+  for (const auto& bytes : {without_segments(jpeg, 0xDB), with_frame_size(jpeg, 6000, 5000), bogus_dqt, bogus_selector})
     EXPECT_THROW(decode_image(bytes, {}), gpuaug::Error);  // libjpeg does name them
 }
