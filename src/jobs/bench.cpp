@@ -239,9 +239,10 @@ void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::So
   };
   std::vector<WorkerState> states(workers.size());
   const size_t batches = (files.size() + options.batch - 1) / options.batch;
-  // Plans of batch b on the pool; the worker's GPU meanwhile runs its previous batch.
-  auto plan_batch = [&](WorkerState& st, size_t b, uint64_t epoch, Slot& slot) {
+  // Plans of batch b on the pool into the worker's slot; its GPU meanwhile runs its previous batch.
+  auto plan_batch = [&](WorkerState& st, size_t b, uint64_t epoch) {
     const auto start = Clock::now();
+    Slot& slot = st.slot;
     const RandomKey key = RandomKey::from(chain.spec().seed, epoch);
     const size_t begin = b * options.batch, end = std::min(files.size(), begin + options.batch);
     slot.plans.resize(end - begin);
@@ -263,7 +264,7 @@ void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::So
     workers.run([&](pipeline::GpuWorker& worker) {
       WorkerState& st = states[worker.index];
       std::optional<uint64_t> b = chunks.next();
-      if (b) plan_batch(st, *b, epoch, st.slot);
+      if (b) plan_batch(st, *b, epoch);
       const double kernel_ms_before = worker.executor->total_kernel_ms();
       while (b) {
         // The GPU runs batch b while the pool plans the next one and this thread packs and
@@ -274,7 +275,7 @@ void bench_gpu_augment_only(const pipeline::Augmenter& augmenter, const data::So
         produced += st.slot.jobs.size();
         worker.items += st.slot.plans.size();
         b = chunks.next();
-        if (b) plan_batch(st, *b, epoch, st.slot);
+        if (b) plan_batch(st, *b, epoch);
       }
       worker.executor->wait();
       st.kernel_ms += worker.executor->total_kernel_ms() - kernel_ms_before;
