@@ -111,9 +111,10 @@ AugmentSummary run_augment(const AugmentOptions& options) {
       replay ? std::any_of(items.begin(), items.end(), [](const WorkItem& w) { return w.copy > 0; })
              : options.copies > 1;
   const bool has_crops = augmenter.chain().has_local_crops();
-  // Inputs whose names differ only by extension keep it in their output names.
-  std::map<std::string, int> stem_count;
-  for (const auto& ref : source.samples) ++stem_count[output_stem(ref.relative)];
+  // Inputs whose names differ only by extension keep it in their output names; names two
+  // inputs would still share are refused before anything is written.
+  const std::vector<std::string> stems = output_stems(source.samples);
+  require_distinct_outputs(source.samples, stems, "write");
 
   AugmentSummary summary;
   summary.images = source.samples.size();
@@ -186,8 +187,8 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   // Where item n's sample `id` goes; never onto its input.
   auto sample_path = [&](size_t n, const SampleId& id) {
     const data::SampleRef& ref = source.samples[items[n].index];
-    const std::string path = output_path(options.output, ref.relative, id, numbered_copies, has_crops,
-                                         options.format, stem_count.at(output_stem(ref.relative)) > 1);
+    const std::string path = output_path_of_stem(options.output, stems[items[n].index], id, numbered_copies,
+                                                 has_crops, options.format);
     std::error_code ec;
     if (std::filesystem::exists(path, ec) && std::filesystem::equivalent(path, ref.path, ec))
       throw Error(ref.path, "write", "the output " + path + " would overwrite its input");

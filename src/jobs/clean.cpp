@@ -22,6 +22,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -560,16 +561,17 @@ class Manifest {
   int fd_ = -1;
 };
 
-// Removes the folders under dir left empty (not dir itself); true when dir is empty after.
-bool remove_empty_folders(const fs::path& dir) {
-  bool empty = true;
+// Removes the folders between dir and each restored file that the restore left empty, deepest
+// first; no other folder (one of the user's, empty before, stays).
+void remove_emptied_folders(const fs::path& dir, const std::vector<fs::path>& restored_from) {
+  std::set<fs::path> folders;
+  for (const fs::path& file : restored_from)
+    for (fs::path folder = file.parent_path(); folder != dir && is_inside(folder, dir) && folder.has_relative_path();
+         folder = folder.parent_path())
+      folders.insert(folder);
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.is_directory(ec) && !entry.is_symlink(ec) && remove_empty_folders(entry.path()))
-      fs::remove(entry.path(), ec);
-    if (exists_no_follow(entry.path())) empty = false;
-  }
-  return empty && !ec;
+  for (auto it = folders.rbegin(); it != folders.rend(); ++it)
+    if (fs::is_empty(*it, ec) && !ec) fs::remove(*it, ec);
 }
 
 }  // namespace
@@ -603,6 +605,15 @@ CleanSummary run_clean(const CleanOptions& options) {
       throw Error(
           options.quarantine_dir, "quarantine",
           fmt::format("is inside the input tree {}: choose a folder outside it", root.string()));
+    // Nor may it hold the input: restore would then treat input folders as its own.
+    const bool holds_input = is_inside(root, quarantine) || std::any_of(source.samples.begin(), source.samples.end(),
+                                                                        [&](const data::SampleRef& ref) {
+                                                                          return is_inside(absolute_normal(ref.path),
+                                                                                           quarantine);
+                                                                        });
+    if (holds_input)
+      throw Error(options.quarantine_dir, "quarantine",
+                  fmt::format("holds input files (the input is {}): choose a folder outside it", root.string()));
   }
 
   // The options that change a file's own findings; near_dup_distance acts only on the hashes
@@ -846,13 +857,22 @@ CleanSummary run_clean(const CleanOptions& options) {
   report["summary"] = std::move(summary_json);
   write_text(options.report_path, report.dump(2) + "\n");
   if (!options.csv_path.empty()) write_text(options.csv_path, csv);
-  journal.finish();
   for (const auto& [reason, count] : counts)
     if (count > 0) summary.by_reason[reason] = count;
 
   if (!options.quarantine_dir.empty()) {
+    // Every move is decided, and checked, before the first: two inputs that would land on one
+    // name (a list's "/a/b.jpg" and "a/b.jpg"), or a name already taken, stop the job with
+    // nothing moved. The moves then run to the end without a stop check: a stop halfway would
+    // leave moved files that a resumed run no longer sees in the input, and so drops from the
+    // report (the journal is finished only once they are all moved).
     const fs::path dir = fs::absolute(options.quarantine_dir);
-    std::unique_ptr<Manifest> manifest;
+    struct QuarantineMove {
+      fs::path from, relative;
+      size_t sample;
+    };
+    std::vector<QuarantineMove> moves;
+    std::map<fs::path, size_t> destinations;
     for (size_t i = 0; i < n; ++i) {
       const FileResult& r = results[i];
       if (r.findings.empty()) continue;
@@ -860,7 +880,6 @@ CleanSummary run_clean(const CleanOptions& options) {
         ++summary.kept_flagged_keepers;
         continue;
       }
-      throw_if_stopped();
       const fs::path from = fs::absolute(source.samples[i].path).lexically_normal();
       std::error_code ec;
       const auto status = fs::symlink_status(from, ec);
@@ -871,19 +890,29 @@ CleanSummary run_clean(const CleanOptions& options) {
           same_entry(from, fs::absolute(source.samples[size_t(r.keeper_index)].path)))
         continue;
       const fs::path relative = safe_relative(source.samples[i].relative);
-      const fs::path to = dir / relative;
-      if (exists_no_follow(to))
-        throw Error(to.string(), "quarantine",
-                    "already exists; quarantine never overwrites: restore or move it first");
+      const auto [taken, fresh] = destinations.emplace(relative.lexically_normal(), i);
+      if (!fresh)
+        throw Error(source.samples[i].path, "quarantine",
+                    fmt::format("would be moved to {}, as {} would: nothing was moved (rename one of them, or "
+                                "quarantine without the other)",
+                                (dir / relative).string(), source.samples[taken->second].path));
+      if (exists_no_follow(dir / relative))
+        throw Error((dir / relative).string(), "quarantine",
+                    "already exists; quarantine never overwrites, and nothing was moved: restore or move it first");
+      moves.push_back({from, relative, i});
+    }
+    std::unique_ptr<Manifest> manifest;
+    for (const QuarantineMove& m : moves) {
       if (!manifest) manifest = std::make_unique<Manifest>(dir / kQuarantineManifest);
       ordered_json line;
-      line["from"] = from.string();
-      line["to"] = relative.generic_string();
+      line["from"] = m.from.string();
+      line["to"] = m.relative.generic_string();
       manifest->append(line);
-      move_file(from, to, "quarantine");
+      move_file(m.from, dir / m.relative, "quarantine");
       ++summary.quarantined;
     }
   }
+  journal.finish();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }
@@ -962,7 +991,9 @@ size_t run_restore(const std::string& quarantine_dir, bool progress_enabled) {
   if (ec)
     throw Error(manifest_path.string(), "restore",
                 fmt::format("cannot remove the manifest: {}", ec.message()));
-  remove_empty_folders(dir);
+  std::vector<fs::path> emptied;
+  for (const Move& m : moves) emptied.push_back(m.to.lexically_normal());
+  remove_emptied_folders(dir.lexically_normal(), emptied);
   return restored;
 }
 

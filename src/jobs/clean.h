@@ -23,13 +23,16 @@
 //
 // Outputs are the same whatever the thread count: files are analysed on a pool and their
 // results land by index. The journal (report_path + ".journal") holds one line per analysed
-// file, so --resume analyses only the rest; it is removed once the report is written.
+// file, so --resume analyses only the rest; it is removed once the report is written and the
+// quarantine's moves are done.
 //
 // Quarantine moves each flagged file except group keepers (the copy a dataset keeps; a keeper
 // with its own finding stays, reported) to DIR/<relative path>, appending the line
 // {"from": absolute original path, "to": path relative to DIR} to DIR/gpuaug-quarantine.jsonl
 // before each move, so a killed run leaves a manifest that run_restore can still follow.
-// A quarantine folder inside the input tree is refused; an existing file is never overwritten.
+// A quarantine folder inside the input tree, or holding any of it, is refused; every move is
+// checked before the first (two files onto one name, a name taken: nothing moves), and an
+// existing file is never overwritten.
 //
 // device: cuda, cuda:N, cuda:all, cuda:N,M. Of the JPEGs nvJPEG takes whole (baseline, three
 // components, upright, at least 16x16), those whose index % 8 is below 8 · gpu_share are decoded
@@ -100,8 +103,8 @@ CleanSummary run_clean(const CleanOptions& options);
 // Moves every file a quarantine's manifest lists back to where it came from; returns how many.
 // Refuses (Error, before moving anything) to overwrite a file that has reappeared at the
 // original place. Entries whose file is back in place already (a run killed between writing
-// the manifest line and moving) are skipped. Once all are back the manifest and the emptied
-// folders under quarantine_dir are removed; a listed file found in neither place is an error
+// the manifest line and moving) are skipped. Once all are back the manifest and the folders
+// under quarantine_dir that the restore emptied are removed (no other); a listed file found in neither place is an error
 // after the others are restored, and the manifest stays.
 size_t run_restore(const std::string& quarantine_dir, bool progress = true);
 

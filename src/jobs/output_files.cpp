@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <utility>
 
 #include "codec/encoder.h"
@@ -117,6 +118,32 @@ std::string output_stem(const std::string& relative) {
   return (rel.parent_path() / rel.stem()).generic_string();
 }
 
+std::vector<std::string> output_stems(const std::vector<data::SampleRef>& samples) {
+  std::map<std::string, int> stem_count;
+  std::vector<std::string> stems;
+  stems.reserve(samples.size());
+  for (const auto& ref : samples) ++stem_count[stems.emplace_back(output_stem(ref.relative))];
+  for (size_t i = 0; i < samples.size(); ++i) {
+    if (stem_count[stems[i]] < 2) continue;
+    const std::string extension = safe_relative(samples[i].relative).extension().string();
+    if (!extension.empty()) stems[i] += "_" + extension.substr(1);
+  }
+  return stems;
+}
+
+void require_distinct_outputs(const std::vector<data::SampleRef>& samples, const std::vector<std::string>& names,
+                              const std::string& stage) {
+  std::map<std::string, size_t> first;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const auto [it, fresh] = first.emplace(names[i], i);
+    if (!fresh)
+      throw Error(samples[i].path, stage,
+                  fmt::format("its output would be named as that of {} ('{}'), and one would replace the other: "
+                              "rename one of them",
+                              samples[it->second].path, names[i]));
+  }
+}
+
 std::string output_path(const std::string& out_dir, const std::string& relative, const SampleId& id,
                         bool numbered_copies, bool has_crops, const std::string& format,
                         bool keep_extension) {
@@ -125,6 +152,11 @@ std::string output_path(const std::string& out_dir, const std::string& relative,
     const std::string extension = safe_relative(relative).extension().string();
     if (!extension.empty()) stem += "_" + extension.substr(1);
   }
+  return output_path_of_stem(out_dir, stem, id, numbered_copies, has_crops, format);
+}
+
+std::string output_path_of_stem(const std::string& out_dir, std::string stem, const SampleId& id,
+                                bool numbered_copies, bool has_crops, const std::string& format) {
   if (numbered_copies) stem += fmt::format("-{}", id.copy);
   if (has_crops) stem += fmt::format("-c{}", id.crop - 1);
   return (fs::path(out_dir) / (stem + "." + format)).string();

@@ -10,6 +10,7 @@
 
 #include "core/random.h"
 #include "core/tensor.h"
+#include "data/source.h"
 #include "pipeline/augmenter.h"
 
 namespace gpuaug::jobs {
@@ -55,6 +56,9 @@ size_t remove_temporaries(const std::string& dir);
 std::string output_path(const std::string& out_dir, const std::string& relative, const SampleId& id,
                         bool numbered_copies, bool has_crops, const std::string& format,
                         bool keep_extension = false);
+// The same from an output stem (output_stems').
+std::string output_path_of_stem(const std::string& out_dir, std::string stem, const SampleId& id,
+                                bool numbered_copies, bool has_crops, const std::string& format);
 
 // The relative path made safe for joining under a folder: no root, "." dropped, ".." becomes
 // "__", so that a file list's "../x.jpg" stays inside the output (or quarantine) folder.
@@ -62,6 +66,16 @@ std::filesystem::path safe_relative(const std::string& relative);
 
 // The stem output_path uses (safe relative path without extension), to find collisions.
 std::string output_stem(const std::string& relative);
+
+// Each sample's output stem: output_stem, with the extension kept (x.jpg -> x_jpg) where
+// samples differ only by it; what output_path's keep_extension follows.
+std::vector<std::string> output_stems(const std::vector<data::SampleRef>& samples);
+
+// Throws Error(stage `stage`) naming both inputs where two samples' output names (index-aligned
+// with samples) are equal: x.jpg and x_jpg.png (both x_jpg), a list's "/a/b.jpg" and "a/b.jpg",
+// "../b.jpg" and "__/b.jpg". One output would silently replace the other; nothing is written yet.
+void require_distinct_outputs(const std::vector<data::SampleRef>& samples, const std::vector<std::string>& names,
+                              const std::string& stage);
 
 // png, jpg (quality), or npy (the exact tensor: dtype, layout and shape as produced).
 std::vector<uint8_t> encode_output(const pipeline::AugmentedSample& sample, const std::string& format,

@@ -83,24 +83,17 @@ std::vector<uint8_t> encode(const Image& image, const ReduceOptions& options) {
 
 // The names of outputs: the input's relative path without its extension (kept, as x_jpg, when
 // two inputs differ only by it), made safe, and in shards with dots turned to '_' because
-// WebDataset splits a member name at the first dot of its basename.
+// WebDataset splits a member name at the first dot of its basename. Names two inputs would share
+// are refused before anything is written.
 std::vector<std::string> output_keys(const data::Source& source, bool sharded) {
-  std::map<std::string, int> stem_count;
-  for (const auto& ref : source.samples) ++stem_count[output_stem(ref.relative)];
-  std::vector<std::string> keys;
-  for (const auto& ref : source.samples) {
-    std::string key = output_stem(ref.relative);
-    if (stem_count[key] > 1) {
-      const std::string extension = fs::path(ref.relative).extension().string();
-      if (!extension.empty()) key += "_" + extension.substr(1);
-    }
-    if (sharded) {
+  std::vector<std::string> keys = output_stems(source.samples);
+  if (sharded)
+    for (std::string& key : keys) {
       const size_t slash = key.rfind('/');
       for (size_t i = slash == std::string::npos ? 0 : slash + 1; i < key.size(); ++i)
         if (key[i] == '.') key[i] = '_';
     }
-    keys.push_back(key);
-  }
+  require_distinct_outputs(source.samples, keys, "reduce");
   return keys;
 }
 

@@ -179,6 +179,48 @@ def test_quarantine_inside_the_input_is_refused(run_gpuaug, images, tmp_path):
     assert tree(images) == before
 
 
+def test_quarantine_holding_the_input_is_refused(run_gpuaug, images, tmp_path):
+    # A folder above the input: restore would take the input's folders for its own.
+    before = tree(images)
+    proc = clean(run_gpuaug, images, tmp_path / "report.json", "--quarantine", images.parent, check=False)
+    assert proc.returncode != 0
+    assert "quarantine: holds input files" in proc.stderr, proc.stderr
+    assert tree(images) == before
+
+
+def test_restore_removes_only_the_folders_it_emptied(run_gpuaug, images, expected, tmp_path):
+    (images / "empty_class").mkdir()  # the user's, empty before: both stay
+    quarantine = tmp_path / "q"
+    (quarantine / "keep_me").mkdir(parents=True)
+    before = tree(images)
+    clean(run_gpuaug, images, tmp_path / "report.json", "--quarantine", quarantine)
+    assert (images / "empty_class").is_dir()
+    run_gpuaug("clean", "--restore", quarantine)
+    assert tree(images) == before
+    assert (quarantine / "keep_me").is_dir()
+    assert sorted(p.name for p in quarantine.iterdir()) == ["keep_me"]
+
+
+def test_quarantine_of_two_files_onto_one_name_moves_nothing(run_gpuaug, tmp_path):
+    # A list's absolute "/T/x/a.jpg" and relative "T/x/a.jpg" (T = tmp_path without its root)
+    # both land on Q/T/x/a.jpg: refused before the first move.
+    lists = tmp_path / "lists"
+    twin = lists / tmp_path.relative_to(tmp_path.anchor) / "x" / "a.jpg"
+    twin.parent.mkdir(parents=True)
+    twin.write_bytes(b"x")
+    original = tmp_path / "x" / "a.jpg"
+    original.parent.mkdir()
+    original.write_bytes(b"y")
+    listing = lists / "list.txt"
+    listing.write_text(f"{original}\n{twin.relative_to(lists)}\n")
+    proc = clean(run_gpuaug, listing, tmp_path / "report.json", "--quarantine", tmp_path / "q", check=False)
+    assert proc.returncode != 0
+    assert "nothing was moved" in proc.stderr, proc.stderr
+    assert str(original) in proc.stderr and "a.jpg" in proc.stderr
+    assert original.read_bytes() == b"y" and twin.read_bytes() == b"x"
+    assert not (tmp_path / "q" / "gpuaug-quarantine.jsonl").exists()
+
+
 def test_restore_refuses_to_overwrite_a_file_back_in_place(run_gpuaug, images, expected, tmp_path):
     before = tree(images)
     quarantine = tmp_path / "q"

@@ -210,6 +210,23 @@ def test_inputs_differing_only_in_extension_do_not_collide(run_gpuaug, tmp_path)
     assert len(list(out.rglob("*.npy"))) == len(rec.read_text().splitlines()) == 2
 
 
+def test_inputs_sharing_an_output_name_are_refused_before_writing(run_gpuaug, tmp_path):
+    # x.jpg and x.png keep their extensions (x_jpg, x_png), which x_jpg.png would share with
+    # x.jpg: one output would replace the other, so the job names both and writes nothing.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(mixed_image(20, 30, seed=98)).save(folder / "x.jpg")
+    write_png(folder / "x.png", mixed_image(30, 20, seed=99))
+    write_png(folder / "x_jpg.png", mixed_image(25, 25, seed=97))
+    spec = write_spec(tmp_path / "spec.yaml", CHAIN)
+    out = tmp_path / "out"
+    proc = run_gpuaug("augment", "--spec", spec, "--input", folder, "--output", out, "--format", "npy",
+                      "--quiet", check=False)
+    assert proc.returncode != 0
+    assert "x.jpg" in proc.stderr and "x_jpg.png" in proc.stderr and "replace" in proc.stderr, proc.stderr
+    assert not list(out.rglob("*.npy"))
+
+
 def test_max_pixels_refused_in_header(run_gpuaug, tmp_path):
     # decode.max_pixels refuses an image by its header size before decoding: the message names
     # the file, the stage "header" and both numbers.

@@ -177,3 +177,18 @@ def test_tile_threshold_bad_input_raises_or_is_skipped(run_gpuaug, tmp_path, dat
     index = json.loads((tmp_path / "skip" / "index.json").read_text())
     assert [e["source"] for e in index["errors"]] == ["cat/b.jpg"]
     assert len(index["samples"]) == 4
+
+
+@pytest.mark.parametrize("how", [(), ("--shards", "1")])
+def test_inputs_sharing_an_output_name_are_refused_before_writing(run_gpuaug, tmp_images, tmp_path, how):
+    # In shards img.1.jpg's key is img_1, as is img_1.jpg's: a tar holding one name twice.
+    tmp_images({"img.1.jpg": mixed_image(40, 30, seed=1), "img_1.jpg": mixed_image(30, 40, seed=2)}, quality=90)
+    out = tmp_path / "out"
+    proc = run_gpuaug("reduce", "--input", tmp_path / "images", "--output", out, "--max-side", 32, *how,
+                      "--quiet", check=False)
+    if not how:  # as files, img.1 and img_1 differ
+        assert proc.returncode == 0, proc.stderr
+        return
+    assert proc.returncode != 0
+    assert "img.1.jpg" in proc.stderr and "img_1.jpg" in proc.stderr and "replace" in proc.stderr, proc.stderr
+    assert not out.exists() or not list(out.rglob("*.tar"))
