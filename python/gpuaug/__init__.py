@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import atexit
 import collections
 import concurrent.futures
 import importlib
@@ -21,6 +22,7 @@ import queue
 import re
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Union
 
@@ -415,6 +417,19 @@ def _drop(futures: Iterable[Any]) -> None:
             pass
 
 
+# Prefetchers whose thread may still run. A loop left suspended in a global (it = iter(pipe);
+# next(it), or a for loop broken out of at module level) is only closed while the interpreter
+# tears modules down, after daemon threads are stopped mid-call: the thread inside the core then
+# unwinds through C++ frames and the process aborts (SIGABRT). atexit runs before that.
+_live_prefetchers: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_prefetchers() -> None:
+    for prefetcher in list(_live_prefetchers):
+        prefetcher.close()
+
+
 class _Prefetcher:
     """Runs a batch generator on a daemon thread, up to `depth` batches ahead. An error comes
     out where its batch would have; close() stops it after the batch in the making (the core
@@ -424,6 +439,7 @@ class _Prefetcher:
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(batches,), name="gpuaug-prefetch", daemon=True)
+        _live_prefetchers.add(self)
         self._thread.start()
 
     def _put(self, item: tuple[str, Any]) -> bool:
@@ -464,6 +480,7 @@ class _Prefetcher:
             except queue.Empty:
                 break
         self._thread.join(timeout=120)
+        _live_prefetchers.discard(self)
 
 
 def _list_source(items: Sequence[Any]) -> tuple[list[str], list[int]]:

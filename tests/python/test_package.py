@@ -566,6 +566,31 @@ def test_breaking_out_and_exiting_at_once_is_clean(tree: Path, lanes: int) -> No
         assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
 
 
+def test_a_loop_left_in_a_global_at_exit_is_clean(tmp_path: Path) -> None:
+    # it = iter(pipe); next(it) at module level: the generator is only closed while the
+    # interpreter tears modules down, after daemon threads are stopped; its prefetch thread,
+    # still inside the core then, used to abort the process (SIGABRT, "terminate called").
+    # Images big enough that the thread is decoding when the script ends.
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[0:600, 0:800]
+    for i in range(24):
+        base = np.stack([x * 255 // 800, y * 255 // 600, (x + y + i * 40) % 256], axis=-1)
+        Image.fromarray(np.clip(base + rng.integers(0, 60, (600, 800, 3)), 0, 255).astype(np.uint8)).save(
+            tmp_path / f"{i}.jpg", quality=95)
+    script = ("import gpuaug\n"
+              f"pipe = gpuaug.Pipeline({{'ops': [{{'random_resized_crop': {{'size': 24}}}}]}}, {str(tmp_path)!r}, "
+              "batch_size=4, threads=1, prefetch=2, as_torch=False)\n"
+              "it = iter(pipe)\n"
+              "next(it)\n"
+              "print('done')\n")
+    for _ in range(3):
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and proc.stdout.strip() == "done", (proc.returncode, proc.stderr)
+
+
 def test_ctrl_c_stops_the_loop_and_leaves_no_thread(tree: Path) -> None:
     """SIGINT while the loop runs (prefetch and three lanes busy): KeyboardInterrupt reaches the
     loop at once, and once it is out every thread of the loader has ended (no hang, none left)."""
