@@ -37,13 +37,14 @@ __version__ = _gpuaug.__version__
 SpecLike = Union[str, os.PathLike, Mapping[str, Any], Sequence["ops.Op"]]
 SourceLike = Union[str, os.PathLike, Sequence[Union[str, os.PathLike, tuple]]]
 
-# (rank, world size) variables, in the order they are looked for: torchrun, Open MPI, Slurm
-# (Open MPI first: under mpirun inside an sbatch allocation every process sees SLURM_PROCID 0).
+# (rank, world size) variables, in the order they are looked for: torchrun, Open MPI, Slurm's
+# srun (Open MPI first: under mpirun inside an sbatch allocation every process sees SLURM_PROCID 0;
+# the step's task count, since an sbatch script itself has SLURM_PROCID 0 and SLURM_NTASKS N).
 # src/dist/world.cpp reads the same, in the same order.
 _ENV_PAIRS = (
     ("RANK", "WORLD_SIZE"),
     ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
-    ("SLURM_PROCID", "SLURM_NTASKS"),
+    ("SLURM_PROCID", "SLURM_STEP_NUM_TASKS"),
 )
 
 
@@ -161,7 +162,7 @@ class Pipeline:
         user the DLPack array; True imports torch; False never converts.
     rank, world_size: this process' shard; by default from torch.distributed when its process
         group is initialised, else from RANK/WORLD_SIZE,
-        OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE or SLURM_PROCID/SLURM_NTASKS, else (0, 1). Every rank
+        OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE or SLURM_PROCID/SLURM_STEP_NUM_TASKS, else (0, 1). Every rank
         takes a disjoint part of the same permutation (data::epoch_order + data::shard).
 
     Iterating yields (images, labels, indices): images a DLPack-capable array (N, C, H, W) or

@@ -45,7 +45,10 @@ World detect_world() {
       {"mpirun", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
        "OMPI_COMM_WORLD_LOCAL_SIZE"},
       {"mpirun", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE"},
-      {"slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"},
+      // srun's step: SLURM_STEP_NUM_TASKS. The batch script of sbatch --ntasks=N (and a salloc shell)
+      // also holds SLURM_PROCID 0 and SLURM_NTASKS N, yet is one process: taken for rank 0 of N, it
+      // would do a share of the work alone, silently.
+      {"slurm", "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"},
   };
   World world;
   for (const Launcher& l : launchers) {
@@ -81,7 +84,7 @@ void require_one_process(const World& world, const std::string& job) {
               fmt::format("{} runs in one process for now, but {} started {} ({} set): run it once, "
                           "without the launcher, or unset those variables",
                           job, world.launcher, world.size, world.launcher == "torchrun" ? "RANK, WORLD_SIZE"
-                                                            : world.launcher == "slurm" ? "SLURM_PROCID, SLURM_NTASKS"
+                                                            : world.launcher == "slurm" ? "SLURM_PROCID, SLURM_STEP_NUM_TASKS"
                                                                                          : "OMPI_COMM_WORLD_*"));
 }
 

@@ -26,8 +26,9 @@ struct World {
 };
 
 // torchrun: RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE; Open MPI: OMPI_COMM_WORLD_RANK,
-// _SIZE, _LOCAL_RANK, _LOCAL_SIZE (PMIx: PMIX_RANK); Slurm: SLURM_PROCID, SLURM_NTASKS,
-// SLURM_LOCALID, SLURM_NTASKS_PER_NODE.
+// _SIZE, _LOCAL_RANK, _LOCAL_SIZE (PMIx: PMIX_RANK); Slurm's srun: SLURM_PROCID,
+// SLURM_STEP_NUM_TASKS, SLURM_LOCALID, SLURM_NTASKS_PER_NODE (an sbatch script, which has
+// SLURM_NTASKS but no step, is one process).
 // The first complete pair wins, in that order, as in the Python package (Open MPI before Slurm:
 // under mpirun inside an sbatch allocation every process sees the step's SLURM_PROCID 0).
 // Malformed values are an Error(stage "world") naming the variable (ports: 1..65535).

@@ -17,7 +17,7 @@ namespace {
 using gpuaug_test::expect_error;
 
 const char* const kVariables[] = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "SLURM_PROCID",
-                                  "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE",
+                                  "SLURM_NTASKS", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE",
                                   "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
                                   "OMPI_COMM_WORLD_LOCAL_SIZE", "PMIX_RANK", "PMI_SIZE"};
 
@@ -40,7 +40,7 @@ TEST_F(WorldTest, NoLauncherIsOneProcess) {
 
 TEST_F(WorldTest, TorchrunThenOpenMpiThenSlurm) {
   setenv("SLURM_PROCID", "0", 1);
-  setenv("SLURM_NTASKS", "1", 1);
+  setenv("SLURM_STEP_NUM_TASKS", "1", 1);
   setenv("OMPI_COMM_WORLD_RANK", "3", 1);
   setenv("OMPI_COMM_WORLD_SIZE", "8", 1);
   setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "4", 1);
@@ -59,9 +59,22 @@ TEST_F(WorldTest, TorchrunThenOpenMpiThenSlurm) {
   EXPECT_EQ(w.local_size, 1);
 }
 
+// An sbatch --ntasks=6 script (or a salloc shell) has SLURM_PROCID 0 and SLURM_NTASKS 6 but no
+// step: one process, which must do all of the work.
+TEST_F(WorldTest, SlurmBatchScriptIsOneProcess) {
+  setenv("SLURM_PROCID", "0", 1);
+  setenv("SLURM_NTASKS", "6", 1);
+  setenv("SLURM_LOCALID", "0", 1);
+  const World w = detect_world();
+  EXPECT_EQ(w.size, 1);
+  EXPECT_FALSE(w.distributed());
+  EXPECT_EQ(w.launcher, "");
+}
+
 TEST_F(WorldTest, Slurm) {
   setenv("SLURM_PROCID", "5", 1);
   setenv("SLURM_NTASKS", "6", 1);
+  setenv("SLURM_STEP_NUM_TASKS", "6", 1);
   setenv("SLURM_NTASKS_PER_NODE", "3", 1);
   const World w = detect_world();
   EXPECT_EQ(w.launcher, "slurm");
@@ -83,7 +96,7 @@ TEST_F(WorldTest, LocalRanks) {
   for (const char* v : kVariables) unsetenv(v);
   // srun without --ntasks-per-node: SLURM_LOCALID alone says how many share the machine at least.
   setenv("SLURM_PROCID", "3", 1);
-  setenv("SLURM_NTASKS", "4", 1);
+  setenv("SLURM_STEP_NUM_TASKS", "4", 1);
   setenv("SLURM_LOCALID", "3", 1);
   w = detect_world();
   EXPECT_EQ(w.local_rank, 3);

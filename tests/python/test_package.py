@@ -225,14 +225,14 @@ def test_shards_pad_or_cut_like_distributed_sampler(tree: Path, drop_last: bool,
 
 @pytest.mark.parametrize("env", [
     {"RANK": "2", "WORLD_SIZE": "4"},
-    {"SLURM_PROCID": "2", "SLURM_NTASKS": "4"},
+    {"SLURM_PROCID": "2", "SLURM_STEP_NUM_TASKS": "4", "SLURM_NTASKS": "4"},
     {"OMPI_COMM_WORLD_RANK": "2", "OMPI_COMM_WORLD_SIZE": "4"},
     # mpirun inside an sbatch allocation: Open MPI's rank, not the step's SLURM_PROCID.
-    {"OMPI_COMM_WORLD_RANK": "2", "OMPI_COMM_WORLD_SIZE": "4", "SLURM_PROCID": "0", "SLURM_NTASKS": "1"},
+    {"OMPI_COMM_WORLD_RANK": "2", "OMPI_COMM_WORLD_SIZE": "4", "SLURM_PROCID": "0", "SLURM_STEP_NUM_TASKS": "1"},
 ])
 def test_rank_and_world_size_from_the_environment(tree: Path, monkeypatch, env) -> None:
-    for key in ("RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS", "OMPI_COMM_WORLD_RANK",
-                "OMPI_COMM_WORLD_SIZE"):
+    for key in ("RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_STEP_NUM_TASKS",
+                "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -240,6 +240,19 @@ def test_rank_and_world_size_from_the_environment(tree: Path, monkeypatch, env) 
     assert (pipe.rank, pipe.world_size) == (2, 4)
     assert pipe.indices() == pipeline(tree, rank=2, world_size=4).indices()
     assert (pipeline(tree, rank=0, world_size=1).rank) == 0
+
+
+def test_an_sbatch_script_is_one_process(tree: Path, monkeypatch) -> None:
+    # sbatch --ntasks=4 runs its script once, with SLURM_PROCID 0 and SLURM_NTASKS 4 but no
+    # step: taken for rank 0 of 4, the script would load a quarter of the data.
+    for key in ("RANK", "WORLD_SIZE", "SLURM_STEP_NUM_TASKS", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("SLURM_PROCID", "0")
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    assert gpuaug.distributed_env() == (0, 1)
+    pipe = pipeline(tree)
+    assert (pipe.rank, pipe.world_size) == (0, 1)
+    assert len(pipe.indices()) == pipe.dataset_size()
 
 
 @pytest.fixture()
