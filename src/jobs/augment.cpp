@@ -51,6 +51,13 @@ std::string text_hash(const std::string& text) {
   return fmt::format("{:016x}", xxh64({reinterpret_cast<const uint8_t*>(text.data()), text.size()}));
 }
 
+// The input's files as listed (count and relative names, in order): what sample indices mean.
+std::string input_list_hash(const data::Source& source) {
+  std::string names = std::to_string(source.samples.size());
+  for (const data::SampleRef& ref : source.samples) names += "\n" + ref.relative;
+  return text_hash(names);
+}
+
 struct WorkItem {
   uint64_t index;
   uint32_t copy;
@@ -147,7 +154,12 @@ AugmentSummary run_augment(const AugmentOptions& options) {
                                     plan::GpuJpegDecoder::exact() ? spec.decode.exact_eighths() : 0,
                                     pipeline::kExactGpuMaxPixels, options.tile_threshold)
                       : "cpu"},
-      {"ranks", world.size}};
+      {"ranks", world.size},
+      // Entries are matched by sample index and copy: another list of files (one added or gone
+      // since) would map them onto other files, and a record asked for only on resume would
+      // lack the earlier entries' lines.
+      {"input_files", input_list_hash(source)},
+      {"record", !options.record_path.empty()}};
   std::filesystem::create_directories(options.output);
   Journal journal((std::filesystem::path(options.output) / ".gpuaug-augment.journal").string() +
                       (world.distributed() ? fmt::format(".rank{}", world.rank) : ""),

@@ -211,3 +211,20 @@ def test_stats_on_gpu_stopped_before_cuda_is_up_exits(gpuaug_bin, tmp_path, tmp_
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)  # a hang fails here
         assert proc.returncode in (0, 128 + signal.SIGINT, -signal.SIGINT), (delay, err)
+
+
+def test_augment_resume_refuses_another_file_list_or_a_record_asked_late(run_gpuaug, tmp_path, dataset):
+    # A run that stops at a broken file leaves its journal. Its entries are matched by sample
+    # index: with a file added before the resume they would name other files (two outputs were
+    # never written), and a --record asked for only now would lack their lines.
+    (dataset / "c2" / "zz_broken.png").write_bytes(b"not a png")
+    spec = write_spec(tmp_path / "spec.yaml", [{"resize": {"size": [24, 24]}}], seed=3)
+    out = tmp_path / "out"
+    args = ["augment", "--spec", spec, "--input", dataset, "--output", out, "--threads", 1, "--quiet"]
+    assert run_gpuaug(*args, check=False).returncode != 0
+    assert (out / ".gpuaug-augment.journal").is_file()
+    late_record = run_gpuaug(*args, "--resume", "--record", tmp_path / "r.jsonl", check=False)
+    assert late_record.returncode != 0 and "'record' differs" in late_record.stderr, late_record.stderr
+    (dataset / "c0" / "aa_new.png").write_bytes((dataset / "c0" / "img_000.png").read_bytes())
+    more_files = run_gpuaug(*args, "--resume", check=False)
+    assert more_files.returncode != 0 and "'input_files' differs" in more_files.stderr, more_files.stderr
