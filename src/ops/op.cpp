@@ -91,6 +91,7 @@ double OpArgs::number(std::string_view name, double min, double max) const {
   if (v.kind != ParamValue::Kind::kNumber) fail(name, fmt::format("expected a number, got {}", v.to_string()));
   if (!(v.number >= min && v.number <= max))
     fail(name, fmt::format("{:g} is outside [{:g}, {:g}]", v.number, min, max));
+  if (!std::isfinite(v.number)) fail(name, fmt::format("{:g}: must be finite", v.number));
   return v.number;
 }
 
@@ -115,6 +116,10 @@ std::pair<double, double> OpArgs::range(
   if (!(r.first >= min && r.second <= max && r.first <= r.second))
     fail(name, fmt::format("range [{:g}, {:g}] must lie in [{:g}, {:g}] with min <= max", r.first,
                            r.second, min, max));
+  // An unbounded parameter (max inf) is still finite: an infinite factor draws inf, which a
+  // record cannot hold (JSON has no inf) nor a replay take back.
+  if (!std::isfinite(r.first) || !std::isfinite(r.second))
+    fail(name, fmt::format("range [{:g}, {:g}] must be finite", r.first, r.second));
   return r;
 }
 
@@ -140,8 +145,10 @@ std::vector<double> OpArgs::numbers(std::string_view name, size_t min_count, siz
   else fail(name, fmt::format("expected a number or a list of numbers, got {}", v.to_string()));
   if (xs.size() < min_count || xs.size() > max_count)
     fail(name, fmt::format("expected {} to {} numbers, got {}", min_count, max_count, xs.size()));
-  for (double x : xs)
+  for (double x : xs) {
     if (!(x >= min && x <= max)) fail(name, fmt::format("{:g} is outside [{:g}, {:g}]", x, min, max));
+    if (!std::isfinite(x)) fail(name, fmt::format("{:g}: must be finite", x));
+  }
   return xs;
 }
 

@@ -1,6 +1,7 @@
 // random_resized_crop: descriptor, torchvision's parameter draw, fold into crop + resize.
 #include "ops/random_resized_crop.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace gpuaug::ops {
@@ -21,13 +22,15 @@ CropBox draw_resized_crop_box(RandomStream& rng, int width, int height,
       return {top, left, h, w};
     }
   }
-  // Fallback: the whole image, or its centre at the nearest allowed ratio.
+  // Fallback: the whole image, or its centre at the nearest allowed ratio; at least a pixel
+  // (a ratio far from the image's rounds a side to 0, where torchvision's crop fails and an
+  // empty crop here would give a black sample).
   const double in_ratio = double(width) / height;
   int64_t w = width, h = height;
   if (in_ratio < ratio.first) {
-    h = static_cast<int64_t>(std::nearbyint(width / ratio.first));
+    h = std::max<int64_t>(1, static_cast<int64_t>(std::nearbyint(width / ratio.first)));
   } else if (in_ratio > ratio.second) {
-    w = static_cast<int64_t>(std::nearbyint(height * ratio.second));
+    w = std::max<int64_t>(1, static_cast<int64_t>(std::nearbyint(height * ratio.second)));
   }
   return {(height - h) / 2, (width - w) / 2, h, w};
 }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -68,8 +69,19 @@ std::string name_of(const std::string& spec, const YAML::Node& node, const char*
   return node.Scalar();
 }
 
+// yaml-cpp keeps both entries of a key written twice and readers take the first (JSON parsers
+// the last): a spec that says two things is refused, naming the key and its second line.
+void check_no_repeated_keys(const std::string& spec, const YAML::Node& map, const std::string& where) {
+  std::set<std::string> seen;
+  for (const auto& entry : map) {
+    const std::string key = name_of(spec, entry.first, "key");
+    if (!seen.insert(key).second) fail(spec, entry.first, fmt::format("key '{}'{} is given twice", key, where));
+  }
+}
+
 void check_keys(const std::string& spec, const YAML::Node& map, const std::string& where,
                 const std::vector<std::string>& valid) {
+  check_no_repeated_keys(spec, map, where);
   for (const auto& entry : map) {
     const std::string key = name_of(spec, entry.first, "key");
     if (std::find(valid.begin(), valid.end(), key) == valid.end())
@@ -86,6 +98,7 @@ OpSpec parse_op(const std::string& spec, const YAML::Node& node) {
   YAML::Node params;
   if (node["op"]) {
     op.name = name_of(spec, node["op"], "op");
+    check_no_repeated_keys(spec, node, "");
     for (const auto& entry : node) {
       const std::string key = name_of(spec, entry.first, "key");
       if (key != "op") op.params.emplace_back(key, to_param(spec, op.name + "." + key, entry.second));
@@ -98,6 +111,7 @@ OpSpec parse_op(const std::string& spec, const YAML::Node& node) {
     params = entry.second;
     if (!params.IsNull() && !params.IsMap())
       fail(spec, params, fmt::format("{}: parameters must be a mapping, e.g. {{p: 0.5}}", op.name));
+    if (params.IsMap()) check_no_repeated_keys(spec, params, " of " + op.name);
     if (params.IsMap())
       for (const auto& p : params) {
         const std::string key = name_of(spec, p.first, "key");

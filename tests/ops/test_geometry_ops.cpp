@@ -17,6 +17,7 @@
 
 #include "../common/references.h"
 #include "ops/random_affine.h"
+#include "ops/random_resized_crop.h"
 #include "ops/registry.h"
 #include "ops/rotate.h"
 #include "plan/plan.h"
@@ -601,3 +602,19 @@ TEST(Rotate, ExpandedSizeMatchesTorchvisionFormula) {
 
 }  // namespace
 }  // namespace gpuaug::ops
+
+// The fallback crop of a ratio range far from the image's keeps at least a pixel a side: its
+// rounding gave 0 (torchvision's crop then fails; here the sample came out black).
+TEST(RandomResizedCropBox, FallbackKeepsAPixelASide) {
+  gpuaug::RandomStream rng(gpuaug::RandomKey{1, 2}, 0, 0, 0);
+  const gpuaug::ops::CropBox tall = gpuaug::ops::draw_resized_crop_box(rng, 611, 397, {0.08, 1.0}, {1e6, 1e6});
+  EXPECT_EQ(tall.height, 1);
+  EXPECT_EQ(tall.width, 611);
+  const gpuaug::ops::CropBox wide = gpuaug::ops::draw_resized_crop_box(rng, 611, 397, {0.08, 1.0}, {1e-6, 1e-6});
+  EXPECT_EQ(wide.width, 1);
+  EXPECT_EQ(wide.height, 397);
+  // A ratio the image allows is torchvision's fallback as before: the whole image.
+  const gpuaug::ops::CropBox whole = gpuaug::ops::draw_resized_crop_box(rng, 40, 30, {2.0, 2.0}, {1.0, 1.4});
+  EXPECT_EQ(whole.width, 40);
+  EXPECT_EQ(whole.height, 30);
+}

@@ -57,6 +57,14 @@ SPEC_ERRORS = [
     ("seed: 0\nops:\n  - gaussian_noise: {}\n  - resize: {size: 3}\n", 4,
      ["resize", "gaussian_noise", "before"]),
     ("seed: 0\nfoo: 1\nops: []\n", 2, ["unknown key", "foo", "seed", "decode", "ops", "output"]),
+    # A key given twice: yaml-cpp keeps both and the first would win (JSON parsers keep the last).
+    ("seed: 0\nops:\n  - resize: {size: 32, size: 64}\n", 3, ["size", "given twice"]),
+    ("seed: 1\nseed: 2\nops: []\n", 2, ["seed", "given twice"]),
+    ("seed: 0\nops:\n  - {op: resize, size: 8, op: center_crop}\n", 3, ["'op'", "given twice"]),
+    ('{"seed": 0, "ops": [{"resize": {"size": 32, "size": 8}}]}\n', 1, ["size", "given twice"]),
+    # Unbounded factors are still finite: inf drew inf, which a record cannot hold.
+    ("seed: 0\nops:\n  - color_jitter: {brightness: inf}\n", 3, ["color_jitter.brightness", "finite"]),
+    ("seed: 0\nops:\n  - color_jitter: {contrast: [0, inf]}\n", 3, ["color_jitter.contrast", "finite"]),
     ("seed: 0\nops:\n  - resize: {size: 3\n", None, []),  # YAML syntax error
 ]
 
