@@ -27,12 +27,13 @@
 #include "codec/nvjpeg_decoder.h"
 #include "core/block_pool.h"
 #include "core/device.h"
-#include "dist/world.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "data/sampler.h"
 #include "data/source.h"
+#include "dist/world.h"
 #include "ops/registry.h"
 #include "pipeline/augmenter.h"
 #include "pipeline/image_batch.h"
@@ -341,9 +342,8 @@ class BatchLoader {
   }
 
   std::string record_text(const Batch& b, uint64_t index, const pipeline::SamplePlan& plan, uint64_t epoch) const {
-    return pipeline::record_line(source_.samples[index].relative, plan.id, epoch,
-                                 b.augmenter->chain().has_local_crops(), plan.drawn)
-        .dump();
+    return json_text(pipeline::record_line(source_.samples[index].relative, plan.id, epoch,
+                                           b.augmenter->chain().has_local_crops(), plan.drawn));
   }
 
   static size_t op_position(const pipeline::Spec& spec, const std::string& op) {

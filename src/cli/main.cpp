@@ -10,6 +10,7 @@
 
 #include "core/cuda_runtime_info.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/thread_pool.h"
 #include "dist/communicator.h"
 #include "dist/world.h"
@@ -20,10 +21,10 @@
 #include "jobs/demo.h"
 #include "jobs/preview.h"
 #include "jobs/progress.h"
-#include "jobs/tile.h"
 #include "jobs/reduce.h"
 #include "jobs/stats.h"
 #include "jobs/stop_signal.h"
+#include "jobs/tile.h"
 #include "ops/registry.h"
 
 namespace {
@@ -57,7 +58,7 @@ std::string ops_text(bool as_json) {
                                {"default", p.default_value.to_string()}, {"doc", p.doc}});
       all.push_back(j);
     }
-    return all.dump(2) + "\n";
+    return json_text(all, 2) + "\n";
   }
   std::string text;
   for (const ops::OpDescriptor* op : ops::all_ops()) {

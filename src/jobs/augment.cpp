@@ -22,6 +22,7 @@
 #include "core/content_hash.h"
 #include "core/device.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
 #include "dist/communicator.h"
@@ -209,9 +210,8 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   auto note_written = [&](size_t n, const pipeline::SamplePlan& plan) {
     ++item_written[n];
     if (!options.record_path.empty())
-      records[n].push_back(
-          pipeline::record_line(source.samples[items[n].index].relative, plan.id, epoch, has_crops, plan.drawn)
-              .dump());
+      records[n].push_back(json_text(
+          pipeline::record_line(source.samples[items[n].index].relative, plan.id, epoch, has_crops, plan.drawn)));
   };
   auto write_item = [&](size_t n, const std::vector<pipeline::AugmentedSample>& samples) {
     for (const auto& sample : samples) {
@@ -436,7 +436,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   std::vector<nlohmann::json> parts{mine};
   if (comm) {
     parts.clear();
-    for (const std::string& part : comm->gather(mine.dump())) parts.push_back(nlohmann::json::parse(part));
+    for (const std::string& part : comm->gather(json_text(mine))) parts.push_back(nlohmann::json::parse(part));
   }
   std::vector<std::tuple<uint64_t, uint32_t, std::string>> record_lines;
   std::vector<std::tuple<uint64_t, std::string, bool>> errors;

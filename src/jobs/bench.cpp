@@ -19,9 +19,10 @@
 
 #include "codec/decoder.h"
 #include "codec/nvjpeg_decoder.h"
-#include "core/device.h"
 #include "core/cuda_runtime_info.h"
+#include "core/device.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
 #include "dist/communicator.h"
@@ -392,7 +393,7 @@ std::string bench_json(const BenchResult& r) {
     j["kernel_images_per_s"] = r.kernel_images_per_s;
     if (r.kernel_gb_per_s > 0) j["kernel_gb_per_s"] = r.kernel_gb_per_s;
   }
-  return j.dump();
+  return json_text(j);
 }
 
 }  // namespace gpuaug::jobs

@@ -10,6 +10,7 @@
 
 #include "core/cuda_runtime_info.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/thread_pool.h"
 #include "dist/communicator.h"
 #include "dist/world.h"
@@ -109,7 +110,7 @@ CompareReport run_bench_compare(const BenchOptions& options) {
     comm.barrier();
     const BenchResult mine = run_bench(o);
     nlohmann::json j = nlohmann::json::parse(bench_json(mine));
-    const std::vector<std::string> all = comm.gather(j.dump());
+    const std::vector<std::string> all = comm.gather(json_text(j));
     if (comm.rank() != 0) return;
     BenchResult total = mine;
     total.images = 0, total.seconds = 0, total.decode_thread_s = 0, total.augment_thread_s = 0, total.kernel_ms = 0;

@@ -35,9 +35,10 @@
 #include "codec/image_info.h"
 #include "codec/nvjpeg_decoder.h"
 #include "core/content_hash.h"
-#include "core/pixel_moments.h"
 #include "core/device.h"
 #include "core/error.h"
+#include "core/json_text.h"
+#include "core/pixel_moments.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
 #include "dist/communicator.h"
@@ -544,7 +545,7 @@ class Manifest {
   Manifest(const Manifest&) = delete;
   Manifest& operator=(const Manifest&) = delete;
   void append(const ordered_json& entry) {
-    const std::string line = entry.dump() + "\n";
+    const std::string line = json_text(entry) + "\n";
     size_t done = 0;
     while (done < line.size()) {
       const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
@@ -560,6 +561,25 @@ class Manifest {
   std::string path_;
   int fd_ = -1;
 };
+
+// A manifest's path: as text, and where it is not UTF-8 (its text then has U+FFFD for the bad
+// bytes) its bytes too, in hex, which restore reads back exactly.
+void put_path(ordered_json& line, const char* key, const std::string& path) {
+  line[key] = path;
+  if (is_utf8(path)) return;
+  std::string hex;
+  for (unsigned char c : path) hex += fmt::format("{:02x}", c);
+  line[std::string(key) + "_hex"] = hex;
+}
+
+std::string get_path(const nlohmann::json& line, const char* key) {
+  const auto hex = line.find(std::string(key) + "_hex");
+  if (hex == line.end()) return line.at(key).get<std::string>();
+  const std::string digits = hex->get<std::string>();
+  std::string path;
+  for (size_t i = 0; i + 1 < digits.size(); i += 2) path += char(std::stoi(digits.substr(i, 2), nullptr, 16));
+  return path;
+}
 
 // Removes the folders between dir and each restored file that the restore left empty, deepest
 // first; no other folder (one of the user's, empty before, stays).
@@ -722,7 +742,7 @@ CleanSummary run_clean(const CleanOptions& options) {
     nlohmann::json mine = nlohmann::json::array();
     for (size_t i = 0; i < n; ++i)
       if (results[i].done) mine.push_back(journal_entry(i, source.samples[i].relative, results[i]));
-    const std::vector<std::string> parts = comm->gather(nlohmann::json{{"results", mine}, {"shares", shares_json(summary.shares)}}.dump());
+    const std::vector<std::string> parts = comm->gather(json_text(nlohmann::json{{"results", mine}, {"shares", shares_json(summary.shares)}}));
     if (world.rank != 0) {
       comm->barrier();  // rank 0 has written the report (and quarantined) when this returns
       journal.finish();
@@ -855,7 +875,7 @@ CleanSummary run_clean(const CleanOptions& options) {
   for (std::string_view reason : kReasons)
     summary_json[std::string(reason)] = counts[std::string(reason)];
   report["summary"] = std::move(summary_json);
-  write_text(options.report_path, report.dump(2) + "\n");
+  write_text(options.report_path, json_text(report, 2) + "\n");
   if (!options.csv_path.empty()) write_text(options.csv_path, csv);
   for (const auto& [reason, count] : counts)
     if (count > 0) summary.by_reason[reason] = count;
@@ -905,8 +925,8 @@ CleanSummary run_clean(const CleanOptions& options) {
     for (const QuarantineMove& m : moves) {
       if (!manifest) manifest = std::make_unique<Manifest>(dir / kQuarantineManifest);
       ordered_json line;
-      line["from"] = m.from.string();
-      line["to"] = m.relative.generic_string();
+      put_path(line, "from", m.from.string());
+      put_path(line, "to", m.relative.generic_string());
       manifest->append(line);
       move_file(m.from, dir / m.relative, "quarantine");
       ++summary.quarantined;
@@ -945,12 +965,12 @@ size_t run_restore(const std::string& quarantine_dir, bool progress_enabled) {
     nlohmann::json entry;
     try {
       entry = nlohmann::json::parse(line);
-      const fs::path to(entry.at("to").get<std::string>());
+      const fs::path to(get_path(entry, "to"));
       if (to.is_absolute() ||
           std::any_of(to.begin(), to.end(), [](const fs::path& p) { return p == ".."; }))
         throw Error(manifest_path.string(), "restore",
                     fmt::format("line {}: 'to' leaves the quarantine folder", line_number));
-      moves.push_back({fs::path(entry.at("from").get<std::string>()), dir / to});
+      moves.push_back({fs::path(get_path(entry, "from")), dir / to});
     } catch (const nlohmann::json::exception&) {
       if (torn) break;
       throw Error(manifest_path.string(), "restore",

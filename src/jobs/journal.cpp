@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/json_text.h"
 
 namespace gpuaug::jobs {
 
@@ -91,7 +92,7 @@ Journal::Journal(std::string path, nlohmann::json header, bool resume) : path_(s
   }
   resumed_ = line_number > 0;
   if (::lseek(fd_, 0, SEEK_END) < 0) throw Error(path_, "journal", std::strerror(errno));
-  if (line_number == 0) write_line(header.dump() + "\n");
+  if (line_number == 0) write_line(json_text(header) + "\n");
 }
 
 Journal::~Journal() {
@@ -109,7 +110,7 @@ void Journal::write_line(const std::string& line) {
 }
 
 void Journal::append(const nlohmann::json& entry) {
-  const std::string line = entry.dump() + "\n";
+  const std::string line = json_text(entry) + "\n";
   std::lock_guard lock(mutex_);
   write_line(line);
   ++appended_;

@@ -22,6 +22,7 @@
 #include "codec/nvjpeg_decoder.h"
 #include "core/device.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
 #include "dist/communicator.h"
@@ -30,8 +31,8 @@
 #include "jobs/output_files.h"
 #include "jobs/progress.h"
 #include "jobs/stop_signal.h"
-#include "jobs/tiled_sample.h"
 #include "jobs/tar_writer.h"
+#include "jobs/tiled_sample.h"
 #include "pipeline/augmenter.h"
 #include "pipeline/gpu_workers.h"
 
@@ -532,7 +533,7 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
     json mine{{"samples", json::array()}, {"shards", shard_entries}, {"shares", shares_json(shares)}};
     for (const auto& entry : sample_entries)
       if (entry) mine["samples"].push_back(*entry);
-    const std::vector<std::string> parts = comm->gather(mine.dump());
+    const std::vector<std::string> parts = comm->gather(json_text(mine));
     if (world.rank != 0) {
       comm->barrier();  // rank 0 has written index.json when this returns
       journal.finish();
@@ -575,7 +576,7 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
       index["shards"].push_back({{"file", s.at("file")}, {"samples", s.at("samples").size()}, {"bytes", s.at("bytes")}});
     summary.shards = shard_entries.size();
   }
-  const std::string text = index.dump(1) + "\n";
+  const std::string text = json_text(index, 1) + "\n";
   write_file_atomic((fs::path(o.output) / "index.json").string(),
                     {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
   if (comm) comm->barrier();

@@ -26,6 +26,7 @@
 #include "codec/nvjpeg_decoder.h"
 #include "core/device.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/pixel_moments.h"
 #include "core/thread_pool.h"
 #include "data/source.h"
@@ -1043,7 +1044,7 @@ StatsSummary run_stats(const StatsOptions& o) {
       if (metas[i])
         mine["images"].push_back({i, std::string(1, metas[i]->format), metas[i]->width, metas[i]->height,
                                   metas[i]->bytes});
-    const std::vector<std::string> parts = comm.gather(mine.dump());
+    const std::vector<std::string> parts = comm.gather(json_text(mine));
     if (world.rank != 0) {
       comm.barrier();  // rank 0 has written the file when this returns
       journal.finish();
@@ -1106,7 +1107,7 @@ StatsSummary run_stats(const StatsOptions& o) {
               {"file_bytes", quantiles(bytes)},
               {"resolutions", top},
               {"errors", errors}};
-  const std::string text = result.dump(1) + "\n";
+  const std::string text = json_text(result, 1) + "\n";
   write_file_atomic(o.output, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
   if (trace) std::fprintf(stderr, "stats: written at %.3f s\n", seconds_since(start));
   if (world.distributed()) comm.barrier();

@@ -14,6 +14,7 @@
 #include "codec/decoder.h"
 #include "core/device.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/thread_pool.h"
 #include "dist/communicator.h"
 #include "dist/world.h"
@@ -90,7 +91,7 @@ TileSummary run_tile(const TileOptions& o) {
   std::vector<pipeline::WorkerShare> shares = tiled.shares;
   if (comm) {
     shares.clear();
-    for (const std::string& part : comm->gather(shares_json(tiled.shares).dump()))
+    for (const std::string& part : comm->gather(json_text(shares_json(tiled.shares))))
       append_shares(nlohmann::json::parse(part), shares);
   }
 

@@ -367,3 +367,36 @@ def test_unknown_subcommand_and_bad_flag(run_gpuaug, tmp_path, good_input):
     proc = run_gpuaug("augment", "--spec", spec, "--input", good_input, "--output",
                       tmp_path / "o", "--format", "tiff", check=False)
     assert proc.returncode != 0 and "tiff" in proc.stderr + proc.stdout
+
+
+def test_file_names_that_are_not_utf8(run_gpuaug, tmp_path):
+    # Linux file names are bytes: JSON (records, reports, index, journals) holds them with U+FFFD
+    # for the bad bytes instead of stopping the job with a message naming no file, and the
+    # quarantine manifest keeps their bytes so that restore puts them back exactly.
+    import os
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good = folder / os.fsdecode(b"caf\xe9.png")
+    write_png(good, mixed_image(30, 40, seed=3))
+    write_png(folder / "ok.png", mixed_image(40, 30, seed=4))
+    broken = folder / os.fsdecode(b"bad\xff.png")
+    broken.write_bytes(b"not a png")
+    spec = write_spec(tmp_path / "spec.yaml", [{"resize": {"size": [16, 16]}}])
+    proc = run_gpuaug("augment", "--spec", spec, "--input", folder, "--output", tmp_path / "aug",
+                      "--record", tmp_path / "rec.jsonl", "--on-error", "skip", "--quiet", check=False, errors="replace")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in (tmp_path / "rec.jsonl").read_text().splitlines()]
+    assert sorted(line["file"] for line in lines) == ["caf\ufffd.png", "ok.png"]
+    assert (tmp_path / "aug" / os.fsdecode(b"caf\xe9.png")).is_file()
+    run_gpuaug("reduce", "--input", folder, "--output", tmp_path / "red", "--max-side", 16, "--on-error", "skip",
+               "--quiet", errors="replace")
+    assert len(json.loads((tmp_path / "red" / "index.json").read_text())["samples"]) == 2
+    run_gpuaug("stats", "--input", folder, "--output", tmp_path / "stats.json", "--quiet", errors="replace")
+    assert json.loads((tmp_path / "stats.json").read_text())["errors"]
+    quarantine = tmp_path / "q"
+    run_gpuaug("clean", "--input", folder, "--report", tmp_path / "report.json", "--quarantine", quarantine,
+               "--quiet", errors="replace")
+    assert not broken.exists() and (quarantine / os.fsdecode(b"bad\xff.png")).is_file()
+    run_gpuaug("clean", "--restore", quarantine, errors="replace")
+    assert broken.read_bytes() == b"not a png" and good.is_file()
