@@ -1088,18 +1088,22 @@ StatsSummary run_stats(const StatsOptions& o) {
   for (const auto& [wh, n] : common) top.push_back({{"width", wh.first}, {"height", wh.second}, {"count", n}});
   std::array<double, 3> mean_255{}, std_255{};
   for (int c = 0; c < 3; ++c) mean_255[c] = m.mean[c] * 255.0, std_255[c] = m.std[c] * 255.0;
+  // No pixel measured (every file failed): no moments, rather than zeros a normalize would
+  // divide by.
+  const bool measured = total.pixels > 0;
+  const auto moment = [&](const auto& value) { return measured ? json(value) : json(nullptr); };
   json result{{"input", o.input},
               {"images", count},
               {"measured", widths.size()},
               {"size", o.size > 0 ? json(o.size) : json(nullptr)},
               {"formats", formats},
               {"pixels", total.pixels},
-              {"mean", m.mean},
-              {"std", m.std},
-              {"mean_255", mean_255},
-              {"std_255", std_255},
-              {"covariance", m.covariance},
-              {"pca", {{"eigenvalues", m.eigenvalues}, {"eigenvectors", m.eigenvectors}}},
+              {"mean", moment(m.mean)},
+              {"std", moment(m.std)},
+              {"mean_255", moment(mean_255)},
+              {"std_255", moment(std_255)},
+              {"covariance", moment(m.covariance)},
+              {"pca", {{"eigenvalues", moment(m.eigenvalues)}, {"eigenvectors", moment(m.eigenvectors)}}},
               {"histogram", {{"r", total.histogram[0]}, {"g", total.histogram[1]}, {"b", total.histogram[2]}}},
               {"width", quantiles(widths)},
               {"height", quantiles(heights)},
@@ -1112,6 +1116,10 @@ StatsSummary run_stats(const StatsOptions& o) {
   if (trace) std::fprintf(stderr, "stats: written at %.3f s\n", seconds_since(start));
   if (world.distributed()) comm.barrier();
   journal.finish();
+  if (!measured && count > 0)
+    throw Error(o.input, "stats",
+                fmt::format("no image could be measured ({} errors, listed in {}): mean and std are null there",
+                            errors.size(), o.output));
   summary.measured = widths.size();
   summary.shares = shares;
   summary.skipped = errors.size();

@@ -116,6 +116,22 @@ def test_stats_lists_bad_files_and_measures_the_rest(run_gpuaug, tmp_path, tmp_i
     assert not out2.exists()
 
 
+def test_stats_with_nothing_measured_fail_and_write_no_moments(run_gpuaug, tmp_path):
+    # Every file bad: zeros for mean and std would pass for a measurement (and a normalize that
+    # used them would divide by 0): null there, the errors listed, and the command fails.
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "truncated.jpg").write_bytes(b"\xff\xd8\xff\xe0")
+    (folder / "garbage.png").write_bytes(b"garbage")
+    out = tmp_path / "stats.json"
+    proc = run_gpuaug("stats", "--input", folder, "--output", out, "--quiet", check=False)
+    assert proc.returncode != 0 and "no image could be measured (2 errors" in proc.stderr, proc.stderr
+    stats = json.loads(out.read_text())
+    assert stats["measured"] == 0 and stats["pixels"] == 0
+    assert stats["mean"] is None and stats["std"] is None and stats["pca"]["eigenvectors"] is None
+    assert len(stats["errors"]) == 2
+
+
 def test_stats_on_gpu_match_cpu(run_gpuaug, tmp_path, tmp_images, has_gpu):
     """--device cuda: the GPU sums what the CPU threads decode, so the file is --device cpu's.
     --gpu-share 0.5: half the JPEGs decoded by nvJPEG, whose pixels differ from libjpeg-turbo's
