@@ -1,4 +1,5 @@
 // The gpuaug command: info, ops, augment, preview, bench, demo, clean, stats, reduce, tile.
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -86,8 +87,13 @@ uint64_t parse_byte_size(const std::string& text) {
   const std::pair<const char*, double> units[] = {{"", 1},       {"b", 1},      {"k", 1e3},    {"kb", 1e3},
                                                   {"m", 1e6},    {"mb", 1e6},   {"g", 1e9},    {"gb", 1e9},
                                                   {"kib", 1024}, {"mib", 1 << 20}, {"gib", 1 << 30}};
-  for (const auto& [name, factor] : units)
-    if (unit == name && value > 0) return uint64_t(value * factor);
+  for (const auto& [name, factor] : units) {
+    if (unit != name) continue;
+    // At least a byte, and a size a uint64_t holds: 0.5 rounded to 0, which means unsharded.
+    const double bytes = std::floor(value * factor);
+    if (bytes >= 1 && bytes < 1e18) return uint64_t(bytes);
+    throw Error("", "reduce", fmt::format("--shard-size {}: need 1 byte to 1 EB", text));
+  }
   throw Error("", "reduce", fmt::format("--shard-size {}: expected a size such as 512MB", text));
 }
 

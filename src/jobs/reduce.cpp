@@ -430,9 +430,13 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
         std::lock_guard lock(entries_mutex);
         sample_entries[i] = entry;
       } else if (o.shard_size > 0) {
+        // The shard as closed with this sample: its members, then the end and the padding to a
+        // whole record that close() adds.
+        const uint64_t with_sample = sized_shard.writer ? sized_shard.writer->bytes_written() + tar_size(r.encoded.size()) +
+                                                              (source.samples[i].label >= 0 ? 1024 : 0)
+                                                        : 0;
         if (sized_shard.writer && !sized_shard.entry["samples"].empty() &&
-            sized_shard.writer->bytes_written() + tar_size(r.encoded.size()) +
-                    (source.samples[i].label >= 0 ? 1024 : 0) > o.shard_size) {
+            with_sample + tar_end(with_sample).size() > o.shard_size) {
           close_shard(sized_shard, i);
           ++sized_shards;
         }

@@ -192,3 +192,25 @@ def test_inputs_sharing_an_output_name_are_refused_before_writing(run_gpuaug, tm
     assert proc.returncode != 0
     assert "img.1.jpg" in proc.stderr and "img_1.jpg" in proc.stderr and "replace" in proc.stderr, proc.stderr
     assert not out.exists() or not list(out.rglob("*.tar"))
+
+
+@pytest.mark.parametrize("size", ["0.5", "inf", "1e30", "-3", "0"])
+def test_shard_sizes_below_a_byte_or_unbounded_are_refused(run_gpuaug, tmp_path, dataset, size):
+    # 0.5 rounded to 0 bytes, which means unsharded: a mirror tree came out instead of shards.
+    proc = run_gpuaug("reduce", "--input", dataset, "--output", tmp_path / "out", "--max-side", 32,
+                      "--shard-size", size, "--quiet", check=False)
+    assert proc.returncode != 0 and "--shard-size" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.*"))
+
+
+def test_shard_size_bounds_the_whole_shard(run_gpuaug, tmp_path, dataset):
+    # The end blocks and the padding to a whole 10240-byte record count too: a shard of more than
+    # one sample stays within --shard-size (one sample alone may not fit any).
+    out = tmp_path / "out"
+    run_gpuaug("reduce", "--input", dataset, "--output", out, "--max-side", 64, "--quality", 80,
+               "--shard-size", "20kB", "--quiet")
+    shards = json.loads((out / "index.json").read_text())["shards"]
+    assert any(s["samples"] > 1 for s in shards)
+    for s in shards:
+        assert (out / s["file"]).stat().st_size == s["bytes"]
+        assert s["samples"] == 1 or s["bytes"] <= 20000, s
