@@ -14,21 +14,32 @@
 #include <utility>
 
 #include "codec/encoder.h"
+#include "core/content_hash.h"
 #include "core/error.h"
 
 namespace gpuaug::jobs {
 
 namespace fs = std::filesystem;
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+std::string temporary_path(const std::string& path) {
   static std::atomic<uint64_t> counter{0};
+  const std::string suffix = fmt::format(".gpuaug-tmp-{}-{}", ::getpid(), counter++);
+  const fs::path target(path);
+  const std::string name = target.filename().string();
+  // A name near NAME_MAX (255 bytes) has no room for the suffix: a hidden name from its hash.
+  if (name.size() + suffix.size() <= 255) return path + suffix;
+  const uint64_t hash = xxh64({reinterpret_cast<const uint8_t*>(name.data()), name.size()});
+  return (target.parent_path() / fmt::format(".{:016x}{}", hash, suffix)).string();
+}
+
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   std::error_code ec;
   const fs::path target(path_);
   if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
   if (ec) throw Error(path_, "write", fmt::format("cannot create folder: {}", ec.message()));
   // The temporary name is unique per process and write, and marked so that a resumed or
   // cleaned-up job recognizes leftovers.
-  tmp_ = fmt::format("{}.gpuaug-tmp-{}-{}", path_, ::getpid(), counter++);
+  tmp_ = temporary_path(path_);
   const std::string folder = target.has_parent_path() ? target.parent_path().string() : ".";
   fd_ = ::open(folder.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
   anonymous_ = fd_ >= 0;

@@ -41,6 +41,11 @@ class AtomicFile {
   uint64_t end_ = 0;
 };
 
+// A temporary's path beside `path`: "<path>.gpuaug-tmp-<pid>-<n>", or, where that name would
+// pass NAME_MAX, ".<hash of the name>.gpuaug-tmp-<pid>-<n>" in the same folder (both marked so
+// that remove_temporaries finds them).
+std::string temporary_path(const std::string& path);
+
 // Writes `bytes` to `path` in one AtomicFile, so that a reader (or a killed job) never sees half
 // a file. Creates parent folders.
 void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes);

@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "data/tar_reader.h"
+#include "jobs/output_files.h"
 
 namespace gpuaug::jobs {
 
@@ -100,13 +101,12 @@ std::vector<uint8_t> tar_end(uint64_t archive_size) {
 }
 
 TarWriter::TarWriter(std::string path) : path_(std::move(path)) {
-  static std::atomic<uint64_t> counter{0};
   std::error_code ec;
   const fs::path target(path_);
   if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
   if (ec) throw Error(path_, "write", fmt::format("cannot create folder: {}", ec.message()));
   // Named like write_file_atomic's temporaries, so remove_temporaries finds a killed job's.
-  tmp_path_ = fmt::format("{}.gpuaug-tmp-{}-{}", path_, ::getpid(), counter++);
+  tmp_path_ = jobs::temporary_path(path_);
   file_ = std::fopen(tmp_path_.c_str(), "wbe");  // 'e': O_CLOEXEC
   if (file_ == nullptr) {
     throw Error(path_, "write",

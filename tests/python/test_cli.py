@@ -400,3 +400,19 @@ def test_file_names_that_are_not_utf8(run_gpuaug, tmp_path):
     assert not broken.exists() and (quarantine / os.fsdecode(b"bad\xff.png")).is_file()
     run_gpuaug("clean", "--restore", quarantine, errors="replace")
     assert broken.read_bytes() == b"not a png" and good.is_file()
+
+
+def test_long_file_names_get_short_temporaries(run_gpuaug, tmp_path):
+    # A 244-byte output name is legal, but "<name>.gpuaug-tmp-<pid>-<n>" passed NAME_MAX (255):
+    # "cannot name the finished file: File name too long", and reduce wrote nothing.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    long_name = "n" * 240 + ".png"
+    write_png(folder / long_name, mixed_image(30, 40, seed=5))
+    spec = write_spec(tmp_path / "spec.yaml", [{"resize": {"size": [16, 16]}}])
+    run_gpuaug("augment", "--spec", spec, "--input", folder, "--output", tmp_path / "aug", "--quiet")
+    assert [p.name for p in (tmp_path / "aug").iterdir() if not p.name.startswith(".")] == [long_name]
+    run_gpuaug("reduce", "--input", folder, "--output", tmp_path / "red", "--max-side", 16, "--format", "png",
+               "--quiet")
+    assert (tmp_path / "red" / long_name).is_file()
+    assert not list(tmp_path.rglob("*gpuaug-tmp*"))
