@@ -1,6 +1,7 @@
-// TcpCommunicator: every rank but 0 holds two connections to rank 0, one for collectives (length-
-// prefixed messages, in rank order) and one for work-counter requests (8-byte counter id out,
-// 8-byte value back), which a thread of rank 0 answers while its main thread works.
+// TcpCommunicator: every rank but 0 holds two connections to rank 0 (each opened with a hello
+// that rank 0 answers with its magic), one for collectives (length-prefixed messages, in rank
+// order) and one for work-counter requests (8-byte counter id out, 8-byte value back), which a
+// thread of rank 0 answers while its main thread works.
 #include "dist/tcp_communicator.h"
 
 #include <fmt/format.h>
@@ -80,10 +81,24 @@ void send_all(int fd, const void* data, size_t n, int peer) {
   }
 }
 
+// Waits until fd has bytes to read, checking each second for a stop (SIGINT, SIGTERM): a rank
+// waiting on a peer that is stuck (or not gpuaug at all) ends at the first signal, as the job's
+// other waits do, instead of sitting in recv.
+void wait_readable(int fd) {
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, 1000);
+    if (ready > 0) return;
+    if (ready < 0 && errno != EINTR) return;  // recv reports what is wrong
+    throw_if_stopped();
+  }
+}
+
 // All n bytes; false when the peer closed the connection (or reset it) before the first byte.
 bool recv_all(int fd, void* data, size_t n, int peer) {
   char* p = static_cast<char*>(data);
   for (size_t got = 0; got < n;) {
+    wait_readable(fd);
     const ssize_t k = ::recv(fd, p + got, n - got, 0);
     if (k < 0 && errno == EINTR) continue;
     if (got == 0 && (k == 0 || (k < 0 && errno == ECONNRESET))) return false;
@@ -142,7 +157,9 @@ double connect_timeout_s() {
   const double s = std::strtod(text, &end);
   if (end == text || *end != '\0' || !(s > 0))
     fail(fmt::format("GPUAUG_CONNECT_TIMEOUT='{}': need seconds > 0", text));
-  return s;
+  // A steady_clock deadline holds ~292 years of nanoseconds; inf or 1e10 s overflowed it and the
+  // wait ended at once. A billion seconds is forever enough.
+  return std::min(s, 1e9);
 }
 
 class TcpCommunicator final : public Communicator {
@@ -296,9 +313,30 @@ class TcpCommunicator final : public Communicator {
       if (slot.get() >= 0)
         fail(fmt::format("two processes at {} say they are rank {}", where(world), hello.rank));
       no_delay(fd.get());
+      send_all(fd.get(), kMagic, sizeof kMagic, int(hello.rank));  // the rank's acknowledged()
       slot = std::move(fd);
       --missing;
     }
+  }
+
+  // Whether rank 0's answer to a hello (its magic) comes on fd before the deadline.
+  static bool acknowledged(int fd, Clock::time_point deadline) {
+    char answer[sizeof kMagic];
+    size_t got = 0;
+    while (got < sizeof answer) {
+      throw_if_stopped();
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) return false;
+      pollfd p{fd, POLLIN, 0};
+      const int ready = ::poll(&p, 1, int(std::min<long long>(left, 1000)));
+      if (ready < 0 && errno != EINTR) return false;
+      if (ready <= 0) continue;
+      const ssize_t k = ::recv(fd, answer + got, sizeof answer - got, 0);
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) return false;
+      got += size_t(k);
+    }
+    return std::memcmp(answer, kMagic, sizeof kMagic) == 0;
   }
 
   Fd connect_to_rank0(const World& world, Channel channel, Clock::time_point deadline) {
@@ -318,7 +356,11 @@ class TcpCommunicator final : public Communicator {
         std::memcpy(hello.magic, kMagic, sizeof kMagic);
         hello.rank = uint32_t(rank_), hello.size = uint32_t(size_), hello.channel = channel;
         send_all(fd.get(), &hello, sizeof hello, 0);
-        return fd;
+        // Rank 0 answers with the magic: whatever else listens on the port (another program,
+        // another job's rank 0 refusing this one) leaves this rank trying again until the
+        // deadline, not waiting in recv for collectives that never come.
+        if (acknowledged(fd.get(), deadline)) return fd;
+        why = "something there accepted the connection but did not answer as gpuaug's rank 0";
       }
       if (Clock::now() > deadline)
         fail(fmt::format(

@@ -65,7 +65,9 @@ int run_preview(const PreviewOptions& options) {
     const data::SampleRef& ref = source.samples[i];
     const std::vector<uint8_t> bytes = data::read_sample(source, ref);
     try {
-      originals[i] = codec::decode_image(bytes, {}).image;
+      codec::DecodeRequest whole;
+      whole.max_pixels = spec.decode.max_pixels;  // the spec's bound, as for the augmented side
+      originals[i] = codec::decode_image(bytes, whole).image;
     } catch (const Error& e) {
       throw e.with_file(ref.path);
     }

@@ -182,3 +182,41 @@ def test_one_ctrl_c_ends_the_wait_for_the_other_ranks(gpuaug_bin, tmp_path, data
     assert time.monotonic() - start < 5, stderr
     assert proc.returncode == 130 and "stopped by SIGINT" in stderr, (proc.returncode, stderr)
     assert not list(tmp_path.rglob("*gpuaug-tmp*"))
+
+
+def test_a_listener_that_is_not_rank_0_is_refused_within_the_timeout(gpuaug_bin, tmp_path, dataset):
+    # Another program holds the port and accepts: rank 1 used to take it for rank 0 and wait in
+    # recv for as long as it held the connection, whatever GPUAUG_CONNECT_TIMEOUT said.
+    port = _free_port()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+        args = ["stats", "--input", dataset, "--output", tmp_path / "s.json", "--quiet"]
+        env = _env(1, port, GPUAUG_CONNECT_TIMEOUT="2")
+        start = time.monotonic()
+        proc = subprocess.run([str(gpuaug_bin), *map(str, args)], env=env, capture_output=True, text=True,
+                              timeout=60)
+    assert time.monotonic() - start < 15
+    assert proc.returncode == 1 and "did not answer as gpuaug's rank 0" in proc.stderr, proc.stderr
+
+
+def test_sigterm_ends_a_rank_waiting_on_a_stuck_rank_0(gpuaug_bin, tmp_path, dataset):
+    # Rank 0 stopped (SIGSTOP) mid-job: the other ranks wait in recv; the first SIGTERM ends them
+    # (exit 143, the stop's message) instead of being ignored until a second one kills them.
+    args = ["stats", "--input", dataset, "--output", tmp_path / "s.json", "--quiet"]
+    procs = _launch(gpuaug_bin, args, ranks=[0, 1])
+    try:
+        time.sleep(1.0)
+        os.kill(procs[0].pid, signal.SIGSTOP)
+        time.sleep(0.5)
+        if procs[1].poll() is not None:
+            pytest.skip("the job ended before rank 0 was stopped")
+        start = time.monotonic()
+        procs[1].send_signal(signal.SIGTERM)
+        _, stderr = procs[1].communicate(timeout=30)
+        assert time.monotonic() - start < 5, stderr
+        assert procs[1].returncode == 143 and "stopped by SIGTERM" in stderr, (procs[1].returncode, stderr)
+    finally:
+        os.kill(procs[0].pid, signal.SIGCONT)
+        procs[0].kill()
+        procs[0].communicate()
