@@ -342,7 +342,8 @@ class BatchLoader {
   }
 
   std::string record_text(const Batch& b, uint64_t index, const pipeline::SamplePlan& plan, uint64_t epoch) const {
-    return json_text(pipeline::record_line(source_.samples[index].relative, plan.id, epoch,
+    return json_text(pipeline::record_line(source_.samples[index].relative, plan.id,
+                                           b.augmenter->chain().spec().seed, epoch,
                                            b.augmenter->chain().has_local_crops(), plan.drawn));
   }
 

@@ -75,6 +75,16 @@ AugmentSummary run_augment(const AugmentOptions& options) {
 
   pipeline::Spec spec = pipeline::load_spec(options.spec_path);
   if (options.seed) spec.seed = *options.seed;
+  // A replay runs with the seed its record was made with (noise and random erasing values come
+  // from it, not from the recorded parameters); a --seed that says otherwise is a mistake.
+  if (!options.replay_path.empty())
+    if (const std::optional<uint64_t> recorded = pipeline::ReplayTable::recorded_seed(options.replay_path)) {
+      if (options.seed && *options.seed != *recorded)
+        throw Error(options.replay_path, "replay",
+                    fmt::format("recorded with seed {}, but --seed {} was given: leave --seed out", *recorded,
+                                *options.seed));
+      spec.seed = *recorded;
+    }
   const pipeline::Augmenter augmenter(spec);
   const std::vector<uint8_t> replacement =
       on_error == pipeline::OnError::kReplace ? pipeline::load_replacement(spec) : std::vector<uint8_t>();
@@ -211,7 +221,7 @@ AugmentSummary run_augment(const AugmentOptions& options) {
     ++item_written[n];
     if (!options.record_path.empty())
       records[n].push_back(json_text(
-          pipeline::record_line(source.samples[items[n].index].relative, plan.id, epoch, has_crops, plan.drawn)));
+          pipeline::record_line(source.samples[items[n].index].relative, plan.id, spec.seed, epoch, has_crops, plan.drawn)));
   };
   auto write_item = [&](size_t n, const std::vector<pipeline::AugmentedSample>& samples) {
     for (const auto& sample : samples) {

@@ -19,11 +19,12 @@ nlohmann::json number_json(double v) {
 
 }  // namespace
 
-nlohmann::json record_line(const std::string& file, const SampleId& id, uint64_t epoch,
+nlohmann::json record_line(const std::string& file, const SampleId& id, uint64_t seed, uint64_t epoch,
                            bool has_crops, const std::vector<DrawnOp>& drawn) {
   nlohmann::json line;
   line["file"] = file;
   line["index"] = id.index;
+  line["seed"] = seed;
   line["epoch"] = epoch;
   line["copy"] = id.copy;
   if (has_crops) line["crop"] = id.crop - 1;
@@ -46,6 +47,22 @@ nlohmann::json record_line(const std::string& file, const SampleId& id, uint64_t
   }
   line["ops"] = ops;
   return line;
+}
+
+std::optional<uint64_t> ReplayTable::recorded_seed(const std::string& path) {
+  std::ifstream in(path);
+  std::string text;
+  while (std::getline(in, text)) {
+    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      const nlohmann::json line = nlohmann::json::parse(text);
+      if (line.is_object() && line.contains("seed") && line["seed"].is_number_unsigned())
+        return line["seed"].get<uint64_t>();
+    } catch (const nlohmann::json::exception&) {
+    }
+    return std::nullopt;  // load() says what is wrong with the line
+  }
+  return std::nullopt;
 }
 
 ReplayTable ReplayTable::load(const std::string& path, const Chain& chain) {
@@ -71,6 +88,11 @@ ReplayTable ReplayTable::load(const std::string& path, const Chain& chain) {
       const uint64_t epoch = line.value("epoch", uint64_t{0});
       if (first) table.epoch_ = epoch;
       else if (epoch != table.epoch_) fail(fmt::format("epoch {} differs from the first line's {}", epoch, table.epoch_));
+      // One seed for the file, as one epoch: the chain replaying it was built with the first's.
+      const std::optional<uint64_t> seed =
+          line.contains("seed") ? std::optional<uint64_t>(line.at("seed").get<uint64_t>()) : std::nullopt;
+      if (first) table.seed_ = seed;
+      else if (seed != table.seed_) fail("its seed differs from the first line's");
       first = false;
       const nlohmann::json& ops = line.at("ops");
       if (!ops.is_array() || ops.size() != chain.size())

@@ -59,10 +59,11 @@ TEST(RecordLine, Shape) {
       "  - rotate: {degrees: [10, 20]}\n  - to_dtype: {dtype: float32}\n",
       "r.yaml"));
   const auto plans = chain.plan(RandomKey::from(3, 2), 41, 1, 300, 200);
-  const json line = record_line("a/b.jpg", plans.at(0).id, 2, false, plans.at(0).drawn);
-  EXPECT_EQ(keys_of(line), (std::set<std::string>{"file", "index", "epoch", "copy", "ops"}));
+  const json line = record_line("a/b.jpg", plans.at(0).id, 3, 2, false, plans.at(0).drawn);
+  EXPECT_EQ(keys_of(line), (std::set<std::string>{"file", "index", "seed", "epoch", "copy", "ops"}));
   EXPECT_EQ(line["file"], "a/b.jpg");
   EXPECT_EQ(line["index"], 41);
+  EXPECT_EQ(line["seed"], 3);
   EXPECT_EQ(line["epoch"], 2);
   EXPECT_EQ(line["copy"], 1);
   const json& ops = line["ops"];
@@ -94,7 +95,7 @@ TEST(RecordLine, CropIsZeroBased) {
   const auto plans = chain.plan(RandomKey::from(1, 0), 5, 0, 100, 80);
   ASSERT_EQ(plans.size(), 3u);
   for (size_t j = 0; j < 3; ++j) {
-    const json line = record_line("x.png", plans[j].id, 0, true, plans[j].drawn);
+    const json line = record_line("x.png", plans[j].id, 1, 0, true, plans[j].drawn);
     EXPECT_EQ(line["crop"], j);
   }
 }
@@ -114,7 +115,7 @@ void round_trip(const std::string& ops_text, bool crops) {
   for (uint64_t index = 0; index < 4; ++index)
     for (uint32_t copy = 0; copy < 2; ++copy)
       for (auto& sample : recorder.run(png, "img.png", index, copy, epoch)) {
-        text += record_line("img.png", sample.plan.id, epoch, crops, sample.plan.drawn).dump() + "\n";
+        text += record_line("img.png", sample.plan.id, 5, epoch, crops, sample.plan.drawn).dump() + "\n";
         originals.push_back(std::move(sample));
       }
   TempFile file("record.jsonl");

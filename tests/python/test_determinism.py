@@ -94,24 +94,24 @@ def test_same_seed_same_bytes_other_seed_or_epoch_differs(run_gpuaug, tmp_path, 
     ("jpg", UINT8_CHAIN, 2),
 ])
 def test_replay_reproduces_bytes(run_gpuaug, tmp_path, dataset, fmt, ops, copies):
-    # Oracle: the recording run. `--replay rec.jsonl` (no --copies given, another --seed and
-    # --threads) writes byte-identical files, and a record of the replay equals the original
-    # record. Noise and random erasing values are keyed by (seed, epoch, sample): the seed
-    # override is left out when the chain has them. Tolerance: byte-identical.
+    # Oracle: the recording run, made with --seed 5. `--replay rec.jsonl` (no --copies or
+    # --seed given, other --threads) writes byte-identical files, and a record of the replay
+    # equals the original record: noise and random erasing values, keyed by (seed, epoch,
+    # sample), come from the recorded seed. A --seed other than the recorded one is refused.
+    # Tolerance: byte-identical.
     spec = write_spec(tmp_path / "spec.yaml", ops, dct_scaling=True)
     first, rec = tmp_path / "first", tmp_path / "rec.jsonl"
-    run_gpuaug("augment", "--spec", spec, "--input", dataset, "--output", first,
+    run_gpuaug("augment", "--spec", spec, "--input", dataset, "--output", first, "--seed", 5,
                "--format", fmt, "--record", rec, "--copies", copies, "--threads", 2, "--quiet")
     again, rec2 = tmp_path / "again", tmp_path / "rec2.jsonl"
-    keyed_noise = any("gaussian_noise" in op
-                      or op.get("random_erasing", {}).get("value") == "random" for op in ops)
-    seed = [] if keyed_noise else ["--seed", 99]
     run_gpuaug("augment", "--spec", spec, "--input", dataset, "--output", again,
-               "--format", fmt, "--replay", rec, "--record", rec2, "--threads", 1, "--quiet",
-               *seed)
+               "--format", fmt, "--replay", rec, "--record", rec2, "--threads", 1, "--quiet")
     assert tree_hash(again) == tree_hash(first)
     assert [json.loads(x) for x in rec2.read_text().splitlines()] == \
         [json.loads(x) for x in rec.read_text().splitlines()]
+    other = run_gpuaug("augment", "--spec", spec, "--input", dataset, "--output", tmp_path / "other",
+                       "--format", fmt, "--replay", rec, "--seed", 99, "--quiet", check=False)
+    assert other.returncode != 0 and "recorded with seed 5" in other.stderr, other.stderr
 
 
 def test_replay_follows_an_edited_record(run_gpuaug, tmp_path):
