@@ -1,6 +1,8 @@
 // The gpuaug command: info, ops, augment, preview, bench, demo, clean, stats, reduce, tile.
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -97,6 +99,19 @@ uint64_t parse_byte_size(const std::string& text) {
   throw Error("", "reduce", fmt::format("--shard-size {}: expected a size such as 512MB", text));
 }
 
+// Seeds and epochs: digits that fit 64 bits. CLI11 reads "-5" into a uint64_t as 2^64 - 5 and
+// saturates past 2^64 - 1, where the spec's own seed: is refused.
+const CLI::Validator kUnsigned64(
+    [](std::string& text) -> std::string {
+      if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+        return "expected a whole number from 0 to 18446744073709551615, got " + text;
+      errno = 0;
+      (void)std::strtoull(text.c_str(), nullptr, 10);
+      if (errno == ERANGE) return text + " is past 18446744073709551615";
+      return {};
+    },
+    "UINT64");
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -117,8 +132,8 @@ int main(int argc, char** argv) {
   augment_cmd->add_option("--output", augment.output, "Output folder (mirrors the input tree)")->required();
   augment_cmd->add_option("--copies", augment.copies, "Augmented copies per image")->check(CLI::PositiveNumber);
   std::optional<uint64_t> augment_seed;
-  augment_cmd->add_option("--seed", augment_seed, "Override the spec's seed");
-  augment_cmd->add_option("--epoch", augment.epoch, "Epoch (part of the random key)");
+  augment_cmd->add_option("--seed", augment_seed, "Override the spec's seed")->check(kUnsigned64);
+  augment_cmd->add_option("--epoch", augment.epoch, "Epoch (part of the random key)")->check(kUnsigned64);
   augment_cmd->add_option("--threads", augment.threads, "CPU threads (0: all cores)");
   augment_cmd->add_option("--format", augment.format, "png, jpg or npy (exact tensors)")
       ->check(CLI::IsMember({"png", "jpg", "npy"}));
@@ -145,8 +160,8 @@ int main(int argc, char** argv) {
   preview_cmd->add_option("--output", preview.output, "PNG file to write")->required();
   preview_cmd->add_option("--n", preview.n, "Number of images")->check(CLI::PositiveNumber);
   std::optional<uint64_t> preview_seed;
-  preview_cmd->add_option("--seed", preview_seed, "Override the spec's seed");
-  preview_cmd->add_option("--epoch", preview.epoch, "Epoch");
+  preview_cmd->add_option("--seed", preview_seed, "Override the spec's seed")->check(kUnsigned64);
+  preview_cmd->add_option("--epoch", preview.epoch, "Epoch")->check(kUnsigned64);
   preview_cmd->add_option("--threads", preview.threads, "CPU threads (0: all cores)");
   preview_cmd->add_option("--device", preview.device, "cpu, cuda or cuda:N (one GPU)");
 
@@ -264,8 +279,8 @@ int main(int argc, char** argv) {
   tile_cmd->add_option("--output", tile.output, ".png, .jpg or .npy (the exact tensor)")->required();
   tile_cmd->add_option("--tile", tile.tile, "Output tile side in pixels (0: one tile)")->check(CLI::NonNegativeNumber);
   tile_cmd->add_option("--index", tile.index, "Sample index (with the seed and epoch, decides the parameters)");
-  tile_cmd->add_option("--epoch", tile.epoch, "Epoch");
-  tile_cmd->add_option("--seed", tile_seed, "Override the spec's seed");
+  tile_cmd->add_option("--epoch", tile.epoch, "Epoch")->check(kUnsigned64);
+  tile_cmd->add_option("--seed", tile_seed, "Override the spec's seed")->check(kUnsigned64);
   tile_cmd->add_option("--quality", tile.jpeg_quality, "JPEG quality")->check(CLI::Range(1, 100));
   tile_cmd->add_option("--threads", tile.threads, "CPU threads (0: all cores)");
   tile_cmd->add_option("--device", tile.device, "cpu, cuda, cuda:N, cuda:N,M,... or cuda:all (tiles in batches on the GPUs)");

@@ -416,3 +416,14 @@ def test_long_file_names_get_short_temporaries(run_gpuaug, tmp_path):
                "--quiet")
     assert (tmp_path / "red" / long_name).is_file()
     assert not list(tmp_path.rglob("*gpuaug-tmp*"))
+
+
+@pytest.mark.parametrize("flag,value", [("--seed", "-5"), ("--seed", "18446744073709551616"), ("--epoch", "-1"),
+                                        ("--seed", "0x10")])
+def test_seeds_and_epochs_outside_64_bits_are_refused(run_gpuaug, tmp_path, good_input, flag, value):
+    # CLI11 read -5 as 2^64 - 5 and saturated past 2^64 - 1, where the spec's seed: refuses both.
+    spec = write_spec(tmp_path / "spec.yaml", CHAIN)
+    proc = run_gpuaug("augment", "--spec", spec, "--input", good_input, "--output", tmp_path / "out", flag, value,
+                      check=False)
+    assert proc.returncode != 0 and flag in proc.stderr and value in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
