@@ -104,10 +104,20 @@ std::string_view trim(std::string_view s) {
 }
 
 // Splits "path<TAB>label" or "path label". The last tab wins when there is one, so a path
-// holding spaces can still carry a label; otherwise the last run of spaces separates them.
+// holding spaces can still carry a label; otherwise the last run of spaces separates them when
+// what follows looks like a number ("my photo.png" is one path without a label; "a.png 1.5" and
+// "a.png -1" are labels parse_label refuses).
 void split_line(std::string_view line, std::string_view& path, std::string_view& label) {
   size_t cut = line.rfind('\t');
-  if (cut == std::string_view::npos) cut = line.find_last_of(' ');
+  if (cut == std::string_view::npos) {
+    cut = line.find_last_of(' ');
+    if (cut != std::string_view::npos) {
+      const std::string_view last = trim(line.substr(cut + 1));
+      const bool number_like = last.find_first_of("0123456789") != std::string_view::npos &&
+                               last.find_first_not_of("0123456789+-.") == std::string_view::npos;
+      if (!number_like) cut = std::string_view::npos;
+    }
+  }
   if (cut == std::string_view::npos) {
     path = line;
     label = {};

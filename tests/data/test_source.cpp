@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <string>
 #include <utility>
@@ -246,7 +247,7 @@ TEST(ReadFileList, ListInWorkingDirectoryKeepsPathsAsWritten) {
 TEST(ReadFileList, BadLabelsNameFileStageAndLine) {
   TempTree t;
   const std::string list =
-      t.file("bad.txt", "# c\na.jpg 1\n\nb.jpg\t2\nc.jpg 3\n\nd.jpg x\n").string();
+      t.file("bad.txt", "# c\na.jpg 1\n\nb.jpg\t2\nc.jpg 3\n\nd.jpg\tx\n").string();
   expect_error([&] { read_file_list(list); }, list, "source",
                "line 7: label 'x' is not an integer");
 
@@ -259,10 +260,16 @@ TEST(ReadFileList, BadLabelsNameFileStageAndLine) {
   const std::string big = t.file("big.txt", "a.jpg 99999999999999999999\n").string();
   expect_error([&] { read_file_list(big); }, big, "source",
                "line 1: label '99999999999999999999' is out of range");
-  // Without a tab, the last word of a path holding spaces reads as its label.
-  const std::string spaced = t.file("spaced.txt", "my photo.jpg\n").string();
-  expect_error([&] { read_file_list(spaced); }, spaced, "source",
-               "line 1: label 'photo.jpg' is not an integer");
+}
+
+// Without a tab, a last word that is no number belongs to the path: a label-less list may name
+// files with spaces.
+TEST(ReadFileList, PathsWithSpacesNeedNoLabel) {
+  TempTree t;
+  const Source source = read_file_list(t.file("spaced.txt", "my photo.jpg\nmy scan 2.png 7\nd.jpg x\n").string());
+  std::map<std::string, int64_t> labels;
+  for (const SampleRef& ref : source.samples) labels[ref.relative] = ref.label;
+  EXPECT_EQ(labels, (std::map<std::string, int64_t>{{"my photo.jpg", -1}, {"my scan 2.png", 7}, {"d.jpg x", -1}}));
 }
 
 TEST(ReadFileList, MissingList) {
