@@ -240,7 +240,12 @@ AugmentSummary run_augment(const AugmentOptions& options) {
   // stand in (replace: `instead` makes its outputs, and its own failure raises).
   auto guarded = [&](size_t n, const std::function<void()>& work, const std::function<void()>& instead) {
     try {
-      work();
+      try {
+        work();
+      } catch (const std::bad_alloc&) {  // this sample's outputs did not fit: it, not the job
+        throw Error(source.samples[items[n].index].path, "memory",
+                    "out of memory making its samples (is the output size what the spec means?)");
+      }
     } catch (const Error& e) {
       if (on_error == pipeline::OnError::kRaise) throw;
       item_errors[n] = e.what();

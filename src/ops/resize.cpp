@@ -3,6 +3,10 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
+#include "core/error.h"
+
 namespace gpuaug::ops {
 
 std::pair<int, int> short_side_size(int height, int width, int64_t size, int64_t max_size) {
@@ -14,6 +18,11 @@ std::pair<int, int> short_side_size(int height, int width, int64_t size, int64_t
     new_long = max_size;
   }
   new_short = std::max<int64_t>(new_short, 1);
+  // A thin image's long side at size 65536 passes an int (1 x 40000 -> 2.6e9).
+  if (new_long > (int64_t(1) << 24))
+    throw Error("", "plan",
+                fmt::format("a short side of {} makes the long side {} pixels (at most {})", size, new_long,
+                            int64_t(1) << 24));
   return height <= width ? std::pair<int, int>{int(new_short), int(new_long)}
                          : std::pair<int, int>{int(new_long), int(new_short)};
 }

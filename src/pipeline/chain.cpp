@@ -125,13 +125,13 @@ std::vector<SamplePlan> Chain::plan(RandomKey key, uint64_t index, uint32_t copy
     for (size_t k = begin; k < end; ++k) {
       const ops::Op& op = *ops_[k];
       ops::Drawn d;
-      if (recorded != nullptr) {
-        d = (*recorded)[k];
-      } else {
-        RandomStream rng(key, id.index, id.stream(), static_cast<uint32_t>(k));
-        d = op.draw(rng, fold);
-      }
-      try {
+      try {  // a draw's error (a crop larger than the image) names the op's line too
+        if (recorded != nullptr) {
+          d = (*recorded)[k];
+        } else {
+          RandomStream rng(key, id.index, id.stream(), static_cast<uint32_t>(k));
+          d = op.draw(rng, fold);
+        }
         op.fold(d, fold);
       } catch (const Error& e) {
         const OpSpec& op_spec = spec_.ops[k];
@@ -164,6 +164,14 @@ std::vector<SamplePlan> Chain::plan(RandomKey key, uint64_t index, uint32_t copy
     std::vector<DrawnOp> drawn = shared_drawn;
     run_ops(split, ops_.size(), id, fold, drawn, recorded);
     plans.push_back({id, fold.finish(), std::move(drawn)});
+    // decode.max_pixels bounds outputs as it bounds inputs: a resize or pad to 65536 a side
+    // would otherwise allocate and write gigabytes, or end in a bare bad_alloc.
+    const ops::Geometry& g = plans.back().fold.geometry;
+    if (uint64_t(g.out_w) * uint64_t(g.out_h) > spec_.decode.max_pixels)
+      throw Error("", "plan",
+                  fmt::format("the output would be {}x{} = {} pixels, above max_pixels {} (decode.max_pixels in "
+                              "the spec bounds outputs too)",
+                              g.out_w, g.out_h, uint64_t(g.out_w) * uint64_t(g.out_h), spec_.decode.max_pixels));
   }
   return plans;
 }

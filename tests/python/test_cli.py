@@ -65,6 +65,8 @@ SPEC_ERRORS = [
     # Unbounded factors are still finite: inf drew inf, which a record cannot hold.
     ("seed: 0\nops:\n  - color_jitter: {brightness: inf}\n", 3, ["color_jitter.brightness", "finite"]),
     ("seed: 0\nops:\n  - color_jitter: {contrast: [0, inf]}\n", 3, ["color_jitter.contrast", "finite"]),
+    # An error of the draw (not the fold) names the op's line too.
+    ("seed: 0\nops:\n  - resize: {size: 8}\n  - random_crop: {size: 500}\n", 4, ["random_crop", "500"]),
     ("seed: 0\nops:\n  - resize: {size: 3\n", None, []),  # YAML syntax error
 ]
 
@@ -427,3 +429,32 @@ def test_seeds_and_epochs_outside_64_bits_are_refused(run_gpuaug, tmp_path, good
                       check=False)
     assert proc.returncode != 0 and flag in proc.stderr and value in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_outputs_above_max_pixels_are_refused_and_running_out_of_memory_is_skipped(run_gpuaug, tmp_path,
+                                                                                   good_input):
+    # center_crop 30000 passed validation and allocated 2.7 GB a sample (or ended in a bare
+    # "std::bad_alloc"): outputs are bounded by decode.max_pixels, naming the file and "plan".
+    spec = write_spec(tmp_path / "crop.yaml", [{"center_crop": {"size": 30000}}])
+    proc = run_gpuaug("augment", "--spec", spec, "--input", good_input, "--output", tmp_path / "o1", check=False)
+    assert proc.returncode != 0 and "plan: the output would be 30000x30000" in proc.stderr, proc.stderr
+    # A thin image resized by its short side: the long side passed an int.
+    thin = tmp_path / "thin"
+    thin.mkdir()
+    write_png(thin / "thin.png", mixed_image(1, 3000, seed=1))
+    spec = write_spec(tmp_path / "resize.yaml", [{"resize": {"size": 65536}}])
+    proc = run_gpuaug("augment", "--spec", spec, "--input", thin, "--output", tmp_path / "o2", check=False)
+    assert proc.returncode != 0 and "thin.png: plan: line" in proc.stderr and "makes the long side" in proc.stderr, proc.stderr
+    # Under the bound but beyond the memory there is: that sample fails (--on-error skip counts
+    # it), naming the file and "memory", not the whole job with a bare bad_alloc.
+    import resource
+
+    spec = write_spec(tmp_path / "big.yaml", [{"resize": {"size": [10000, 10000]}}, {"to_dtype": {"dtype": "float32"}}])
+
+    def limit() -> None:  # 1.5 GiB of address space: less than a 1.2 GB float32 sample and its work
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 29, 3 << 29))
+
+    proc = run_gpuaug("augment", "--spec", spec, "--input", good_input, "--output", tmp_path / "o3", "--threads", 1,
+                      "--format", "npy", "--on-error", "skip", preexec_fn=limit, check=False)
+    assert proc.returncode == 0 and ": memory: out of memory" in proc.stderr and "0 samples written" in proc.stderr, \
+        proc.stderr
