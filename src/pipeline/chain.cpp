@@ -135,7 +135,9 @@ std::vector<SamplePlan> Chain::plan(RandomKey key, uint64_t index, uint32_t copy
         op.fold(d, fold);
       } catch (const Error& e) {
         const OpSpec& op_spec = spec_.ops[k];
-        throw Error(e.file(), e.stage(), fmt::format("line {}: {}: {}", op_spec.line, op_spec.name, e.cause()));
+        std::string cause = e.cause();
+        if (cause.starts_with(op_spec.name + ": ")) cause.erase(0, op_spec.name.size() + 2);  // named once
+        throw Error(e.file(), e.stage(), fmt::format("line {}: {}: {}", op_spec.line, op_spec.name, cause));
       }
       drawn.push_back({&op, d});
     }

@@ -65,8 +65,6 @@ SPEC_ERRORS = [
     # Unbounded factors are still finite: inf drew inf, which a record cannot hold.
     ("seed: 0\nops:\n  - color_jitter: {brightness: inf}\n", 3, ["color_jitter.brightness", "finite"]),
     ("seed: 0\nops:\n  - color_jitter: {contrast: [0, inf]}\n", 3, ["color_jitter.contrast", "finite"]),
-    # An error of the draw (not the fold) names the op's line too.
-    ("seed: 0\nops:\n  - resize: {size: 8}\n  - random_crop: {size: 500}\n", 4, ["random_crop", "500"]),
     ("seed: 0\nops:\n  - resize: {size: 3\n", None, []),  # YAML syntax error
 ]
 
@@ -458,3 +456,11 @@ def test_outputs_above_max_pixels_are_refused_and_running_out_of_memory_is_skipp
                       "--format", "npy", "--on-error", "skip", preexec_fn=limit, check=False)
     assert proc.returncode == 0 and ": memory: out of memory" in proc.stderr and "0 samples written" in proc.stderr, \
         proc.stderr
+
+
+def test_an_error_of_a_draw_names_the_op_and_its_line(run_gpuaug, tmp_path, good_input):
+    # A crop larger than the image fails while drawing its place, before any fold.
+    spec = tmp_path / "crop.yaml"
+    spec.write_text("seed: 0\nops:\n  - resize: {size: 8}\n  - random_crop: {size: 500}\n")
+    proc = run_gpuaug("augment", "--spec", spec, "--input", good_input, "--output", tmp_path / "o", check=False)
+    assert proc.returncode != 0 and "a.png: plan: line 4: random_crop: crop 500x500" in proc.stderr, proc.stderr
