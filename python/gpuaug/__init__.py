@@ -17,6 +17,7 @@ import concurrent.futures
 import importlib
 import json
 import logging
+import operator
 import os
 import queue
 import re
@@ -25,6 +26,8 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Union
+
+import numpy as np
 
 from . import _gpuaug, ops
 from ._gpuaug import Error
@@ -61,13 +64,33 @@ def _torch_distributed() -> tuple[int, int] | None:
     return None
 
 
+def _env_int(environ: Mapping[str, str], key: str) -> int:
+    """A launcher's variable as src/dist/world.cpp reads it: digits only (no sign, space or _)."""
+    text = environ[key]
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(f"{key}={text!r} is not a non-negative integer")
+    return int(text)
+
+
 def distributed_env(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
-    """(rank, world_size) from torchrun, Open MPI or Slurm variables; (0, 1) when none is set."""
+    """(rank, world_size) from torchrun, Open MPI or Slurm variables; (0, 1) when none is set.
+    An empty variable counts as unset; a malformed one is a ValueError naming it."""
     environ = os.environ if environ is None else environ
     for rank_key, size_key in _ENV_PAIRS:
-        if rank_key in environ and size_key in environ:
-            return int(environ[rank_key]), int(environ[size_key])
+        if environ.get(rank_key) and environ.get(size_key):
+            return _env_int(environ, rank_key), _env_int(environ, size_key)
     return 0, 1
+
+
+def _whole(name: str, value: Any, least: int) -> int:
+    """An int argument (not a float, which int() would cut, nor a string), at least `least`."""
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}={value!r}: expected an integer") from None
+    if number < least:
+        raise ValueError(f"{name}={number}: must be {least} or more")
+    return number
 
 
 _DEVICE = re.compile(r"cpu|cuda|cuda:all|cuda:\d{1,3}(,\d{1,3})*")
@@ -113,6 +136,10 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):  # a schedule's or set()'s numpy values
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
     return value
 
 
@@ -181,23 +208,20 @@ class Pipeline:
                  schedule: Mapping[str, Callable[[int, int], Any]] | None = None,
                  record: bool = False, lanes: int | None = None) -> None:
         devices = _devices(device)
-        if batch_size < 1:
-            raise ValueError(f"batch_size={batch_size}: must be at least 1")
-        env_rank, env_world = _torch_distributed() or distributed_env()
-        self.rank = env_rank if rank is None else int(rank)
-        self.world_size = env_world if world_size is None else int(world_size)
+        batch_size = _whole("batch_size", batch_size, 1)
+        prefetch = _whole("prefetch", prefetch, 0)
+        if rank is None or world_size is None:  # given both, the environment is not read
+            env_rank, env_world = _torch_distributed() or distributed_env()
+        self.rank = env_rank if rank is None else _whole("rank", rank, 0)
+        self.world_size = env_world if world_size is None else _whole("world_size", world_size, 1)
         if self.world_size < 1 or not 0 <= self.rank < self.world_size:
             raise ValueError(f"rank {self.rank} of world_size {self.world_size}: need 0 <= rank < "
                              "world_size")
         self.batch_size = int(batch_size)
         self.device = device
         self.as_torch = as_torch
-        if prefetch < 0:
-            raise ValueError(f"prefetch={prefetch}: must be 0 or more")
-        self.prefetch = int(prefetch)
-        lanes = (1 if devices == ["cpu"] else 2) if lanes is None else int(lanes)
-        if lanes < 1:
-            raise ValueError(f"lanes={lanes}: must be 1 or more")
+        self.prefetch = prefetch
+        lanes = (1 if devices == ["cpu"] else 2) if lanes is None else _whole("lanes", lanes, 1)
         self.record = bool(record)
         self.records: list[dict[str, Any]] = []
         self.schedule = dict(schedule or {})
@@ -206,7 +230,10 @@ class Pipeline:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         text, name = _spec_args(spec)
-        seed = None if seed is None else int(seed)
+        if seed is not None:
+            seed = _whole("seed", seed, 0)
+            if seed >= 1 << 64:
+                raise ValueError(f"seed={seed}: must be below 2**64")
         # One core a device: batch k of an epoch is made by core k % len(devices), on its device.
         if len(devices) > 1 and threads == 0:
             # The CPUs this process may use (a launcher's binding), as the C++ side counts them.
@@ -271,7 +298,7 @@ class Pipeline:
 
     def set_epoch(self, epoch: int) -> None:
         """Selects the epoch's order and random draws, and starts it from its first batch."""
-        self.epoch = int(epoch)
+        self.epoch = _whole("epoch", epoch, 0)
         self._next_batch = 0
         self._cursor = 0
 
@@ -306,7 +333,7 @@ class Pipeline:
                 self.set(name, value)
                 self._scheduled[name] = value
 
-    def _batches(self, order: list[int], next_batch: int, cursor: int, ahead: int) -> Iterator[tuple[Any, ...]]:
+    def _batches(self, order: np.ndarray, next_batch: int, cursor: int, ahead: int) -> Iterator[tuple[Any, ...]]:
         """(images, labels, indices, records, failures, next_batch, cursor) from a position of the
         epoch to its end; next_batch and cursor are where the epoch stands once this batch is
         handed out. Up to `ahead` batches are in the making at once, each on its lane's thread,
@@ -352,7 +379,8 @@ class Pipeline:
     def __iter__(self) -> Iterator[tuple[Any, Any, Any]]:
         torch = self._torch()
         ahead = len(self._lanes) if self.prefetch > 0 else 1
-        source: Any = self._batches(self.indices(), self._next_batch, self._cursor, ahead)
+        order = np.asarray(self.indices(), dtype=np.uint64)  # read in place by every batch
+        source: Any = self._batches(order, self._next_batch, self._cursor, ahead)
         if self.prefetch > 0:
             source = _Prefetcher(source, self.prefetch)
         try:

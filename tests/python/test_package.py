@@ -635,3 +635,45 @@ def test_ctrl_c_stops_the_loop_and_leaves_no_thread(tree: Path) -> None:
     assert proc.returncode == 0, err
     # The interrupt may land between "batch" and its newline: the count ends the output.
     assert out.rstrip().endswith("threads 1"), (out, err)
+
+
+def test_launcher_variables_are_read_as_the_command_reads_them(tree: Path, monkeypatch) -> None:
+    # Digits only, empty means unset, a bad value names its variable; given rank and world_size
+    # the environment is not read at all.
+    for key in ("RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "OMPI_COMM_WORLD_RANK",
+                "OMPI_COMM_WORLD_SIZE"):
+        monkeypatch.delenv(key, raising=False)
+    assert gpuaug.distributed_env({"RANK": "", "WORLD_SIZE": ""}) == (0, 1)
+    for bad in ("abc", "1_0", " 1", "-1"):
+        with pytest.raises(ValueError, match="RANK="):
+            gpuaug.distributed_env({"RANK": bad, "WORLD_SIZE": "2"})
+    monkeypatch.setenv("RANK", "abc")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    pipe = pipeline(tree, rank=0, world_size=1)
+    assert (pipe.rank, pipe.world_size) == (0, 1)
+    with pytest.raises(ValueError, match="RANK='abc'"):
+        pipeline(tree)
+
+
+def test_arguments_are_whole_numbers_in_range(tree: Path) -> None:
+    # seed=-1 and 2**64 gave nanobind's "incompatible function arguments", set_epoch(-1) failed
+    # only at the loop, and batch_size=2.5 was cut to 2.
+    for kwargs, error, text in [({"seed": -1}, ValueError, "seed=-1"), ({"seed": 2**64}, ValueError, "2\\*\\*64"),
+                                ({"batch_size": 2.5}, TypeError, "batch_size=2.5"),
+                                ({"batch_size": "4"}, TypeError, "batch_size='4'"),
+                                ({"prefetch": 1.5}, TypeError, "prefetch=1.5"),
+                                ({"batch_size": 0}, ValueError, "batch_size=0")]:
+        with pytest.raises(error, match=text):
+            pipeline(tree, **kwargs)
+    pipe = pipeline(tree, seed=2**64 - 1)
+    with pytest.raises(ValueError, match="epoch=-1"):
+        pipe.set_epoch(-1)
+
+
+def test_set_takes_numpy_scalars(tree: Path) -> None:
+    # A schedule computed with numpy hands over np.float32 / np.int64: "not JSON serializable".
+    pipe = pipeline(tree, prefetch=0)
+    pipe.set("random_resized_crop.size", np.array([np.int64(20), np.int64(16)]))
+    pipe.set("color_jitter.brightness", np.float32(0.5))
+    images, _, _ = next(iter(pipe))
+    assert np.from_dlpack(images).shape[-2:] == (20, 16)
