@@ -86,7 +86,7 @@ std::vector<uint8_t> encode(const Image& image, const ReduceOptions& options) {
 // two inputs differ only by it), made safe, and in shards with dots turned to '_' because
 // WebDataset splits a member name at the first dot of its basename. Names two inputs would share
 // are refused before anything is written.
-std::vector<std::string> output_keys(const data::Source& source, bool sharded) {
+std::vector<std::string> output_keys(const data::Source& source, bool sharded, const std::string& format) {
   std::vector<std::string> keys = output_stems(source.samples);
   if (sharded)
     for (std::string& key : keys) {
@@ -95,6 +95,13 @@ std::vector<std::string> output_keys(const data::Source& source, bool sharded) {
         if (key[i] == '.') key[i] = '_';
     }
   require_distinct_outputs(source.samples, keys, "reduce");
+  // A member name ustar cannot hold stopped the job once every sample was made: refused first.
+  if (sharded)
+    for (size_t i = 0; i < keys.size(); ++i) try {
+        check_tar_member_name(keys[i] + "." + format);
+      } catch (const Error& e) {
+        throw Error(source.samples[i].path, "reduce", e.cause() + ": shorten its name or path");
+      }
   return keys;
 }
 
@@ -138,7 +145,7 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
     throw Error(o.output, "reduce", "the output folder is inside the input folder " + source.root);
   const std::vector<Device> devices = dist::process_devices(o.device, world);
   const bool on_gpu = devices.front().cuda;
-  const std::vector<std::string> keys = output_keys(source, sharded);
+  const std::vector<std::string> keys = output_keys(source, sharded, o.format);
   const size_t count = source.samples.size();
 
   // Everything that decides the bytes written; nvJPEG's pixels differ from libjpeg-turbo's, so

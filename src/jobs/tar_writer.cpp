@@ -33,33 +33,40 @@ void put_octal(uint8_t* at, size_t width, uint64_t value) {
   at[width - 1] = 0;
 }
 
-// The 512-byte ustar header of a regular file (tarfile.TarInfo._create_header, USTAR_FORMAT,
-// Python 3.11.4+, which leaves devmajor/devminor empty for regular files).
-std::array<uint8_t, kBlock> ustar_header(std::string_view name, uint64_t size) {
+// Where ustar splits `name` into prefix and name (tarfile's _posix_split_name: the first '/'
+// that leaves both parts short enough), 0 where it needs no split; throws where it is unsafe or
+// no '/' splits it.
+size_t ustar_split(std::string_view name) {
   if (const std::string reason = data::unsafe_name_reason(name); !reason.empty()) {
     throw Error("", "tar", fmt::format("member {} {}", data::printable_name(name), reason));
   }
+  if (name.size() <= kNameLen) return 0;
+  size_t slash = name.find('/');
+  while (slash != std::string_view::npos && !(slash <= kPrefixLen && name.size() - slash - 1 <= kNameLen)) {
+    slash = name.find('/', slash + 1);
+  }
+  if (slash == std::string_view::npos || slash > kPrefixLen) {
+    throw Error("", "tar",
+                fmt::format("member name {} is {} bytes and cannot be split at a '/' into 155 "
+                            "bytes of prefix and 100 of name (the ustar limit)",
+                            data::printable_name(name), name.size()));
+  }
+  return slash;
+}
+
+// The 512-byte ustar header of a regular file (tarfile.TarInfo._create_header, USTAR_FORMAT,
+// Python 3.11.4+, which leaves devmajor/devminor empty for regular files).
+std::array<uint8_t, kBlock> ustar_header(std::string_view name, uint64_t size) {
+  const size_t split = ustar_split(name);
   if (size >= (uint64_t(1) << 33)) {
     throw Error("", "tar",
                 fmt::format("member {} holds {} bytes; ustar holds under 8 GiB",
                             data::printable_name(name), size));
   }
   std::string_view prefix;
-  if (name.size() > kNameLen) {
-    // tarfile's _posix_split_name: the first '/' that leaves both parts short enough.
-    size_t slash = name.find('/');
-    while (slash != std::string_view::npos &&
-           !(slash <= kPrefixLen && name.size() - slash - 1 <= kNameLen)) {
-      slash = name.find('/', slash + 1);
-    }
-    if (slash == std::string_view::npos || slash > kPrefixLen) {
-      throw Error("", "tar",
-                  fmt::format("member name {} is {} bytes and cannot be split at a '/' into 155 "
-                              "bytes of prefix and 100 of name (the ustar limit)",
-                              data::printable_name(name), name.size()));
-    }
-    prefix = name.substr(0, slash);
-    name = name.substr(slash + 1);
+  if (split > 0) {
+    prefix = name.substr(0, split);
+    name = name.substr(split + 1);
   }
   std::array<uint8_t, kBlock> h{};
   // std::copy, not memcpy: an empty prefix's data() may be null (UB for memcpy; fuzz_tar found it).
@@ -94,6 +101,8 @@ void append_tar_member(std::vector<uint8_t>& out, std::string_view name,
   out.insert(out.end(), data.begin(), data.end());
   out.resize(out.size() + padding(data.size()), 0);
 }
+
+void check_tar_member_name(std::string_view name) { (void)ustar_split(name); }
 
 std::vector<uint8_t> tar_end(uint64_t archive_size) {
   const uint64_t with_end = archive_size + 2 * kBlock;

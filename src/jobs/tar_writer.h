@@ -21,6 +21,10 @@ namespace gpuaug::jobs {
 void append_tar_member(std::vector<uint8_t>& out, std::string_view name,
                        std::span<const uint8_t> data);
 
+// Throws as append_tar_member would for `name` (unsafe, or past what ustar can hold), so that a
+// job can refuse such names before it works.
+void check_tar_member_name(std::string_view name);
+
 // The end of an archive of `archive_size` bytes so far: two zero blocks, then zeros up to a whole
 // 10240-byte record (tar's default blocking factor 20, as GNU tar and tarfile pad).
 std::vector<uint8_t> tar_end(uint64_t archive_size);

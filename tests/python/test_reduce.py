@@ -214,3 +214,15 @@ def test_shard_size_bounds_the_whole_shard(run_gpuaug, tmp_path, dataset):
     for s in shards:
         assert (out / s["file"]).stat().st_size == s["bytes"]
         assert s["samples"] == 1 or s["bytes"] <= 20000, s
+
+
+def test_a_name_ustar_cannot_hold_is_refused_before_any_work(run_gpuaug, tmp_images, tmp_path):
+    # cls/<120 b>.jpg: the member name has no '/' that splits it into 155 + 100 bytes; the job
+    # used to stop only after making every sample, --on-error skip or not.
+    long_name = "cls/" + "b" * 120 + ".jpg"
+    tmp_images({long_name: mixed_image(30, 40, seed=1), "cls/short.jpg": mixed_image(40, 30, seed=2)}, quality=90)
+    out = tmp_path / "out"
+    proc = run_gpuaug("reduce", "--input", tmp_path / "images", "--output", out, "--max-side", 16, "--shards", 1,
+                      "--on-error", "skip", "--quiet", check=False)
+    assert proc.returncode != 0 and "b" * 120 in proc.stderr and "ustar" in proc.stderr, proc.stderr
+    assert not out.exists() or not list(out.rglob("*.tar"))
