@@ -1,6 +1,8 @@
 // normalize: descriptor and folding into the pixel program.
 #include "ops/normalize.h"
 
+#include "core/error.h"
+
 namespace gpuaug::ops {
 
 namespace {
@@ -12,6 +14,7 @@ class Normalize final : public Op {
     const auto std = args.numbers("std", 1, 3, 1e-12, 1e6);
     if (mean.size() == 2) args.fail("mean", "expected one value or three");
     if (std.size() == 2) args.fail("std", "expected one value or three");
+    three_ = mean.size() == 3 || std.size() == 3;
     for (int c = 0; c < 3; ++c) {
       mean_[c] = float(mean[mean.size() == 1 ? 0 : c]);
       std_[c] = float(std[std.size() == 1 ? 0 : c]);
@@ -21,6 +24,10 @@ class Normalize final : public Op {
   Drawn draw(RandomStream&, const SampleFold&) const override { return {}; }
 
   void fold(const Drawn&, SampleFold& fold) const override {
+    // torchvision's normalize fails on a 1-channel image given three; the first alone was used.
+    if (three_ && fold.channels() == 1)
+      throw Error("", "plan", "normalize: 3 means or stds given for a 1-channel image (after grayscale with "
+                              "num_output_channels 1?); give one value");
     fold.require_float(index());
     PixelOp op;
     op.kind = PixelKind::kNormalize;
@@ -33,6 +40,7 @@ class Normalize final : public Op {
  private:
   std::array<float, 3> mean_{};
   std::array<float, 3> std_{};
+  bool three_ = false;
 };
 
 }  // namespace

@@ -10,6 +10,11 @@
 
 namespace gpuaug::ops {
 
+std::string ParamValue::described() const {
+  // Quoted: a number written in quotes ("32") is text, and "got 32" would not say why.
+  return kind == Kind::kString ? fmt::format("the text '{}'", text) : to_string();
+}
+
 std::string ParamValue::to_string() const {
   switch (kind) {
     case Kind::kNull: return "null";
@@ -82,13 +87,13 @@ void OpArgs::fail(std::string_view name, const std::string& cause) const {
 
 bool OpArgs::boolean(std::string_view name) const {
   const ParamValue& v = value(name);
-  if (v.kind != ParamValue::Kind::kBool) fail(name, fmt::format("expected true or false, got {}", v.to_string()));
+  if (v.kind != ParamValue::Kind::kBool) fail(name, fmt::format("expected true or false, got {}", v.described()));
   return v.boolean;
 }
 
 double OpArgs::number(std::string_view name, double min, double max) const {
   const ParamValue& v = value(name);
-  if (v.kind != ParamValue::Kind::kNumber) fail(name, fmt::format("expected a number, got {}", v.to_string()));
+  if (v.kind != ParamValue::Kind::kNumber) fail(name, fmt::format("expected a number, got {}", v.described()));
   if (!(v.number >= min && v.number <= max))
     fail(name, fmt::format("{:g} is outside [{:g}, {:g}]", v.number, min, max));
   if (!std::isfinite(v.number)) fail(name, fmt::format("{:g}: must be finite", v.number));
@@ -111,7 +116,7 @@ std::pair<double, double> OpArgs::range(
   } else if (v.kind == ParamValue::Kind::kList && v.list.size() == 2) {
     r = {v.list[0], v.list[1]};
   } else {
-    fail(name, fmt::format("expected a number or [min, max], got {}", v.to_string()));
+    fail(name, fmt::format("expected a number or [min, max], got {}", v.described()));
   }
   if (!(r.first >= min && r.second <= max && r.first <= r.second))
     fail(name, fmt::format("range [{:g}, {:g}] must lie in [{:g}, {:g}] with min <= max", r.first,
@@ -129,7 +134,7 @@ std::pair<int64_t, int64_t> OpArgs::int_pair(std::string_view name, int64_t min,
   if (v.kind == ParamValue::Kind::kNumber) xs = {v.number, v.number};
   else if (v.kind == ParamValue::Kind::kList && (v.list.size() == 1 || v.list.size() == 2))
     xs = v.list.size() == 1 ? std::vector<double>{v.list[0], v.list[0]} : v.list;
-  else fail(name, fmt::format("expected an integer or [a, b], got {}", v.to_string()));
+  else fail(name, fmt::format("expected an integer or [a, b], got {}", v.described()));
   for (double x : xs)
     if (x != std::floor(x) || x < double(min) || x > double(max))
       fail(name, fmt::format("{:g} must be an integer in [{}, {}]", x, min, max));
@@ -142,7 +147,7 @@ std::vector<double> OpArgs::numbers(std::string_view name, size_t min_count, siz
   std::vector<double> xs;
   if (v.kind == ParamValue::Kind::kNumber) xs = {v.number};
   else if (v.kind == ParamValue::Kind::kList) xs = v.list;
-  else fail(name, fmt::format("expected a number or a list of numbers, got {}", v.to_string()));
+  else fail(name, fmt::format("expected a number or a list of numbers, got {}", v.described()));
   if (xs.size() < min_count || xs.size() > max_count)
     fail(name, fmt::format("expected {} to {} numbers, got {}", min_count, max_count, xs.size()));
   for (double x : xs) {

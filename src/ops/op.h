@@ -33,6 +33,7 @@ struct ParamValue {
   static ParamValue of(std::vector<double> xs) { ParamValue v; v.kind = Kind::kList; v.list = std::move(xs); return v; }
   static ParamValue of(std::string s) { ParamValue v; v.kind = Kind::kString; v.text = std::move(s); return v; }
   std::string to_string() const;  // as YAML would show it
+  std::string described() const;  // for "got ..." in errors: text quoted and called text
 };
 
 struct ParamSpec {

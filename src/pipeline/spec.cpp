@@ -8,8 +8,10 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include "core/error.h"
@@ -25,8 +27,12 @@ int line_of(const YAML::Node& node) { return node.Mark().line >= 0 ? node.Mark()
   throw Error(spec, "spec", fmt::format("line {}: {}", line_of(node), cause));
 }
 
+// A decimal number as YAML and JSON write one; strtod alone also takes hex (0x20), "inf", "nan"
+// and leading spaces.
 bool parse_number(const std::string& text, double& out) {
-  if (text.empty()) return false;
+  if (text.empty() || text.find_first_not_of("0123456789+-.eE") != std::string::npos ||
+      text.find_first_of("0123456789") == std::string::npos)
+    return false;
   char* end = nullptr;
   out = std::strtod(text.c_str(), &end);
   return end != nullptr && *end == '\0';
@@ -129,7 +135,14 @@ OpSpec parse_op(const std::string& spec, const YAML::Node& node) {
 Spec parse_spec(const std::string& text, const std::string& name) {
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    // Every document, so that a second one (after ---) is refused rather than ignored.
+    const std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    if (documents.size() > 1)
+      throw Error(name, "spec",
+                  fmt::format("holds {} YAML documents (split by ---): a spec is one", documents.size()));
+    if (!documents.empty()) root = documents.front();
+  } catch (const YAML::DeepRecursion& e) {
+    throw Error(name, "spec", fmt::format("line {}: nested too deeply", e.mark.line + 1));
   } catch (const YAML::Exception& e) {
     throw Error(name, "spec", fmt::format("line {}: {}", e.mark.line + 1, e.msg));
   }
@@ -150,8 +163,9 @@ Spec parse_spec(const std::string& text, const std::string& name) {
       const std::string text = seed.IsScalar() ? seed.Scalar() : std::string();
       char* end = nullptr;
       errno = 0;
-      const unsigned long long value = text.empty() || text[0] == '-' ? 0 : std::strtoull(text.c_str(), &end, 10);
-      if (text.empty() || text[0] == '-' || end == nullptr || *end != '\0' || errno == ERANGE)
+      const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+      const unsigned long long value = digits ? std::strtoull(text.c_str(), &end, 10) : 0;
+      if (!digits || end == nullptr || *end != '\0' || errno == ERANGE)
         fail(name, seed, "seed: expected an integer from 0 to 18446744073709551615");
       spec.seed = value;
     }
@@ -215,6 +229,8 @@ Spec parse_spec(const std::string& text, const std::string& name) {
 }
 
 Spec load_spec(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path, "spec", "is a folder, not a spec file");
   std::ifstream in(path);
   if (!in) throw Error(path, "spec", "cannot open the spec file");
   std::stringstream text;

@@ -187,7 +187,7 @@ TEST(SpecErrors, UnknownParameterListsValidOnes) {
 
 TEST(SpecErrors, WrongType) {
   expect_spec_error("ops:\n  - horizontal_flip:\n      p: yes please\n", 3,
-                    {"horizontal_flip.p", "expected a number, got yes please"}, true);
+                    {"horizontal_flip.p", "expected a number, got the text 'yes please'"}, true);
   expect_spec_error("ops:\n\n  - resize: {size: [1, 2], antialias: 3}\n", 3,
                     {"resize.antialias", "expected true or false, got 3"}, true);
   expect_spec_error("ops:\n  - resize: {size: {h: 3}}\n", 2, {"resize.size", "not a mapping"});

@@ -62,9 +62,17 @@ SPEC_ERRORS = [
     ("seed: 1\nseed: 2\nops: []\n", 2, ["seed", "given twice"]),
     ("seed: 0\nops:\n  - {op: resize, size: 8, op: center_crop}\n", 3, ["'op'", "given twice"]),
     ('{"seed": 0, "ops": [{"resize": {"size": 32, "size": 8}}]}\n', 1, ["size", "given twice"]),
-    # Unbounded factors are still finite: inf drew inf, which a record cannot hold.
-    ("seed: 0\nops:\n  - color_jitter: {brightness: inf}\n", 3, ["color_jitter.brightness", "finite"]),
-    ("seed: 0\nops:\n  - color_jitter: {contrast: [0, inf]}\n", 3, ["color_jitter.contrast", "finite"]),
+    # Unbounded factors are still finite: inf drew inf, which a record cannot hold (1e400 reads as
+    # inf; the word inf is no number).
+    ("seed: 0\nops:\n  - color_jitter: {brightness: 1e400}\n", 3, ["color_jitter.brightness", "finite"]),
+    ("seed: 0\nops:\n  - color_jitter: {contrast: [0, 1e400]}\n", 3, ["color_jitter.contrast", "finite"]),
+    ("seed: 0\nops:\n  - color_jitter: {brightness: inf}\n", 3, ["color_jitter.brightness", "the text 'inf'"]),
+    # Numbers are decimal (strtod also read hex and inf), seeds digits only, a quoted number is
+    # text and said to be, a spec is one YAML document, and nesting has a bound.
+    ("seed: 0\nops:\n  - resize: {size: 0x20}\n", 3, ["resize.size", "0x20"]),
+    ('seed: "+5"\nops: []\n', 1, ["seed", "integer"]),
+    ('seed: 0\nops:\n  - resize: {size: "32"}\n', 3, ["resize.size", "the text '32'"]),
+    ("seed: 0\nops:\n" + "  - " + "[" * 600 + "]" * 600 + "\n", None, ["nested too deeply"]),
     ("seed: 0\nops:\n  - resize: {size: 3\n", None, []),  # YAML syntax error
 ]
 
@@ -464,3 +472,21 @@ def test_an_error_of_a_draw_names_the_op_and_its_line(run_gpuaug, tmp_path, good
     spec.write_text("seed: 0\nops:\n  - resize: {size: 8}\n  - random_crop: {size: 500}\n")
     proc = run_gpuaug("augment", "--spec", spec, "--input", good_input, "--output", tmp_path / "o", check=False)
     assert proc.returncode != 0 and "a.png: plan: line 4: random_crop: crop 500x500" in proc.stderr, proc.stderr
+
+
+def test_a_spec_of_two_documents_or_a_folder_is_refused(run_gpuaug, tmp_path, good_input):
+    (tmp_path / "two.yaml").write_text("ops: []\n---\nops:\n  - resize: {size: 8}\n")
+    (tmp_path / "folder.yaml").mkdir()
+    for spec, needle in [("two.yaml", "holds 2 YAML documents"), ("folder.yaml", "is a folder")]:
+        proc = run_gpuaug("augment", "--spec", tmp_path / spec, "--input", good_input, "--output", tmp_path / "o",
+                          check=False)
+        assert proc.returncode != 0 and needle in proc.stderr, proc.stderr
+
+
+def test_normalize_with_three_values_on_one_channel_is_refused(run_gpuaug, tmp_path, good_input):
+    # torchvision fails there; the first mean and std alone were used, silently.
+    spec = write_spec(tmp_path / "s.yaml", [{"grayscale": {"num_output_channels": 1}}, {"to_dtype": {"dtype": "float32"}},
+                                            {"normalize": {"mean": [0.4, 0.5, 0.6], "std": [0.2, 0.2, 0.2]}}])
+    proc = run_gpuaug("augment", "--spec", spec, "--input", good_input, "--output", tmp_path / "o", check=False)
+    assert proc.returncode != 0 and "normalize: 3 means or stds given for a 1-channel image" in proc.stderr, \
+        proc.stderr
