@@ -3,6 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
+#include "core/error.h"
+
 namespace gpuaug::ops {
 
 namespace {
@@ -36,7 +40,16 @@ class GaussianBlur final : public Op {
     if (!d.applied) return;
     const Drawn::Entry* kernel = d.find("kernel_size");
     const Drawn::Entry* sigma = d.find("sigma");
-    if (kernel == nullptr || kernel->n != 2 || sigma == nullptr || sigma->n != 2) return;
+    // A replayed record may say anything: torchvision refuses these values, and a blur without
+    // them came out black (or was skipped when a key was missing).
+    if (kernel == nullptr || kernel->n != 2 || sigma == nullptr || sigma->n != 2)
+      throw Error("", "plan", "gaussian_blur: kernel_size and sigma need two values each");
+    for (int i = 0; i < 2; ++i) {
+      if (!(sigma->v[i] > 0.0 && std::isfinite(sigma->v[i])))
+        throw Error("", "plan", fmt::format("gaussian_blur: sigma {:g} must be positive", sigma->v[i]));
+      if (!(kernel->v[i] >= 1 && kernel->v[i] <= (1 << 16) && std::fmod(kernel->v[i], 2.0) == 1.0))
+        throw Error("", "plan", fmt::format("gaussian_blur: kernel_size {:g} must be odd and positive", kernel->v[i]));
+    }
     PixelOp op;
     op.kind = PixelKind::kBlur;
     op.op_index = index();

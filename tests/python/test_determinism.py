@@ -147,3 +147,26 @@ def test_replay_rejects_a_record_of_another_chain(run_gpuaug, tmp_path):
     assert proc.returncode != 0
     assert str(rec) in proc.stderr or rec.name in proc.stderr
     assert "replay" in proc.stderr and "line 1" in proc.stderr
+
+
+@pytest.mark.parametrize("edit", [{"sigma": [0, 0]}, {"kernel_size": [4, 4]}, {"sigma": None}])
+def test_replay_refuses_blur_values_torchvision_refuses(run_gpuaug, tmp_path, edit):
+    # An edited record's sigma 0 (or an even kernel) gave a black image, and a missing key no blur
+    # at all, exit 0 both; torchvision's gaussian_blur refuses such values, and so does the plan.
+    img = mixed_image(23, 31, seed=89)
+    ops = [{"gaussian_blur": {"kernel_size": 5, "sigma": [0.5, 1.5]}}]
+    first = augment(run_gpuaug, tmp_path, ops, {"a.png": img})
+    lines = []
+    for rec in first.records:
+        for key, value in edit.items():
+            if value is None:
+                del rec["ops"][0][key]
+            else:
+                rec["ops"][0][key] = value
+        lines.append(json.dumps(rec))
+    edited = tmp_path / "edited.jsonl"
+    edited.write_text("\n".join(lines) + "\n")
+    spec = write_spec(tmp_path / "s.yaml", ops)
+    proc = run_gpuaug("augment", "--spec", spec, "--input", first.out_dir.parent / "in", "--output", tmp_path / "o",
+                      "--replay", edited, "--quiet", check=False)
+    assert proc.returncode != 0 and "plan" in proc.stderr and "gaussian_blur" in proc.stderr, proc.stderr
