@@ -431,7 +431,13 @@ ReduceSummary run_reduce(const ReduceOptions& o) {
       if (!r.done) return false;  // stopped: the rest of the window was not reached
       if (!sharded) {
         const std::string stored = keys[i] + "." + o.format;
-        if (r.error.empty()) write_file_atomic((fs::path(o.output) / stored).string(), r.encoded);
+        // A write that fails (a name the folder cannot hold, a full disk) is the sample's error,
+        // as augment's are: --on-error skip lists it and goes on.
+        if (r.error.empty()) try {
+            write_file_atomic((fs::path(o.output) / stored).string(), r.encoded);
+          } catch (const Error& e) {
+            fail(e.file().empty() ? e.with_file(source.samples[i].path) : e, r);
+          }
         const json entry = sample_entry(i, r, stored);
         journal.append(entry);
         std::lock_guard lock(entries_mutex);

@@ -226,3 +226,21 @@ def test_a_name_ustar_cannot_hold_is_refused_before_any_work(run_gpuaug, tmp_ima
                       "--on-error", "skip", "--quiet", check=False)
     assert proc.returncode != 0 and "b" * 120 in proc.stderr and "ustar" in proc.stderr, proc.stderr
     assert not out.exists() or not list(out.rglob("*.tar"))
+
+
+def test_a_write_that_fails_is_the_samples_error(run_gpuaug, tmp_images, tmp_path):
+    # x.jpg beside x.png keep their extensions (x_jpg.png): from 253-byte inputs, 257-byte names
+    # no folder holds. --on-error skip lists them and writes the rest, as augment does.
+    stem = "n" * 249
+    tmp_images({f"{stem}.jpg": mixed_image(30, 40, seed=1), f"{stem}.png": mixed_image(40, 30, seed=2),
+                "ok.png": mixed_image(20, 20, seed=3)}, quality=90)
+    out = tmp_path / "out"
+    proc = run_gpuaug("reduce", "--input", tmp_path / "images", "--output", out, "--max-side", 16, "--format", "png",
+                      "--on-error", "skip", "--quiet", check=False)
+    assert proc.returncode == 0, proc.stderr
+    index = json.loads((out / "index.json").read_text())
+    assert [s["source"] for s in index["samples"]] == ["ok.png"]
+    assert len(index["errors"]) == 2 and all("write" in e["error"] for e in index["errors"]), index["errors"]
+    proc = run_gpuaug("reduce", "--input", tmp_path / "images", "--output", tmp_path / "out2", "--max-side", 16,
+                      "--format", "png", "--quiet", check=False)
+    assert proc.returncode != 0 and stem in proc.stderr and "write" in proc.stderr, proc.stderr
