@@ -328,7 +328,7 @@ class Pipeline:
 
     def _apply_schedule(self, step: int) -> None:
         for name, fn in self.schedule.items():
-            value = fn(self.epoch, step)
+            value = _plain(fn(self.epoch, step))  # numpy arrays compare as plain lists
             if self._scheduled.get(name, _UNSET) != value:
                 self.set(name, value)
                 self._scheduled[name] = value

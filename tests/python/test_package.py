@@ -677,3 +677,7 @@ def test_set_takes_numpy_scalars(tree: Path) -> None:
     pipe.set("color_jitter.brightness", np.float32(0.5))
     images, _, _ = next(iter(pipe))
     assert np.from_dlpack(images).shape[-2:] == (20, 16)
+    # A schedule that returns numpy values, an array among them.
+    pipe = pipeline(tree, prefetch=2, schedule={"random_resized_crop.size": lambda epoch, step: np.array([18, 14]),
+                                                "color_jitter.brightness": lambda epoch, step: np.float32(0.1 * step)})
+    assert all(np.from_dlpack(images).shape[-2:] == (18, 14) for images, _, _ in pipe)
