@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -14,23 +13,11 @@
 #include <utility>
 
 #include "codec/encoder.h"
-#include "core/content_hash.h"
 #include "core/error.h"
 
 namespace gpuaug::jobs {
 
 namespace fs = std::filesystem;
-
-std::string temporary_path(const std::string& path) {
-  static std::atomic<uint64_t> counter{0};
-  const std::string suffix = fmt::format(".gpuaug-tmp-{}-{}", ::getpid(), counter++);
-  const fs::path target(path);
-  const std::string name = target.filename().string();
-  // A name near NAME_MAX (255 bytes) has no room for the suffix: a hidden name from its hash.
-  if (name.size() + suffix.size() <= 255) return path + suffix;
-  const uint64_t hash = xxh64({reinterpret_cast<const uint8_t*>(name.data()), name.size()});
-  return (target.parent_path() / fmt::format(".{:016x}{}", hash, suffix)).string();
-}
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   std::error_code ec;

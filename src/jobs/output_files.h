@@ -11,6 +11,7 @@
 #include "core/random.h"
 #include "core/tensor.h"
 #include "data/source.h"
+#include "jobs/temporary_path.h"
 #include "pipeline/augmenter.h"
 
 namespace gpuaug::jobs {
@@ -40,11 +41,6 @@ class AtomicFile {
   bool anonymous_ = false;  // O_TMPFILE: no name yet
   uint64_t end_ = 0;
 };
-
-// A temporary's path beside `path`: "<path>.gpuaug-tmp-<pid>-<n>", or, where that name would
-// pass NAME_MAX, ".<hash of the name>.gpuaug-tmp-<pid>-<n>" in the same folder (both marked so
-// that remove_temporaries finds them).
-std::string temporary_path(const std::string& path);
 
 // Writes `bytes` to `path` in one AtomicFile, so that a reader (or a killed job) never sees half
 // a file. Creates parent folders.

@@ -14,7 +14,7 @@
 
 #include "core/error.h"
 #include "data/tar_reader.h"
-#include "jobs/output_files.h"
+#include "jobs/temporary_path.h"
 
 namespace gpuaug::jobs {
 

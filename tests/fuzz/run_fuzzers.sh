@@ -28,7 +28,7 @@ declare -A MAX_LEN=([fuzz_jpeg]=65536 [fuzz_png]=65536 [fuzz_exif]=4096 [fuzz_sp
 CODEC_SOURCES="src/codec/decoder.cpp src/codec/image_info.cpp src/codec/exif.cpp
   src/codec/jpeg_decoder.cpp src/codec/jpeg_huffman.cpp src/codec/png_decoder.cpp
   src/codec/orientation.cpp src/core/tensor.cpp src/core/block_pool.cpp"
-TAR_SOURCES="src/data/tar_reader.cpp src/data/mapped_file.cpp src/jobs/tar_writer.cpp"
+TAR_SOURCES="src/data/tar_reader.cpp src/data/mapped_file.cpp src/jobs/tar_writer.cpp src/jobs/temporary_path.cpp"
 SPEC_SOURCES="src/pipeline/spec.cpp src/pipeline/chain.cpp src/core/random.cpp
   src/core/tensor.cpp src/core/block_pool.cpp src/plan/region.cpp $(echo src/ops/*.cpp)"
 declare -A SOURCES=(
