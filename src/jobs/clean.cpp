@@ -22,6 +22,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <optional>
 #include <set>
 #include <memory>
 #include <mutex>
@@ -594,6 +595,57 @@ void remove_emptied_folders(const fs::path& dir, const std::vector<fs::path>& re
     if (fs::is_empty(*it, ec) && !ec) fs::remove(*it, ec);
 }
 
+// The quarantine's moves, in order, each written to the manifest before it is made. A move
+// already made (by a run killed halfway: its file gone, its destination there) is skipped.
+size_t make_moves(const fs::path& dir, const std::vector<std::pair<fs::path, fs::path>>& moves) {
+  std::unique_ptr<Manifest> manifest;
+  size_t made = 0;
+  for (const auto& [from, relative] : moves) {
+    if (!exists_no_follow(from) && exists_no_follow(dir / relative)) continue;
+    if (!manifest) manifest = std::make_unique<Manifest>(dir / kQuarantineManifest);
+    ordered_json line;
+    put_path(line, "from", from.string());
+    put_path(line, "to", relative.generic_string());
+    manifest->append(line);
+    move_file(from, dir / relative, "quarantine");
+    ++made;
+  }
+  return made;
+}
+
+// A run stopped (or killed) while quarantining had written its report and journaled every move
+// it would make: its resume makes the rest and reads its counts back from that report. The
+// moved files are gone from the input, so analysing it again would drop them from the report.
+std::optional<CleanSummary> finish_planned_moves(const CleanOptions& options, const Journal& journal) {
+  const nlohmann::json* plan = nullptr;
+  for (const auto& entry : journal.previous())
+    if (entry.contains("quarantine_moves")) plan = &entry;
+  if (plan == nullptr) return std::nullopt;
+  const fs::path dir = fs::absolute(options.quarantine_dir);
+  if (options.quarantine_dir.empty() || get_path(*plan, "quarantine") != dir.string())
+    throw Error(options.report_path + ".journal", "quarantine",
+                fmt::format("the run it resumes was quarantining into {}: resume with that --quarantine",
+                            get_path(*plan, "quarantine")));
+  std::vector<std::pair<fs::path, fs::path>> moves;
+  for (const auto& move : plan->at("quarantine_moves")) moves.emplace_back(get_path(move, "from"), get_path(move, "to"));
+  CleanSummary summary;
+  summary.quarantined = make_moves(dir, moves);
+  std::ifstream in(options.report_path, std::ios::binary);
+  const nlohmann::json report = nlohmann::json::parse(in, nullptr, false);
+  if (report.is_object()) {
+    summary.images = report.value("images", size_t(0));
+    const nlohmann::json findings = report.value("findings", nlohmann::json::array());
+    const nlohmann::json counts = report.value("summary", nlohmann::json::object());
+    std::set<std::string> flagged;
+    for (const auto& finding : findings) flagged.insert(finding.value("file", ""));
+    summary.flagged = flagged.size();
+    for (const auto& [reason, count] : counts.items())
+      if (count.is_number_unsigned() && count.get<size_t>() > 0) summary.by_reason[reason] = count.get<size_t>();
+  }
+  summary.resumed = summary.images;
+  return summary;
+}
+
 }  // namespace
 
 CleanSummary run_clean(const CleanOptions& options) {
@@ -648,6 +700,12 @@ CleanSummary run_clean(const CleanOptions& options) {
   Journal journal(options.report_path + ".journal" + (comm ? fmt::format(".rank{}", world.rank) : ""),
                   header, options.resume);
   const DropJournalIfEmpty drop_empty_journal(journal);
+  if (!comm)  // across processes rank 0 alone quarantines; its resume analyses again
+    if (std::optional<CleanSummary> finished = finish_planned_moves(options, journal)) {
+      journal.finish();
+      finished->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return *finished;
+    }
   std::vector<FileResult> results(n);
   {
     std::map<std::string, const nlohmann::json*> earlier;
@@ -921,16 +979,19 @@ CleanSummary run_clean(const CleanOptions& options) {
                     "already exists; quarantine never overwrites, and nothing was moved: restore or move it first");
       moves.push_back({from, relative, i});
     }
-    std::unique_ptr<Manifest> manifest;
+    std::vector<std::pair<fs::path, fs::path>> planned;
+    ordered_json plan, planned_json = ordered_json::array();
+    put_path(plan, "quarantine", dir.string());
     for (const QuarantineMove& m : moves) {
-      if (!manifest) manifest = std::make_unique<Manifest>(dir / kQuarantineManifest);
-      ordered_json line;
-      put_path(line, "from", m.from.string());
-      put_path(line, "to", m.relative.generic_string());
-      manifest->append(line);
-      move_file(m.from, dir / m.relative, "quarantine");
-      ++summary.quarantined;
+      planned.emplace_back(m.from, m.relative);
+      ordered_json move;
+      put_path(move, "from", m.from.string());
+      put_path(move, "to", m.relative.generic_string());
+      planned_json.push_back(std::move(move));
     }
+    plan["quarantine_moves"] = std::move(planned_json);
+    if (!moves.empty()) journal.append(plan);
+    summary.quarantined = make_moves(dir, planned);
   }
   journal.finish();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -24,7 +24,8 @@
 // Outputs are the same whatever the thread count: files are analysed on a pool and their
 // results land by index. The journal (report_path + ".journal") holds one line per analysed
 // file, so --resume analyses only the rest; it is removed once the report is written and the
-// quarantine's moves are done.
+// quarantine's moves are done. The moves are journaled before the first is made: a run stopped
+// among them resumes them (one process; across processes rank 0's resume analyses again).
 //
 // Quarantine moves each flagged file except group keepers (the copy a dataset keeps; a keeper
 // with its own finding stays, reported) to DIR/<relative path>, appending the line

@@ -366,3 +366,32 @@ def test_cuda_resumes_to_the_same_report(gpu, run_gpuaug, gpuaug_bin, dirty, tmp
         report.unlink()
     clean(run_gpuaug, images, report, "--threads", 1, "--device", "cuda", "--resume")
     assert report.read_bytes() == full.read_bytes()
+
+
+def test_a_quarantine_stopped_halfway_resumes_its_moves(run_gpuaug, tmp_path):
+    # The moves are journaled before the first is made: a run stopped among them (here by a
+    # destination it cannot create) resumes them instead of analysing the input again, where
+    # the files already moved would be missing from the report.
+    from harness import mixed_image, write_png
+
+    images = tmp_path / "images"
+    for folder in ("a", "b"):
+        (images / folder).mkdir(parents=True)
+        write_png(images / folder / "good.png", mixed_image(40, 40, seed=ord(folder)))
+        (images / folder / "broken.jpg").write_bytes(b"x")
+    before = tree(images)
+    quarantine = tmp_path / "q"
+    quarantine.mkdir()
+    (quarantine / "b").write_text("in the way")  # b/broken.jpg cannot go to q/b/broken.jpg
+    report = tmp_path / "report.json"
+    proc = clean(run_gpuaug, images, report, "--quarantine", quarantine, check=False)
+    assert proc.returncode != 0 and "quarantine" in proc.stderr, proc.stderr
+    assert not (images / "a" / "broken.jpg").exists() and (images / "b" / "broken.jpg").exists()
+    assert (tmp_path / "report.json.journal").exists()
+    (quarantine / "b").unlink()
+    clean(run_gpuaug, images, report, "--quarantine", quarantine, "--resume")
+    assert not (images / "b" / "broken.jpg").exists() and not (tmp_path / "report.json.journal").exists()
+    found = json.loads(report.read_text())
+    assert found["images"] == 4 and sorted(f["file"] for f in found["findings"]) == ["a/broken.jpg", "b/broken.jpg"]
+    run_gpuaug("clean", "--restore", quarantine)
+    assert tree(images) == before
