@@ -188,6 +188,8 @@ def main():
                      f"crop_mirror_normalize, {args.workers} threads", dali_rate(paths, args.workers)))
     except ImportError:
         rows.append(("end to end", "DALI: not installed", 0.0))
+    except Exception as e:  # installed but failing: the other rows still print
+        rows.append(("end to end", f"DALI: failed ({type(e).__name__}: {str(e)[:200]})", 0.0))
 
     print(f"\n{torch.cuda.get_device_name()} | torch {torch.__version__} | torchvision {torchvision.__version__} | "
           f"{len(paths)} JPEGs from make_jpegs.py | batch 256\n")
