@@ -202,9 +202,14 @@ def augment(images: Any, spec: Any, *, seed: int | None = None, epoch: int = 0,
     items = [images] if batched else list(images)
     arrays = [_export(x, "images" if batched else f"image {i}") for i, x in enumerate(items)]
     epoch = operator.index(epoch)
-    if epoch < 0:
-        raise ValueError(f"epoch={epoch}: must be 0 or more")
+    if not 0 <= epoch < 1 << 64:
+        raise ValueError(f"epoch={epoch}: must be in [0, 2**64)")
     index_list = [] if indices is None else [operator.index(i) for i in indices]
+    for i in index_list:  # a negative one is the core's to name; a wider one nanobind cannot pass
+        if i >= 1 << 63:
+            raise _error(f"index {i} is past 2**63 - 1")
+    if layout is not None and not isinstance(layout, str):
+        raise TypeError(f"layout={layout!r}: expected 'NCHW', 'NHWC' (or 'CHW', 'HWC') or None")
     seed = _seed(seed, generator)
     core = _core()
     try:

@@ -44,7 +44,12 @@ class Op:
 
 
 def _plain(value: Any) -> Any:
-    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+    """Lists for tuples and numpy arrays, Python numbers for numpy scalars (JSON takes no others)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist") and type(value).__module__ == "numpy":  # np.ndarray, np.generic
+        return value.tolist()
+    return value
 
 
 def _class_name(op_name: str) -> str:

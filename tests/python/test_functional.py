@@ -412,3 +412,24 @@ def test_cuda_and_cpu_images_do_not_mix(cuda) -> None:
     images = [torch.zeros((3, 8, 8), dtype=torch.uint8), torch.zeros((3, 8, 8), dtype=torch.uint8, device="cuda")]
     with pytest.raises(gpuaug.Error, match="share a device"):
         F.horizontal_flip(images, seed=0)
+
+
+def test_numpy_values_as_op_parameters() -> None:
+    # Op objects sent numpy scalars and arrays to JSON as they were: "int64 is not JSON
+    # serializable", naming no parameter. They are plain numbers and lists now, as in dict specs.
+    x = np.zeros((1, 16, 20, 3), np.uint8)
+    plain = F.augment(x, [ops.Resize(size=8)], seed=0)
+    assert np.array_equal(F.augment(x, [ops.Resize(size=np.int64(8))], seed=0), plain)
+    assert np.array_equal(F.resize(x, size=np.int64(8), seed=0), plain)
+    assert np.array_equal(F.horizontal_flip(x, p=np.float32(1.0), seed=0), x[:, :, ::-1])
+    F.normalize(x.astype(np.float32), mean=np.array([0.5, 0.5, 0.5]), std=np.array([0.2, 0.2, 0.2]), seed=0)
+
+
+@pytest.mark.parametrize("kwargs,error,text", [({"epoch": 2**64}, ValueError, "epoch="),
+                                               ({"indices": [0, 1, 2, 2**63]}, gpuaug.Error, "index 9223372036854775808"),
+                                               ({"layout": 3}, TypeError, "layout=3")])
+def test_arguments_out_of_range_name_themselves(kwargs, error, text) -> None:
+    # They were all reported as "cannot read the images as arrays".
+    x = np.zeros((4, 3, 20, 24), np.uint8)
+    with pytest.raises(error, match=text):
+        F.augment(x, [ops.HorizontalFlip()], seed=1, **kwargs)
