@@ -51,6 +51,10 @@ TileSummary run_tile(const TileOptions& o) {
   dist::Communicator* comm = world.distributed() ? &dist::communicator(world) : nullptr;
   if (o.tile < 0) throw Error(o.input, "tile", "--tile must be 0 (one tile) or a positive side in pixels");
   const TileFileWriter::Format format = output_format(o.output);
+  // The output is renamed into place once whole: onto the input it would replace it, as augment
+  // refuses to (a link to the input counts too).
+  if (std::error_code ec; std::filesystem::exists(o.output, ec) && std::filesystem::equivalent(o.output, o.input, ec))
+    throw Error(o.input, "write", "the output " + o.output + " would overwrite its input");
   pipeline::Spec spec = pipeline::load_spec(o.spec_path);
   if (o.seed) spec.seed = *o.seed;
   const pipeline::Augmenter augmenter(spec);

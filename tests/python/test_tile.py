@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import mixed_image, smooth_image
+from harness import mixed_image, smooth_image, write_png, write_spec
 
 CHAIN = """seed: 5
 ops:
@@ -245,3 +245,20 @@ def test_png_and_jpg_outputs_are_written_as_tiles_land(run_gpuaug, tmp_path, tmp
         else:
             assert int(held[1]) == int(held[2]) == 200, proc.stderr
     assert not list(tmp_path.glob("*gpuaug-tmp*"))
+
+
+def test_an_output_onto_the_input_is_refused(run_gpuaug, tmp_path):
+    # The whole input is read before the output is renamed into place: it replaced the input,
+    # exit 0. augment refuses the same; so does tile now, for the path or a link to it.
+    import os
+
+    image = tmp_path / "keep.png"
+    write_png(image, mixed_image(48, 64, seed=3))
+    original = image.read_bytes()
+    spec = write_spec(tmp_path / "rot.yaml", [{"rotate": {"degrees": 40}}])
+    os.link(image, tmp_path / "same.png")
+    for output in (image, tmp_path / "same.png"):
+        proc = run_gpuaug("tile", "--spec", spec, "--input", image, "--output", output, "--tile", 16, "--quiet",
+                          check=False)
+        assert proc.returncode != 0 and "would overwrite its input" in proc.stderr, proc.stderr
+        assert image.read_bytes() == original
