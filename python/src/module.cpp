@@ -803,12 +803,12 @@ class ArrayAugmenter {
     } else if (layout == "NHWC" || layout == "HWC") {
       chw = false;
     } else if (layout.empty()) {
+      const auto fits = [&](const nb::ndarray<nb::ro>& a, bool as_chw) {
+        const size_t n = a.shape(first_dim + (as_chw ? 0 : 2));
+        return n == 1 || n == 3;
+      };
       bool fits_chw = true, fits_hwc = true;
-      for (const nb::ndarray<nb::ro>& a : arrays) {
-        const auto channels_like = [](size_t n) { return n == 1 || n == 3; };
-        fits_chw = fits_chw && channels_like(a.shape(first_dim));
-        fits_hwc = fits_hwc && channels_like(a.shape(first_dim + 2));
-      }
+      for (const nb::ndarray<nb::ro>& a : arrays) fits_chw = fits_chw && fits(a, true), fits_hwc = fits_hwc && fits(a, false);
       const std::string shape = shape_text(arrays.front());
       const std::string names = batched ? "'NCHW' or 'NHWC'" : "'CHW' or 'HWC'";
       if (fits_chw && fits_hwc)
@@ -817,6 +817,13 @@ class ArrayAugmenter {
             fmt::format(
                 "shape {} has 1 or 3 in both channel positions; pass layout={} to say which", shape,
                 names));
+      // The first image fits a layout that a later one breaks: name that one, not the first.
+      for (size_t k = 1; !fits_chw && !fits_hwc && k < arrays.size(); ++k)
+        if ((fits(arrays.front(), true) && !fits(arrays[k], true)) || (fits(arrays.front(), false) && !fits(arrays[k], false)))
+          throw Error("", "functional",
+                      fmt::format("image {} has shape {}, image 0 {}: a list's images share one layout, 1 or 3 "
+                                  "channels first or last ({})",
+                                  k, shape_text(arrays[k]), shape, names));
       if (!fits_chw && !fits_hwc)
         throw Error(
             "", "functional",

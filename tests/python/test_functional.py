@@ -433,3 +433,10 @@ def test_arguments_out_of_range_name_themselves(kwargs, error, text) -> None:
     x = np.zeros((4, 3, 20, 24), np.uint8)
     with pytest.raises(error, match=text):
         F.augment(x, [ops.HorizontalFlip()], seed=1, **kwargs)
+
+
+def test_a_list_mixing_layouts_names_the_image_that_differs() -> None:
+    # (6, 5, 3) then (3, 6, 5): the message blamed image 0's shape, which has 3 channels last.
+    x = np.zeros((6, 5, 3), np.uint8)
+    with pytest.raises(gpuaug.Error, match=r"image 1 has shape \(3, 6, 5\), image 0 \(6, 5, 3\): a list's images share"):
+        F.horizontal_flip([x, np.ascontiguousarray(x.transpose(2, 0, 1))], seed=0)
