@@ -136,11 +136,7 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):  # a schedule's or set()'s numpy values
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    return ops._plain(value)  # numpy scalars and arrays (a schedule's or set()'s) as plain values
 
 
 class Pipeline:

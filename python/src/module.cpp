@@ -808,7 +808,10 @@ class ArrayAugmenter {
         return n == 1 || n == 3;
       };
       bool fits_chw = true, fits_hwc = true;
-      for (const nb::ndarray<nb::ro>& a : arrays) fits_chw = fits_chw && fits(a, true), fits_hwc = fits_hwc && fits(a, false);
+      for (const nb::ndarray<nb::ro>& a : arrays) {
+        fits_chw = fits_chw && fits(a, true);
+        fits_hwc = fits_hwc && fits(a, false);
+      }
       const std::string shape = shape_text(arrays.front());
       const std::string names = batched ? "'NCHW' or 'NHWC'" : "'CHW' or 'HWC'";
       if (fits_chw && fits_hwc)

@@ -22,11 +22,11 @@
 #include <functional>
 #include <future>
 #include <map>
-#include <optional>
-#include <set>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <string_view>
 #include <utility>
@@ -577,8 +577,10 @@ std::string get_path(const nlohmann::json& line, const char* key) {
   const auto hex = line.find(std::string(key) + "_hex");
   if (hex == line.end()) return line.at(key).get<std::string>();
   const std::string digits = hex->get<std::string>();
+  if (digits.size() % 2 != 0 || digits.find_first_not_of("0123456789abcdef") != std::string::npos)
+    throw Error("", "quarantine", fmt::format("'{}_hex' is not a name's bytes in hex: {}", key, digits));
   std::string path;
-  for (size_t i = 0; i + 1 < digits.size(); i += 2) path += char(std::stoi(digits.substr(i, 2), nullptr, 16));
+  for (size_t i = 0; i < digits.size(); i += 2) path += char(std::stoi(digits.substr(i, 2), nullptr, 16));
   return path;
 }
 
@@ -945,11 +947,7 @@ CleanSummary run_clean(const CleanOptions& options) {
     // leave moved files that a resumed run no longer sees in the input, and so drops from the
     // report (the journal is finished only once they are all moved).
     const fs::path dir = fs::absolute(options.quarantine_dir);
-    struct QuarantineMove {
-      fs::path from, relative;
-      size_t sample;
-    };
-    std::vector<QuarantineMove> moves;
+    std::vector<std::pair<fs::path, fs::path>> moves;  // (from, relative to dir)
     std::map<fs::path, size_t> destinations;
     for (size_t i = 0; i < n; ++i) {
       const FileResult& r = results[i];
@@ -977,21 +975,19 @@ CleanSummary run_clean(const CleanOptions& options) {
       if (exists_no_follow(dir / relative))
         throw Error((dir / relative).string(), "quarantine",
                     "already exists; quarantine never overwrites, and nothing was moved: restore or move it first");
-      moves.push_back({from, relative, i});
+      moves.emplace_back(from, relative);
     }
-    std::vector<std::pair<fs::path, fs::path>> planned;
-    ordered_json plan, planned_json = ordered_json::array();
+    ordered_json plan, planned = ordered_json::array();
     put_path(plan, "quarantine", dir.string());
-    for (const QuarantineMove& m : moves) {
-      planned.emplace_back(m.from, m.relative);
+    for (const auto& [from, relative] : moves) {
       ordered_json move;
-      put_path(move, "from", m.from.string());
-      put_path(move, "to", m.relative.generic_string());
-      planned_json.push_back(std::move(move));
+      put_path(move, "from", from.string());
+      put_path(move, "to", relative.generic_string());
+      planned.push_back(std::move(move));
     }
-    plan["quarantine_moves"] = std::move(planned_json);
+    plan["quarantine_moves"] = std::move(planned);
     if (!moves.empty()) journal.append(plan);
-    summary.quarantined = make_moves(dir, planned);
+    summary.quarantined = make_moves(dir, moves);
   }
   journal.finish();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -116,16 +116,25 @@ std::string output_stem(const std::string& relative) {
   return (rel.parent_path() / rel.stem()).generic_string();
 }
 
+namespace {
+
+// output_stem with the extension kept: x.jpg -> x_jpg.
+std::string stem_keeping_extension(const std::string& relative) {
+  std::string stem = output_stem(relative);
+  const std::string extension = safe_relative(relative).extension().string();
+  if (!extension.empty()) stem += "_" + extension.substr(1);
+  return stem;
+}
+
+}  // namespace
+
 std::vector<std::string> output_stems(const std::vector<data::SampleRef>& samples) {
   std::map<std::string, int> stem_count;
   std::vector<std::string> stems;
   stems.reserve(samples.size());
   for (const auto& ref : samples) ++stem_count[stems.emplace_back(output_stem(ref.relative))];
-  for (size_t i = 0; i < samples.size(); ++i) {
-    if (stem_count[stems[i]] < 2) continue;
-    const std::string extension = safe_relative(samples[i].relative).extension().string();
-    if (!extension.empty()) stems[i] += "_" + extension.substr(1);
-  }
+  for (size_t i = 0; i < samples.size(); ++i)
+    if (stem_count[stems[i]] > 1) stems[i] = stem_keeping_extension(samples[i].relative);
   return stems;
 }
 
@@ -145,12 +154,8 @@ void require_distinct_outputs(const std::vector<data::SampleRef>& samples, const
 std::string output_path(const std::string& out_dir, const std::string& relative, const SampleId& id,
                         bool numbered_copies, bool has_crops, const std::string& format,
                         bool keep_extension) {
-  std::string stem = output_stem(relative);
-  if (keep_extension) {
-    const std::string extension = safe_relative(relative).extension().string();
-    if (!extension.empty()) stem += "_" + extension.substr(1);
-  }
-  return output_path_of_stem(out_dir, stem, id, numbered_copies, has_crops, format);
+  return output_path_of_stem(out_dir, keep_extension ? stem_keeping_extension(relative) : output_stem(relative), id,
+                             numbered_copies, has_crops, format);
 }
 
 std::string output_path_of_stem(const std::string& out_dir, std::string stem, const SampleId& id,

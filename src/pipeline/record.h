@@ -38,13 +38,12 @@ class ReplayTable {
   const std::vector<ops::Drawn>* find(const SampleId& id) const;
   const std::vector<Entry>& entries() const { return entries_; }
   uint64_t epoch() const { return epoch_; }
-  std::optional<uint64_t> seed() const { return seed_; }
 
  private:
   std::vector<Entry> entries_;
   std::map<std::tuple<uint64_t, uint32_t, uint32_t>, size_t> by_id_;
   uint64_t epoch_ = 0;
-  std::optional<uint64_t> seed_;
+  std::optional<uint64_t> seed_;  // the first line's (recorded_seed); every line must agree
 };
 
 }  // namespace gpuaug::pipeline

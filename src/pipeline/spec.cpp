@@ -27,8 +27,6 @@ int line_of(const YAML::Node& node) { return node.Mark().line >= 0 ? node.Mark()
   throw Error(spec, "spec", fmt::format("line {}: {}", line_of(node), cause));
 }
 
-// A decimal number as YAML and JSON write one; strtod alone also takes hex (0x20), "inf", "nan"
-// and leading spaces.
 // Whether the text holds a second YAML document: a line starting with the marker "---" after
 // content, which yaml-cpp's Load ignores. (Its LoadAll would count them, but it loops forever
 // on some malformed input: fuzz_spec found ",\x7f".)
@@ -45,6 +43,8 @@ bool second_document(const std::string& text) {
   return false;
 }
 
+// A decimal number as YAML and JSON write one; strtod alone also takes hex (0x20), "inf", "nan"
+// and leading spaces.
 bool parse_number(const std::string& text, double& out) {
   if (text.empty() || text.find_first_not_of("0123456789+-.eE") != std::string::npos ||
       text.find_first_of("0123456789") == std::string::npos)
